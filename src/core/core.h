@@ -1,0 +1,161 @@
+/*
+ * core.h — libcarve internals shared by every phase (never installed).
+ *
+ * Phases include this header and nothing of each other; the pipeline
+ * composes phases.  Internal names start with carve__ (two underscores).
+ */
+#ifndef CARVE_CORE_H
+#define CARVE_CORE_H
+
+#include "carve.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define CARVE_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define CARVE_UNUSED __attribute__((unused))
+#else
+#define CARVE_PRINTF(a, b)
+#define CARVE_UNUSED
+#endif
+
+/* ---- options ---------------------------------------------------------- */
+typedef enum carve_optid {
+#define CARVE_OPTION(key, type, def, min, max, choices, help) CARVE_OPTID_##key,
+#include "schema/core.def"
+#include "schema/trace.def"
+#include "schema/chroma.def"
+#include "schema/run.def"
+#include "schema/nn.def"
+#include "schema/server.def"
+#undef CARVE_OPTION
+    CARVE_OPTID__COUNT
+} carve_optid;
+
+typedef union carve_optval {
+    int64_t i;   /* INT, BOOL (0/1), ENUM (index into choices) */
+    double f;    /* FLOAT */
+    char *s;     /* STRING (owned, never NULL) */
+} carve_optval;
+
+/* ---- context ---------------------------------------------------------- */
+struct carve_ctx {
+    carve_optval opt[CARVE_OPTID__COUNT];
+    char errmsg[1024];
+    carve_progress_fn progress;
+    void *progress_user;
+    carve_log_fn log;
+    void *log_user;
+    atomic_int cancelled;
+    /* progress sub-range: reported = lo + f * (hi - lo) */
+    double prog_lo, prog_hi;
+    double prog_last;
+    /* pipeline results */
+    char *report_json;
+    struct carve__intermediate *intermediates;
+};
+
+struct carve__intermediate {
+    char name[32];
+    carve_image *img;
+    struct carve__intermediate *next;
+};
+
+/** Sets ctx's message (printf-style) and returns status. */
+carve_status carve__fail(carve_ctx *ctx, carve_status status, const char *fmt, ...) CARVE_PRINTF(3, 4);
+/** Prefixes the current message: "prefix: old message". */
+void carve__errprefix(carve_ctx *ctx, const char *fmt, ...) CARVE_PRINTF(2, 3);
+void carve__clear_error(carve_ctx *ctx);
+void carve__log(carve_ctx *ctx, int level, const char *fmt, ...) CARVE_PRINTF(3, 4);
+
+int64_t carve__opt_int(const carve_ctx *ctx, carve_optid id);
+double carve__opt_float(const carve_ctx *ctx, carve_optid id);
+bool carve__opt_bool(const carve_ctx *ctx, carve_optid id);
+const char *carve__opt_str(const carve_ctx *ctx, carve_optid id);
+/** ENUM option: the chosen index. */
+int carve__opt_enum(const carve_ctx *ctx, carve_optid id);
+/** Effective thread count (option threads, 0 = cores), >= 1. */
+int carve__threads(const carve_ctx *ctx);
+
+/* ---- progress and cancellation ----------------------------------------
+ * Report f in [0,1] of the current sub-range.  Returns CARVE_ERR_CANCELLED
+ * (with the message set) if cancelled or the callback asked to stop; callers
+ * propagate it.  Cheap: call it in outer loops. */
+carve_status carve__progress(carve_ctx *ctx, double f, const char *stage);
+/** True if cancellation was requested (no callback, no message). */
+bool carve__cancelled(const carve_ctx *ctx);
+typedef struct carve__range { double lo, hi; } carve__range;
+/** Narrows progress to [a,b] of the current range; returns the old range. */
+carve__range carve__progress_push(carve_ctx *ctx, double a, double b);
+void carve__progress_pop(carve_ctx *ctx, carve__range saved);
+
+/* ---- threads ------------------------------------------------------------
+ * Runs fn(arg, i) for i in [0,n) on up to `threads` threads.  Items are
+ * claimed dynamically; fn must write only data owned by item i so the result
+ * does not depend on the thread count.  Returns after all items finished.
+ * If fn returns non-zero the remaining items are skipped and the first
+ * non-zero (lowest index among those seen) is returned. */
+typedef int (*carve__task_fn)(void *arg, int64_t i);
+int carve__parallel_for(int threads, int64_t n, carve__task_fn fn, void *arg);
+
+/* ---- images ------------------------------------------------------------ */
+struct carve_image {
+    int w, h;
+    uint8_t *px; /* RGBA */
+};
+/** Ensures libvips is initialised (thread-safe, once). */
+carve_status carve__vips_init(carve_ctx *ctx);
+static inline uint32_t carve__rgb_at(const carve_image *im, int x, int y) {
+    const uint8_t *p = im->px + 4 * ((size_t)y * (size_t)im->w + (size_t)x);
+    return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+
+/* ---- colour ------------------------------------------------------------ */
+/** sRGB 8-bit channel to linear [0,1] (table). */
+double carve__srgb_to_linear8(uint8_t v);
+/** Lab (float) of an 8-bit sRGB triple. */
+void carve__rgb8_to_lab(uint8_t r, uint8_t g, uint8_t b, double lab[3]);
+/** Parses "#rrggbb" / "rrggbb" / "#rgb"; returns false if malformed. */
+bool carve__parse_hex(const char *s, size_t len, uint32_t *rgb);
+/** Writes "#rrggbb" (8 bytes with NUL). */
+void carve__hex(uint32_t rgb, char out[8]);
+
+/* ---- growable byte buffer (SVG, JSON, ...) ------------------------------ */
+typedef struct carve__buf {
+    char *data;
+    size_t len, cap;
+    bool oom;
+} carve__buf;
+void carve__buf_init(carve__buf *b);
+void carve__buf_free(carve__buf *b);
+void carve__buf_put(carve__buf *b, const void *data, size_t n);
+void carve__buf_puts(carve__buf *b, const char *s);
+void carve__buf_putc(carve__buf *b, char c);
+void carve__buf_printf(carve__buf *b, const char *fmt, ...) CARVE_PRINTF(2, 3);
+/** Appends s escaped for a JSON string body (no quotes). */
+void carve__buf_json_str(carve__buf *b, const char *s);
+/** Takes ownership of the NUL-terminated data (buffer reset); NULL on OOM. */
+char *carve__buf_take(carve__buf *b, size_t *len);
+
+/* ---- files -------------------------------------------------------------- */
+/** Reads a whole file ("-" = stdin), at most max_bytes (0 = no limit). */
+carve_status carve__read_file(carve_ctx *ctx, const char *path, size_t max_bytes, char **data, size_t *len);
+
+/* ---- boxes (detections shared by sanitize, nn and the pipeline) ---------- */
+typedef struct carve__box {
+    int x, y, w, h;      /* axis-aligned bounds in image pixels */
+    float score;         /* detector confidence 0..1 */
+    char kind[16];       /* "plate", "text", "user", ... */
+} carve__box;
+
+/* ---- misc --------------------------------------------------------------- */
+static inline int carve__clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+double carve__now(void); /* monotonic seconds */
+/** Peak resident set size of the process in bytes (0 if unknown). */
+size_t carve__peak_rss(void);
+
+#endif

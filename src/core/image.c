@@ -1,0 +1,352 @@
+/* image.c — carve_image and its decoding/encoding through libvips.
+ *
+ * Every input is normalised to 8-bit sRGB RGBA: EXIF orientation applied,
+ * an embedded ICC profile converted to sRGB, grey/CMYK/16-bit converted,
+ * alpha kept (opaque when absent).  The pixel limit is checked from the
+ * header, before any pixel is decoded. */
+#include "core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <vips/vips.h>
+
+carve_image *carve_image_create(int w, int h) {
+    if (w < 0 || h < 0) return NULL;
+    if (w && (size_t)h > SIZE_MAX / 4 / (size_t)w) return NULL;
+    carve_image *im = calloc(1, sizeof *im);
+    if (!im) return NULL;
+    size_t n = (size_t)w * (size_t)h * 4;
+    im->px = calloc(n ? n : 1, 1);
+    if (!im->px) {
+        free(im);
+        return NULL;
+    }
+    im->w = w;
+    im->h = h;
+    return im;
+}
+
+void carve_image_destroy(carve_image *im) {
+    if (!im) return;
+    free(im->px);
+    free(im);
+}
+
+carve_image *carve_image_copy(const carve_image *src) {
+    if (!src) return NULL;
+    carve_image *im = carve_image_create(src->w, src->h);
+    if (im) memcpy(im->px, src->px, (size_t)src->w * (size_t)src->h * 4);
+    return im;
+}
+
+int carve_image_width(const carve_image *im) { return im ? im->w : 0; }
+int carve_image_height(const carve_image *im) { return im ? im->h : 0; }
+uint8_t *carve_image_pixels(carve_image *im) { return im ? im->px : NULL; }
+const uint8_t *carve_image_pixels_const(const carve_image *im) { return im ? im->px : NULL; }
+
+/* ---- libvips --------------------------------------------------------------- */
+static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
+static int vips_ok;
+
+static void do_vips_init(void) {
+    vips_ok = VIPS_INIT("carve") == 0;
+    if (vips_ok) {
+        /* carve runs its own threads; keep libvips' pool and caches small and
+         * predictable (also keeps leak checkers quiet). */
+        vips_cache_set_max(0);
+        vips_concurrency_set(1);
+    }
+}
+
+carve_status carve__vips_init(carve_ctx *ctx) {
+    pthread_once(&vips_once, do_vips_init);
+    if (!vips_ok) return carve__fail(ctx, CARVE_ERR_INTERNAL, "cannot initialise libvips: %s", vips_error_buffer());
+    return CARVE_OK;
+}
+
+/* libvips keeps its error text in a process-wide buffer: copy it out into the
+ * ctx's message at once and clear it. */
+static void vips_msg(char *out, size_t n) {
+    const char *e = vips_error_buffer();
+    snprintf(out, n, "%s", e && *e ? e : "unknown libvips error");
+    /* keep the first line only, without the trailing newline */
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = 0;
+    vips_error_clear();
+}
+
+static const char *supported = "JPEG, PNG, WebP, HEIC/HEIF, TIFF or GIF";
+
+/* Takes ownership of *in (unrefs it) and produces 8-bit sRGB RGBA pixels. */
+static carve_status normalise(carve_ctx *ctx, VipsImage *in, const char *name, carve_image **out) {
+    VipsImage *t[8] = {0};
+    VipsImage *cur = in;
+    char msg[512];
+    carve_status st = CARVE_OK;
+    int k = 0;
+
+    int64_t maxpx = carve__opt_int(ctx, CARVE_OPTID_max_pixels);
+    int64_t npx = (int64_t)vips_image_get_width(cur) * vips_image_get_height(cur);
+    if (npx > maxpx) {
+        st = carve__fail(ctx, CARVE_ERR_TOO_LARGE, "'%s' is %dx%d = %lld pixels, over the limit of %lld (option max_pixels)",
+                         name, vips_image_get_width(cur), vips_image_get_height(cur), (long long)npx, (long long)maxpx);
+        goto done;
+    }
+    if (npx == 0) {
+        st = carve__fail(ctx, CARVE_ERR_EMPTY, "'%s' has no pixels", name);
+        goto done;
+    }
+    if (vips_autorot(cur, &t[k], NULL)) goto vips_fail;
+    cur = t[k++];
+
+    if (vips_image_get_typeof(cur, VIPS_META_ICC_NAME)) {
+        if (vips_icc_transform(cur, &t[k], "srgb", "embedded", TRUE, "depth", 8, NULL) == 0) {
+            cur = t[k++];
+        } else {
+            vips_msg(msg, sizeof msg);
+            carve__log(ctx, CARVE_LOG_WARN, "'%s': ignoring an unusable ICC profile (%s)", name, msg);
+        }
+    }
+    if (vips_image_get_interpretation(cur) != VIPS_INTERPRETATION_sRGB ||
+        vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
+        if (vips_colourspace(cur, &t[k], VIPS_INTERPRETATION_sRGB, NULL)) goto vips_fail;
+        cur = t[k++];
+    }
+    if (vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
+        if (vips_cast_uchar(cur, &t[k], NULL)) goto vips_fail;
+        cur = t[k++];
+    }
+    int bands = vips_image_get_bands(cur);
+    if (bands == 1 || bands == 2) { /* grey that colourspace left alone */
+        VipsImage *g = cur;
+        VipsImage *rgb;
+        VipsImage *parts[4];
+        if (bands == 1) {
+            parts[0] = parts[1] = parts[2] = g;
+            if (vips_bandjoin(parts, &rgb, 3, NULL)) goto vips_fail;
+        } else {
+            VipsImage *y, *a;
+            if (vips_extract_band(g, &y, 0, NULL)) goto vips_fail;
+            if (vips_extract_band(g, &a, 1, NULL)) { g_object_unref(y); goto vips_fail; }
+            parts[0] = parts[1] = parts[2] = y;
+            parts[3] = a;
+            int r = vips_bandjoin(parts, &rgb, 4, NULL);
+            g_object_unref(y);
+            g_object_unref(a);
+            if (r) goto vips_fail;
+        }
+        t[k++] = rgb;
+        cur = rgb;
+        bands = vips_image_get_bands(cur);
+    }
+    if (bands > 4) {
+        if (vips_extract_band(cur, &t[k], 0, "n", 4, NULL)) goto vips_fail;
+        cur = t[k++];
+    } else if (bands == 3) {
+        if (vips_bandjoin_const1(cur, &t[k], 255.0, NULL)) goto vips_fail;
+        cur = t[k++];
+    }
+    if (vips_image_get_bands(cur) != 4) {
+        st = carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s': cannot convert %d bands to RGBA", name,
+                         vips_image_get_bands(cur));
+        goto done;
+    }
+    size_t sz = 0;
+    void *mem = vips_image_write_to_memory(cur, &sz);
+    if (!mem) goto vips_fail;
+    int w = vips_image_get_width(cur), h = vips_image_get_height(cur);
+    carve_image *im = calloc(1, sizeof *im);
+    if (!im || sz != (size_t)w * (size_t)h * 4) {
+        free(im);
+        g_free(mem);
+        st = carve__fail(ctx, im ? CARVE_ERR_INTERNAL : CARVE_ERR_NOMEM, "'%s': cannot allocate pixels", name);
+        goto done;
+    }
+    im->w = w;
+    im->h = h;
+    im->px = malloc(sz);
+    if (!im->px) {
+        free(im);
+        g_free(mem);
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "'%s': out of memory", name);
+        goto done;
+    }
+    memcpy(im->px, mem, sz);
+    g_free(mem);
+    *out = im;
+    goto done;
+
+vips_fail:
+    vips_msg(msg, sizeof msg);
+    st = carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", name, msg);
+done:
+    for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
+    g_object_unref(in);
+    return st;
+}
+
+carve_status carve_image_load(carve_ctx *ctx, const char *path, carve_image **out) {
+    if (out) *out = NULL;
+    if (!ctx || !path || !out) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_load: NULL argument");
+    if (!strcmp(path, "-")) {
+        char *data;
+        size_t len;
+        carve_status st = carve__read_file(ctx, path, 0, &data, &len);
+        if (st) return st;
+        st = carve_image_load_memory(ctx, data, len, "standard input", out);
+        free(data);
+        return st;
+    }
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    struct stat sb;
+    if (stat(path, &sb)) return carve__fail(ctx, CARVE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return carve__fail(ctx, CARVE_ERR_IO, "cannot read '%s': is a folder", path);
+    if (sb.st_size == 0) return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': the file is empty", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return carve__fail(ctx, CARVE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    fclose(f);
+    const char *loader = vips_foreign_find_load(path);
+    if (!loader) {
+        vips_error_clear();
+        return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s' is not a %s image", path, supported);
+    }
+    VipsImage *im = vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (!im) {
+        char msg[512];
+        vips_msg(msg, sizeof msg);
+        return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", path, msg);
+    }
+    return normalise(ctx, im, path, out);
+}
+
+carve_status carve_image_load_memory(carve_ctx *ctx, const void *data, size_t len, const char *name, carve_image **out) {
+    if (out) *out = NULL;
+    if (!name) name = "image";
+    if (!ctx || !out || (!data && len))
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_load_memory: NULL argument");
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    if (len == 0) return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': it is empty", name);
+    const char *loader = vips_foreign_find_load_buffer(data, len);
+    if (!loader) {
+        vips_error_clear();
+        return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s' is not a %s image", name, supported);
+    }
+    VipsImage *im = vips_image_new_from_buffer(data, len, "", "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (!im) {
+        char msg[512];
+        vips_msg(msg, sizeof msg);
+        return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", name, msg);
+    }
+    return normalise(ctx, im, name, out);
+}
+
+/* Counts distinct RGBA values up to limit+1 (open addressing). */
+static int count_colors(const carve_image *img, int limit) {
+    enum { CAP = 1024 };
+    uint32_t keys[CAP];
+    bool used[CAP];
+    memset(used, 0, sizeof used);
+    int n = 0;
+    size_t np = (size_t)img->w * (size_t)img->h;
+    const uint32_t *px = (const uint32_t *)(const void *)img->px;
+    for (size_t i = 0; i < np; i++) {
+        uint32_t v = px[i];
+        uint32_t h = (v * 2654435761u) >> 22; /* 10 bits */
+        while (used[h] && keys[h] != v) h = (h + 1) & (CAP - 1);
+        if (!used[h]) {
+            if (++n > limit) return n;
+            used[h] = true;
+            keys[h] = v;
+        }
+    }
+    return n;
+}
+
+static const char *suffix_of(const char *path) {
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    return (dot && (!slash || dot > slash)) ? dot : NULL;
+}
+
+carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, const char *format, void **out,
+                                     size_t *out_len) {
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!ctx || !img || !format || !out || !out_len)
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_save_memory: NULL argument");
+    if (img->w == 0 || img->h == 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "cannot encode an empty image");
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "%s", format);
+    for (char *p = fmt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    VipsImage *v = vips_image_new_from_memory(img->px, (size_t)img->w * img->h * 4, img->w, img->h, 4, VIPS_FORMAT_UCHAR);
+    if (!v) goto vfail;
+    v->Type = VIPS_INTERPRETATION_sRGB;
+    void *buf = NULL;
+    size_t len = 0;
+    int r;
+    if (!strcmp(fmt, ".png")) {
+        if (count_colors(img, 256) <= 256)
+            r = vips_pngsave_buffer(v, &buf, &len, "palette", TRUE, "Q", 100, "dither", 0.0, "effort", 10, NULL);
+        else
+            r = vips_pngsave_buffer(v, &buf, &len, NULL);
+    } else if (!strcmp(fmt, ".jpg") || !strcmp(fmt, ".jpeg")) {
+        VipsImage *flat;
+        double white[3] = {255, 255, 255};
+        r = vips_flatten(v, &flat, "background", vips_array_double_new(white, 3), NULL);
+        if (!r) {
+            r = vips_jpegsave_buffer(flat, &buf, &len, "Q", 92, NULL);
+            g_object_unref(flat);
+        }
+    } else if (!strcmp(fmt, ".webp")) {
+        r = vips_webpsave_buffer(v, &buf, &len, "lossless", TRUE, NULL);
+    } else if (!strcmp(fmt, ".tif") || !strcmp(fmt, ".tiff")) {
+        r = vips_tiffsave_buffer(v, &buf, &len, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, NULL);
+    } else if (!strcmp(fmt, ".gif")) {
+        r = vips_gifsave_buffer(v, &buf, &len, NULL);
+    } else {
+        g_object_unref(v);
+        return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "cannot write '%s' images (use .png, .jpg, .webp, .tif or .gif)",
+                           format);
+    }
+    g_object_unref(v);
+    if (r) goto vfail;
+    *out = malloc(len ? len : 1);
+    if (!*out) {
+        g_free(buf);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory encoding %s", fmt);
+    }
+    memcpy(*out, buf, len);
+    g_free(buf);
+    *out_len = len;
+    return CARVE_OK;
+vfail: {
+    char msg[512];
+    vips_msg(msg, sizeof msg);
+    return carve__fail(ctx, CARVE_ERR_IO, "cannot encode %s: %s", fmt, msg);
+}
+}
+
+carve_status carve_image_save(carve_ctx *ctx, const carve_image *img, const char *path) {
+    if (!ctx || !img || !path) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_save: NULL argument");
+    const char *suf = strcmp(path, "-") ? suffix_of(path) : ".png";
+    if (!suf)
+        return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s': no file suffix to choose a format (.png, .jpg, ...)", path);
+    void *data;
+    size_t len;
+    carve_status st = carve_image_save_memory(ctx, img, suf, &data, &len);
+    if (st) {
+        carve__errprefix(ctx, "'%s'", path);
+        return st;
+    }
+    st = carve_write_file(ctx, path, data, len);
+    free(data);
+    return st;
+}

@@ -1,0 +1,306 @@
+/* test_core.c — colour science (Sharma table), options schema, config
+ * files, image I/O edge cases, atomic writes, parallel-for. */
+#include "test.h"
+#include "core.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_ciede2000_sharma(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/ciede2000_sharma2005.tsv", CARVE_SHARED);
+    FILE *f = fopen(path, "r");
+    CHECKF(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    char line[512];
+    int pairs = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || !strncmp(line, "pair", 4)) continue;
+        int id;
+        double a[3], b[3], want;
+        if (sscanf(line, "%d %lf %lf %lf %lf %lf %lf %lf", &id, &a[0], &a[1], &a[2], &b[0], &b[1], &b[2], &want) != 8)
+            continue;
+        pairs++;
+        double d1 = carve_ciede2000(a, b), d2 = carve_ciede2000(b, a);
+        CHECKF(fabs(d1 - want) < 1e-4, "pair %d: %.6f want %.4f", id, d1, want);
+        CHECKF(fabs(d2 - want) < 1e-4, "pair %d reversed: %.6f want %.4f", id, d2, want);
+    }
+    fclose(f);
+    CHECKF(pairs == 34, "read %d pairs", pairs);
+}
+
+static void test_lab_roundtrip(void) {
+    double lab[3];
+    carve_rgb_to_lab(0xffffff, lab);
+    CHECK_NEAR(lab[0], 100.0, 0.01);
+    CHECK_NEAR(lab[1], 0.0, 0.01);
+    CHECK_NEAR(lab[2], 0.0, 0.01);
+    carve_rgb_to_lab(0xff0000, lab);
+    CHECK_NEAR(lab[0], 53.24, 0.05); /* published sRGB red */
+    CHECK_NEAR(lab[1], 80.09, 0.05);
+    CHECK_NEAR(lab[2], 67.20, 0.05);
+    int bad = 0;
+    for (uint32_t c = 0; c < 0x1000000; c += 0x010307) {
+        uint32_t back;
+        carve_rgb_to_lab(c, lab);
+        carve_lab_to_rgb(lab, &back);
+        if (back != c) bad++;
+    }
+    CHECKF(bad == 0, "%d colours did not round-trip", bad);
+}
+
+static void test_hex(void) {
+    uint32_t v;
+    CHECK(carve__parse_hex("#c8102e", 7, &v) && v == 0xc8102e);
+    CHECK(carve__parse_hex("FFF", 3, &v) && v == 0xffffff);
+    CHECK(!carve__parse_hex("#12345g", 7, &v));
+    CHECK(!carve__parse_hex("#1234", 5, &v));
+    char out[8];
+    carve__hex(0x0a0b0c, out);
+    CHECK(!strcmp(out, "#0a0b0c"));
+}
+
+static void test_options(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    char buf[64];
+    CHECK_ST(carve_ctx_get_option(ctx, "corner_threshold", buf, sizeof buf), CARVE_OK);
+    CHECK(!strcmp(buf, "60"));
+    CHECK_ST(carve_ctx_set_option(ctx, "corner-threshold", "45.5"), CARVE_OK);
+    CHECK(carve__opt_float(ctx, CARVE_OPTID_corner_threshold) == 45.5);
+    CHECK_ST(carve_ctx_set_option(ctx, "corner_threshold", "181"), CARVE_ERR_OUT_OF_RANGE);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "corner_threshold") && strstr(carve_ctx_errmsg(ctx), "181") &&
+          strstr(carve_ctx_errmsg(ctx), "0..180"));
+    CHECK(carve__opt_float(ctx, CARVE_OPTID_corner_threshold) == 45.5); /* unchanged */
+    CHECK_ST(carve_ctx_set_option(ctx, "filter_speckle", "2.5"), CARVE_ERR_INVALID_ARG);
+    CHECK_ST(carve_ctx_set_option(ctx, "mode", "bezier"), CARVE_ERR_INVALID_ARG);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "pixel|polygon|spline") != NULL);
+    CHECK_ST(carve_ctx_set_option(ctx, "mode", "polygon"), CARVE_OK);
+    CHECK(carve__opt_enum(ctx, CARVE_OPTID_mode) == 1);
+    CHECK_ST(carve_ctx_set_option(ctx, "no_such", "1"), CARVE_ERR_UNKNOWN_OPTION);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "no_such") != NULL);
+    CHECK_ST(carve_ctx_set_option(ctx, "stacked", "maybe"), CARVE_ERR_INVALID_ARG);
+    CHECK_ST(carve_ctx_set_option(ctx, "stacked", "yes"), CARVE_OK);
+    CHECK(carve__opt_bool(ctx, CARVE_OPTID_stacked));
+    /* every default parses and every schema row is complete */
+    for (int i = 0; i < carve_option_count(); i++) {
+        const carve_option_info *o = carve_option_at(i);
+        CHECKF(o->help && *o->help && o->group && o->def, "option %s incomplete", o->key);
+        CHECKF(carve_ctx_set_option(ctx, o->key, o->def) == CARVE_OK, "default of %s: %s", o->key, carve_ctx_errmsg(ctx));
+        CHECK(carve_option_find(o->key) == o);
+    }
+    /* clone copies options */
+    carve_ctx_set_option(ctx, "palette", "automotive");
+    carve_ctx *c2 = carve_ctx_clone(ctx);
+    CHECK(c2 && !strcmp(carve__opt_str(c2, CARVE_OPTID_palette), "automotive"));
+    carve_ctx_destroy(c2);
+    char *js = carve_ctx_options_json(ctx);
+    CHECK(js && strstr(js, "\"palette\":\"automotive\""));
+    carve_free(js);
+    carve_ctx_destroy(ctx);
+}
+
+static void test_json_config(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    CHECK_ST(carve_ctx_apply_json(ctx, "{\"corner_threshold\": 30, \"mode\": \"pixel\", \"stacked\": true}", "t.json"),
+             CARVE_OK);
+    CHECK(carve__opt_float(ctx, CARVE_OPTID_corner_threshold) == 30 && carve__opt_enum(ctx, CARVE_OPTID_mode) == 0);
+    /* all or nothing: the bad key leaves the good one unapplied */
+    CHECK_ST(carve_ctx_apply_json(ctx, "{\"corner_threshold\": 20, \"path_precision\": 99}", "t.json"), CARVE_ERR_CONFIG);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "t.json") && strstr(carve_ctx_errmsg(ctx), "path_precision"));
+    CHECK(carve__opt_float(ctx, CARVE_OPTID_corner_threshold) == 30);
+    CHECK_ST(carve_ctx_apply_json(ctx, "{\"bogus\": 1}", "t.json"), CARVE_ERR_CONFIG);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "bogus") != NULL);
+    CHECK_ST(carve_ctx_apply_json(ctx, "{\"mode\": [1]}", "t.json"), CARVE_ERR_CONFIG);
+    CHECK_ST(carve_ctx_apply_json(ctx, "{nope", "t.json"), CARVE_ERR_CONFIG);
+    CHECK_ST(carve_ctx_apply_json(ctx, "[]", "t.json"), CARVE_ERR_CONFIG);
+    /* preset applies first, explicit keys win */
+    CHECK_ST(carve_ctx_apply_json(ctx, "{\"colors\": 5, \"preset\": \"poster\"}", "t.json"), CARVE_OK);
+    CHECK(carve__opt_int(ctx, CARVE_OPTID_colors) == 5);
+    CHECK(carve__opt_int(ctx, CARVE_OPTID_filter_speckle) == 24);
+
+    char path[] = "/tmp/carve_cfgXXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "# comment\n\nmode = spline\npath_precision = 3\n\n  colors = \"12\"\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK_ST(carve_ctx_load_config(ctx, path), CARVE_OK);
+    CHECK(carve__opt_int(ctx, CARVE_OPTID_path_precision) == 3 && carve__opt_int(ctx, CARVE_OPTID_colors) == 12);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    text = "mode = spline\n\nthreads = -1\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK_ST(carve_ctx_load_config(ctx, path), CARVE_ERR_CONFIG);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), ":3:") && strstr(carve_ctx_errmsg(ctx), "threads"), "%s", carve_ctx_errmsg(ctx));
+    unlink(path);
+    CHECK_ST(carve_ctx_load_config(ctx, "/nonexistent/x.conf"), CARVE_ERR_IO);
+    CHECK_ST(carve_ctx_apply_preset(ctx, "nope"), CARVE_ERR_NOT_FOUND);
+    carve_ctx_destroy(ctx);
+}
+
+static void write_bytes(const char *path, const void *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (n) fwrite(d, 1, n, f);
+    fclose(f);
+}
+
+static void test_image_io(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *img = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/samples/sedan_black_side.jpg", CARVE_SHARED);
+    CHECK_ST(carve_image_load(ctx, path, &img), CARVE_OK);
+    CHECK(carve_image_width(img) == 1024 && carve_image_height(img) == 680);
+    carve_image_destroy(img);
+
+    snprintf(path, sizeof path, "%s/samples/firetruck_cutout_rgba.png", CARVE_SHARED);
+    CHECK_ST(carve_image_load(ctx, path, &img), CARVE_OK);
+    int transparent = 0;
+    for (int i = 0; i < carve_image_width(img) * carve_image_height(img); i++)
+        transparent += carve_image_pixels(img)[4 * i + 3] == 0;
+    CHECK(transparent > 1000); /* alpha kept */
+
+    /* round trip through PNG (indexed when few colours) keeps colours exactly */
+    carve_image *small = carve_image_create(5, 3);
+    uint8_t *p = carve_image_pixels(small);
+    for (int i = 0; i < 15; i++) {
+        p[4 * i] = (uint8_t)(i * 17);
+        p[4 * i + 1] = (uint8_t)(255 - i * 3);
+        p[4 * i + 2] = (uint8_t)(i * 7);
+        p[4 * i + 3] = i == 4 ? 0 : 255;
+    }
+    char out[] = "/tmp/carve_t_io.png";
+    CHECK_ST(carve_image_save(ctx, small, out), CARVE_OK);
+    carve_image *back = NULL;
+    CHECK_ST(carve_image_load(ctx, out, &back), CARVE_OK);
+    int diff = 0;
+    for (int i = 0; back && i < 15; i++)
+        if (i != 4 && memcmp(carve_image_pixels(back) + 4 * i, p + 4 * i, 4)) diff++;
+    CHECKF(diff == 0, "%d pixels changed through indexed PNG", diff);
+    FILE *f = fopen(out, "rb");
+    unsigned char hdr[32] = {0};
+    CHECK(f && fread(hdr, 1, 32, f) == 32);
+    if (f) fclose(f);
+    CHECKF(hdr[25] == 3, "PNG colour type %d, want 3 (indexed)", hdr[25]);
+    carve_image_destroy(back);
+    unlink(out);
+    /* the pixel limit is checked before decoding */
+    CHECK_ST(carve_ctx_set_option(ctx, "max_pixels", "1000"), CARVE_OK);
+    CHECK_ST(carve_image_load(ctx, path, &back), CARVE_ERR_TOO_LARGE);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "firetruck") && strstr(carve_ctx_errmsg(ctx), "max_pixels"));
+    CHECK(back == NULL);
+    carve_ctx_set_option(ctx, "max_pixels", "40000000");
+
+    /* bad files: each a clear error naming the file */
+    write_bytes("/tmp/carve_t_empty.png", "", 0);
+    CHECK_ST(carve_image_load(ctx, "/tmp/carve_t_empty.png", &back), CARVE_ERR_DECODE);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "carve_t_empty.png") && strstr(carve_ctx_errmsg(ctx), "empty"));
+    write_bytes("/tmp/carve_t_text.png", "hello, this is not an image\n", 28);
+    CHECK_ST(carve_image_load(ctx, "/tmp/carve_t_text.png", &back), CARVE_ERR_UNSUPPORTED);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "carve_t_text.png") != NULL);
+    CHECK_ST(carve_image_load(ctx, "/tmp/does/not/exist.jpg", &back), CARVE_ERR_IO);
+    /* truncated JPEG */
+    snprintf(path, sizeof path, "%s/samples/bus_red_london_plate.jpg", CARVE_SHARED);
+    char *data;
+    size_t len;
+    CHECK_ST(carve__read_file(ctx, path, 0, &data, &len), CARVE_OK);
+    write_bytes("/tmp/carve_t_trunc.jpg", data, len / 2);
+    carve_status st = carve_image_load(ctx, "/tmp/carve_t_trunc.jpg", &back);
+    CHECKF(st == CARVE_ERR_DECODE, "truncated jpeg gave %d: %s", st, carve_ctx_errmsg(ctx));
+    CHECK(strstr(carve_ctx_errmsg(ctx), "carve_t_trunc.jpg") != NULL);
+    /* the same from memory */
+    CHECK_ST(carve_image_load_memory(ctx, data, len / 2, "upload", &back), CARVE_ERR_DECODE);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "upload") != NULL);
+    CHECK_ST(carve_image_load_memory(ctx, data, len, "upload", &back), CARVE_OK);
+    CHECK(carve_image_width(back) == 546);
+    carve_image_destroy(back);
+    free(data);
+    unlink("/tmp/carve_t_empty.png");
+    unlink("/tmp/carve_t_text.png");
+    unlink("/tmp/carve_t_trunc.jpg");
+
+    /* writing into a missing folder fails and leaves nothing */
+    CHECK_ST(carve_image_save(ctx, small, "/tmp/carve_no_dir/x.png"), CARVE_ERR_IO);
+    CHECK_ST(carve_image_save(ctx, small, "/tmp/carve_t.unknownext"), CARVE_ERR_UNSUPPORTED);
+    carve_image_destroy(small);
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
+static void test_formats(void) {
+    /* encode the firetruck in every format and decode it again */
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *img = carve_image_create(64, 48);
+    uint8_t *p = carve_image_pixels(img);
+    for (int i = 0; i < 64 * 48; i++) {
+        p[4 * i] = (uint8_t)(i % 64 * 4);
+        p[4 * i + 1] = (uint8_t)(i / 64 * 5);
+        p[4 * i + 2] = 128;
+        p[4 * i + 3] = 255;
+    }
+    const char *fmts[] = {".png", ".jpg", ".webp", ".tif", ".gif"};
+    for (int i = 0; i < 5; i++) {
+        void *buf;
+        size_t len;
+        carve_status st = carve_image_save_memory(ctx, img, fmts[i], &buf, &len);
+        CHECKF(st == CARVE_OK, "encode %s: %s", fmts[i], carve_ctx_errmsg(ctx));
+        if (st) continue;
+        carve_image *back = NULL;
+        st = carve_image_load_memory(ctx, buf, len, fmts[i], &back);
+        CHECKF(st == CARVE_OK && carve_image_width(back) == 64 && carve_image_height(back) == 48, "decode %s: %s",
+               fmts[i], carve_ctx_errmsg(ctx));
+        carve_image_destroy(back);
+        carve_free(buf);
+    }
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
+static int square(void *arg, int64_t i) {
+    int64_t *out = arg;
+    out[i] = i * i;
+    return i == 777 ? 5 : 0;
+}
+
+static void test_parallel(void) {
+    int64_t out[1000];
+    memset(out, 0, sizeof out);
+    int rc = carve__parallel_for(4, 500, square, out);
+    CHECK(rc == 0);
+    int ok = 1;
+    for (int i = 0; i < 500; i++) ok &= out[i] == (int64_t)i * i;
+    CHECK(ok);
+    CHECK(carve__parallel_for(3, 1000, square, out) == 5);
+}
+
+static int cancel_after(void *user, double f, const char *stage) {
+    (void)stage;
+    return f >= *(double *)user;
+}
+
+static void test_progress(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    double stop_at = 0.5;
+    carve_ctx_set_progress(ctx, cancel_after, &stop_at);
+    carve__range r = carve__progress_push(ctx, 0.0, 0.5);
+    CHECK_ST(carve__progress(ctx, 0.5, "a"), CARVE_OK); /* 0.25 overall */
+    carve__progress_pop(ctx, r);
+    r = carve__progress_push(ctx, 0.5, 1.0);
+    CHECK_ST(carve__progress(ctx, 0.1, "b"), CARVE_ERR_CANCELLED); /* 0.55 */
+    CHECK(strstr(carve_ctx_errmsg(ctx), "b") != NULL);
+    carve__progress_pop(ctx, r);
+    carve_ctx_destroy(ctx);
+}
+
+int main(void) {
+    RUN(test_ciede2000_sharma);
+    RUN(test_lab_roundtrip);
+    RUN(test_hex);
+    RUN(test_options);
+    RUN(test_json_config);
+    RUN(test_image_io);
+    RUN(test_formats);
+    RUN(test_parallel);
+    RUN(test_progress);
+    return test_done();
+}
