@@ -52,9 +52,19 @@ const uint8_t *carve_image_pixels_const(const carve_image *im) { return im ? im-
 static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
 static int vips_ok;
 
+static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer user) {
+    (void)domain;
+    (void)level;
+    (void)msg;
+    (void)user;
+}
+
 static void do_vips_init(void) {
     vips_ok = VIPS_INIT("carve") == 0;
     if (vips_ok) {
+        /* libvips' own warnings ("error in tile ...") duplicate the errors
+         * carve reports with the file name; keep stderr clean. */
+        g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, drop_log, NULL);
         /* carve runs its own threads; keep libvips' pool and caches small and
          * predictable (also keeps leak checkers quiet). */
         vips_cache_set_max(0);
@@ -300,7 +310,9 @@ carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, con
     } else if (!strcmp(fmt, ".jpg") || !strcmp(fmt, ".jpeg")) {
         VipsImage *flat;
         double white[3] = {255, 255, 255};
-        r = vips_flatten(v, &flat, "background", vips_array_double_new(white, 3), NULL);
+        VipsArrayDouble *bg = vips_array_double_new(white, 3);
+        r = vips_flatten(v, &flat, "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
         if (!r) {
             r = vips_jpegsave_buffer(flat, &buf, &len, "Q", 92, NULL);
             g_object_unref(flat);
