@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what carve needs to build, test and run, from Debian's packages
+# (idempotent: only missing packages are installed).  Run as root or with sudo.
+#   bash scripts/setup.sh            build + run dependencies
+#   bash scripts/setup.sh --test     also what the test suite needs
+set -euo pipefail
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+pkgs=(gcc pkg-config meson ninja-build libvips-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
+      librsvg2-dev librsvg2-bin)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(python3 curl)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: Debian packages ok"
