@@ -8,8 +8,8 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST="$ROOT/third_party/onnxruntime"
 INC="$DEST/include"
-HDR_VERSION="1.21.0+dfsg-1"   # libonnxruntime-dev in trixie
-HDR_SHA256="${CARVE_ORT_HEADER_SHA256:-}"
+
+
 . "$ROOT/scripts/onnx/pins.sh"
 
 mkdir -p "$INC"

