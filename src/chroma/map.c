@@ -1,0 +1,213 @@
+/* map.c — exact minimum-CIEDE2000 mapping to a palette.
+ *
+ * Exactness: the answer for a colour is always the one a brute-force scan
+ * with carve_ciede2000() gives (least value, ties to the lower index).  Speed
+ * comes from three things that never change that answer:
+ *   1. memoisation per distinct 24-bit colour (a photo has far fewer distinct
+ *      colours than pixels), the distinct colours found with a 2^24-bit set;
+ *   2. threads over the distinct colours and over pixel bands (each item
+ *      writes only its own outputs, so results do not depend on threads);
+ *   3. a proven lower bound on CIEDE2000 that skips palette entries which
+ *      cannot win (see lower_bound2() and docs/chroma.md).
+ */
+#include "chroma.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_ullong map_evals;
+
+uint64_t carve__map_evals(void) { return atomic_load_explicit(&map_evals, memory_order_relaxed); }
+
+void carve__lab_pal_init(carve__lab_pal *lp, const double (*lab)[3], int n) {
+    lp->n = n;
+    for (int i = 0; i < n; i++) {
+        lp->lab[i][0] = lab[i][0];
+        lp->lab[i][1] = lab[i][1];
+        lp->lab[i][2] = lab[i][2];
+        lp->chroma[i] = hypot(lab[i][1], lab[i][2]);
+    }
+}
+
+int carve__lab_pal_nearest_brute(const carve__lab_pal *lp, const double lab[3]) {
+    int best = 0;
+    double bd = INFINITY;
+    for (int i = 0; i < lp->n; i++) {
+        double d = carve_ciede2000(lab, lp->lab[i]);
+        if (d < bd) {
+            bd = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* A lower bound on CIEDE2000(p, q)^2, from its definition
+ *   dE^2 = tl^2 + tc^2 + th^2 + RT*tc*th,  tl = dL/SL, tc = dC'/SC, th = dH'/SH.
+ * (a) |RT| = 2 sqrt(C^7/(C^7+25^7)) |sin(2 dtheta)| < 2 sin(60 deg) = sqrt(3),
+ *     so tc^2 + th^2 + RT tc th >= (1 - sqrt(3)/2)(tc^2 + th^2).
+ * (b) T <= 1 + .17 + .24 + .32 + .20 = 1.93, so SH = 1 + .015 C' T < SC.
+ * (c) dC'^2 + dH'^2 = |(a1',b1) - (a2',b2)|^2 >= da^2 + db^2 since a' = (1+G)a
+ *     with G >= 0 for both colours.
+ * (d) C' <= (1+G) C <= 1.5 C, so SC <= 1 + 0.045 * 0.75 * (C1 + C2).
+ * (e) SL depends only on L1 and L2 and is computed exactly.
+ * Hence dE^2 >= (dL/SL)^2 + 0.1339746 (da^2 + db^2) / (1 + 0.03375 (C1+C2))^2.
+ * The constant used is slightly smaller and callers add a relative margin,
+ * so floating-point rounding can never make a true winner skipped. */
+static inline double lower_bound2(const double p[3], double pc, const double q[3], double qc) {
+    double dL = q[0] - p[0];
+    double Lbp = (p[0] + q[0]) * 0.5;
+    double Lm = (Lbp - 50) * (Lbp - 50);
+    double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
+    double da = q[1] - p[1], db = q[2] - p[2];
+    double SC = 1 + 0.03375 * (pc + qc);
+    double tl = dL / SL;
+    return tl * tl + 0.13397 * (da * da + db * db) / (SC * SC);
+}
+
+int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hint) {
+    int n = lp->n;
+    if (n <= 1) return 0;
+    double pc = hypot(lab[1], lab[2]);
+    int best = -1;
+    double bd = INFINITY;
+    unsigned evals = 0;
+    if (hint >= 0 && hint < n) {
+        bd = carve_ciede2000(lab, lp->lab[hint]);
+        best = hint;
+        evals++;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i == best) continue;
+        if (best >= 0) {
+            double thr = bd * bd * (1 + 1e-9) + 1e-12;
+            if (lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
+        }
+        double d = carve_ciede2000(lab, lp->lab[i]);
+        evals++;
+        if (d < bd || (d == bd && i < best)) {
+            bd = d;
+            best = i;
+        }
+    }
+    atomic_fetch_add_explicit(&map_evals, evals, memory_order_relaxed);
+    return best;
+}
+
+/* ---- whole images ----------------------------------------------------------- */
+#define BAND_ROWS 64
+#define CHUNK_COLORS 4096
+
+typedef struct map_job {
+    const carve_image *in;
+    const carve__lab_pal *lp;
+    uint64_t *present;     /* 2^24 bits */
+    uint32_t *distinct;    /* sorted distinct opaque colours */
+    int64_t ndistinct;
+    uint8_t *lut;          /* 2^24 entries, only those of distinct colours written */
+    uint16_t *idx;
+    carve_ctx *ctx;
+} map_job;
+
+static int solve_chunk(void *arg, int64_t c) {
+    map_job *j = arg;
+    if (carve__cancelled(j->ctx)) return 1;
+    int64_t a = c * CHUNK_COLORS, b = a + CHUNK_COLORS;
+    if (b > j->ndistinct) b = j->ndistinct;
+    int hint = -1;
+    for (int64_t i = a; i < b; i++) {
+        uint32_t rgb = j->distinct[i];
+        double lab[3];
+        carve__rgb8_to_lab((uint8_t)(rgb >> 16), (uint8_t)(rgb >> 8), (uint8_t)rgb, lab);
+        hint = carve__lab_pal_nearest(j->lp, lab, hint);
+        j->lut[rgb] = (uint8_t)hint;
+    }
+    return 0;
+}
+
+static int fill_band(void *arg, int64_t band) {
+    map_job *j = arg;
+    int w = j->in->w, h = j->in->h;
+    int y0 = (int)band * BAND_ROWS, y1 = y0 + BAND_ROWS;
+    if (y1 > h) y1 = h;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *p = j->in->px + (size_t)y * w * 4;
+        uint16_t *o = j->idx + (size_t)y * w;
+        for (int x = 0; x < w; x++, p += 4)
+            o[x] = p[3] < 128 ? CARVE__TRANSPARENT : j->lut[(uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]];
+    }
+    return 0;
+}
+
+carve_status carve__map_indices(carve_ctx *ctx, const carve_image *in, const carve__lab_pal *lp, uint16_t *idx) {
+    size_t npx = (size_t)in->w * in->h;
+    if (npx == 0) return CARVE_OK;
+    if (lp->n < 1) return carve__fail(ctx, CARVE_ERR_PALETTE, "the palette has no colours");
+    carve_status st = carve__progress(ctx, 0, "map");
+    if (st) return st;
+    map_job j;
+    memset(&j, 0, sizeof j);
+    j.in = in;
+    j.lp = lp;
+    j.idx = idx;
+    j.ctx = ctx;
+    j.present = calloc((size_t)1 << 18, sizeof(uint64_t));
+    j.lut = malloc((size_t)1 << 24);
+    if (!j.present || !j.lut) {
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (colour tables)");
+        goto done;
+    }
+    /* 1. the set of distinct opaque colours */
+    const uint8_t *p = in->px;
+    for (size_t i = 0; i < npx; i++, p += 4) {
+        if (p[3] < 128) continue;
+        uint32_t c = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+        j.present[c >> 6] |= (uint64_t)1 << (c & 63);
+    }
+    int64_t nd = 0;
+    for (size_t w = 0; w < ((size_t)1 << 18); w++) nd += __builtin_popcountll(j.present[w]);
+    j.distinct = malloc(sizeof(uint32_t) * (size_t)(nd ? nd : 1));
+    if (!j.distinct) {
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (colour list)");
+        goto done;
+    }
+    int64_t k = 0;
+    for (size_t w = 0; w < ((size_t)1 << 18); w++) {
+        uint64_t bits = j.present[w];
+        while (bits) {
+            int b = __builtin_ctzll(bits);
+            bits &= bits - 1;
+            j.distinct[k++] = (uint32_t)(w * 64 + (size_t)b);
+        }
+    }
+    j.ndistinct = nd;
+    st = carve__progress(ctx, 0.15, "map");
+    if (st) goto done;
+    /* 2. the nearest palette entry of each distinct colour */
+    int threads = carve__threads(ctx);
+    int64_t nchunks = (nd + CHUNK_COLORS - 1) / CHUNK_COLORS;
+    /* in slices so progress and cancellation stay responsive */
+    int64_t slice = threads * 8;
+    for (int64_t c0 = 0; c0 < nchunks; c0 += slice) {
+        int64_t c1 = c0 + slice < nchunks ? c0 + slice : nchunks;
+        map_job sub = j;
+        sub.distinct = j.distinct + c0 * CHUNK_COLORS;
+        sub.ndistinct = nd - c0 * CHUNK_COLORS;
+        if (carve__parallel_for(threads, c1 - c0, solve_chunk, &sub)) {
+            st = carve__progress(ctx, 0.15, "map"); /* sets the cancelled message */
+            if (!st) st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled");
+            goto done;
+        }
+        st = carve__progress(ctx, 0.15 + 0.75 * (double)c1 / (double)nchunks, "map");
+        if (st) goto done;
+    }
+    /* 3. every pixel from the table */
+    carve__parallel_for(threads, (in->h + BAND_ROWS - 1) / BAND_ROWS, fill_band, &j);
+    st = carve__progress(ctx, 1, "map");
+done:
+    free(j.present);
+    free(j.lut);
+    free(j.distinct);
+    return st;
+}
