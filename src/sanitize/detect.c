@@ -1,0 +1,646 @@
+/* detect.c — classical licence plate and text detector.
+ *
+ * Plates and signs are rows of high-contrast, similarly sized, aligned,
+ * evenly spaced character-shaped blobs; a plate is such a row on a bright,
+ * uniform (white or yellow) rectangle.  Per scale of a 2x pyramid (so that
+ * characters of 6 px up to ~1/8 of the image height are seen at 6..30 px):
+ *
+ *   1. luma Y; local mean and deviation over a box window (integral images);
+ *   2. for each polarity (dark on light, light on dark), pixels that differ
+ *      from the local mean by more than max(14, 0.35 * deviation) form
+ *      8-connected components;
+ *   3. character-like components: height 6..30 px, width/height 0.1..1.15,
+ *      fill ratio 0.15..0.92, not touching the image border, and a contrast
+ *      of at least 35 levels between the component and its surrounding ring;
+ *   4. each character links to its nearest right neighbour of similar height
+ *      (ratio <= 1.4), same centre line (within 0.3 h) and a gap below
+ *      1.5 h; linked chains of >= 3 characters are rows;
+ *   5. a row is scored on the count of characters, height and baseline
+ *      regularity and contrast; it is a plate when the background between
+ *      its characters is bright, uniform and white or yellow and the row's
+ *      aspect fits a plate, otherwise text (needs >= 4 characters);
+ *   6. plate boxes are grown to the plate's border by scanning outward while
+ *      the rows/columns keep the plate background colour, then padded;
+ *      boxes from every scale and polarity go through non-maximum
+ *      suppression and are sorted by score (ties by position).
+ */
+#include "sanitize.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CH_MIN 6
+#define CH_MAX 30
+#define WIN_R 10 /* local statistics window radius (px at the scale) */
+
+typedef struct plane {
+    int w, h;
+    uint8_t *rgb; /* 3 per pixel */
+    uint8_t *y;   /* luma */
+} plane;
+
+typedef struct comp {
+    int x0, y0, x1, y1; /* inclusive */
+    int area;
+    float mean_in, mean_ring;
+    int link;
+} comp;
+
+typedef struct det {
+    carve__box box; /* in full-image pixels */
+} det;
+
+typedef struct dlist {
+    carve__box *b;
+    int n, cap;
+    bool oom;
+} dlist;
+
+static void dlist_add(dlist *L, const carve__box *b) {
+    if (L->oom) return;
+    if (L->n == L->cap) {
+        int nc = L->cap ? 2 * L->cap : 32;
+        carve__box *nb = realloc(L->b, sizeof(carve__box) * (size_t)nc);
+        if (!nb) {
+            L->oom = true;
+            return;
+        }
+        L->b = nb;
+        L->cap = nc;
+    }
+    L->b[L->n++] = *b;
+}
+
+static void plane_free(plane *p) {
+    free(p->rgb);
+    free(p->y);
+    p->rgb = p->y = NULL;
+}
+
+static bool plane_from_image(const carve_image *img, plane *p) {
+    p->w = img->w;
+    p->h = img->h;
+    size_t n = (size_t)p->w * p->h;
+    p->rgb = malloc(3 * n);
+    p->y = malloc(n);
+    if (!p->rgb || !p->y) return false;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *s = img->px + 4 * i;
+        p->rgb[3 * i] = s[0];
+        p->rgb[3 * i + 1] = s[1];
+        p->rgb[3 * i + 2] = s[2];
+        p->y[i] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+    }
+    return true;
+}
+
+static bool plane_half(const plane *a, plane *b) {
+    b->w = a->w / 2;
+    b->h = a->h / 2;
+    size_t n = (size_t)b->w * b->h;
+    b->rgb = malloc(3 * n + 1);
+    b->y = malloc(n + 1);
+    if (!b->rgb || !b->y) return false;
+    for (int y = 0; y < b->h; y++)
+        for (int x = 0; x < b->w; x++) {
+            size_t o = (size_t)y * b->w + x;
+            size_t i0 = (size_t)(2 * y) * a->w + 2 * x, i1 = i0 + (size_t)a->w;
+            for (int k = 0; k < 3; k++)
+                b->rgb[3 * o + k] = (uint8_t)((a->rgb[3 * i0 + k] + a->rgb[3 * i0 + 3 + k] + a->rgb[3 * i1 + k] +
+                                               a->rgb[3 * i1 + 3 + k] + 2) >> 2);
+            b->y[o] = (uint8_t)((a->y[i0] + a->y[i0 + 1] + a->y[i1] + a->y[i1 + 1] + 2) >> 2);
+        }
+    return true;
+}
+
+typedef struct scale_ctx {
+    const plane *p;
+    int scale; /* 1, 2, 4, ... */
+    uint8_t *fg;
+    int *label;
+    int *stack;
+    comp *comps;
+    int ncomp, capcomp;
+    double *I, *I2; /* integral images of Y and Y^2 */
+    dlist *out;
+} scale_ctx;
+
+static void integrals(scale_ctx *S) {
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    for (int y = 0; y < h; y++) {
+        double r = 0, r2 = 0;
+        for (int x = 0; x < w; x++) {
+            double v = p->y[(size_t)y * w + x];
+            r += v;
+            r2 += v * v;
+            S->I[(size_t)(y + 1) * (w + 1) + x + 1] = S->I[(size_t)y * (w + 1) + x + 1] + r;
+            S->I2[(size_t)(y + 1) * (w + 1) + x + 1] = S->I2[(size_t)y * (w + 1) + x + 1] + r2;
+        }
+    }
+}
+
+/* Marks the foreground of one polarity (dark = true: darker than around). */
+static void threshold(scale_ctx *S, bool dark, double ksd, double tmin) {
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    for (int y = 0; y < h; y++) {
+        int y0 = y - WIN_R < 0 ? 0 : y - WIN_R, y1 = y + WIN_R >= h ? h - 1 : y + WIN_R;
+        for (int x = 0; x < w; x++) {
+            int x0 = x - WIN_R < 0 ? 0 : x - WIN_R, x1 = x + WIN_R >= w ? w - 1 : x + WIN_R;
+            double n = (double)(x1 - x0 + 1) * (y1 - y0 + 1);
+            size_t a = (size_t)y0 * (w + 1) + x0, b = (size_t)y0 * (w + 1) + x1 + 1,
+                   c = (size_t)(y1 + 1) * (w + 1) + x0, d = (size_t)(y1 + 1) * (w + 1) + x1 + 1;
+            double s = S->I[d] - S->I[b] - S->I[c] + S->I[a];
+            double s2 = S->I2[d] - S->I2[b] - S->I2[c] + S->I2[a];
+            double m = s / n, var = s2 / n - m * m;
+            double sd = var > 0 ? sqrt(var) : 0;
+            double t = ksd * sd;
+            if (t < tmin) t = tmin;
+            double v = p->y[(size_t)y * w + x];
+            S->fg[(size_t)y * w + x] = dark ? v < m - t : v > m + t;
+        }
+    }
+}
+
+static bool comp_push(scale_ctx *S, const comp *c) {
+    if (S->ncomp == S->capcomp) {
+        int nc = S->capcomp ? 2 * S->capcomp : 256;
+        comp *n = realloc(S->comps, sizeof(comp) * (size_t)nc);
+        if (!n) return false;
+        S->comps = n;
+        S->capcomp = nc;
+    }
+    S->comps[S->ncomp++] = *c;
+    return true;
+}
+
+static bool is_bg_colour(double r, double g, double b, bool *yellow);
+static double clamp01(double v);
+
+/* A small plate whose characters are too small to segment: a bright, white
+ * or yellow, plate-shaped blob (the characters are holes in it) whose middle
+ * rows cross from background to ink several times and whose ink lies in one
+ * horizontal band.  Emits a "plate" box; false only on OOM. */
+static bool plate_blob(scale_ctx *S, const comp *c) {
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
+    if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
+    if (bw > w / 3) return true;
+    /* colour of the blob's own pixels */
+    double r = 0, g = 0, b = 0;
+    int n = 0;
+    for (int y = c->y0; y <= c->y1; y++)
+        for (int x = c->x0; x <= c->x1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!S->fg[i]) continue;
+            r += p->rgb[3 * i];
+            g += p->rgb[3 * i + 1];
+            b += p->rgb[3 * i + 2];
+            n++;
+        }
+    if (n == 0) return true;
+    bool yellow;
+    if (!is_bg_colour(r / n, g / n, b / n, &yellow)) return true;
+    double bgy = c->mean_in;
+    /* surroundings: a ring one third of the height wide must be darker */
+    int gr = bh / 3 < 2 ? 2 : bh / 3;
+    double rs = 0;
+    int rn = 0;
+    for (int y = c->y0 - gr; y <= c->y1 + gr; y++)
+        for (int x = c->x0 - gr; x <= c->x1 + gr; x++) {
+            if (x < 0 || y < 0 || x >= w || y >= h) continue;
+            if (x >= c->x0 && x <= c->x1 && y >= c->y0 && y <= c->y1) continue;
+            rs += p->y[(size_t)y * w + x];
+            rn++;
+        }
+    if (rn == 0 || bgy - rs / rn < 40) return true;
+    /* ink inside: crossings along the middle rows, one band of ink rows */
+    int ix0 = c->x0 + bw / 10, ix1 = c->x1 - bw / 10;
+    int iy0 = c->y0 + bh / 8, iy1 = c->y1 - bh / 8;
+    double thr = bgy - 45;
+    int ink = 0, tot = 0, maxcross = 0;
+    int first = -1, last = -1, inkrows = 0;
+    for (int y = iy0; y <= iy1; y++) {
+        int cross = 0, rowink = 0;
+        bool prev = false;
+        for (int x = ix0; x <= ix1; x++) {
+            bool d = p->y[(size_t)y * w + x] < thr;
+            if (d && !prev) cross++;
+            prev = d;
+            rowink += d;
+            tot++;
+        }
+        ink += rowink;
+        if (rowink > (ix1 - ix0 + 1) / 8) {
+            if (first < 0) first = y;
+            last = y;
+            inkrows++;
+        }
+        int yc = (iy0 + iy1) / 2;
+        if (abs(y - yc) <= 1 && cross > maxcross) maxcross = cross;
+    }
+    if (tot == 0) return true;
+    double inkf = (double)ink / tot;
+    if (inkf < 0.08 || inkf > 0.55 || maxcross < 4) return true;
+    if (first < 0 || inkrows < last - first + 1 - 1 || (last - first + 1) < 0.4 * (iy1 - iy0 + 1)) return true;
+    double score = 0.35 + 0.15 * clamp01((maxcross - 3) / 4.0) + 0.15 * clamp01((bgy - rs / rn - 40) / 80.0);
+    int pad = bh / 4 + 2;
+    carve__box bx;
+    memset(&bx, 0, sizeof bx);
+    bx.x = (c->x0 - pad) * S->scale;
+    bx.y = (c->y0 - pad) * S->scale;
+    bx.w = (bw + 2 * pad) * S->scale;
+    bx.h = (bh + 2 * pad) * S->scale;
+    bx.score = (float)score;
+    snprintf(bx.kind, sizeof bx.kind, "plate");
+    dlist_add(S->out, &bx);
+    return !S->out->oom;
+}
+
+/* Labels the foreground and keeps the character-like components. */
+static bool components(scale_ctx *S, bool dark, bool blobs) {
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    size_t n = (size_t)w * h;
+    for (size_t i = 0; i < n; i++) S->label[i] = -1;
+    S->ncomp = 0;
+    int next = 0;
+    for (size_t s = 0; s < n; s++) {
+        if (!S->fg[s] || S->label[s] >= 0) continue;
+        comp c = {p->w, p->h, -1, -1, 0, 0, 0, -1};
+        int sp = 0;
+        double sum = 0;
+        bool too_big = false;
+        S->stack[sp++] = (int)s;
+        S->label[s] = next;
+        while (sp) {
+            int i = S->stack[--sp];
+            int x = i % w, y = i / w;
+            if (x < c.x0) c.x0 = x;
+            if (x > c.x1) c.x1 = x;
+            if (y < c.y0) c.y0 = y;
+            if (y > c.y1) c.y1 = y;
+            c.area++;
+            sum += p->y[i];
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                    if (blobs && dx && dy) continue; /* 4-connected */
+                    size_t j = (size_t)yy * w + xx;
+                    if (S->fg[j] && S->label[j] < 0) {
+                        S->label[j] = next;
+                        S->stack[sp++] = (int)j;
+                    }
+                }
+        }
+        next++;
+        int bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
+        if (blobs) {
+            if (bh >= 7 && bh <= 60 && bw >= 1.8 * bh && bw <= 6.5 * bh && (double)c.area >= 0.45 * bw * bh) {
+                c.mean_in = (float)(sum / c.area);
+                if (!plate_blob(S, &c)) return false;
+            }
+            continue;
+        }
+        if (bh < CH_MIN || bh > CH_MAX || too_big) continue;
+        if (bw < 0.1 * bh || bw > 1.15 * bh) continue;
+        double fill = (double)c.area / ((double)bw * bh);
+        if (fill < 0.15 || fill > 0.92) continue;
+        if (c.x0 == 0 || c.y0 == 0 || c.x1 == w - 1 || c.y1 == h - 1) continue;
+        /* ring: pixels of the box grown by ~h/4 that are not foreground */
+        int g = bh / 4 < 2 ? 2 : bh / 4;
+        int rx0 = c.x0 - g < 0 ? 0 : c.x0 - g, rx1 = c.x1 + g >= w ? w - 1 : c.x1 + g;
+        int ry0 = c.y0 - g < 0 ? 0 : c.y0 - g, ry1 = c.y1 + g >= h ? h - 1 : c.y1 + g;
+        double rs = 0;
+        int rn = 0;
+        for (int y = ry0; y <= ry1; y++)
+            for (int x = rx0; x <= rx1; x++) {
+                size_t j = (size_t)y * w + x;
+                if (S->fg[j]) continue;
+                rs += p->y[j];
+                rn++;
+            }
+        if (rn < 4) continue;
+        c.mean_in = (float)(sum / c.area);
+        c.mean_ring = (float)(rs / rn);
+        float contrast = dark ? c.mean_ring - c.mean_in : c.mean_in - c.mean_ring;
+        if (contrast < 35) continue;
+        if (!comp_push(S, &c)) return false;
+    }
+    return true;
+}
+
+static int uf_find(int *par, int i) {
+    while (par[i] != i) {
+        par[i] = par[par[i]];
+        i = par[i];
+    }
+    return i;
+}
+
+static int cmp_comp_x(const void *a, const void *b) {
+    const comp *p = a, *q = b;
+    if (p->x0 != q->x0) return p->x0 < q->x0 ? -1 : 1;
+    if (p->y0 != q->y0) return p->y0 < q->y0 ? -1 : 1;
+    return 0;
+}
+
+static bool is_bg_colour(double r, double g, double b, bool *yellow) {
+    double mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    double mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    double sat = mx > 0 ? (mx - mn) / mx : 0;
+    *yellow = r > 150 && g > 130 && b < 0.75 * g && fabs(r - g) < 60;
+    return (mx > 120 && sat < 0.25) || *yellow;
+}
+
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+/* Groups the components into rows and emits plate/text boxes. */
+static bool rows(scale_ctx *S, bool dark, dlist *out) {
+    int n = S->ncomp;
+    if (n < 3) return true;
+    comp *c = S->comps;
+    qsort(c, (size_t)n, sizeof(comp), cmp_comp_x);
+    int *par = malloc(sizeof(int) * (size_t)n);
+    int *cnt = calloc((size_t)n, sizeof(int));
+    if (!par || !cnt) {
+        free(par);
+        free(cnt);
+        return false;
+    }
+    for (int i = 0; i < n; i++) par[i] = i;
+    for (int i = 0; i < n; i++) {
+        int hi = c[i].y1 - c[i].y0 + 1;
+        double cyi = 0.5 * (c[i].y0 + c[i].y1);
+        int best = -1;
+        int bestgap = 1 << 30;
+        for (int j = i + 1; j < n; j++) {
+            if (c[j].x0 > c[i].x1 + 1.5 * hi + 1) break;
+            int hj = c[j].y1 - c[j].y0 + 1;
+            double hr = hi > hj ? (double)hi / hj : (double)hj / hi;
+            if (hr > 1.4) continue;
+            int hm = hi > hj ? hi : hj;
+            double cyj = 0.5 * (c[j].y0 + c[j].y1);
+            if (fabs(cyi - cyj) > 0.3 * hm) continue;
+            int gap = c[j].x0 - c[i].x1 - 1;
+            if (gap < -0.15 * hm || gap > 1.5 * hm) continue;
+            if (gap < bestgap) {
+                bestgap = gap;
+                best = j;
+            }
+        }
+        if (best >= 0) {
+            int a = uf_find(par, i), b = uf_find(par, best);
+            if (a != b) par[a < b ? b : a] = a < b ? a : b;
+        }
+    }
+    for (int i = 0; i < n; i++) cnt[uf_find(par, i)]++;
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    bool ok = true;
+    for (int r = 0; r < n && ok; r++) {
+        if (par[r] != r || cnt[r] < 3) continue;
+        /* row statistics */
+        int k = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
+        double sh = 0, sh2 = 0, sb = 0, sb2 = 0, st = 0, st2 = 0, scon = 0;
+        for (int i = 0; i < n; i++) {
+            if (uf_find(par, i) != r) continue;
+            double hh = c[i].y1 - c[i].y0 + 1;
+            sh += hh;
+            sh2 += hh * hh;
+            sb += c[i].y1;
+            sb2 += (double)c[i].y1 * c[i].y1;
+            st += c[i].y0;
+            st2 += (double)c[i].y0 * c[i].y0;
+            scon += fabs(c[i].mean_ring - c[i].mean_in);
+            if (c[i].x0 < x0) x0 = c[i].x0;
+            if (c[i].y0 < y0) y0 = c[i].y0;
+            if (c[i].x1 > x1) x1 = c[i].x1;
+            if (c[i].y1 > y1) y1 = c[i].y1;
+            k++;
+        }
+        double mh = sh / k;
+        double hsd = sqrt(fmax(0, sh2 / k - mh * mh)) / mh;
+        double bsd = sqrt(fmax(0, sb2 / k - (sb / k) * (sb / k))) / mh;
+        double tsd = sqrt(fmax(0, st2 / k - (st / k) * (st / k))) / mh;
+        double con = scon / k;
+        double rw = x1 - x0 + 1, rh = y1 - y0 + 1;
+        if (hsd > 0.2 || bsd > 0.2 || tsd > 0.2) continue;
+        if (rw < 2.0 * rh) continue;
+        /* background between the characters (non-foreground pixels of the
+         * row box grown by a quarter of the character height) */
+        int g = (int)(0.25 * mh + 0.5);
+        int bx0 = x0 - g < 0 ? 0 : x0 - g, bx1 = x1 + g >= w ? w - 1 : x1 + g;
+        int by0 = y0 - g < 0 ? 0 : y0 - g, by1 = y1 + g >= h ? h - 1 : y1 + g;
+        double br = 0, bg_ = 0, bb = 0, by = 0, by2 = 0;
+        int bn = 0, fgn = 0;
+        for (int y = by0; y <= by1; y++)
+            for (int x = bx0; x <= bx1; x++) {
+                size_t j = (size_t)y * w + x;
+                if (S->fg[j]) {
+                    fgn++;
+                    continue;
+                }
+                br += p->rgb[3 * j];
+                bg_ += p->rgb[3 * j + 1];
+                bb += p->rgb[3 * j + 2];
+                by += p->y[j];
+                by2 += (double)p->y[j] * p->y[j];
+                bn++;
+            }
+        if (bn < 8) continue;
+        br /= bn;
+        bg_ /= bn;
+        bb /= bn;
+        double bym = by / bn, bysd = sqrt(fmax(0, by2 / bn - bym * bym));
+        bool yellow = false;
+        bool plate_bg = dark && is_bg_colour(br, bg_, bb, &yellow) && bysd < 45;
+        double ink = (double)fgn / ((double)(bx1 - bx0 + 1) * (by1 - by0 + 1));
+        double regular = 1.0 - clamp01((hsd + bsd + tsd) / 0.45);
+        double count_t = clamp01((k - 2) / 4.0);
+        double con_t = clamp01((con - 35) / 80.0);
+        double uni_t = 1.0 - clamp01(bysd / 45.0);
+        double aspect = rw / rh;
+        bool plate = plate_bg && ((k >= 4 && con >= 45) || con >= 70) && k >= 3 && k <= 14 && aspect >= 2.0 && aspect <= 14 && ink > 0.1 && ink < 0.6;
+        if (!plate && k < 4) continue;
+        double score = 0.3 * count_t + 0.25 * con_t + 0.25 * regular + 0.2 * uni_t;
+        if (!plate) score *= 0.6;
+        if (score < 0.3) continue;
+        /* box: plates grow to the plate border, text gets a margin */
+        int ex0 = bx0, ex1 = bx1, ey0 = by0, ey1 = by1;
+        if (plate) {
+            double lim = 1.0 * mh;
+            for (int it = 0; it < 4; it++) {
+                /* it: 0 up, 1 down, 2 left, 3 right */
+                int steps = 0, maxsteps = (int)(it < 2 ? 0.8 * mh : 1.5 * mh + lim * 0);
+                for (;;) {
+                    int ny = it == 0 ? ey0 - 1 : it == 1 ? ey1 + 1 : 0;
+                    int nx = it == 2 ? ex0 - 1 : it == 3 ? ex1 + 1 : 0;
+                    if (steps >= maxsteps) break;
+                    if ((it == 0 && ny < 0) || (it == 1 && ny >= h) || (it == 2 && nx < 0) || (it == 3 && nx >= w))
+                        break;
+                    int same = 0, tot = 0;
+                    if (it < 2)
+                        for (int x = ex0; x <= ex1; x++, tot++) same += abs((int)p->y[(size_t)ny * w + x] - (int)bym) < 40;
+                    else
+                        for (int y = ey0; y <= ey1; y++, tot++) same += abs((int)p->y[(size_t)y * w + nx] - (int)bym) < 40;
+                    if (same < 0.6 * tot) break;
+                    if (it == 0) ey0 = ny;
+                    else if (it == 1) ey1 = ny;
+                    else if (it == 2) ex0 = nx;
+                    else ex1 = nx;
+                    steps++;
+                }
+            }
+        }
+        int pad = (int)(0.3 * mh + 2);
+        ex0 -= pad;
+        ey0 -= pad;
+        ex1 += pad;
+        ey1 += pad;
+        int sc = S->scale;
+        carve__box b;
+        memset(&b, 0, sizeof b);
+        b.x = ex0 * sc;
+        b.y = ey0 * sc;
+        b.w = (ex1 - ex0 + 1) * sc;
+        b.h = (ey1 - ey0 + 1) * sc;
+        b.score = (float)clamp01(score);
+        snprintf(b.kind, sizeof b.kind, "%s", plate ? "plate" : "text");
+        dlist_add(out, &b);
+        if (out->oom) ok = false;
+    }
+    free(par);
+    free(cnt);
+    return ok;
+}
+
+static int cmp_box(const void *a, const void *b) {
+    const carve__box *p = a, *q = b;
+    if (p->score != q->score) return p->score > q->score ? -1 : 1;
+    if (p->y != q->y) return p->y < q->y ? -1 : 1;
+    if (p->x != q->x) return p->x < q->x ? -1 : 1;
+    if (p->w != q->w) return p->w < q->w ? -1 : 1;
+    return p->h < q->h ? -1 : p->h > q->h;
+}
+
+static double box_overlap(const carve__box *a, const carve__box *b) {
+    int x0 = a->x > b->x ? a->x : b->x, y0 = a->y > b->y ? a->y : b->y;
+    int x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    if (x1 <= x0 || y1 <= y0) return 0;
+    double in = (double)(x1 - x0) * (y1 - y0);
+    double amin = fmin((double)a->w * a->h, (double)b->w * b->h);
+    return in / amin; /* intersection over the smaller box */
+}
+
+carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n) {
+    if (boxes) *boxes = NULL;
+    if (n) *n = 0;
+    if (!ctx || !img || !boxes || !n) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "detect_plates: NULL argument");
+    if (img->w < 16 || img->h < 8) return CARVE_OK;
+    carve_status st = carve__progress(ctx, 0, "detect");
+    if (st) return st;
+    plane cur, nxt;
+    memset(&cur, 0, sizeof cur);
+    memset(&nxt, 0, sizeof nxt);
+    dlist L = {NULL, 0, 0, false};
+    scale_ctx S;
+    memset(&S, 0, sizeof S);
+    if (!plane_from_image(img, &cur)) {
+        st = CARVE_ERR_NOMEM;
+        goto done;
+    }
+    {
+        size_t n0 = (size_t)img->w * img->h;
+        S.fg = malloc(n0);
+        S.label = malloc(sizeof(int) * n0);
+        S.stack = malloc(sizeof(int) * n0);
+        S.I = malloc(sizeof(double) * (size_t)(img->w + 1) * (img->h + 1));
+        S.I2 = malloc(sizeof(double) * (size_t)(img->w + 1) * (img->h + 1));
+        if (!S.fg || !S.label || !S.stack || !S.I || !S.I2) {
+            st = CARVE_ERR_NOMEM;
+            goto done;
+        }
+    }
+    int nscales = 0;
+    for (int sc = 1; cur.w >= 32 && cur.h >= 16; sc *= 2) nscales++, cur.w /= 2, cur.h /= 2;
+    cur.w = img->w;
+    cur.h = img->h;
+    for (int si = 0, sc = 1; si < nscales; si++, sc *= 2) {
+        S.p = &cur;
+        S.scale = sc;
+        S.out = &L;
+        memset(S.I, 0, sizeof(double) * (size_t)(cur.w + 1));
+        memset(S.I2, 0, sizeof(double) * (size_t)(cur.w + 1));
+        for (int y = 0; y <= cur.h; y++) S.I[(size_t)y * (cur.w + 1)] = S.I2[(size_t)y * (cur.w + 1)] = 0;
+        integrals(&S);
+        for (int pol = 0; pol < 2; pol++) {
+            threshold(&S, pol == 0, 0.35, 14);
+            if (!components(&S, pol == 0, false) || !rows(&S, pol == 0, &L)) {
+                st = CARVE_ERR_NOMEM;
+                goto done;
+            }
+        }
+        /* small plates: bright plate-shaped blobs with ink inside */
+        threshold(&S, false, 0.8, 20);
+        if (!components(&S, false, true)) {
+            st = CARVE_ERR_NOMEM;
+            goto done;
+        }
+        st = carve__progress(ctx, (double)(si + 1) / nscales, "detect");
+        if (st) goto done;
+        if (si + 1 < nscales) {
+            if (!plane_half(&cur, &nxt)) {
+                st = CARVE_ERR_NOMEM;
+                goto done;
+            }
+            plane_free(&cur);
+            cur = nxt;
+            memset(&nxt, 0, sizeof nxt);
+        }
+    }
+    /* clip, sort, suppress */
+    for (int i = 0; i < L.n; i++) {
+        carve__box *b = &L.b[i];
+        int x1 = b->x + b->w, y1 = b->y + b->h;
+        if (b->x < 0) b->x = 0;
+        if (b->y < 0) b->y = 0;
+        if (x1 > img->w) x1 = img->w;
+        if (y1 > img->h) y1 = img->h;
+        b->w = x1 - b->x;
+        b->h = y1 - b->y;
+    }
+    if (L.n) qsort(L.b, (size_t)L.n, sizeof(carve__box), cmp_box);
+    {
+        int k = 0;
+        for (int i = 0; i < L.n; i++) {
+            if (L.b[i].w <= 0 || L.b[i].h <= 0) continue;
+            bool keep = true;
+            for (int j = 0; j < k && keep; j++)
+                if (box_overlap(&L.b[i], &L.b[j]) > 0.5) keep = false;
+            if (keep) L.b[k++] = L.b[i];
+        }
+        L.n = k;
+    }
+    *boxes = L.b;
+    *n = L.n;
+    L.b = NULL;
+done:
+    if (st == CARVE_ERR_NOMEM) carve__fail(ctx, st, "detect_plates: out of memory (%dx%d image)", img->w, img->h);
+    free(L.b);
+    plane_free(&cur);
+    plane_free(&nxt);
+    free(S.fg);
+    free(S.label);
+    free(S.stack);
+    free(S.I);
+    free(S.I2);
+    free(S.comps);
+    return st;
+}
