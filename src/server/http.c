@@ -1,0 +1,1211 @@
+/* http.c — carved's HTTP API on libmicrohttpd (one thread per connection;
+ * no CPU work here beyond header sniffing: jobs run on the worker pool).
+ * Every error is JSON: {"error":{"code":"...","message":"..."}}. */
+#include "srv_internal.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+static const char *const artifact_phases[] = {"original", "sanitize", "steer", "matte", "chroma"};
+#define N_ARTIFACTS 5
+
+typedef struct req {
+    carve__buf body;
+    size_t max;
+    bool too_large;
+    bool responded;
+    double t0;
+} req;
+
+/* ---- responses ------------------------------------------------------------- */
+static void add_common(carve__srv *s, struct MHD_Response *r, bool api) {
+    const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+    if (cors && *cors) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", cors);
+        MHD_add_response_header(r, "Vary", "Origin");
+    }
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (api) MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result send_bytes(carve__srv *s, struct MHD_Connection *c, int code, const char *ctype,
+                                  const void *data, size_t len, bool copy, const char **hdrs) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    add_common(s, r, true);
+    for (int i = 0; hdrs && hdrs[i]; i += 2) MHD_add_response_header(r, hdrs[i], hdrs[i + 1]);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, r);
+    MHD_destroy_response(r);
+    carve__srv_count_http(s, code);
+    return ret;
+}
+
+static enum MHD_Result send_json(carve__srv *s, struct MHD_Connection *c, int code, const char *json,
+                                 const char **hdrs) {
+    return send_bytes(s, c, code, "application/json", json, strlen(json), true, hdrs);
+}
+
+static enum MHD_Result send_buf(carve__srv *s, struct MHD_Connection *c, int code, carve__buf *b,
+                                const char **hdrs) {
+    if (b->oom) {
+        carve__buf_free(b);
+        return send_json(s, c, 500, "{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}", NULL);
+    }
+    enum MHD_Result r = send_bytes(s, c, code, "application/json", b->data ? b->data : "", b->len, true, hdrs);
+    carve__buf_free(b);
+    return r;
+}
+
+static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
+                                    const char **hdrs, const char *fmt, ...) CARVE_PRINTF(6, 7);
+static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
+                                    const char **hdrs, const char *fmt, ...) {
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"status\":%d,\"message\":\"", kind, code);
+    carve__buf_json_str(&b, msg);
+    carve__buf_puts(&b, "\"}}");
+    return send_buf(s, c, code, &b, hdrs);
+}
+#define send_error(s, c, code, kind, ...) send_error_h(s, c, code, kind, NULL, __VA_ARGS__)
+
+/* ---- helpers ------------------------------------------------------------------ */
+static bool is_hex_id(const char *p, size_t n) {
+    if (n != 32) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) return false;
+    return true;
+}
+
+static bool palette_name_ok(const char *n, size_t len) {
+    if (len < 1 || len > 64) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
+              n[i] == '-' || n[i] == '_'))
+            return false;
+    return true;
+}
+
+static bool ct_eq(const char *a, size_t alen, const char *b, size_t blen) {
+    unsigned char d = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < alen; i++) d |= (unsigned char)(a[i] ^ b[i < blen ? i : 0]);
+    return d == 0 && blen > 0;
+}
+
+static bool key_required(carve__srv *s) {
+    const char *k = carve__opt_str(s->cfg, CARVE_OPTID_api_key);
+    return k && *k;
+}
+
+static bool authorized(carve__srv *s, struct MHD_Connection *c) {
+    if (!key_required(s)) return true;
+    const char *given = NULL;
+    size_t glen = 0;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (h && !strncasecmp(h, "Bearer ", 7)) {
+        given = h + 7;
+        while (*given == ' ') given++;
+    } else {
+        /* EventSource and <a download> cannot set headers: ?access_token= */
+        given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
+    }
+    if (!given) return false;
+    glen = strlen(given);
+    const char *keys = carve__opt_str(s->cfg, CARVE_OPTID_api_key);
+    bool ok = false;
+    for (const char *p = keys; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && *p == ' ') p++, n--;
+        while (n && p[n - 1] == ' ') n--;
+        if (n && ct_eq(given, glen, p, n)) ok = true;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return ok;
+}
+
+static void new_id(char out[33]) {
+    unsigned char r[16];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n > 0) got += (size_t)n;
+    }
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static const char *sniff_mime(const char *d, size_t n) {
+    const unsigned char *u = (const unsigned char *)d;
+    if (n >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF) return "image/jpeg";
+    if (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
+    if (n >= 6 && (!memcmp(d, "GIF87a", 6) || !memcmp(d, "GIF89a", 6))) return "image/gif";
+    if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "image/webp";
+    if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) return "image/tiff";
+    if (n >= 12 && !memcmp(d + 4, "ftyp", 4)) return "image/heif";
+    return NULL;
+}
+
+/* ---- job JSON ------------------------------------------------------------------ */
+void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row, srv_job *live) {
+    (void)s;
+    int state = row->state;
+    double progress = state == CARVE__JOB_DONE ? 1.0 : 0.0;
+    char stage[32] = "";
+    if (live) {
+        pthread_mutex_lock(&s->mu);
+        state = live->state;
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&live->mu);
+        progress = live->progress;
+        snprintf(stage, sizeof stage, "%s", live->stage);
+        pthread_mutex_unlock(&live->mu);
+    }
+    carve__buf_printf(b, "{\"id\":\"%s\",\"state\":\"%s\",\"progress\":%.4f,\"stage\":\"", row->id,
+                      carve__job_state_name(state), progress);
+    carve__buf_json_str(b, stage);
+    carve__buf_printf(b, "\",\"created\":%.3f,\"started\":%.3f,\"finished\":%.3f,\"attempts\":%d,", row->created,
+                      row->started, row->finished, row->attempts);
+    carve__buf_printf(b, "\"timings\":%s,\"options\":%s,\"custom_palette\":%s,",
+                      row->timings ? row->timings : "{}", row->options ? row->options : "{}",
+                      row->palette ? "true" : "false");
+    if (row->error) {
+        carve__buf_printf(b, "\"error\":{\"code\":\"%s\",\"message\":\"", row->error_kind ? row->error_kind : "error");
+        carve__buf_json_str(b, row->error);
+        carve__buf_puts(b, "\"},");
+    } else carve__buf_puts(b, "\"error\":null,");
+    carve__buf_printf(b,
+                      "\"urls\":{\"self\":\"/v1/jobs/%s\",\"events\":\"/v1/jobs/%s/events\",\"result\":"
+                      "\"/v1/jobs/%s/result\",\"report\":\"/v1/jobs/%s/report\",\"artifacts\":{",
+                      row->id, row->id, row->id, row->id);
+    for (int i = 0; i < N_ARTIFACTS; i++)
+        carve__buf_printf(b, "%s\"%s\":\"/v1/jobs/%s/artifacts/%s\"", i ? "," : "", artifact_phases[i], row->id,
+                          artifact_phases[i]);
+    carve__buf_puts(b, "}}}");
+}
+
+/* ---- multipart ------------------------------------------------------------------ */
+typedef struct part {
+    char name[64];
+    char ctype[128];
+    const char *data;
+    size_t len;
+} part;
+
+static bool boundary_of(const char *ct, char *out, size_t n) {
+    const char *b = strcasestr(ct, "boundary=");
+    if (!b) return false;
+    b += 9;
+    size_t i = 0;
+    if (*b == '"') {
+        b++;
+        while (b[i] && b[i] != '"') i++;
+    } else
+        while (b[i] && b[i] != ';' && b[i] != ' ') i++;
+    if (!i || i + 3 > n) return false;
+    out[0] = '-';
+    out[1] = '-';
+    memcpy(out + 2, b, i);
+    out[i + 2] = 0;
+    return true;
+}
+
+/* Splits a multipart/form-data body; returns the number of parts or -1. */
+static int parse_multipart(const char *body, size_t len, const char *dash_boundary, part *parts, int max) {
+    size_t bl = strlen(dash_boundary);
+    const char *end = body + len;
+    const char *p = memmem(body, len, dash_boundary, bl);
+    int np = 0;
+    while (p) {
+        p += bl;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') return np;
+        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
+        const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hend) return -1;
+        part pt;
+        memset(&pt, 0, sizeof pt);
+        /* headers */
+        for (const char *h = p; h < hend;) {
+            const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
+            if (!eol) eol = hend;
+            size_t hl = (size_t)(eol - h);
+            char line[1024];
+            if (hl >= sizeof line) hl = sizeof line - 1;
+            memcpy(line, h, hl);
+            line[hl] = 0;
+            if (!strncasecmp(line, "Content-Disposition:", 20)) {
+                char *nm = strstr(line, " name=\"");
+                if (!nm) nm = strstr(line, ";name=\"");
+                if (nm) {
+                    nm += 7;
+                    char *q = strchr(nm, '"');
+                    if (q && (size_t)(q - nm) < sizeof pt.name) {
+                        memcpy(pt.name, nm, (size_t)(q - nm));
+                        pt.name[q - nm] = 0;
+                    }
+                }
+            } else if (!strncasecmp(line, "Content-Type:", 13)) {
+                const char *v = line + 13;
+                while (*v == ' ') v++;
+                snprintf(pt.ctype, sizeof pt.ctype, "%s", v);
+            }
+            h = eol + 2;
+        }
+        const char *data = hend + 4;
+        char delim[260];
+        snprintf(delim, sizeof delim, "\r\n%s", dash_boundary);
+        const char *next = memmem(data, (size_t)(end - data), delim, strlen(delim));
+        if (!next) return -1;
+        pt.data = data;
+        pt.len = (size_t)(next - data);
+        if (np < max) parts[np++] = pt;
+        p = next + 2;
+    }
+    return np ? np : -1;
+}
+
+/* ---- POST /v1/jobs ---------------------------------------------------------------- */
+typedef struct argctx {
+    json_t *obj;
+} argctx;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    argctx *a = cls;
+    if (!key || !strcmp(key, "access_token")) return MHD_YES;
+    json_object_set_new(a->obj, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+/* Job options the operator owns: refused per job. */
+static bool option_forbidden(const carve_option_info *o) {
+    static const char *const keys[] = {"threads", "max_pixels", "models_dir", "ort_library", "erase_mask",
+                                       "nn_threads", "keep_intermediates"};
+    if (!strcmp(o->group, "server")) return true;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(o->key, keys[i])) return true;
+    return false;
+}
+
+static bool builtin_palette(const char *name) {
+#if CARVE_SRV_HAVE_CHROMA
+    for (int i = 0; i < carve_palette_builtin_count(); i++)
+        if (!strcmp(carve_palette_builtin_name(i), name)) return true;
+#else
+    (void)name;
+#endif
+    return false;
+}
+
+/* Validates the options object in place (palette names resolved: custom
+ * palettes are moved into *pal_text).  0 or an HTTP code with msg. */
+static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char *msg, size_t mlen) {
+    const char *key;
+    json_t *val;
+    void *tmp;
+    *pal_text = NULL;
+    json_object_foreach_safe(obj, tmp, key, val) {
+        const carve_option_info *o = carve_option_find(key);
+        if (!o) {
+            snprintf(msg, mlen, "unknown option '%s' (see GET /v1/options)", key);
+            return 400;
+        }
+        if (option_forbidden(o)) {
+            snprintf(msg, mlen, "option '%s' is a server setting and cannot be set per job", key);
+            return 400;
+        }
+        if (!strcmp(o->key, "palette") && json_is_string(val) && *json_string_value(val)) {
+            const char *name = json_string_value(val);
+            if (!palette_name_ok(name, strlen(name))) {
+                snprintf(msg, mlen, "option 'palette': '%.80s' is not a palette name ([A-Za-z0-9_-]{1,64}; files "
+                         "are not read by the server: upload it with PUT /v1/palettes/NAME)", name);
+                return 400;
+            }
+            char err[256], *text = NULL;
+            int r = s->store->get_palette(s->store, name, &text, err, sizeof err);
+            if (r < 0) {
+                snprintf(msg, mlen, "%s", err);
+                return 500;
+            }
+            if (r == 0) {
+                free(*pal_text);
+                *pal_text = text;
+                json_object_del(obj, key);
+            } else if (!builtin_palette(name)) {
+                snprintf(msg, mlen, "option 'palette': no built-in or uploaded palette named '%s'", name);
+                return 400;
+            }
+        }
+    }
+    char *dump = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!dump) {
+        snprintf(msg, mlen, "out of memory");
+        return 500;
+    }
+    carve_ctx *t = carve_ctx_clone(s->cfg);
+    int code = 0;
+    if (!t) {
+        snprintf(msg, mlen, "out of memory");
+        code = 500;
+    } else if (carve_ctx_apply_json(t, dump, "request")) {
+        snprintf(msg, mlen, "%s", carve_ctx_errmsg(t));
+        code = 400;
+    }
+    carve_ctx_destroy(t);
+    free(dump);
+    return code;
+}
+
+static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq) {
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *img = NULL, *pal_upload = NULL;
+    size_t img_len = 0, pal_upload_len = 0;
+    json_t *opts = json_object();
+    if (!opts) return send_error(s, c, 500, "nomem", "out of memory");
+    argctx ac = {opts};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
+    enum MHD_Result ret;
+    char msg[1100];
+    if (!rq->body.len) {
+        ret = send_error(s, c, 400, "empty_body", "no image: send an image/* body or multipart/form-data with a "
+                                                 "file field 'image'");
+        goto done;
+    }
+    if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+        char bnd[256];
+        part parts[16];
+        int np = boundary_of(ct, bnd, sizeof bnd) ? parse_multipart(rq->body.data, rq->body.len, bnd, parts, 16) : -1;
+        if (np < 0) {
+            ret = send_error(s, c, 400, "bad_multipart", "malformed multipart/form-data body");
+            goto done;
+        }
+        for (int i = 0; i < np; i++) {
+            part *pt = &parts[i];
+            if (!strcmp(pt->name, "image")) {
+                img = pt->data;
+                img_len = pt->len;
+            } else if (!strcmp(pt->name, "palette_file")) {
+                pal_upload = pt->data;
+                pal_upload_len = pt->len;
+            } else if (!strcmp(pt->name, "options")) {
+                char *t = strndup(pt->data, pt->len);
+                json_error_t je;
+                json_t *o = t ? json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
+                free(t);
+                if (!o || !json_is_object(o)) {
+                    json_decref(o);
+                    ret = send_error(s, c, 400, "bad_options", "field 'options': expected a JSON object of options%s%s",
+                                     o ? "" : ": ", o ? "" : je.text);
+                    goto done;
+                }
+                json_object_update(opts, o);
+                json_decref(o);
+            } else if (pt->name[0]) {
+                if (pt->len > 65536) {
+                    ret = send_error(s, c, 400, "bad_field", "field '%s' is too long", pt->name);
+                    goto done;
+                }
+                char *t = strndup(pt->data, pt->len);
+                if (t) {
+                    if (*t) json_object_set_new(opts, pt->name, json_string(t));
+                    free(t);
+                }
+            }
+        }
+        if (!img) {
+            ret = send_error(s, c, 400, "no_image", "multipart body has no file field named 'image'");
+            goto done;
+        }
+    } else if (ct && !strncasecmp(ct, "image/", 6)) {
+        img = rq->body.data;
+        img_len = rq->body.len;
+    } else if (ct && !strncasecmp(ct, "application/octet-stream", 24)) {
+        img = rq->body.data;
+        img_len = rq->body.len;
+    } else {
+        ret = send_error(s, c, 415, "unsupported_media_type",
+                         "Content-Type '%s' is not accepted: send an image/* body or multipart/form-data",
+                         ct ? ct : "(none)");
+        goto done;
+    }
+    /* content sniffing (never trust the declared type) */
+    const char *mime = sniff_mime(img, img_len);
+    if (!mime || !vips_foreign_find_load_buffer(img, img_len)) {
+        vips_error_clear();
+        ret = send_error(s, c, 415, "unsupported_media_type",
+                         "the upload is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF)");
+        goto done;
+    }
+    /* pixel limit from the header, before decoding */
+    {
+        VipsImage *hdr = vips_image_new_from_buffer(img, img_len, "", NULL);
+        if (!hdr) {
+            vips_error_clear();
+            vips_thread_shutdown();
+            ret = send_error(s, c, 400, "decode", "cannot read the image header (corrupt or truncated %s)", mime);
+            goto done;
+        }
+        long long px = (long long)vips_image_get_width(hdr) * vips_image_get_height(hdr);
+        int w = vips_image_get_width(hdr), h = vips_image_get_height(hdr);
+        g_object_unref(hdr);
+        vips_thread_shutdown();
+        long long maxpx = carve__opt_int(s->cfg, CARVE_OPTID_max_pixels);
+        if (px > maxpx) {
+            ret = send_error(s, c, 413, "too_many_pixels", "the image is %dx%d = %lld pixels, over max_pixels %lld", w,
+                             h, px, maxpx);
+            goto done;
+        }
+        if (px <= 0) {
+            ret = send_error(s, c, 400, "empty", "the image is empty (0 pixels)");
+            goto done;
+        }
+    }
+    char *pal_text = NULL;
+    int code = validate_options(s, opts, &pal_text, msg, sizeof msg);
+    if (!code && pal_upload) {
+#if CARVE_SRV_HAVE_CHROMA
+        carve_ctx *t = carve_ctx_create();
+        carve_palette *p = NULL;
+        if (!t || carve_palette_parse(t, pal_upload, pal_upload_len, "palette_file", &p)) {
+            snprintf(msg, sizeof msg, "%s", t ? carve_ctx_errmsg(t) : "out of memory");
+            code = 400;
+        } else {
+            free(pal_text);
+            pal_text = strndup(pal_upload, pal_upload_len);
+            json_object_del(opts, "palette");
+        }
+        carve_palette_destroy(p);
+        carve_ctx_destroy(t);
+#else
+        (void)pal_upload_len;
+        snprintf(msg, sizeof msg, "palette uploads need the chroma phase, which is not built into this carved");
+        code = 501;
+#endif
+    }
+    if (code) {
+        free(pal_text);
+        pthread_mutex_lock(&s->mmu);
+        s->rejected_invalid++;
+        pthread_mutex_unlock(&s->mmu);
+        ret = send_error(s, c, code, code == 400 ? "invalid_option" : "error", "%s", msg);
+        goto done;
+    }
+    /* cheap early check so a full queue does not cost a file write */
+    pthread_mutex_lock(&s->mu);
+    bool full = s->qlen >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max);
+    pthread_mutex_unlock(&s->mu);
+    carve__job_row row;
+    memset(&row, 0, sizeof row);
+    char err[512] = "";
+    if (full) code = 429;
+    else {
+        new_id(row.id);
+        row.created = carve__srv_wall();
+        row.options = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
+        row.palette = pal_text;
+        pal_text = NULL;
+        if (!row.options) code = 500, snprintf(err, sizeof err, "out of memory");
+        else if (s->store->put_file(s->store, row.id, "input", img, img_len, err, sizeof err)) code = 500;
+        else if ((code = carve__srv_enqueue(s, &row, err, sizeof err)))
+            s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
+    }
+    free(pal_text);
+    if (code == 429) {
+        if (full) {
+            pthread_mutex_lock(&s->mmu);
+            s->rejected_full++;
+            pthread_mutex_unlock(&s->mmu);
+        }
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", carve__srv_retry_after(s));
+        const char *h[] = {"Retry-After", ra, NULL};
+        ret = send_error_h(s, c, 429, "queue_full", h, "the job queue is full (queue_max %lld); retry after %s s",
+                           (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max), ra);
+    } else if (code) {
+        ret = send_error(s, c, code, code == 503 ? "unavailable" : "internal", "%s", err);
+    } else {
+        carve__buf b;
+        carve__buf_init(&b);
+        carve__srv_job_json(s, &b, &row, NULL);
+        char loc[64];
+        snprintf(loc, sizeof loc, "/v1/jobs/%s", row.id);
+        const char *h[] = {"Location", loc, NULL};
+        char extra[96];
+        snprintf(extra, sizeof extra, ",\"bytes\":%zu,\"type\":\"%s\"", img_len, mime);
+        carve__srv_log(s, CARVE_LOG_INFO, row.id, extra, "job accepted");
+        ret = send_buf(s, c, 202, &b, h);
+    }
+    carve__job_row_free(&row);
+done:
+    json_decref(opts);
+    return ret;
+}
+
+/* ---- SSE ------------------------------------------------------------------------ */
+typedef struct sse {
+    carve__srv *s;
+    srv_job *j;
+    uint64_t next;
+    double t_end;
+    bool done, sent_hello;
+    char *pend;
+    size_t plen, poff, pcap;
+} sse;
+
+static void sse_put_event(carve__buf *b, const carve__event *e) {
+    static const char *lv[] = {"debug", "info", "warn", "error"};
+    const char *kind = e->kind == CARVE__EV_LOG ? "log" : e->kind == CARVE__EV_PROGRESS ? "progress" : "state";
+    carve__buf_printf(b, "id: %llu\nevent: %s\ndata: {\"seq\":%llu,\"time\":%.3f", (unsigned long long)e->seq, kind,
+                      (unsigned long long)e->seq, e->time);
+    if (e->kind == CARVE__EV_LOG) {
+        carve__buf_printf(b, ",\"level\":\"%s\",\"msg\":\"", lv[e->level < 0 ? 0 : e->level > 3 ? 3 : e->level]);
+        carve__buf_json_str(b, e->text);
+        carve__buf_puts(b, "\"}\n\n");
+    } else if (e->kind == CARVE__EV_PROGRESS) {
+        carve__buf_printf(b, ",\"progress\":%.4f,\"stage\":\"", e->progress);
+        carve__buf_json_str(b, e->text);
+        carve__buf_puts(b, "\"}\n\n");
+    } else {
+        carve__buf_puts(b, ",\"state\":\"");
+        carve__buf_json_str(b, e->text);
+        carve__buf_puts(b, "\"}\n\n");
+    }
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    sse *e = cls;
+    while (e->poff >= e->plen) {
+        if (e->done) return MHD_CONTENT_READER_END_OF_STREAM;
+        carve__buf b;
+        carve__buf_init(&b);
+        srv_job *j = e->j;
+        if (!e->sent_hello) {
+            carve__buf_puts(&b, "retry: 1000\n\n");
+            e->sent_hello = true;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&j->mu);
+        if (e->next >= j->ring.next_seq && !j->finished && !b.len)
+            pthread_cond_timedwait(&j->cv, &j->mu, &until);
+        uint64_t first = carve__ring_first(&j->ring);
+        if (e->next < first) e->next = first;
+        while (e->next < j->ring.next_seq && b.len < 12000) {
+            const carve__event *ev = carve__ring_get(&j->ring, e->next);
+            if (ev) sse_put_event(&b, ev);
+            e->next++;
+        }
+        if (j->finished && e->next >= j->ring.next_seq) e->done = true;
+        pthread_mutex_unlock(&j->mu);
+        pthread_mutex_lock(&e->s->mu);
+        if (e->s->stopping) e->done = true;
+        pthread_mutex_unlock(&e->s->mu);
+        if (carve__now() > e->t_end) e->done = true;
+        if (!b.len) carve__buf_puts(&b, ": keep-alive\n\n");
+        if (b.oom) {
+            carve__buf_free(&b);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        free(e->pend);
+        e->pend = b.data;
+        e->plen = b.len;
+        e->poff = 0;
+    }
+    size_t n = e->plen - e->poff;
+    if (n > max) n = max;
+    memcpy(buf, e->pend + e->poff, n);
+    e->poff += n;
+    return (ssize_t)n;
+}
+
+static void sse_free(void *cls) {
+    sse *e = cls;
+    carve__srv_job_unref(e->s, e->j);
+    free(e->pend);
+    free(e);
+}
+
+static uint64_t last_event_id(struct MHD_Connection *c) {
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (!v) v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const char *id) {
+    uint64_t last = last_event_id(c);
+    srv_job *j = carve__srv_job_get(s, id);
+    if (j) {
+        sse *e = calloc(1, sizeof *e);
+        if (!e) {
+            carve__srv_job_unref(s, j);
+            return send_error(s, c, 500, "nomem", "out of memory");
+        }
+        e->s = s;
+        e->j = j;
+        e->next = last + 1;
+        e->t_end = carve__now() + (double)carve__opt_int(s->cfg, CARVE_OPTID_sse_max_seconds);
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, e, sse_free);
+        if (!r) {
+            sse_free(e);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "X-Accel-Buffering", "no");
+        add_common(s, r, true);
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        carve__srv_count_http(s, 200);
+        return ret;
+    }
+    /* finished job: replay the stored log, then its final state */
+    carve__job_row row;
+    char err[512];
+    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    if (gr > 0) return send_error(s, c, 404, "not_found", "no job %s", id);
+    if (gr < 0) return send_error(s, c, 500, "store", "%s", err);
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_puts(&b, "retry: 1000\n\n");
+    json_t *log = row.log ? json_loads(row.log, 0, NULL) : NULL;
+    size_t i;
+    json_t *ent;
+    uint64_t maxseq = 0;
+    json_array_foreach(log, i, ent) {
+        carve__event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.seq = (uint64_t)json_integer_value(json_object_get(ent, "seq"));
+        if (ev.seq <= last) continue;
+        ev.time = json_real_value(json_object_get(ent, "time"));
+        ev.kind = CARVE__EV_LOG;
+        ev.level = (int)json_integer_value(json_object_get(ent, "level"));
+        snprintf(ev.text, sizeof ev.text, "%s", json_string_value(json_object_get(ent, "msg")) ?
+                 json_string_value(json_object_get(ent, "msg")) : "");
+        sse_put_event(&b, &ev);
+        if (ev.seq > maxseq) maxseq = ev.seq;
+    }
+    json_decref(log);
+    carve__event fin;
+    memset(&fin, 0, sizeof fin);
+    fin.seq = (maxseq > last ? maxseq : last) + 1;
+    fin.time = row.finished;
+    fin.kind = CARVE__EV_STATE;
+    fin.progress = row.state == CARVE__JOB_DONE ? 1 : 0;
+    snprintf(fin.text, sizeof fin.text, "%s", carve__job_state_name(row.state));
+    if (!carve__job_terminal(row.state)) fin.kind = -1;
+    if (fin.kind >= 0) sse_put_event(&b, &fin);
+    carve__job_row_free(&row);
+    if (b.oom) {
+        carve__buf_free(&b);
+        return send_error(s, c, 500, "nomem", "out of memory");
+    }
+    enum MHD_Result ret = send_bytes(s, c, 200, "text/event-stream", b.data, b.len, true, NULL);
+    carve__buf_free(&b);
+    return ret;
+}
+
+/* ---- job routes ------------------------------------------------------------------- */
+static enum MHD_Result get_job(carve__srv *s, struct MHD_Connection *c, const char *id) {
+    srv_job *live = carve__srv_job_get(s, id);
+    carve__job_row row;
+    char err[512];
+    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    enum MHD_Result ret;
+    if (gr > 0) ret = send_error(s, c, 404, "not_found", "no job %s (never submitted, deleted or expired)", id);
+    else if (gr < 0) ret = send_error(s, c, 500, "store", "%s", err);
+    else {
+        carve__buf b;
+        carve__buf_init(&b);
+        carve__srv_job_json(s, &b, &row, live);
+        ret = send_buf(s, c, 200, &b, NULL);
+    }
+    carve__job_row_free(&row);
+    carve__srv_job_unref(s, live);
+    return ret;
+}
+
+static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, const char *id, const char *file,
+                                    const char *ctype, const char *what) {
+    char *data = NULL, err[512];
+    size_t len = 0;
+    int r = s->store->get_file(s->store, id, file, &data, &len, err, sizeof err);
+    if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+    if (r > 0) {
+        carve__job_row row;
+        int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+        if (gr) return send_error(s, c, 404, "not_found", "no job %s", id);
+        int st = row.state;
+        carve__job_row_free(&row);
+        if (!carve__job_terminal(st))
+            return send_error(s, c, 409, "not_ready", "job %s is %s: its %s is not ready yet", id,
+                              carve__job_state_name(st), what);
+        return send_error(s, c, 404, "not_found", "job %s (%s) has no %s", id, carve__job_state_name(st), what);
+    }
+    if (!ctype) ctype = sniff_mime(data, len) ? sniff_mime(data, len) : "application/octet-stream";
+    const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
+    char disp[96];
+    snprintf(disp, sizeof disp, "attachment; filename=\"carve-%.8s.svg\"", id);
+    const char *h[] = {"Content-Disposition", disp, NULL};
+    enum MHD_Result ret = send_bytes(s, c, 200, ctype, data, len, true, dl && !strcmp(file, "result.svg") ? h : NULL);
+    free(data);
+    return ret;
+}
+
+static enum MHD_Result delete_job(carve__srv *s, struct MHD_Connection *c, const char *id) {
+    int r = carve__srv_cancel_delete(s, id, 2.0);
+    if (r == 1) return send_error(s, c, 404, "not_found", "no job %s", id);
+    char body[128];
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"state\":\"%s\",\"deleted\":%s}", id,
+             r == 0 ? "cancelled" : "cancelling", r == 0 ? "true" : "false");
+    return send_json(s, c, r == 0 ? 200 : 202, body, NULL);
+}
+
+/* ---- palettes --------------------------------------------------------------------- */
+static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, const char *method, const char *name,
+                                      req *rq) {
+    char err[512];
+#if CARVE_SRV_HAVE_CHROMA
+    if (!name) {
+        if (strcmp(method, "GET")) return send_error(s, c, 405, "method_not_allowed", "use GET on /v1/palettes");
+        char *custom = NULL;
+        if (s->store->list_palettes(s->store, &custom, err, sizeof err))
+            return send_error(s, c, 500, "store", "%s", err);
+        carve__buf b;
+        carve__buf_init(&b);
+        carve__buf_puts(&b, "{\"builtin\":[");
+        for (int i = 0; i < carve_palette_builtin_count(); i++) {
+            carve__buf_printf(&b, "%s{\"name\":\"", i ? "," : "");
+            carve__buf_json_str(&b, carve_palette_builtin_name(i));
+            carve__buf_puts(&b, "\",\"description\":\"");
+            carve__buf_json_str(&b, carve_palette_builtin_description(i) ? carve_palette_builtin_description(i) : "");
+            carve__buf_puts(&b, "\"}");
+        }
+        carve__buf_printf(&b, "],\"custom\":%s}", custom ? custom : "[]");
+        free(custom);
+        return send_buf(s, c, 200, &b, NULL);
+    }
+    if (!palette_name_ok(name, strlen(name)))
+        return send_error(s, c, 400, "bad_name", "palette names are 1-64 characters of A-Z a-z 0-9 _ -");
+    if (!strcmp(method, "GET")) {
+        char *text = NULL;
+        carve_ctx *t = carve_ctx_create();
+        carve_palette *p = NULL;
+        int r = s->store->get_palette(s->store, name, &text, err, sizeof err);
+        carve_status st = CARVE_ERR_NOT_FOUND;
+        if (r == 0) st = carve_palette_parse(t, text, strlen(text), name, &p);
+        else if (builtin_palette(name)) st = carve_palette_builtin(t, name, &p);
+        free(text);
+        carve_ctx_destroy(t);
+        if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+        if (st || !p) {
+            carve_palette_destroy(p);
+            return send_error(s, c, 404, "not_found", "no palette named '%s'", name);
+        }
+        char *json = carve_palette_to_json(p);
+        carve_palette_destroy(p);
+        enum MHD_Result ret = json ? send_json(s, c, 200, json, NULL) : send_error(s, c, 500, "nomem", "out of memory");
+        carve_free(json);
+        return ret;
+    }
+    if (!strcmp(method, "PUT")) {
+        if (builtin_palette(name))
+            return send_error(s, c, 409, "conflict", "'%s' is a built-in palette name; choose another", name);
+        if (!rq->body.len) return send_error(s, c, 400, "empty_body", "no palette in the request body");
+        carve_ctx *t = carve_ctx_create();
+        carve_palette *p = NULL;
+        carve__buf_putc(&rq->body, 0);
+        rq->body.len--;
+        carve_status st = t ? carve_palette_parse(t, rq->body.data, rq->body.len, name, &p) : CARVE_ERR_NOMEM;
+        if (st) {
+            enum MHD_Result ret =
+                send_error(s, c, 400, "invalid_palette", "%s", t ? carve_ctx_errmsg(t) : "out of memory");
+            carve_ctx_destroy(t);
+            return ret;
+        }
+        char *json = carve_palette_to_json(p);
+        carve_palette_destroy(p);
+        carve_ctx_destroy(t);
+        if (s->store->put_palette(s->store, name, rq->body.data, err, sizeof err)) {
+            carve_free(json);
+            return send_error(s, c, 500, "store", "%s", err);
+        }
+        carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "palette %s stored", name);
+        enum MHD_Result ret = send_json(s, c, 200, json ? json : "{}", NULL);
+        carve_free(json);
+        return ret;
+    }
+    if (!strcmp(method, "DELETE")) {
+        int r = s->store->delete_palette(s->store, name, err, sizeof err);
+        if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+        if (r > 0) return send_error(s, c, 404, "not_found", "no uploaded palette named '%s'", name);
+        return send_json(s, c, 200, "{\"deleted\":true}", NULL);
+    }
+    return send_error(s, c, 405, "method_not_allowed", "use GET, PUT or DELETE on /v1/palettes/NAME");
+#else
+    (void)method;
+    (void)name;
+    (void)rq;
+    (void)err;
+    return send_error(s, c, 501, "not_built", "palettes need the chroma phase, which is not built into this carved");
+#endif
+}
+
+/* ---- options, health ---------------------------------------------------------------- */
+static enum MHD_Result get_options(carve__srv *s, struct MHD_Connection *c) {
+    static const char *types[] = {"int", "float", "bool", "enum", "string"};
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_puts(&b, "{\"options\":[");
+    bool first = true;
+    for (int i = 0; i < carve_option_count(); i++) {
+        const carve_option_info *o = carve_option_at(i);
+        if (option_forbidden(o)) continue;
+        char def[256];
+        carve_ctx_get_option(s->cfg, o->key, def, sizeof def);
+        carve__buf_printf(&b, "%s{\"key\":\"%s\",\"group\":\"%s\",\"type\":\"%s\",\"default\":\"", first ? "" : ",",
+                          o->key, o->group, types[o->type]);
+        carve__buf_json_str(&b, def);
+        carve__buf_puts(&b, "\"");
+        if (o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT)
+            carve__buf_printf(&b, ",\"min\":%.17g,\"max\":%.17g", o->min, o->max);
+        if (o->choices) {
+            carve__buf_puts(&b, ",\"choices\":\"");
+            carve__buf_json_str(&b, o->choices);
+            carve__buf_puts(&b, "\"");
+        }
+        carve__buf_puts(&b, ",\"help\":\"");
+        carve__buf_json_str(&b, o->help);
+        carve__buf_puts(&b, "\"}");
+        first = false;
+    }
+    carve__buf_printf(&b, "],\"pipeline\":%s,\"palettes\":%s}", carve__srv_have_pipeline() ? "true" : "false",
+                      carve__srv_have_palettes() ? "true" : "false");
+    return send_buf(s, c, 200, &b, NULL);
+}
+
+/* ---- static UI ------------------------------------------------------------------------ */
+static const char *mime_of(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (!dot) return "application/octet-stream";
+    if (!strcmp(dot, ".html")) return "text/html; charset=utf-8";
+    if (!strcmp(dot, ".js")) return "text/javascript; charset=utf-8";
+    if (!strcmp(dot, ".css")) return "text/css; charset=utf-8";
+    if (!strcmp(dot, ".svg")) return "image/svg+xml";
+    if (!strcmp(dot, ".png")) return "image/png";
+    if (!strcmp(dot, ".ico")) return "image/x-icon";
+    return "application/octet-stream";
+}
+
+static enum MHD_Result serve_static(carve__srv *s, struct MHD_Connection *c, const char *url) {
+    if (!strcmp(url, "/")) url = "/index.html";
+    const char *dir = carve__opt_str(s->cfg, CARVE_OPTID_web_dir);
+    const char *h[] = {"Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'", NULL};
+    if (dir && *dir) {
+        /* one path component of safe characters only: no traversal */
+        const char *name = url + 1;
+        size_t n = strlen(name);
+        bool ok = n > 0 && n < 128 && name[0] != '.';
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                 (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' || name[i] == '_';
+        if (!ok || strstr(name, "..")) return send_error(s, c, 404, "not_found", "no such page");
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "rb");
+        if (!f) return send_error(s, c, 404, "not_found", "no such page");
+        carve__buf b;
+        carve__buf_init(&b);
+        char chunk[8192];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (16u << 20)) carve__buf_put(&b, chunk, got);
+        fclose(f);
+        enum MHD_Result r = send_bytes(s, c, 200, mime_of(path), b.data ? b.data : "", b.len, true, h);
+        carve__buf_free(&b);
+        return r;
+    }
+    for (int i = 0; i < carve__web_asset_count; i++)
+        if (!strcmp(carve__web_assets[i].path, url))
+            return send_bytes(s, c, 200, carve__web_assets[i].mime, carve__web_assets[i].data, carve__web_assets[i].len,
+                              false, h);
+    return send_error(s, c, 404, "not_found", "no such page");
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+static bool needs_body(const char *method) { return !strcmp(method, "POST") || !strcmp(method, "PUT"); }
+
+static bool is_api(const char *url) { return !strncmp(url, "/v1/", 4) || !strcmp(url, "/v1") || !strcmp(url, "/metrics"); }
+
+static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method, req *rq) {
+    if (!strcmp(method, "OPTIONS")) {
+        const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+        if (!cors || !*cors) return send_error(s, c, 405, "method_not_allowed", "CORS is not enabled (cors_origin)");
+        const char *h[] = {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS",
+                           "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID",
+                           "Access-Control-Max-Age", "600", NULL};
+        return send_bytes(s, c, 204, "text/plain", "", 0, true, h);
+    }
+    if (!strcmp(url, "/healthz")) return send_json(s, c, 200, "{\"status\":\"ok\"}", NULL);
+    if (!strcmp(url, "/readyz")) {
+        pthread_mutex_lock(&s->mu);
+        bool stopping = s->stopping;
+        int q = s->qlen;
+        pthread_mutex_unlock(&s->mu);
+        long long qm = carve__opt_int(s->cfg, CARVE_OPTID_queue_max);
+        char body[256];
+        bool ready = !stopping && q < qm;
+        snprintf(body, sizeof body,
+                 "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s}",
+                 ready ? "true" : "false", q, qm, s->nworkers,
+                 carve__opt_enum(s->cfg, CARVE_OPTID_engine) ? "synthetic" : "pipeline",
+                 carve__srv_have_pipeline() ? "true" : "false");
+        return send_json(s, c, ready ? 200 : 503, body, NULL);
+    }
+    if (!is_api(url)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_error(s, c, 405, "method_not_allowed", "%s is not allowed on %s", method, "static pages");
+        return serve_static(s, c, url);
+    }
+    if (!authorized(s, c)) {
+        const char *h[] = {"WWW-Authenticate", "Bearer realm=\"carved\"", NULL};
+        return send_error_h(s, c, 401, "unauthorized", h,
+                            "missing or wrong API key: send 'Authorization: Bearer KEY'");
+    }
+    if (!strcmp(url, "/metrics")) {
+        char *m = carve__srv_metrics(s);
+        if (!m) return send_error(s, c, 500, "nomem", "out of memory");
+        enum MHD_Result r = send_bytes(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", m, strlen(m), true, NULL);
+        free(m);
+        return r;
+    }
+    if (!strcmp(url, "/v1/options")) return get_options(s, c);
+    if (!strcmp(url, "/v1/jobs")) {
+        if (!strcmp(method, "POST")) return post_job(s, c, rq);
+        return send_error(s, c, 405, "method_not_allowed", "use POST on /v1/jobs");
+    }
+    if (!strcmp(url, "/v1/palettes")) return palettes_route(s, c, method, NULL, rq);
+    if (!strncmp(url, "/v1/palettes/", 13)) {
+        const char *name = url + 13;
+        if (!palette_name_ok(name, strlen(name)))
+            return send_error(s, c, 400, "bad_name", "palette names are 1-64 characters of A-Z a-z 0-9 _ -");
+        return palettes_route(s, c, method, name, rq);
+    }
+    if (!strncmp(url, "/v1/jobs/", 9)) {
+        const char *p = url + 9;
+        const char *slash = strchr(p, '/');
+        size_t idlen = slash ? (size_t)(slash - p) : strlen(p);
+        if (!is_hex_id(p, idlen))
+            return send_error(s, c, 404, "not_found", "no such job: ids are 32 lowercase hex characters");
+        char id[33];
+        memcpy(id, p, 32);
+        id[32] = 0;
+        const char *rest = slash ? slash : "";
+        if (!*rest) {
+            if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) return get_job(s, c, id);
+            if (!strcmp(method, "DELETE")) return delete_job(s, c, id);
+            return send_error(s, c, 405, "method_not_allowed", "use GET or DELETE on /v1/jobs/ID");
+        }
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_error(s, c, 405, "method_not_allowed", "use GET on %s", rest);
+        if (!strcmp(rest, "/result")) return get_job_file(s, c, id, "result.svg", "image/svg+xml", "result");
+        if (!strcmp(rest, "/report")) return get_job_file(s, c, id, "report.json", "application/json", "report");
+        if (!strcmp(rest, "/events")) return get_events(s, c, id);
+        if (!strncmp(rest, "/artifacts/", 11)) {
+            const char *ph = rest + 11;
+            for (int i = 0; i < N_ARTIFACTS; i++)
+                if (!strcmp(ph, artifact_phases[i])) {
+                    if (i == 0) return get_job_file(s, c, id, "input", NULL, "original");
+                    char fn[64];
+                    snprintf(fn, sizeof fn, "artifact-%s.png", ph);
+                    return get_job_file(s, c, id, fn, "image/png", "artifact");
+                }
+            return send_error(s, c, 404, "not_found",
+                              "no artifact phase '%.40s' (one of original, sanitize, steer, matte, chroma)", ph);
+        }
+        return send_error(s, c, 404, "not_found", "no such resource under /v1/jobs/%s", id);
+    }
+    return send_error(s, c, 404, "not_found", "no such endpoint %.200s", url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
+    (void)version;
+    carve__srv *s = cls;
+    req *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq) return MHD_NO;
+        carve__buf_init(&rq->body);
+        rq->max = (size_t)carve__opt_int(s->cfg, CARVE_OPTID_max_upload);
+        rq->t0 = carve__now();
+        *con_cls = rq;
+        if (!needs_body(method)) {
+            rq->responded = true;
+            return route(s, c, url, method, rq);
+        }
+        /* refuse before reading the body: auth, declared length */
+        if (is_api(url) && !authorized(s, c)) {
+            rq->responded = true;
+            const char *h[] = {"WWW-Authenticate", "Bearer realm=\"carved\"", NULL};
+            return send_error_h(s, c, 401, "unauthorized", h,
+                                "missing or wrong API key: send 'Authorization: Bearer KEY'");
+        }
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > rq->max) {
+            rq->responded = true;
+            return send_error(s, c, 413, "too_large", "the request body (%s bytes) is over max_upload (%zu bytes)", cl,
+                              rq->max);
+        }
+        return MHD_YES;
+    }
+    if (rq->responded) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (carve__now() - rq->t0 > (double)carve__opt_int(s->cfg, CARVE_OPTID_request_timeout)) {
+            carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "request body too slow: connection closed");
+            return MHD_NO;
+        }
+        if (rq->body.len + *upload_size > rq->max) rq->too_large = true;
+        else carve__buf_put(&rq->body, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    rq->responded = true;
+    if (rq->too_large)
+        return send_error(s, c, 413, "too_large", "the request body is over max_upload (%zu bytes)", rq->max);
+    if (rq->body.oom) return send_error(s, c, 500, "nomem", "out of memory");
+    return route(s, c, url, method, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req *rq = *con_cls;
+    if (!rq) return;
+    carve__buf_free(&rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    /* mostly clients that went away (SSE): not an operator problem */
+    carve__srv_log(cls, CARVE_LOG_INFO, NULL, ",\"source\":\"libmicrohttpd\"", "%s", msg);
+}
+
+/* ---- start/stop ------------------------------------------------------------------------ */
+static bool parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *sl, bool *loopback, char *err,
+                         size_t elen) {
+    char host[256], port[16];
+    const char *colon;
+    if (text[0] == '[') {
+        const char *rb = strchr(text, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, elen, "listen: '%s' is not [IPv6]:PORT", text);
+            return false;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(rb - text - 1), text + 1);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon) {
+            snprintf(err, elen, "listen: '%s' is not HOST:PORT", text);
+            return false;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+    }
+    snprintf(port, sizeof port, "%s", colon + 1);
+    char *end;
+    long pn = strtol(port, &end, 10);
+    if (!*port || *end || pn < 0 || pn > 65535) {
+        snprintf(err, elen, "listen: bad port '%s' in '%s'", port, text);
+        return false;
+    }
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int r = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
+    if (r || !ai) {
+        snprintf(err, elen, "listen: cannot resolve '%s': %s", host, gai_strerror(r));
+        return false;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sl = ai->ai_addrlen;
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ai->ai_addr;
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ai->ai_addr;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    freeaddrinfo(ai);
+    return true;
+}
+
+carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool loopback = false;
+    char err[512];
+    if (!parse_listen(carve__opt_str(s->cfg, CARVE_OPTID_listen), &ss, &sl, &loopback, err, sizeof err))
+        return carve__fail(errctx, CARVE_ERR_CONFIG, "%s", err);
+    int req_mode = carve__opt_enum(s->cfg, CARVE_OPTID_require_key);
+    bool need = req_mode == 1 || (req_mode == 0 && !loopback);
+    if (need && !key_required(s))
+        return carve__fail(errctx, CARVE_ERR_CONFIG,
+                           "listen: %s is not a loopback address, so an API key is required: set api_key (or "
+                           "CARVED_API_KEY), or require_key=never if a proxy authenticates",
+                           carve__opt_str(s->cfg, CARVE_OPTID_listen));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_conn_timeout),
+                                MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_max_connections),
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (!s->httpd)
+        return carve__fail(errctx, CARVE_ERR_IO, "listen: cannot listen on %s (address in use or not allowed)",
+                           carve__opt_str(s->cfg, CARVE_OPTID_listen));
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->httpd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    return CARVE_OK;
+}
+
+void carve__http_stop(carve__srv *s) {
+    if (!s->httpd) return;
+    /* SSE streams notice `stopping` within a second */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->mu);
+    MHD_stop_daemon(s->httpd);
+    s->httpd = NULL;
+}

@@ -1,0 +1,1021 @@
+/* server.c — carved's job side: registry of live jobs, bounded FIFO queue,
+ * worker pool, per-job timeout, cancellation, retention sweeper, recovery
+ * after a crash, metrics and structured logs.
+ *
+ * Race-free retention: a job row changes state only through the store's
+ * conditional updates, a worker writes the job's files BEFORE the row
+ * becomes terminal, and the sweeper deletes only rows that are terminal (in
+ * one conditional DELETE).  In-memory job objects are reference counted
+ * (registry, worker, SSE streams each hold one) and are never touched by the
+ * sweeper, so nothing is freed under a worker or a client. */
+#include "srv_internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#ifndef CARVE_SRV_HAVE_PIPELINE
+#define CARVE_SRV_HAVE_PIPELINE 0
+#endif
+#ifndef CARVE_SRV_HAVE_CHROMA
+#define CARVE_SRV_HAVE_CHROMA 0
+#endif
+
+#define MAX_ATTEMPTS 3
+
+static const double hist_bounds[SRV_HIST_BUCKETS - 1] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+bool carve__srv_have_pipeline(void) { return CARVE_SRV_HAVE_PIPELINE; }
+bool carve__srv_have_palettes(void) { return CARVE_SRV_HAVE_CHROMA; }
+
+double carve__srv_wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void carve__srv_log(carve__srv *s, int level, const char *job, const char *extra, const char *fmt, ...) {
+    if (s && level < s->log_level) return;
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    carve__buf b;
+    carve__buf_init(&b);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char tbuf[40];
+    strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+    carve__buf_printf(&b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", tbuf, ts.tv_nsec / 1000000,
+                      names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    carve__buf_json_str(&b, msg);
+    carve__buf_putc(&b, '"');
+    if (job) carve__buf_printf(&b, ",\"job\":\"%s\"", job);
+    if (extra) carve__buf_puts(&b, extra);
+    carve__buf_puts(&b, "}\n");
+    if (!b.oom) {
+        pthread_mutex_lock(&log_mu);
+        fwrite(b.data, 1, b.len, stderr);
+        fflush(stderr);
+        pthread_mutex_unlock(&log_mu);
+    }
+    carve__buf_free(&b);
+}
+
+const char *carve__srv_status_kind(carve_status st) {
+    switch (st) {
+    case CARVE_OK: return "ok";
+    case CARVE_ERR_NOMEM: return "nomem";
+    case CARVE_ERR_INVALID_ARG: return "invalid_arg";
+    case CARVE_ERR_OUT_OF_RANGE: return "out_of_range";
+    case CARVE_ERR_UNKNOWN_OPTION: return "unknown_option";
+    case CARVE_ERR_IO: return "io";
+    case CARVE_ERR_DECODE: return "decode";
+    case CARVE_ERR_UNSUPPORTED: return "unsupported";
+    case CARVE_ERR_TOO_LARGE: return "too_large";
+    case CARVE_ERR_TOO_MANY_COLORS: return "too_many_colors";
+    case CARVE_ERR_PALETTE: return "palette";
+    case CARVE_ERR_CONFIG: return "config";
+    case CARVE_ERR_CANCELLED: return "cancelled";
+    case CARVE_ERR_EMPTY: return "empty";
+    case CARVE_ERR_NOT_FOUND: return "not_found";
+    case CARVE_ERR_BACKEND: return "backend";
+    case CARVE_ERR_TIMEOUT: return "timeout";
+    case CARVE_ERR_INTERNAL: return "internal";
+    }
+    return "other";
+}
+
+/* ---- engines ------------------------------------------------------------------ */
+
+/* A synthetic engine: synthetic_ms of "work" in 10 ms steps through four
+ * stages, progress and a log line per stage, then a flat SVG of the image's
+ * mean colour.  It measures the server, not the pipeline. */
+static carve_status synthetic_engine(carve_ctx *ctx, const carve_image *img, const carve_palette *pal, char **svg,
+                                     size_t *len) {
+    (void)pal;
+    static const char *stages[4] = {"sanitize", "steer", "chroma", "vector"};
+    int64_t ms = carve__opt_int(ctx, CARVE_OPTID_synthetic_ms);
+    int64_t steps = ms / 10;
+    for (int st = 0; st < 4; st++) {
+        carve__log(ctx, CARVE_LOG_INFO, "synthetic %s: %dx%d", stages[st], img->w, img->h);
+        int64_t n = steps / 4 + (st < steps % 4);
+        for (int64_t i = 0; i <= n; i++) {
+            carve_status r = carve__progress(ctx, (st + (n ? (double)i / (double)n : 1.0)) / 4.0, stages[st]);
+            if (r) return r;
+            if (i < n) usleep(10000);
+        }
+    }
+    uint64_t sum[3] = {0, 0, 0};
+    size_t np = (size_t)img->w * (size_t)img->h;
+    for (size_t i = 0; i < np; i++)
+        for (int c = 0; c < 3; c++) sum[c] += img->px[4 * i + c];
+    char hex[8];
+    uint32_t rgb = np ? (uint32_t)((sum[0] / np) << 16 | (sum[1] / np) << 8 | (sum[2] / np)) : 0;
+    carve__hex(rgb, hex);
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_printf(&b,
+                      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
+                      "<path fill=\"%s\" d=\"M0 0H%dV%dH0z\"/></svg>\n",
+                      img->w, img->h, img->w, img->h, hex, img->w, img->h);
+    *svg = carve__buf_take(&b, len);
+    return *svg ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+}
+
+CARVE_UNUSED static carve_status missing_engine(carve_ctx *ctx, const carve_image *img, const carve_palette *pal, char **svg,
+                                   size_t *len) {
+    (void)img;
+    (void)pal;
+    *svg = NULL;
+    *len = 0;
+    return carve__fail(ctx, CARVE_ERR_BACKEND, "the carve pipeline is not built into this carved (engine=pipeline)");
+}
+
+#if CARVE_SRV_HAVE_CHROMA
+#define PALETTE_DESTROY(p) carve_palette_destroy(p)
+#else
+#define PALETTE_DESTROY(p) ((void)(p))
+#endif
+
+#if CARVE_SRV_HAVE_PIPELINE
+#define PIPELINE_ENGINE carve_run
+#else
+#define PIPELINE_ENGINE missing_engine
+#endif
+
+/* ---- registry ---------------------------------------------------------------- */
+static size_t hash_id(const char *id) {
+    size_t h = 1469598103934665603ull;
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return h;
+}
+
+static srv_job *reg_find(carve__srv *s, const char *id) {
+    for (srv_job *j = s->table[hash_id(id) % s->table_size]; j; j = j->hnext)
+        if (!strcmp(j->id, id)) return j;
+    return NULL;
+}
+
+static void reg_add(carve__srv *s, srv_job *j) {
+    size_t h = hash_id(j->id) % s->table_size;
+    j->hnext = s->table[h];
+    s->table[h] = j;
+    s->live++;
+}
+
+static void reg_remove(carve__srv *s, srv_job *j) {
+    srv_job **pp = &s->table[hash_id(j->id) % s->table_size];
+    while (*pp && *pp != j) pp = &(*pp)->hnext;
+    if (*pp) {
+        *pp = j->hnext;
+        s->live--;
+    }
+    j->hnext = NULL;
+}
+
+static srv_job *job_new(carve__srv *s, const char *id, double created) {
+    srv_job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->refs = 1; /* the registry's */
+    j->state = CARVE__JOB_QUEUED;
+    j->created = created;
+    j->last_pct = -1;
+    j->srv = s;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    carve__ring_init(&j->ring);
+    return j;
+}
+
+srv_job *carve__srv_job_get(carve__srv *s, const char *id) {
+    pthread_mutex_lock(&s->mu);
+    srv_job *j = reg_find(s, id);
+    if (j) j->refs++;
+    pthread_mutex_unlock(&s->mu);
+    return j;
+}
+
+static void job_unref_locked(srv_job *j) {
+    if (--j->refs == 0) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+}
+
+void carve__srv_job_unref(carve__srv *s, srv_job *j) {
+    if (!j) return;
+    pthread_mutex_lock(&s->mu);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void job_event(srv_job *j, int kind, int level, double progress, const char *text) {
+    pthread_mutex_lock(&j->mu);
+    carve__ring_push(&j->ring, carve__srv_wall(), kind, level, progress, text);
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void job_finish_event(srv_job *j, int state) {
+    pthread_mutex_lock(&j->mu);
+    carve__ring_push(&j->ring, carve__srv_wall(), CARVE__EV_STATE, 0, j->progress, carve__job_state_name(state));
+    j->finished = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* ---- metrics ----------------------------------------------------------------- */
+static void hist_add(srv_hist *h, double v) {
+    h->sum += v;
+    h->count++;
+    int b = 0;
+    while (b < SRV_HIST_BUCKETS - 1 && v > hist_bounds[b]) b++;
+    h->bucket[b]++;
+}
+
+static void metrics_phase(carve__srv *s, const char *name, double v) {
+    pthread_mutex_lock(&s->mmu);
+    int i = 0;
+    for (; i < s->nphase; i++)
+        if (!strcmp(s->phase[i].name, name)) break;
+    if (i == s->nphase) {
+        if (s->nphase < SRV_MAX_PHASES) {
+            snprintf(s->phase[s->nphase].name, sizeof s->phase[0].name, "%s", name);
+            s->nphase++;
+        } else i = -1;
+    }
+    if (i >= 0) hist_add(&s->phase[i], v);
+    pthread_mutex_unlock(&s->mmu);
+}
+
+void carve__srv_count_http(carve__srv *s, int code) {
+    int c = code / 100;
+    if (c < 1 || c > 5) c = 0;
+    pthread_mutex_lock(&s->mmu);
+    s->http_requests[c]++;
+    pthread_mutex_unlock(&s->mmu);
+}
+
+static size_t current_rss(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long size = 0, res = 0;
+    int n = fscanf(f, "%lu %lu", &size, &res);
+    fclose(f);
+    return n == 2 ? (size_t)res * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void render_hist(carve__buf *b, const char *name, const char *labels, const srv_hist *h) {
+    long long cum = 0;
+    for (int i = 0; i < SRV_HIST_BUCKETS; i++) {
+        cum += h->bucket[i];
+        if (i < SRV_HIST_BUCKETS - 1)
+            carve__buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, labels, *labels ? "," : "", hist_bounds[i],
+                              cum);
+        else
+            carve__buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, labels, *labels ? "," : "", cum);
+    }
+    carve__buf_printf(b, "%s_sum%s%s%s %.6f\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", h->sum);
+    carve__buf_printf(b, "%s_count%s%s%s %lld\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", h->count);
+}
+
+char *carve__srv_metrics(carve__srv *s) {
+    long long counts[CARVE__JOB_NSTATES];
+    char err[256];
+    if (s->store->count_states(s->store, counts, err, sizeof err))
+        for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = -1;
+    pthread_mutex_lock(&s->mu);
+    int qlen = s->qlen, running = s->running;
+    size_t live = s->live;
+    pthread_mutex_unlock(&s->mu);
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_puts(&b, "# HELP carved_jobs Jobs in the store by state.\n# TYPE carved_jobs gauge\n");
+    for (int i = 0; i < CARVE__JOB_NSTATES; i++)
+        carve__buf_printf(&b, "carved_jobs{state=\"%s\"} %lld\n", carve__job_state_name(i), counts[i]);
+    carve__buf_printf(&b, "# HELP carved_queue_depth Jobs waiting for a worker.\n# TYPE carved_queue_depth gauge\n"
+                          "carved_queue_depth %d\n", qlen);
+    carve__buf_printf(&b, "# HELP carved_jobs_running Jobs a worker is running.\n# TYPE carved_jobs_running gauge\n"
+                          "carved_jobs_running %d\n", running);
+    carve__buf_printf(&b, "# HELP carved_live_jobs Jobs held in memory.\n# TYPE carved_live_jobs gauge\n"
+                          "carved_live_jobs %zu\n", live);
+    carve__buf_printf(&b, "# HELP carved_workers Size of the worker pool.\n# TYPE carved_workers gauge\n"
+                          "carved_workers %d\n", s->nworkers);
+    carve__buf_printf(&b, "# HELP carved_queue_capacity Option queue_max.\n# TYPE carved_queue_capacity gauge\n"
+                          "carved_queue_capacity %lld\n", (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max));
+    pthread_mutex_lock(&s->mmu);
+    carve__buf_printf(&b, "# HELP carved_jobs_submitted_total Jobs accepted (202).\n"
+                          "# TYPE carved_jobs_submitted_total counter\ncarved_jobs_submitted_total %lld\n",
+                      s->submitted);
+    carve__buf_printf(&b, "# HELP carved_jobs_rejected_total Submissions refused.\n"
+                          "# TYPE carved_jobs_rejected_total counter\n"
+                          "carved_jobs_rejected_total{reason=\"queue_full\"} %lld\n"
+                          "carved_jobs_rejected_total{reason=\"invalid\"} %lld\n",
+                      s->rejected_full, s->rejected_invalid);
+    carve__buf_puts(&b, "# HELP carved_jobs_finished_total Jobs that reached a final state.\n"
+                        "# TYPE carved_jobs_finished_total counter\n");
+    for (int i = CARVE__JOB_DONE; i < CARVE__JOB_NSTATES; i++)
+        carve__buf_printf(&b, "carved_jobs_finished_total{state=\"%s\"} %lld\n", carve__job_state_name(i),
+                          s->finished_state[i]);
+    carve__buf_puts(&b, "# HELP carved_job_errors_total Failed jobs by error kind.\n"
+                        "# TYPE carved_job_errors_total counter\n");
+    for (int k = 1; k <= CARVE_ERR_INTERNAL; k++)
+        carve__buf_printf(&b, "carved_job_errors_total{kind=\"%s\"} %lld\n", carve__srv_status_kind((carve_status)k),
+                          s->errors_kind[k]);
+    carve__buf_printf(&b, "# HELP carved_jobs_swept_total Finished jobs deleted by retention.\n"
+                          "# TYPE carved_jobs_swept_total counter\ncarved_jobs_swept_total %lld\n", s->swept);
+    carve__buf_puts(&b, "# HELP carved_http_requests_total HTTP responses by status class.\n"
+                        "# TYPE carved_http_requests_total counter\n");
+    for (int c = 1; c <= 5; c++)
+        carve__buf_printf(&b, "carved_http_requests_total{code=\"%dxx\"} %lld\n", c, s->http_requests[c]);
+    carve__buf_puts(&b, "# HELP carved_phase_duration_seconds Time spent per pipeline stage.\n"
+                        "# TYPE carved_phase_duration_seconds histogram\n");
+    for (int i = 0; i < s->nphase; i++) {
+        char lab[80];
+        snprintf(lab, sizeof lab, "phase=\"%s\"", s->phase[i].name);
+        render_hist(&b, "carved_phase_duration_seconds", lab, &s->phase[i]);
+    }
+    carve__buf_puts(&b, "# HELP carved_job_duration_seconds Run time of finished jobs.\n"
+                        "# TYPE carved_job_duration_seconds histogram\n");
+    render_hist(&b, "carved_job_duration_seconds", "", &s->job_hist);
+    pthread_mutex_unlock(&s->mmu);
+    carve__buf_printf(&b, "# HELP process_resident_memory_bytes Resident set size.\n"
+                          "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %zu\n",
+                      current_rss());
+    carve__buf_printf(&b, "# HELP carved_peak_resident_memory_bytes Peak resident set size.\n"
+                          "# TYPE carved_peak_resident_memory_bytes gauge\ncarved_peak_resident_memory_bytes %zu\n",
+                      carve__peak_rss());
+    carve__buf_printf(&b, "# HELP process_start_time_seconds Start time (unix).\n"
+                          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+                      s->start_time);
+    return carve__buf_take(&b, NULL);
+}
+
+/* ---- admission ------------------------------------------------------------------ */
+int carve__srv_retry_after(carve__srv *s) {
+    pthread_mutex_lock(&s->mu);
+    double est = s->avg_job_s * (s->qlen + 1) / (s->nworkers ? s->nworkers : 1);
+    pthread_mutex_unlock(&s->mu);
+    int r = (int)ceil(est);
+    return r < 1 ? 1 : r > 3600 ? 3600 : r;
+}
+
+static void queue_push(carve__srv *s, srv_job *j) {
+    j->qnext = NULL;
+    if (s->qtail) s->qtail->qnext = j;
+    else s->qhead = j;
+    s->qtail = j;
+    s->qlen++;
+}
+
+static bool queue_remove(carve__srv *s, srv_job *j) {
+    srv_job **pp = &s->qhead, *prev = NULL;
+    while (*pp && *pp != j) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (!*pp) return false;
+    *pp = j->qnext;
+    if (s->qtail == j) s->qtail = prev;
+    j->qnext = NULL;
+    s->qlen--;
+    return true;
+}
+
+int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        snprintf(err, errlen, "the server is shutting down");
+        return 503;
+    }
+    if (s->qlen >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&s->mmu);
+        s->rejected_full++;
+        pthread_mutex_unlock(&s->mmu);
+        snprintf(err, errlen, "the job queue is full (%lld jobs); retry later",
+                 (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max));
+        return 429;
+    }
+    srv_job *j = job_new(s, row->id, row->created);
+    if (!j) {
+        pthread_mutex_unlock(&s->mu);
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    /* durable before it is visible: the row commit (synchronous=FULL) */
+    if (s->store->put_job(s->store, row, err, errlen)) {
+        pthread_mutex_unlock(&s->mu);
+        job_unref_locked(j);
+        return 500;
+    }
+    reg_add(s, j);
+    queue_push(s, j);
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->mu);
+    job_event(j, CARVE__EV_STATE, 0, 0, "queued");
+    pthread_mutex_lock(&s->mmu);
+    s->submitted++;
+    pthread_mutex_unlock(&s->mmu);
+    return 0;
+}
+
+/* ---- the worker ------------------------------------------------------------------ */
+static int job_progress(void *user, double f, const char *stage) {
+    srv_job *j = user;
+    carve__srv *s = j->srv;
+    double now = carve__now();
+    pthread_mutex_lock(&j->mu);
+    j->progress = f;
+    bool new_stage = stage && strcmp(stage, j->stage);
+    if (new_stage) {
+        snprintf(j->stage, sizeof j->stage, "%s", stage);
+        if (j->nstages > 0) j->stage_t1[j->nstages - 1] = now;
+        if (j->nstages < SRV_MAX_STAGES) {
+            snprintf(j->stage_name[j->nstages], 32, "%s", stage);
+            j->stage_t0[j->nstages] = now;
+            j->stage_t1[j->nstages] = now;
+            j->nstages++;
+        }
+    } else if (j->nstages > 0) j->stage_t1[j->nstages - 1] = now;
+    int pct = (int)(f * 100);
+    if (pct != j->last_pct || new_stage) {
+        j->last_pct = pct;
+        carve__ring_push(&j->ring, carve__srv_wall(), CARVE__EV_PROGRESS, 0, f, j->stage);
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    /* the timeout is also enforced by the sweeper (engines that report
+     * rarely); here it costs nothing */
+    double limit = carve__opt_float(s->cfg, CARVE_OPTID_job_timeout);
+    if (now - j->started > limit) {
+        pthread_mutex_lock(&s->mu);
+        j->timed_out = true;
+        pthread_mutex_unlock(&s->mu);
+        return 1;
+    }
+    return 0;
+}
+
+static void job_log(void *user, int level, const char *msg) {
+    srv_job *j = user;
+    job_event(j, CARVE__EV_LOG, level, 0, msg);
+    carve__srv_log(j->srv, level <= CARVE_LOG_INFO ? CARVE_LOG_DEBUG : level, j->id, NULL, "%s", msg);
+}
+
+static char *timings_json(srv_job *j, double total) {
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_putc(&b, '{');
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < j->nstages; i++) {
+        /* the same stage may appear twice (sub-stages): sum */
+        bool seen = false;
+        for (int k = 0; k < i; k++) seen |= !strcmp(j->stage_name[k], j->stage_name[i]);
+        if (seen) continue;
+        double t = 0;
+        for (int k = i; k < j->nstages; k++)
+            if (!strcmp(j->stage_name[k], j->stage_name[i])) t += j->stage_t1[k] - j->stage_t0[k];
+        carve__buf_putc(&b, '"');
+        carve__buf_json_str(&b, j->stage_name[i]);
+        carve__buf_printf(&b, "\":%.4f,", t);
+    }
+    pthread_mutex_unlock(&j->mu);
+    carve__buf_printf(&b, "\"total\":%.4f}", total);
+    return carve__buf_take(&b, NULL);
+}
+
+static char *log_json(srv_job *j) {
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_putc(&b, '[');
+    pthread_mutex_lock(&j->mu);
+    bool first = true;
+    for (uint64_t q = carve__ring_first(&j->ring); q < j->ring.next_seq; q++) {
+        const carve__event *e = carve__ring_get(&j->ring, q);
+        if (!e || e->kind != CARVE__EV_LOG) continue;
+        carve__buf_printf(&b, "%s{\"seq\":%llu,\"time\":%.3f,\"level\":%d,\"msg\":\"", first ? "" : ",",
+                          (unsigned long long)e->seq, e->time, e->level);
+        carve__buf_json_str(&b, e->text);
+        carve__buf_puts(&b, "\"}");
+        first = false;
+    }
+    pthread_mutex_unlock(&j->mu);
+    carve__buf_putc(&b, ']');
+    return carve__buf_take(&b, NULL);
+}
+
+/* Runs one job.  Returns the final state, or CARVE__JOB_QUEUED when it must
+ * run again (server stopping). */
+static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_out) {
+    char err[512] = "";
+    carve__job_row row;
+    carve_status st = CARVE_OK;
+    carve_ctx *ctx = NULL;
+    carve_image *img = NULL;
+    carve_palette *pal = NULL;
+    char *input = NULL, *svg = NULL;
+    size_t input_len = 0, svg_len = 0;
+    *errmsg = NULL;
+    int gr = s->store->get_job(s->store, j->id, &row, err, sizeof err);
+    if (gr) {
+        *errmsg = strdup(gr > 0 ? "job row vanished" : err);
+        *st_out = CARVE_ERR_INTERNAL;
+        return CARVE__JOB_FAILED;
+    }
+    ctx = carve_ctx_clone(s->cfg);
+    if (!ctx) {
+        st = CARVE_ERR_NOMEM;
+        *errmsg = strdup("out of memory");
+        goto out;
+    }
+    carve_ctx_set_option(ctx, "keep_intermediates", "true");
+    if ((st = carve_ctx_apply_json(ctx, row.options ? row.options : "{}", "job options"))) {
+        *errmsg = strdup(carve_ctx_errmsg(ctx));
+        goto out;
+    }
+    carve_ctx_set_progress(ctx, job_progress, j);
+    carve_ctx_set_log(ctx, job_log, j);
+    pthread_mutex_lock(&s->mu);
+    j->ctx = ctx;
+    if (j->cancel || j->requeue) carve_ctx_cancel(ctx);
+    pthread_mutex_unlock(&s->mu);
+
+    int fr = s->store->get_file(s->store, j->id, "input", &input, &input_len, err, sizeof err);
+    if (fr) {
+        st = fr > 0 ? CARVE_ERR_NOT_FOUND : CARVE_ERR_IO;
+        *errmsg = strdup(fr > 0 ? "the job's input file is missing" : err);
+        goto out;
+    }
+    carve__log(ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
+    if ((st = carve_image_load_memory(ctx, input, input_len, "upload", &img))) {
+        *errmsg = strdup(carve_ctx_errmsg(ctx));
+        goto out;
+    }
+    free(input);
+    input = NULL;
+    carve__log(ctx, CARVE_LOG_INFO, "image %dx%d", img->w, img->h);
+#if CARVE_SRV_HAVE_CHROMA
+    if (row.palette) {
+        if ((st = carve_palette_parse(ctx, row.palette, strlen(row.palette), "job palette", &pal))) {
+            *errmsg = strdup(carve_ctx_errmsg(ctx));
+            goto out;
+        }
+    }
+#endif
+    double t0 = carve__now();
+    st = s->engine(ctx, img, pal, &svg, &svg_len);
+    double dt = carve__now() - t0;
+    if (st) {
+        *errmsg = strdup(carve_ctx_errmsg(ctx)[0] ? carve_ctx_errmsg(ctx) : carve_strerror(st));
+        goto out;
+    }
+    /* files first, then (in the caller) the terminal state */
+    if (s->store->put_file(s->store, j->id, "result.svg", svg, svg_len, err, sizeof err)) {
+        st = CARVE_ERR_IO;
+        *errmsg = strdup(err);
+        goto out;
+    }
+    const char *report = carve_ctx_report_json(ctx);
+    char *tj = timings_json(j, dt);
+    carve__buf rb;
+    carve__buf_init(&rb);
+    if (report) carve__buf_puts(&rb, report);
+    else {
+        carve__buf_printf(&rb, "{\"engine\":\"%s\",\"width\":%d,\"height\":%d,\"svg_bytes\":%zu,\"timings\":%s}",
+                          s->engine == synthetic_engine ? "synthetic" : "pipeline", img->w, img->h, svg_len,
+                          tj ? tj : "{}");
+    }
+    free(tj);
+    char *rtext = carve__buf_take(&rb, NULL);
+    if (rtext) s->store->put_file(s->store, j->id, "report.json", rtext, strlen(rtext), err, sizeof err);
+    free(rtext);
+    static const char *phases[] = {"sanitize", "steer", "matte", "chroma"};
+    for (int i = 0; i < 4; i++) {
+        const carve_image *im = carve_ctx_intermediate(ctx, phases[i]);
+        if (!im) continue;
+        void *png = NULL;
+        size_t plen = 0;
+        if (carve_image_save_memory(ctx, im, ".png", &png, &plen) == CARVE_OK) {
+            char name[64];
+            snprintf(name, sizeof name, "artifact-%s.png", phases[i]);
+            s->store->put_file(s->store, j->id, name, png, plen, err, sizeof err);
+        }
+        carve_free(png);
+    }
+out:
+    if (ctx) {
+        pthread_mutex_lock(&s->mu);
+        j->ctx = NULL;
+        bool requeue = j->requeue, cancel = j->cancel, timed_out = j->timed_out;
+        pthread_mutex_unlock(&s->mu);
+        if (st == CARVE_ERR_CANCELLED) {
+            if (timed_out) {
+                st = CARVE_ERR_TIMEOUT;
+                free(*errmsg);
+                char m[160];
+                snprintf(m, sizeof m, "the job ran longer than job_timeout (%g s)",
+                         carve__opt_float(s->cfg, CARVE_OPTID_job_timeout));
+                *errmsg = strdup(m);
+            } else if (requeue && !cancel) {
+                st = CARVE_ERR_CANCELLED;
+                carve_ctx_destroy(ctx);
+                carve_image_destroy(img);
+                PALETTE_DESTROY(pal);
+                carve__job_row_free(&row);
+                carve_free(svg);
+                free(input);
+                free(*errmsg);
+                *errmsg = NULL;
+                *st_out = st;
+                return CARVE__JOB_QUEUED;
+            }
+        }
+    }
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(img);
+    PALETTE_DESTROY(pal);
+    carve__job_row_free(&row);
+    carve_free(svg);
+    free(input);
+    *st_out = st;
+    if (st == CARVE_OK) return CARVE__JOB_DONE;
+    if (st == CARVE_ERR_CANCELLED) return CARVE__JOB_CANCELLED;
+    return CARVE__JOB_FAILED;
+}
+
+static void *worker_main(void *arg) {
+    carve__srv *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->stopping && !s->qhead) pthread_cond_wait(&s->qcv, &s->mu);
+        if (s->stopping) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        srv_job *j = s->qhead;
+        queue_remove(s, j);
+        j->state = CARVE__JOB_RUNNING;
+        j->started = carve__now();
+        j->refs++; /* the worker's */
+        s->running++;
+        pthread_mutex_unlock(&s->mu);
+
+        char err[512];
+        if (s->store->set_state(s->store, j->id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, carve__srv_wall(), NULL,
+                                NULL, NULL, NULL, err, sizeof err) < 0)
+            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+        job_event(j, CARVE__EV_STATE, 0, 0, "running");
+        carve__srv_log(s, CARVE_LOG_INFO, j->id, NULL, "job started");
+
+        char *msg = NULL;
+        carve_status st = CARVE_OK;
+        double t0 = carve__now();
+        int final = run_job(s, j, &msg, &st);
+        double dt = carve__now() - t0;
+        char *tj = timings_json(j, dt);
+        char *lj = log_json(j);
+
+        pthread_mutex_lock(&s->mu);
+        bool del = j->cancel;
+        if (final == CARVE__JOB_QUEUED) {
+            s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL,
+                                err, sizeof err);
+        } else if (del) {
+            s->store->delete_job(s->store, j->id, 1, err, sizeof err);
+            final = CARVE__JOB_CANCELLED;
+        } else if (s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, final, carve__srv_wall(), msg,
+                                       st ? carve__srv_status_kind(st) : NULL, tj, lj, err, sizeof err) < 0) {
+            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+        }
+        j->state = final;
+        reg_remove(s, j);
+        s->running--;
+        s->avg_job_s = 0.8 * s->avg_job_s + 0.2 * dt;
+        job_unref_locked(j); /* the registry's */
+        pthread_mutex_unlock(&s->mu);
+
+        if (final != CARVE__JOB_QUEUED) {
+            pthread_mutex_lock(&s->mmu);
+            s->finished_state[final]++;
+            if (st && st <= CARVE_ERR_INTERNAL) s->errors_kind[st]++;
+            hist_add(&s->job_hist, dt);
+            pthread_mutex_unlock(&s->mmu);
+            pthread_mutex_lock(&j->mu);
+            int ns = j->nstages;
+            char names[SRV_MAX_STAGES][32];
+            double dur[SRV_MAX_STAGES];
+            for (int i = 0; i < ns; i++) {
+                memcpy(names[i], j->stage_name[i], 32);
+                dur[i] = j->stage_t1[i] - j->stage_t0[i];
+            }
+            pthread_mutex_unlock(&j->mu);
+            for (int i = 0; i < ns; i++) metrics_phase(s, names[i], dur[i]);
+            if (msg) job_event(j, CARVE__EV_LOG, CARVE_LOG_ERROR, 0, msg);
+            char extra[160];
+            snprintf(extra, sizeof extra, ",\"state\":\"%s\",\"seconds\":%.3f%s%s%s", carve__job_state_name(final), dt,
+                     st ? ",\"kind\":\"" : "", st ? carve__srv_status_kind(st) : "", st ? "\"" : "");
+            carve__srv_log(s, final == CARVE__JOB_FAILED ? CARVE_LOG_WARN : CARVE_LOG_INFO, j->id, extra,
+                           "job %s%s%s", carve__job_state_name(final), msg ? ": " : "", msg ? msg : "");
+        }
+        job_finish_event(j, final);
+        free(msg);
+        free(tj);
+        free(lj);
+        carve__srv_job_unref(s, j); /* the worker's */
+    }
+    vips_thread_shutdown();
+    return NULL;
+}
+
+/* ---- DELETE ------------------------------------------------------------------------ */
+int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
+    char err[512];
+    pthread_mutex_lock(&s->mu);
+    srv_job *j = reg_find(s, id);
+    if (!j) {
+        pthread_mutex_unlock(&s->mu);
+        int r = s->store->delete_job(s->store, id, 1, err, sizeof err);
+        if (r == 0) carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "job deleted");
+        return r == 0 ? 0 : 1;
+    }
+    j->cancel = true;
+    if (j->state == CARVE__JOB_QUEUED && queue_remove(s, j)) {
+        s->store->delete_job(s->store, id, 1, err, sizeof err);
+        j->state = CARVE__JOB_CANCELLED;
+        reg_remove(s, j);
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&s->mmu);
+        s->finished_state[CARVE__JOB_CANCELLED]++;
+        pthread_mutex_unlock(&s->mmu);
+        job_finish_event(j, CARVE__JOB_CANCELLED);
+        carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "queued job cancelled and deleted");
+        carve__srv_job_unref(s, j); /* the registry's */
+        return 0;
+    }
+    /* running: the worker deletes it when the engine returns */
+    if (j->ctx) carve_ctx_cancel(j->ctx);
+    j->refs++;
+    pthread_mutex_unlock(&s->mu);
+    carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "cancelling running job");
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double end = until.tv_sec + until.tv_nsec * 1e-9 + wait_s;
+    until.tv_sec = (time_t)end;
+    until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
+    pthread_mutex_lock(&j->mu);
+    while (!j->finished)
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT) break;
+    bool fin = j->finished;
+    pthread_mutex_unlock(&j->mu);
+    carve__srv_job_unref(s, j);
+    return fin ? 0 : 2;
+}
+
+/* ---- sweeper --------------------------------------------------------------------- */
+static void *sweeper_main(void *arg) {
+    carve__srv *s = arg;
+    double next_sweep = 0;
+    char err[512];
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        /* timeouts */
+        double now = carve__now(), limit = carve__opt_float(s->cfg, CARVE_OPTID_job_timeout);
+        for (size_t h = 0; h < s->table_size; h++)
+            for (srv_job *j = s->table[h]; j; j = j->hnext)
+                if (j->state == CARVE__JOB_RUNNING && j->ctx && now - j->started > limit && !j->timed_out) {
+                    j->timed_out = true;
+                    carve_ctx_cancel(j->ctx);
+                }
+        if (now >= next_sweep) {
+            next_sweep = now + carve__opt_float(s->cfg, CARVE_OPTID_sweep_interval);
+            pthread_mutex_unlock(&s->mu);
+            double before = carve__srv_wall() - carve__opt_float(s->cfg, CARVE_OPTID_retention);
+            long long n = 0;
+            for (int st = CARVE__JOB_DONE; st < CARVE__JOB_NSTATES; st++) {
+                for (int round = 0; round < 64; round++) {
+                    char ids[128][33];
+                    int k = 0;
+                    if (s->store->list_ids(s->store, st, before, ids, 128, &k, err, sizeof err)) {
+                        carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "retention: %s", err);
+                        break;
+                    }
+                    for (int i = 0; i < k; i++)
+                        if (s->store->delete_job(s->store, ids[i], 0, err, sizeof err) == 0) n++;
+                    if (k < 128) break;
+                }
+            }
+            if (n) {
+                pthread_mutex_lock(&s->mmu);
+                s->swept += n;
+                pthread_mutex_unlock(&s->mmu);
+                char extra[64];
+                snprintf(extra, sizeof extra, ",\"deleted\":%lld", n);
+                carve__srv_log(s, CARVE_LOG_DEBUG, NULL, extra, "retention sweep");
+            }
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        double wait = fmin(0.25, next_sweep - now);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double end = until.tv_sec + until.tv_nsec * 1e-9 + (wait > 0.001 ? wait : 0.001);
+        until.tv_sec = (time_t)end;
+        until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
+        pthread_cond_timedwait(&s->sweep_cv, &s->mu, &until);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+carve_status carve__srv_create(carve_ctx *cfg, carve__srv **out) {
+    *out = NULL;
+    carve__srv *s = calloc(1, sizeof *s);
+    if (!s) return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
+    s->cfg = carve_ctx_clone(cfg);
+    s->table_size = 4096;
+    s->table = calloc(s->table_size, sizeof *s->table);
+    if (!s->cfg || !s->table) {
+        carve_ctx_destroy(s->cfg);
+        free(s->table);
+        free(s);
+        return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->mmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_cond_init(&s->sweep_cv, NULL);
+    s->log_level = carve__opt_enum(s->cfg, CARVE_OPTID_log_level);
+    s->avg_job_s = 5;
+    s->engine = carve__opt_enum(s->cfg, CARVE_OPTID_engine) == 1 ? synthetic_engine : PIPELINE_ENGINE;
+    *out = s;
+    return CARVE_OK;
+}
+
+int carve__srv_port(const carve__srv *s) { return s ? s->port : 0; }
+
+/* Re-queues interrupted jobs and loads the queue from the store. */
+static carve_status recover(carve__srv *s, carve_ctx *errctx) {
+    char err[512];
+    char (*ids)[33] = malloc(1024 * sizeof *ids);
+    if (!ids) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    int n = 0, requeued = 0, loaded = 0, gave_up = 0;
+    for (;;) {
+        if (s->store->list_ids(s->store, CARVE__JOB_RUNNING, 0, ids, 1024, &n, err, sizeof err)) goto fail;
+        for (int i = 0; i < n; i++) {
+            carve__job_row row;
+            if (s->store->get_job(s->store, ids[i], &row, err, sizeof err)) continue;
+            if (row.attempts >= MAX_ATTEMPTS) {
+                char m[128];
+                snprintf(m, sizeof m, "the job was interrupted %d times (carved stopped while running it)",
+                         row.attempts);
+                s->store->set_state(s->store, ids[i], CARVE__JOB_RUNNING, CARVE__JOB_FAILED, carve__srv_wall(), m,
+                                    "internal", NULL, NULL, err, sizeof err);
+                gave_up++;
+            } else {
+                s->store->set_state(s->store, ids[i], CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL,
+                                    NULL, err, sizeof err);
+                requeued++;
+            }
+            carve__job_row_free(&row);
+        }
+        if (n < 1024) break;
+    }
+    /* all queued jobs, oldest first (they may exceed queue_max: admitted jobs
+     * are never dropped) */
+    {
+        long long counts[CARVE__JOB_NSTATES];
+        if (s->store->count_states(s->store, counts, err, sizeof err)) goto fail;
+        int cap = (int)counts[CARVE__JOB_QUEUED] + 16, total = 0;
+        char (*all)[33] = malloc((size_t)cap * sizeof *all);
+        if (!all) {
+            snprintf(err, sizeof err, "out of memory");
+            goto fail;
+        }
+        if (s->store->list_ids(s->store, CARVE__JOB_QUEUED, 0, all, cap, &total, err, sizeof err)) {
+            free(all);
+            goto fail;
+        }
+        for (int i = 0; i < total; i++) {
+            srv_job *j = job_new(s, all[i], 0);
+            if (!j) continue;
+            carve__job_row row;
+            if (!s->store->get_job(s->store, all[i], &row, err, sizeof err)) {
+                j->created = row.created;
+                carve__job_row_free(&row);
+            }
+            reg_add(s, j);
+            queue_push(s, j);
+            job_event(j, CARVE__EV_STATE, 0, 0, "queued");
+            loaded++;
+        }
+        free(all);
+    }
+    free(ids);
+    if (requeued || loaded || gave_up) {
+        char extra[160];
+        snprintf(extra, sizeof extra, ",\"requeued\":%d,\"queued\":%d,\"failed\":%d", requeued, loaded, gave_up);
+        carve__srv_log(s, CARVE_LOG_INFO, NULL, extra, "recovered jobs from the store");
+    }
+    return CARVE_OK;
+fail:
+    free(ids);
+    return carve__fail(errctx, CARVE_ERR_IO, "recovery: %s", err);
+}
+
+carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
+    char err[512];
+    s->start_time = carve__srv_wall();
+    if (carve__vips_init(errctx)) return CARVE_ERR_BACKEND;
+    s->store = carve__store_sqlite_open(carve__opt_str(s->cfg, CARVE_OPTID_data_dir), err, sizeof err);
+    if (!s->store) return carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+    carve_status st = recover(s, errctx);
+    if (st) return st;
+    s->nworkers = (int)carve__opt_int(s->cfg, CARVE_OPTID_workers);
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (!s->workers) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    s->started = true;
+    for (int i = 0; i < s->nworkers; i++)
+        if (pthread_create(&s->workers[i], NULL, worker_main, s)) {
+            s->nworkers = i;
+            carve__srv_stop(s);
+            return carve__fail(errctx, CARVE_ERR_INTERNAL, "cannot start worker threads");
+        }
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0) s->sweeper_started = true;
+    st = carve__http_start(s, errctx);
+    if (st) {
+        carve__srv_stop(s);
+        return st;
+    }
+    char extra[512];
+    snprintf(extra, sizeof extra, ",\"port\":%d,\"workers\":%d,\"engine\":\"%s\",\"pipeline_built\":%s", s->port,
+             s->nworkers, s->engine == synthetic_engine ? "synthetic" : "pipeline",
+             CARVE_SRV_HAVE_PIPELINE ? "true" : "false");
+    carve__srv_log(s, CARVE_LOG_INFO, NULL, extra, "carved %s listening on %s", carve_version(),
+                   carve__opt_str(s->cfg, CARVE_OPTID_listen));
+    return CARVE_OK;
+}
+
+void carve__srv_stop(carve__srv *s) {
+    if (!s || !s->started) return;
+    carve__http_stop(s);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    for (size_t h = 0; h < s->table_size; h++)
+        for (srv_job *j = s->table[h]; j; j = j->hnext)
+            if (j->state == CARVE__JOB_RUNNING) {
+                j->requeue = true;
+                if (j->ctx) carve_ctx_cancel(j->ctx);
+            }
+    pthread_cond_broadcast(&s->qcv);
+    pthread_cond_broadcast(&s->sweep_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    if (s->sweeper_started) pthread_join(s->sweeper, NULL);
+    s->sweeper_started = false;
+    s->nworkers = 0;
+    s->started = false;
+    carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "carved stopped");
+}
+
+void carve__srv_destroy(carve__srv *s) {
+    if (!s) return;
+    carve__srv_stop(s);
+    /* queued jobs left in memory (their rows stay queued in the store) */
+    for (size_t h = 0; h < s->table_size; h++) {
+        srv_job *j = s->table[h];
+        while (j) {
+            srv_job *n = j->hnext;
+            job_unref_locked(j);
+            j = n;
+        }
+    }
+    free(s->table);
+    free(s->workers);
+    if (s->store) s->store->close(s->store);
+    carve_ctx_destroy(s->cfg);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->mmu);
+    pthread_cond_destroy(&s->qcv);
+    pthread_cond_destroy(&s->sweep_cv);
+    free(s);
+}

@@ -1,0 +1,104 @@
+/* srv_internal.h — shared between server.c (jobs, workers, sweeper,
+ * metrics) and http.c (routes).  Lock order: srv->mu, then job->mu, then
+ * srv->mmu (metrics). */
+#ifndef CARVE_SRV_INTERNAL_H
+#define CARVE_SRV_INTERNAL_H
+
+#include "logring.h"
+#include "server.h"
+#include "store.h"
+
+#include <pthread.h>
+
+#define SRV_MAX_STAGES 16
+#define SRV_HIST_BUCKETS 12
+#define SRV_MAX_PHASES 24
+
+typedef struct srv_job {
+    char id[33];
+    int refs;          /* srv->mu */
+    int state;         /* srv->mu: CARVE__JOB_* */
+    bool cancel;       /* srv->mu: DELETE asked */
+    bool requeue;      /* srv->mu: server stopping, run again later */
+    bool timed_out;    /* srv->mu */
+    bool finished;     /* job->mu: the final event is in the ring */
+    carve_ctx *ctx;    /* srv->mu: set while a worker runs it */
+    double created, started;
+    /* job->mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled on every new event and when finished */
+    carve__ring ring;
+    double progress;
+    char stage[32];
+    int last_pct;
+    int nstages;
+    char stage_name[SRV_MAX_STAGES][32];
+    double stage_t0[SRV_MAX_STAGES], stage_t1[SRV_MAX_STAGES];
+    struct srv_job *hnext; /* registry chain (srv->mu) */
+    struct srv_job *qnext; /* queue (srv->mu) */
+    carve__srv *srv;
+} srv_job;
+
+typedef struct srv_hist {
+    char name[32];
+    double sum;
+    long long count;
+    long long bucket[SRV_HIST_BUCKETS]; /* cumulative at render time */
+} srv_hist;
+
+struct carve__srv {
+    carve_ctx *cfg;   /* every option; job ctxs are clones */
+    carve__store *store;
+    struct MHD_Daemon *httpd;
+    int port;
+    int log_level;
+    /* jobs */
+    pthread_mutex_t mu;
+    pthread_cond_t qcv;     /* queue non-empty or stopping */
+    srv_job **table;        /* registry of queued/running jobs */
+    size_t table_size;
+    size_t live;
+    srv_job *qhead, *qtail;
+    int qlen, running;
+    bool stopping, started;
+    pthread_t *workers;
+    int nworkers;
+    pthread_t sweeper;
+    bool sweeper_started;
+    pthread_cond_t sweep_cv;
+    double avg_job_s;
+    /* metrics (mmu) */
+    pthread_mutex_t mmu;
+    long long submitted, rejected_full, rejected_invalid, http_requests[6];
+    long long errors_kind[32];
+    long long finished_state[CARVE__JOB_NSTATES];
+    long long swept;
+    srv_hist phase[SRV_MAX_PHASES];
+    int nphase;
+    srv_hist job_hist;
+    double start_time;
+    carve__srv_engine_fn engine;
+};
+
+double carve__srv_wall(void);
+/* registry: returns the live job with a new reference (or NULL) */
+srv_job *carve__srv_job_get(carve__srv *s, const char *id);
+void carve__srv_job_unref(carve__srv *s, srv_job *j);
+/* admission: stores the job row (already containing the input file) and
+ * queues it; returns 0, or 429 when the queue is full, or 500 */
+int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen);
+/* DELETE: 0 = deleted, 1 = not found, 2 = still stopping (202) */
+int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s);
+/* Prometheus text; malloc'd */
+char *carve__srv_metrics(carve__srv *s);
+void carve__srv_count_http(carve__srv *s, int code);
+/* Retry-After seconds while the queue is full */
+int carve__srv_retry_after(carve__srv *s);
+/* HTTP (http.c) */
+carve_status carve__http_start(carve__srv *s, carve_ctx *errctx);
+void carve__http_stop(carve__srv *s);
+/* JSON helpers */
+void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row, srv_job *live);
+const char *carve__srv_status_kind(carve_status st);
+
+#endif

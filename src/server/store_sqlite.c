@@ -1,0 +1,519 @@
+/* store_sqlite.c — the default carved store: SQLite in WAL mode for rows,
+ * plain files under <data_dir>/jobs/<id>/ for job files (written to a
+ * temporary name, fsync'd, renamed, then the folder fsync'd). */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct sq_store {
+    carve__store ops;
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    char dir[4096];
+} sq_store;
+
+static const char *state_names[CARVE__JOB_NSTATES] = {"queued", "running", "done", "failed", "cancelled"};
+
+const char *carve__job_state_name(int s) { return s >= 0 && s < CARVE__JOB_NSTATES ? state_names[s] : "unknown"; }
+
+int carve__job_state_parse(const char *name) {
+    for (int i = 0; i < CARVE__JOB_NSTATES; i++)
+        if (name && !strcmp(name, state_names[i])) return i;
+    return -1;
+}
+
+void carve__job_row_free(carve__job_row *r) {
+    if (!r) return;
+    free(r->options);
+    free(r->palette);
+    free(r->error);
+    free(r->error_kind);
+    free(r->timings);
+    free(r->log);
+    memset(r, 0, sizeof *r);
+}
+
+static void seterr(char *err, size_t n, const char *fmt, ...) {
+    if (!err || !n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+}
+
+static int valid_id(const char *id) {
+    size_t n = 0;
+    for (; id && id[n]; n++)
+        if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f'))) return 0;
+    return n == 32;
+}
+
+static int valid_file_name(const char *name) {
+    if (!name || !*name || name[0] == '.' || strlen(name) > 64) return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_')) return 0;
+    return 1;
+}
+
+static char *dupn(const unsigned char *s) { return s ? strdup((const char *)s) : NULL; }
+
+static int exec_sql(sq_store *s, const char *sql, char *err, size_t errlen) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        seterr(err, errlen, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO jobs(id,state,created,started,finished,attempts,options,palette) "
+                           "VALUES(?,?,?,0,0,0,?,?)", -1, &q, NULL) != SQLITE_OK) goto out;
+    sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, CARVE__JOB_QUEUED);
+    sqlite3_bind_double(q, 3, r->created);
+    sqlite3_bind_text(q, 4, r->options ? r->options : "{}", -1, SQLITE_STATIC);
+    if (r->palette) sqlite3_bind_text(q, 5, r->palette, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(q, 5);
+    if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
+out:
+    if (rc) seterr(err, errlen, "sqlite: insert job: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    memset(o, 0, sizeof *o);
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id,state,created,started,finished,attempts,options,palette,error,error_kind,"
+                           "timings,log FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK) goto out;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_DONE) {
+        rc = 1;
+        goto out;
+    }
+    if (r != SQLITE_ROW) goto out;
+    snprintf(o->id, sizeof o->id, "%s", (const char *)sqlite3_column_text(q, 0));
+    o->state = sqlite3_column_int(q, 1);
+    o->created = sqlite3_column_double(q, 2);
+    o->started = sqlite3_column_double(q, 3);
+    o->finished = sqlite3_column_double(q, 4);
+    o->attempts = sqlite3_column_int(q, 5);
+    o->options = dupn(sqlite3_column_text(q, 6));
+    o->palette = dupn(sqlite3_column_text(q, 7));
+    o->error = dupn(sqlite3_column_text(q, 8));
+    o->error_kind = dupn(sqlite3_column_text(q, 9));
+    o->timings = dupn(sqlite3_column_text(q, 10));
+    o->log = dupn(sqlite3_column_text(q, 11));
+    rc = 0;
+out:
+    if (rc < 0) seterr(err, errlen, "sqlite: get job: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int set_state(carve__store *st, const char *id, int from, int to, double when, const char *error,
+                     const char *kind, const char *timings, const char *log, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    const char *sql =
+        to == CARVE__JOB_RUNNING
+            ? "UPDATE jobs SET state=?2, started=?3, attempts=attempts+1, error=NULL, error_kind=NULL "
+              "WHERE id=?1 AND (?4<0 OR state=?4)"
+        : to == CARVE__JOB_QUEUED
+            ? "UPDATE jobs SET state=?2, started=0 WHERE id=?1 AND (?4<0 OR state=?4)"
+            : "UPDATE jobs SET state=?2, finished=?3, error=?5, error_kind=?6, timings=coalesce(?7,timings), "
+              "log=coalesce(?8,log) WHERE id=?1 AND (?4<0 OR state=?4)";
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) goto out;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, to);
+    if (to != CARVE__JOB_QUEUED) sqlite3_bind_double(q, 3, when);
+    sqlite3_bind_int(q, 4, from);
+    if (carve__job_terminal(to)) {
+        if (error) sqlite3_bind_text(q, 5, error, -1, SQLITE_STATIC);
+        if (kind) sqlite3_bind_text(q, 6, kind, -1, SQLITE_STATIC);
+        if (timings) sqlite3_bind_text(q, 7, timings, -1, SQLITE_STATIC);
+        if (log) sqlite3_bind_text(q, 8, log, -1, SQLITE_STATIC);
+    }
+    if (sqlite3_step(q) != SQLITE_DONE) goto out;
+    rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+out:
+    if (rc < 0) seterr(err, errlen, "sqlite: update job %s: %s", id, sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n, char *err,
+                    size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) ORDER BY seq LIMIT ?3",
+                           -1, &q, NULL) != SQLITE_OK) goto out;
+    sqlite3_bind_int(q, 1, state);
+    sqlite3_bind_double(q, 2, before);
+    sqlite3_bind_int(q, 3, max);
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW && *n < max)
+        snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
+    if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
+out:
+    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        int k = sqlite3_column_int(q, 0);
+        if (k >= 0 && k < CARVE__JOB_NSTATES) counts[k] = sqlite3_column_int64(q, 1);
+    }
+    if (r == SQLITE_DONE) rc = 0;
+out:
+    if (rc) seterr(err, errlen, "sqlite: count jobs: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void job_dir(sq_store *s, const char *id, char *out, size_t n) { snprintf(out, n, "%s/jobs/%s", s->dir, id); }
+
+static void remove_dir_files(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int delete_job(carve__store *st, const char *id, int force, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    if (!valid_id(id)) return 1;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?1 AND (?2 OR state>=?3)", -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, force ? 1 : 0);
+    sqlite3_bind_int(q, 3, CARVE__JOB_DONE);
+    if (sqlite3_step(q) != SQLITE_DONE) goto out;
+    rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+out:
+    if (rc < 0) seterr(err, errlen, "sqlite: delete job %s: %s", id, sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    if (rc == 0 || (rc == 1 && force > 1)) {
+        /* the row is gone first, so nobody can find the job while its
+         * files disappear; files without a row are swept at start */
+        char d[4200];
+        job_dir(s, id, d, sizeof d);
+        remove_dir_files(d);
+    }
+    return rc;
+}
+
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static int put_file(carve__store *st, const char *id, const char *name, const void *data, size_t len, char *err,
+                    size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    if (!valid_id(id) || !valid_file_name(name)) {
+        seterr(err, errlen, "invalid job file name");
+        return -1;
+    }
+    char d[4200], tmp[4400], path[4400];
+    job_dir(s, id, d, sizeof d);
+    if (mkdir(d, 0700) && errno != EEXIST) {
+        seterr(err, errlen, "cannot create %s: %s", d, strerror(errno));
+        return -1;
+    }
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", d, name);
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) || close(fd)) {
+        seterr(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path)) {
+        seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    fsync_dir(d);
+    return 0;
+}
+
+static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
+                    size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    *data = NULL;
+    *len = 0;
+    if (!valid_id(id) || !valid_file_name(name)) return 1;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/jobs/%s/%s", s->dir, id, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return 1;
+        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) || sb.st_size < 0) {
+        close(fd);
+        seterr(err, errlen, "cannot stat %s", path);
+        return -1;
+    }
+    size_t n = (size_t)sb.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    *data = buf;
+    *len = got;
+    return 0;
+}
+
+static int put_palette(carve__store *st, const char *name, const char *text, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO palettes(name,body) VALUES(?,?)", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
+    }
+    if (rc) seterr(err, errlen, "sqlite: put palette: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int get_palette(carve__store *st, const char *name, char **text, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *text = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "SELECT body FROM palettes WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_ROW) {
+            *text = dupn(sqlite3_column_text(q, 0));
+            rc = *text ? 0 : -1;
+        } else if (r == SQLITE_DONE) rc = 1;
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: get palette: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int delete_palette(carve__store *st, const char *name, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM palettes WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: delete palette: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int list_palettes(carve__store *st, char **json, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *json = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "SELECT json_group_array(name) FROM (SELECT name FROM palettes ORDER BY name)",
+                           -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+        *json = dupn(sqlite3_column_text(q, 0));
+        rc = *json ? 0 : -1;
+    }
+    if (rc) seterr(err, errlen, "sqlite: list palettes: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void sq_close(carve__store *st) {
+    sq_store *s = (sq_store *)st;
+    if (!s) return;
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* Removes job folders that have no row (a crash between writing the input
+ * and committing the row, or between deleting a row and its files). */
+static void sweep_orphans(sq_store *s) {
+    char d[4200];
+    snprintf(d, sizeof d, "%s/jobs", s->dir);
+    DIR *dir = opendir(d);
+    if (!dir) return;
+    struct dirent *e;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK) {
+        closedir(dir);
+        return;
+    }
+    while ((e = readdir(dir))) {
+        if (!valid_id(e->d_name)) continue;
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, e->d_name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_DONE) {
+            char p[4400];
+            snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+            remove_dir_files(p);
+        }
+    }
+    sqlite3_finalize(q);
+    closedir(dir);
+}
+
+carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen) {
+    if (!dir || !*dir || strlen(dir) > 3000) {
+        seterr(err, errlen, "data_dir: empty or too long");
+        return NULL;
+    }
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        seterr(err, errlen, "data_dir: cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/jobs", dir);
+    if (mkdir(sub, 0700) && errno != EEXIST) {
+        seterr(err, errlen, "data_dir: cannot create %s: %s", sub, strerror(errno));
+        return NULL;
+    }
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    pthread_mutex_init(&s->mu, NULL);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/carved.db", dir);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        seterr(err, errlen, "data_dir: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close(&s->ops);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char e2[512];
+    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                    "CREATE TABLE IF NOT EXISTS jobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
+                    " state INTEGER NOT NULL, created REAL, started REAL, finished REAL, attempts INTEGER DEFAULT 0,"
+                    " options TEXT, palette TEXT, error TEXT, error_kind TEXT, timings TEXT, log TEXT);"
+                    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, finished);"
+                    "CREATE TABLE IF NOT EXISTS palettes(name TEXT PRIMARY KEY, body TEXT NOT NULL);",
+                 e2, sizeof e2)) {
+        seterr(err, errlen, "data_dir: %s: %s", path, e2);
+        sq_close(&s->ops);
+        return NULL;
+    }
+    sweep_orphans(s);
+    s->ops.put_job = put_job;
+    s->ops.get_job = get_job;
+    s->ops.set_state = set_state;
+    s->ops.list_ids = list_ids;
+    s->ops.count_states = count_states;
+    s->ops.delete_job = delete_job;
+    s->ops.put_file = put_file;
+    s->ops.get_file = get_file;
+    s->ops.put_palette = put_palette;
+    s->ops.get_palette = get_palette;
+    s->ops.delete_palette = delete_palette;
+    s->ops.list_palettes = list_palettes;
+    s->ops.close = sq_close;
+    return &s->ops;
+}
