@@ -1,11 +1,341 @@
-/* cmd_run.c — placeholder until the run command lands (being written now). */
+/* cmd_run.c — carve run: a photo in, a clean SVG out (the whole pipeline);
+ * carve run DIR -o OUTDIR: the same over a folder, with a summary. */
 #include "cli.h"
+#include "pipeline/pipeline.h"
 
-static int run(carve_ctx *ctx, cli_args *a) {
-    (void)ctx;
-    (void)a;
-    fprintf(stderr, "carve run: not built yet\n");
-    return EXIT_FAIL;
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const cli_flag run_flags[] = {
+    {"erase", true, "erase the box x,y,w,h (input pixels) and inpaint it; repeatable"},
+    {"keep-intermediates", true, "write each phase's image into folder DIR (<name>.<n>-<phase>.png)"},
+    {"report", true, "write the run report: JSON, or an HTML page when FILE ends in .html "
+                     "(batch: a folder of <name>.json)"},
+    {NULL, false, NULL},
+};
+
+/* intermediates in pipeline order */
+static const char *const inter_names[] = {"input", "erase_mask", "sanitize", "matte", "edges", "steer", "chroma"};
+
+static bool has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcasecmp(s + n - m, suf);
 }
 
-const cli_cmd cmd_run = {"run", "", "(not built yet)", "core", NULL, run};
+static bool is_image_name(const char *name) {
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".gif"};
+    if (name[0] == '.') return false;
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (has_suffix(name, ext[i])) return true;
+    return false;
+}
+
+/* "dir/car.jpg" -> "car" (malloc'd) */
+static char *stem_of(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *s = strdup(base);
+    if (!s) return NULL;
+    char *dot = strrchr(s, '.');
+    if (dot && dot != s) *dot = 0;
+    return s;
+}
+
+static char *join(const char *dir, const char *name, const char *suffix) {
+    size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s%s%s", dir, (*dir && dir[strlen(dir) - 1] != '/') ? "/" : "", name, suffix);
+    return p;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return path && strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Joins every --erase and the option erase (config) into the option. */
+static int collect_erase(carve_ctx *ctx, const cli_args *a) {
+    char cur[4096];
+    carve_ctx_get_option(ctx, "erase", cur, sizeof cur);
+    size_t cap = strlen(cur) + 2;
+    for (int i = 0; i < a->nextra; i++)
+        if (!strcmp(a->extra_name[i], "erase")) cap += strlen(a->extra_val[i]) + 1;
+    char *all = malloc(cap);
+    if (!all) return EXIT_FAIL;
+    snprintf(all, cap, "%s", cur);
+    bool any = false;
+    for (int i = 0; i < a->nextra; i++) {
+        if (strcmp(a->extra_name[i], "erase")) continue;
+        if (*all) strcat(all, ";");
+        strcat(all, a->extra_val[i]);
+        any = true;
+    }
+    int rc = 0;
+    if (any) {
+        carve_status st = carve_ctx_set_option(ctx, "erase", all);
+        if (st) rc = cli_fail(ctx, st);
+    }
+    free(all);
+    return rc;
+}
+
+/* Writes the kept phase images as dir/<stem>.<n>-<phase>.png. */
+static carve_status write_intermediates(carve_ctx *ctx, const char *dir, const char *stem) {
+    for (size_t i = 0; i < sizeof inter_names / sizeof inter_names[0]; i++) {
+        const carve_image *im = carve_ctx_intermediate(ctx, inter_names[i]);
+        if (!im) continue;
+        char name[512];
+        snprintf(name, sizeof name, "%s.%zu-%s", stem, i, inter_names[i]);
+        char *path = join(dir, name, ".png");
+        if (!path) return CARVE_ERR_NOMEM;
+        carve_status st = carve_image_save(ctx, im, path);
+        free(path);
+        if (st) return st;
+    }
+    return CARVE_OK;
+}
+
+static carve_status write_report(carve_ctx *ctx, const char *path, const char *title, const char *svg, size_t len) {
+    const char *json = carve_ctx_report_json(ctx);
+    if (!json) return CARVE_OK;
+    if (has_suffix(path, ".html") || has_suffix(path, ".htm")) {
+        char *html = NULL;
+        size_t hl = 0;
+        carve_status st = carve__report_html(ctx, title, svg, len, &html, &hl);
+        if (st) return st;
+        st = carve_write_file(ctx, path, html, hl);
+        carve_free(html);
+        return st;
+    }
+    return carve_write_file(ctx, path, json, strlen(json));
+}
+
+typedef struct job_out {
+    const char *svg_path;    /* where the SVG goes */
+    const char *report_path; /* NULL = none */
+    const char *inter_dir;   /* NULL = none */
+    const char *title;
+    double seconds;
+    bool load_failed; /* set when the input could not be read */
+} job_out;
+
+/* Runs one file.  Writes nothing but the report on failure. */
+static carve_status run_one(carve_ctx *ctx, const char *in, job_out *o, cli_progress *p) {
+    double t0 = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = ts.tv_sec + ts.tv_nsec * 1e-9;
+    }
+    carve_image *img = NULL;
+    carve_status st = carve_image_load(ctx, in, &img);
+    if (st) {
+        o->load_failed = true;
+        return st;
+    }
+    carve_ctx_set_progress(ctx, cli_progress_cb, p);
+    char *svg = NULL;
+    size_t len = 0;
+    st = carve_run(ctx, img, NULL, &svg, &len);
+    carve_ctx_set_progress(ctx, NULL, NULL);
+    cli_progress_done(p);
+    carve_image_destroy(img);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", carve_ctx_errmsg(ctx));
+    if (!st) st = carve_write_file(ctx, o->svg_path, svg, len);
+    if (!st && o->inter_dir) {
+        st = write_intermediates(ctx, o->inter_dir, o->title);
+        if (st) carve__errprefix(ctx, "--keep-intermediates");
+    }
+    if (o->report_path && st != CARVE_ERR_CANCELLED) {
+        carve_status rs = write_report(ctx, o->report_path, o->title, svg, len);
+        if (rs && !st) st = rs;
+        else if (st) snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", msg); /* keep the run's message */
+    }
+    carve_free(svg);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    o->seconds = ts.tv_sec + ts.tv_nsec * 1e-9 - t0;
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *report, const char *inter) {
+    if (!a->output || !strcmp(a->output, "-")) {
+        fprintf(stderr, "carve run: a folder input needs -o OUTDIR\n");
+        return EXIT_USAGE;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "carve run: cannot read folder '%s': %s\n", dir, strerror(errno));
+        return EXIT_INPUT;
+    }
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_image_name(e->d_name)) continue;
+        char *full = join(dir, e->d_name, "");
+        if (!full || is_dir(full)) {
+            free(full);
+            continue;
+        }
+        free(full);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        if (!(names[n] = strdup(e->d_name))) break;
+        n++;
+    }
+    closedir(d);
+    if (!n) {
+        free(names);
+        fprintf(stderr, "carve run: no images (jpg, png, webp, heic, tif, gif) in '%s'\n", dir);
+        return EXIT_INPUT;
+    }
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (mkdir_p(a->output)) {
+        fprintf(stderr, "carve run: cannot create output folder '%s': %s\n", a->output, strerror(errno));
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return EXIT_OUTPUT;
+    }
+    if ((report && mkdir_p(report)) || (inter && mkdir_p(inter))) {
+        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", report && mkdir_p(report) ? report : inter,
+                strerror(errno));
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return EXIT_OUTPUT;
+    }
+    bool tty = isatty(2) != 0;
+    int ok = 0, failed = 0, done = 0;
+    char **why = calloc((size_t)n, sizeof *why);
+    double total = 0;
+    bool cancelled = false;
+    for (int i = 0; i < n && !cancelled; i++) {
+        char *in = join(dir, names[i], "");
+        char *stem = stem_of(names[i]);
+        /* two inputs with one stem (car.jpg, car.png): keep the suffix */
+        bool clash = false;
+        for (int j = 0; j < n && stem; j++) {
+            if (j == i) continue;
+            char *s2 = stem_of(names[j]);
+            clash |= s2 && !strcmp(s2, stem);
+            free(s2);
+        }
+        const char *base = clash ? names[i] : stem;
+        char *svgp = base ? join(a->output, base, ".svg") : NULL;
+        char *repp = report && base ? join(report, base, ".json") : NULL;
+        char label[64];
+        snprintf(label, sizeof label, "[%d/%d] %s", i + 1, n, names[i]);
+        cli_progress p = {label, -1, tty, a->quiet || !tty};
+        job_out o = {svgp, repp, inter, base, 0, false};
+        carve_status st = (!in || !stem || !svgp || (report && !repp)) ? CARVE_ERR_NOMEM : run_one(ctx, in, &o, &p);
+        total += o.seconds;
+        done++;
+        if (st == CARVE_ERR_CANCELLED) {
+            cancelled = true;
+            done--;
+        } else if (st) {
+            failed++;
+            const char *m = carve_ctx_errmsg(ctx);
+            why[i] = strdup(m && *m ? m : carve_strerror(st));
+            fprintf(stderr, "%s: FAILED: %s\n", label, why[i] ? why[i] : carve_strerror(st));
+        } else {
+            ok++;
+            if (!a->quiet) fprintf(stderr, "%s: ok (%.2f s) -> %s\n", label, o.seconds, svgp);
+        }
+        free(in);
+        free(stem);
+        free(svgp);
+        free(repp);
+    }
+    fprintf(stderr, "carve run: %d of %d done, %d failed%s (%.1f s)\n", ok, n, failed,
+            cancelled ? ", interrupted" : "", total);
+    if (failed) {
+        fprintf(stderr, "failed files:\n");
+        for (int i = 0; i < n; i++)
+            if (why[i]) fprintf(stderr, "  %s: %s\n", names[i], why[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        free(names[i]);
+        free(why[i]);
+    }
+    free(names);
+    free(why);
+    if (cancelled) return EXIT_CANCEL;
+    return failed ? EXIT_FAIL : 0;
+}
+
+static int run(carve_ctx *ctx, cli_args *a) {
+    if (a->npos != 1) {
+        fprintf(stderr, "carve run: expected one input image or folder (see carve run --help)\n");
+        return EXIT_USAGE;
+    }
+    int rc = collect_erase(ctx, a);
+    if (rc) return rc;
+    const char *report = cli_extra(a, "report");
+    const char *inter = cli_extra(a, "keep-intermediates");
+    if (report && !*report) {
+        fprintf(stderr, "carve run: --report needs a file name\n");
+        return EXIT_USAGE;
+    }
+    if (inter && !*inter) {
+        fprintf(stderr, "carve run: --keep-intermediates needs a folder\n");
+        return EXIT_USAGE;
+    }
+    if (inter || (report && (has_suffix(report, ".html") || has_suffix(report, ".htm"))))
+        carve_ctx_set_option(ctx, "keep_intermediates", "true");
+    const char *in = a->pos[0];
+    if (is_dir(in)) return run_batch(ctx, a, in, report, inter);
+
+    if (inter && mkdir_p(inter)) {
+        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", inter, strerror(errno));
+        return EXIT_OUTPUT;
+    }
+    if (a->output && is_dir(a->output)) {
+        fprintf(stderr, "carve run: '%s' is a folder; give the SVG file name with -o\n", a->output);
+        return EXIT_USAGE;
+    }
+    char *stem = stem_of(strcmp(in, "-") ? in : "stdin");
+    if (!stem) return EXIT_FAIL;
+    cli_progress p = {"run", -1, isatty(2) != 0, a->quiet};
+    job_out o = {a->output ? a->output : "-", report, inter, stem, 0, false};
+    carve_status st = run_one(ctx, in, &o, &p);
+    free(stem);
+    if (st) {
+        rc = cli_fail(ctx, st);
+        /* an unreadable input is an input error (3), not an output one */
+        return o.load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : rc;
+    }
+    return 0;
+}
+
+const cli_cmd cmd_run = {
+    "run", "IN -o OUT.svg [options]   |   carve run DIR -o OUTDIR [options]",
+    "a vehicle photo to a clean, palette-exact SVG illustration (the whole pipeline; a folder runs each image)",
+    "core,trace,chroma,run,nn", run_flags, run};

@@ -1,0 +1,1345 @@
+/* pipeline.c — carve_run: the four phases composed behind one stage
+ * interface, with validation, fallbacks, progress, cancellation and the run
+ * report.
+ *
+ * A phase (sanitize, steer, chroma, vector) is a list of steps.  A step has
+ * an ordered list of backends; each backend writes a candidate result into
+ * the run state, the step's validator accepts or rejects it, and a rejected
+ * or failed backend is recorded with its reason before the next one is
+ * tried.  When every backend failed, an optional step is skipped (the image
+ * goes on unchanged) and a required step fails the run.  Cancellation and
+ * out-of-memory are never "fallen back" from: they end the run at once. */
+#include "pipeline/pipeline.h"
+
+#include "nn/nn.h"
+#include "sanitize/sanitize.h"
+#include "steer/steer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void carve__intermediates_clear(carve_ctx *ctx); /* ctx.c */
+
+/* ---- run state ------------------------------------------------------------ */
+
+enum { BG_REMOVE, BG_KEEP, BG_COLOR };
+
+typedef struct run_state {
+    const carve_image *orig;      /* borrowed input */
+    const carve_palette *pal_arg; /* borrowed, may be NULL */
+    int ow, oh;                   /* input size */
+    int w, h;                     /* work size */
+    double sx, sy;                /* work / input */
+    carve_image *img;             /* the image flowing through the phases */
+    bool input_alpha;             /* the input has a usable alpha channel */
+    int bg_mode;
+    uint32_t bg_rgb;
+    /* sanitize */
+    carve__box *boxes; /* user + detected boxes, work coordinates */
+    int nboxes, nuser;
+    uint8_t *mask;     /* erase mask (w*h), NULL when nothing to erase */
+    int64_t mask_px;
+    /* steer */
+    uint8_t *matte; /* w*h, 255 = vehicle; NULL = none */
+    uint8_t *edges; /* w*h, 255 = edge; NULL = none */
+    /* chroma */
+    carve_palette *pal;
+    carve_image *quant;
+    /* vector */
+    char *svg;
+    size_t svg_len;
+    /* candidates produced by a backend, adopted by commit() */
+    carve_image *cand_img;
+    uint8_t *cand_map;
+    carve__box *cand_boxes;
+    int cand_n;
+    carve_palette *cand_pal;
+    char *cand_svg;
+    size_t cand_svg_len;
+    /* report */
+    json_t *phases; /* array */
+} run_state;
+
+static void discard_candidates(run_state *s) {
+    carve_image_destroy(s->cand_img);
+    s->cand_img = NULL;
+    free(s->cand_map);
+    s->cand_map = NULL;
+    free(s->cand_boxes);
+    s->cand_boxes = NULL;
+    s->cand_n = 0;
+    carve_palette_destroy(s->cand_pal);
+    s->cand_pal = NULL;
+    free(s->cand_svg);
+    s->cand_svg = NULL;
+    s->cand_svg_len = 0;
+}
+
+static void state_free(run_state *s) {
+    discard_candidates(s);
+    carve_image_destroy(s->img);
+    free(s->boxes);
+    free(s->mask);
+    free(s->matte);
+    free(s->edges);
+    carve_palette_destroy(s->pal);
+    carve_image_destroy(s->quant);
+    free(s->svg);
+    json_decref(s->phases);
+}
+
+/* ---- the stage interface --------------------------------------------------- */
+
+typedef struct backend {
+    const char *name;
+    /* Writes a candidate into s; details receives backend-specific facts. */
+    carve_status (*run)(carve_ctx *ctx, run_state *s, json_t *details);
+} backend;
+
+#define MAX_BACKENDS 4
+
+typedef struct step {
+    const char *name;
+    double weight; /* share of its phase's progress range */
+    bool optional; /* all backends failed => skip (true) or fail the run */
+    /* false (with why) when options or the input make the step moot */
+    bool (*applies)(carve_ctx *ctx, run_state *s, char *why, size_t n);
+    /* backends to try, in order */
+    int (*plan)(carve_ctx *ctx, run_state *s, const backend **list);
+    /* accepts the candidate or explains why not */
+    bool (*validate)(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *details);
+    /* adopts the validated candidate into the state */
+    carve_status (*commit)(carve_ctx *ctx, run_state *s, json_t *details);
+    /* ENUM option auto|classical|neural choosing the backend, or -1: in auto
+     * mode an absent neural backend (CARVE_ERR_NOT_FOUND) is routine, not a
+     * fallback */
+    int backend_opt;
+} step;
+
+typedef struct phase {
+    const char *name;
+    double lo, hi; /* overall progress range */
+    const step *steps;
+    int nsteps;
+    /* runs after the steps (composition that cannot fail over) */
+    carve_status (*finish)(carve_ctx *ctx, run_state *s, json_t *phase_obj);
+    const char *intermediate; /* name of s->img kept after the phase, or NULL */
+} phase;
+
+static double mb(size_t bytes) { return round((double)bytes / (1024.0 * 1024.0) * 10.0) / 10.0; }
+static double ms3(double t) { return round(t * 1000.0) / 1000.0; }
+
+/* Statuses that end the run instead of falling back to another backend. */
+static bool fatal_status(carve_status st) { return st == CARVE_ERR_CANCELLED || st == CARVE_ERR_NOMEM; }
+
+static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_t *steps_arr) {
+    double t0 = carve__now();
+    json_t *obj = json_object();
+    json_t *attempts = json_array();
+    json_object_set_new(obj, "name", json_string(sp->name));
+    carve_status st = CARVE_OK;
+    char why[512];
+    why[0] = 0;
+
+    if (sp->applies && !sp->applies(ctx, s, why, sizeof why)) {
+        json_object_set_new(obj, "status", json_string("skipped"));
+        json_object_set_new(obj, "backend", json_string("none"));
+        json_object_set_new(obj, "reason", json_string(why));
+        carve__log(ctx, CARVE_LOG_DEBUG, "%s: skipped (%s)", sp->name, why);
+        goto done;
+    }
+    const backend *list[MAX_BACKENDS];
+    int nb = sp->plan(ctx, s, list);
+    bool ok = false, real_fallback = false;
+    for (int b = 0; b < nb && !ok; b++) {
+        json_t *details = json_object();
+        carve__clear_error(ctx);
+        st = list[b]->run(ctx, s, details);
+        if (st == CARVE_OK) {
+            if (carve__cancelled(ctx)) st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during %s", sp->name);
+        }
+        if (fatal_status(st)) {
+            json_decref(details);
+            discard_candidates(s);
+            break;
+        }
+        if (st == CARVE_OK) {
+            why[0] = 0;
+            if (!sp->validate || sp->validate(ctx, s, why, sizeof why, details)) {
+                st = sp->commit(ctx, s, details);
+                if (st) { /* commit failures are resource errors: fatal */
+                    json_decref(details);
+                    discard_candidates(s);
+                    json_object_set_new(obj, "status", json_string("failed"));
+                    goto done;
+                }
+                ok = true;
+                json_object_set_new(obj, "backend", json_string(list[b]->name));
+                json_object_set_new(obj, "details", details);
+                discard_candidates(s);
+                break;
+            }
+        } else {
+            snprintf(why, sizeof why, "%s", ctx->errmsg[0] ? ctx->errmsg : carve_strerror(st));
+        }
+        json_decref(details);
+        discard_candidates(s);
+        json_t *a = json_object();
+        json_object_set_new(a, "backend", json_string(list[b]->name));
+        json_object_set_new(a, "reason", json_string(why));
+        /* a neural backend that is merely not installed is routine in auto mode */
+        bool routine = st == CARVE_ERR_NOT_FOUND && sp->backend_opt >= 0 &&
+                       carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == 0;
+        if (routine) json_object_set_new(a, "unavailable", json_true());
+        else real_fallback = true;
+        json_array_append_new(attempts, a);
+        carve__log(ctx, routine ? CARVE_LOG_INFO : CARVE_LOG_WARN, "%s: backend %s not used: %s%s", sp->name,
+                   list[b]->name, why, b + 1 < nb ? " (falling back)" : "");
+        if (st == CARVE_OK) st = CARVE_ERR_BACKEND; /* validation failed */
+    }
+    if (fatal_status(st) && !ok) {
+        json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : "failed"));
+        goto done;
+    }
+    if (ok) {
+        json_object_set_new(obj, "status", json_string(real_fallback ? "fallback" : "ok"));
+        st = CARVE_OK;
+    } else if (sp->optional) {
+        json_object_set_new(obj, "status", json_string("skipped"));
+        json_object_set_new(obj, "backend", json_string("none"));
+        json_object_set_new(obj, "reason", json_string(nb ? "every backend failed; the image goes on unchanged"
+                                                          : "no backend available"));
+        carve__log(ctx, CARVE_LOG_WARN, "%s: skipped: every backend failed", sp->name);
+        carve__clear_error(ctx);
+        st = CARVE_OK;
+    } else {
+        json_object_set_new(obj, "status", json_string("failed"));
+        if (!nb) st = carve__fail(ctx, CARVE_ERR_INTERNAL, "%s: no backend", sp->name);
+        else if (st == CARVE_ERR_BACKEND && why[0] && !strstr(ctx->errmsg, why))
+            carve__fail(ctx, CARVE_ERR_BACKEND, "%s: %s", sp->name, why);
+    }
+done:
+    json_object_set_new(obj, "fallbacks", attempts);
+    json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
+    json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
+    json_array_append_new(steps_arr, obj);
+    return st;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static carve_status keep(carve_ctx *ctx, const char *name, const carve_image *img) {
+    if (!carve__opt_bool(ctx, CARVE_OPTID_keep_intermediates) || !img) return CARVE_OK;
+    return carve__keep_intermediate(ctx, name, img);
+}
+
+static carve_status keep_map(carve_ctx *ctx, const char *name, const uint8_t *map, int w, int h) {
+    if (!carve__opt_bool(ctx, CARVE_OPTID_keep_intermediates) || !map) return CARVE_OK;
+    carve_image *im = carve__map_to_image(map, w, h);
+    if (!im) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory keeping intermediate %s", name);
+    carve_status st = carve__keep_intermediate(ctx, name, im);
+    carve_image_destroy(im);
+    return st;
+}
+
+static double fg_fraction(const uint8_t *map, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += map[i] >= 128;
+    return n ? (double)c / (double)n : 0;
+}
+
+static json_t *box_json(const run_state *s, const carve__box *b) {
+    /* report boxes in input-image pixels */
+    json_t *o = json_object();
+    int x0 = (int)floor(b->x / s->sx), y0 = (int)floor(b->y / s->sy);
+    int x1 = (int)ceil((b->x + b->w) / s->sx), y1 = (int)ceil((b->y + b->h) / s->sy);
+    json_object_set_new(o, "kind", json_string(b->kind));
+    json_object_set_new(o, "score", json_real(round(b->score * 1000.0) / 1000.0));
+    json_object_set_new(o, "x", json_integer(x0));
+    json_object_set_new(o, "y", json_integer(y0));
+    json_object_set_new(o, "w", json_integer(x1 - x0));
+    json_object_set_new(o, "h", json_integer(y1 - y0));
+    return o;
+}
+
+/* ============================================================================
+ * Phase 1 — sanitize: detect plates/text, then inpaint the erase mask.
+ * ========================================================================== */
+
+#define MAX_DETECTED 32
+
+static bool detect_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)s;
+    if (!carve__opt_bool(ctx, CARVE_OPTID_auto_erase)) {
+        snprintf(why, n, "option auto_erase is off");
+        return false;
+    }
+    return true;
+}
+
+static carve_status detect_neural(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__nn_text_detect(ctx, s->img, &s->cand_boxes, &s->cand_n);
+}
+
+static carve_status detect_classical(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__detect_plates(ctx, s->img, &s->cand_boxes, &s->cand_n);
+}
+
+static const backend be_detect_neural = {"neural", detect_neural};
+static const backend be_detect_classical = {"classical", detect_classical};
+
+static int detect_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)s;
+    int n = 0;
+    if (carve__opt_enum(ctx, CARVE_OPTID_text_backend) != 1) list[n++] = &be_detect_neural; /* auto, neural */
+    list[n++] = &be_detect_classical;
+    return n;
+}
+
+static bool detect_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    if (s->cand_n < 0 || (s->cand_n > 0 && !s->cand_boxes)) {
+        snprintf(why, n, "detector returned an invalid box list");
+        return false;
+    }
+    /* clamp to the image, drop empty boxes, reject implausible ones */
+    int k = 0;
+    double area = (double)s->w * s->h;
+    for (int i = 0; i < s->cand_n; i++) {
+        carve__box b = s->cand_boxes[i];
+        int x0 = carve__clampi(b.x, 0, s->w), y0 = carve__clampi(b.y, 0, s->h);
+        int x1 = carve__clampi(b.x + b.w, 0, s->w), y1 = carve__clampi(b.y + b.h, 0, s->h);
+        if (b.w <= 0 || b.h <= 0 || x1 <= x0 || y1 <= y0) continue;
+        if ((double)(x1 - x0) * (y1 - y0) > 0.25 * area) {
+            snprintf(why, n, "detector returned a box of %dx%d covering %.0f%% of the image", x1 - x0, y1 - y0,
+                     100.0 * (x1 - x0) * (y1 - y0) / area);
+            return false;
+        }
+        b.x = x0;
+        b.y = y0;
+        b.w = x1 - x0;
+        b.h = y1 - y0;
+        b.kind[sizeof b.kind - 1] = 0;
+        if (!b.kind[0]) snprintf(b.kind, sizeof b.kind, "text");
+        if (!(b.score >= 0 && b.score <= 1)) b.score = b.score > 1 ? 1 : 0;
+        s->cand_boxes[k++] = b;
+    }
+    if (k > MAX_DETECTED) {
+        json_object_set_new(d, "dropped", json_integer(k - MAX_DETECTED));
+        k = MAX_DETECTED; /* sorted by score: keep the best */
+    }
+    s->cand_n = k;
+    return true;
+}
+
+static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    json_t *arr = json_array();
+    if (s->cand_n) {
+        carve__box *nb = realloc(s->boxes, (size_t)(s->nboxes + s->cand_n) * sizeof *nb);
+        if (!nb) {
+            json_decref(arr);
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        }
+        s->boxes = nb;
+    }
+    for (int i = 0; i < s->cand_n; i++) {
+        carve__box b = s->cand_boxes[i];
+        json_array_append_new(arr, box_json(s, &b));
+        /* a detection hugs the characters: grow it to take the plate frame */
+        int m = (int)ceil(0.12 * (b.h < b.w ? b.h : b.w)) + 2;
+        int x0 = carve__clampi(b.x - m, 0, s->w), y0 = carve__clampi(b.y - m, 0, s->h);
+        int x1 = carve__clampi(b.x + b.w + m, 0, s->w), y1 = carve__clampi(b.y + b.h + m, 0, s->h);
+        b.x = x0;
+        b.y = y0;
+        b.w = x1 - x0;
+        b.h = y1 - y0;
+        s->boxes[s->nboxes++] = b;
+    }
+    json_object_set_new(d, "boxes", arr);
+    json_object_set_new(d, "coordinates", json_string("input image pixels"));
+    return CARVE_OK;
+}
+
+static carve_status build_mask(carve_ctx *ctx, run_state *s) {
+    /* the erase_mask file (if any) was loaded into s->mask by prepare();
+     * the boxes are OR-ed in here */
+    size_t n = (size_t)s->w * s->h;
+    if (!s->mask && s->nboxes) {
+        s->mask = calloc(n ? n : 1, 1);
+        if (!s->mask) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < s->nboxes; i++) {
+        const carve__box *b = &s->boxes[i];
+        for (int y = b->y; y < b->y + b->h; y++) memset(s->mask + (size_t)y * s->w + b->x, 255, (size_t)b->w);
+    }
+    s->mask_px = 0;
+    if (s->mask)
+        for (size_t i = 0; i < n; i++) s->mask_px += s->mask[i] != 0;
+    return CARVE_OK;
+}
+
+static bool inpaint_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    carve_status st = build_mask(ctx, s);
+    if (st) {
+        snprintf(why, n, "%s", ctx->errmsg);
+        return false;
+    }
+    if (!s->mask_px) {
+        snprintf(why, n, "nothing to erase");
+        return false;
+    }
+    if (keep_map(ctx, "erase_mask", s->mask, s->w, s->h)) {
+        snprintf(why, n, "%s", ctx->errmsg);
+        return false;
+    }
+    return true;
+}
+
+static carve_status inpaint_exemplar(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__inpaint(ctx, s->img, s->mask, &s->cand_img);
+}
+
+static carve_status inpaint_diffusion(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__fill_pushpull(ctx, s->img, s->mask, &s->cand_img);
+}
+
+static const backend be_inpaint_exemplar = {"exemplar", inpaint_exemplar};
+static const backend be_inpaint_diffusion = {"diffusion", inpaint_diffusion};
+
+static int inpaint_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_inpaint_exemplar;
+    list[1] = &be_inpaint_diffusion;
+    return 2;
+}
+
+static bool inpaint_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    const carve_image *a = s->img, *b = s->cand_img;
+    if (!b || b->w != a->w || b->h != a->h) {
+        snprintf(why, n, "inpaint returned %s", b ? "an image of another size" : "no image");
+        return false;
+    }
+    size_t np = (size_t)a->w * a->h;
+    int64_t changed = 0, outside = 0, holes = 0;
+    for (size_t i = 0; i < np; i++) {
+        const uint8_t *p = a->px + 4 * i, *q = b->px + 4 * i;
+        if (!s->mask[i]) {
+            outside += memcmp(p, q, 4) != 0;
+            continue;
+        }
+        int diff = abs(p[0] - q[0]) + abs(p[1] - q[1]) + abs(p[2] - q[2]);
+        changed += diff > 6;
+        holes += p[3] >= 128 && q[3] < 128;
+    }
+    double frac = (double)changed / (double)s->mask_px;
+    json_object_set_new(d, "masked_pixels", json_integer(s->mask_px));
+    json_object_set_new(d, "changed_fraction", json_real(round(frac * 1000) / 1000));
+    if (outside) {
+        snprintf(why, n, "inpaint changed %lld pixels outside the mask", (long long)outside);
+        return false;
+    }
+    if (holes * 2 > s->mask_px) {
+        snprintf(why, n, "inpaint left a transparent hole (%lld of %lld masked pixels)", (long long)holes,
+                 (long long)s->mask_px);
+        return false;
+    }
+    if (frac < 0.5) {
+        snprintf(why, n, "inpaint left the hole: only %.0f%% of the %lld masked pixels changed", frac * 100,
+                 (long long)s->mask_px);
+        return false;
+    }
+    return true;
+}
+
+static carve_status commit_image(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    (void)d;
+    carve_image_destroy(s->img);
+    s->img = s->cand_img;
+    s->cand_img = NULL;
+    return CARVE_OK;
+}
+
+static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
+    (void)ctx;
+    json_t *arr = json_array();
+    for (int i = 0; i < s->nboxes; i++) json_array_append_new(arr, box_json(s, &s->boxes[i]));
+    json_object_set_new(ph, "erased_boxes", arr);
+    json_object_set_new(ph, "erased_pixels", json_integer(s->mask_px));
+    return CARVE_OK;
+}
+
+static const step sanitize_steps[] = {
+    {"detect", 0.35, true, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
+    {"inpaint", 0.65, true, inpaint_applies, inpaint_plan, inpaint_validate, commit_image, -1},
+};
+
+/* ============================================================================
+ * Phase 2 — steer: matte, flatten, edges; then the background is applied.
+ * ========================================================================== */
+
+static bool matte_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)ctx;
+    if (s->bg_mode == BG_KEEP) {
+        snprintf(why, n, "option background is keep");
+        return false;
+    }
+    return true;
+}
+
+static carve_status matte_input_alpha(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    size_t n = (size_t)s->w * s->h;
+    s->cand_map = malloc(n ? n : 1);
+    if (!s->cand_map) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) s->cand_map[i] = s->img->px[4 * i + 3];
+    return CARVE_OK;
+}
+
+static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__nn_matte(ctx, s->img, &s->cand_map);
+}
+
+static carve_status matte_classical(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__matte_classical(ctx, s->img, &s->cand_map);
+}
+
+static const backend be_matte_alpha = {"input-alpha", matte_input_alpha};
+static const backend be_matte_neural = {"neural", matte_neural};
+static const backend be_matte_classical = {"classical", matte_classical};
+
+static int matte_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    int n = 0;
+    if (s->input_alpha) list[n++] = &be_matte_alpha;
+    if (carve__opt_enum(ctx, CARVE_OPTID_matte_backend) != 1) list[n++] = &be_matte_neural;
+    list[n++] = &be_matte_classical;
+    return n;
+}
+
+static bool matte_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    if (!s->cand_map) {
+        snprintf(why, n, "no matte returned");
+        return false;
+    }
+    double f = fg_fraction(s->cand_map, (size_t)s->w * s->h);
+    json_object_set_new(d, "foreground_fraction", json_real(round(f * 1000) / 1000));
+    if (f < 0.005) {
+        snprintf(why, n, "matte is empty (%.1f%% foreground)", f * 100);
+        return false;
+    }
+    if (f > 0.995) {
+        snprintf(why, n, "matte is all foreground (%.1f%%)", f * 100);
+        return false;
+    }
+    return true;
+}
+
+static carve_status matte_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    free(s->matte);
+    s->matte = s->cand_map;
+    s->cand_map = NULL;
+    return keep_map(ctx, "matte", s->matte, s->w, s->h);
+}
+
+static bool flatten_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)s;
+    if (carve__opt_float(ctx, CARVE_OPTID_flatten) <= 0) {
+        snprintf(why, n, "option flatten is 0");
+        return false;
+    }
+    return true;
+}
+
+static carve_status flatten_run(carve_ctx *ctx, run_state *s, json_t *d) {
+    double k = carve__opt_float(ctx, CARVE_OPTID_flatten);
+    json_object_set_new(d, "strength", json_real(k));
+    return carve__flatten(ctx, s->img, k, &s->cand_img);
+}
+
+static const backend be_flatten = {"edge-preserving", flatten_run};
+
+static int flatten_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_flatten;
+    return 1;
+}
+
+static bool image_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_img || s->cand_img->w != s->w || s->cand_img->h != s->h) {
+        snprintf(why, n, "returned %s", s->cand_img ? "an image of another size" : "no image");
+        return false;
+    }
+    return true;
+}
+
+static carve_status flatten_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    /* flattening smooths colours only: the alpha channel stays the input's */
+    size_t np = (size_t)s->w * s->h;
+    for (size_t i = 0; i < np; i++) s->cand_img->px[4 * i + 3] = s->img->px[4 * i + 3];
+    return commit_image(ctx, s, d);
+}
+
+static bool edges_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)s;
+    if (!carve__opt_bool(ctx, CARVE_OPTID_outline)) {
+        snprintf(why, n, "option outline is off");
+        return false;
+    }
+    return true;
+}
+
+static carve_status edges_canny(carve_ctx *ctx, run_state *s, json_t *d) {
+    const double sigma = 1.4, lo = 0.1, hi = 0.25;
+    json_object_set_new(d, "sigma", json_real(sigma));
+    json_object_set_new(d, "low", json_real(lo));
+    json_object_set_new(d, "high", json_real(hi));
+    return carve__edges_canny(ctx, s->img, sigma, lo, hi, &s->cand_map);
+}
+
+static const backend be_edges = {"canny", edges_canny};
+
+static int edges_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_edges;
+    return 1;
+}
+
+static bool edges_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    if (!s->cand_map) {
+        snprintf(why, n, "no edge map returned");
+        return false;
+    }
+    double f = fg_fraction(s->cand_map, (size_t)s->w * s->h);
+    json_object_set_new(d, "edge_fraction", json_real(round(f * 10000) / 10000));
+    if (f > 0.3) {
+        snprintf(why, n, "edge map marks %.0f%% of the pixels: noise, not outlines", f * 100);
+        return false;
+    }
+    return true;
+}
+
+static carve_status edges_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    free(s->edges);
+    s->edges = s->cand_map;
+    s->cand_map = NULL;
+    return keep_map(ctx, "edges", s->edges, s->w, s->h);
+}
+
+static carve_status steer_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
+    (void)ctx;
+    size_t np = (size_t)s->w * s->h;
+    const char *applied = "keep";
+    if (s->matte && s->bg_mode == BG_REMOVE) {
+        for (size_t i = 0; i < np; i++) {
+            uint8_t *a = &s->img->px[4 * i + 3];
+            if (s->matte[i] < *a) *a = s->matte[i];
+        }
+        applied = "remove";
+    } else if (s->matte && s->bg_mode == BG_COLOR) {
+        int br = (int)(s->bg_rgb >> 16) & 255, bgc = (int)(s->bg_rgb >> 8) & 255, bb = (int)s->bg_rgb & 255;
+        for (size_t i = 0; i < np; i++) {
+            uint8_t *p = &s->img->px[4 * i];
+            int a = s->matte[i] < p[3] ? s->matte[i] : p[3];
+            p[0] = (uint8_t)((p[0] * a + br * (255 - a) + 127) / 255);
+            p[1] = (uint8_t)((p[1] * a + bgc * (255 - a) + 127) / 255);
+            p[2] = (uint8_t)((p[2] * a + bb * (255 - a) + 127) / 255);
+            p[3] = 255;
+        }
+        applied = "colour";
+    } else if (s->bg_mode != BG_KEEP) {
+        applied = "keep (no usable matte)";
+    }
+    json_object_set_new(ph, "background", json_string(applied));
+    if (s->bg_mode == BG_COLOR) {
+        char hex[8];
+        carve__hex(s->bg_rgb, hex);
+        json_object_set_new(ph, "background_color", json_string(hex));
+    }
+    return CARVE_OK;
+}
+
+static const step steer_steps[] = {
+    {"matte", 0.5, true, matte_applies, matte_plan, matte_validate, matte_commit, CARVE_OPTID_matte_backend},
+    {"flatten", 0.4, true, flatten_applies, flatten_plan, image_validate, flatten_commit, -1},
+    {"edges", 0.1, true, edges_applies, edges_plan, edges_validate, edges_commit, -1},
+};
+
+/* ============================================================================
+ * Phase 3 — chroma: palette, optional upscale, quantize, outline.
+ * ========================================================================== */
+
+static carve_status parse_lock(carve_ctx *ctx, const char *text, carve_palette **out) {
+    *out = NULL;
+    if (!text || !*text) return CARVE_OK;
+    carve_palette *p = carve_palette_create("lock");
+    if (!p) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    const char *q = text;
+    while (*q) {
+        while (*q == ',' || *q == ' ' || *q == ';') q++;
+        if (!*q) break;
+        size_t len = strcspn(q, ", ;");
+        uint32_t rgb;
+        if (!carve__parse_hex(q, len, &rgb)) {
+            carve_palette_destroy(p);
+            return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option lock: '%.*s' is not a #rrggbb colour", (int)len, q);
+        }
+        bool dup = false;
+        for (int i = 0; i < carve_palette_count(p); i++) dup |= carve_palette_color(p, i) == rgb;
+        if (!dup && carve_palette_add(p, rgb, NULL)) {
+            carve_palette_destroy(p);
+            return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option lock: too many colours");
+        }
+        q += len;
+    }
+    *out = p;
+    return CARVE_OK;
+}
+
+static carve_status palette_argument(carve_ctx *ctx, run_state *s, json_t *d) {
+    json_object_set_new(d, "source", json_string("argument"));
+    s->cand_pal = carve_palette_copy(s->pal_arg);
+    return s->cand_pal ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+}
+
+static carve_status palette_option(carve_ctx *ctx, run_state *s, json_t *d) {
+    const char *name = carve__opt_str(ctx, CARVE_OPTID_palette);
+    json_object_set_new(d, "source", json_string(name));
+    carve_status st = carve_palette_resolve(ctx, name, &s->cand_pal);
+    if (st && st != CARVE_ERR_NOMEM && !strstr(ctx->errmsg, "palette")) carve__errprefix(ctx, "option palette");
+    return st;
+}
+
+static carve_status palette_image(carve_ctx *ctx, run_state *s, json_t *d) {
+    carve_palette *lock = NULL;
+    carve_status st = parse_lock(ctx, carve__opt_str(ctx, CARVE_OPTID_lock), &lock);
+    if (st) return st;
+    if (s->bg_mode == BG_COLOR && s->matte) { /* keep the requested background exact */
+        if (!lock) lock = carve_palette_create("lock");
+        if (!lock) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        bool dup = false;
+        for (int i = 0; i < carve_palette_count(lock); i++) dup |= carve_palette_color(lock, i) == s->bg_rgb;
+        if (!dup) carve_palette_add(lock, s->bg_rgb, "background");
+    }
+    int k = (int)carve__opt_int(ctx, CARVE_OPTID_colors);
+    json_object_set_new(d, "source", json_string("image"));
+    json_object_set_new(d, "colors_requested", json_integer(k));
+    if (lock) json_object_set_new(d, "locked", json_integer(carve_palette_count(lock)));
+    st = carve_palette_from_image(ctx, s->img, k, lock, &s->cand_pal);
+    carve_palette_destroy(lock);
+    return st;
+}
+
+static const backend be_pal_arg = {"argument", palette_argument};
+static const backend be_pal_opt = {"named", palette_option};
+static const backend be_pal_img = {"from-image", palette_image};
+
+static int palette_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    if (s->pal_arg) list[0] = &be_pal_arg;
+    else if (*carve__opt_str(ctx, CARVE_OPTID_palette)) list[0] = &be_pal_opt;
+    else list[0] = &be_pal_img;
+    return 1;
+}
+
+static bool palette_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_pal || carve_palette_count(s->cand_pal) < 1) {
+        snprintf(why, n, "the palette has no colours");
+        return false;
+    }
+    return true;
+}
+
+static carve_status palette_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    carve_palette_destroy(s->pal);
+    s->pal = s->cand_pal;
+    s->cand_pal = NULL;
+    json_object_set_new(d, "count", json_integer(carve_palette_count(s->pal)));
+    return CARVE_OK;
+}
+
+static bool upscale_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    double f = carve__opt_float(ctx, CARVE_OPTID_upscale);
+    int64_t to = carve__opt_int(ctx, CARVE_OPTID_upscale_to);
+    int long_side = s->w > s->h ? s->w : s->h;
+    if (f <= 1.0 && (to <= 0 || to <= long_side)) {
+        snprintf(why, n, "options upscale and upscale_to ask for no upscaling");
+        return false;
+    }
+    return true;
+}
+
+static carve_status upscale_run(carve_ctx *ctx, run_state *s, json_t *d) {
+    double f = carve__opt_float(ctx, CARVE_OPTID_upscale);
+    int64_t to = carve__opt_int(ctx, CARVE_OPTID_upscale_to);
+    int long_side = s->w > s->h ? s->w : s->h;
+    if (to > 0 && (double)to / long_side > f) f = (double)to / long_side;
+    if (f > 8) f = 8;
+    json_object_set_new(d, "factor", json_real(f));
+    return carve_upscale(ctx, s->img, f, &s->cand_img);
+}
+
+static const backend be_upscale = {"libvips", upscale_run};
+
+static int upscale_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_upscale;
+    return 1;
+}
+
+static bool upscale_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_img || s->cand_img->w < s->w || s->cand_img->h < s->h) {
+        snprintf(why, n, "upscale returned %s", s->cand_img ? "a smaller image" : "no image");
+        return false;
+    }
+    return true;
+}
+
+/* Nearest-neighbour resampling of a byte map. */
+static uint8_t *resample_map(const uint8_t *m, int w, int h, int w2, int h2) {
+    size_t np_ = (size_t)w2 * h2;
+    uint8_t *o = malloc(np_ ? np_ : 1);
+    if (!o) return NULL;
+    for (int y = 0; y < h2; y++) {
+        int sy = (int)(((int64_t)y * h + h / 2) / h2);
+        if (sy >= h) sy = h - 1;
+        for (int x = 0; x < w2; x++) {
+            int sxx = (int)(((int64_t)x * w + w / 2) / w2);
+            if (sxx >= w) sxx = w - 1;
+            o[(size_t)y * w2 + x] = m[(size_t)sy * w + sxx];
+        }
+    }
+    return o;
+}
+
+static carve_status upscale_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    int w2 = s->cand_img->w, h2 = s->cand_img->h;
+    uint8_t **maps[] = {&s->matte, &s->edges};
+    for (int i = 0; i < 2; i++) {
+        if (!*maps[i]) continue;
+        uint8_t *m = resample_map(*maps[i], s->w, s->h, w2, h2);
+        if (!m) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        free(*maps[i]);
+        *maps[i] = m;
+    }
+    s->sx *= (double)w2 / s->w;
+    s->sy *= (double)h2 / s->h;
+    s->w = w2;
+    s->h = h2;
+    json_object_set_new(d, "width", json_integer(w2));
+    json_object_set_new(d, "height", json_integer(h2));
+    return commit_image(ctx, s, d);
+}
+
+static carve_status quantize_run(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve_quantize(ctx, s->img, s->pal, &s->cand_img);
+}
+
+static const backend be_quantize = {"ciede2000", quantize_run};
+
+static int quantize_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_quantize;
+    return 1;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool quantize_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    if (!image_validate(ctx, s, why, n, d)) return false;
+    int pc = carve_palette_count(s->pal);
+    uint32_t cols[CARVE_PALETTE_MAX];
+    for (int i = 0; i < pc; i++) cols[i] = carve_palette_color(s->pal, i);
+    qsort(cols, (size_t)pc, sizeof cols[0], cmp_u32);
+    bool used[CARVE_PALETTE_MAX] = {false};
+    size_t np = (size_t)s->w * s->h;
+    int64_t opaque = 0, foreign = 0;
+    uint32_t last = 0xffffffffu;
+    int last_idx = -1;
+    for (size_t i = 0; i < np; i++) {
+        const uint8_t *p = s->cand_img->px + 4 * i;
+        if (p[3] < 128) continue;
+        opaque++;
+        uint32_t c = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+        if (c != last) {
+            const uint32_t *hit = bsearch(&c, cols, (size_t)pc, sizeof c, cmp_u32);
+            last = c;
+            last_idx = hit ? (int)(hit - cols) : -1;
+        }
+        if (last_idx < 0) foreign++;
+        else used[last_idx] = true;
+    }
+    int nused = 0;
+    for (int i = 0; i < pc; i++) nused += used[i];
+    json_object_set_new(d, "colors_used", json_integer(nused));
+    json_object_set_new(d, "opaque_fraction", json_real(np ? round((double)opaque / np * 1000) / 1000 : 0));
+    if (foreign) {
+        snprintf(why, n, "quantize left %lld pixels whose colour is not in the palette", (long long)foreign);
+        return false;
+    }
+    if (!opaque) {
+        snprintf(why, n, "quantize produced no opaque pixel: nothing to draw");
+        return false;
+    }
+    if (nused == 1) json_object_set_new(d, "note", json_string("the image maps to a single palette colour"));
+    return true;
+}
+
+static bool outline_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)ctx;
+    if (!s->edges) {
+        snprintf(why, n, carve__opt_bool(ctx, CARVE_OPTID_outline) ? "no edge map (the edges step was skipped)"
+                                                                   : "option outline is off");
+        return false;
+    }
+    return true;
+}
+
+static carve_status outline_run(carve_ctx *ctx, run_state *s, json_t *d) {
+    /* draw the edges (inside the vehicle) in the darkest palette colour */
+    int pc = carve_palette_count(s->pal), best = 0;
+    double bestL = 1e9;
+    for (int i = 0; i < pc; i++) {
+        double lab[3];
+        carve_rgb_to_lab(carve_palette_color(s->pal, i), lab);
+        if (lab[0] < bestL) bestL = lab[0], best = i;
+    }
+    uint32_t c = carve_palette_color(s->pal, best);
+    char hex[8];
+    carve__hex(c, hex);
+    json_object_set_new(d, "color", json_string(hex));
+    s->cand_img = carve_image_copy(s->quant);
+    if (!s->cand_img) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    int64_t drawn = 0;
+    for (int y = 0; y < s->h; y++) {
+        for (int x = 0; x < s->w; x++) {
+            size_t i = (size_t)y * s->w + x;
+            if (!s->edges[i]) continue;
+            uint8_t *p = s->cand_img->px + 4 * i;
+            if (p[3] < 128) continue;
+            p[0] = (uint8_t)(c >> 16);
+            p[1] = (uint8_t)(c >> 8);
+            p[2] = (uint8_t)c;
+            drawn++;
+        }
+    }
+    json_object_set_new(d, "pixels", json_integer(drawn));
+    return CARVE_OK;
+}
+
+static const backend be_outline = {"edge-map", outline_run};
+
+static int outline_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_outline;
+    return 1;
+}
+
+static carve_status quant_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    (void)d;
+    carve_image_destroy(s->quant);
+    s->quant = s->cand_img;
+    s->cand_img = NULL;
+    return CARVE_OK;
+}
+
+static carve_status chroma_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
+    (void)ctx;
+    json_t *pal = json_object(), *cols = json_array();
+    json_object_set_new(pal, "name", json_string(carve_palette_name(s->pal) ? carve_palette_name(s->pal) : ""));
+    for (int i = 0; i < carve_palette_count(s->pal); i++) {
+        char hex[8];
+        carve__hex(carve_palette_color(s->pal, i), hex);
+        json_array_append_new(cols, json_string(hex));
+    }
+    json_object_set_new(pal, "colors", cols);
+    json_object_set_new(ph, "palette", pal);
+    return CARVE_OK;
+}
+
+static const step chroma_steps[] = {
+    {"palette", 0.35, false, NULL, palette_plan, palette_validate, palette_commit, -1},
+    {"upscale", 0.1, false, upscale_applies, upscale_plan, upscale_validate, upscale_commit, -1},
+    {"quantize", 0.5, false, NULL, quantize_plan, quantize_validate, quant_commit, -1},
+    {"outline", 0.05, true, outline_applies, outline_plan, image_validate, quant_commit, -1},
+};
+
+/* ============================================================================
+ * Phase 4 — vector: trace, falling back to simpler curve modes.
+ * ========================================================================== */
+
+static carve_status trace_mode(carve_ctx *ctx, run_state *s, const char *mode) {
+    char old[32];
+    carve_ctx_get_option(ctx, "mode", old, sizeof old);
+    bool swap = mode && strcmp(old, mode);
+    if (swap) carve_ctx_set_option(ctx, "mode", mode);
+    carve_status st = carve_trace(ctx, s->quant, &s->cand_svg, &s->cand_svg_len);
+    if (swap) {
+        char msg[sizeof ctx->errmsg];
+        memcpy(msg, ctx->errmsg, sizeof msg);
+        carve_ctx_set_option(ctx, "mode", old);
+        memcpy(ctx->errmsg, msg, sizeof msg);
+    }
+    return st;
+}
+
+static carve_status trace_option(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return trace_mode(ctx, s, NULL);
+}
+static carve_status trace_polygon(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return trace_mode(ctx, s, "polygon");
+}
+static carve_status trace_pixel(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return trace_mode(ctx, s, "pixel");
+}
+
+static const backend be_trace_spline = {"spline", trace_option};
+static const backend be_trace_polygon_opt = {"polygon", trace_option};
+static const backend be_trace_pixel_opt = {"pixel", trace_option};
+static const backend be_trace_polygon = {"polygon", trace_polygon};
+static const backend be_trace_pixel = {"pixel", trace_pixel};
+
+static int trace_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)s;
+    switch (carve__opt_enum(ctx, CARVE_OPTID_mode)) {
+    case 0: list[0] = &be_trace_pixel_opt; return 1;
+    case 1: list[0] = &be_trace_polygon_opt; list[1] = &be_trace_pixel; return 2;
+    default: list[0] = &be_trace_spline; list[1] = &be_trace_polygon; list[2] = &be_trace_pixel; return 3;
+    }
+}
+
+static bool trace_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_svg || !s->cand_svg_len || !strstr(s->cand_svg, "<svg") || !strstr(s->cand_svg, "</svg>")) {
+        snprintf(why, n, "trace returned no SVG document");
+        return false;
+    }
+    return true;
+}
+
+static carve_status trace_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    free(s->svg);
+    s->svg = s->cand_svg;
+    s->svg_len = s->cand_svg_len;
+    s->cand_svg = NULL;
+    size_t paths = 0;
+    for (const char *p = s->svg; (p = strstr(p, "<path")); p += 5) paths++;
+    json_object_set_new(d, "svg_bytes", json_integer((json_int_t)s->svg_len));
+    json_object_set_new(d, "paths", json_integer((json_int_t)paths));
+    return CARVE_OK;
+}
+
+static const step vector_steps[] = {
+    {"trace", 1.0, false, NULL, trace_plan, trace_validate, trace_commit, -1},
+};
+
+/* ============================================================================
+ * The phase table and the driver.
+ * ========================================================================== */
+
+#define NSTEPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+static const phase phases[] = {
+    {"sanitize", 0.04, 0.20, sanitize_steps, NSTEPS(sanitize_steps), sanitize_finish, "sanitize"},
+    {"steer", 0.20, 0.45, steer_steps, NSTEPS(steer_steps), steer_finish, "steer"},
+    {"chroma", 0.45, 0.70, chroma_steps, NSTEPS(chroma_steps), chroma_finish, NULL},
+    {"vector", 0.70, 1.00, vector_steps, NSTEPS(vector_steps), NULL, NULL},
+};
+
+static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
+    double t0 = carve__now();
+    json_t *obj = json_object(), *steps = json_array();
+    json_object_set_new(obj, "name", json_string(ph->name));
+    json_array_append_new(s->phases, obj);
+    carve__range outer = carve__progress_push(ctx, ph->lo, ph->hi);
+    carve_status st = carve__progress(ctx, 0, ph->name);
+    double wsum = 0, acc = 0;
+    for (int i = 0; i < ph->nsteps; i++) wsum += ph->steps[i].weight;
+    for (int i = 0; i < ph->nsteps && !st; i++) {
+        double a = acc / wsum, b = (acc + ph->steps[i].weight) / wsum;
+        acc += ph->steps[i].weight;
+        carve__range r = carve__progress_push(ctx, a, b);
+        st = run_step(ctx, s, &ph->steps[i], steps);
+        carve__progress_pop(ctx, r);
+        if (!st) st = carve__progress(ctx, b, ph->name);
+    }
+    if (!st && ph->finish) st = ph->finish(ctx, s, obj);
+    if (!st && ph->intermediate) st = keep(ctx, ph->intermediate, s->img);
+    if (!st && !strcmp(ph->name, "chroma")) st = keep(ctx, "chroma", s->quant);
+    carve__progress_pop(ctx, outer);
+    /* the phase's backend: that of its main step (the last one that ran) */
+    const char *be = "none";
+    bool fallback = false;
+    size_t i;
+    json_t *sobj;
+    json_array_foreach(steps, i, sobj) {
+        const char *sb = json_string_value(json_object_get(sobj, "backend"));
+        const char *ss = json_string_value(json_object_get(sobj, "status"));
+        if (sb && strcmp(sb, "none") && strcmp(json_string_value(json_object_get(sobj, "name")), "outline") &&
+            strcmp(json_string_value(json_object_get(sobj, "name")), "edges"))
+            be = sb;
+        if (ss && !strcmp(ss, "fallback")) fallback = true;
+    }
+    json_object_set_new(obj, "backend", json_string(be));
+    json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled"
+                                                   : st                       ? "failed"
+                                                   : fallback                 ? "fallback"
+                                                                              : "ok"));
+    json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
+    json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
+    json_object_set_new(obj, "steps", steps);
+    return st;
+}
+
+/* Input checks, background option, erase boxes and mask, downscale. */
+static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
+    double t0 = carve__now();
+    const carve_image *in = s->orig;
+    s->ow = in->w;
+    s->oh = in->h;
+    json_t *inp = json_object();
+    json_object_set_new(report, "input", inp);
+    json_object_set_new(inp, "width", json_integer(in->w));
+    json_object_set_new(inp, "height", json_integer(in->h));
+    if (in->w <= 0 || in->h <= 0 || !in->px) return carve__fail(ctx, CARVE_ERR_EMPTY, "the input image has no pixels");
+    size_t np = (size_t)in->w * in->h;
+    size_t transparent = 0;
+    for (size_t i = 0; i < np; i++) transparent += in->px[4 * i + 3] < 128;
+    json_object_set_new(inp, "transparent_fraction", json_real(round((double)transparent / np * 1000) / 1000));
+    if (transparent == np)
+        return carve__fail(ctx, CARVE_ERR_EMPTY, "the input image is fully transparent: there is nothing to draw");
+    s->input_alpha = transparent > 0;
+
+    /* background */
+    const char *bg = carve__opt_str(ctx, CARVE_OPTID_background);
+    if (!strcmp(bg, "remove") || !strcmp(bg, "transparent")) s->bg_mode = BG_REMOVE;
+    else if (!strcmp(bg, "keep")) s->bg_mode = BG_KEEP;
+    else if (bg[0] == '#' && carve__parse_hex(bg, strlen(bg), &s->bg_rgb)) s->bg_mode = BG_COLOR;
+    else
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option background: '%s' is not remove, keep or #rrggbb", bg);
+
+    /* user boxes, in input pixels; validated before any work */
+    carve__box *ub = NULL;
+    int nub = 0;
+    carve_status st = carve__parse_erase(ctx, carve__opt_str(ctx, CARVE_OPTID_erase), &ub, &nub);
+    if (st) return st;
+
+    /* erase mask file: same size as the input */
+    const char *mpath = carve__opt_str(ctx, CARVE_OPTID_erase_mask);
+    carve_image *mimg = NULL;
+    if (*mpath) {
+        st = carve_image_load(ctx, mpath, &mimg);
+        if (st) {
+            free(ub);
+            carve__errprefix(ctx, "option erase_mask");
+            return st == CARVE_ERR_NOMEM ? st : CARVE_ERR_INVALID_ARG;
+        }
+        if (mimg->w != in->w || mimg->h != in->h) {
+            st = carve__fail(ctx, CARVE_ERR_INVALID_ARG,
+                             "option erase_mask: '%s' is %dx%d but the image is %dx%d (they must match)", mpath,
+                             mimg->w, mimg->h, in->w, in->h);
+            free(ub);
+            carve_image_destroy(mimg);
+            return st;
+        }
+    }
+
+    /* downscale to work_size */
+    int ws = (int)carve__opt_int(ctx, CARVE_OPTID_work_size);
+    int long_side = in->w > in->h ? in->w : in->h;
+    if (long_side > ws) {
+        double f = (double)ws / long_side;
+        int w = (int)lround(in->w * f), h = (int)lround(in->h * f);
+        if (w < 1) w = 1;
+        if (h < 1) h = 1;
+        st = carve__resize_rgba(ctx, in, w, h, &s->img);
+    } else {
+        s->img = carve_image_copy(in);
+        if (!s->img) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    if (st) {
+        free(ub);
+        carve_image_destroy(mimg);
+        return st;
+    }
+    s->w = s->img->w;
+    s->h = s->img->h;
+    s->sx = (double)s->w / in->w;
+    s->sy = (double)s->h / in->h;
+    json_object_set_new(inp, "work_width", json_integer(s->w));
+    json_object_set_new(inp, "work_height", json_integer(s->h));
+
+    /* user boxes to work coordinates */
+    json_t *ignored = json_array();
+    if (nub) {
+        s->boxes = malloc((size_t)nub * sizeof *s->boxes);
+        if (!s->boxes) {
+            free(ub);
+            carve_image_destroy(mimg);
+            json_decref(ignored);
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        }
+    }
+    for (int i = 0; i < nub; i++) {
+        carve__box b = ub[i];
+        int x0 = carve__clampi((int)floor(b.x * s->sx), 0, s->w);
+        int y0 = carve__clampi((int)floor(b.y * s->sy), 0, s->h);
+        int x1 = carve__clampi((int)ceil(((double)b.x + b.w) * s->sx), 0, s->w);
+        int y1 = carve__clampi((int)ceil(((double)b.y + b.h) * s->sy), 0, s->h);
+        if (x1 <= x0 || y1 <= y0) {
+            char t[96];
+            snprintf(t, sizeof t, "%d,%d,%d,%d is outside the %dx%d image", b.x, b.y, b.w, b.h, in->w, in->h);
+            json_array_append_new(ignored, json_string(t));
+            carve__log(ctx, CARVE_LOG_WARN, "option erase: box %s: ignored", t);
+            continue;
+        }
+        b.x = x0;
+        b.y = y0;
+        b.w = x1 - x0;
+        b.h = y1 - y0;
+        s->boxes[s->nboxes++] = b;
+    }
+    s->nuser = s->nboxes;
+    free(ub);
+    if (json_array_size(ignored)) json_object_set_new(report, "erase_ignored", ignored);
+    else json_decref(ignored);
+
+    if (mimg) {
+        /* white (and opaque) = erase; nearest sampling to the work size */
+        size_t n = (size_t)s->w * s->h;
+        s->mask = calloc(n ? n : 1, 1);
+        if (!s->mask) {
+            carve_image_destroy(mimg);
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        }
+        for (int y = 0; y < s->h; y++) {
+            int my = carve__clampi((int)((y + 0.5) / s->sy), 0, mimg->h - 1);
+            for (int x = 0; x < s->w; x++) {
+                int mx = carve__clampi((int)((x + 0.5) / s->sx), 0, mimg->w - 1);
+                const uint8_t *p = mimg->px + 4 * ((size_t)my * mimg->w + mx);
+                int luma = (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8;
+                s->mask[(size_t)y * s->w + x] = (luma >= 128 && p[3] >= 128) ? 255 : 0;
+            }
+        }
+        carve_image_destroy(mimg);
+    }
+    json_object_set_new(report, "prepare_time_s", json_real(ms3(carve__now() - t0)));
+    return keep(ctx, "input", s->img);
+}
+
+static void set_report(carve_ctx *ctx, json_t *report) {
+    free(ctx->report_json);
+    ctx->report_json = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+}
+
+carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palette *pal, char **svg, size_t *len) {
+    if (svg) *svg = NULL;
+    if (len) *len = 0;
+    if (!ctx) return CARVE_ERR_INVALID_ARG;
+    free(ctx->report_json);
+    ctx->report_json = NULL;
+    carve__intermediates_clear(ctx);
+    carve__clear_error(ctx);
+    if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_run: NULL argument");
+
+    double t0 = carve__now();
+    run_state s;
+    memset(&s, 0, sizeof s);
+    s.orig = in;
+    s.pal_arg = pal;
+    s.phases = json_array();
+    json_t *report = json_object();
+    if (!report || !s.phases) {
+        json_decref(report);
+        json_decref(s.phases);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    json_object_set_new(report, "carve_version", json_string(carve_version()));
+
+    if (ctx->prog_lo == 0 && ctx->prog_hi == 1) ctx->prog_last = 0;
+    carve__range outer = carve__progress_push(ctx, 0, 0.04);
+    carve_status st = carve__progress(ctx, 0, "prepare");
+    if (!st) st = prepare(ctx, &s, report);
+    carve__progress_pop(ctx, outer);
+
+    char *opts = carve_ctx_options_json(ctx);
+    json_t *oj = opts ? json_loads(opts, 0, NULL) : NULL;
+    carve_free(opts);
+    json_object_set_new(report, "options", oj ? oj : json_object());
+    json_object_set(report, "phases", s.phases);
+
+    for (int i = 0; i < NSTEPS(phases) && !st; i++) {
+        st = run_phase(ctx, &s, &phases[i]);
+        if (st) carve__errprefix(ctx, "%s", phases[i].name);
+    }
+    if (!st) st = carve__progress(ctx, 1.0, "done");
+
+    double total = carve__now() - t0;
+    json_t *totals = json_object();
+    json_object_set_new(totals, "time_s", json_real(ms3(total)));
+    json_object_set_new(totals, "peak_rss_mb", json_real(mb(carve__peak_rss())));
+    if (s.w > 0 && s.h > 0)
+        json_object_set_new(totals, "s_per_mpx_work", json_real(round(total / ((double)s.w * s.h / 1e6) * 1000) / 1000));
+    json_object_set_new(report, "totals", totals);
+    if (st) {
+        json_t *e = json_object();
+        json_object_set_new(e, "status", json_integer(st));
+        json_object_set_new(e, "name", json_string(carve_strerror(st)));
+        json_object_set_new(e, "message", json_string(ctx->errmsg));
+        json_object_set_new(report, "error", e);
+        json_object_set_new(report, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : "failed"));
+    } else {
+        json_t *o = json_object();
+        size_t paths = 0;
+        for (const char *p = s.svg; (p = strstr(p, "<path")); p += 5) paths++;
+        json_object_set_new(o, "svg_bytes", json_integer((json_int_t)s.svg_len));
+        json_object_set_new(o, "paths", json_integer((json_int_t)paths));
+        json_object_set_new(o, "width", json_integer(s.w));
+        json_object_set_new(o, "height", json_integer(s.h));
+        json_object_set_new(report, "output", o);
+        json_object_set_new(report, "status", json_string("ok"));
+    }
+    set_report(ctx, report);
+    json_decref(report);
+    if (!st) {
+        *svg = s.svg;
+        if (len) *len = s.svg_len;
+        s.svg = NULL;
+    }
+    state_free(&s);
+    return st;
+}

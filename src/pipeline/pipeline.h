@@ -1,0 +1,39 @@
+/* pipeline.h — the pipeline: phases composed into carve_run, the run report
+ * and its HTML rendering.  Only the pipeline includes the phase headers; the
+ * tools and the server may include this header. */
+#ifndef CARVE_PIPELINE_H
+#define CARVE_PIPELINE_H
+#include "core.h"
+
+/** Renders the run report of the last carve_run on ctx as one self-contained
+ *  HTML page: the original, every phase image kept in ctx (option
+ *  keep_intermediates) as base64 PNG data URIs, the SVG inline and the
+ *  timings.  title (e.g. the input file name) may be NULL; svg may be NULL
+ *  (failed run).  *html is NUL-terminated, free with carve_free.
+ *  CARVE_ERR_EMPTY when ctx holds no report. */
+carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *svg, size_t svg_len, char **html,
+                                size_t *len);
+
+/** Parses the option erase text ("x,y,w,h;x,y,w,h", also separated by
+ *  spaces or newlines) into boxes of kind "user".  Empty text gives n = 0 and
+ *  *boxes = NULL.  CARVE_ERR_INVALID_ARG with a message naming option erase
+ *  and the offending item. */
+carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **boxes, int *n);
+
+/** Fills the pixels whose mask byte is non-zero by push-pull diffusion
+ *  (mask-aware pyramid down, then up, filling holes from coarser levels):
+ *  the pipeline's fallback when exemplar inpainting fails.  Alpha is filled
+ *  the same way.  Deterministic; *out is a new image. */
+carve_status carve__fill_pushpull(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out);
+
+/** Resizes RGBA (straight alpha, premultiplied while resampling) to exactly
+ *  w x h with libvips (Lanczos3 when shrinking). */
+carve_status carve__resize_rgba(carve_ctx *ctx, const carve_image *in, int w, int h, carve_image **out);
+
+/** Keeps a copy of img as ctx's intermediate name (replacing one of that
+ *  name). */
+carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const carve_image *img);
+/** A greyscale RGBA picture of a w*h byte map (matte, mask, edges). */
+carve_image *carve__map_to_image(const uint8_t *map, int w, int h);
+
+#endif

@@ -1,0 +1,341 @@
+/* util.c — pipeline helpers: erase-box parsing, push-pull hole filling (the
+ * inpaint fallback), libvips resizing and intermediates. */
+#include "pipeline/pipeline.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+/* ---- erase boxes ------------------------------------------------------------ */
+
+#define MAX_ERASE_BOXES 1024
+
+static bool parse_int(const char **p, const char *end, long *v) {
+    const char *q = *p;
+    while (q < end && isspace((unsigned char)*q)) q++;
+    if (q >= end) return false;
+    char buf[32];
+    size_t n = 0;
+    if (*q == '-' || *q == '+') buf[n++] = *q++;
+    while (q < end && isdigit((unsigned char)*q) && n < sizeof buf - 1) buf[n++] = *q++;
+    buf[n] = 0;
+    if (!n || !isdigit((unsigned char)buf[n - 1])) return false;
+    errno = 0;
+    *v = strtol(buf, NULL, 10);
+    if (errno || *v < -1000000000L || *v > 1000000000L) return false;
+    while (q < end && isspace((unsigned char)*q)) q++;
+    *p = q;
+    return true;
+}
+
+carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **boxes, int *n) {
+    *boxes = NULL;
+    *n = 0;
+    if (!text) return CARVE_OK;
+    carve__box *out = NULL;
+    int cnt = 0, cap = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ';' || *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') p++;
+        if (!*p) break;
+        const char *end = p + strcspn(p, ";\n\r");
+        /* a list separated by spaces only ("1,2,3,4 5,6,7,8") also works */
+        const char *sp = p;
+        int commas = 0;
+        bool digit4 = false; /* a digit after the third comma */
+        for (const char *q = p; q < end; q++) {
+            if (*q == ',') commas++;
+            if (commas == 3 && isdigit((unsigned char)*q)) digit4 = true;
+            if (digit4 && (*q == ' ' || *q == '\t')) {
+                const char *r = q;
+                while (r < end && (*r == ' ' || *r == '\t')) r++;
+                if (r < end && *r != ',') {
+                    end = q;
+                    break;
+                }
+            }
+        }
+        long v[4];
+        const char *q = sp;
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; k++) {
+            ok = parse_int(&q, end, &v[k]);
+            if (ok && k < 3) {
+                if (q < end && *q == ',') q++;
+                else ok = false;
+            }
+        }
+        if (ok && q != end) ok = false;
+        if (ok && (v[2] <= 0 || v[3] <= 0)) ok = false;
+        if (!ok) {
+            free(out);
+            return carve__fail(ctx, CARVE_ERR_INVALID_ARG,
+                               "option erase: '%.*s' is not a box x,y,w,h (integers, w and h above 0; boxes "
+                               "separated by ';')",
+                               (int)(end - p > 80 ? 80 : end - p), p);
+        }
+        if (cnt == MAX_ERASE_BOXES) {
+            free(out);
+            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option erase: more than %d boxes", MAX_ERASE_BOXES);
+        }
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            carve__box *nb = realloc(out, (size_t)cap * sizeof *nb);
+            if (!nb) {
+                free(out);
+                return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+            }
+            out = nb;
+        }
+        carve__box b;
+        memset(&b, 0, sizeof b);
+        b.x = (int)v[0];
+        b.y = (int)v[1];
+        b.w = (int)v[2];
+        b.h = (int)v[3];
+        b.score = 1;
+        snprintf(b.kind, sizeof b.kind, "user");
+        out[cnt++] = b;
+        p = end;
+    }
+    *boxes = out;
+    *n = cnt;
+    return CARVE_OK;
+}
+
+/* ---- push-pull fill ------------------------------------------------------------ */
+
+typedef struct level {
+    int w, h;
+    float *c;  /* 4 per pixel: normalised RGBA */
+    float *wt; /* confidence 0..1 */
+} level;
+
+carve_status carve__fill_pushpull(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out) {
+    *out = NULL;
+    if (!img || !mask) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "fill: NULL argument");
+    int W = img->w, H = img->h;
+    int bx0 = W, by0 = H, bx1 = -1, by1 = -1;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (mask[(size_t)y * W + x]) {
+                if (x < bx0) bx0 = x;
+                if (x > bx1) bx1 = x;
+                if (y < by0) by0 = y;
+                if (y > by1) by1 = y;
+            }
+    carve_image *res = carve_image_copy(img);
+    if (!res) return carve__fail(ctx, CARVE_ERR_NOMEM, "fill: out of memory");
+    if (bx1 < 0) {
+        *out = res;
+        return CARVE_OK;
+    }
+    /* work on the hole's bounding box grown by its size: enough context */
+    int m = (bx1 - bx0 > by1 - by0 ? bx1 - bx0 : by1 - by0) + 8;
+    int x0 = carve__clampi(bx0 - m, 0, W), y0 = carve__clampi(by0 - m, 0, H);
+    int x1 = carve__clampi(bx1 + 1 + m, 0, W), y1 = carve__clampi(by1 + 1 + m, 0, H);
+    level lv[32];
+    int nl = 0;
+    carve_status st = CARVE_OK;
+    lv[0].w = x1 - x0;
+    lv[0].h = y1 - y0;
+    for (;;) {
+        level *L = &lv[nl];
+        size_t n = (size_t)L->w * L->h;
+        L->c = malloc(n * 4 * sizeof(float));
+        L->wt = malloc(n * sizeof(float));
+        nl++;
+        if (!L->c || !L->wt) {
+            st = carve__fail(ctx, CARVE_ERR_NOMEM, "fill: out of memory");
+            goto done;
+        }
+        if (nl == 1) {
+            for (int y = 0; y < L->h; y++)
+                for (int x = 0; x < L->w; x++) {
+                    size_t i = (size_t)y * L->w + x, gi = (size_t)(y + y0) * W + (x + x0);
+                    const uint8_t *p = img->px + 4 * gi;
+                    bool known = !mask[gi];
+                    L->wt[i] = known ? 1.0f : 0.0f;
+                    for (int k = 0; k < 4; k++) L->c[4 * i + k] = known ? p[k] : 0.0f;
+                }
+        } else {
+            const level *F = &lv[nl - 2];
+            for (int y = 0; y < L->h; y++)
+                for (int x = 0; x < L->w; x++) {
+                    float sw = 0, sc[4] = {0, 0, 0, 0};
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            int fx = 2 * x + dx, fy = 2 * y + dy;
+                            if (fx >= F->w || fy >= F->h) continue;
+                            size_t fi = (size_t)fy * F->w + fx;
+                            float w = F->wt[fi];
+                            sw += w;
+                            for (int k = 0; k < 4; k++) sc[k] += w * F->c[4 * fi + k];
+                        }
+                    size_t i = (size_t)y * L->w + x;
+                    for (int k = 0; k < 4; k++) L->c[4 * i + k] = sw > 0 ? sc[k] / sw : 0.0f;
+                    L->wt[i] = sw > 1 ? 1.0f : sw;
+                }
+        }
+        if ((L->w == 1 && L->h == 1) || nl == 32) break;
+        lv[nl].w = (L->w + 1) / 2;
+        lv[nl].h = (L->h + 1) / 2;
+        if (carve__cancelled(ctx)) {
+            st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during inpaint");
+            goto done;
+        }
+    }
+    if (lv[nl - 1].wt[0] <= 0) {
+        st = carve__fail(ctx, CARVE_ERR_EMPTY, "fill: the whole image is masked; nothing to fill from");
+        goto done;
+    }
+    /* pull: fill uncertain pixels from the coarser level (bilinear) */
+    for (int l = nl - 2; l >= 0; l--) {
+        level *L = &lv[l];
+        const level *C = &lv[l + 1];
+        for (int y = 0; y < L->h; y++) {
+            double cy = (y + 0.5) / 2.0 - 0.5;
+            int iy = (int)floor(cy);
+            double fy = cy - iy;
+            int ya = carve__clampi(iy, 0, C->h - 1), yb = carve__clampi(iy + 1, 0, C->h - 1);
+            for (int x = 0; x < L->w; x++) {
+                size_t i = (size_t)y * L->w + x;
+                float w = L->wt[i];
+                if (w >= 1.0f) continue;
+                double cx = (x + 0.5) / 2.0 - 0.5;
+                int ix = (int)floor(cx);
+                double fx = cx - ix;
+                int xa = carve__clampi(ix, 0, C->w - 1), xb = carve__clampi(ix + 1, 0, C->w - 1);
+                for (int k = 0; k < 4; k++) {
+                    double a = C->c[4 * ((size_t)ya * C->w + xa) + k], b = C->c[4 * ((size_t)ya * C->w + xb) + k];
+                    double c = C->c[4 * ((size_t)yb * C->w + xa) + k], d = C->c[4 * ((size_t)yb * C->w + xb) + k];
+                    double up = (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy;
+                    L->c[4 * i + k] = (float)(w * L->c[4 * i + k] + (1 - w) * up);
+                }
+                L->wt[i] = 1.0f;
+            }
+        }
+    }
+    for (int y = 0; y < lv[0].h; y++)
+        for (int x = 0; x < lv[0].w; x++) {
+            size_t gi = (size_t)(y + y0) * W + (x + x0);
+            if (!mask[gi]) continue;
+            const float *c = lv[0].c + 4 * ((size_t)y * lv[0].w + x);
+            for (int k = 0; k < 4; k++) {
+                long v = lroundf(c[k]);
+                res->px[4 * gi + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+done:
+    for (int i = 0; i < nl; i++) {
+        free(lv[i].c);
+        free(lv[i].wt);
+    }
+    if (st) carve_image_destroy(res);
+    else *out = res;
+    return st;
+}
+
+/* ---- resizing ------------------------------------------------------------------- */
+
+carve_status carve__resize_rgba(carve_ctx *ctx, const carve_image *in, int w, int h, carve_image **out) {
+    *out = NULL;
+    if (!in || in->w <= 0 || in->h <= 0 || w <= 0 || h <= 0)
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "resize: empty image or size");
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    size_t np = (size_t)in->w * in->h;
+    bool alpha = false;
+    for (size_t i = 0; i < np && !alpha; i++) alpha = in->px[4 * i + 3] != 255;
+    VipsImage *t[8] = {0};
+    int k = 0;
+    VipsImage *cur = vips_image_new_from_memory(in->px, np * 4, in->w, in->h, 4, VIPS_FORMAT_UCHAR);
+    if (!cur) goto fail;
+    t[k++] = cur;
+    if (alpha) { /* premultiply so transparent pixels do not bleed their colour */
+        if (vips_premultiply(cur, &t[k], NULL)) goto fail;
+        cur = t[k++];
+    }
+    if (vips_resize(cur, &t[k], (double)w / in->w, "vscale", (double)h / in->h, "kernel", VIPS_KERNEL_LANCZOS3, NULL))
+        goto fail;
+    cur = t[k++];
+    if (alpha) {
+        if (vips_unpremultiply(cur, &t[k], NULL)) goto fail;
+        cur = t[k++];
+    }
+    if (vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
+        if (vips_round(cur, &t[k], VIPS_OPERATION_ROUND_RINT, NULL)) goto fail;
+        cur = t[k++];
+        if (vips_cast_uchar(cur, &t[k], NULL)) goto fail;
+        cur = t[k++];
+    }
+    if (vips_image_get_width(cur) != w || vips_image_get_height(cur) != h) {
+        /* rounding inside vips_resize: pad or crop by the odd pixel */
+        if (vips_embed(cur, &t[k], 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL)) goto fail;
+        cur = t[k++];
+    }
+    size_t sz = 0;
+    void *mem = vips_image_write_to_memory(cur, &sz);
+    if (!mem) goto fail;
+    carve_image *im = carve_image_create(w, h);
+    if (!im || sz != (size_t)w * h * 4) {
+        g_free(mem);
+        carve_image_destroy(im);
+        st = carve__fail(ctx, im ? CARVE_ERR_INTERNAL : CARVE_ERR_NOMEM, "resize: unexpected result size");
+        goto done;
+    }
+    memcpy(im->px, mem, sz);
+    g_free(mem);
+    *out = im;
+    goto done;
+fail: {
+    const char *e = vips_error_buffer();
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", e && *e ? e : "unknown libvips error");
+    char *nl = strchr(msg, '\n');
+    if (nl) *nl = 0;
+    vips_error_clear();
+    st = carve__fail(ctx, CARVE_ERR_BACKEND, "resize %dx%d to %dx%d: %s", in->w, in->h, w, h, msg);
+}
+done:
+    for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
+    return st;
+}
+
+/* ---- intermediates ------------------------------------------------------------- */
+
+carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const carve_image *img) {
+    carve_image *copy = carve_image_copy(img);
+    if (!copy) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory keeping intermediate %s", name);
+    struct carve__intermediate **pp = &ctx->intermediates;
+    for (; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->name, name)) {
+            carve_image_destroy((*pp)->img);
+            (*pp)->img = copy;
+            return CARVE_OK;
+        }
+    struct carve__intermediate *it = calloc(1, sizeof *it);
+    if (!it) {
+        carve_image_destroy(copy);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory keeping intermediate %s", name);
+    }
+    snprintf(it->name, sizeof it->name, "%s", name);
+    it->img = copy;
+    *pp = it; /* appended: the list keeps pipeline order */
+    return CARVE_OK;
+}
+
+carve_image *carve__map_to_image(const uint8_t *map, int w, int h) {
+    carve_image *im = carve_image_create(w, h);
+    if (!im) return NULL;
+    size_t n = (size_t)w * h;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = im->px + 4 * i;
+        p[0] = p[1] = p[2] = map[i];
+        p[3] = 255;
+    }
+    return im;
+}
