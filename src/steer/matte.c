@@ -24,11 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MATTE_SIDE 400   /* long side of the working image */
+#define MATTE_SIDE 400   /* long side of the fine working image */
+#define MATTE_COARSE 200 /* long side of the coarse level (GMM iterations) */
 #define MATTE_K 5        /* GMM components per model */
 #define MATTE_ITERS 4    /* GMM fit + graph cut rounds */
 #define MATTE_GAMMA 50.0 /* smoothness weight */
-#define MATTE_HARD 1e6f  /* "infinite" terminal capacity */
+#define MATTE_HARD (1 << 28) /* "infinite" terminal capacity */
 
 /* ---- Gaussian mixture models -------------------------------------------- */
 typedef struct gauss {
@@ -309,34 +310,50 @@ static int gf_prep_row(void *arg, int64_t yy) {
     return 0;
 }
 
-/* q = guided_filter(I, p, r, eps) into out as alpha 0..255 with a steep ramp */
+/* q = guided_filter(I, p, r, eps) (He et al. 2010, grey guide) of the
+ * bilinearly upsampled matte p; alpha = steep ramp of q around 0.5 */
 static carve_status guided_upsample(carve_ctx *ctx, const carve_image *img, const float *lo, int lw, int lh,
                                     uint8_t *alpha) {
     int w = img->w, h = img->h, threads = carve__threads(ctx);
     size_t n = (size_t)w * (size_t)h;
     float *buf = malloc(7 * n * sizeof(float));
     if (!buf) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", w, h);
-    float *I = buf, *p = buf + n, *mI = buf + 2 * n, *mp = buf + 3 * n, *t1 = buf + 4 * n, *t2 = buf + 5 * n,
+    float *I = buf, *p = buf + n, *mI = buf + 2 * n, *mp = buf + 3 * n, *mII = buf + 4 * n, *mIp = buf + 5 * n,
           *tmp = buf + 6 * n;
     gf_job gj = {img, lo, lw, lh, I, p};
     carve__parallel_for(threads, h, gf_prep_row, &gj);
     double scale = (double)(w > h ? w : h) / (lw > lh ? lw : lh);
-    int r = (int)ceil(2 * scale) + 1;
-    const float eps = 1e-3f;
+    int r = (int)ceil(1.5 * scale) + 1;
+    const float eps = 2e-3f;
     carve__steer_boxmean(I, mI, tmp, w, h, r, threads);
     carve__steer_boxmean(p, mp, tmp, w, h, r, threads);
-    for (size_t i = 0; i < n; i++) t1[i] = I[i] * I[i];
-    carve__steer_boxmean(t1, t2, tmp, w, h, r, threads); /* t2 = mean(I*I) */
-    for (size_t i = 0; i < n; i++) t1[i] = I[i] * p[i];
-    carve__steer_boxmean(t1, tmp + 0, t1, w, h, r, threads); /* placeholder, replaced below */
-    (void)tmp;
+    for (size_t i = 0; i < n; i++) mII[i] = I[i] * I[i];
+    carve__steer_boxmean(mII, mII, tmp, w, h, r, threads);
+    for (size_t i = 0; i < n; i++) mIp[i] = I[i] * p[i];
+    carve__steer_boxmean(mIp, mIp, tmp, w, h, r, threads);
+    if (carve__cancelled(ctx)) {
+        free(buf);
+        return carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during matte");
+    }
+    /* a = cov(I,p) / (var(I) + eps), b = mean(p) - a mean(I): stored in mII, mIp */
+    for (size_t i = 0; i < n; i++) {
+        float var = mII[i] - mI[i] * mI[i], cov = mIp[i] - mI[i] * mp[i];
+        float a = cov / (var + eps);
+        mII[i] = a;
+        mIp[i] = mp[i] - a * mI[i];
+    }
+    carve__steer_boxmean(mII, mI, tmp, w, h, r, threads);
+    carve__steer_boxmean(mIp, mp, tmp, w, h, r, threads);
+    for (size_t i = 0; i < n; i++) {
+        float q = mI[i] * I[i] + mp[i];
+        float v = (q - 0.5f) * 3.0f + 0.5f; /* steep ramp: ~1-2 px soft edge */
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        alpha[i] = (uint8_t)(v * 255.0f + 0.5f);
+    }
     free(buf);
-    (void)alpha;
-    (void)eps;
     return CARVE_OK;
 }
 
-/* ---- the matte -------------------------------------------------------------- */
 static bool has_alpha(const carve_image *img) {
     size_t n = (size_t)img->w * (size_t)img->h, lowa = 0, opaque = 0;
     for (size_t i = 0; i < n; i++) {
@@ -347,28 +364,260 @@ static bool has_alpha(const carve_image *img) {
     return lowa * 1000 >= n && opaque > 0;
 }
 
+/* ---- the matte -------------------------------------------------------------- */
+enum { T_UNKNOWN = 0, T_BG = 1, T_FG = 2 };
+
+typedef struct matte_level {
+    int w, h, n;
+    float *col;       /* RGB 0..255 of the working image */
+    uint8_t *hard;    /* T_UNKNOWN / T_BG / T_FG */
+    uint8_t *lab;     /* current labels: 1 foreground */
+    float *prior_fg, *prior_bg; /* spatial prior costs (nats) */
+    float *wt;        /* 4 smoothness weights per pixel: E, SE, S, SW */
+} matte_level;
+
+static void level_free(matte_level *m) {
+    free(m->col);
+    free(m->hard);
+    free(m->lab);
+    free(m->prior_fg);
+    free(m->prior_bg);
+    free(m->wt);
+}
+
+/* E, SE, S, SW: the grid directions 0..3 of the max-flow graph */
+static const int NB_DX[4] = {1, 1, 0, -1}, NB_DY[4] = {0, 1, 1, 1};
+
+static double coldist2(const float *a, const float *b) {
+    return (double)(a[0] - b[0]) * (a[0] - b[0]) + (double)(a[1] - b[1]) * (a[1] - b[1]) +
+           (double)(a[2] - b[2]) * (a[2] - b[2]);
+}
+
+/* Allocates a level for img resized to long side `side`, with its colours,
+ * spatial priors and contrast-sensitive smoothness weights. */
+static bool level_init(matte_level *m, const carve_image *img, int side) {
+    memset(m, 0, sizeof *m);
+    int W = img->w, H = img->h, L = W > H ? W : H;
+    int w = W, h = H;
+    if (L > side) {
+        w = (int)lround((double)W * side / L);
+        h = (int)lround((double)H * side / L);
+        if (w < 1) w = 1;
+        if (h < 1) h = 1;
+    }
+    m->w = w;
+    m->h = h;
+    m->n = w * h;
+    size_t n = (size_t)m->n;
+    carve_image *small = (w == W && h == H) ? NULL : carve__steer_resize(img, w, h);
+    const carve_image *src = small ? small : img;
+    m->col = malloc(3 * n * sizeof(float));
+    m->hard = calloc(n, 1);
+    m->lab = calloc(n, 1);
+    m->prior_fg = malloc(n * sizeof(float));
+    m->prior_bg = malloc(n * sizeof(float));
+    m->wt = malloc(4 * n * sizeof(float));
+    if ((w != W || h != H) && !small) return false;
+    if (!m->col || !m->hard || !m->lab || !m->prior_fg || !m->prior_bg || !m->wt) {
+        carve_image_destroy(small);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) m->col[3 * i + (size_t)c] = src->px[4 * i + (size_t)c];
+    carve_image_destroy(small);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            double dx = (x + 0.5 - w / 2.0) / (w / 2.0), dy = (y + 0.5 - h / 2.0) / (h / 2.0);
+            double r = sqrt(dx * dx + dy * dy);
+            m->prior_fg[i] = (float)(r > 0.8 ? 4.0 * (r - 0.8) : 0.0);
+            m->prior_bg[i] = (float)(r < 0.5 ? 4.0 * (0.5 - r) : 0.0);
+        }
+    double sum = 0;
+    long cnt = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int d = 0; d < 4; d++) {
+                int qx = x + NB_DX[d], qy = y + NB_DY[d];
+                if (qx < 0 || qx >= w || qy >= h) continue;
+                sum += coldist2(m->col + 3 * ((size_t)y * w + x), m->col + 3 * ((size_t)qy * w + qx));
+                cnt++;
+            }
+    double beta = cnt && sum > 0 ? 1.0 / (2.0 * sum / cnt) : 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int d = 0; d < 4; d++) {
+                int qx = x + NB_DX[d], qy = y + NB_DY[d];
+                float *out = &m->wt[4 * ((size_t)y * w + x) + d];
+                if (qx < 0 || qx >= w || qy >= h) {
+                    *out = 0;
+                    continue;
+                }
+                double dd = coldist2(m->col + 3 * ((size_t)y * w + x), m->col + 3 * ((size_t)qy * w + qx));
+                *out = (float)(MATTE_GAMMA / ((d & 1) ? M_SQRT2 : 1.0) * exp(-beta * dd));
+            }
+    return true;
+}
+
+/* energies (nats) to integer capacities */
+#define MATTE_CAP_SCALE 64.0
+
+static carve_status graph_cut(carve_ctx *ctx, matte_level *m, const gmm *fg, const gmm *bg) {
+    int n = m->n;
+    carve__mf *g = carve__mf_create(m->w, m->h);
+    if (!g) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for the graph");
+    for (int i = 0; i < n; i++) {
+        if (m->hard[i] == T_BG) {
+            carve__mf_tweights(g, i, 0, MATTE_HARD);
+        } else if (m->hard[i] == T_FG) {
+            carve__mf_tweights(g, i, MATTE_HARD, 0);
+        } else {
+            const float *c = m->col + 3 * (size_t)i;
+            double dfg = gmm_nll(fg, c, NULL) + m->prior_fg[i];
+            double dbg = gmm_nll(bg, c, NULL) + m->prior_bg[i];
+            /* source = foreground: cutting source->i (i in background) costs dbg */
+            double mn = dfg < dbg ? dfg : dbg;
+            carve__mf_tweights(g, i, (int32_t)lrint((dbg - mn) * MATTE_CAP_SCALE),
+                               (int32_t)lrint((dfg - mn) * MATTE_CAP_SCALE));
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < 4; d++) {
+            /* two hard pixels of the same kind: no need for an edge */
+            int32_t c = (int32_t)lrint(m->wt[4 * (size_t)i + (size_t)d] * MATTE_CAP_SCALE);
+            if (c > 0) carve__mf_edge(g, i, d, c, c);
+        }
+    carve_status st = carve__mf_solve(g, ctx, NULL);
+    if (!st)
+        for (int i = 0; i < n; i++) m->lab[i] = carve__mf_source_side(g, i) ? 1 : 0;
+    carve__mf_destroy(g);
+    return st;
+}
+
 carve_status carve__matte_classical(carve_ctx *ctx, const carve_image *img, uint8_t **alpha) {
     if (!alpha) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: alpha is NULL");
     *alpha = NULL;
     if (!img || !img->px) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: no image");
     if (img->w <= 0 || img->h <= 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "matte: empty %dx%d image", img->w, img->h);
-    (void)guided_upsample;
-    (void)cleanup;
-    (void)gmm_fit;
-    size_t n = (size_t)img->w * (size_t)img->h;
-    uint8_t *out = malloc(n);
-    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory");
-    if (has_alpha(img)) {
-        for (size_t i = 0; i < n; i++) out[i] = img->px[4 * i + 3];
+    size_t N = (size_t)img->w * (size_t)img->h;
+    uint8_t *out = malloc(N);
+    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
+    if (has_alpha(img)) { /* the input is already cut out */
+        for (size_t i = 0; i < N; i++) out[i] = img->px[4 * i + 3];
         *alpha = out;
-        return CARVE_OK;
+        return carve__progress(ctx, 1, "matte");
     }
-    /* provisional: a centred ellipse */
-    for (int y = 0; y < img->h; y++)
-        for (int x = 0; x < img->w; x++) {
-            double dx = (x + 0.5 - img->w / 2.0) / (0.4 * img->w), dy = (y + 0.5 - img->h / 2.0) / (0.4 * img->h);
-            out[(size_t)y * (size_t)img->w + (size_t)x] = dx * dx + dy * dy <= 1 ? 255 : 0;
+    carve_status st = carve__progress(ctx, 0, "matte");
+    if (st) {
+        free(out);
+        return st;
+    }
+    matte_level c, f;  /* coarse and fine levels */
+    memset(&f, 0, sizeof f);
+    gmm fg, bg;
+    uint8_t *init = NULL, *clab = NULL;
+    int *idx = NULL;
+    float *lo = NULL;
+    if (!level_init(&c, img, MATTE_COARSE)) goto oom;
+    size_t n = (size_t)c.n;
+    int w = c.w, h = c.h;
+    init = malloc(n);
+    idx = malloc(N < n ? n * sizeof(int) : N * sizeof(int));
+    clab = malloc(N < n ? n : N);
+    if (!init || !idx || !clab) goto oom;
+    /* trimap: a border band is background for sure; the first foreground
+     * model comes from a central box, the first background model from the band */
+    int band = (int)lround(0.02 * (w > h ? w : h));
+    if (band < 1) band = 1;
+    bool can_band = w > 2 * band + 2 && h > 2 * band + 2;
+    int fx0 = (int)(0.25 * w), fx1 = (int)ceil(0.75 * w), fy0 = (int)(0.30 * h), fy1 = (int)ceil(0.80 * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            bool border = x < band || y < band || x >= w - band || y >= h - band;
+            c.hard[i] = border && can_band ? T_BG : T_UNKNOWN;
+            init[i] = border ? 0 : (x >= fx0 && x < fx1 && y >= fy0 && y < fy1) ? 1 : 2;
         }
-    *alpha = out;
-    return CARVE_OK;
+    gmm_fit(&bg, c.col, init, 0, c.n, true, idx, clab);
+    gmm_fit(&fg, c.col, init, 1, c.n, true, idx, clab);
+    if ((st = carve__progress(ctx, 0.05, "matte"))) goto done;
+    for (int it = 0; it < MATTE_ITERS; it++) {
+        if (it > 0) {
+            gmm_fit(&bg, c.col, c.lab, 0, c.n, false, idx, clab);
+            gmm_fit(&fg, c.col, c.lab, 1, c.n, false, idx, clab);
+        }
+        if ((st = graph_cut(ctx, &c, &fg, &bg))) goto done;
+        if ((st = carve__progress(ctx, 0.05 + 0.5 * (it + 1) / MATTE_ITERS, "matte"))) goto done;
+    }
+    if (!cleanup(c.lab, w, h)) goto oom;
+
+    /* fine level: only a band around the coarse boundary is unknown */
+    if (!level_init(&f, img, MATTE_SIDE)) goto oom;
+    {
+        int fw = f.w, fh = f.h;
+        int rad = (int)ceil(1.5 * (double)fw / w) + 1;
+        /* coarse labels upsampled (nearest), then the band: pixels with a
+         * pixel of the other label within rad (separable max/min filter) */
+        uint8_t *up = malloc((size_t)f.n), *tmp = malloc((size_t)f.n);
+        if (!up || !tmp) {
+            free(up);
+            free(tmp);
+            goto oom;
+        }
+        for (int y = 0; y < fh; y++) {
+            int cy = (int)(((int64_t)y * h) / fh);
+            for (int x = 0; x < fw; x++) up[(size_t)y * fw + x] = c.lab[(size_t)cy * w + (size_t)((int64_t)x * w / fw)];
+        }
+        /* tmp = 1 if the row window holds both labels; then columns */
+        for (int y = 0; y < fh; y++)
+            for (int x = 0; x < fw; x++) {
+                int any0 = 0, any1 = 0;
+                for (int t = x - rad; t <= x + rad; t++) {
+                    if (t < 0 || t >= fw) continue;
+                    if (up[(size_t)y * fw + t]) any1 = 1;
+                    else any0 = 1;
+                }
+                tmp[(size_t)y * fw + x] = (uint8_t)(any0 | (any1 << 1));
+            }
+        for (int y = 0; y < fh; y++)
+            for (int x = 0; x < fw; x++) {
+                int m2 = 0;
+                for (int t = y - rad; t <= y + rad; t++)
+                    if (t >= 0 && t < fh) m2 |= tmp[(size_t)t * fw + x];
+                size_t i = (size_t)y * fw + x;
+                f.hard[i] = m2 == 3 ? T_UNKNOWN : up[i] ? T_FG : T_BG;
+                f.lab[i] = up[i];
+            }
+        /* the image border stays background */
+        int fb = (int)lround(0.02 * (fw > fh ? fw : fh));
+        if (can_band)
+            for (int y = 0; y < fh; y++)
+                for (int x = 0; x < fw; x++)
+                    if (x < fb || y < fb || x >= fw - fb || y >= fh - fb) f.hard[(size_t)y * fw + x] = T_BG;
+        free(up);
+        free(tmp);
+    }
+    gmm_fit(&bg, f.col, f.lab, 0, f.n, false, idx, clab);
+    gmm_fit(&fg, f.col, f.lab, 1, f.n, false, idx, clab);
+    if ((st = graph_cut(ctx, &f, &fg, &bg))) goto done;
+    if ((st = carve__progress(ctx, 0.75, "matte"))) goto done;
+    if (!cleanup(f.lab, f.w, f.h)) goto oom;
+    lo = malloc((size_t)f.n * sizeof(float));
+    if (!lo) goto oom;
+    for (int i = 0; i < f.n; i++) lo[i] = f.lab[i] ? 1.0f : 0.0f;
+    if ((st = guided_upsample(ctx, img, lo, f.w, f.h, out))) goto done;
+    st = carve__progress(ctx, 1, "matte");
+    goto done;
+oom:
+    st = carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
+done:
+    level_free(&c);
+    level_free(&f);
+    free(init);
+    free(idx);
+    free(clab);
+    free(lo);
+    if (st) free(out);
+    else *alpha = out;
+    return st;
 }
