@@ -444,7 +444,7 @@ static carve_status inpaint_window(win_job *J, const carve_image *img, const uin
     while (nl < MAXL && hb > PS) {
         level *P = &lv[nl - 1], *C = &lv[nl];
         int cw = (P->w + 1) / 2, ch = (P->h + 1) / 2;
-        if (cw < 3 * PS || ch < 3 * PS) break;
+        if (cw < 2 * PS + 1 || ch < 2 * PS + 1) break;
         C->w = cw;
         C->h = ch;
         C->c = calloc((size_t)cw * ch * 4, sizeof(float));

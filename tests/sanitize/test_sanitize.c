@@ -1,7 +1,7 @@
 /* test_sanitize.c — phase 1: plate/text detection on the sample photos
  * (ground truth measured by eye) and exemplar inpainting (continuation of
  * textures, plates erased, determinism, edge cases, cancellation). */
-#include "test.h"
+#include "../test.h"
 #include "sanitize/sanitize.h"
 
 #include <stdint.h>
@@ -150,6 +150,39 @@ static void test_detect_synthetic(void) {
         free(b);
         carve_image_destroy(img);
     }
+    carve_ctx_destroy(ctx);
+}
+
+/* Light letters straight on a dark red body (a livery or a sign, no plate
+ * rectangle): reported as "text". */
+static void test_detect_text(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    int x, y, w, h;
+    carve_image *img = synthetic_plate(640, 400, 24, true, &x, &y, &w, &h);
+    uint8_t *p = carve_image_pixels(img);
+    for (int i = 0; i < 640 * 400; i++) {
+        uint8_t *q = p + 4 * i;
+        if (q[0] == 25) { /* letters -> light */
+            q[0] = 245;
+            q[1] = 240;
+            q[2] = 230;
+        } else { /* plate and body -> dark red */
+            q[0] = 150;
+            q[1] = 20;
+            q[2] = 30;
+        }
+    }
+    carve__box *b = NULL;
+    int n = 0;
+    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    CHECKF(n == 1, "%d boxes", n);
+    if (n >= 1) {
+        CHECKF(!strcmp(b[0].kind, "text"), "kind %s", b[0].kind);
+        /* the letters' row is inside the box */
+        CHECK(b[0].x <= x + 12 && b[0].x + b[0].w >= x + w - 12 && b[0].y <= y + 6 && b[0].y + b[0].h >= y + h - 6);
+    }
+    free(b);
+    carve_image_destroy(img);
     carve_ctx_destroy(ctx);
 }
 
@@ -490,6 +523,7 @@ static void test_inpaint_edge_cases(void) {
     CHECK_ST(carve__inpaint(ctx, img, &zero, &out), CARVE_OK);
     CHECK(out && out->w == 0);
     carve_image_destroy(out);
+    carve_image_destroy(img);
     /* small images smaller than a patch */
     img = carve_image_create(5, 4);
     for (int i = 0; i < 20; i++) img->px[4 * i] = (uint8_t)(i * 10), img->px[4 * i + 3] = 255;
@@ -554,6 +588,7 @@ int main(void) {
     RUN(test_detect_supercar_plate);
     RUN(test_detect_false_positives);
     RUN(test_detect_synthetic);
+    RUN(test_detect_text);
     RUN(test_detect_edge_cases);
     RUN(test_inpaint_outside_unchanged);
     RUN(test_inpaint_stripes_continue);
