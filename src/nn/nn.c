@@ -1,31 +1,81 @@
-/* nn.c — neural backends (placeholder until the ONNX Runtime loader lands):
- * every entry point reports that no runtime is available so the pipeline
- * falls back to its classical backends. */
-#include "nn/nn.h"
+/* nn.c — availability, descriptions for the run report, the erase_text
+ * filter.  The adapters live in adapters.c, the runtime in ort.c. */
+#include "nn/nn_internal.h"
 
-#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
-static carve_status no_runtime(carve_ctx *ctx, const char *task) {
-    return carve__fail(ctx, CARVE_ERR_NOT_FOUND,
-                       "neural %s: carve was built without the ONNX Runtime header; run scripts/onnx/setup.sh and rebuild",
-                       task);
+/* Finds the installed model of task; on failure ctx's message says why. */
+static carve_status find_model(carve_ctx *ctx, const char *task, carve__nn_manifest **man,
+                               const carve__nn_model **model) {
+    *man = NULL;
+    *model = NULL;
+    int t = carve__nn_task_find(task);
+    if (t < 0) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "unknown neural task '%s'", task ? task : "(null)");
+    carve_status st = carve__nn_manifest_load(ctx, man);
+    if (st) return st;
+    *model = carve__nn_manifest_pick(*man, t);
+    if (!*model) {
+        char names[512] = "";
+        for (int i = 0; i < (*man)->n; i++)
+            if ((*man)->models[i].task == t) {
+                size_t u = strlen(names);
+                snprintf(names + u, sizeof names - u, "%s%s", u ? ", " : "", (*man)->models[i].name);
+            }
+        st = carve__fail(ctx, CARVE_ERR_NOT_FOUND, "no %s model installed in %s (%s%s%s)", task, (*man)->models_dir,
+                         *names ? "the manifest lists " : "the manifest lists none", names,
+                         *names ? "; carve models fetch NAME installs one" : "");
+        carve__nn_manifest_free(*man);
+        *man = NULL;
+        return st;
+    }
+    return CARVE_OK;
 }
 
 bool carve__nn_available(carve_ctx *ctx, const char *task) {
-    (void)ctx;
-    (void)task;
-    return false;
+    carve__nn_manifest *man;
+    const carve__nn_model *m;
+    if (carve__ort_load(ctx, NULL)) return false;
+    if (find_model(ctx, task, &man, &m)) return false;
+    carve__nn_manifest_free(man);
+    return true;
 }
 
-carve_status carve__nn_matte(carve_ctx *ctx, const carve_image *img, uint8_t **alpha) {
-    (void)img;
-    if (alpha) *alpha = NULL;
-    return no_runtime(ctx, "matte");
+void carve__nn_describe(carve_ctx *ctx, const char *task, char *buf, size_t len) {
+    if (!buf || !len) return;
+    buf[0] = 0;
+    const char *ver = NULL;
+    carve__nn_manifest *man;
+    const carve__nn_model *m;
+    if (carve__ort_load(ctx, &ver) || find_model(ctx, task, &man, &m)) {
+        snprintf(buf, len, "unavailable: %s", carve_ctx_errmsg(ctx));
+        return;
+    }
+    int t = (int)carve__opt_int(ctx, CARVE_OPTID_nn_threads);
+    if (t <= 0) t = carve__threads(ctx);
+    snprintf(buf, len, "%s (ONNX Runtime %s, %d thread%s)", m->name, ver ? ver : "?", t, t == 1 ? "" : "s");
+    carve__nn_manifest_free(man);
 }
 
-carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n) {
-    (void)img;
-    if (boxes) *boxes = NULL;
-    if (n) *n = 0;
-    return no_runtime(ctx, "text_detect");
+int carve__nn_erase_filter(const carve_ctx *ctx, carve__box *boxes, int n) {
+    int mode = carve__opt_enum(ctx, CARVE_OPTID_erase_text); /* plates|all|none */
+    if (!boxes || n <= 0) return 0;
+    if (mode == 2) return 0;
+    if (mode == 1) return n;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(boxes[i].kind, "plate")) boxes[k++] = boxes[i];
+    return k;
+}
+
+carve_status carve__nn_find_model(carve_ctx *ctx, const char *task, carve__nn_manifest **man,
+                                  const carve__nn_model **model) {
+    carve_status st = carve__ort_load(ctx, NULL);
+    if (st) {
+        carve__errprefix(ctx, "neural %s", task);
+        return st;
+    }
+    st = find_model(ctx, task, man, model);
+    if (st) carve__errprefix(ctx, "neural %s", task);
+    return st;
 }
