@@ -725,6 +725,8 @@ static carve_status palette_option(carve_ctx *ctx, run_state *s, json_t *d) {
     json_object_set_new(d, "source", json_string(name));
     carve_status st = carve_palette_resolve(ctx, name, &s->cand_pal);
     if (st && st != CARVE_ERR_NOMEM && !strstr(ctx->errmsg, "palette")) carve__errprefix(ctx, "option palette");
+    /* an unreadable palette file is a bad option value, not an output error */
+    if (st == CARVE_ERR_IO) st = CARVE_ERR_NOT_FOUND;
     return st;
 }
 
