@@ -1,0 +1,209 @@
+/* test_server.c — unit tests of carved's parts: the event ring (bounded,
+ * O(1), sequence numbers), the SQLite store (conditional state changes,
+ * durability across reopen, retention listing, atomic files, palettes), and
+ * the server lifecycle in-process (start on port 0, stop, restart). */
+#include "test.h"
+#include "logring.h"
+#include "server.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void make_tmp(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/carved-unit-XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL);
+}
+
+static void rm_rf(const char *path) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_ring(void) {
+    carve__ring *r = malloc(sizeof *r);
+    carve__ring_init(r);
+    CHECK(carve__ring_first(r) == 1 && r->next_seq == 1);
+    CHECK(carve__ring_get(r, 1) == NULL);
+    char msg[64];
+    for (int i = 1; i <= 1000; i++) {
+        snprintf(msg, sizeof msg, "line %d", i);
+        uint64_t seq = carve__ring_push(r, i, CARVE__EV_LOG, 1, 0, msg);
+        CHECK(seq == (uint64_t)i);
+    }
+    CHECK(carve__ring_first(r) == 1000 - CARVE__RING_CAP + 1);
+    CHECK(carve__ring_get(r, carve__ring_first(r) - 1) == NULL);
+    CHECK(carve__ring_get(r, 1001) == NULL);
+    const carve__event *e = carve__ring_get(r, 1000);
+    CHECK(e && e->seq == 1000 && !strcmp(e->text, "line 1000"));
+    e = carve__ring_get(r, carve__ring_first(r));
+    CHECKF(e && e->seq == carve__ring_first(r), "oldest held");
+    /* long message cut at a UTF-8 boundary, always terminated */
+    char longmsg[1000];
+    memset(longmsg, 'a', sizeof longmsg);
+    for (int i = 190; i < 990; i += 2) {
+        longmsg[i] = (char)0xC3;
+        longmsg[i + 1] = (char)0xA9; /* é */
+    }
+    longmsg[999] = 0;
+    uint64_t s = carve__ring_push(r, 0, CARVE__EV_LOG, 1, 0, longmsg);
+    e = carve__ring_get(r, s);
+    size_t n = strlen(e->text);
+    CHECK(n < CARVE__RING_MSG && ((unsigned char)e->text[n - 1] & 0xC0) != 0xC0);
+    /* O(1): a million appends take well under a second */
+    clock_t t0 = clock();
+    for (int i = 0; i < 1000000; i++) carve__ring_push(r, 0, CARVE__EV_PROGRESS, 0, i * 1e-6, "stage");
+    double dt = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    CHECKF(dt < 1.0, "1e6 appends took %.3f s", dt);
+    CHECK(r->next_seq == 1000000 + 1002);
+    free(r);
+}
+
+static void test_store(void) {
+    make_tmp();
+    char dir[300], err[512];
+    snprintf(dir, sizeof dir, "%s/data", tmpdir);
+    carve__store *st = carve__store_sqlite_open(dir, err, sizeof err);
+    CHECKF(st != NULL, "%s", err);
+    if (!st) return;
+    carve__job_row row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.id, sizeof row.id, "0123456789abcdef0123456789abcdef");
+    row.created = 100;
+    row.options = "{\"colors\":8}";
+    CHECK(st->put_job(st, &row, err, sizeof err) == 0);
+    CHECK(st->put_job(st, &row, err, sizeof err) < 0); /* duplicate id */
+    CHECK(st->put_file(st, row.id, "input", "abc", 3, err, sizeof err) == 0);
+    CHECK(st->put_file(st, row.id, "../escape", "x", 1, err, sizeof err) < 0);
+    CHECK(st->put_file(st, "../../etc", "input", "x", 1, err, sizeof err) < 0);
+    char *data = NULL;
+    size_t len = 0;
+    CHECK(st->get_file(st, row.id, "input", &data, &len, err, sizeof err) == 0 && len == 3 && !memcmp(data, "abc", 3));
+    free(data);
+    CHECK(st->get_file(st, row.id, "nothing", &data, &len, err, sizeof err) == 1);
+    /* conditional transitions */
+    CHECK(st->set_state(st, row.id, CARVE__JOB_RUNNING, CARVE__JOB_DONE, 5, NULL, NULL, NULL, NULL, err, sizeof err) == 1);
+    CHECK(st->set_state(st, row.id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, 101, NULL, NULL, NULL, NULL, err, sizeof err) == 0);
+    /* not terminal: retention cannot delete it */
+    CHECK(st->delete_job(st, row.id, 0, err, sizeof err) == 1);
+    st->close(st);
+
+    /* reopen: the row survived (durability), still running */
+    st = carve__store_sqlite_open(dir, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st) return;
+    carve__job_row got;
+    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 0);
+    CHECK(got.state == CARVE__JOB_RUNNING && got.attempts == 1 && got.started == 101);
+    CHECK(got.options && !strcmp(got.options, "{\"colors\":8}"));
+    carve__job_row_free(&got);
+    char ids[4][33];
+    int n = 0;
+    CHECK(st->list_ids(st, CARVE__JOB_RUNNING, 0, ids, 4, &n, err, sizeof err) == 0 && n == 1);
+    CHECK(st->set_state(st, row.id, CARVE__JOB_RUNNING, CARVE__JOB_FAILED, 200, "boom", "decode", "{\"total\":1}",
+                        "[]", err, sizeof err) == 0);
+    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 0);
+    CHECK(got.state == CARVE__JOB_FAILED && got.finished == 200 && !strcmp(got.error, "boom") &&
+          !strcmp(got.error_kind, "decode") && !strcmp(got.timings, "{\"total\":1}"));
+    carve__job_row_free(&got);
+    /* retention listing: finished before */
+    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 150, ids, 4, &n, err, sizeof err) == 0 && n == 0);
+    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 250, ids, 4, &n, err, sizeof err) == 0 && n == 1);
+    long long counts[CARVE__JOB_NSTATES];
+    CHECK(st->count_states(st, counts, err, sizeof err) == 0 && counts[CARVE__JOB_FAILED] == 1 &&
+          counts[CARVE__JOB_QUEUED] == 0);
+    CHECK(st->delete_job(st, row.id, 0, err, sizeof err) == 0);
+    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 1);
+    char jd[400];
+    snprintf(jd, sizeof jd, "%s/jobs/%s", dir, row.id);
+    struct stat sb;
+    CHECK(stat(jd, &sb) != 0); /* files gone */
+    /* palettes */
+    char *text = NULL, *list = NULL;
+    CHECK(st->put_palette(st, "b", "#ffffff\n", err, sizeof err) == 0);
+    CHECK(st->put_palette(st, "a", "#000000\n", err, sizeof err) == 0);
+    CHECK(st->get_palette(st, "a", &text, err, sizeof err) == 0 && !strcmp(text, "#000000\n"));
+    free(text);
+    CHECK(st->list_palettes(st, &list, err, sizeof err) == 0 && !strcmp(list, "[\"a\",\"b\"]"));
+    free(list);
+    CHECK(st->delete_palette(st, "a", err, sizeof err) == 0);
+    CHECK(st->delete_palette(st, "a", err, sizeof err) == 1);
+    CHECK(st->get_palette(st, "a", &text, err, sizeof err) == 1);
+    st->close(st);
+
+    /* an orphan job folder (crash between file and row) is swept at open */
+    char orphan[400];
+    snprintf(orphan, sizeof orphan, "%s/jobs/ffffffffffffffffffffffffffffffff", dir);
+    CHECK(mkdir(orphan, 0700) == 0);
+    st = carve__store_sqlite_open(dir, err, sizeof err);
+    CHECK(st != NULL && stat(orphan, &sb) != 0);
+    if (st) st->close(st);
+    /* unusable data dir: clear message */
+    CHECK(carve__store_sqlite_open("/proc/carved-cannot", err, sizeof err) == NULL && strstr(err, "data_dir"));
+    rm_rf(tmpdir);
+}
+
+static void test_lifecycle(void) {
+    make_tmp();
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/data", tmpdir);
+    carve_ctx *cfg = carve_ctx_create();
+    CHECK_ST(carve_ctx_set_option(cfg, "listen", "127.0.0.1:0"), CARVE_OK);
+    CHECK_ST(carve_ctx_set_option(cfg, "data_dir", dir), CARVE_OK);
+    CHECK_ST(carve_ctx_set_option(cfg, "engine", "synthetic"), CARVE_OK);
+    for (int round = 0; round < 2; round++) {
+        carve__srv *s = NULL;
+        CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+        CHECK_ST(carve__srv_start(s, cfg), CARVE_OK);
+        CHECK(carve__srv_port(s) > 0);
+        carve__srv_stop(s);
+        carve__srv_stop(s); /* idempotent */
+        carve__srv_destroy(s);
+    }
+    /* a key is required: refused with a message naming api_key */
+    CHECK_ST(carve_ctx_set_option(cfg, "require_key", "always"), CARVE_OK);
+    carve__srv *s = NULL;
+    CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+    CHECK_ST(carve__srv_start(s, cfg), CARVE_ERR_CONFIG);
+    CHECK(strstr(carve_ctx_errmsg(cfg), "api_key") != NULL);
+    carve__srv_destroy(s);
+    /* bad listen address */
+    CHECK_ST(carve_ctx_set_option(cfg, "require_key", "auto"), CARVE_OK);
+    CHECK_ST(carve_ctx_set_option(cfg, "listen", "127.0.0.1"), CARVE_OK);
+    CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+    CHECK_ST(carve__srv_start(s, cfg), CARVE_ERR_CONFIG);
+    CHECK(strstr(carve_ctx_errmsg(cfg), "listen") != NULL);
+    carve__srv_destroy(s);
+    carve_ctx_destroy(cfg);
+    rm_rf(tmpdir);
+}
+
+static void test_schema(void) {
+    /* every server option documented, with a default that parses */
+    int n = 0;
+    carve_ctx *ctx = carve_ctx_create();
+    for (int i = 0; i < carve_option_count(); i++) {
+        const carve_option_info *o = carve_option_at(i);
+        if (strcmp(o->group, "server")) continue;
+        n++;
+        CHECKF(o->help && strlen(o->help) > 10, "%s has help", o->key);
+        CHECKF(carve_ctx_set_option(ctx, o->key, o->def) == CARVE_OK, "%s default '%s' parses", o->key, o->def);
+    }
+    CHECKF(n >= 15, "%d server options", n);
+    CHECK(carve_option_find("data-dir") != NULL && carve_option_find("listen") != NULL);
+    carve_ctx_destroy(ctx);
+}
+
+int main(void) {
+    RUN(test_ring);
+    RUN(test_store);
+    RUN(test_lifecycle);
+    RUN(test_schema);
+    return test_done();
+}
