@@ -1263,6 +1263,43 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     return keep(ctx, "input", s->img);
 }
 
+/* The SVG's viewBox is in work pixels; give it the input's display size
+ * (width/height of the root element) so it overlays the photo.  Only a plain
+ * numeric width and height on the root element are rewritten. */
+static carve_status svg_display_size(carve_ctx *ctx, run_state *s) {
+    if (s->w == s->ow && s->h == s->oh) return CARVE_OK;
+    char *root = strstr(s->svg, "<svg");
+    char *end = root ? strchr(root, '>') : NULL;
+    if (!end) return CARVE_OK;
+    const char *attrs[2] = {" width=\"", " height=\""};
+    char *pos[2];
+    size_t vlen[2];
+    for (int i = 0; i < 2; i++) {
+        pos[i] = strstr(root, attrs[i]);
+        if (!pos[i] || pos[i] > end) return CARVE_OK;
+        pos[i] += strlen(attrs[i]);
+        vlen[i] = strspn(pos[i], "0123456789.");
+        if (!vlen[i] || pos[i][vlen[i]] != '"') return CARVE_OK;
+    }
+    carve__buf b;
+    carve__buf_init(&b);
+    int first = pos[0] < pos[1] ? 0 : 1, second = 1 - first;
+    int val[2] = {s->ow, s->oh};
+    carve__buf_put(&b, s->svg, (size_t)(pos[first] - s->svg));
+    carve__buf_printf(&b, "%d", val[first]);
+    carve__buf_put(&b, pos[first] + vlen[first], (size_t)(pos[second] - (pos[first] + vlen[first])));
+    carve__buf_printf(&b, "%d", val[second]);
+    const char *rest = pos[second] + vlen[second];
+    carve__buf_put(&b, rest, s->svg_len - (size_t)(rest - s->svg));
+    size_t len = 0;
+    char *out = carve__buf_take(&b, &len);
+    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    free(s->svg);
+    s->svg = out;
+    s->svg_len = len;
+    return CARVE_OK;
+}
+
 static void set_report(carve_ctx *ctx, json_t *report) {
     free(ctx->report_json);
     ctx->report_json = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
@@ -1308,6 +1345,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
         st = run_phase(ctx, &s, &phases[i]);
         if (st) carve__errprefix(ctx, "%s", phases[i].name);
     }
+    if (!st) st = svg_display_size(ctx, &s);
     if (!st) st = carve__progress(ctx, 1.0, "done");
 
     double total = carve__now() - t0;
@@ -1330,8 +1368,10 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
         for (const char *p = s.svg; (p = strstr(p, "<path")); p += 5) paths++;
         json_object_set_new(o, "svg_bytes", json_integer((json_int_t)s.svg_len));
         json_object_set_new(o, "paths", json_integer((json_int_t)paths));
-        json_object_set_new(o, "width", json_integer(s.w));
-        json_object_set_new(o, "height", json_integer(s.h));
+        json_object_set_new(o, "width", json_integer(s.ow));
+        json_object_set_new(o, "height", json_integer(s.oh));
+        json_object_set_new(o, "viewbox_width", json_integer(s.w));
+        json_object_set_new(o, "viewbox_height", json_integer(s.h));
         json_object_set_new(report, "output", o);
         json_object_set_new(report, "status", json_string("ok"));
     }

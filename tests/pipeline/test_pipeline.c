@@ -517,6 +517,9 @@ static void test_erase_boxes(void) {
     CHECK(!strcmp(jstr(b0, "kind"), "user"));
     CHECK(json_integer_value(json_object_get(b0, "x")) == 296);
     CHECK(json_integer_value(json_object_get(b0, "w")) == 168);
+    /* the SVG keeps the input's display size over a work-size viewBox */
+    CHECKF(svg && strstr(svg, "width=\"800\"") && strstr(svg, "height=\"400\"") && strstr(svg, "0 0 400 200"),
+           "svg root: %.160s", svg ? svg : "");
     json_t *inp = step_of(rep, "sanitize", "inpaint");
     CHECK(!strcmp(jstr(inp, "status"), "ok") || !strcmp(jstr(inp, "status"), "fallback"));
     CHECK(!strcmp(jstr(inp, "backend"), "exemplar") || !strcmp(jstr(inp, "backend"), "diffusion"));
