@@ -111,7 +111,7 @@ static carve_status input_size(carve_ctx *ctx, const carve__nn_model *m, int w, 
     }
     double s = 1;
     int longest = w > h ? w : h;
-    if (m->long_side > 0 && longest > m->long_side) s = (double)m->long_side / longest;
+    if (m->long_side > 0 && (longest > m->long_side || m->upscale)) s = (double)m->long_side / longest;
     *tw = round_mult(w * s, m->multiple);
     *th = round_mult(h * s, m->multiple);
     if ((double)*tw * *th > 64e6)
@@ -379,8 +379,8 @@ carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve
          * part of the picture, of plausible height */
         double bw = db[i].w * sx, bh = db[i].h * sy, aspect = bh > 0 ? bw / bh : 0;
         double ang = fabs(db[i].angle) * 180 / M_PI, cy = 0.5 * (y0 + y1);
-        bool plate = aspect >= 2.0 && aspect <= 6.5 && ang <= 20 && cy >= 0.4 * img->h && bh >= 0.008 * img->h &&
-                     bh <= 0.15 * img->h;
+        bool plate = aspect >= 2.0 && aspect <= 6.5 && ang <= 20 && cy >= 0.6 * img->h && bh >= 0.008 * img->h &&
+                     bh <= 0.12 * img->h;
         snprintf(b->kind, sizeof b->kind, "%s", plate ? "plate" : "text");
     }
     qsort(res, (size_t)k, sizeof *res, cmp_box);

@@ -184,7 +184,7 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     json_t *sp = json_object_get(jm, "size_policy");
     if (!sp) return bad(v, "size_policy", "missing");
     if (!json_is_object(sp)) return bad(v, "size_policy", "must be an object");
-    static const char *const spkeys[] = {"mode", "width", "height", "long_side", "multiple", NULL};
+    static const char *const spkeys[] = {"mode", "width", "height", "long_side", "multiple", "upscale", NULL};
     if ((st = only_keys(v, sp, "size_policy.", spkeys))) return st;
     char mode[16];
     json_t *jmode = json_object_get(sp, "mode");
@@ -207,6 +207,10 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
         d = 1;
         if ((st = get_num(v, sp, "size_policy.", "multiple", 1, 1024, true, &d, false))) return st;
         m->multiple = (int)d;
+        json_t *up = json_object_get(sp, "upscale");
+        if (up && (!json_is_boolean(up) || m->size_mode != CARVE_NN_SIZE_CAP))
+            return bad(v, "size_policy.upscale", "must be true or false, with mode \"cap\"");
+        m->upscale = up && json_is_true(up);
     } else {
         return bad(v, "size_policy.mode", "must be \"fixed\", \"cap\" or \"any\"");
     }

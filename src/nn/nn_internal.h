@@ -45,6 +45,7 @@ typedef struct carve__nn_model {
     int size_mode;                   /* CARVE_NN_SIZE_* */
     int width, height;               /* FIXED */
     int long_side;                   /* CAP: cap on the long side (0 = none) */
+    bool upscale;                    /* CAP: also enlarge smaller images to long_side */
     int multiple;                    /* CAP/ANY: dims rounded to a multiple (>= 1) */
     bool bgr;                        /* channel order of the input tensor */
     double mean[3], std[3];          /* x = (v - mean) / std, v in 0..255 */
