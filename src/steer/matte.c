@@ -28,7 +28,8 @@
 #define MATTE_COARSE 200 /* long side of the coarse level (GMM iterations) */
 #define MATTE_K 5        /* GMM components per model */
 #define MATTE_ITERS 4    /* GMM fit + graph cut rounds */
-#define MATTE_GAMMA 50.0 /* smoothness weight */
+#define MATTE_GAMMA 25.0 /* smoothness weight (nats per unit contrast weight) */
+#define MATTE_PRIOR 4.0  /* spatial prior slope (nats per unit of normalised radius) */
 #define MATTE_HARD (1 << 28) /* "infinite" terminal capacity */
 
 /* ---- Gaussian mixture models -------------------------------------------- */
@@ -72,7 +73,7 @@ static void gmm_from_stats(gmm *m, const stats *st, int k) {
         gauss *g = &m->g[m->k++];
         double cov[3][3];
         stats_cov(&st[i], g->mu, cov);
-        for (int a = 0; a < 3; a++) cov[a][a] += 4.0; /* regularise: noise floor (RGB units^2) */
+        for (int a = 0; a < 3; a++) cov[a][a] += 4.0; /* regularise: noise floor (Lab units^2) */
         double det = cov[0][0] * (cov[1][1] * cov[2][2] - cov[1][2] * cov[2][1]) -
                      cov[0][1] * (cov[1][0] * cov[2][2] - cov[1][2] * cov[2][0]) +
                      cov[0][2] * (cov[1][0] * cov[2][1] - cov[1][1] * cov[2][0]);
@@ -281,75 +282,76 @@ oom:
     return false;
 }
 
-/* ---- guided-filter upsampling ---------------------------------------------- */
+/* ---- guided-filter upsampling ----------------------------------------------
+ * Fast guided filter (He & Sun 2015): the linear coefficients a, b of the
+ * guided filter (He, Sun & Tang 2010; grey guide) are computed at the fine
+ * working size, upsampled bilinearly, and applied to the full-resolution
+ * grey image: q = A * I + B.  The matte's edge thus snaps to the photo's
+ * edges at full resolution for the cost of one pass over the pixels. */
+static inline float luma01(const uint8_t *p) {
+    return (0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]) * (1.0f / 255.0f);
+}
+
 typedef struct gf_job {
     const carve_image *img;
-    const float *lo; /* low-res matte 0..1 */
+    const float *A, *B; /* low-res coefficient planes */
     int lw, lh;
-    float *I, *p;    /* full-res guide (grey 0..1) and upsampled matte */
+    uint8_t *alpha;
 } gf_job;
 
-static int gf_prep_row(void *arg, int64_t yy) {
+static int gf_apply_row(void *arg, int64_t yy) {
     const gf_job *j = arg;
     int w = j->img->w, h = j->img->h, y = (int)yy;
     double fy = ((double)y + 0.5) * j->lh / h - 0.5;
     if (fy < 0) fy = 0;
     int y0 = (int)fy, y1 = y0 + 1 < j->lh ? y0 + 1 : j->lh - 1;
-    double ty = fy - y0;
+    float ty = (float)(fy - y0);
+    const float *a0 = j->A + (size_t)y0 * (size_t)j->lw, *a1 = j->A + (size_t)y1 * (size_t)j->lw;
+    const float *b0 = j->B + (size_t)y0 * (size_t)j->lw, *b1 = j->B + (size_t)y1 * (size_t)j->lw;
     for (int x = 0; x < w; x++) {
         size_t i = (size_t)y * (size_t)w + (size_t)x;
-        const uint8_t *px = j->img->px + 4 * i;
-        j->I[i] = (0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2]) * (1.0f / 255.0f);
         double fx = ((double)x + 0.5) * j->lw / w - 0.5;
         if (fx < 0) fx = 0;
         int x0 = (int)fx, x1 = x0 + 1 < j->lw ? x0 + 1 : j->lw - 1;
-        double tx = fx - x0;
-        const float *r0 = j->lo + (size_t)y0 * (size_t)j->lw, *r1 = j->lo + (size_t)y1 * (size_t)j->lw;
-        j->p[i] = (float)((1 - ty) * ((1 - tx) * r0[x0] + tx * r0[x1]) + ty * ((1 - tx) * r1[x0] + tx * r1[x1]));
+        float tx = (float)(fx - x0);
+        float A = (1 - ty) * ((1 - tx) * a0[x0] + tx * a0[x1]) + ty * ((1 - tx) * a1[x0] + tx * a1[x1]);
+        float B = (1 - ty) * ((1 - tx) * b0[x0] + tx * b0[x1]) + ty * ((1 - tx) * b1[x0] + tx * b1[x1]);
+        float q = A * luma01(j->img->px + 4 * i) + B;
+        float v = (q - 0.5f) * 3.0f + 0.5f; /* steep ramp: a 1-2 px soft edge */
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        j->alpha[i] = (uint8_t)(v * 255.0f + 0.5f);
     }
     return 0;
 }
 
-/* q = guided_filter(I, p, r, eps) (He et al. 2010, grey guide) of the
- * bilinearly upsampled matte p; alpha = steep ramp of q around 0.5 */
-static carve_status guided_upsample(carve_ctx *ctx, const carve_image *img, const float *lo, int lw, int lh,
-                                    uint8_t *alpha) {
-    int w = img->w, h = img->h, threads = carve__threads(ctx);
-    size_t n = (size_t)w * (size_t)h;
+/* grey: the fine level's grey (0..1), p its binary matte (0/1) */
+static carve_status guided_upsample(carve_ctx *ctx, const carve_image *img, const float *grey, const float *p,
+                                    int lw, int lh, uint8_t *alpha) {
+    int threads = carve__threads(ctx);
+    size_t n = (size_t)lw * (size_t)lh;
     float *buf = malloc(7 * n * sizeof(float));
-    if (!buf) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", w, h);
-    float *I = buf, *p = buf + n, *mI = buf + 2 * n, *mp = buf + 3 * n, *mII = buf + 4 * n, *mIp = buf + 5 * n,
-          *tmp = buf + 6 * n;
-    gf_job gj = {img, lo, lw, lh, I, p};
-    carve__parallel_for(threads, h, gf_prep_row, &gj);
-    double scale = (double)(w > h ? w : h) / (lw > lh ? lw : lh);
-    int r = (int)ceil(1.5 * scale) + 1;
+    if (!buf) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
+    float *mI = buf, *mp = buf + n, *mII = buf + 2 * n, *mIp = buf + 3 * n, *tmp = buf + 4 * n, *A = buf + 5 * n,
+          *B = buf + 6 * n;
+    const int r = 2;
     const float eps = 2e-3f;
-    carve__steer_boxmean(I, mI, tmp, w, h, r, threads);
-    carve__steer_boxmean(p, mp, tmp, w, h, r, threads);
-    for (size_t i = 0; i < n; i++) mII[i] = I[i] * I[i];
-    carve__steer_boxmean(mII, mII, tmp, w, h, r, threads);
-    for (size_t i = 0; i < n; i++) mIp[i] = I[i] * p[i];
-    carve__steer_boxmean(mIp, mIp, tmp, w, h, r, threads);
-    if (carve__cancelled(ctx)) {
-        free(buf);
-        return carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during matte");
-    }
-    /* a = cov(I,p) / (var(I) + eps), b = mean(p) - a mean(I): stored in mII, mIp */
+    carve__steer_boxmean(grey, mI, tmp, lw, lh, r, threads);
+    carve__steer_boxmean(p, mp, tmp, lw, lh, r, threads);
+    for (size_t i = 0; i < n; i++) mII[i] = grey[i] * grey[i];
+    carve__steer_boxmean(mII, mII, tmp, lw, lh, r, threads);
+    for (size_t i = 0; i < n; i++) mIp[i] = grey[i] * p[i];
+    carve__steer_boxmean(mIp, mIp, tmp, lw, lh, r, threads);
+    /* a = cov(I,p) / (var(I) + eps), b = mean(p) - a mean(I) */
     for (size_t i = 0; i < n; i++) {
         float var = mII[i] - mI[i] * mI[i], cov = mIp[i] - mI[i] * mp[i];
         float a = cov / (var + eps);
         mII[i] = a;
         mIp[i] = mp[i] - a * mI[i];
     }
-    carve__steer_boxmean(mII, mI, tmp, w, h, r, threads);
-    carve__steer_boxmean(mIp, mp, tmp, w, h, r, threads);
-    for (size_t i = 0; i < n; i++) {
-        float q = mI[i] * I[i] + mp[i];
-        float v = (q - 0.5f) * 3.0f + 0.5f; /* steep ramp: ~1-2 px soft edge */
-        v = v < 0 ? 0 : v > 1 ? 1 : v;
-        alpha[i] = (uint8_t)(v * 255.0f + 0.5f);
-    }
+    carve__steer_boxmean(mII, A, tmp, lw, lh, r, threads);
+    carve__steer_boxmean(mIp, B, tmp, lw, lh, r, threads);
+    gf_job gj = {img, A, B, lw, lh, alpha};
+    carve__parallel_for(threads, img->h, gf_apply_row, &gj);
     free(buf);
     return CARVE_OK;
 }
@@ -369,7 +371,8 @@ enum { T_UNKNOWN = 0, T_BG = 1, T_FG = 2 };
 
 typedef struct matte_level {
     int w, h, n;
-    float *col;       /* RGB 0..255 of the working image */
+    float *col;       /* colours (2L, a, b) of the working image */
+    float *grey;      /* luma 0..1 (the guided filter's guide) */
     uint8_t *hard;    /* T_UNKNOWN / T_BG / T_FG */
     uint8_t *lab;     /* current labels: 1 foreground */
     float *prior_fg, *prior_bg; /* spatial prior costs (nats) */
@@ -378,6 +381,7 @@ typedef struct matte_level {
 
 static void level_free(matte_level *m) {
     free(m->col);
+    free(m->grey);
     free(m->hard);
     free(m->lab);
     free(m->prior_fg);
@@ -412,26 +416,35 @@ static bool level_init(matte_level *m, const carve_image *img, int side) {
     carve_image *small = (w == W && h == H) ? NULL : carve__steer_resize(img, w, h);
     const carve_image *src = small ? small : img;
     m->col = malloc(3 * n * sizeof(float));
+    m->grey = malloc(n * sizeof(float));
     m->hard = calloc(n, 1);
     m->lab = calloc(n, 1);
     m->prior_fg = malloc(n * sizeof(float));
     m->prior_bg = malloc(n * sizeof(float));
     m->wt = malloc(4 * n * sizeof(float));
     if ((w != W || h != H) && !small) return false;
-    if (!m->col || !m->hard || !m->lab || !m->prior_fg || !m->prior_bg || !m->wt) {
+    if (!m->col || !m->grey || !m->hard || !m->lab || !m->prior_fg || !m->prior_bg || !m->wt) {
         carve_image_destroy(small);
         return false;
     }
-    for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < 3; c++) m->col[3 * i + (size_t)c] = src->px[4 * i + (size_t)c];
+    /* colours in CIELAB (L doubled so that lightness, which separates a
+     * vehicle's paint from its surroundings best, weighs a little more) */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = src->px + 4 * i;
+        double lv[3];
+        carve__rgb8_to_lab(p[0], p[1], p[2], lv);
+        for (int c = 0; c < 3; c++) m->col[3 * i + (size_t)c] = (float)(lv[c] * (c ? 1.0 : 2.0));
+        m->grey[i] = luma01(p);
+    }
     carve_image_destroy(small);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
             double dx = (x + 0.5 - w / 2.0) / (w / 2.0), dy = (y + 0.5 - h / 2.0) / (h / 2.0);
             double r = sqrt(dx * dx + dy * dy);
-            m->prior_fg[i] = (float)(r > 0.8 ? 4.0 * (r - 0.8) : 0.0);
-            m->prior_bg[i] = (float)(r < 0.5 ? 4.0 * (0.5 - r) : 0.0);
+            /* r = 1 on the ellipse through the middles of the sides */
+            m->prior_fg[i] = (float)(r > 0.8 ? MATTE_PRIOR * (r - 0.8) : 0.0);
+            m->prior_bg[i] = (float)(r < 0.5 ? MATTE_PRIOR * (0.5 - r) : 0.0);
         }
     double sum = 0;
     long cnt = 0;
@@ -605,7 +618,7 @@ carve_status carve__matte_classical(carve_ctx *ctx, const carve_image *img, uint
     lo = malloc((size_t)f.n * sizeof(float));
     if (!lo) goto oom;
     for (int i = 0; i < f.n; i++) lo[i] = f.lab[i] ? 1.0f : 0.0f;
-    if ((st = guided_upsample(ctx, img, lo, f.w, f.h, out))) goto done;
+    if ((st = guided_upsample(ctx, img, f.grey, lo, f.w, f.h, out))) goto done;
     st = carve__progress(ctx, 1, "matte");
     goto done;
 oom:
