@@ -34,6 +34,11 @@ const char *carve__nn_default_manifest(void) {
     return e && *e ? e : CARVE_NN_MANIFEST_DEFAULT;
 }
 
+const char *carve__nn_fetch_script(void) {
+    const char *e = getenv("CARVE_FETCH_SCRIPT");
+    return e && *e ? e : CARVE_NN_FETCH_SCRIPT;
+}
+
 static bool is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);

@@ -78,6 +78,9 @@ void carve__nn_manifest_free(carve__nn_manifest *m);
 void carve__nn_models_dir(const carve_ctx *ctx, char *buf, size_t len);
 /** The default manifest's path (compiled in; env CARVE_MANIFEST overrides). */
 const char *carve__nn_default_manifest(void);
+/** The model installer (scripts/onnx/fetch_models.py; env CARVE_FETCH_SCRIPT
+ *  overrides). */
+const char *carve__nn_fetch_script(void);
 /** First model of the task whose file exists, or NULL. */
 const carve__nn_model *carve__nn_manifest_pick(const carve__nn_manifest *m, int task);
 
@@ -127,6 +130,8 @@ carve_status carve__ort_load(carve_ctx *ctx, const char **version);
 carve_status carve__ort_run(carve_ctx *ctx, const carve__nn_model *m, const carve__nn_tensor *in, int nin,
                             carve__nn_tensor *out, int nout);
 void carve__nn_tensor_free(carve__nn_tensor *t);
+/** Checks that m loads: sha256, session creation, its input/output names. */
+carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m);
 /** Seconds the last session creation took in this process (bench). */
 double carve__ort_last_session_seconds(void);
 
