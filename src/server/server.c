@@ -400,13 +400,15 @@ static bool queue_remove(carve__srv *s, srv_job *j) {
 }
 
 int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
+    /* reserve a queue slot, commit the row without holding srv->mu (the
+     * commit fsyncs), then make the job visible to workers */
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
         snprintf(err, errlen, "the server is shutting down");
         return 503;
     }
-    if (s->qlen >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+    if (s->qlen + s->pending >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_lock(&s->mmu);
         s->rejected_full++;
@@ -415,16 +417,17 @@ int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t err
                  (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max));
         return 429;
     }
+    s->pending++;
+    pthread_mutex_unlock(&s->mu);
     srv_job *j = job_new(s, row->id, row->created);
-    if (!j) {
+    /* durable before it is visible (and before the 202): synchronous=FULL */
+    int rc = j ? s->store->put_job(s->store, row, err, errlen) : -1;
+    if (!j) snprintf(err, errlen, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    s->pending--;
+    if (rc) {
         pthread_mutex_unlock(&s->mu);
-        snprintf(err, errlen, "out of memory");
-        return 500;
-    }
-    /* durable before it is visible: the row commit (synchronous=FULL) */
-    if (s->store->put_job(s->store, row, err, errlen)) {
-        pthread_mutex_unlock(&s->mu);
-        job_unref_locked(j);
+        if (j) carve__srv_job_unref(s, j);
         return 500;
     }
     reg_add(s, j);
@@ -694,8 +697,10 @@ static void *worker_main(void *arg) {
         char *tj = timings_json(j, dt);
         char *lj = log_json(j);
 
+        /* store first (outside srv->mu: commits fsync), memory after */
         pthread_mutex_lock(&s->mu);
         bool del = j->cancel;
+        pthread_mutex_unlock(&s->mu);
         if (final == CARVE__JOB_QUEUED) {
             s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL,
                                 err, sizeof err);
@@ -706,6 +711,7 @@ static void *worker_main(void *arg) {
                                        st ? carve__srv_status_kind(st) : NULL, tj, lj, err, sizeof err) < 0) {
             carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
         }
+        pthread_mutex_lock(&s->mu);
         j->state = final;
         reg_remove(s, j);
         s->running--;
@@ -787,6 +793,9 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     bool fin = j->finished;
     pthread_mutex_unlock(&j->mu);
     carve__srv_job_unref(s, j);
+    /* the worker may have committed its final state just before it saw the
+     * cancel: the row is terminal then, delete it (no-op when gone) */
+    if (fin) s->store->delete_job(s->store, id, 1, err, sizeof err);
     return fin ? 0 : 2;
 }
 

@@ -60,6 +60,7 @@ struct carve__srv {
     size_t live;
     srv_job *qhead, *qtail;
     int qlen, running;
+    int pending;            /* admissions between the slot check and the commit */
     bool stopping, started;
     pthread_t *workers;
     int nworkers;

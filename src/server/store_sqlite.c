@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +16,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define N_READERS 4
+
+/* One write connection (serialised by mu; commits fsync) and a few read
+ * connections: in WAL mode readers never wait for the writer's fsync. */
 typedef struct sq_store {
     carve__store ops;
     sqlite3 *db;
     pthread_mutex_t mu;
+    sqlite3 *rdb[N_READERS];
+    pthread_mutex_t rmu[N_READERS];
+    atomic_uint rnext;
     char dir[4096];
 } sq_store;
+
+/* Takes a read connection (round robin); release with reader_put. */
+static int reader_get(sq_store *s) {
+    int k = (int)(atomic_fetch_add(&s->rnext, 1u) % N_READERS);
+    if (!s->rdb[k]) {
+        pthread_mutex_lock(&s->mu);
+        return -1;
+    }
+    pthread_mutex_lock(&s->rmu[k]);
+    return k;
+}
+static void reader_put(sq_store *s, int k) { pthread_mutex_unlock(k < 0 ? &s->mu : &s->rmu[k]); }
+#define RDB(s, k) ((k) < 0 ? (s)->db : (s)->rdb[k])
 
 static const char *state_names[CARVE__JOB_NSTATES] = {"queued", "running", "done", "failed", "cancelled"};
 
@@ -104,8 +125,9 @@ static int get_job(carve__store *st, const char *id, carve__job_row *o, char *er
     sqlite3_stmt *q = NULL;
     int rc = -1;
     memset(o, 0, sizeof *o);
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db,
                            "SELECT id,state,created,started,finished,attempts,options,palette,error,error_kind,"
                            "timings,log FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK) goto out;
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
@@ -129,9 +151,9 @@ static int get_job(carve__store *st, const char *id, carve__job_row *o, char *er
     o->log = dupn(sqlite3_column_text(q, 11));
     rc = 0;
 out:
-    if (rc < 0) seterr(err, errlen, "sqlite: get job: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) seterr(err, errlen, "sqlite: get job: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
+    reader_put(s, k);
     return rc;
 }
 
@@ -175,8 +197,9 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
     sqlite3_stmt *q = NULL;
     int rc = -1;
     *n = 0;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db,
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db,
                            "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) ORDER BY seq LIMIT ?3",
                            -1, &q, NULL) != SQLITE_OK) goto out;
     sqlite3_bind_int(q, 1, state);
@@ -187,9 +210,9 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
         snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
     if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
 out:
-    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(s->db));
+    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
+    reader_put(s, k);
     return rc;
 }
 
@@ -198,19 +221,20 @@ static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], 
     sqlite3_stmt *q = NULL;
     int rc = -1;
     for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = 0;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL) != SQLITE_OK)
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL) != SQLITE_OK)
         goto out;
     int r;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        int k = sqlite3_column_int(q, 0);
-        if (k >= 0 && k < CARVE__JOB_NSTATES) counts[k] = sqlite3_column_int64(q, 1);
+        int state = sqlite3_column_int(q, 0);
+        if (state >= 0 && state < CARVE__JOB_NSTATES) counts[state] = sqlite3_column_int64(q, 1);
     }
     if (r == SQLITE_DONE) rc = 0;
 out:
-    if (rc) seterr(err, errlen, "sqlite: count jobs: %s", sqlite3_errmsg(s->db));
+    if (rc) seterr(err, errlen, "sqlite: count jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
+    reader_put(s, k);
     return rc;
 }
 
@@ -426,6 +450,10 @@ static int list_palettes(carve__store *st, char **json, char *err, size_t errlen
 static void sq_close(carve__store *st) {
     sq_store *s = (sq_store *)st;
     if (!s) return;
+    for (int i = 0; i < N_READERS; i++) {
+        sqlite3_close(s->rdb[i]);
+        pthread_mutex_destroy(&s->rmu[i]);
+    }
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -480,6 +508,7 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     pthread_mutex_init(&s->mu, NULL);
+    for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
     char path[4200];
     snprintf(path, sizeof path, "%s/carved.db", dir);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
@@ -500,6 +529,13 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
         seterr(err, errlen, "data_dir: %s: %s", path, e2);
         sq_close(&s->ops);
         return NULL;
+    }
+    for (int i = 0; i < N_READERS; i++) {
+        if (sqlite3_open_v2(path, &s->rdb[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+            sqlite3_close(s->rdb[i]);
+            s->rdb[i] = NULL; /* falls back to the write connection */
+        } else
+            sqlite3_busy_timeout(s->rdb[i], 5000);
     }
     sweep_orphans(s);
     s->ops.put_job = put_job;
