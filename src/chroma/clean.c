@@ -217,7 +217,7 @@ static void ivec_compact(ivec *v, int32_t *parent, int32_t self) {
         int32_t r = uf_find(parent, v->a[i]);
         if (r != self) v->a[k++] = r;
     }
-    qsort(v->a, (size_t)k, sizeof(int32_t), cmp_i32);
+    if (k > 1) qsort(v->a, (size_t)k, sizeof(int32_t), cmp_i32);
     int32_t u = 0;
     for (int32_t i = 0; i < k; i++)
         if (!u || v->a[u - 1] != v->a[i]) v->a[u++] = v->a[i];

@@ -43,52 +43,76 @@ int carve__lab_pal_nearest_brute(const carve__lab_pal *lp, const double lab[3]) 
     return best;
 }
 
-/* A lower bound on CIEDE2000(p, q)^2, from its definition
- *   dE^2 = tl^2 + tc^2 + th^2 + RT*tc*th,  tl = dL/SL, tc = dC'/SC, th = dH'/SH.
- * (a) |RT| = 2 sqrt(C^7/(C^7+25^7)) |sin(2 dtheta)| < 2 sin(60 deg) = sqrt(3),
- *     so tc^2 + th^2 + RT tc th >= (1 - sqrt(3)/2)(tc^2 + th^2).
- * (b) T <= 1 + .17 + .24 + .32 + .20 = 1.93, so SH = 1 + .015 C' T < SC.
- * (c) dC'^2 + dH'^2 = |(a1',b1) - (a2',b2)|^2 >= da^2 + db^2 since a' = (1+G)a
- *     with G >= 0 for both colours.
- * (d) C' <= (1+G) C <= 1.5 C, so SC <= 1 + 0.045 * 0.75 * (C1 + C2).
- * (e) SL depends only on L1 and L2 and is computed exactly.
- * Hence dE^2 >= (dL/SL)^2 + 0.1339746 (da^2 + db^2) / (1 + 0.03375 (C1+C2))^2.
- * The constant used is slightly smaller and callers add a relative margin,
- * so floating-point rounding can never make a true winner skipped. */
+/* A lower bound on CIEDE2000(p, q)^2 (notation of Sharma et al. 2005):
+ *   dE^2 = tl^2 + tc^2 + th^2 + RT*tc*th,  tl = dL'/SL, tc = dC'/SC, th = dH'/SH.
+ * tl, G, a', C', dC', SC and RC are recomputed here (cheaply: no pow, no
+ * trigonometry).  What is not recomputed is bounded:
+ *  - dH'^2 = |(a1',b1) - (a2',b2)|^2 - dC'^2 (law of cosines: dC'^2 + dH'^2
+ *    is the squared distance of the two points in the a'b' plane);
+ *  - T <= 1.5725 over all hues (numerically: max 1.57247), so SH <= SHmax;
+ *  - |RT| = RC |sin(2 dtheta)|, dtheta = 30 exp(-((h'-275)/25)^2) <= 30 deg,
+ *    so |RT| <= RC sin 60deg; when b1, b2 >= 0 both hues lie in [0,180] deg,
+ *    so does their mean, |h'-275| >= 95 and |sin(2 dtheta)| < 1e-6;
+ *  - with |RT| = r < 2: tc^2 + th^2 + RT tc th >= (1 - r/2)(tc^2 + th^2).
+ * Callers compare with a relative margin, so rounding differences between
+ * this formula and carve_ciede2000() can never skip a true winner. */
 static inline double lower_bound2(const double p[3], double pc, const double q[3], double qc) {
+    const double pow25_7 = 6103515625.0;
     double dL = q[0] - p[0];
     double Lbp = (p[0] + q[0]) * 0.5;
     double Lm = (Lbp - 50) * (Lbp - 50);
     double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
-    double da = q[1] - p[1], db = q[2] - p[2];
-    double SC = 1 + 0.03375 * (pc + qc);
     double tl = dL / SL;
-    return tl * tl + 0.13397 * (da * da + db * db) / (SC * SC);
+    double Cb = (pc + qc) * 0.5, Cb2 = Cb * Cb, Cb7 = Cb2 * Cb2 * Cb2 * Cb;
+    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + pow25_7)));
+    double a1 = G1 * p[1], a2 = G1 * q[1];
+    double C1 = sqrt(a1 * a1 + p[2] * p[2]), C2 = sqrt(a2 * a2 + q[2] * q[2]);
+    double dC = C2 - C1, da = a2 - a1, db = q[2] - p[2];
+    double dH2 = da * da + db * db - dC * dC;
+    if (dH2 < 0) dH2 = 0;
+    double Cbp = (C1 + C2) * 0.5, Cbp2 = Cbp * Cbp, Cbp7 = Cbp2 * Cbp2 * Cbp2 * Cbp;
+    double SC = 1 + 0.045 * Cbp;
+    double SHmax = 1 + 0.015 * 1.5725 * Cbp;
+    double RC = 2 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double r = RC * ((p[2] >= 0 && q[2] >= 0) ? 1e-6 : 0.8660254038);
+    double tc2 = dC * dC / (SC * SC);
+    return tl * tl + (1 - 0.5 * r - 1e-9) * (tc2 + dH2 / (SHmax * SHmax));
 }
+
+/* A looser bound with no square root, to discard most entries quickly:
+ * SL <= 1 + 0.015*2500/sqrt(2520) < 1.7475 (L in [0,100]); |RT| < sqrt(3);
+ * SH < SC; dC'^2 + dH'^2 >= da^2 + db^2 (G >= 0); C' <= 1.5 C. */
+static inline double quick_bound2(const double p[3], double pc, const double q[3], double qc) {
+    double dL = q[0] - p[0], da = q[1] - p[1], db = q[2] - p[2];
+    double SC = 1 + 0.03375 * (pc + qc);
+    return dL * dL * (1.0 / (1.7475 * 1.7475)) + 0.13397 * (da * da + db * db) / (SC * SC);
+}
+
+/* Margin between a squared bound and a squared distance: covers rounding in
+ * the bounds (including the cancellation in dH'^2) and in carve_ciede2000. */
+static inline double margin2(double d) { return d * d * (1 + 1e-9) + 1e-9; }
 
 int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hint) {
     int n = lp->n;
     if (n <= 1) return 0;
     double pc = hypot(lab[1], lab[2]);
-    int best = -1;
-    double bd = INFINITY;
-    unsigned evals = 0;
-    if (hint >= 0 && hint < n) {
-        bd = carve_ciede2000(lab, lp->lab[hint]);
-        best = hint;
-        evals++;
-    }
+    if (hint < 0 || hint >= n) hint = 0;
+    /* the hint (usually the answer of a neighbouring colour) first, exactly;
+     * then only the entries whose lower bound does not exclude them */
+    int best = hint;
+    double bd = carve_ciede2000(lab, lp->lab[hint]);
+    double thr = margin2(bd);
+    unsigned evals = 1;
     for (int i = 0; i < n; i++) {
-        if (i == best) continue;
-        if (best >= 0) {
-            double thr = bd * bd * (1 + 1e-9) + 1e-12;
-            if (lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
-        }
+        if (i == hint) continue;
+        if (quick_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
+        if (lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
         double d = carve_ciede2000(lab, lp->lab[i]);
         evals++;
         if (d < bd || (d == bd && i < best)) {
             bd = d;
             best = i;
+            thr = margin2(bd);
         }
     }
     atomic_fetch_add_explicit(&map_evals, evals, memory_order_relaxed);
