@@ -217,11 +217,24 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
             rs += p->y[(size_t)y * w + x];
             rn++;
         }
-    if (rn == 0 || bgy - rs / rn < 40) return true;
+    if (rn == 0 || bgy - rs / rn < 60) return true;
     /* ink inside: crossings along the middle rows, one band of ink rows */
     int ix0 = c->x0 + bw / 10, ix1 = c->x1 - bw / 10;
     int iy0 = c->y0 + bh / 8, iy1 = c->y1 - bh / 8;
-    double thr = bgy - 45;
+    double im = 0, im2 = 0;
+    int icnt = 0;
+    for (int y = iy0; y <= iy1; y++)
+        for (int x = ix0; x <= ix1; x++) {
+            double v = p->y[(size_t)y * w + x];
+            im += v;
+            im2 += v * v;
+            icnt++;
+        }
+    if (icnt == 0) return true;
+    im /= icnt;
+    double isd = sqrt(fmax(0, im2 / icnt - im * im));
+    if (isd < 15) return true; /* nothing written on it */
+    double thr = im - 0.3 * isd;
     int ink = 0, tot = 0, maxcross = 0;
     int first = -1, last = -1, inkrows = 0;
     for (int y = iy0; y <= iy1; y++) {
@@ -245,16 +258,60 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
     }
     if (tot == 0) return true;
     double inkf = (double)ink / tot;
+
     if (inkf < 0.08 || inkf > 0.55 || maxcross < 4) return true;
-    if (first < 0 || inkrows < last - first + 1 - 1 || (last - first + 1) < 0.4 * (iy1 - iy0 + 1)) return true;
-    double score = 0.35 + 0.15 * clamp01((maxcross - 3) / 4.0) + 0.15 * clamp01((bgy - rs / rn - 40) / 80.0);
-    int pad = bh / 4 + 2;
-    carve__box bx;
+    if (first < 0 || inkrows < last - first + 1 - 1) return true;
+    /* characters: dips of the column profile (mean luma over the ink band)
+     * counted with hysteresis, so that blur or touching glyphs still count */
+    int runs = 0;
+    {
+        int pw = ix1 - ix0 + 1;
+        double *prof = malloc(sizeof(double) * (size_t)pw);
+        if (!prof) return false;
+        double pmin = 1e9, pmax = -1e9;
+        for (int x = ix0; x <= ix1; x++) {
+            double a = 0;
+            for (int y = first; y <= last; y++) a += p->y[(size_t)y * w + x];
+            prof[x - ix0] = a / (last - first + 1);
+        }
+        for (int i = 0; i < pw; i++) {
+            if (prof[i] < pmin) pmin = prof[i];
+            if (prof[i] > pmax) pmax = prof[i];
+        }
+        double hy = 0.2 * (pmax - pmin);
+        if (hy < 6) hy = 6;
+        bool falling = true; /* looking for a dip below hi - hy */
+        double hi = prof[0], lo = prof[0];
+        for (int i = 1; i < pw; i++) {
+            double v = prof[i];
+            if (falling) {
+                if (v > hi) hi = v;
+                if (v < hi - hy) {
+                    runs++;
+                    falling = false;
+                    lo = v;
+                }
+            } else {
+                if (v < lo) lo = v;
+                if (v > lo + hy) {
+                    falling = true;
+                    hi = v;
+                }
+            }
+        }
+        free(prof);
+    }
+    /* plates are bright, stand out from their surroundings, carry >= 4
+     * separate strokes, and their characters fill most of their height */
+    if (runs < 4 || bgy < 170 || bgy - rs / rn < 60 || isd < 20 || (last - first + 1) < 0.6 * (iy1 - iy0 + 1))
+        return true;
+    double score = 0.35 + 0.15 * clamp01((runs - 3) / 4.0) + 0.15 * clamp01((bgy - rs / rn - 60) / 80.0);
+    carve__box bx; /* unpadded: padding is added to the final boxes */
     memset(&bx, 0, sizeof bx);
-    bx.x = (c->x0 - pad) * S->scale;
-    bx.y = (c->y0 - pad) * S->scale;
-    bx.w = (bw + 2 * pad) * S->scale;
-    bx.h = (bh + 2 * pad) * S->scale;
+    bx.x = c->x0 * S->scale;
+    bx.y = c->y0 * S->scale;
+    bx.w = bw * S->scale;
+    bx.h = bh * S->scale;
     bx.score = (float)score;
     snprintf(bx.kind, sizeof bx.kind, "plate");
     dlist_add(S->out, &bx);
@@ -301,7 +358,7 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
         next++;
         int bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
         if (blobs) {
-            if (bh >= 7 && bh <= 60 && bw >= 1.8 * bh && bw <= 6.5 * bh && (double)c.area >= 0.45 * bw * bh) {
+            if (bh >= 7 && bh <= 60 && bw >= 1.8 * bh && bw <= 6.5 * bh && (double)c.area >= 0.4 * bw * bh) {
                 c.mean_in = (float)(sum / c.area);
                 if (!plate_blob(S, &c)) return false;
             }
@@ -399,7 +456,34 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
             if (a != b) par[a < b ? b : a] = a < b ? a : b;
         }
     }
-    for (int i = 0; i < n; i++) cnt[uf_find(par, i)]++;
+    /* members of each row, grouped by root (counting sort) */
+    int *start = malloc(sizeof(int) * (size_t)(n + 1)), *mem = malloc(sizeof(int) * (size_t)n);
+    if (!start || !mem) {
+        free(par);
+        free(cnt);
+        free(start);
+        free(mem);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        par[i] = uf_find(par, i);
+        cnt[par[i]]++;
+    }
+    start[0] = 0;
+    for (int i = 0; i < n; i++) start[i + 1] = start[i] + cnt[i];
+    {
+        int *pos = malloc(sizeof(int) * (size_t)n);
+        if (!pos) {
+            free(par);
+            free(cnt);
+            free(start);
+            free(mem);
+            return false;
+        }
+        memcpy(pos, start, sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) mem[pos[par[i]]++] = i;
+        free(pos);
+    }
     const plane *p = S->p;
     int w = p->w, h = p->h;
     bool ok = true;
@@ -408,8 +492,8 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
         /* row statistics */
         int k = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
         double sh = 0, sh2 = 0, sb = 0, sb2 = 0, st = 0, st2 = 0, scon = 0;
-        for (int i = 0; i < n; i++) {
-            if (uf_find(par, i) != r) continue;
+        for (int m = start[r]; m < start[r + 1]; m++) {
+            int i = mem[m];
             double hh = c[i].y1 - c[i].y0 + 1;
             sh += hh;
             sh2 += hh * hh;
@@ -474,10 +558,12 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
         /* box: plates grow to the plate border, text gets a margin */
         int ex0 = bx0, ex1 = bx1, ey0 = by0, ey1 = by1;
         if (plate) {
-            double lim = 1.0 * mh;
             for (int it = 0; it < 4; it++) {
-                /* it: 0 up, 1 down, 2 left, 3 right */
-                int steps = 0, maxsteps = (int)(it < 2 ? 0.8 * mh : 1.5 * mh + lim * 0);
+                /* it: 0 up, 1 down, 2 left, 3 right.  Rows must be mostly
+                 * background; columns are judged on the top and bottom
+                 * quarters of the box (the plate's margins), since the
+                 * characters cross their middle. */
+                int steps = 0, maxsteps = (int)(it < 2 ? 0.8 * mh : 6 * mh);
                 for (;;) {
                     int ny = it == 0 ? ey0 - 1 : it == 1 ? ey1 + 1 : 0;
                     int nx = it == 2 ? ex0 - 1 : it == 3 ? ex1 + 1 : 0;
@@ -487,8 +573,14 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
                     int same = 0, tot = 0;
                     if (it < 2)
                         for (int x = ex0; x <= ex1; x++, tot++) same += abs((int)p->y[(size_t)ny * w + x] - (int)bym) < 40;
-                    else
-                        for (int y = ey0; y <= ey1; y++, tot++) same += abs((int)p->y[(size_t)y * w + nx] - (int)bym) < 40;
+                    else {
+                        int q = (ey1 - ey0 + 1) / 4 < 1 ? 1 : (ey1 - ey0 + 1) / 4;
+                        for (int y = ey0; y <= ey1; y++) {
+                            if (y >= ey0 + q && y <= ey1 - q) continue;
+                            same += abs((int)p->y[(size_t)y * w + nx] - (int)bym) < 40;
+                            tot++;
+                        }
+                    }
                     if (same < 0.6 * tot) break;
                     if (it == 0) ey0 = ny;
                     else if (it == 1) ey1 = ny;
@@ -498,11 +590,12 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
                 }
             }
         }
-        int pad = (int)(0.3 * mh + 2);
-        ex0 -= pad;
-        ey0 -= pad;
-        ex1 += pad;
-        ey1 += pad;
+        if (!plate) { /* text: the rows of characters plus a quarter height */
+            ex0 = x0 - g;
+            ex1 = x1 + g;
+            ey0 = y0 - g;
+            ey1 = y1 + g;
+        }
         int sc = S->scale;
         carve__box b;
         memset(&b, 0, sizeof b);
@@ -517,6 +610,8 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
     }
     free(par);
     free(cnt);
+    free(start);
+    free(mem);
     return ok;
 }
 
@@ -605,9 +700,40 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
             memset(&nxt, 0, sizeof nxt);
         }
     }
-    /* clip, sort, suppress */
+    /* sort, suppress, pad (a plate's frame and slant), clip */
+    if (L.n) qsort(L.b, (size_t)L.n, sizeof(carve__box), cmp_box);
+    {
+        int k = 0;
+        for (int i = 0; i < L.n; i++) {
+            bool keep = true;
+            for (int j = 0; j < k && keep; j++)
+                if (box_overlap(&L.b[i], &L.b[j]) > 0.5) {
+                    keep = false;
+                    /* the same plate seen at another scale or by the other
+                     * path: the kept box grows to cover both, within reason */
+                    carve__box *a = &L.b[j], *o = &L.b[i];
+                    if (strcmp(a->kind, o->kind)) continue;
+                    int ux0 = a->x < o->x ? a->x : o->x, uy0 = a->y < o->y ? a->y : o->y;
+                    int ux1 = a->x + a->w > o->x + o->w ? a->x + a->w : o->x + o->w;
+                    int uy1 = a->y + a->h > o->y + o->h ? a->y + a->h : o->y + o->h;
+                    if ((double)(ux1 - ux0) * (uy1 - uy0) <= 1.5 * (double)a->w * a->h) {
+                        a->x = ux0;
+                        a->y = uy0;
+                        a->w = ux1 - ux0;
+                        a->h = uy1 - uy0;
+                    }
+                }
+            if (keep) L.b[k++] = L.b[i];
+        }
+        L.n = k;
+    }
     for (int i = 0; i < L.n; i++) {
         carve__box *b = &L.b[i];
+        int pad = (int)(0.12 * b->h + 2.5);
+        b->x -= pad;
+        b->y -= pad;
+        b->w += 2 * pad;
+        b->h += 2 * pad;
         int x1 = b->x + b->w, y1 = b->y + b->h;
         if (b->x < 0) b->x = 0;
         if (b->y < 0) b->y = 0;
@@ -616,16 +742,10 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
         b->w = x1 - b->x;
         b->h = y1 - b->y;
     }
-    if (L.n) qsort(L.b, (size_t)L.n, sizeof(carve__box), cmp_box);
     {
         int k = 0;
-        for (int i = 0; i < L.n; i++) {
-            if (L.b[i].w <= 0 || L.b[i].h <= 0) continue;
-            bool keep = true;
-            for (int j = 0; j < k && keep; j++)
-                if (box_overlap(&L.b[i], &L.b[j]) > 0.5) keep = false;
-            if (keep) L.b[k++] = L.b[i];
-        }
+        for (int i = 0; i < L.n; i++)
+            if (L.b[i].w > 0 && L.b[i].h > 0) L.b[k++] = L.b[i];
         L.n = k;
     }
     *boxes = L.b;

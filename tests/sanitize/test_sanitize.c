@@ -68,6 +68,66 @@ static void check_plate(const char *name, int gx, int gy, int gw, int gh) {
 static void test_detect_bus_plate(void) { check_plate("bus_red_london_plate.jpg", 415, 365, 29, 11); }
 static void test_detect_supercar_plate(void) { check_plate("supercar_white_plate.jpg", 707, 449, 104, 38); }
 
+/* Bilinear resize (test helper, independent of the library). */
+static carve_image *resize(const carve_image *in, double f) {
+    int W = (int)(in->w * f + 0.5), H = (int)(in->h * f + 0.5);
+    carve_image *o = carve_image_create(W, H);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double sx = (x + 0.5) / f - 0.5, sy = (y + 0.5) / f - 0.5;
+            if (sx < 0) sx = 0;
+            if (sy < 0) sy = 0;
+            int x0 = (int)sx, y0 = (int)sy;
+            int x1 = x0 + 1 < in->w ? x0 + 1 : x0, y1 = y0 + 1 < in->h ? y0 + 1 : y0;
+            double ax = sx - x0, ay = sy - y0;
+            for (int k = 0; k < 4; k++) {
+                double v = (1 - ay) * ((1 - ax) * in->px[4 * ((size_t)y0 * in->w + x0) + k] +
+                                       ax * in->px[4 * ((size_t)y0 * in->w + x1) + k]) +
+                           ay * ((1 - ax) * in->px[4 * ((size_t)y1 * in->w + x0) + k] +
+                                 ax * in->px[4 * ((size_t)y1 * in->w + x1) + k]);
+                o->px[4 * ((size_t)y * W + x) + k] = (uint8_t)(v + 0.5);
+            }
+        }
+    return o;
+}
+
+/* The same plates at other resolutions (the pyramid must find them). */
+static void test_detect_scales(void) {
+    struct {
+        const char *name;
+        double f;
+        int x, y, w, h;
+    } cases[] = {{"bus_red_london_plate.jpg", 2.0, 415, 365, 29, 11},
+                 {"bus_red_london_plate.jpg", 1.5, 415, 365, 29, 11},
+                 {"bus_red_london_plate.jpg", 3.0, 415, 365, 29, 11},
+                 {"supercar_white_plate.jpg", 0.75, 707, 449, 104, 38},
+                 {"supercar_white_plate.jpg", 2.5, 707, 449, 104, 38}};
+    carve_ctx *ctx = carve_ctx_create();
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        carve_image *img = load_sample(ctx, cases[k].name);
+        if (!img) continue;
+        carve_image *r = resize(img, cases[k].f);
+        double f = cases[k].f;
+        int gx = (int)(cases[k].x * f), gy = (int)(cases[k].y * f), gw = (int)(cases[k].w * f),
+            gh = (int)(cases[k].h * f);
+        carve__box *b = NULL;
+        int n = 0;
+        CHECK_ST(carve__detect_plates(ctx, r, &b, &n), CARVE_OK);
+        int hit = -1;
+        for (int i = 0; i < n && hit < 0; i++)
+            if (!strcmp(b[i].kind, "plate") && (iou(&b[i], gx, gy, gw, gh) >= 0.3 || centre_inside(&b[i], gx, gy, gw, gh)))
+                hit = i;
+        fprintf(stderr, "  %s x%.2f (%dx%d): %d box(es), plate %s\n", cases[k].name, f, r->w, r->h, n,
+                hit >= 0 ? "found" : "MISSED");
+        CHECKF(hit == 0, "%s x%.2f: plate at %d,%d %dx%d is box %d of %d", cases[k].name, f, gx, gy, gw, gh, hit, n);
+        CHECKF(n <= 2, "%s x%.2f: %d boxes", cases[k].name, f, n);
+        free(b);
+        carve_image_destroy(r);
+        carve_image_destroy(img);
+    }
+    carve_ctx_destroy(ctx);
+}
+
 static void test_detect_false_positives(void) {
     const char *names[] = {"sedan_black_side.jpg", "pickup_white_street.jpg", "motorcycle_red_garage.png",
                            "firetruck_cutout_rgba.png"};
@@ -140,6 +200,7 @@ static void test_detect_synthetic(void) {
         carve__box *b = NULL;
         int n = 0;
         CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+        if (n >= 1) fprintf(stderr, "  synthetic plate %d,%d %dx%d: box %d,%d %dx%d\n", x, y, w, h, b[0].x, b[0].y, b[0].w, b[0].h);
         CHECKF(n >= 1 && (iou(&b[0], x, y, w, h) >= 0.5), "char height %d: %d boxes, first IoU %.2f", sizes[s], n,
                n ? iou(&b[0], x, y, w, h) : 0.0);
         free(b);
@@ -586,6 +647,7 @@ static void test_inpaint_timing(void) {
 int main(void) {
     RUN(test_detect_bus_plate);
     RUN(test_detect_supercar_plate);
+    RUN(test_detect_scales);
     RUN(test_detect_false_positives);
     RUN(test_detect_synthetic);
     RUN(test_detect_text);
