@@ -1,38 +1,109 @@
-/* trace.c — carve_trace: flat-colour image to SVG (interim run-length version). */
+/* trace.c — carve_trace: an image of few flat colours to a seam-free SVG.
+ * See docs/vector.md for the design. */
 #include "vector.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+typedef struct fit_job {
+    vec_topo *t;
+    const vec_fit_params *p;
+    int64_t lo, hi, per;
+    const carve_ctx *ctx;
+} fit_job;
+
+static int fit_task(void *arg, int64_t i) {
+    fit_job *j = arg;
+    int64_t a = j->lo + i * j->per, b = a + j->per;
+    if (b > j->hi) b = j->hi;
+    for (int64_t k = a; k < b; k++) {
+        if (((k - a) & 255) == 255 && carve__cancelled(j->ctx)) return 2;
+        if (carve__vec_fit_chain(j->t, &j->t->chains[k], j->p)) return 1;
+    }
+    return 0;
+}
 
 carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size_t *len) {
     if (svg) *svg = NULL;
     if (len) *len = 0;
-    if (!ctx || !in || !svg) return ctx ? carve__fail(ctx, CARVE_ERR_INVALID_ARG, "trace: NULL argument") : CARVE_ERR_INVALID_ARG;
-    if (in->w <= 0 || in->h <= 0)
-        return carve__fail(ctx, CARVE_ERR_EMPTY, "trace: the image is empty (%dx%d)", in->w, in->h);
-    carve__buf b;
-    carve__buf_init(&b);
-    carve__buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n",
-                      in->w, in->h, in->w, in->h);
-    for (int y = 0; y < in->h; y++) {
-        int x = 0;
-        while (x < in->w) {
-            const uint8_t *p = in->px + 4 * ((size_t)y * in->w + x);
-            uint32_t c = carve__rgb_at(in, x, y);
-            bool op = p[3] >= 128;
-            int x1 = x + 1;
-            while (x1 < in->w && carve__rgb_at(in, x1, y) == c && (in->px[4 * ((size_t)y * in->w + x1) + 3] >= 128) == op) x1++;
-            if (op) {
-                char hex[8];
-                carve__hex(c, hex);
-                carve__buf_printf(&b, "<path fill=\"%s\" d=\"M%d %dh%dv1h%dz\"/>\n", hex, x, y, x1 - x, x - x1);
-            }
-            x = x1;
-        }
+    if (!ctx) return CARVE_ERR_INVALID_ARG;
+    if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "trace: NULL %s", in ? "svg pointer" : "image");
+    if (in->w <= 0 || in->h <= 0 || !in->px)
+        return carve__fail(ctx, CARVE_ERR_EMPTY, "trace: the image is empty (%dx%d pixels)", in->w, in->h);
+    if ((int64_t)in->w * in->h > carve__opt_int(ctx, CARVE_OPTID_max_pixels))
+        return carve__fail(ctx, CARVE_ERR_TOO_LARGE, "trace: the image has %lld pixels, more than max_pixels = %lld",
+                           (long long)in->w * in->h, (long long)carve__opt_int(ctx, CARVE_OPTID_max_pixels));
+    carve_status st;
+    if ((st = carve__progress(ctx, 0, "trace"))) return st;
+    vec_labels lab;
+    vec_topo topo;
+    memset(&topo, 0, sizeof topo);
+    char *out = NULL;
+    size_t outlen = 0;
+    st = carve__vec_labels(ctx, in, (int)carve__opt_int(ctx, CARVE_OPTID_max_colors), &lab);
+    if (st) {
+        carve__vec_labels_free(&lab);
+        return st;
     }
-    carve__buf_puts(&b, "</svg>\n");
-    char *s = carve__buf_take(&b, len);
-    if (!s) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
-    *svg = s;
+    if ((st = carve__progress(ctx, 0.05, "trace"))) goto done;
+    int64_t speck = carve__opt_int(ctx, CARVE_OPTID_filter_speckle);
+    if (speck > 1) {
+        int64_t m = carve__vec_speckle(ctx, &lab, speck);
+        if (m < 0) {
+            st = carve__cancelled(ctx) ? CARVE_ERR_CANCELLED : CARVE_ERR_NOMEM;
+            if (st == CARVE_ERR_CANCELLED) carve__fail(ctx, st, "cancelled during trace");
+            goto done;
+        }
+        carve__log(ctx, CARVE_LOG_DEBUG, "trace: filter_speckle %lld merged %lld regions", (long long)speck, (long long)m);
+    }
+    if ((st = carve__progress(ctx, 0.15, "trace"))) goto done;
+    carve__range r = carve__progress_push(ctx, 0.15, 0.35);
+    st = carve__vec_topology(ctx, &lab, &topo);
+    carve__progress_pop(ctx, r);
+    if (st) goto done;
+    if ((st = carve__progress(ctx, 0.35, "trace"))) goto done;
+    /* fit every chain once, in parallel; each writes only its own chain */
+    vec_fit_params fp;
+    fp.mode = carve__opt_enum(ctx, CARVE_OPTID_mode);
+    fp.corner_deg = carve__opt_float(ctx, CARVE_OPTID_corner_threshold);
+    fp.length_px = carve__opt_float(ctx, CARVE_OPTID_length_threshold);
+    fp.splice_deg = carve__opt_float(ctx, CARVE_OPTID_splice_threshold);
+    int prec = (int)carve__opt_int(ctx, CARVE_OPTID_path_precision);
+    fp.scale = pow(10.0, prec);
+    fp.poly_eps = carve__opt_float(ctx, CARVE_OPTID_trace_tolerance);
+    fp.fit_tol = fp.poly_eps;
+    int threads = carve__threads(ctx);
+    const int64_t step = 1 << 14, per = 256;
+    for (int64_t lo = 0; lo < topo.nchains; lo += step) {
+        int64_t hi = lo + step < topo.nchains ? lo + step : topo.nchains;
+        fit_job job = {&topo, &fp, lo, hi, per, ctx};
+        int rc = carve__parallel_for(threads, (hi - lo + per - 1) / per, fit_task, &job);
+        if (rc == 2 || carve__cancelled(ctx)) {
+            st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during trace");
+            goto done;
+        }
+        if (rc) {
+            st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory while fitting curves");
+            goto done;
+        }
+        if ((st = carve__progress(ctx, 0.35 + 0.5 * (double)hi / (double)topo.nchains, "trace"))) goto done;
+    }
+    vec_svg_params sp = {prec, carve__opt_bool(ctx, CARVE_OPTID_stacked), carve__opt_bool(ctx, CARVE_OPTID_gap_filler),
+                         1.5};
+    r = carve__progress_push(ctx, 0.85, 1.0);
+    st = carve__vec_write_svg(ctx, &lab, &topo, &sp, &out, &outlen);
+    carve__progress_pop(ctx, r);
+    if (st) goto done;
+    st = carve__progress(ctx, 1.0, "trace");
+done:
+    carve__vec_topo_free(&topo);
+    carve__vec_labels_free(&lab);
+    if (st) {
+        free(out);
+        return st;
+    }
+    *svg = out;
+    if (len) *len = outlen;
     return CARVE_OK;
 }

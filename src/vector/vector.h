@@ -1,6 +1,104 @@
-/* vector.h — phase 4 internals beyond the public API (carve_trace). */
+/* vector.h — phase 4 internals beyond the public API (carve_trace).
+ *
+ * Data flow inside carve_trace:
+ *   labels (colour index per pixel, VOID for alpha < 128)
+ *   -> speckle filter (small regions merged into the most similar neighbour)
+ *   -> regions (4-connected components)
+ *   -> topology (boundary chains on the pixel-corner lattice, rings per region)
+ *   -> fitting (each chain once: pixel | polygon | spline, quantized)
+ *   -> SVG (fills per colour, gap-filler strokes, or stacked shapes)
+ */
 #ifndef CARVE_VECTOR_H
 #define CARVE_VECTOR_H
 #include "core.h"
+
+#define VEC_VOID 0xFFFFu /* label of a pixel with alpha < 128 */
+
+/* A label image: colour index per pixel (VEC_VOID = no fill). */
+typedef struct vec_labels {
+    int w, h;
+    uint16_t *lab;
+    int ncolors;
+    uint32_t colors[256]; /* 0xRRGGBB, sorted ascending */
+} vec_labels;
+
+/* Builds labels from RGBA.  CARVE_ERR_TOO_MANY_COLORS if more than max_colors
+ * distinct opaque colours. */
+carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_colors, vec_labels *out);
+void carve__vec_labels_free(vec_labels *l);
+
+/* 4-connected components of equal opaque labels.  reg[i] = region id in raster
+ * order of first pixel, or -1 for VOID.  Returns the number of regions or -1
+ * on OOM; *reg is malloc'd. */
+int32_t carve__vec_components(const vec_labels *l, int32_t **reg, int64_t **area);
+
+/* Merges opaque regions under min_area pixels into their most similar
+ * (CIEDE2000) opaque neighbour, until stable.  Rewrites l->lab.  Returns the
+ * number of merges or -1 on OOM / cancellation (ctx message set). */
+int64_t carve__vec_speckle(carve_ctx *ctx, vec_labels *l, int64_t min_area);
+
+/* ---- topology ------------------------------------------------------------ */
+typedef struct vec_seg {
+    int64_t p[6];  /* quantized; line: p[0..1] end; cubic: c1, c2, end */
+    uint8_t cubic;
+} vec_seg;
+
+typedef struct vec_chain {
+    int32_t left, right;   /* region on the left / right when walking forward (-1 = void) */
+    uint32_t v0, v1;       /* start / end vertex (lattice index y*(w+1)+x) */
+    uint8_t d0, d1;        /* direction leaving v0, direction arriving at v1 */
+    uint8_t closed;        /* a loop without junction (v0 == v1) */
+    uint8_t border;        /* lies on the canvas border (other side is outside) */
+    int64_t off, n;        /* lattice points pts[off .. off+n] (n edges) */
+    int64_t shoelace;      /* sum of x_i*y_{i+1} - x_{i+1}*y_i over the edges */
+    /* fitted geometry (quantized to the output grid) */
+    int64_t sx, sy;        /* start point */
+    vec_seg *seg;
+    int32_t nseg;
+} vec_chain;
+
+typedef struct vec_topo {
+    int w, h;
+    int32_t nreg;
+    int32_t *reg;          /* region per pixel (-1 void) */
+    uint16_t *reg_color;   /* colour index per region */
+    int64_t *reg_area;
+    int32_t *pts;          /* lattice points (x, y pairs) of all chains */
+    int64_t npts;
+    vec_chain *chains;
+    int64_t nchains;
+    /* rings: ring r has uses ring_use[ring_off[r] .. ring_off[r+1]); a use is
+     * chain << 1 | reversed.  Region g has rings reg_ring_off[g] .. [g+1). */
+    int64_t *uses;
+    int64_t *ring_off;
+    int64_t nrings;
+    int64_t *reg_ring_off;
+    int64_t *ring_shoelace; /* doubled signed area in lattice units (< 0: outer ring) */
+} vec_topo;
+
+carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *t);
+void carve__vec_topo_free(vec_topo *t);
+
+/* ---- fitting ------------------------------------------------------------- */
+enum { VEC_MODE_PIXEL = 0, VEC_MODE_POLYGON = 1, VEC_MODE_SPLINE = 2 };
+typedef struct vec_fit_params {
+    int mode;
+    double corner_deg, length_px, splice_deg;
+    double scale;           /* 10^path_precision */
+    double poly_eps;        /* polygon tolerance (px) */
+    double fit_tol;         /* spline tolerance (px) */
+} vec_fit_params;
+
+/* Fits chain c of t (writes c->sx, c->sy, c->seg, c->nseg).  0 or -1 on OOM. */
+int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *p);
+
+/* ---- SVG ----------------------------------------------------------------- */
+typedef struct vec_svg_params {
+    int precision;
+    bool stacked, gap_filler;
+    double stroke_width;
+} vec_svg_params;
+carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec_topo *t,
+                                  const vec_svg_params *p, char **svg, size_t *len);
 
 #endif

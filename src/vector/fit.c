@@ -1,0 +1,552 @@
+/* fit.c — fitting one boundary chain: pixel staircase, polygon, or cubic
+ * Bézier spline.  Chain end points (junctions) stay exactly on their lattice
+ * vertex, so the chains meeting at a junction stay watertight.
+ *
+ * Polygon: each straight run of the staircase contributes the points half a
+ * pixel in from its ends (one midpoint for a unit run); these points lie on
+ * both sides of the ideal edge, so they are unbiased.  Douglas–Peucker with
+ * tolerance poly_eps simplifies them; a short edge between two long edges
+ * whose lines meet within a pixel is replaced by that meeting point (restores
+ * the square corners that the half-pixel inset cut off).
+ *
+ * Spline: polygon vertices turning by at least corner_threshold (with an
+ * adjacent edge at least length_threshold long) are corners; the runs between
+ * corners are fitted with cubic Béziers by least squares (Schneider, chord
+ * length parameters, Newton reparameterization) against the staircase points,
+ * splitting at polygon vertices while the error exceeds fit_tol or a curve
+ * would turn by more than splice_threshold. */
+#include "vector.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct P2 {
+    double x, y;
+} P2;
+
+static inline P2 p2(double x, double y) { return (P2){x, y}; }
+static inline P2 sub(P2 a, P2 b) { return p2(a.x - b.x, a.y - b.y); }
+static inline P2 add(P2 a, P2 b) { return p2(a.x + b.x, a.y + b.y); }
+static inline P2 mul(P2 a, double s) { return p2(a.x * s, a.y * s); }
+static inline double dot(P2 a, P2 b) { return a.x * b.x + a.y * b.y; }
+static inline double cross(P2 a, P2 b) { return a.x * b.y - a.y * b.x; }
+static inline double len(P2 a) { return sqrt(a.x * a.x + a.y * a.y); }
+static inline P2 unit(P2 a) {
+    double l = len(a);
+    return l > 1e-12 ? mul(a, 1.0 / l) : p2(0, 0);
+}
+
+typedef struct segbuf {
+    vec_seg *v;
+    int32_t n, cap;
+    double scale;
+} segbuf;
+
+static int seg_add(segbuf *b, int cubic, const P2 *pts) {
+    if (b->n == b->cap) {
+        int32_t nc = b->cap ? b->cap * 2 : 16;
+        vec_seg *nv = realloc(b->v, (size_t)nc * sizeof(vec_seg));
+        if (!nv) return -1;
+        b->v = nv;
+        b->cap = nc;
+    }
+    vec_seg *s = &b->v[b->n++];
+    memset(s, 0, sizeof *s);
+    s->cubic = (uint8_t)cubic;
+    int np = cubic ? 3 : 1;
+    for (int i = 0; i < np; i++) {
+        s->p[2 * i] = llround(pts[i].x * b->scale);
+        s->p[2 * i + 1] = llround(pts[i].y * b->scale);
+    }
+    return 0;
+}
+static int seg_line(segbuf *b, P2 to) { return seg_add(b, 0, &to); }
+
+/* ---- Douglas–Peucker (iterative) ---------------------------------------- */
+static double seg_dist(P2 p, P2 a, P2 b) {
+    P2 ab = sub(b, a), ap = sub(p, a);
+    double l2 = dot(ab, ab);
+    if (l2 < 1e-18) return len(ap);
+    double t = dot(ap, ab) / l2;
+    if (t < 0) t = 0;
+    if (t > 1) t = 1;
+    return len(sub(ap, mul(ab, t)));
+}
+
+static int dp(const P2 *D, int64_t i0, int64_t i1, double eps, uint8_t *keep) {
+    int64_t cap = 64, n = 0;
+    int64_t *st = malloc((size_t)cap * 2 * sizeof(int64_t));
+    if (!st) return -1;
+    st[n * 2] = i0;
+    st[n * 2 + 1] = i1;
+    n++;
+    while (n) {
+        n--;
+        int64_t a = st[n * 2], b = st[n * 2 + 1];
+        if (b - a < 2) continue;
+        double best = -1;
+        int64_t bi = -1;
+        for (int64_t i = a + 1; i < b; i++) {
+            double d = seg_dist(D[i], D[a], D[b]);
+            if (d > best) {
+                best = d;
+                bi = i;
+            }
+        }
+        if (best > eps) {
+            keep[bi] = 1;
+            if (n + 2 > cap) {
+                cap *= 2;
+                int64_t *ns = realloc(st, (size_t)cap * 2 * sizeof(int64_t));
+                if (!ns) {
+                    free(st);
+                    return -1;
+                }
+                st = ns;
+            }
+            st[n * 2] = a;
+            st[n * 2 + 1] = bi;
+            n++;
+            st[n * 2] = bi;
+            st[n * 2 + 1] = b;
+            n++;
+        }
+    }
+    free(st);
+    return 0;
+}
+
+/* ---- cubic Bézier least squares (Schneider 1990) ------------------------- */
+static inline P2 bez(const P2 *c, double u) {
+    double v = 1 - u;
+    double b0 = v * v * v, b1 = 3 * u * v * v, b2 = 3 * u * u * v, b3 = u * u * u;
+    return p2(b0 * c[0].x + b1 * c[1].x + b2 * c[2].x + b3 * c[3].x, b0 * c[0].y + b1 * c[1].y + b2 * c[2].y + b3 * c[3].y);
+}
+static inline P2 bez1(const P2 *c, double u) {
+    double v = 1 - u;
+    P2 d0 = sub(c[1], c[0]), d1 = sub(c[2], c[1]), d2 = sub(c[3], c[2]);
+    return mul(add(add(mul(d0, v * v), mul(d1, 2 * u * v)), mul(d2, u * u)), 3);
+}
+static inline P2 bez2(const P2 *c, double u) {
+    P2 e0 = add(sub(c[2], mul(c[1], 2)), c[0]), e1 = add(sub(c[3], mul(c[2], 2)), c[1]);
+    return mul(add(mul(e0, 1 - u), mul(e1, u)), 6);
+}
+
+/* fits c[0..3] to Q[0..m] with c[0]=Q[0], c[3]=Q[m] and unit tangents t1
+ * (out of Q[0]) and t2 (out of Q[m], back into the curve); u holds the
+ * parameters (updated by reparameterization).  Returns the max error and its
+ * index. */
+static double fit_cubic(const P2 *Q, int64_t m, double *u, P2 t1, P2 t2, P2 *c, int64_t *worst) {
+    P2 p0 = Q[0], p3 = Q[m];
+    double chord = len(sub(p3, p0));
+    double err = 0;
+    for (int iter = 0; iter < 4; iter++) {
+        double C11 = 0, C12 = 0, C22 = 0, X1 = 0, X2 = 0;
+        for (int64_t i = 0; i <= m; i++) {
+            double t = u[i], v = 1 - t;
+            double b0 = v * v * v, b1 = 3 * t * v * v, b2 = 3 * t * t * v, b3 = t * t * t;
+            P2 a1 = mul(t1, b1), a2 = mul(t2, b2);
+            C11 += dot(a1, a1);
+            C12 += dot(a1, a2);
+            C22 += dot(a2, a2);
+            P2 tmp = sub(Q[i], add(mul(p0, b0 + b1), mul(p3, b2 + b3)));
+            X1 += dot(a1, tmp);
+            X2 += dot(a2, tmp);
+        }
+        double det = C11 * C22 - C12 * C12;
+        double al1 = 0, al2 = 0;
+        if (fabs(det) > 1e-12) {
+            al1 = (X1 * C22 - X2 * C12) / det;
+            al2 = (C11 * X2 - C12 * X1) / det;
+        }
+        double eps = 1e-6 * chord;
+        if (!(al1 > eps) || !(al2 > eps) || al1 > 2 * chord || al2 > 2 * chord) al1 = al2 = chord / 3;
+        c[0] = p0;
+        c[1] = add(p0, mul(t1, al1));
+        c[2] = add(p3, mul(t2, al2));
+        c[3] = p3;
+        err = 0;
+        *worst = m / 2;
+        for (int64_t i = 1; i < m; i++) {
+            double e = len(sub(bez(c, u[i]), Q[i]));
+            if (e > err) {
+                err = e;
+                *worst = i;
+            }
+        }
+        if (iter == 3) break;
+        /* Newton step on every parameter */
+        for (int64_t i = 1; i < m; i++) {
+            P2 d = sub(bez(c, u[i]), Q[i]), d1 = bez1(c, u[i]), d2 = bez2(c, u[i]);
+            double num = dot(d, d1), den = dot(d1, d1) + dot(d, d2);
+            if (fabs(den) > 1e-12) {
+                double nu = u[i] - num / den;
+                if (nu >= 0 && nu <= 1) u[i] = nu;
+            }
+        }
+    }
+    return err;
+}
+
+/* true when the curve keeps moving forward along its chord (no loop, no
+ * cusp, no backtracking) and bends gently enough to be stroked cleanly */
+static bool monotone(const P2 *c) {
+    P2 ch = sub(c[3], c[0]);
+    double cl = len(ch);
+    if (cl <= 0) return false;
+    for (int i = 0; i <= 16; i++) {
+        P2 d = bez1(c, i / 16.0), dd = bez2(c, i / 16.0);
+        double dl = len(d);
+        if (dot(d, ch) <= 0.05 * dl * cl) return false;
+        /* radius of curvature at least 0.8 px: tighter bends make the
+         * inner offset of a gap-filler stroke fold over (renderers then
+         * leave a hole in the stroke) and are pixel noise anyway */
+        if (fabs(cross(d, dd)) * 0.8 > dl * dl * dl) return false;
+    }
+    return true;
+}
+
+typedef struct fitter {
+    const P2 *D;        /* staircase points */
+    int64_t nD;
+    bool closed;
+    P2 *P;              /* polygon */
+    int64_t *pi;        /* D index of each polygon vertex */
+    int64_t nP;         /* for a closed chain P[nP-1] == P[0] */
+    double *turn;       /* degrees at each polygon vertex */
+    const vec_fit_params *prm;
+    segbuf *out;
+    P2 *Q;              /* scratch samples */
+    double *u;
+    int64_t qcap;
+} fitter;
+
+/* samples of polygon span a..b (inclusive ends), using D between vertices */
+static int64_t gather(fitter *f, int64_t a, int64_t b) {
+    int64_t m = 0;
+    for (int64_t k = a; k < b; k++) {
+        if (m >= f->qcap) return -1;
+        f->Q[m++] = f->P[k];
+        int64_t j = f->pi[k], end = f->pi[k + 1];
+        if (f->closed) {
+            j = (j + 1) % f->nD;
+            while (j != end) {
+                if (m >= f->qcap) return -1;
+                f->Q[m++] = f->D[j];
+                j = (j + 1) % f->nD;
+            }
+        } else {
+            for (j = j + 1; j < end; j++) {
+                if (m >= f->qcap) return -1;
+                f->Q[m++] = f->D[j];
+            }
+        }
+    }
+    if (m >= f->qcap) return -1;
+    f->Q[m] = f->P[b];
+    return m;
+}
+
+static P2 smooth_tangent(const fitter *f, int64_t k) {
+    P2 prev, next;
+    if (k > 0) prev = f->P[k - 1];
+    else prev = f->closed ? f->P[f->nP - 2] : f->P[0];
+    if (k < f->nP - 1) next = f->P[k + 1];
+    else next = f->closed ? f->P[1] : f->P[f->nP - 1];
+    P2 t = unit(sub(next, prev));
+    if (t.x == 0 && t.y == 0) t = unit(sub(f->P[k < f->nP - 1 ? k + 1 : k], f->P[k < f->nP - 1 ? k : k - 1]));
+    return t;
+}
+
+/* fits span a..b with unit tangents ta (leaving P[a]) and tb (leaving P[b]
+ * backwards) */
+static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
+    if (b - a == 1) return seg_line(f->out, f->P[b]);
+    /* splice: split where the accumulated turning reaches half the total */
+    double total = 0;
+    for (int64_t k = a + 1; k < b; k++) total += f->turn[k];
+    int64_t split = -1;
+    if (total > f->prm->splice_deg) {
+        double acc = 0;
+        for (int64_t k = a + 1; k < b; k++) {
+            acc += f->turn[k];
+            if (acc >= total / 2) {
+                split = k;
+                break;
+            }
+        }
+    } else {
+        int64_t m = gather(f, a, b);
+        if (m < 0) return -1;
+        /* all samples on the chord: a straight line */
+        P2 ch = sub(f->Q[m], f->Q[0]);
+        double cl = len(ch), maxoff = 0;
+        for (int64_t i = 1; i < m && cl > 0; i++) maxoff = fmax(maxoff, fabs(cross(ch, sub(f->Q[i], f->Q[0]))) / cl);
+        if (cl > 0 && maxoff <= f->prm->fit_tol * 0.5) return seg_line(f->out, f->P[b]);
+        /* chord-length parameters */
+        f->u[0] = 0;
+        for (int64_t i = 1; i <= m; i++) f->u[i] = f->u[i - 1] + len(sub(f->Q[i], f->Q[i - 1]));
+        double tot = f->u[m];
+        if (tot <= 0) return seg_line(f->out, f->P[b]);
+        for (int64_t i = 1; i <= m; i++) f->u[i] /= tot;
+        P2 c[4];
+        int64_t worst = 0;
+        double err = fit_cubic(f->Q, m, f->u, ta, tb, c, &worst);
+        if (err <= f->prm->fit_tol && monotone(c)) return seg_add(f->out, 1, c + 1);
+        /* split at the polygon vertex nearest to the worst sample */
+        int64_t acc = 0;
+        split = a + 1;
+        double bestd = 1e300;
+        for (int64_t k = a + 1; k < b; k++) {
+            /* sample index of vertex k within Q */
+            int64_t j = f->pi[k - 1], end = f->pi[k], cnt = 0;
+            if (f->closed) {
+                j = (j + 1) % f->nD;
+                while (j != end) { cnt++; j = (j + 1) % f->nD; }
+            } else cnt = end > j ? end - j - 1 : 0;
+            acc += cnt + 1;
+            double d = fabs((double)(acc - worst));
+            if (d < bestd) {
+                bestd = d;
+                split = k;
+            }
+        }
+    }
+    P2 ts = smooth_tangent(f, split);
+    if (fit_span(f, a, split, ta, mul(ts, -1), depth + 1)) return -1;
+    return fit_span(f, split, b, ts, tb, depth + 1);
+}
+
+int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm) {
+    const int32_t *V = t->pts + 2 * c->off;
+    int64_t n = c->n;
+    segbuf sb = {NULL, 0, 0, prm->scale};
+    int rc = -1;
+    /* turning vertices of the staircase */
+    int64_t *K = malloc((size_t)(n + 2) * sizeof(int64_t));
+    P2 *D = calloc((size_t)(2 * n + 4), sizeof(P2));
+    uint8_t *keep = NULL;
+    fitter f = {0};
+    if (!K || !D) goto out;
+    int64_t nk = 0;
+    bool closed = c->closed;
+#define VDIR(i, j) ((V[2 * (j)] - V[2 * (i)]) * 3 + (V[2 * (j) + 1] - V[2 * (i) + 1]))
+    if (!closed) {
+        K[nk++] = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (VDIR(i - 1, i) != VDIR(i, i + 1)) K[nk++] = i;
+        K[nk++] = n;
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t pv = i ? i - 1 : n - 1;
+            if (VDIR(pv, i) != VDIR(i, i + 1)) K[nk++] = i;
+        }
+        K[nk++] = n; /* == vertex 0 */
+    }
+#undef VDIR
+    c->sx = (int64_t)V[0] * (int64_t)llround(prm->scale);
+    c->sy = (int64_t)V[1] * (int64_t)llround(prm->scale);
+    if (prm->mode == VEC_MODE_PIXEL || n < 2) {
+        for (int64_t k = 1; k < nk; k++)
+            if (seg_line(&sb, p2(V[2 * K[k]], V[2 * K[k] + 1]))) goto out;
+        rc = 0;
+        goto out;
+    }
+    /* staircase points */
+    int64_t nD = 0;
+    if (!closed) D[nD++] = p2(V[0], V[1]);
+    for (int64_t k = 0; k + 1 < nk; k++) {
+        P2 a = p2(V[2 * K[k]], V[2 * K[k] + 1]), b = p2(V[2 * K[k + 1]], V[2 * K[k + 1] + 1]);
+        double L = len(sub(b, a));
+        P2 u = mul(sub(b, a), 1.0 / L);
+        if (L <= 1.0) D[nD++] = mul(add(a, b), 0.5);
+        else {
+            D[nD++] = add(a, mul(u, 0.5));
+            D[nD++] = sub(b, mul(u, 0.5));
+        }
+    }
+    if (!closed) D[nD++] = p2(V[2 * n], V[2 * n + 1]);
+    keep = calloc((size_t)nD + 1, 1);
+    if (!keep) goto out;
+    P2 *DX = D; /* closed: D[nD] = D[0] for the second half */
+    if (!closed) {
+        keep[0] = keep[nD - 1] = 1;
+        if (dp(D, 0, nD - 1, prm->poly_eps, keep)) goto out;
+    } else {
+        D[nD] = D[0];
+        int64_t far = 0;
+        double fd = -1;
+        for (int64_t i = 1; i < nD; i++) {
+            double d = len(sub(D[i], D[0]));
+            if (d > fd) {
+                fd = d;
+                far = i;
+            }
+        }
+        keep[0] = keep[far] = 1;
+        if (dp(DX, 0, far, prm->poly_eps, keep) || dp(DX, far, nD, prm->poly_eps, keep)) goto out;
+        keep[nD] = 0;
+    }
+    /* polygon */
+    int64_t nP = 0;
+    f.P = calloc((size_t)(nD + 2), sizeof(P2));
+    f.pi = malloc((size_t)(nD + 2) * sizeof(int64_t));
+    f.turn = calloc((size_t)nD + 2, sizeof(double));
+    if (!f.P || !f.pi || !f.turn) goto out;
+    for (int64_t i = 0; i < nD; i++)
+        if (keep[i]) {
+            f.P[nP] = D[i];
+            f.pi[nP++] = i;
+        }
+    if (closed) {
+        f.P[nP] = f.P[0];
+        f.pi[nP++] = f.pi[0];
+    }
+    /* corner restoration: short edge i..i+1 between longer edges */
+    {
+        int64_t lo = closed ? 0 : 1;
+        for (int64_t i = lo; i + 1 < nP - (closed ? 0 : 1); i++) {
+            int64_t im = i - 1, ip = i + 2;
+            if (closed) {
+                if (nP - 1 < 5) break;
+                if (i + 1 >= nP - 1) break; /* keep the seam vertex 0 fixed */
+                if (i == 0) continue;
+                if (ip >= nP) ip -= (nP - 1);
+            }
+            if (im < 0 || ip >= nP) continue;
+            P2 e = sub(f.P[i + 1], f.P[i]);
+            double el = len(e);
+            if (el > 1.5) continue;
+            P2 a = sub(f.P[i], f.P[im]), b = sub(f.P[ip], f.P[i + 1]);
+            if (len(a) < 2 * el || len(b) < 2 * el) continue;
+            double den = cross(a, b);
+            if (fabs(den) < 1e-9 * len(a) * len(b) + 1e-12) continue;
+            double s = cross(sub(f.P[i + 1], f.P[im]), b) / den;
+            P2 X = add(f.P[im], mul(a, s));
+            if (len(sub(X, f.P[i])) > 1.0 || len(sub(X, f.P[i + 1])) > 1.0) continue;
+            f.P[i] = X;
+            memmove(&f.P[i + 1], &f.P[i + 2], (size_t)(nP - i - 2) * sizeof(P2));
+            memmove(&f.pi[i + 1], &f.pi[i + 2], (size_t)(nP - i - 2) * sizeof(int64_t));
+            nP--;
+        }
+    }
+    if (prm->mode == VEC_MODE_POLYGON) {
+        c->sx = llround(f.P[0].x * prm->scale);
+        c->sy = llround(f.P[0].y * prm->scale);
+        for (int64_t k = 1; k < nP; k++)
+            if (seg_line(&sb, f.P[k])) goto out;
+        rc = 0;
+        goto out;
+    }
+    /* spline: turning angles and corners */
+    f.D = D;
+    f.nD = nD;
+    f.closed = closed;
+    f.nP = nP;
+    f.prm = prm;
+    f.out = &sb;
+    for (int64_t k = 0; k < nP; k++) {
+        int64_t kp = k - 1, kn = k + 1;
+        if (closed) {
+            if (k == 0 || k == nP - 1) {
+                kp = nP - 2;
+                kn = 1;
+            }
+        } else if (k == 0 || k == nP - 1) {
+            f.turn[k] = 0;
+            continue;
+        }
+        P2 a = sub(f.P[k], f.P[kp]), b = sub(f.P[kn], f.P[k]);
+        double la = len(a), lb = len(b);
+        f.turn[k] = (la > 0 && lb > 0) ? fabs(atan2(cross(a, b), dot(a, b))) * (180.0 / M_PI) : 0;
+    }
+    uint8_t *corner = calloc((size_t)nP + 1, 1);
+    if (!corner) goto out;
+    int64_t ncorner = 0, firstc = -1;
+    for (int64_t k = (closed ? 0 : 1); k < nP - 1; k++) {
+        int64_t kp = (closed && k == 0) ? nP - 2 : k - 1;
+        double la = len(sub(f.P[k], f.P[kp])), lb = len(sub(f.P[k + 1], f.P[k]));
+        if (f.turn[k] >= prm->corner_deg && fmax(la, lb) >= prm->length_px) {
+            corner[k] = 1;
+            ncorner++;
+            if (firstc < 0) firstc = k;
+        }
+    }
+    if (closed && firstc > 0) {
+        /* rotate so that the loop starts at a corner */
+        int64_t m = nP - 1;
+        P2 *rp = malloc((size_t)(m + 1) * sizeof(P2));
+        int64_t *ri = malloc((size_t)(m + 1) * sizeof(int64_t));
+        double *rt = malloc((size_t)(m + 1) * sizeof(double));
+        uint8_t *rc2 = malloc((size_t)(m + 1));
+        if (!rp || !ri || !rt || !rc2) {
+            free(rp);
+            free(ri);
+            free(rt);
+            free(rc2);
+            free(corner);
+            goto out;
+        }
+        for (int64_t k = 0; k < m; k++) {
+            int64_t s = (k + firstc) % m;
+            rp[k] = f.P[s];
+            ri[k] = f.pi[s];
+            rt[k] = f.turn[s];
+            rc2[k] = corner[s];
+        }
+        rp[m] = rp[0];
+        ri[m] = ri[0];
+        rt[m] = rt[0];
+        rc2[m] = rc2[0];
+        memcpy(f.P, rp, (size_t)(m + 1) * sizeof(P2));
+        memcpy(f.pi, ri, (size_t)(m + 1) * sizeof(int64_t));
+        memcpy(f.turn, rt, (size_t)(m + 1) * sizeof(double));
+        memcpy(corner, rc2, (size_t)(m + 1));
+        free(rp);
+        free(ri);
+        free(rt);
+        free(rc2);
+    }
+    if (closed) corner[0] = corner[nP - 1] = ncorner > 0;
+    else corner[0] = corner[nP - 1] = 1;
+    f.qcap = 2 * nD + 8;
+    f.Q = malloc((size_t)f.qcap * sizeof(P2));
+    f.u = malloc((size_t)f.qcap * sizeof(double));
+    if (!f.Q || !f.u) {
+        free(corner);
+        goto out;
+    }
+    c->sx = llround(f.P[0].x * prm->scale);
+    c->sy = llround(f.P[0].y * prm->scale);
+    int64_t a = 0;
+    for (int64_t k = 1; k < nP; k++) {
+        if (!(corner[k] || k == nP - 1)) continue;
+        P2 ta, tb;
+        if (corner[a]) ta = unit(sub(f.P[a + 1], f.P[a]));
+        else ta = smooth_tangent(&f, a);
+        if (corner[k]) tb = unit(sub(f.P[k - 1], f.P[k]));
+        else tb = mul(smooth_tangent(&f, k), -1);
+        if (fit_span(&f, a, k, ta, tb, 0)) {
+            free(corner);
+            goto out;
+        }
+        a = k;
+    }
+    free(corner);
+    rc = 0;
+out:
+    free(K);
+    free(D);
+    free(keep);
+    free(f.P);
+    free(f.pi);
+    free(f.turn);
+    free(f.Q);
+    free(f.u);
+    if (rc == 0) {
+        c->seg = sb.v;
+        c->nseg = sb.n;
+    } else free(sb.v);
+    return rc;
+}

@@ -1,0 +1,352 @@
+/* topo.c — shared-boundary topology on the pixel-corner lattice.
+ *
+ * Vertices are the (w+1) x (h+1) pixel corners; a unit edge between two
+ * vertices is a boundary edge when the pixels on its two sides belong to
+ * different regions (transparent pixels and the outside of the canvas are
+ * region -1).  Vertices where three or more boundary edges meet (and the
+ * canvas corners) are junctions.  A chain is a maximal run of boundary edges
+ * between junctions (or a closed loop without any); every chain separates
+ * exactly two regions and is fitted once.  Each region's rings are then
+ * assembled from chain uses (forward when the region is on the chain's left,
+ * reversed otherwise), always with the region on the left, so outer rings and
+ * holes have opposite orientations and the nonzero rule fills exactly the
+ * region. */
+#include "vector.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const int DX[4] = {1, 0, -1, 0}, DY[4] = {0, 1, 0, -1};
+
+typedef struct topo_state {
+    int w, h;
+    const int32_t *reg;
+    uint8_t *vf; /* per vertex: 1 right edge visited, 2 down edge visited, 4 junction */
+} topo_state;
+
+static inline int32_t R(const topo_state *s, int x, int y) {
+    if (x < 0 || y < 0 || x >= s->w || y >= s->h) return -1;
+    return s->reg[(size_t)y * s->w + x];
+}
+/* pixel on the left / right of the edge leaving vertex (x,y) in direction d */
+static inline int32_t left_of(const topo_state *s, int x, int y, int d) {
+    switch (d) {
+    case 0: return R(s, x, y - 1);
+    case 1: return R(s, x, y);
+    case 2: return R(s, x - 1, y);
+    default: return R(s, x - 1, y - 1);
+    }
+}
+static inline int32_t right_of(const topo_state *s, int x, int y, int d) {
+    switch (d) {
+    case 0: return R(s, x, y);
+    case 1: return R(s, x - 1, y);
+    case 2: return R(s, x - 1, y - 1);
+    default: return R(s, x, y - 1);
+    }
+}
+static inline bool bnd(const topo_state *s, int x, int y, int d) {
+    int nx = x + DX[d], ny = y + DY[d];
+    if (nx < 0 || ny < 0 || nx > s->w || ny > s->h) return false;
+    return left_of(s, x, y, d) != right_of(s, x, y, d);
+}
+/* visited flag of the edge leaving (x,y) in direction d */
+static inline uint8_t *vflag(const topo_state *s, int x, int y, int d, uint8_t *bit) {
+    size_t W = (size_t)s->w + 1;
+    switch (d) {
+    case 0: *bit = 1; return &s->vf[(size_t)y * W + x];
+    case 1: *bit = 2; return &s->vf[(size_t)y * W + x];
+    case 2: *bit = 1; return &s->vf[(size_t)y * W + x - 1];
+    default: *bit = 2; return &s->vf[(size_t)(y - 1) * W + x];
+    }
+}
+
+typedef struct pbuf {
+    int32_t *v;
+    int64_t n, cap; /* n = number of int32 values */
+} pbuf;
+static int pbuf_add(pbuf *b, int32_t x, int32_t y) {
+    if (b->n + 2 > b->cap) {
+        int64_t nc = b->cap ? b->cap * 2 : 4096;
+        int32_t *nv = realloc(b->v, (size_t)nc * sizeof(int32_t));
+        if (!nv) return -1;
+        b->v = nv;
+        b->cap = nc;
+    }
+    b->v[b->n++] = x;
+    b->v[b->n++] = y;
+    return 0;
+}
+
+typedef struct cbuf {
+    vec_chain *v;
+    int64_t n, cap;
+} cbuf;
+
+/* Walks a chain from (x,y) in direction d until a junction (or back to the
+ * start for a loop).  Appends its points to pb and the chain to cb. */
+static int walk(topo_state *s, pbuf *pb, cbuf *cb, int x, int y, int d, bool loop) {
+    if (cb->n == cb->cap) {
+        int64_t nc = cb->cap ? cb->cap * 2 : 256;
+        vec_chain *nv = realloc(cb->v, (size_t)nc * sizeof(vec_chain));
+        if (!nv) return -1;
+        cb->v = nv;
+        cb->cap = nc;
+    }
+    vec_chain *c = &cb->v[cb->n];
+    memset(c, 0, sizeof *c);
+    size_t W = (size_t)s->w + 1;
+    c->left = left_of(s, x, y, d);
+    c->right = right_of(s, x, y, d);
+    c->v0 = (uint32_t)((size_t)y * W + (size_t)x);
+    c->d0 = (uint8_t)d;
+    c->off = pb->n / 2;
+    c->closed = loop;
+    int sx = x, sy = y;
+    if (pbuf_add(pb, x, y)) return -1;
+    int64_t ne = 0, sh = 0;
+    for (;;) {
+        uint8_t bit;
+        uint8_t *f = vflag(s, x, y, d, &bit);
+        *f |= bit;
+        int nx = x + DX[d], ny = y + DY[d];
+        sh += (int64_t)x * ny - (int64_t)nx * y;
+        x = nx;
+        y = ny;
+        ne++;
+        if (pbuf_add(pb, x, y)) return -1;
+        if (loop ? (x == sx && y == sy) : (s->vf[(size_t)y * W + x] & 4) != 0) break;
+        /* degree-2 vertex: the other boundary edge (never back) */
+        int back = (d + 2) & 3, nd = -1;
+        for (int k = 0; k < 4; k++) {
+            if (k == back) continue;
+            if (bnd(s, x, y, k)) {
+                nd = k;
+                break;
+            }
+        }
+        if (nd < 0) return -2; /* cannot happen: a boundary never ends at a degree-1 vertex */
+        d = nd;
+    }
+    c->v1 = (uint32_t)((size_t)y * W + (size_t)x);
+    c->d1 = (uint8_t)d;
+    c->n = ne;
+    c->shoelace = sh;
+    cb->n++;
+    return 0;
+}
+
+static int64_t jfind(const uint32_t *jv, int64_t nj, uint32_t v) {
+    int64_t lo = 0, hi = nj - 1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (jv[mid] == v) return mid;
+        if (jv[mid] < v) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+void carve__vec_topo_free(vec_topo *t) {
+    if (!t) return;
+    free(t->reg);
+    free(t->reg_color);
+    free(t->reg_area);
+    free(t->pts);
+    if (t->chains)
+        for (int64_t i = 0; i < t->nchains; i++) free(t->chains[i].seg);
+    free(t->chains);
+    free(t->uses);
+    free(t->ring_off);
+    free(t->reg_ring_off);
+    free(t->ring_shoelace);
+    memset(t, 0, sizeof *t);
+}
+
+carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *t) {
+    memset(t, 0, sizeof *t);
+    t->w = l->w;
+    t->h = l->h;
+    carve_status st = CARVE_OK;
+    int32_t nreg = carve__vec_components(l, &t->reg, &t->reg_area);
+    if (nreg < 0) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
+    t->nreg = nreg;
+    int w = l->w, h = l->h;
+    size_t n = (size_t)w * h, W = (size_t)w + 1;
+    t->reg_color = malloc((size_t)(nreg ? nreg : 1) * sizeof(uint16_t));
+    topo_state s = {w, h, t->reg, calloc(W * ((size_t)h + 1), 1)};
+    uint32_t *jv = NULL;
+    int64_t nj = 0, jcap = 0;
+    pbuf pb = {0};
+    cbuf cb = {0};
+    int64_t *juse = NULL, *cnt = NULL;
+    uint8_t *used = NULL;
+    if (!t->reg_color || !s.vf) goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (t->reg[i] >= 0) t->reg_color[t->reg[i]] = l->lab[i];
+    /* junctions */
+    for (int y = 0; y <= h; y++) {
+        for (int x = 0; x <= w; x++) {
+            int deg = bnd(&s, x, y, 0) + bnd(&s, x, y, 1) + bnd(&s, x, y, 2) + bnd(&s, x, y, 3);
+            bool corner = (x == 0 || x == w) && (y == 0 || y == h);
+            /* on the canvas border, a boundary that leaves the border (into
+             * transparency) starts a new chain, so that chains along the
+             * border stay exactly straight */
+            bool leaves = false;
+            if (deg == 2 && !corner) {
+                if (y == 0 || y == h) leaves = bnd(&s, x, y, y == 0 ? 1 : 3);
+                else if (x == 0 || x == w) leaves = bnd(&s, x, y, x == 0 ? 0 : 2);
+            }
+            if (deg >= 3 || (corner && deg >= 2) || leaves) {
+                if (nj == jcap) {
+                    jcap = jcap ? jcap * 2 : 1024;
+                    uint32_t *nv = realloc(jv, (size_t)jcap * sizeof(uint32_t));
+                    if (!nv) goto oom;
+                    jv = nv;
+                }
+                jv[nj++] = (uint32_t)((size_t)y * W + (size_t)x);
+                s.vf[(size_t)y * W + x] |= 4;
+            }
+        }
+        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 * y / (h + 1.0), "trace"))) goto fail;
+    }
+    /* chains from junctions, in raster order of junctions and direction */
+    for (int64_t j = 0; j < nj; j++) {
+        int x = (int)(jv[j] % W), y = (int)(jv[j] / W);
+        for (int d = 0; d < 4; d++) {
+            if (!bnd(&s, x, y, d)) continue;
+            uint8_t bit;
+            if (*vflag(&s, x, y, d, &bit) & bit) continue;
+            int rc = walk(&s, &pb, &cb, x, y, d, false);
+            if (rc == -1) goto oom;
+            if (rc) goto internal;
+        }
+    }
+    /* loops without junctions: their raster-first vertex starts rightwards */
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            uint8_t f = s.vf[(size_t)y * W + x];
+            if ((f & 1) || !bnd(&s, x, y, 0)) continue;
+            int rc = walk(&s, &pb, &cb, x, y, 0, true);
+            if (rc == -1) goto oom;
+            if (rc) goto internal;
+        }
+        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 + 0.2 * y / (h + 1.0), "trace"))) goto fail;
+    }
+    t->pts = pb.v;
+    t->npts = pb.n / 2;
+    pb.v = NULL;
+    t->chains = cb.v;
+    t->nchains = cb.n;
+    cb.v = NULL;
+    int64_t nc = t->nchains;
+    /* junction table: outgoing direction -> chain use */
+    juse = malloc((size_t)(nj ? nj : 1) * 4 * sizeof(int64_t));
+    if (!juse) goto oom;
+    for (int64_t i = 0; i < nj * 4; i++) juse[i] = -1;
+    for (int64_t c = 0; c < nc; c++) {
+        vec_chain *ch = &t->chains[c];
+        if (ch->closed) continue;
+        int64_t j0 = jfind(jv, nj, ch->v0), j1 = jfind(jv, nj, ch->v1);
+        if (j0 < 0 || j1 < 0) goto internal;
+        juse[j0 * 4 + ch->d0] = c << 1;
+        juse[j1 * 4 + ((ch->d1 + 2) & 3)] = (c << 1) | 1;
+    }
+    /* uses per region (CSR) */
+    cnt = calloc((size_t)nreg + 1, sizeof(int64_t));
+    if (!cnt) goto oom;
+    for (int64_t c = 0; c < nc; c++) {
+        if (t->chains[c].left >= 0) cnt[t->chains[c].left + 1]++;
+        if (t->chains[c].right >= 0) cnt[t->chains[c].right + 1]++;
+    }
+    for (int32_t r = 0; r < nreg; r++) cnt[r + 1] += cnt[r];
+    int64_t nuses = cnt[nreg];
+    int64_t *byreg = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
+    t->uses = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
+    t->ring_off = malloc((size_t)(nuses + 1) * sizeof(int64_t));
+    t->ring_shoelace = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
+    t->reg_ring_off = malloc((size_t)(nreg + 1) * sizeof(int64_t));
+    used = calloc((size_t)(nc ? nc : 1) * 2, 1);
+    if (!byreg || !t->uses || !t->ring_off || !t->ring_shoelace || !t->reg_ring_off || !used) {
+        free(byreg);
+        goto oom;
+    }
+    {
+        int64_t *fill = malloc((size_t)(nreg + 1) * sizeof(int64_t));
+        if (!fill) {
+            free(byreg);
+            goto oom;
+        }
+        memcpy(fill, cnt, (size_t)(nreg + 1) * sizeof(int64_t));
+        for (int64_t c = 0; c < nc; c++) {
+            if (t->chains[c].left >= 0) byreg[fill[t->chains[c].left]++] = c << 1;
+            if (t->chains[c].right >= 0) byreg[fill[t->chains[c].right]++] = (c << 1) | 1;
+        }
+        free(fill);
+    }
+    /* rings */
+    int64_t nu = 0, nr = 0;
+    for (int32_t g = 0; g < nreg; g++) {
+        t->reg_ring_off[g] = nr;
+        for (int64_t k = cnt[g]; k < cnt[g + 1]; k++) {
+            int64_t u0 = byreg[k];
+            if (used[u0]) continue;
+            t->ring_off[nr] = nu;
+            int64_t area2 = 0, u = u0, guard = 0;
+            for (;;) {
+                used[u] = 1;
+                t->uses[nu++] = u;
+                const vec_chain *ch = &t->chains[u >> 1];
+                area2 += (u & 1) ? -ch->shoelace : ch->shoelace;
+                if (ch->closed) break;
+                uint32_t v = (u & 1) ? ch->v0 : ch->v1;
+                int d = (u & 1) ? ((ch->d0 + 2) & 3) : ch->d1;
+                int x = (int)(v % W), y = (int)(v / W);
+                int nd;
+                if (left_of(&s, x, y, d) != g) nd = (d + 3) & 3;      /* turn left */
+                else if (right_of(&s, x, y, d) != g) nd = d;         /* straight */
+                else nd = (d + 1) & 3;                               /* turn right */
+                int64_t j = jfind(jv, nj, v);
+                if (j < 0) goto internal;
+                int64_t nx = juse[j * 4 + nd];
+                if (nx < 0) goto internal;
+                const vec_chain *nch = &t->chains[nx >> 1];
+                if (((nx & 1) ? nch->right : nch->left) != g) goto internal;
+                if (nx == u0) break;
+                if (used[nx] || ++guard > nuses) goto internal;
+                u = nx;
+            }
+            t->ring_shoelace[nr] = area2;
+            nr++;
+        }
+        if ((g & 1023) == 0 && (st = carve__progress(ctx, 0.5 + 0.5 * g / (nreg + 1.0), "trace"))) {
+            free(byreg);
+            goto fail;
+        }
+    }
+    t->reg_ring_off[nreg] = nr;
+    t->ring_off[nr] = nu;
+    t->nrings = nr;
+    free(byreg);
+    free(jv);
+    free(juse);
+    free(cnt);
+    free(used);
+    free(s.vf);
+    return CARVE_OK;
+internal:
+    st = carve__fail(ctx, CARVE_ERR_INTERNAL, "trace: inconsistent boundary topology (a bug, please report it)");
+    goto fail;
+oom:
+    st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
+fail:
+    free(jv);
+    free(juse);
+    free(cnt);
+    free(used);
+    free(s.vf);
+    free(pb.v);
+    free(cb.v);
+    carve__vec_topo_free(t);
+    return st;
+}

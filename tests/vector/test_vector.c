@@ -1,0 +1,870 @@
+/* test_vector.c — carve_trace: shared-boundary topology, coverage with the
+ * gap filler, partition (no overlap), palette-exact fills, well-formed XML,
+ * determinism across thread counts, options, bad input, cancellation and a
+ * randomized sweep (CARVE_FUZZ_N images, default 1000).
+ *
+ * Every SVG is rendered with librsvg/cairo at the input's exact size (an
+ * antialiasing renderer, as users see it). */
+#include "test.h"
+#include "core.h"
+
+#include <cairo.h>
+#include <librsvg/rsvg.h>
+#include <time.h>
+
+/* ---- helpers --------------------------------------------------------------- */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* image from a label map: label < 0 is transparent */
+static carve_image *img_from_labels(const int *lab, int w, int h, const uint32_t *pal) {
+    carve_image *im = carve_image_create(w, h);
+    uint8_t *p = carve_image_pixels(im);
+    for (int i = 0; i < w * h; i++) {
+        if (lab[i] < 0) {
+            p[4 * i] = p[4 * i + 1] = p[4 * i + 2] = 0x55; /* colour under alpha 0 must not matter */
+            p[4 * i + 3] = (uint8_t)(rnd() % 128);
+            continue;
+        }
+        uint32_t c = pal[lab[i]];
+        p[4 * i] = (uint8_t)(c >> 16);
+        p[4 * i + 1] = (uint8_t)(c >> 8);
+        p[4 * i + 2] = (uint8_t)c;
+        p[4 * i + 3] = (uint8_t)(128 + rnd() % 128);
+    }
+    return im;
+}
+
+__attribute__((noinline)) static char *trace(carve_ctx *ctx, const carve_image *im, size_t *len, carve_status *st_out) {
+    char *svg = NULL;
+    size_t l = 0;
+    carve_status st = carve_trace(ctx, im, &svg, &l);
+    if (st_out) *st_out = st;
+    if (len) *len = l;
+    return svg;
+}
+
+/* renders with librsvg on a transparent w x h canvas; returns cairo ARGB32
+ * (premultiplied) pixels, NULL if librsvg refused the document */
+static uint32_t *render(const char *svg, size_t len, int w, int h) {
+    GError *err = NULL;
+    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, len, &err);
+    if (!hd) {
+        if (err) {
+            fprintf(stderr, "rsvg: %s\n", err->message);
+            g_error_free(err);
+        }
+        return NULL;
+    }
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    cairo_t *cr = cairo_create(s);
+    RsvgRectangle vp = {0, 0, w, h};
+    gboolean ok = rsvg_handle_render_document(hd, cr, &vp, &err);
+    cairo_destroy(cr);
+    cairo_surface_flush(s);
+    uint32_t *out = NULL;
+    if (ok) {
+        out = malloc((size_t)w * h * 4);
+        const uint8_t *d = cairo_image_surface_get_data(s);
+        int stride = cairo_image_surface_get_stride(s);
+        for (int y = 0; y < h; y++) memcpy(out + (size_t)y * w, d + (size_t)y * stride, (size_t)w * 4);
+    } else if (err) {
+        fprintf(stderr, "rsvg render: %s\n", err->message);
+        g_error_free(err);
+    }
+    cairo_surface_destroy(s);
+    g_object_unref(hd);
+    return out;
+}
+static inline int A(uint32_t p) { return (int)(p >> 24); }
+static inline uint32_t RGB(uint32_t p) { return p & 0xffffff; } /* exact when alpha is 255 */
+
+/* a small XML checker for our output: balanced tags, quoted attributes */
+static bool well_formed(const char *s) {
+    const char *stack[64];
+    size_t slen[64];
+    int depth = 0, roots = 0;
+    while (*s) {
+        if (*s != '<') {
+            if (*s == '&' || *s == '>') return false;
+            s++;
+            continue;
+        }
+        s++;
+        bool close = *s == '/';
+        if (close) s++;
+        const char *name = s;
+        while (*s && *s != ' ' && *s != '>' && *s != '/' && *s != '\n') s++;
+        size_t nl = (size_t)(s - name);
+        if (!nl) return false;
+        if (close) {
+            if (!depth || slen[depth - 1] != nl || strncmp(stack[depth - 1], name, nl)) return false;
+            depth--;
+            if (*s != '>') return false;
+            s++;
+            continue;
+        }
+        /* attributes */
+        for (;;) {
+            while (*s == ' ' || *s == '\n') s++;
+            if (*s == '>' || (*s == '/' && s[1] == '>')) break;
+            while (*s && *s != '=' && *s != ' ' && *s != '>') s++;
+            if (*s != '=' || s[1] != '"') return false;
+            s += 2;
+            while (*s && *s != '"' && *s != '<') s++;
+            if (*s != '"') return false;
+            s++;
+        }
+        if (*s == '/') s += 2;
+        else {
+            if (depth == 64) return false;
+            if (!depth) roots++;
+            stack[depth] = name;
+            slen[depth++] = nl;
+            s++;
+        }
+    }
+    return depth == 0 && roots == 1;
+}
+
+/* colours named in fill= / stroke= attributes; returns count, -1 on a bad one */
+static int svg_colors(const char *s, uint32_t *out, int max) {
+    int n = 0;
+    const char *keys[2] = {"fill=\"", "stroke=\""};
+    for (int k = 0; k < 2; k++) {
+        const char *p = s;
+        while ((p = strstr(p, keys[k]))) {
+            p += strlen(keys[k]);
+            if (!strncmp(p, "none\"", 5)) continue;
+            const char *e = strchr(p, '"');
+            uint32_t c;
+            if (!e || !carve__parse_hex(p, (size_t)(e - p), &c)) return -1;
+            if (n < max) out[n++] = c;
+        }
+    }
+    return n;
+}
+
+static bool in_pal(uint32_t c, const uint32_t *pal, int n) {
+    for (int i = 0; i < n; i++)
+        if (pal[i] == c) return true;
+    return false;
+}
+
+static int count_str(const char *s, const char *sub) {
+    int n = 0;
+    while ((s = strstr(s, sub))) {
+        n++;
+        s += strlen(sub);
+    }
+    return n;
+}
+
+/* Sum over every fill <path> rendered alone of its coverage (the SVG must
+ * have no gap-filler strokes).  sum[i] in 0..255*k. */
+static int *fill_coverage_sum(const char *svg, int w, int h) {
+    int *sum = calloc((size_t)w * h, sizeof(int));
+    const char *hdr_end = strchr(svg, '>') + 1;
+    const char *p = svg;
+    while ((p = strstr(p, "<path fill=\""))) {
+        const char *e = strstr(p, "/>") + 2;
+        size_t hl = (size_t)(hdr_end - svg), pl = (size_t)(e - p);
+        char *doc = malloc(hl + pl + 16);
+        memcpy(doc, svg, hl);
+        memcpy(doc + hl, p, pl);
+        memcpy(doc + hl + pl, "</svg>", 7);
+        uint32_t *px = render(doc, strlen(doc), w, h);
+        free(doc);
+        if (!px) {
+            free(sum);
+            return NULL;
+        }
+        for (int i = 0; i < w * h; i++) sum[i] += A(px[i]);
+        free(px);
+        p = e;
+    }
+    return sum;
+}
+
+static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
+    carve_status st = carve_ctx_set_option(ctx, k, v);
+    if (st) fprintf(stderr, "set_option %s=%s: %s\n", k, v, carve_ctx_errmsg(ctx));
+}
+
+/* a test scene: background, disc, ring, rotated square, stripes, text-like
+ * thin strokes; `holes` adds transparent areas */
+static int *scene(int w, int h, bool holes) {
+    int *lab = malloc(sizeof(int) * (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double fx = x + 0.5, fy = y + 0.5;
+            int l = 0;
+            double dx = fx - w * 0.3, dy = fy - h * 0.45, r = sqrt(dx * dx + dy * dy);
+            if (r < h * 0.3) l = 1;
+            if (r < h * 0.2) l = 2;
+            if (r < h * 0.1) l = 3;
+            double ux = (fx - w * 0.72) * 0.8 + (fy - h * 0.5) * 0.6, uy = -(fx - w * 0.72) * 0.6 + (fy - h * 0.5) * 0.8;
+            if (fabs(ux) < h * 0.18 && fabs(uy) < h * 0.12) l = 4;
+            if (y > h * 0.85 && (x / 3) % 2) l = 5;
+            if (x > w * 0.1 && x < w * 0.9 && fabs(fy - (h * 0.08 + 0.3 * fx * h / w)) < 0.8) l = 2;
+            if (holes && ((fabs(fx - w * 0.72) < h * 0.05 && fabs(fy - h * 0.5) < h * 0.05) || (x < w * 0.12 && y < h * 0.3)))
+                l = -1;
+            lab[(size_t)y * w + x] = l;
+        }
+    return lab;
+}
+static const uint32_t PAL[8] = {0xf4f1e8, 0xc8102e, 0x1d3557, 0xffd166, 0x2a9d8f, 0x111111, 0x7f7f80, 0x00ff00};
+
+/* ---- tests ----------------------------------------------------------------- */
+static void test_one_color(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    int w = 13, h = 7;
+    int lab[13 * 7] = {0};
+    uint32_t pal[1] = {0x336699};
+    carve_image *im = img_from_labels(lab, w, h, pal);
+    size_t len;
+    carve_status st;
+    char *svg = trace(ctx, im, &len, &st);
+    CHECK_ST(st, CARVE_OK);
+    CHECK(svg && strlen(svg) == len);
+    CHECK(svg && well_formed(svg));
+    CHECKF(svg && count_str(svg, "<path") == 1, "%s", svg ? svg : "");
+    CHECK(svg && strstr(svg, "viewBox=\"0 0 13 7\"") && strstr(svg, "width=\"13\"") && strstr(svg, "height=\"7\""));
+    CHECK(svg && strstr(svg, "#369"));
+    uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+    CHECK(px != NULL);
+    int bad = 0;
+    for (int i = 0; px && i < w * h; i++)
+        if (A(px[i]) != 255 || RGB(px[i]) != 0x336699) bad++;
+    CHECKF(bad == 0, "%d pixels wrong", bad);
+    free(px);
+    carve_free(svg);
+    carve_image_destroy(im);
+    carve_ctx_destroy(ctx);
+}
+
+/* pixel mode reproduces the input exactly, through the shared-boundary rings
+ * (holes, diagonal contacts, transparency, canvas border) */
+static void test_pixel_exact(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "mode", "pixel");
+    set_opt(ctx, "filter_speckle", "0");
+    for (int holes = 0; holes < 2; holes++)
+        for (int gf = 0; gf < 2; gf++) {
+            set_opt(ctx, "gap_filler", gf ? "true" : "false");
+            int w = 97, h = 61;
+            int *lab = scene(w, h, holes);
+            carve_image *im = img_from_labels(lab, w, h, PAL);
+            size_t len;
+            carve_status st;
+            char *svg = trace(ctx, im, &len, &st);
+            CHECK_ST(st, CARVE_OK);
+            uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+            CHECK(px != NULL);
+            int bad = 0;
+            for (int i = 0; px && i < w * h; i++) {
+                if (lab[i] < 0) bad += A(px[i]) != 0;
+                else bad += A(px[i]) != 255 || RGB(px[i]) != PAL[lab[i]];
+            }
+            CHECKF(bad == 0, "holes=%d gap_filler=%d: %d pixels differ from the input", holes, gf, bad);
+            free(px);
+            carve_free(svg);
+            carve_image_destroy(im);
+            free(lab);
+        }
+    carve_ctx_destroy(ctx);
+}
+
+/* the fills alone partition the canvas: coverage sums to ~255 on opaque
+ * input, 0 on transparent input far from any shape, never much above 255 */
+/* tol: how far (in 1/255 of a pixel) the summed coverage may leave 255.  The
+ * pixel mode is exact (tol 6 absorbs rasterizer rounding); fitted curves of
+ * two chains that meet at a junction may cross by a sliver, so for them the
+ * check is that no pixel is claimed twice or left unclaimed for more than a
+ * quarter of its area (tol 64), see docs/vector.md. */
+static void check_partition(carve_ctx *ctx, const int *lab, int w, int h, const char *what, int tol, int *overlaps,
+                            int *gaps, int *worst) {
+    set_opt(ctx, "gap_filler", "false");
+    carve_image *im = img_from_labels(lab, w, h, PAL);
+    size_t len;
+    carve_status st;
+    char *svg = trace(ctx, im, &len, &st);
+    CHECK_ST(st, CARVE_OK);
+    int *sum = svg ? fill_coverage_sum(svg, w, h) : NULL;
+    CHECKF(sum != NULL, "%s: rendering failed", what);
+    int over = 0, gap = 0;
+    *worst = 0;
+    for (int y = 0; sum && y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int s = sum[y * w + x];
+            if (abs(s - 255) > *worst && lab[y * w + x] >= 0) *worst = abs(s - 255);
+            if (s > 255 + tol) over++;
+            bool interior = true;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) interior = false;
+                }
+            if (lab[y * w + x] >= 0 && interior && s < 255 - tol) gap++;
+        }
+    *overlaps = over;
+    *gaps = gap;
+    free(sum);
+    carve_free(svg);
+    carve_image_destroy(im);
+}
+
+static void test_partition_modes(void) {
+    const char *modes[3] = {"pixel", "polygon", "spline"};
+    for (int m = 0; m < 3; m++) {
+        carve_ctx *ctx = carve_ctx_create();
+        set_opt(ctx, "mode", modes[m]);
+        int w = 160, h = 100;
+        int *lab = scene(w, h, true);
+        int over, gap, worst;
+        check_partition(ctx, lab, w, h, modes[m], m ? 64 : 6, &over, &gap, &worst);
+        fprintf(stderr, "     partition %s: largest deviation of summed coverage %d/255\n", modes[m], worst);
+        CHECKF(over == 0, "mode %s: %d pixels covered by more than one fill", modes[m], over);
+        CHECKF(gap == 0, "mode %s: %d opaque pixels not covered by the fills", modes[m], gap);
+        free(lab);
+        carve_ctx_destroy(ctx);
+    }
+}
+
+/* with the gap filler an antialiased render covers every opaque pixel
+ * (alpha >= 250); without it the conflation hairline shows */
+static void test_gap_filler(void) {
+    const char *modes[2] = {"polygon", "spline"};
+    for (int m = 0; m < 2; m++) {
+        for (int holes = 0; holes < 2; holes++) {
+            carve_ctx *ctx = carve_ctx_create();
+            set_opt(ctx, "mode", modes[m]);
+            int w = 160, h = 100;
+            int *lab = scene(w, h, holes);
+            carve_image *im = img_from_labels(lab, w, h, PAL);
+            int low[2] = {0, 0}, bleed = 0;
+            for (int gf = 0; gf < 2; gf++) {
+                set_opt(ctx, "gap_filler", gf ? "true" : "false");
+                size_t len;
+                carve_status st;
+                char *svg = trace(ctx, im, &len, &st);
+                CHECK_ST(st, CARVE_OK);
+                uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+                CHECK(px != NULL);
+                for (int y = 0; px && y < h; y++)
+                    for (int x = 0; x < w; x++) {
+                        bool near_void = false, near_opaque = false;
+                        for (int dy = -1; dy <= 1; dy++)
+                            for (int dx = -1; dx <= 1; dx++) {
+                                int xx = x + dx, yy = y + dy;
+                                if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                                if (lab[yy * w + xx] < 0) near_void = true;
+                                else near_opaque = true;
+                            }
+                        int a = A(px[y * w + x]);
+                        if (lab[y * w + x] >= 0 && !near_void && a < 250) low[gf]++;
+                        if (gf && lab[y * w + x] < 0 && !near_opaque && a != 0) bleed++;
+                    }
+                free(px);
+                carve_free(svg);
+            }
+            CHECKF(low[1] == 0, "mode %s holes %d: %d opaque pixels with alpha < 250 despite the gap filler", modes[m], holes,
+                   low[1]);
+            CHECKF(low[0] > 0, "mode %s holes %d: expected the conflation artifact without the gap filler", modes[m], holes);
+            CHECKF(bleed == 0, "mode %s holes %d: %d transparent pixels painted", modes[m], holes, bleed);
+            free(lab);
+            carve_image_destroy(im);
+            carve_ctx_destroy(ctx);
+        }
+    }
+}
+
+static void test_palette_exact_and_size(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    int w = 200, h = 120;
+    int *lab = scene(w, h, false);
+    carve_image *im = img_from_labels(lab, w, h, PAL);
+    const char *modes[3] = {"pixel", "polygon", "spline"};
+    size_t sizes[3] = {0};
+    for (int m = 0; m < 3; m++) {
+        set_opt(ctx, "mode", modes[m]);
+        size_t len;
+        carve_status st;
+        char *svg = trace(ctx, im, &len, &st);
+        CHECK_ST(st, CARVE_OK);
+        if (!svg) continue;
+        sizes[m] = len;
+        CHECKF(well_formed(svg), "mode %s: malformed SVG", modes[m]);
+        uint32_t cols[512];
+        int n = svg_colors(svg, cols, 512);
+        CHECKF(n > 0, "mode %s: no colours", modes[m]);
+        int bad = 0;
+        for (int i = 0; i < n; i++) bad += !in_pal(cols[i], PAL, 6);
+        CHECKF(bad == 0, "mode %s: %d colours not in the input", modes[m], bad);
+        /* one fill path per colour */
+        CHECKF(count_str(svg, "<path fill=") == 6, "mode %s: %d fill paths for 6 colours", modes[m],
+               count_str(svg, "<path fill="));
+        /* rendered colours (fully covered pixels) are input colours, and the
+         * trace looks like the input */
+        uint32_t *px = render(svg, len, w, h);
+        int same = 0, opaque = 0;
+        for (int i = 0; px && i < w * h; i++) {
+            if (A(px[i]) < 250) continue;
+            opaque++;
+            same += A(px[i]) == 255 && RGB(px[i]) == PAL[lab[i]];
+        }
+        if (opaque != w * h && getenv("CARVE_FUZZ_DUMP")) {
+            char fn[256];
+            snprintf(fn, sizeof fn, "%s/pal_%s.svg", getenv("CARVE_FUZZ_DUMP"), modes[m]);
+            FILE *df = fopen(fn, "w");
+            if (df) { fputs(svg, df); fclose(df); }
+            snprintf(fn, sizeof fn, "%s/pal_%s.png", getenv("CARVE_FUZZ_DUMP"), modes[m]);
+            carve_image_save(ctx, im, fn);
+        }
+        CHECKF(opaque == w * h, "mode %s: %d of %d pixels covered (alpha >= 250)", modes[m], opaque, w * h);
+        CHECKF(same >= w * h * 9 / 10, "mode %s: only %d of %d pixels keep their colour", modes[m], same, w * h);
+        free(px);
+        carve_free(svg);
+    }
+    CHECKF(sizes[2] < sizes[0], "spline (%zu bytes) should be smaller than pixel (%zu)", sizes[2], sizes[0]);
+    CHECKF(sizes[1] < sizes[0], "polygon (%zu bytes) should be smaller than pixel (%zu)", sizes[1], sizes[0]);
+    CHECKF(strstr(PAL[0] ? "x" : "", "x") != NULL, "palette");
+    free(lab);
+    carve_image_destroy(im);
+    carve_ctx_destroy(ctx);
+}
+
+static void test_determinism(void) {
+    int w = 400, h = 260;
+    int *lab = scene(w, h, true);
+    /* noise so that there are many chains and specks */
+    for (int i = 0; i < 3000; i++) lab[rnd() % (w * h)] = (int)(rnd() % 7) - 1;
+    carve_image *im = img_from_labels(lab, w, h, PAL);
+    const char *modes[3] = {"pixel", "polygon", "spline"};
+    for (int m = 0; m < 3; m++)
+        for (int stacked = 0; stacked < 2; stacked++) {
+            char *ref = NULL;
+            size_t rlen = 0;
+            const char *thr[4] = {"1", "2", "4", "1"};
+            for (int t = 0; t < 4; t++) {
+                carve_ctx *ctx = carve_ctx_create();
+                set_opt(ctx, "mode", modes[m]);
+                set_opt(ctx, "stacked", stacked ? "true" : "false");
+                set_opt(ctx, "threads", thr[t]);
+                size_t len;
+                carve_status st;
+                char *svg = trace(ctx, im, &len, &st);
+                CHECK_ST(st, CARVE_OK);
+                if (!ref) {
+                    ref = svg;
+                    rlen = len;
+                } else {
+                    CHECKF(svg && len == rlen && !memcmp(svg, ref, len), "mode %s stacked %d threads %s differs", modes[m],
+                           stacked, thr[t]);
+                    carve_free(svg);
+                }
+                carve_ctx_destroy(ctx);
+            }
+            carve_free(ref);
+        }
+    carve_image_destroy(im);
+    free(lab);
+}
+
+static void test_speckle(void) {
+    /* background A, a block B; single pixels of C (close to B) sit in A and
+     * next to B; a 2x2 block of D in A */
+    int w = 30, h = 20;
+    int *lab = calloc((size_t)w * h, sizeof(int));
+    for (int y = 5; y < 15; y++)
+        for (int x = 5; x < 15; x++) lab[y * w + x] = 1;
+    lab[10 * w + 15] = 2; /* touches B (left) and A */
+    lab[3 * w + 25] = 2;  /* inside A only */
+    lab[16 * w + 20] = lab[16 * w + 21] = lab[17 * w + 20] = lab[17 * w + 21] = 3;
+    uint32_t pal[4] = {0xffffff, 0x2040c0, 0x2242c4, 0x000000};
+    carve_image *im = img_from_labels(lab, w, h, pal);
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "mode", "pixel");
+    const char *sp[3] = {"0", "4", "5"};
+    for (int k = 0; k < 3; k++) {
+        set_opt(ctx, "filter_speckle", sp[k]);
+        size_t len;
+        carve_status st;
+        char *svg = trace(ctx, im, &len, &st);
+        CHECK_ST(st, CARVE_OK);
+        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        CHECK(px != NULL);
+        if (px) {
+            int full = 0;
+            for (int i = 0; i < w * h; i++) full += A(px[i]) == 255;
+            CHECKF(full == w * h, "filter_speckle %s: %d of %d pixels covered (specks must not become holes)", sp[k], full,
+                   w * h);
+            if (k == 0) {
+                CHECK(RGB(px[10 * w + 15]) == pal[2] && RGB(px[3 * w + 25]) == pal[2] && RGB(px[16 * w + 20]) == 0);
+            } else {
+                /* C next to B merges into B (closest colour), C inside A into A */
+                CHECKF(RGB(px[10 * w + 15]) == pal[1], "speck next to B became %06x", RGB(px[10 * w + 15]));
+                CHECKF(RGB(px[3 * w + 25]) == pal[0], "speck inside A became %06x", RGB(px[3 * w + 25]));
+                CHECK(!strstr(svg, "#2242c4"));
+                /* the 2x2 block (area 4) stays at 4, goes at 5 */
+                if (k == 1) CHECK(RGB(px[16 * w + 20]) == 0);
+                else CHECK(RGB(px[16 * w + 20]) == pal[0]);
+            }
+        }
+        free(px);
+        carve_free(svg);
+    }
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(lab);
+}
+
+static void test_stacked(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "stacked", "true");
+    set_opt(ctx, "mode", "pixel");
+    set_opt(ctx, "filter_speckle", "0");
+    int w = 120, h = 80;
+    for (int holes = 0; holes < 2; holes++) {
+        int *lab = scene(w, h, holes);
+        carve_image *im = img_from_labels(lab, w, h, PAL);
+        size_t len;
+        carve_status st;
+        char *svg = trace(ctx, im, &len, &st);
+        CHECK_ST(st, CARVE_OK);
+        CHECK(svg && well_formed(svg));
+        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        int bad = 0;
+        for (int i = 0; px && i < w * h; i++) {
+            if (lab[i] < 0) bad += A(px[i]) != 0;
+            else bad += A(px[i]) != 255 || RGB(px[i]) != PAL[lab[i]];
+        }
+        CHECKF(px && bad == 0, "stacked holes=%d: %d pixels differ", holes, bad);
+        /* stacked shapes overlap: the background path is a plain rectangle
+         * when there are no transparent holes */
+        free(px);
+        carve_free(svg);
+        carve_image_destroy(im);
+        free(lab);
+    }
+    /* nested shapes away from the border: in stacked mode the background is
+     * one plain rectangle and the ring's hole is not cut out */
+    int *lab = calloc((size_t)w * h, sizeof(int));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double dx = x + 0.5 - 60, dy = y + 0.5 - 40, r = sqrt(dx * dx + dy * dy);
+            lab[y * w + x] = r < 30 ? (r < 15 ? 2 : 1) : 0;
+        }
+    carve_image *im = img_from_labels(lab, w, h, PAL);
+    set_opt(ctx, "mode", "spline");
+    size_t len;
+    carve_status st;
+    char *svg = trace(ctx, im, &len, &st);
+    CHECK_ST(st, CARVE_OK);
+    const char *bg = svg ? strstr(svg, "<path fill=\"#f4f1e8\" d=\"") : NULL;
+    CHECKF(bg && (!strncmp(bg + 24, "M0 0h120v80h-120z\"", 18) || !strncmp(bg + 24, "M120 0h-120v80h120z\"", 20)), "background is not one rectangle: %.60s", bg ? bg : "");
+    /* each shape is one closed outline: 3 subpaths in all */
+    CHECKF(svg && count_str(svg, "z") == 3, "%d subpaths", svg ? count_str(svg, "z") : -1);
+    uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+    int bad = 0;
+    for (int i = 0; px && i < w * h; i++) bad += A(px[i]) < 250;
+    CHECKF(px && bad == 0, "stacked: %d pixels not covered", bad);
+    free(px);
+    carve_free(svg);
+    carve_image_destroy(im);
+    free(lab);
+    carve_ctx_destroy(ctx);
+}
+
+static void test_bad_input(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    char *svg = (char *)1;
+    size_t len = 7;
+    /* NULLs */
+    CHECK_ST(carve_trace(ctx, NULL, &svg, &len), CARVE_ERR_INVALID_ARG);
+    CHECK(svg == NULL && len == 0);
+    CHECK_ST(carve_trace(NULL, NULL, &svg, &len), CARVE_ERR_INVALID_ARG);
+    /* 0x0 */
+    carve_image *im = carve_image_create(0, 0);
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_ERR_EMPTY);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), "empty") != NULL, "%s", carve_ctx_errmsg(ctx));
+    carve_image_destroy(im);
+    /* 1x1 */
+    im = carve_image_create(1, 1);
+    uint8_t *p = carve_image_pixels(im);
+    p[0] = 10, p[1] = 20, p[2] = 30, p[3] = 255;
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    uint32_t *px = svg ? render(svg, len, 1, 1) : NULL;
+    CHECK(px && A(px[0]) == 255 && RGB(px[0]) == 0x0a141e);
+    free(px);
+    carve_free(svg);
+    /* fully transparent: a valid SVG without paths */
+    p[3] = 0;
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    CHECK(svg && well_formed(svg) && !strstr(svg, "<path"));
+    px = svg ? render(svg, len, 1, 1) : NULL;
+    CHECK(px && A(px[0]) == 0);
+    free(px);
+    carve_free(svg);
+    carve_image_destroy(im);
+    im = carve_image_create(50, 40); /* all transparent black */
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    CHECK(svg && well_formed(svg) && !strstr(svg, "<path") && strstr(svg, "viewBox=\"0 0 50 40\""));
+    carve_free(svg);
+    carve_image_destroy(im);
+    /* too many colours: the message says how many and points to quantize */
+    im = carve_image_create(30, 10);
+    p = carve_image_pixels(im);
+    for (int i = 0; i < 300; i++) {
+        p[4 * i] = (uint8_t)i, p[4 * i + 1] = (uint8_t)(i >> 8), p[4 * i + 2] = 7, p[4 * i + 3] = 255;
+    }
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_ERR_TOO_MANY_COLORS);
+    CHECK(svg == NULL);
+    const char *msg = carve_ctx_errmsg(ctx);
+    CHECKF(strstr(msg, "300") && strstr(msg, "quantize") && strstr(msg, "256"), "message: %s", msg);
+    /* transparent pixels do not count */
+    for (int i = 0; i < 100; i++) p[4 * i + 3] = 0;
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    carve_free(svg);
+    set_opt(ctx, "max_colors", "199");
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_ERR_TOO_MANY_COLORS);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), "200") && strstr(carve_ctx_errmsg(ctx), "199"), "%s", carve_ctx_errmsg(ctx));
+    carve_image_destroy(im);
+    carve_ctx_destroy(ctx);
+}
+
+static void test_large(void) {
+    /* huge-but-allowed: 4000 x 4000 with a few flat shapes must be quick */
+    int w = 4000, h = 4000;
+    carve_image *im = carve_image_create(w, h);
+    uint8_t *p = carve_image_pixels(im);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *q = p + 4 * ((size_t)y * w + x);
+            double dx = x - 2000.0, dy = y - 1800.0;
+            bool disc = dx * dx + dy * dy < 1200.0 * 1200.0;
+            q[0] = disc ? 200 : 20, q[1] = 40, q[2] = (x > 3000 && y > 3000) ? 250 : 60, q[3] = 255;
+        }
+    carve_ctx *ctx = carve_ctx_create();
+    double t0 = carve__now();
+    size_t len;
+    char *svg = NULL;
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    double dt = carve__now() - t0;
+    CHECKF(dt < 30, "4000x4000 took %.1f s", dt);
+    CHECKF(svg && len < 20000, "SVG of 3 flat shapes is %zu bytes", len);
+    CHECK(svg && count_str(svg, "<path fill=") == 3);
+    fprintf(stderr, "     4000x4000, 3 shapes: %.2f s, %zu bytes\n", dt, len);
+    carve_free(svg);
+    carve_image_destroy(im);
+    carve_ctx_destroy(ctx);
+}
+
+static int cancel_after(void *user, double f, const char *stage) {
+    int *calls = user;
+    (void)f;
+    CHECK(!strcmp(stage, "trace"));
+    return ++*calls >= 3;
+}
+static int count_progress(void *user, double f, const char *stage) {
+    double *last = user;
+    (void)stage;
+    if (f < *last) last[1] = 1; /* went backwards */
+    last[0] = f;
+    return 0;
+}
+
+static void test_progress_cancel(void) {
+    int w = 300, h = 200;
+    int *lab = scene(w, h, true);
+    carve_image *im = img_from_labels(lab, w, h, PAL);
+    carve_ctx *ctx = carve_ctx_create();
+    int calls = 0;
+    carve_ctx_set_progress(ctx, cancel_after, &calls);
+    char *svg = NULL;
+    size_t len;
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_ERR_CANCELLED);
+    CHECK(svg == NULL);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), "cancel") != NULL, "%s", carve_ctx_errmsg(ctx));
+    carve_ctx_reset_cancel(ctx);
+    double st[2] = {0, 0};
+    carve_ctx_set_progress(ctx, count_progress, st);
+    CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
+    CHECK(st[0] == 1.0 && st[1] == 0);
+    carve_free(svg);
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(lab);
+}
+
+/* randomized sweep: small random label images in every mode */
+static void test_fuzz(void) {
+    int n = 1000;
+    const char *env = getenv("CARVE_FUZZ_N");
+    if (env && atoi(env) > 0) n = atoi(env);
+    const char *modes[3] = {"pixel", "polygon", "spline"};
+    int fails_parse = 0, fails_pal = 0, fails_cov = 0, fails_over = 0, fails_gap = 0, fails_xml = 0, fails_exact = 0;
+    int worst_over = 0, worst_gap = 0;
+    double t0 = carve__now();
+    for (int it = 0; it < n; it++) {
+        int w = 8 + (int)(rnd() % 33), h = 8 + (int)(rnd() % 33);
+        int k = 2 + (int)(rnd() % 5);
+        int *lab = malloc(sizeof(int) * (size_t)w * h);
+        /* blobs: random seeds grown by a few smoothing passes, plus noise */
+        for (int i = 0; i < w * h; i++) lab[i] = (int)(rnd() % k);
+        int passes = (int)(rnd() % 4);
+        for (int ps = 0; ps < passes; ps++)
+            for (int y = 1; y < h - 1; y++)
+                for (int x = 1; x < w - 1; x++) {
+                    int c[8] = {0}, best = lab[y * w + x];
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) c[lab[(y + dy) * w + x + dx]]++;
+                    for (int q = 0; q < k; q++)
+                        if (c[q] > c[best]) best = q;
+                    lab[y * w + x] = best;
+                }
+        bool transp = rnd() % 3 == 0;
+        if (transp)
+            for (int i = 0; i < w * h; i++)
+                if (lab[i] == k - 1) lab[i] = -1;
+        carve_image *im = img_from_labels(lab, w, h, PAL);
+        carve_ctx *ctx = carve_ctx_create();
+        int mode = it % 3;
+        set_opt(ctx, "mode", modes[mode]);
+        char sp[8];
+        snprintf(sp, sizeof sp, "%d", (int)(rnd() % 6));
+        set_opt(ctx, "filter_speckle", sp);
+        if (rnd() % 4 == 0) set_opt(ctx, "stacked", "true");
+        bool stacked = false;
+        char buf[16];
+        carve_ctx_get_option(ctx, "stacked", buf, sizeof buf);
+        stacked = !strcmp(buf, "true");
+        size_t len;
+        carve_status st;
+        char *svg = trace(ctx, im, &len, &st);
+        if (st || !svg) {
+            fails_parse++;
+            fprintf(stderr, "fuzz %d: %s\n", it, carve_ctx_errmsg(ctx));
+        } else {
+            if (!well_formed(svg)) fails_xml++;
+            uint32_t cols[1024];
+            int nc = svg_colors(svg, cols, 1024);
+            bool palok = nc >= 0;
+            for (int i = 0; i < nc; i++) palok = palok && in_pal(cols[i], PAL, k);
+            if (!palok) fails_pal++;
+            uint32_t *px = render(svg, len, w, h);
+            if (!px) fails_parse++;
+            else {
+                /* coverage with the gap filler: every opaque pixel whose 3x3
+                 * neighbourhood is opaque has alpha >= 250 */
+                int low = 0, wrong = 0;
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) {
+                        bool interior = true;
+                        for (int dy = -1; dy <= 1; dy++)
+                            for (int dx = -1; dx <= 1; dx++) {
+                                int xx = x + dx, yy = y + dy;
+                                if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) interior = false;
+                            }
+                        int a = A(px[y * w + x]);
+                        if (lab[y * w + x] >= 0 && interior && a < 250) low++;
+                        if (lab[y * w + x] >= 0 && (a != 255 || !in_pal(RGB(px[y * w + x]), PAL, k))) wrong++;
+                        if (lab[y * w + x] < 0 && a != 0) wrong++;
+                    }
+                if (low) fails_cov++;
+                /* pixel mode without speckle filtering reproduces the input */
+                if (mode == 0 && !strcmp(sp, "0") && wrong) fails_exact++;
+                if (getenv("CARVE_FUZZ_DUMP") && (low || (mode == 0 && !strcmp(sp, "0") && wrong))) {
+                    char fn[256];
+                    snprintf(fn, sizeof fn, "%s/fuzz%d_%s_sp%s%s.png", getenv("CARVE_FUZZ_DUMP"), it, modes[mode], sp, stacked ? "_st" : "");
+                    carve_image_save(ctx, im, fn);
+                    snprintf(fn, sizeof fn, "%s/fuzz%d.svg", getenv("CARVE_FUZZ_DUMP"), it);
+                    FILE *df = fopen(fn, "w");
+                    if (df) { fputs(svg, df); fclose(df); }
+                }
+                free(px);
+            }
+            if (!stacked) {
+                /* partition: fills alone, no overlap and no gap */
+                set_opt(ctx, "gap_filler", "false");
+                char *svg2 = trace(ctx, im, &len, &st);
+                int *sum = svg2 ? fill_coverage_sum(svg2, w, h) : NULL;
+                if (!sum) fails_parse++;
+                else {
+                    int over = 0, gap = 0, tol = mode ? 64 : 6;
+                    for (int y = 0; y < h; y++)
+                        for (int x = 0; x < w; x++) {
+                            int s = sum[y * w + x];
+                            if (s > 255 + 6 && s - 255 > worst_over) worst_over = s - 255;
+                            if (255 - s > worst_gap && lab[y * w + x] >= 0) {
+                                bool in = true;
+                                for (int dy = -1; dy <= 1; dy++)
+                                    for (int dx = -1; dx <= 1; dx++) {
+                                        int xx = x + dx, yy = y + dy;
+                                        if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) in = false;
+                                    }
+                                if (in) worst_gap = 255 - s;
+                            }
+                            if (s > 255 + tol) {
+                                over++;
+                            }
+                            bool interior = true;
+                            for (int dy = -1; dy <= 1; dy++)
+                                for (int dx = -1; dx <= 1; dx++) {
+                                    int xx = x + dx, yy = y + dy;
+                                    if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) interior = false;
+                                }
+                            if (lab[y * w + x] >= 0 && interior && s < 255 - tol) gap++;
+                        }
+                    if (over) fails_over++;
+                    if ((over || gap) && getenv("CARVE_FUZZ_DUMP")) {
+                        char fn[256];
+                        snprintf(fn, sizeof fn, "%s/part%d_%s_sp%s.png", getenv("CARVE_FUZZ_DUMP"), it, modes[mode], sp);
+                        carve_image_save(ctx, im, fn);
+                        snprintf(fn, sizeof fn, "%s/part%d.svg", getenv("CARVE_FUZZ_DUMP"), it);
+                        FILE *df = fopen(fn, "w");
+                        if (df) { fputs(svg2, df); fclose(df); }
+                    }
+                    if (gap) fails_gap++;
+                }
+                free(sum);
+                carve_free(svg2);
+            }
+        }
+        carve_free(svg);
+        carve_ctx_destroy(ctx);
+        carve_image_destroy(im);
+        free(lab);
+    }
+    fprintf(stderr, "     fuzz: %d images in %.1f s; parse %d xml %d palette %d coverage %d overlap %d (worst +%d) gap %d (worst -%d) exact %d\n",
+            n, carve__now() - t0, fails_parse, fails_xml, fails_pal, fails_cov, fails_over, worst_over, fails_gap, worst_gap,
+            fails_exact);
+    CHECKF(fails_parse == 0, "%d traces failed or did not render", fails_parse);
+    CHECKF(fails_xml == 0, "%d malformed SVGs", fails_xml);
+    CHECKF(fails_pal == 0, "%d SVGs with colours not in the input", fails_pal);
+    CHECKF(fails_cov == 0, "%d SVGs leave opaque pixels uncovered", fails_cov);
+    CHECKF(fails_over == 0, "%d SVGs have overlapping fills", fails_over);
+    CHECKF(fails_gap == 0, "%d SVGs have gaps between fills", fails_gap);
+    CHECKF(fails_exact == 0, "%d pixel-mode SVGs differ from the input", fails_exact);
+}
+
+int main(void) {
+    RUN(test_one_color);
+    RUN(test_pixel_exact);
+    RUN(test_partition_modes);
+    RUN(test_gap_filler);
+    RUN(test_palette_exact_and_size);
+    RUN(test_determinism);
+    RUN(test_speckle);
+    RUN(test_stacked);
+    RUN(test_bad_input);
+    RUN(test_progress_cancel);
+    RUN(test_large);
+    RUN(test_fuzz);
+    return test_done();
+}
