@@ -7,6 +7,30 @@
 #include <string.h>
 #include <vips/vips.h>
 
+typedef struct paint_job {
+    const uint16_t *idx;
+    const uint32_t *rgb;
+    carve_image *out;
+} paint_job;
+
+static int paint_band(void *arg, int64_t band) {
+    paint_job *j = arg;
+    int w = j->out->w, y0 = (int)band * 64, y1 = y0 + 64 < j->out->h ? y0 + 64 : j->out->h;
+    for (size_t i = (size_t)y0 * w; i < (size_t)y1 * w; i++) {
+        uint8_t *o = j->out->px + 4 * i;
+        if (j->idx[i] == CARVE__TRANSPARENT) {
+            o[0] = o[1] = o[2] = o[3] = 0;
+        } else {
+            uint32_t c = j->rgb[j->idx[i]];
+            o[0] = (uint8_t)(c >> 16);
+            o[1] = (uint8_t)(c >> 8);
+            o[2] = (uint8_t)c;
+            o[3] = 255;
+        }
+    }
+    return 0;
+}
+
 carve_status carve_quantize(carve_ctx *ctx, const carve_image *in, const carve_palette *pal, carve_image **out) {
     if (out) *out = NULL;
     if (!in || !pal || !out) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_quantize: NULL argument");
@@ -70,18 +94,8 @@ carve_status carve_quantize(carve_ctx *ctx, const carve_image *in, const carve_p
         st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (%dx%d output)", w, h);
         goto done;
     }
-    for (size_t i = 0; i < npx; i++) {
-        uint8_t *o = res->px + 4 * i;
-        if (idx[i] == CARVE__TRANSPARENT) {
-            o[0] = o[1] = o[2] = o[3] = 0;
-        } else {
-            uint32_t c = pal->rgb[idx[i]];
-            o[0] = (uint8_t)(c >> 16);
-            o[1] = (uint8_t)(c >> 8);
-            o[2] = (uint8_t)c;
-            o[3] = 255;
-        }
-    }
+    paint_job pj = {idx, pal->rgb, res};
+    carve__parallel_for(carve__threads(ctx), (h + 63) / 64, paint_band, &pj);
     st = carve__progress(ctx, 1, "quantize");
 done:
     if (st) carve_image_destroy(res);
