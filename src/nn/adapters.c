@@ -383,7 +383,7 @@ carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve
                      bh <= 0.12 * img->h;
         snprintf(b->kind, sizeof b->kind, "%s", plate ? "plate" : "text");
     }
-    qsort(res, (size_t)k, sizeof *res, cmp_box);
+    if (k > 1) qsort(res, (size_t)k, sizeof *res, cmp_box);
     if ((st = carve__progress(ctx, 1, "nn"))) goto done;
     if (k) *boxes = res, res = NULL;
     *n = k;
