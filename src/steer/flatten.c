@@ -4,6 +4,7 @@
  * recursive filter (Gastal & Oliveira 2011) as the joint edge-aware filter:
  *
  *   J0 = Gaussian(I, sigma_g)             small texture and noise gone
+ *                                         (binomial passes)
  *   J(k+1) = DT_RF(I, guide = J(k))       edges of the guide come back sharp
  *
  * The recursive filter costs O(1) per pixel and per pass whatever sigma_s,
@@ -11,7 +12,7 @@
  * edges always count as edges (colour never bleeds across the matte) and
  * the alpha channel is copied unchanged.
  *
- * Rows (horizontal passes) and 64-column blocks (vertical passes) are the
+ * Blocks of 4 rows (horizontal passes) and of 32 columns (vertical passes) are the
  * parallel work items; each writes only its own pixels, so the output does
  * not depend on the thread count. */
 #include "steer_internal.h"
@@ -26,30 +27,43 @@ typedef struct dt_job {
     const uint8_t *alpha;
     float *wh, *wv;   /* feedback weights: wh[i] links i and i+1, wv[i] links i and i+w */
     int w, h;
-    double ln_a, k;   /* ln(a) of this iteration, sigma_s / sigma_r */
+    const float *lut; /* weight as a function of the guide's difference */
 } dt_job;
 
-/* weights of one row: a^(1 + k * |J'|) */
+/* weights of one row: a^(1 + k * |J'|) = exp(ln_a + ln_a k d), read from a
+ * table over d (LUT_RES steps per unit, linear interpolation) */
+#define LUT_RES 256
+#define LUT_MAX 7 /* d <= 3 (colour) + 3 (alpha) */
+
+static inline float lut_at(const float *lut, float d) {
+    float fd = d * LUT_RES;
+    int k = (int)fd;
+    if (k >= LUT_MAX * LUT_RES) return lut[LUT_MAX * LUT_RES];
+    float t = fd - (float)k;
+    return lut[k] + t * (lut[k + 1] - lut[k]);
+}
+
 static int dt_weights(void *arg, int64_t yy) {
     const dt_job *j = arg;
     int w = j->w, h = j->h, y = (int)yy;
     size_t row = (size_t)y * (size_t)w;
+    const float alpha_k = 3.0f / 255.0f;
     for (int x = 0; x < w; x++) {
         size_t i = row + (size_t)x;
         const float *g = j->gd + 3 * i;
         if (x + 1 < w) {
             const float *q = g + 3;
-            double d = fabsf(q[0] - g[0]) + fabsf(q[1] - g[1]) + fabsf(q[2] - g[2]) +
-                       3.0 * abs((int)j->alpha[i + 1] - (int)j->alpha[i]) / 255.0;
-            j->wh[i] = (float)exp(j->ln_a * (1.0 + j->k * d));
+            float d = fabsf(q[0] - g[0]) + fabsf(q[1] - g[1]) + fabsf(q[2] - g[2]) +
+                      alpha_k * (float)abs((int)j->alpha[i + 1] - (int)j->alpha[i]);
+            j->wh[i] = lut_at(j->lut, d);
         } else {
             j->wh[i] = 0;
         }
         if (y + 1 < h) {
             const float *q = g + 3 * (size_t)w;
-            double d = fabsf(q[0] - g[0]) + fabsf(q[1] - g[1]) + fabsf(q[2] - g[2]) +
-                       3.0 * abs((int)j->alpha[i + (size_t)w] - (int)j->alpha[i]) / 255.0;
-            j->wv[i] = (float)exp(j->ln_a * (1.0 + j->k * d));
+            float d = fabsf(q[0] - g[0]) + fabsf(q[1] - g[1]) + fabsf(q[2] - g[2]) +
+                      alpha_k * (float)abs((int)j->alpha[i + (size_t)w] - (int)j->alpha[i]);
+            j->wv[i] = lut_at(j->lut, d);
         } else {
             j->wv[i] = 0;
         }
@@ -57,19 +71,54 @@ static int dt_weights(void *arg, int64_t yy) {
     return 0;
 }
 
-static int dt_rows(void *arg, int64_t yy) {
+/* horizontal passes of 4 rows at once (independent recursions interleave) */
+static int dt_rows(void *arg, int64_t blk) {
     const dt_job *j = arg;
-    int w = j->w;
-    size_t row = (size_t)yy * (size_t)w;
-    float *p = j->img + 3 * row;
-    const float *wt = j->wh + row;
-    for (int x = 1; x < w; x++) {
-        float a = wt[x - 1];
-        for (int c = 0; c < 3; c++) p[3 * x + c] += a * (p[3 * (x - 1) + c] - p[3 * x + c]);
-    }
-    for (int x = w - 2; x >= 0; x--) {
-        float a = wt[x];
-        for (int c = 0; c < 3; c++) p[3 * x + c] += a * (p[3 * (x + 1) + c] - p[3 * x + c]);
+    int w = j->w, y0 = (int)blk * 4, y1 = y0 + 4 < j->h ? y0 + 4 : j->h;
+    for (int y = y0; y < y1;) {
+        if (y1 - y >= 4) {
+            float *p[4];
+            const float *wt[4];
+            for (int r = 0; r < 4; r++) {
+                p[r] = j->img + 3 * (size_t)(y + r) * (size_t)w;
+                wt[r] = j->wh + (size_t)(y + r) * (size_t)w;
+            }
+            for (int x = 1; x < w; x++)
+                for (int r = 0; r < 4; r++) {
+                    float a = wt[r][x - 1];
+                    float *c = p[r] + 3 * x;
+                    c[0] += a * (c[-3] - c[0]);
+                    c[1] += a * (c[-2] - c[1]);
+                    c[2] += a * (c[-1] - c[2]);
+                }
+            for (int x = w - 2; x >= 0; x--)
+                for (int r = 0; r < 4; r++) {
+                    float a = wt[r][x];
+                    float *c = p[r] + 3 * x;
+                    c[0] += a * (c[3] - c[0]);
+                    c[1] += a * (c[4] - c[1]);
+                    c[2] += a * (c[5] - c[2]);
+                }
+            y += 4;
+        } else {
+            float *c0 = j->img + 3 * (size_t)y * (size_t)w;
+            const float *wt = j->wh + (size_t)y * (size_t)w;
+            for (int x = 1; x < w; x++) {
+                float a = wt[x - 1];
+                float *c = c0 + 3 * x;
+                c[0] += a * (c[-3] - c[0]);
+                c[1] += a * (c[-2] - c[1]);
+                c[2] += a * (c[-1] - c[2]);
+            }
+            for (int x = w - 2; x >= 0; x--) {
+                float a = wt[x];
+                float *c = c0 + 3 * x;
+                c[0] += a * (c[3] - c[0]);
+                c[1] += a * (c[4] - c[1]);
+                c[2] += a * (c[5] - c[2]);
+            }
+            y++;
+        }
     }
     return 0;
 }
@@ -100,19 +149,45 @@ static int dt_cols(void *arg, int64_t blk) {
     return 0;
 }
 
-/* Gaussian-like blur of a 3-channel interleaved plane: three box passes */
-static void blur3(float *img, float *plane, float *tmp, float *tmp2, int w, int h, double sigma, int threads) {
-    /* three boxes of radius r approximate a Gaussian with sigma^2 = 3 * ((2r+1)^2 - 1) / 12 */
-    int r = (int)lround((sqrt(4.0 * sigma * sigma + 1.0) - 1.0) / 2.0);
-    if (r < 1) return;
-    size_t n = (size_t)w * (size_t)h;
-    for (int c = 0; c < 3; c++) {
-        for (size_t i = 0; i < n; i++) plane[i] = img[3 * i + (size_t)c];
-        for (int pass = 0; pass < 3; pass++) {
-            carve__steer_boxmean(plane, tmp2, tmp, w, h, r, threads);
-            memcpy(plane, tmp2, n * sizeof(float));
-        }
-        for (size_t i = 0; i < n; i++) img[3 * i + (size_t)c] = plane[i];
+/* Gaussian blur of a 3-channel interleaved plane by repeated [1 2 1]/4
+ * passes (each adds a variance of 1/2 px^2); src is blurred in place, tmp
+ * is scratch of the same size. */
+typedef struct binom_job {
+    const float *src;
+    float *dst;
+    int w, h;
+} binom_job;
+
+static int binom_h(void *arg, int64_t yy) {
+    const binom_job *j = arg;
+    int w = j->w;
+    const float *s = j->src + 3 * (size_t)yy * (size_t)w;
+    float *d = j->dst + 3 * (size_t)yy * (size_t)w;
+    for (int x = 0; x < w; x++) {
+        int l = x > 0 ? x - 1 : 0, r = x + 1 < w ? x + 1 : w - 1;
+        for (int c = 0; c < 3; c++) d[3 * x + c] = 0.25f * (s[3 * l + c] + 2 * s[3 * x + c] + s[3 * r + c]);
+    }
+    return 0;
+}
+
+static int binom_v(void *arg, int64_t yy) {
+    const binom_job *j = arg;
+    int w = j->w, y = (int)yy;
+    size_t W3 = 3 * (size_t)w;
+    const float *u = j->src + W3 * (size_t)(y > 0 ? y - 1 : 0), *m = j->src + W3 * (size_t)y;
+    const float *b = j->src + W3 * (size_t)(y + 1 < j->h ? y + 1 : j->h - 1);
+    float *d = j->dst + W3 * (size_t)y;
+    for (size_t k = 0; k < W3; k++) d[k] = 0.25f * (u[k] + 2 * m[k] + b[k]);
+    return 0;
+}
+
+static void blur3(float *img, float *tmp, int w, int h, double sigma, int threads) {
+    int passes = (int)lround(2 * sigma * sigma);
+    if (passes > 32) passes = 32;
+    for (int p = 0; p < passes; p++) {
+        binom_job a = {img, tmp, w, h}, b = {tmp, img, w, h};
+        carve__parallel_for(threads, h, binom_h, &a);
+        carve__parallel_for(threads, h, binom_v, &b);
     }
 }
 
@@ -152,12 +227,13 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
      * 1600 px long side, the default work size) */
     double scale = (w > h ? w : h) / 1600.0;
     if (scale < 0.25) scale = 0.25;
-    double sigma_s = 14.0 * strength * scale;
+    double sigma_s = 6.0 * strength * scale; /* px */
     if (sigma_s < 2) sigma_s = 2;
-    double sigma_r = 0.10 + 0.05 * strength; /* in sum-of-|dRGB| units, 0..3 */
-    double sigma_g = (0.8 + 0.6 * strength) * (scale < 1 ? 1 : scale);
+    double sigma_r = 0.15 * strength; /* in sum-of-|dRGB| units, 0..3 */
+    double sigma_g = 1.25 * strength * (scale < 1 ? 1 : scale); /* px, the first guide's blur */
     int rounds = strength <= 1 ? 2 : strength <= 3 ? 3 : 4;
     const int iters = 3;
+    float lut[LUT_MAX * LUT_RES + 1];
 
     float *F = malloc(3 * n * sizeof(float));
     if (!F) {
@@ -166,14 +242,16 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
     }
     /* J0: blurred input (F serves as scratch) */
     memcpy(J, I, 3 * n * sizeof(float));
-    blur3(J, F, F + n, F + 2 * n, w, h, sigma_g, threads);
+    blur3(J, F, w, h, sigma_g, threads);
     for (int r = 0; r < rounds; r++) {
         memcpy(F, I, 3 * n * sizeof(float));
         for (int it = 0; it < iters; it++) {
             double sh = sigma_s * sqrt(3.0) * pow(2.0, iters - it - 1) / sqrt(pow(4.0, iters) - 1);
-            dt_job j = {F, J, alpha, wh, wv, w, h, -sqrt(2.0) / sh, sigma_s / sigma_r};
+            double ln_a = -sqrt(2.0) / sh, k = sigma_s / sigma_r;
+            for (int q = 0; q <= LUT_MAX * LUT_RES; q++) lut[q] = (float)exp(ln_a * (1.0 + k * q / LUT_RES));
+            dt_job j = {F, J, alpha, wh, wv, w, h, lut};
             carve__parallel_for(threads, h, dt_weights, &j);
-            carve__parallel_for(threads, h, dt_rows, &j);
+            carve__parallel_for(threads, (h + 3) / 4, dt_rows, &j);
             carve__parallel_for(threads, (w + 31) / 32, dt_cols, &j);
             if ((st = carve__progress(ctx, (r * iters + it + 1.0) / (rounds * iters), "flatten"))) {
                 free(F);

@@ -1,0 +1,143 @@
+/* bench_steer.c — times the steer phase on the sample photos resized to a
+ * given pixel count: matte, Canny, flatten (wall and process CPU time).
+ *
+ *   bench_steer [MPX] [THREADS] [STRENGTH] [OUTDIR]
+ *
+ * MPX (default 1.0) is the target size in megapixels; with OUTDIR the
+ * matte overlay and the flattened image of each photo are written there.
+ * Also reports, as a proxy for the size of the traced SVG, the number of
+ * 4-connected regions after quantising to 4 bits per channel, before and
+ * after flattening. */
+#include "core.h"
+#include "steer/steer.h"
+#include "steer/steer_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+
+#ifndef CARVE_SHARED
+#define CARVE_SHARED "../shared"
+#endif
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* regions of equal 4-bit-per-channel colour (4-connected) */
+static long count_regions(const carve_image *im) {
+    int w = im->w, h = im->h;
+    size_t n = (size_t)w * h;
+    uint16_t *q = malloc(n * sizeof(uint16_t));
+    int *stack = malloc(n * sizeof(int));
+    uint8_t *seen = calloc(n, 1);
+    long regions = -1;
+    if (q && stack && seen) {
+        regions = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *p = im->px + 4 * i;
+            q[i] = (uint16_t)(((p[0] >> 4) << 8) | ((p[1] >> 4) << 4) | (p[2] >> 4));
+        }
+        for (size_t s = 0; s < n; s++) {
+            if (seen[s]) continue;
+            regions++;
+            int sp = 0;
+            stack[sp++] = (int)s;
+            seen[s] = 1;
+            while (sp) {
+                int p = stack[--sp], x = p % w, y = p / w;
+                int nb[4] = {x > 0 ? p - 1 : -1, x < w - 1 ? p + 1 : -1, y > 0 ? p - w : -1, y < h - 1 ? p + w : -1};
+                for (int k = 0; k < 4; k++)
+                    if (nb[k] >= 0 && !seen[nb[k]] && q[nb[k]] == q[p]) {
+                        seen[nb[k]] = 1;
+                        stack[sp++] = nb[k];
+                    }
+            }
+        }
+    }
+    free(q);
+    free(stack);
+    free(seen);
+    return regions;
+}
+
+int main(int argc, char **argv) {
+    double mpx = argc > 1 ? atof(argv[1]) : 1.0;
+    const char *threads = argc > 2 ? argv[2] : "1";
+    double strength = argc > 3 ? atof(argv[3]) : 1.0;
+    const char *outdir = argc > 4 ? argv[4] : NULL;
+    static const char *names[] = {"sedan_black_side.jpg", "motorcycle_red_garage.png", "bus_red_london_plate.jpg",
+                                  "pickup_white_street.jpg", "supercar_white_plate.jpg"};
+    carve_ctx *ctx = carve_ctx_create();
+    if (!ctx || carve_ctx_set_option(ctx, "threads", threads)) {
+        fprintf(stderr, "bench_steer: bad thread count %s\n", threads);
+        return 2;
+    }
+    printf("%-26s %10s %9s %9s %9s %9s %9s %9s %9s\n", "photo (threads)", "size", "matte_ms", "matte_cpu",
+           "canny_ms", "flat_ms", "flat_cpu", "regions0", "regions1");
+    double tot[5] = {0, 0, 0, 0, 0};
+    int cnt = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/samples/%s", CARVE_SHARED, names[k]);
+        carve_image *src = NULL;
+        if (carve_image_load(ctx, path, &src)) {
+            fprintf(stderr, "%s\n", carve_ctx_errmsg(ctx));
+            continue;
+        }
+        double f = sqrt(mpx * 1e6 / ((double)src->w * src->h));
+        int w = (int)lround(src->w * f), h = (int)lround(src->h * f);
+        carve_image *img = carve__steer_resize(src, w, h);
+        carve_image_destroy(src);
+        if (!img) continue;
+        for (size_t i = 0; i < (size_t)w * h; i++) img->px[4 * i + 3] = 255;
+        uint8_t *a = NULL, *e = NULL;
+        carve_image *flat = NULL;
+        double t0 = carve__now(), c0 = cpu_now();
+        carve_status st = carve__matte_classical(ctx, img, &a);
+        double t1 = carve__now(), c1 = cpu_now();
+        if (!st) st = carve__edges_canny(ctx, img, 1.5, 0.1, 0.25, &e);
+        double t2 = carve__now(), c2 = cpu_now();
+        if (!st) st = carve__flatten(ctx, img, strength, &flat);
+        double t3 = carve__now(), c3 = cpu_now();
+        (void)c2;
+        if (st) {
+            fprintf(stderr, "%s: %s\n", names[k], carve_ctx_errmsg(ctx));
+        } else {
+            long r0 = count_regions(img), r1 = count_regions(flat);
+            printf("%-22s (%s) %5dx%-5d %9.1f %9.1f %9.1f %9.1f %9.1f %9ld %9ld\n", names[k], threads, w, h,
+                   (t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (c3 - c2) * 1e3, r0, r1);
+            tot[0] += (t1 - t0) * 1e3;
+            tot[1] += (c1 - c0) * 1e3;
+            tot[2] += (t2 - t1) * 1e3;
+            tot[3] += (t3 - t2) * 1e3;
+            tot[4] += (c3 - c2) * 1e3;
+            cnt++;
+            if (outdir) {
+                char out[1200];
+                snprintf(out, sizeof out, "%s/flat_%s.png", outdir, names[k]);
+                carve_image_save(ctx, flat, out);
+                for (size_t i = 0; i < (size_t)w * h; i++) img->px[4 * i + 3] = a[i];
+                snprintf(out, sizeof out, "%s/matte_%s.png", outdir, names[k]);
+                carve_image_save(ctx, img, out);
+                for (size_t i = 0; i < (size_t)w * h; i++) img->px[4 * i + 0] = img->px[4 * i + 1] =
+                    img->px[4 * i + 2] = e[i], img->px[4 * i + 3] = 255;
+                snprintf(out, sizeof out, "%s/edges_%s.png", outdir, names[k]);
+                carve_image_save(ctx, img, out);
+            }
+        }
+        free(a);
+        free(e);
+        carve_image_destroy(flat);
+        carve_image_destroy(img);
+    }
+    if (cnt)
+        printf("%-26s %10s %9.1f %9.1f %9.1f %9.1f %9.1f   (peak RSS %.0f MB)\n", "mean", "", tot[0] / cnt,
+               tot[1] / cnt, tot[2] / cnt, tot[3] / cnt, tot[4] / cnt, carve__peak_rss() / 1e6);
+    carve_ctx_destroy(ctx);
+    return cnt ? 0 : 1;
+}
