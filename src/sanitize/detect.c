@@ -88,10 +88,11 @@ static bool plane_from_image(const carve_image *img, plane *p) {
     if (!p->rgb || !p->y) return false;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *s = img->px + 4 * i;
-        p->rgb[3 * i] = s[0];
-        p->rgb[3 * i + 1] = s[1];
-        p->rgb[3 * i + 2] = s[2];
-        p->y[i] = (uint8_t)((77 * s[0] + 150 * s[1] + 29 * s[2] + 128) >> 8);
+        int a = s[3];
+        for (int k = 0; k < 3; k++) /* transparent parts read as mid grey */
+            p->rgb[3 * i + k] = a == 255 ? s[k] : (uint8_t)((s[k] * a + 128 * (255 - a) + 127) / 255);
+        const uint8_t *q = p->rgb + 3 * i;
+        p->y[i] = (uint8_t)((77 * q[0] + 150 * q[1] + 29 * q[2] + 128) >> 8);
     }
     return true;
 }

@@ -49,6 +49,7 @@ typedef struct ws {      /* per-level working state */
     int *nnf;            /* source index per target (or -1) */
     int *nnf_prev;
     float *dist;         /* per target: patch SSD / pixels */
+    float *wt;           /* per target: vote weight exp(-dist / 2 sigma^2) */
     float *newc;         /* vote output (4 per pixel) */
     float sigma2;
     uint64_t seed;
@@ -258,7 +259,7 @@ static int vote_row(void *arg, int64_t row) {
                 if (!W->target[j] || W->nnf[j] < 0) continue;
                 int sx = W->nnf[j] % w - dx, sy = W->nnf[j] / w - dy;
                 if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
-                double wt = exp(-(double)W->dist[j] / (2.0 * W->sigma2)) + 1e-12;
+                double wt = W->wt[j];
                 const float *c = L->c + 4 * ((size_t)sy * w + sx);
                 for (int k = 0; k < 4; k++) s[k] += wt * c[k];
                 sw += wt;
@@ -297,6 +298,7 @@ static void ws_free(ws *W) {
     free(W->nnf);
     free(W->nnf_prev);
     free(W->dist);
+    free(W->wt);
     free(W->newc);
     memset(W, 0, sizeof *W);
 }
@@ -313,9 +315,10 @@ static carve_status ws_init(ws *W, level *L, bool *have_sources) {
     W->nnf = malloc(sizeof(int) * n);
     W->nnf_prev = malloc(sizeof(int) * n);
     W->dist = malloc(sizeof(float) * n);
+    W->wt = malloc(sizeof(float) * n);
     W->newc = malloc(sizeof(float) * 4 * n);
     int *I = hole_integral(L);
-    if (!W->valid || !W->vlist || !W->target || !W->nnf || !W->nnf_prev || !W->dist || !W->newc || !I) {
+    if (!W->valid || !W->vlist || !W->target || !W->nnf || !W->nnf_prev || !W->dist || !W->wt || !W->newc || !I) {
         free(I);
         ws_free(W);
         return CARVE_ERR_NOMEM;
@@ -355,6 +358,9 @@ static void compute_sigma(ws *W) {
         }
     W->sigma2 = cnt ? (float)(s / (double)cnt) : 1.0f;
     if (W->sigma2 < 1.0f) W->sigma2 = 1.0f;
+    float k = -1.0f / (2.0f * W->sigma2);
+    for (size_t i = 0; i < n; i++)
+        if (W->target[i] && W->nnf[i] >= 0) W->wt[i] = expf(W->dist[i] * k) + 1e-12f;
 }
 
 typedef struct win_job {

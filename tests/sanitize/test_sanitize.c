@@ -495,6 +495,60 @@ static void test_inpaint_bus_plate(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* Mean |dY/dx| + |dY/dy| over the selected pixels. */
+static double grad_energy(const carve_image *img, const uint8_t *sel, int want) {
+    double s = 0;
+    size_t n = 0;
+    for (int y = 0; y < img->h - 1; y++)
+        for (int x = 0; x < img->w - 1; x++) {
+            size_t i = (size_t)y * img->w + x;
+            if (sel[i] != want) continue;
+            const uint8_t *p = img->px + 4 * i, *r = p + 4, *d = p + 4 * (size_t)img->w;
+            double Y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+            s += fabs(0.299 * r[0] + 0.587 * r[1] + 0.114 * r[2] - Y) + fabs(0.299 * d[0] + 0.587 * d[1] + 0.114 * d[2] - Y);
+            n++;
+        }
+    return n ? s / (double)n : 0;
+}
+
+/* A hole in the gravel of a real photo is filled with gravel, not a blur:
+ * its gradient energy matches the surrounding texture's. */
+static void test_inpaint_texture_not_blur(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *img = load_sample(ctx, "supercar_white_plate.jpg");
+    if (!img) {
+        carve_ctx_destroy(ctx);
+        return;
+    }
+    int W = img->w, H = img->h, hx = 120, hy = 580, hw = 64, hh = 44;
+    uint8_t *m = rect_mask(W, H, hx, hy, hw, hh);
+    uint8_t *sel = calloc((size_t)W * H, 1);
+    for (int y = hy - 10; y < hy + hh + 10; y++)
+        for (int x = hx - 10; x < hx + hw + 10; x++) sel[(size_t)y * W + x] = m[(size_t)y * W + x] ? 1 : 2;
+    carve_image *out = NULL;
+    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
+    if (out) {
+        carve_image *df = diffusion_fill(img, m);
+        double g0 = grad_energy(img, sel, 1), gr = grad_energy(img, sel, 2);
+        double gi = grad_energy(out, sel, 1), gd = grad_energy(df, sel, 1);
+        double lh[3], lr[3];
+        mean_lab(out, sel, 1, lh);
+        mean_lab(out, sel, 2, lr);
+        double de = carve_ciede2000(lh, lr);
+        fprintf(stderr, "  gravel hole: gradient energy original %.1f, ring %.1f, inpaint %.1f, diffusion %.1f; dE %.1f\n",
+                g0, gr, gi, gd, de);
+        CHECKF(gi > 0.6 * gr && gi < 1.6 * gr, "inpaint texture %.1f vs ring %.1f", gi, gr);
+        CHECKF(gd < 0.4 * gr, "diffusion baseline %.1f vs ring %.1f (the test would be meaningless)", gd, gr);
+        CHECKF(de < 5, "dE %.1f", de);
+        carve_image_destroy(df);
+    }
+    carve_image_destroy(out);
+    free(sel);
+    free(m);
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
 static carve_image *inpaint_threads(const char *threads, const carve_image *img, const uint8_t *m) {
     carve_ctx *ctx = carve_ctx_create();
     CHECK_ST(carve_ctx_set_option(ctx, "threads", threads), CARVE_OK);
@@ -621,6 +675,48 @@ static void test_inpaint_cancel(void) {
     carve_ctx_destroy(ctx);
 }
 
+typedef struct prog_log {
+    int n, back;
+    double last;
+    char stage[32];
+} prog_log;
+static int prog_cb(void *user, double f, const char *stage) {
+    prog_log *L = user;
+    if (L->n && f < L->last) L->back++;
+    L->last = f;
+    L->n++;
+    snprintf(L->stage, sizeof L->stage, "%s", stage);
+    return 0;
+}
+
+static void test_progress(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    prog_log L = {0, 0, 0, ""};
+    carve_ctx_set_progress(ctx, prog_cb, &L);
+    carve_image *img = stripes(200, 150);
+    uint8_t *m = rect_mask(200, 150, 60, 40, 60, 50);
+    carve_image *out = NULL;
+    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
+    CHECKF(L.n >= 5, "%d progress calls", L.n);
+    CHECK(L.back == 0);
+    CHECK_NEAR(L.last, 1.0, 1e-9);
+    CHECK(!strcmp(L.stage, "inpaint"));
+    carve_image_destroy(out);
+    carve_ctx_destroy(ctx); /* a fresh ctx: progress never goes back within one */
+    ctx = carve_ctx_create();
+    memset(&L, 0, sizeof L);
+    carve_ctx_set_progress(ctx, prog_cb, &L);
+    carve__box *b = NULL;
+    int n = 0;
+    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    CHECK(L.n >= 2 && L.back == 0 && !strcmp(L.stage, "detect"));
+    CHECK_NEAR(L.last, 1.0, 1e-9);
+    free(b);
+    free(m);
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
 /* Timing per Mpx of hole (printed for docs/sanitize.md; loose bound). */
 static void test_inpaint_timing(void) {
     carve_ctx *ctx = carve_ctx_create();
@@ -655,9 +751,11 @@ int main(void) {
     RUN(test_inpaint_outside_unchanged);
     RUN(test_inpaint_stripes_continue);
     RUN(test_inpaint_bus_plate);
+    RUN(test_inpaint_texture_not_blur);
     RUN(test_inpaint_deterministic);
     RUN(test_inpaint_edge_cases);
     RUN(test_inpaint_cancel);
+    RUN(test_progress);
     RUN(test_inpaint_timing);
     return test_done();
 }
