@@ -128,6 +128,14 @@ class Carved:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # sanitizer builds: any report in carved's stderr is a failure
+        text = open(self.log_path, 'rb').read()
+        for bad in (b'ERROR: AddressSanitizer', b'ERROR: LeakSanitizer', b'runtime error:', b'ThreadSanitizer'):
+            if bad in text:
+                i = text.index(bad)
+                check(False, 'sanitizer report in carved stderr: %r' % text[max(0, i - 200):i + 2000])
+        if sig == signal.SIGTERM:
+            check(self.proc.returncode == 0, 'carved exit status after SIGTERM: %r' % self.proc.returncode)
         return self.proc.returncode
 
     def close(self):
