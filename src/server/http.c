@@ -598,23 +598,29 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         carve__buf_init(&b);
         srv_job *j = e->j;
         if (!e->sent_hello) {
-            carve__buf_puts(&b, "retry: 1000\n\n");
+            /* the current state first (no id: not part of the replay) */
+            pthread_mutex_lock(&e->s->mu);
+            int st = j->state;
+            pthread_mutex_unlock(&e->s->mu);
+            carve__buf_printf(&b, "retry: 1000\n\nevent: state\ndata: {\"state\":\"%s\"}\n\n",
+                              carve__job_state_name(st));
             e->sent_hello = true;
         }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         pthread_mutex_lock(&j->mu);
-        if (e->next >= j->ring.next_seq && !j->finished && !b.len)
+        if (e->next >= carve__srv_job_ring(j)->next_seq && !j->finished && !b.len)
             pthread_cond_timedwait(&j->cv, &j->mu, &until);
-        uint64_t first = carve__ring_first(&j->ring);
+        const carve__ring *ring = carve__srv_job_ring(j);
+        uint64_t first = carve__ring_first(ring);
         if (e->next < first) e->next = first;
-        while (e->next < j->ring.next_seq && b.len < 12000) {
-            const carve__event *ev = carve__ring_get(&j->ring, e->next);
+        while (e->next < ring->next_seq && b.len < 12000) {
+            const carve__event *ev = carve__ring_get(ring, e->next);
             if (ev) sse_put_event(&b, ev);
             e->next++;
         }
-        if (j->finished && e->next >= j->ring.next_seq) e->done = true;
+        if (j->finished && e->next >= ring->next_seq) e->done = true;
         pthread_mutex_unlock(&j->mu);
         pthread_mutex_lock(&e->s->mu);
         if (e->s->stopping) e->done = true;

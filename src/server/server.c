@@ -199,7 +199,6 @@ static srv_job *job_new(carve__srv *s, const char *id, double created) {
     j->srv = s;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
-    carve__ring_init(&j->ring);
     return j;
 }
 
@@ -211,8 +210,19 @@ srv_job *carve__srv_job_get(carve__srv *s, const char *id) {
     return j;
 }
 
+static carve__ring empty_ring = {.next_seq = 1};
+
+const carve__ring *carve__srv_job_ring(const srv_job *j) { return j->ring ? j->ring : &empty_ring; }
+
+/* job->mu held; NULL when out of memory (the event is dropped) */
+static carve__ring *ring_for_push(srv_job *j) {
+    if (!j->ring && (j->ring = malloc(sizeof *j->ring))) carve__ring_init(j->ring);
+    return j->ring;
+}
+
 static void job_unref_locked(srv_job *j) {
     if (--j->refs == 0) {
+        free(j->ring);
         pthread_mutex_destroy(&j->mu);
         pthread_cond_destroy(&j->cv);
         free(j);
@@ -228,14 +238,16 @@ void carve__srv_job_unref(carve__srv *s, srv_job *j) {
 
 static void job_event(srv_job *j, int kind, int level, double progress, const char *text) {
     pthread_mutex_lock(&j->mu);
-    carve__ring_push(&j->ring, carve__srv_wall(), kind, level, progress, text);
+    carve__ring *r = ring_for_push(j);
+    if (r) carve__ring_push(r, carve__srv_wall(), kind, level, progress, text);
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
 }
 
 static void job_finish_event(srv_job *j, int state) {
     pthread_mutex_lock(&j->mu);
-    carve__ring_push(&j->ring, carve__srv_wall(), CARVE__EV_STATE, 0, j->progress, carve__job_state_name(state));
+    carve__ring *r = ring_for_push(j);
+    if (r) carve__ring_push(r, carve__srv_wall(), CARVE__EV_STATE, 0, j->progress, carve__job_state_name(state));
     j->finished = true;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
@@ -434,7 +446,6 @@ int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t err
     queue_push(s, j);
     pthread_cond_signal(&s->qcv);
     pthread_mutex_unlock(&s->mu);
-    job_event(j, CARVE__EV_STATE, 0, 0, "queued");
     pthread_mutex_lock(&s->mmu);
     s->submitted++;
     pthread_mutex_unlock(&s->mmu);
@@ -462,7 +473,8 @@ static int job_progress(void *user, double f, const char *stage) {
     int pct = (int)(f * 100);
     if (pct != j->last_pct || new_stage) {
         j->last_pct = pct;
-        carve__ring_push(&j->ring, carve__srv_wall(), CARVE__EV_PROGRESS, 0, f, j->stage);
+        carve__ring *r = ring_for_push(j);
+        if (r) carve__ring_push(r, carve__srv_wall(), CARVE__EV_PROGRESS, 0, f, j->stage);
         pthread_cond_broadcast(&j->cv);
     }
     pthread_mutex_unlock(&j->mu);
@@ -512,8 +524,9 @@ static char *log_json(srv_job *j) {
     carve__buf_putc(&b, '[');
     pthread_mutex_lock(&j->mu);
     bool first = true;
-    for (uint64_t q = carve__ring_first(&j->ring); q < j->ring.next_seq; q++) {
-        const carve__event *e = carve__ring_get(&j->ring, q);
+    const carve__ring *ring = carve__srv_job_ring(j);
+    for (uint64_t q = carve__ring_first(ring); q < ring->next_seq; q++) {
+        const carve__event *e = carve__ring_get(ring, q);
         if (!e || e->kind != CARVE__EV_LOG) continue;
         carve__buf_printf(&b, "%s{\"seq\":%llu,\"time\":%.3f,\"level\":%d,\"msg\":\"", first ? "" : ",",
                           (unsigned long long)e->seq, e->time, e->level);
@@ -934,8 +947,7 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
             }
             reg_add(s, j);
             queue_push(s, j);
-            job_event(j, CARVE__EV_STATE, 0, 0, "queued");
-            loaded++;
+                    loaded++;
         }
         free(all);
     }

@@ -27,7 +27,7 @@ typedef struct srv_job {
     /* job->mu */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled on every new event and when finished */
-    carve__ring ring;
+    carve__ring *ring; /* allocated at the first event: queued jobs stay small */
     double progress;
     char stage[32];
     int last_pct;
@@ -85,6 +85,8 @@ double carve__srv_wall(void);
 /* registry: returns the live job with a new reference (or NULL) */
 srv_job *carve__srv_job_get(carve__srv *s, const char *id);
 void carve__srv_job_unref(carve__srv *s, srv_job *j);
+/* the job's event ring, or an empty one (call with job->mu held) */
+const carve__ring *carve__srv_job_ring(const srv_job *j);
 /* admission: stores the job row (already containing the input file) and
  * queues it; returns 0, or 429 when the queue is full, or 500 */
 int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen);

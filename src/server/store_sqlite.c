@@ -298,7 +298,12 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
     }
     char d[4200], tmp[4400], path[4400];
     job_dir(s, id, d, sizeof d);
-    if (mkdir(d, 0700) && errno != EEXIST) {
+    if (mkdir(d, 0700) == 0) {
+        /* the new folder's entry must survive a crash too */
+        char parent[4200];
+        snprintf(parent, sizeof parent, "%s/jobs", s->dir);
+        fsync_dir(parent);
+    } else if (errno != EEXIST) {
         seterr(err, errlen, "cannot create %s: %s", d, strerror(errno));
         return -1;
     }
