@@ -79,6 +79,30 @@ static inline double lower_bound2(const double p[3], double pc, const double q[3
     return tl * tl + (1 - 0.5 * r - 1e-9) * (tc2 + dH2 / (SHmax * SHmax));
 }
 
+/* An upper bound on CIEDE2000(p, q)^2 by the same reasoning: SH >= SHmin
+ * with T >= 0.362 (numerical minimum 0.36206 over all hues) and
+ * tc^2 + th^2 + RT tc th <= (1 + r/2)(tc^2 + th^2). */
+static inline double upper_bound2(const double p[3], double pc, const double q[3], double qc) {
+    const double pow25_7 = 6103515625.0;
+    double dL = q[0] - p[0];
+    double Lbp = (p[0] + q[0]) * 0.5;
+    double Lm = (Lbp - 50) * (Lbp - 50);
+    double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
+    double tl = dL / SL;
+    double Cb = (pc + qc) * 0.5, Cb2 = Cb * Cb, Cb7 = Cb2 * Cb2 * Cb2 * Cb;
+    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + pow25_7)));
+    double a1 = G1 * p[1], a2 = G1 * q[1];
+    double C1 = sqrt(a1 * a1 + p[2] * p[2]), C2 = sqrt(a2 * a2 + q[2] * q[2]);
+    double dC = C2 - C1, da = a2 - a1, db = q[2] - p[2];
+    double dH2 = da * da + db * db - dC * dC;
+    if (dH2 < 0) dH2 = 0;
+    double Cbp = (C1 + C2) * 0.5, Cbp2 = Cbp * Cbp, Cbp7 = Cbp2 * Cbp2 * Cbp2 * Cbp;
+    double SC = 1 + 0.045 * Cbp, SHmin = 1 + 0.015 * 0.362 * Cbp;
+    double RC = 2 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double r = RC * ((p[2] >= 0 && q[2] >= 0) ? 1e-6 : 0.8660254038);
+    return tl * tl + (1 + 0.5 * r + 1e-9) * (dC * dC / (SC * SC) + dH2 / (SHmin * SHmin));
+}
+
 /* A looser bound with no square root, to discard most entries quickly:
  * SL <= 1 + 0.015*2500/sqrt(2520) < 1.7475 (L in [0,100]); |RT| < sqrt(3);
  * SH < SC; dC'^2 + dH'^2 >= da^2 + db^2 (G >= 0); C' <= 1.5 C. */
@@ -97,16 +121,33 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
     if (n <= 1) return 0;
     double pc = hypot(lab[1], lab[2]);
     if (hint < 0 || hint >= n) hint = 0;
-    /* the hint (usually the answer of a neighbouring colour) first, exactly;
-     * then only the entries whose lower bound does not exclude them */
-    int best = hint;
-    double bd = carve_ciede2000(lab, lp->lab[hint]);
-    double thr = margin2(bd);
-    unsigned evals = 1;
+    /* 1. the hint (usually the answer of a neighbouring colour) through an
+     *    upper bound: entries whose lower bound exceeds it cannot win.  If
+     *    none is left the hint is the strict winner, with no exact
+     *    evaluation at all. */
+    double ub2 = upper_bound2(lab, pc, lp->lab[hint], lp->chroma[hint]);
+    double thr = ub2 * (1 + 1e-9) + 1e-9;
+    int cand[CARVE_PALETTE_MAX];
+    double clo[CARVE_PALETTE_MAX];
+    int nc = 0;
     for (int i = 0; i < n; i++) {
         if (i == hint) continue;
         if (quick_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
-        if (lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
+        double lo = lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]);
+        if (lo > thr) continue;
+        cand[nc] = i;
+        clo[nc++] = lo;
+    }
+    if (nc == 0) return hint;
+    /* 2. otherwise exactly: the hint, then the candidates the exact best
+     *    distance does not exclude; ties to the lower index */
+    int best = hint;
+    double bd = carve_ciede2000(lab, lp->lab[hint]);
+    thr = margin2(bd);
+    unsigned evals = 1;
+    for (int c = 0; c < nc; c++) {
+        int i = cand[c];
+        if (clo[c] > thr) continue;
         double d = carve_ciede2000(lab, lp->lab[i]);
         evals++;
         if (d < bd || (d == bd && i < best)) {
