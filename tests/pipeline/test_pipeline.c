@@ -25,11 +25,19 @@ static carve_image *load_sample(const char *name) {
     return img;
 }
 
+/* Tests run the classical backends (fast, no model files needed); the
+ * neural path has its own test below, run when a model is installed. */
+static void classical(carve_ctx *ctx) {
+    carve_ctx_set_option(ctx, "matte_backend", "classical");
+    carve_ctx_set_option(ctx, "text_backend", "classical");
+}
+
 static carve_ctx *small_ctx(int work) {
     carve_ctx *ctx = carve_ctx_create();
     char v[16];
     snprintf(v, sizeof v, "%d", work);
     carve_ctx_set_option(ctx, "work_size", v);
+    classical(ctx);
     return ctx;
 }
 
@@ -70,7 +78,8 @@ static int svg_colors(const char *svg, uint32_t *out, int max) {
         size_t kl = strlen(keys[k]);
         for (const char *p = svg; (p = strstr(p, keys[k])); p += kl) {
             uint32_t c;
-            if (!carve__parse_hex(p + kl - 1, 7, &c)) return -1;
+            size_t hl = strspn(p + kl, "0123456789abcdefABCDEF"); /* #rgb or #rrggbb */
+            if ((hl != 3 && hl != 6) || !carve__parse_hex(p + kl - 1, hl + 1, &c)) return -1;
             bool seen = false;
             for (int i = 0; i < n; i++) seen |= out[i] == c;
             if (!seen && n < max) out[n++] = c;
@@ -334,8 +343,11 @@ static void test_forced_failures(void) {
     carve_free(svg);
     svg = NULL;
 
-    /* matte forced to neural without a model: classical, with the reason */
-    if (!carve__nn_available(ctx, "matte")) {
+    /* matte forced to neural without a model (an empty models folder):
+     * classical, with the reason */
+    {
+        CHECK_ST(carve_ctx_set_option(ctx, "models_dir", "/nonexistent/carve-test-models"), CARVE_OK);
+        CHECK(!carve__nn_available(ctx, "matte"));
         carve_image *img = load_sample("bus_red_london_plate.jpg");
         CHECK_ST(carve_ctx_set_option(ctx, "matte_backend", "neural"), CARVE_OK);
         CHECK_ST(carve_ctx_set_option(ctx, "text_backend", "neural"), CARVE_OK);
@@ -368,6 +380,8 @@ static void test_forced_failures(void) {
         carve_free(svg);
         svg = NULL;
         carve_image_destroy(img);
+        classical(ctx);
+        carve_ctx_set_option(ctx, "models_dir", "");
     }
 
     /* a required step failing: unknown palette fails the run, naming it */
@@ -618,6 +632,7 @@ static void test_palette_argument_and_presets(void) {
     const char *names[] = {"poster", "detailed"};
     for (int k = 0; k < 2; k++) {
         carve_ctx *c = carve_ctx_create();
+        classical(c);
         CHECK_ST(carve_ctx_apply_preset(c, names[k]), CARVE_OK);
         carve_ctx_set_option(c, "work_size", "300");
         CHECK_ST(carve_run(c, img, NULL, &svg, &len), CARVE_OK);
@@ -671,6 +686,40 @@ static void test_html_report(void) {
     carve_free(svg);
     carve_ctx_destroy(ctx);
     carve_image_destroy(img);
+}
+
+/* The neural backends through the pipeline, when their models are
+ * installed (carve models fetch): the run reports them as the backends used. */
+static void test_neural_when_installed(void) {
+    carve_ctx *ctx = small_ctx(256);
+    carve_ctx_set_option(ctx, "matte_backend", "neural");
+    if (!carve__nn_available(ctx, "matte")) {
+        fprintf(stderr, "  (no neural matte model installed: skipped)\n");
+        carve_ctx_destroy(ctx);
+        return;
+    }
+    carve_image *img = load_sample("firetruck_cutout_rgba.png");
+    /* flatten the cutout on white so the matte has to find the truck */
+    uint8_t *p = carve_image_pixels(img);
+    for (int i = 0; i < carve_image_width(img) * carve_image_height(img); i++) {
+        int a = p[4 * i + 3];
+        for (int c = 0; c < 3; c++) p[4 * i + c] = (uint8_t)((p[4 * i + c] * a + 255 * (255 - a) + 127) / 255);
+        p[4 * i + 3] = 255;
+    }
+    char *svg = NULL;
+    size_t len = 0;
+    CHECKF(carve_run(ctx, img, NULL, &svg, &len) == CARVE_OK, "%s", carve_ctx_errmsg(ctx));
+    json_t *rep = report_of(ctx);
+    json_t *m = step_of(rep, "steer", "matte");
+    CHECKF(!strcmp(jstr(m, "backend"), "neural") && !strcmp(jstr(m, "status"), "ok"), "matte %s/%s: %s",
+           jstr(m, "backend"), jstr(m, "status"),
+           jstr(json_array_get(json_object_get(m, "fallbacks"), 0), "reason"));
+    CHECK(!strcmp(jstr(phase_of(rep, "steer"), "background"), "remove"));
+    if (svg) check_svg_palette(svg, len, rep, "neural");
+    json_decref(rep);
+    carve_free(svg);
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
 }
 
 static void test_parse_erase(void) {
@@ -786,5 +835,6 @@ int main(void) {
     RUN(test_determinism);
     RUN(test_palette_argument_and_presets);
     RUN(test_html_report);
+    RUN(test_neural_when_installed);
     return test_done();
 }
