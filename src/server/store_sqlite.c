@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ typedef struct sq_store {
     sqlite3 *rdb[N_READERS];
     pthread_mutex_t rmu[N_READERS];
     atomic_uint rnext;
+    int lock_fd; /* flock on data_dir/carved.lock: one carved per data dir */
     char dir[4096];
 } sq_store;
 
@@ -461,6 +463,7 @@ static void sq_close(carve__store *st) {
     }
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
+    if (s->lock_fd >= 0) close(s->lock_fd);
     free(s);
 }
 
@@ -513,6 +516,15 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     pthread_mutex_init(&s->mu, NULL);
+    char lockp[4200];
+    snprintf(lockp, sizeof lockp, "%s/carved.lock", dir);
+    s->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+        seterr(err, errlen, "data_dir: %s is in use by another carved (or not writable: %s)", dir, strerror(errno));
+        for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
+        sq_close(&s->ops);
+        return NULL;
+    }
     for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
     char path[4200];
     snprintf(path, sizeof path, "%s/carved.db", dir);

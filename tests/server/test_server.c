@@ -98,6 +98,8 @@ static void test_store(void) {
     st = carve__store_sqlite_open(dir, err, sizeof err);
     CHECK(st != NULL);
     if (!st) return;
+    /* a second opener of the same data dir is refused */
+    CHECK(carve__store_sqlite_open(dir, err, sizeof err) == NULL && strstr(err, "in use"));
     carve__job_row got;
     CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 0);
     CHECK(got.state == CARVE__JOB_RUNNING && got.attempts == 1 && got.started == 101);
