@@ -65,6 +65,7 @@ async function main() {
   }
   const url = 'http://127.0.0.1:' + srv.port + '/';
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carved-ui-profile-'));
+  process.on('exit', () => { try { srv.proc.kill('SIGKILL'); } catch (e) { /* gone */ } });
   // a fresh profile (--user-data-dir) through launchPersistentContext
   const browser = await chromium.launchPersistentContext(userDir, {
     executablePath: CHROMIUM,
