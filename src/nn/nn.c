@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Finds the installed model of task; on failure ctx's message says why. */
 static carve_status find_model(carve_ctx *ctx, const char *task, carve__nn_manifest **man,
@@ -14,7 +15,19 @@ static carve_status find_model(carve_ctx *ctx, const char *task, carve__nn_manif
     if (t < 0) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "unknown neural task '%s'", task ? task : "(null)");
     carve_status st = carve__nn_manifest_load(ctx, man);
     if (st) return st;
-    *model = carve__nn_manifest_pick(*man, t);
+    /* option nn_models: installed models named there win, in its order */
+    const char *pref = carve__opt_str(ctx, CARVE_OPTID_nn_models);
+    for (const char *p = pref; p && *p && !*model;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        for (int i = 0; i < (*man)->n && !*model; i++) {
+            const carve__nn_model *e = &(*man)->models[i];
+            if (e->task == t && strlen(e->name) == len && !strncmp(e->name, p, len) && access(e->path, R_OK) == 0)
+                *model = e;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    if (!*model) *model = carve__nn_manifest_pick(*man, t);
     if (!*model) {
         char names[512] = "";
         for (int i = 0; i < (*man)->n; i++)

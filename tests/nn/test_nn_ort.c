@@ -45,6 +45,9 @@ static int setup_models(void) {
             " \"inputs\": [\"input\"], \"outputs\": [\"output\"], \"layout\": \"NCHW\",\n"
             " \"size_policy\": {\"mode\": \"fixed\", \"width\": 64, \"height\": 64},\n"
             " \"normalize\": {\"channels\": \"RGB\", \"mean\": 128, \"std\": 256}, \"licence\": \"test\"},\n"
+            "{\"name\": \"tiny-matte-2\", \"task\": \"matte\", \"file\": \"matte.onnx\", \"sha256\": \"%s\",\n"
+            " \"inputs\": [\"input\"], \"outputs\": [\"output\"], \"size_policy\": {\"mode\": \"fixed\", \"width\": 64, \"height\": 64},\n"
+            " \"licence\": \"test\"},\n"
             "{\"name\": \"tiny-text\", \"task\": \"text_detect\", \"file\": \"text.onnx\", \"sha256\": \"%s\",\n"
             " \"inputs\": [\"x\"], \"outputs\": [\"prob\"],\n"
             " \"size_policy\": {\"mode\": \"cap\", \"long_side\": 320, \"multiple\": 32},\n"
@@ -61,7 +64,7 @@ static int setup_models(void) {
             " \"inputs\": [\"pixel_values\"], \"outputs\": [\"predicted_depth\"], \"size_policy\": {\"mode\": \"cap\", \"long_side\": 64},\n"
             " \"licence\": \"test\"}\n"
             "]}\n",
-            s[0], s[1], s[2], s[3], s[4]);
+            s[0], s[0], s[1], s[2], s[3], s[4]);
     return fclose(f);
 }
 
@@ -304,6 +307,14 @@ static void test_cancel_and_errors(void) {
     carve_ctx_set_option(c, "models_dir", saved);
     carve__nn_describe(c, "matte", desc, sizeof desc);
     CHECKF(strstr(desc, "tiny-matte (ONNX Runtime 1.") && strstr(desc, "2 threads"), "%s", desc);
+    /* nn_models prefers a named model over the manifest's order */
+    carve_ctx_set_option(c, "nn_models", "nosuch,tiny-matte-2");
+    carve__nn_describe(c, "matte", desc, sizeof desc);
+    CHECKF(!strncmp(desc, "tiny-matte-2 (", 14), "%s", desc);
+    carve_ctx_set_option(c, "nn_models", "tiny-text");
+    carve__nn_describe(c, "matte", desc, sizeof desc);
+    CHECKF(!strncmp(desc, "tiny-matte (", 12), "%s", desc);
+    carve_ctx_set_option(c, "nn_models", "");
     remove(mpath);
     rmdir(sub);
     carve_image_destroy(im);
