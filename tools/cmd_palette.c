@@ -86,7 +86,10 @@ static int run(carve_ctx *ctx, cli_args *a) {
         if (a->npos != 2) return usage();
         carve_palette *p = NULL;
         carve_status st = carve_palette_resolve(ctx, a->pos[1], &p);
-        if (st) return cli_fail(ctx, st);
+        if (st) {
+            int e = cli_fail(ctx, st);
+            return st == CARVE_ERR_IO ? EXIT_INPUT : e;
+        }
         int rc = 0;
         if (cli_extra(a, "json")) rc = print_json(ctx, p, a->output);
         else print_palette(p, use_color(a));
@@ -101,6 +104,7 @@ static int run(carve_ctx *ctx, cli_args *a) {
             carve_status st = carve_palette_load(ctx, a->pos[i], &p);
             if (st) {
                 int e = cli_fail(ctx, st);
+                if (st == CARVE_ERR_IO) e = EXIT_INPUT;
                 if (!rc) rc = e;
                 continue;
             }
@@ -122,7 +126,10 @@ static int run(carve_ctx *ctx, cli_args *a) {
         if (!st) st = carve_palette_from_image(ctx, img, atoi(colors), locked, &p);
         carve_image_destroy(img);
         carve_palette_destroy(locked);
-        if (st) return cli_fail(ctx, st);
+        if (st) {
+            int e = cli_fail(ctx, st);
+            return st == CARVE_ERR_IO && !p ? EXIT_INPUT : e;
+        }
         int rc = 0;
         if (cli_extra(a, "json") || a->output) rc = print_json(ctx, p, a->output);
         else print_palette(p, use_color(a));

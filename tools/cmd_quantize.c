@@ -41,7 +41,10 @@ static int run(carve_ctx *ctx, cli_args *a) {
     carve_status st;
     if (*pal_opt) {
         st = carve_palette_resolve(ctx, pal_opt, &pal);
-        if (st) return cli_fail(ctx, st);
+        if (st) {
+            int e = cli_fail(ctx, st);
+            return st == CARVE_ERR_IO ? EXIT_INPUT : e;
+        }
         if (*lock) fprintf(stderr, "carve quantize: note: --lock only applies with --colors (no --palette); ignored\n");
     } else if (*lock) {
         st = carve_palette_parse(ctx, lock, strlen(lock), "--lock", &locked);
@@ -53,6 +56,7 @@ static int run(carve_ctx *ctx, cli_args *a) {
     st = carve_image_load(ctx, a->pos[0], &img);
     if (st) {
         rc = cli_fail(ctx, st);
+        if (st == CARVE_ERR_IO) rc = EXIT_INPUT; /* an unreadable input, not an output problem */
         goto done;
     }
     cli_progress p = {"quantize", -1, isatty(2) != 0, a->quiet};
