@@ -8,11 +8,10 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST="$ROOT/third_party/onnxruntime"
 INC="$DEST/include"
-
-
 . "$ROOT/scripts/onnx/pins.sh"
 
 mkdir -p "$INC"
+# the header of a previous run, unchanged since (its hash is recorded below)
 if [ -f "$INC/onnxruntime_c_api.h" ] && sha256sum -c --status "$DEST/header.sha256" 2>/dev/null; then
     echo "onnx header: already present ($INC/onnxruntime_c_api.h)"; exit 0
 fi
