@@ -12,7 +12,7 @@
  * edges always count as edges (colour never bleeds across the matte) and
  * the alpha channel is copied unchanged.
  *
- * Blocks of 4 rows (horizontal passes) and of 32 columns (vertical passes) are the
+ * Blocks of 4 rows (horizontal passes) and of 128 columns (vertical passes) are the
  * parallel work items; each writes only its own pixels, so the output does
  * not depend on the thread count. */
 #include "steer_internal.h"
@@ -126,7 +126,7 @@ static int dt_rows(void *arg, int64_t blk) {
 static int dt_cols(void *arg, int64_t blk) {
     const dt_job *j = arg;
     int w = j->w, h = j->h;
-    int x0 = (int)blk * 32, x1 = x0 + 32 < w ? x0 + 32 : w;
+    int x0 = (int)blk * 128, x1 = x0 + 128 < w ? x0 + 128 : w;
     size_t W = (size_t)w;
     for (int y = 1; y < h; y++) {
         float *cur = j->img + 3 * ((size_t)y * W);
@@ -181,9 +181,77 @@ static int binom_v(void *arg, int64_t yy) {
     return 0;
 }
 
+/* box mean of radius r along rows (interleaved 3 channels) */
+typedef struct box3_job {
+    const float *src;
+    float *dst;
+    int w, h, r;
+} box3_job;
+
+static int box3_h(void *arg, int64_t yy) {
+    const box3_job *j = arg;
+    int w = j->w, r = j->r;
+    const float *s = j->src + 3 * (size_t)yy * (size_t)w;
+    float *d = j->dst + 3 * (size_t)yy * (size_t)w;
+    double acc[3] = {0, 0, 0};
+    int lo = 0, hi = -1;
+    for (int x = 0; x < w; x++) {
+        int want_hi = x + r < w - 1 ? x + r : w - 1, want_lo = x - r > 0 ? x - r : 0;
+        while (hi < want_hi) {
+            hi++;
+            for (int c = 0; c < 3; c++) acc[c] += s[3 * hi + c];
+        }
+        while (lo < want_lo) {
+            for (int c = 0; c < 3; c++) acc[c] -= s[3 * lo + c];
+            lo++;
+        }
+        double inv = 1.0 / (hi - lo + 1);
+        for (int c = 0; c < 3; c++) d[3 * x + c] = (float)(acc[c] * inv);
+    }
+    return 0;
+}
+
+/* along columns: one block of 32 columns (96 floats) per item */
+static int box3_v(void *arg, int64_t blk) {
+    const box3_job *j = arg;
+    int w = j->w, h = j->h, r = j->r;
+    size_t W3 = 3 * (size_t)w;
+    size_t k0 = 96 * (size_t)blk, k1 = k0 + 96 < W3 ? k0 + 96 : W3;
+    double acc[96];
+    memset(acc, 0, sizeof acc);
+    int lo = 0, hi = -1;
+    for (int y = 0; y < h; y++) {
+        int want_hi = y + r < h - 1 ? y + r : h - 1, want_lo = y - r > 0 ? y - r : 0;
+        while (hi < want_hi) {
+            hi++;
+            const float *s = j->src + W3 * (size_t)hi;
+            for (size_t k = k0; k < k1; k++) acc[k - k0] += s[k];
+        }
+        while (lo < want_lo) {
+            const float *s = j->src + W3 * (size_t)lo;
+            for (size_t k = k0; k < k1; k++) acc[k - k0] -= s[k];
+            lo++;
+        }
+        double inv = 1.0 / (hi - lo + 1);
+        float *d = j->dst + W3 * (size_t)y;
+        for (size_t k = k0; k < k1; k++) d[k] = (float)(acc[k - k0] * inv);
+    }
+    return 0;
+}
+
 static void blur3(float *img, float *tmp, int w, int h, double sigma, int threads) {
     int passes = (int)lround(2 * sigma * sigma);
-    if (passes > 32) passes = 32;
+    if (passes > 6) {
+        /* large sigma: three box passes (sigma^2 = 3 ((2r+1)^2 - 1) / 12), O(1) per pixel */
+        int r = (int)lround((sqrt(4.0 * sigma * sigma + 1.0) - 1.0) / 2.0);
+        if (r < 1) r = 1;
+        for (int p = 0; p < 3; p++) {
+            box3_job a = {img, tmp, w, h, r}, b = {tmp, img, w, h, r};
+            carve__parallel_for(threads, h, box3_h, &a);
+            carve__parallel_for(threads, ((int64_t)3 * w + 95) / 96, box3_v, &b);
+        }
+        return;
+    }
     for (int p = 0; p < passes; p++) {
         binom_job a = {img, tmp, w, h}, b = {tmp, img, w, h};
         carve__parallel_for(threads, h, binom_h, &a);
@@ -211,16 +279,16 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
     }
     int threads = carve__threads(ctx);
     size_t n = (size_t)w * (size_t)h;
-    float *I = malloc(3 * n * sizeof(float)), *J = malloc(3 * n * sizeof(float));
+    float *J = malloc(3 * n * sizeof(float));
     float *wh = malloc(n * sizeof(float)), *wv = malloc(n * sizeof(float));
     uint8_t *alpha = malloc(n);
-    if (!I || !J || !wh || !wv || !alpha) {
+    if (!J || !wh || !wv || !alpha) {
         st = carve__fail(ctx, CARVE_ERR_NOMEM, "flatten: out of memory for %dx%d", w, h);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = img->px + 4 * i;
-        for (int c = 0; c < 3; c++) I[3 * i + (size_t)c] = p[c] * (1.0f / 255.0f);
+        for (int c = 0; c < 3; c++) J[3 * i + (size_t)c] = p[c] * (1.0f / 255.0f);
         alpha[i] = p[3];
     }
     /* parameters: the spatial scale follows the image size (tuned at a
@@ -241,10 +309,10 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
         goto done;
     }
     /* J0: blurred input (F serves as scratch) */
-    memcpy(J, I, 3 * n * sizeof(float));
     blur3(J, F, w, h, sigma_g, threads);
     for (int r = 0; r < rounds; r++) {
-        memcpy(F, I, 3 * n * sizeof(float));
+        for (size_t i = 0; i < n; i++) /* the input, filtered in place */
+            for (int c = 0; c < 3; c++) F[3 * i + (size_t)c] = img->px[4 * i + (size_t)c] * (1.0f / 255.0f);
         for (int it = 0; it < iters; it++) {
             double sh = sigma_s * sqrt(3.0) * pow(2.0, iters - it - 1) / sqrt(pow(4.0, iters) - 1);
             double ln_a = -sqrt(2.0) / sh, k = sigma_s / sigma_r;
@@ -252,7 +320,7 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
             dt_job j = {F, J, alpha, wh, wv, w, h, lut};
             carve__parallel_for(threads, h, dt_weights, &j);
             carve__parallel_for(threads, (h + 3) / 4, dt_rows, &j);
-            carve__parallel_for(threads, (w + 31) / 32, dt_cols, &j);
+            carve__parallel_for(threads, (w + 127) / 128, dt_cols, &j);
             if ((st = carve__progress(ctx, (r * iters + it + 1.0) / (rounds * iters), "flatten"))) {
                 free(F);
                 goto done;
@@ -272,7 +340,6 @@ carve_status carve__flatten(carve_ctx *ctx, const carve_image *img, double stren
         }
     }
 done:
-    free(I);
     free(J);
     free(wh);
     free(wv);
