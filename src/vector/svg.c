@@ -202,6 +202,16 @@ static void emit_ring(pw *w, const vec_topo *t, int64_t ring, bool first) {
     pw_close(w);
 }
 
+/* is a transparent pixel (inside the canvas) among the 4 around vertex (x,y)? */
+static bool vertex_near_void(const vec_topo *t, int x, int y) {
+    for (int dy = -1; dy <= 0; dy++)
+        for (int dx = -1; dx <= 0; dx++) {
+            int px = x + dx, py = y + dy;
+            if (px >= 0 && py >= 0 && px < t->w && py < t->h && t->reg[(size_t)py * t->w + px] < 0) return true;
+        }
+    return false;
+}
+
 static void color_attr(char *out, uint32_t rgb) {
     carve__hex(rgb, out);
     if (out[1] == out[2] && out[3] == out[4] && out[5] == out[6]) {
@@ -309,34 +319,46 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec
     char sw[32];
     snprintf(sw, sizeof sw, "%g", p->stroke_width);
     if (p->gap_filler) {
-        /* stroke colour per chain (-1: none) grouped by colour rank */
+        /* each shared chain once, in the colour of the side drawn first,
+         * grouped by colour; round caps close the notches at junctions, but
+         * a chain ending next to a transparent pixel gets butt caps (its own
+         * path) so that nothing is painted into transparency */
         bool any = false;
+        size_t W = (size_t)t->w + 1;
         for (int i = 0; i < nco; i++) {
             int c = co[i].id;
             if (c == self_stroke) continue;
-            bool first = true;
-            for (int64_t k = 0; k < t->nchains; k++) {
-                const vec_chain *ch = &t->chains[k];
-                if (ch->left < 0 || ch->right < 0) continue;
-                int32_t lo = rrank[ch->left] < rrank[ch->right] ? ch->left : ch->right;
-                if (t->reg_color[lo] != c) continue;
-                if (!any) {
-                    carve__buf_printf(&b, "<g fill=\"none\" stroke-width=\"%s\" stroke-linejoin=\"round\">\n", sw);
-                    any = true;
+            for (int butt = 0; butt < 2; butt++) {
+                bool first = true;
+                for (int64_t k = 0; k < t->nchains; k++) {
+                    const vec_chain *ch = &t->chains[k];
+                    if (ch->left < 0 || ch->right < 0) continue;
+                    int32_t lo = rrank[ch->left] < rrank[ch->right] ? ch->left : ch->right;
+                    if (t->reg_color[lo] != c) continue;
+                    bool vend = false;
+                    if (has_void && !ch->closed)
+                        vend = vertex_near_void(t, (int)(ch->v0 % W), (int)(ch->v0 / W)) ||
+                               vertex_near_void(t, (int)(ch->v1 % W), (int)(ch->v1 / W));
+                    if (vend != (butt == 1)) continue;
+                    if (!any) {
+                        carve__buf_printf(&b, "<g fill=\"none\" stroke-width=\"%s\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n", sw);
+                        any = true;
+                    }
+                    if (first) {
+                        char hx[8];
+                        color_attr(hx, l->colors[c]);
+                        carve__buf_printf(&b, "<path stroke=\"%s\"%s d=\"", hx, butt ? " stroke-linecap=\"butt\"" : "");
+                        w.last_cmd = 0;
+                    }
+                    pw_move(&w, ch->sx, ch->sy, first);
+                    emit_use(&w, ch, false, false);
+                    if (ch->closed) pw_close(&w); /* a loop: joined all round */
+                    first = false;
                 }
-                if (first) {
-                    char hx[8];
-                    color_attr(hx, l->colors[c]);
-                    carve__buf_printf(&b, "<path stroke=\"%s\" d=\"", hx);
-                    w.last_cmd = 0;
+                if (!first) {
+                    pw_end(&w);
+                    carve__buf_puts(&b, "\"/>\n");
                 }
-                pw_move(&w, ch->sx, ch->sy, first);
-                emit_use(&w, ch, false, false);
-                first = false;
-            }
-            if (!first) {
-                pw_end(&w);
-                carve__buf_puts(&b, "\"/>\n");
             }
         }
         if (any) carve__buf_puts(&b, "</g>\n");

@@ -90,7 +90,7 @@ carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size
         if ((st = carve__progress(ctx, 0.35 + 0.5 * (double)hi / (double)topo.nchains, "trace"))) goto done;
     }
     vec_svg_params sp = {prec, carve__opt_bool(ctx, CARVE_OPTID_stacked), carve__opt_bool(ctx, CARVE_OPTID_gap_filler),
-                         1.5};
+                         2.0};
     r = carve__progress_push(ctx, 0.85, 1.0);
     st = carve__vec_write_svg(ctx, &lab, &topo, &sp, &out, &outlen);
     carve__progress_pop(ctx, r);
