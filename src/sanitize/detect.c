@@ -730,10 +730,12 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     }
     for (int i = 0; i < L.n; i++) {
         carve__box *b = &L.b[i];
-        int pad = (int)(0.12 * b->h + 2.5);
-        b->x -= pad;
+        /* the frame, and the slant of a plate seen at an angle (more room
+         * left and right, where a tilted rectangle's corners go) */
+        int pad = (int)(0.12 * b->h + 2.5), padx = (int)(0.25 * b->h + 2.5);
+        b->x -= padx;
         b->y -= pad;
-        b->w += 2 * pad;
+        b->w += 2 * padx;
         b->h += 2 * pad;
         int x1 = b->x + b->w, y1 = b->y + b->h;
         if (b->x < 0) b->x = 0;

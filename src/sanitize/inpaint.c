@@ -5,15 +5,18 @@
  * and windows that overlap are merged, so each window owns its holes and
  * reads only known pixels of the input.  Per window:
  *
- *   1. an image pyramid is built (a coarse pixel is a hole if any of its four
- *      children is; its colour is the mean of its known children), down to
- *      the level where the hole is about one patch across;
+ *   1. an image pyramid is built (a coarse pixel is a hole only if all four
+ *      children are; its colour is the mean of its known children, so no
+ *      hole colour leaks into it), down to the level where the hole is about
+ *      one patch across;
  *   2. the coarsest hole is initialised by onion-peel diffusion;
  *   3. at every level, from coarse to fine, a few EM iterations alternate a
  *      PatchMatch search (propagation + random search) of the nearest
  *      hole-free 7x7 source patch for every patch that overlaps the hole, and
- *      a vote: each hole pixel becomes the similarity-weighted mean of the
- *      colours the overlapping patches propose for it;
+ *      a vote: each hole pixel becomes the weighted mean of the colours the
+ *      overlapping patches propose for it (weight: similarity of the match
+ *      times the share of the patch that is known, so that the hole's rim
+ *      follows the surroundings);
  *   4. the nearest-neighbour field is upsampled to the next finer level.
  *
  * Determinism: the search runs in fixed bands of rows; inside a band the
@@ -49,7 +52,8 @@ typedef struct ws {      /* per-level working state */
     int *nnf;            /* source index per target (or -1) */
     int *nnf_prev;
     float *dist;         /* per target: patch SSD / pixels */
-    float *wt;           /* per target: vote weight exp(-dist / 2 sigma^2) */
+    float *wt;           /* per target: vote weight */
+    float *conf;         /* per target: 0.02 + fraction of its patch known */
     float *newc;         /* vote output (4 per pixel) */
     float sigma2;
     uint64_t seed;
@@ -299,6 +303,7 @@ static void ws_free(ws *W) {
     free(W->nnf_prev);
     free(W->dist);
     free(W->wt);
+    free(W->conf);
     free(W->newc);
     memset(W, 0, sizeof *W);
 }
@@ -316,9 +321,10 @@ static carve_status ws_init(ws *W, level *L, bool *have_sources) {
     W->nnf_prev = malloc(sizeof(int) * n);
     W->dist = malloc(sizeof(float) * n);
     W->wt = malloc(sizeof(float) * n);
+    W->conf = malloc(sizeof(float) * n);
     W->newc = malloc(sizeof(float) * 4 * n);
     int *I = hole_integral(L);
-    if (!W->valid || !W->vlist || !W->target || !W->nnf || !W->nnf_prev || !W->dist || !W->wt || !W->newc || !I) {
+    if (!W->valid || !W->vlist || !W->target || !W->nnf || !W->nnf_prev || !W->dist || !W->wt || !W->conf || !W->newc || !I) {
         free(I);
         ws_free(W);
         return CARVE_ERR_NOMEM;
@@ -338,7 +344,9 @@ static carve_status ws_init(ws *W, level *L, bool *have_sources) {
             int x0 = x - PR < 0 ? 0 : x - PR, x1 = x + PR >= w ? w - 1 : x + PR;
             int y0 = y - PR < 0 ? 0 : y - PR, y1 = y + PR >= h ? h - 1 : y + PR;
             size_t i = (size_t)y * w + x;
-            W->target[i] = box_sum(I, w, x0, y0, x1, y1) > 0;
+            int holes = box_sum(I, w, x0, y0, x1, y1), area = (x1 - x0 + 1) * (y1 - y0 + 1);
+            W->target[i] = holes > 0;
+            W->conf[i] = 0.02f + (float)(area - holes) / (float)area;
             W->nnf[i] = -1;
         }
     free(I);
@@ -360,7 +368,7 @@ static void compute_sigma(ws *W) {
     if (W->sigma2 < 1.0f) W->sigma2 = 1.0f;
     float k = -1.0f / (2.0f * W->sigma2);
     for (size_t i = 0; i < n; i++)
-        if (W->target[i] && W->nnf[i] >= 0) W->wt[i] = expf(W->dist[i] * k) + 1e-12f;
+        if (W->target[i] && W->nnf[i] >= 0) W->wt[i] = expf(W->dist[i] * k) * W->conf[i] + 1e-12f;
 }
 
 typedef struct win_job {
@@ -464,22 +472,19 @@ static carve_status inpaint_window(win_job *J, const carve_image *img, const uin
         for (int y = 0; y < ch; y++)
             for (int x = 0; x < cw; x++) {
                 float s[4] = {0, 0, 0, 0};
-                int cnt = 0, holes = 0;
+                int cnt = 0;
                 for (int dy = 0; dy < 2; dy++)
                     for (int dx = 0; dx < 2; dx++) {
                         int fx = 2 * x + dx, fy = 2 * y + dy;
                         if (fx >= P->w || fy >= P->h) continue;
                         size_t fi = (size_t)fy * P->w + fx;
-                        if (P->hole[fi]) {
-                            holes++;
-                            continue;
-                        }
+                        if (P->hole[fi]) continue;
                         for (int k = 0; k < 4; k++) s[k] += P->c[4 * fi + k];
                         cnt++;
                     }
                 size_t ci = (size_t)y * cw + x;
-                C->hole[ci] = holes > 0;
-                ck += holes == 0;
+                C->hole[ci] = cnt == 0;
+                ck += cnt > 0;
                 if (cnt)
                     for (int k = 0; k < 4; k++) C->c[4 * ci + k] = s[k] / (float)cnt;
             }

@@ -338,10 +338,18 @@ static carve_image *mean_fill(const carve_image *img, const uint8_t *m) {
 
 static carve_image *diffusion_fill(const carve_image *img, const uint8_t *m) {
     carve_image *o = mean_fill(img, m);
-    int W = img->w, H = img->h;
+    int W = img->w, H = img->h, x0 = W, y0 = H, x1 = -1, y1 = -1;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (m[(size_t)y * W + x]) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
     for (int it = 0; it < 400; it++)
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++) {
                 size_t i = (size_t)y * W + x;
                 if (!m[i]) continue;
                 for (int k = 0; k < 3; k++) {
@@ -475,7 +483,7 @@ static void test_inpaint_bus_plate(void) {
             fprintf(stderr, "  bus plate %d,%d %dx%d: dE hole-ring %.1f (plate was %.1f), edge density %.2f -> %.2f\n",
                     pb.x, pb.y, pb.w, pb.h, de, de0, e0, e1);
             CHECKF(de < 8, "filled region differs from its surroundings: dE %.1f", de);
-            CHECKF(de < 0.5 * de0, "dE %.1f vs plate %.1f", de, de0);
+            CHECKF(de < 0.6 * de0, "dE %.1f vs plate %.1f", de, de0);
             CHECKF(e1 < 0.3 * e0, "edge density %.2f -> %.2f", e0, e1);
             /* and the detector no longer sees a plate there */
             carve__box *b2 = NULL;
@@ -546,6 +554,69 @@ static void test_inpaint_texture_not_blur(void) {
     free(sel);
     free(m);
     carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
+static double box_grad(const carve_image *im, int x0, int y0, int w, int h) {
+    double s = 0;
+    int n = 0;
+    for (int y = y0; y < y0 + h - 1; y++)
+        for (int x = x0; x < x0 + w - 1; x++) {
+            const uint8_t *p = im->px + 4 * ((size_t)y * im->w + x), *r = p + 4, *d = p + 4 * (size_t)im->w;
+            double Y = .299 * p[0] + .587 * p[1] + .114 * p[2];
+            s += fabs(.299 * r[0] + .587 * r[1] + .114 * r[2] - Y) + fabs(.299 * d[0] + .587 * d[1] + .114 * d[2] - Y);
+            n++;
+        }
+    return n ? s / n : 0;
+}
+
+/* 40 plate-sized holes at fixed pseudo-random places in the five photos,
+ * against the originals: the exemplar fill keeps the texture (gradient
+ * energy close to the original's) where diffusion blurs, at an error no
+ * worse than diffusion's. */
+static void test_inpaint_photo_holes(void) {
+    const char *names[] = {"sedan_black_side.jpg", "pickup_white_street.jpg", "motorcycle_red_garage.png",
+                           "supercar_white_plate.jpg", "bus_red_london_plate.jpg"};
+    carve_ctx *ctx = carve_ctx_create();
+    double ex_rmse = 0, ex_g = 0, df_rmse = 0, df_g = 0;
+    int cnt = 0;
+    uint32_t r = 99;
+    for (size_t a = 0; a < sizeof names / sizeof *names; a++) {
+        carve_image *img = load_sample(ctx, names[a]);
+        if (!img) continue;
+        for (int k = 0; k < 8; k++) {
+            r = r * 1664525u + 1013904223u;
+            int hw = 24 + (int)(r >> 28) * 3, hh = 12 + (int)((r >> 24) & 15);
+            r = r * 1664525u + 1013904223u;
+            int x0 = 20 + (int)((r >> 8) % (unsigned)(img->w - hw - 40));
+            r = r * 1664525u + 1013904223u;
+            int y0 = 20 + (int)((r >> 8) % (unsigned)(img->h - hh - 40));
+            uint8_t *m = rect_mask(img->w, img->h, x0, y0, hw, hh);
+            carve_image *o = NULL;
+            CHECK_ST(carve__inpaint(ctx, img, m, &o), CARVE_OK);
+            carve_image *d = diffusion_fill(img, m);
+            if (o) {
+                double g0 = box_grad(img, x0, y0, hw, hh);
+                ex_rmse += sqrt(hole_mse(img, o, m));
+                df_rmse += sqrt(hole_mse(img, d, m));
+                ex_g += fabs(log((box_grad(o, x0, y0, hw, hh) + 1) / (g0 + 1)));
+                df_g += fabs(log((box_grad(d, x0, y0, hw, hh) + 1) / (g0 + 1)));
+                cnt++;
+            }
+            carve_image_destroy(o);
+            carve_image_destroy(d);
+            free(m);
+        }
+        carve_image_destroy(img);
+    }
+    CHECK(cnt == 40);
+    if (cnt) {
+        ex_rmse /= cnt, df_rmse /= cnt, ex_g /= cnt, df_g /= cnt;
+        fprintf(stderr, "  %d photo holes: RMSE exemplar %.1f, diffusion %.1f; |log gradient ratio| exemplar %.3f, "
+                        "diffusion %.3f\n", cnt, ex_rmse, df_rmse, ex_g, df_g);
+        CHECKF(ex_g < 0.8 * df_g, "texture: exemplar %.3f vs diffusion %.3f", ex_g, df_g);
+        CHECKF(ex_rmse < 1.1 * df_rmse, "error: exemplar %.1f vs diffusion %.1f", ex_rmse, df_rmse);
+    }
     carve_ctx_destroy(ctx);
 }
 
@@ -752,6 +823,7 @@ int main(void) {
     RUN(test_inpaint_stripes_continue);
     RUN(test_inpaint_bus_plate);
     RUN(test_inpaint_texture_not_blur);
+    RUN(test_inpaint_photo_holes);
     RUN(test_inpaint_deterministic);
     RUN(test_inpaint_edge_cases);
     RUN(test_inpaint_cancel);
