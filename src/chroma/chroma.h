@@ -35,6 +35,8 @@ typedef struct carve__lab_pal {
     int n;
     double lab[CARVE_PALETTE_MAX][3];
     double chroma[CARVE_PALETTE_MAX]; /* hypot(a, b) */
+    /* the same, one array per component (vectorisable bound loops) */
+    double L[CARVE_PALETTE_MAX], A[CARVE_PALETTE_MAX], B[CARVE_PALETTE_MAX];
 } carve__lab_pal;
 
 void carve__lab_pal_init(carve__lab_pal *lp, const double (*lab)[3], int n);

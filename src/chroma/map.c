@@ -27,6 +27,9 @@ void carve__lab_pal_init(carve__lab_pal *lp, const double (*lab)[3], int n) {
         lp->lab[i][1] = lab[i][1];
         lp->lab[i][2] = lab[i][2];
         lp->chroma[i] = hypot(lab[i][1], lab[i][2]);
+        lp->L[i] = lab[i][0];
+        lp->A[i] = lab[i][1];
+        lp->B[i] = lab[i][2];
     }
 }
 
@@ -103,14 +106,10 @@ static inline double upper_bound2(const double p[3], double pc, const double q[3
     return tl * tl + (1 + 0.5 * r + 1e-9) * (dC * dC / (SC * SC) + dH2 / (SHmin * SHmin));
 }
 
-/* A looser bound with no square root, to discard most entries quickly:
+/* A looser bound with no square root, to discard most entries quickly
+ * (evaluated inline in carve__lab_pal_nearest, without division):
  * SL <= 1 + 0.015*2500/sqrt(2520) < 1.7475 (L in [0,100]); |RT| < sqrt(3);
  * SH < SC; dC'^2 + dH'^2 >= da^2 + db^2 (G >= 0); C' <= 1.5 C. */
-static inline double quick_bound2(const double p[3], double pc, const double q[3], double qc) {
-    double dL = q[0] - p[0], da = q[1] - p[1], db = q[2] - p[2];
-    double SC = 1 + 0.03375 * (pc + qc);
-    return dL * dL * (1.0 / (1.7475 * 1.7475)) + 0.13397 * (da * da + db * db) / (SC * SC);
-}
 
 /* Margin between a squared bound and a squared distance: covers rounding in
  * the bounds (including the cancellation in dH'^2) and in carve_ciede2000. */
@@ -129,10 +128,17 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
     double thr = ub2 * (1 + 1e-9) + 1e-9;
     int cand[CARVE_PALETTE_MAX];
     double clo[CARVE_PALETTE_MAX];
+    unsigned char pass[CARVE_PALETTE_MAX];
     int nc = 0;
+    /* quick_bound2 > thr, rearranged without division (SC^2 > 0), one
+     * array per component so the compiler can vectorise it */
     for (int i = 0; i < n; i++) {
-        if (i == hint) continue;
-        if (quick_bound2(lab, pc, lp->lab[i], lp->chroma[i]) > thr) continue;
+        double dL = lp->L[i] - lab[0], da = lp->A[i] - lab[1], db = lp->B[i] - lab[2];
+        double SC = 1 + 0.03375 * (pc + lp->chroma[i]), SC2 = SC * SC;
+        pass[i] = dL * dL * (1.0 / (1.7475 * 1.7475)) * SC2 + 0.13397 * (da * da + db * db) <= thr * SC2;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!pass[i] || i == hint) continue;
         double lo = lower_bound2(lab, pc, lp->lab[i], lp->chroma[i]);
         if (lo > thr) continue;
         cand[nc] = i;

@@ -262,6 +262,27 @@ static void test_nearest_vs_brute(void) {
                 if (i != want && carve_ciede2000(lab, lp->lab[i]) == carve_ciede2000(lab, lp->lab[want])) ties++;
         }
     }
+    /* greys and near-greys (b close to 0 of either sign, the case the
+     * tighter RT bound relies on), saturated primaries and extremes */
+    for (int round = 0; round < 20; round++) {
+        double lab[CARVE_PALETTE_MAX][3];
+        int n = 2 + (int)(rnd() % 40);
+        for (int i = 0; i < n; i++) {
+            int v = (int)(rnd() % 256), d = (int)(rnd() % 3) - 1;
+            uint32_t c = round % 2 ? (uint32_t)(v * 0x010101 + (v + d >= 0 && v + d <= 255 ? d : 0))
+                                   : (uint32_t)((rnd() % 2 ? 0xff : 0) << (8 * (rnd() % 3))) | (uint32_t)(rnd() % 2) * (uint32_t)v;
+            carve_rgb_to_lab(c & 0xffffff, lab[i]);
+        }
+        carve__lab_pal_init(lp, (const double(*)[3])lab, n);
+        for (int k = 0; k < 2000; k++) {
+            int v = (int)(rnd() % 256);
+            uint32_t c = (uint32_t)(v * 0x010101) ^ (rnd() % 4) ^ ((rnd() % 4) << 8) ^ ((rnd() % 4) << 16);
+            double p[3];
+            carve_rgb_to_lab(c & 0xffffff, p);
+            total++;
+            if (carve__lab_pal_nearest(lp, p, (int)(rnd() % n)) != carve__lab_pal_nearest_brute(lp, p)) bad++;
+        }
+    }
     CHECKF(bad == 0, "%d of %d differ from brute force", bad, total);
     CHECKF(ties > 100, "only %d exact ties exercised", ties);
     free(lp);
