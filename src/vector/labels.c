@@ -334,7 +334,7 @@ int64_t carve__vec_speckle(carve_ctx *ctx, vec_labels *l, int64_t min_area) {
             if (y != r) A->v[m++] = y;
         }
         A->n = m;
-        qsort(A->v, (size_t)m, sizeof(int32_t), cmp_i32);
+        if (m > 1) qsort(A->v, (size_t)m, sizeof(int32_t), cmp_i32);
         int32_t u = 0;
         for (int32_t i = 0; i < m; i++)
             if (!u || A->v[u - 1] != A->v[i]) A->v[u++] = A->v[i];
