@@ -65,6 +65,41 @@ static long count_regions(const carve_image *im) {
     return regions;
 }
 
+/* Gaussian-like blur (three box passes of radius r per channel) */
+static carve_image *box_blur(const carve_image *im, int r) {
+    int w = im->w, h = im->h;
+    size_t n = (size_t)w * h;
+    carve_image *out = carve_image_copy(im);
+    float *a = malloc(n * sizeof(float)), *t = malloc(n * sizeof(float));
+    if (out && a && t)
+        for (int c = 0; c < 3; c++) {
+            for (size_t i = 0; i < n; i++) a[i] = im->px[4 * i + c];
+            for (int p = 0; p < 3; p++) carve__steer_boxmean(a, a, t, w, h, r, 1);
+            for (size_t i = 0; i < n; i++) out->px[4 * i + c] = (uint8_t)lrintf(a[i]);
+        }
+    free(a);
+    free(t);
+    return out;
+}
+
+/* mean luma gradient (central differences) over the pixels marked in e */
+static double edge_gradient(const carve_image *im, const uint8_t *e) {
+    int w = im->w, h = im->h;
+    double s = 0;
+    long cnt = 0;
+    for (int y = 1; y < h - 1; y++)
+        for (int x = 1; x < w - 1; x++) {
+            if (!e[(size_t)y * w + x]) continue;
+            const uint8_t *l = im->px + 4 * ((size_t)y * w + x - 1), *r = l + 8;
+            const uint8_t *u = im->px + 4 * ((size_t)(y - 1) * w + x), *d = im->px + 4 * ((size_t)(y + 1) * w + x);
+            double gx = 0.299 * (r[0] - l[0]) + 0.587 * (r[1] - l[1]) + 0.114 * (r[2] - l[2]);
+            double gy = 0.299 * (d[0] - u[0]) + 0.587 * (d[1] - u[1]) + 0.114 * (d[2] - u[2]);
+            s += sqrt(gx * gx + gy * gy);
+            cnt++;
+        }
+    return cnt ? s / cnt : 0;
+}
+
 int main(int argc, char **argv) {
     double mpx = argc > 1 ? atof(argv[1]) : 1.0;
     const char *threads = argc > 2 ? argv[2] : "1";
@@ -77,8 +112,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_steer: bad thread count %s\n", threads);
         return 2;
     }
-    printf("%-26s %10s %9s %9s %9s %9s %9s %9s %9s\n", "photo (threads)", "size", "matte_ms", "matte_cpu",
-           "canny_ms", "flat_ms", "flat_cpu", "regions0", "regions1");
+    printf("%-26s %10s %9s %9s %9s %9s %9s %9s %9s %9s %7s %7s\n", "photo (threads)", "size", "matte_ms",
+           "matte_cpu", "canny_ms", "flat_ms", "flat_cpu", "regions0", "regions1", "reg_blur", "edge1", "edgeblr");
     double tot[5] = {0, 0, 0, 0, 0};
     int cnt = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
@@ -108,9 +143,15 @@ int main(int argc, char **argv) {
         if (st) {
             fprintf(stderr, "%s: %s\n", names[k], carve_ctx_errmsg(ctx));
         } else {
-            long r0 = count_regions(img), r1 = count_regions(flat);
-            printf("%-22s (%s) %5dx%-5d %9.1f %9.1f %9.1f %9.1f %9.1f %9ld %9ld\n", names[k], threads, w, h,
-                   (t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (c3 - c2) * 1e3, r0, r1);
+            /* regions (SVG-size proxy) and edge gradient kept (relative to the
+             * photo's, at its Canny edges): flatten vs. a plain Gaussian blur */
+            carve_image *blur = box_blur(img, 2);
+            long r0 = count_regions(img), r1 = count_regions(flat), r2 = blur ? count_regions(blur) : -1;
+            double g0 = edge_gradient(img, e), g1 = edge_gradient(flat, e), g2 = blur ? edge_gradient(blur, e) : 0;
+            printf("%-22s (%s) %5dx%-5d %9.1f %9.1f %9.1f %9.1f %9.1f %9ld %9ld %9ld %7.2f %7.2f\n", names[k], threads,
+                   w, h, (t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (c3 - c2) * 1e3, r0, r1,
+                   r2, g0 > 0 ? g1 / g0 : 0, g0 > 0 ? g2 / g0 : 0);
+            carve_image_destroy(blur);
             tot[0] += (t1 - t0) * 1e3;
             tot[1] += (c1 - c0) * 1e3;
             tot[2] += (t2 - t1) * 1e3;
