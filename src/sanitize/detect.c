@@ -120,25 +120,62 @@ typedef struct scale_ctx {
     const plane *p;
     int scale; /* 1, 2, 4, ... */
     uint8_t *fg;
-    int *label;
+    uint8_t *seen;
     int *stack;
     comp *comps;
     int ncomp, capcomp;
-    double *I, *I2; /* integral images of Y and Y^2 */
+    uint16_t *mean, *sdev; /* local mean and deviation of Y, x64 */
+    uint32_t *col, *col2;  /* per-column running sums (w) */
     dlist *out;
 } scale_ctx;
 
-static void integrals(scale_ctx *S) {
+/* Local mean and standard deviation of Y over a (2R+1)^2 box (clipped at
+ * the borders), with running column sums: O(w) extra memory. */
+static void local_stats(scale_ctx *S) {
     const plane *p = S->p;
     int w = p->w, h = p->h;
-    for (int y = 0; y < h; y++) {
-        double r = 0, r2 = 0;
+    memset(S->col, 0, sizeof(uint32_t) * (size_t)w);
+    memset(S->col2, 0, sizeof(uint32_t) * (size_t)w);
+    for (int y = 0; y < WIN_R && y < h; y++)
         for (int x = 0; x < w; x++) {
-            double v = p->y[(size_t)y * w + x];
-            r += v;
-            r2 += v * v;
-            S->I[(size_t)(y + 1) * (w + 1) + x + 1] = S->I[(size_t)y * (w + 1) + x + 1] + r;
-            S->I2[(size_t)(y + 1) * (w + 1) + x + 1] = S->I2[(size_t)y * (w + 1) + x + 1] + r2;
+            uint32_t v = p->y[(size_t)y * w + x];
+            S->col[x] += v;
+            S->col2[x] += v * v;
+        }
+    for (int y = 0; y < h; y++) {
+        int add = y + WIN_R, rem = y - WIN_R - 1;
+        if (add < h)
+            for (int x = 0; x < w; x++) {
+                uint32_t v = p->y[(size_t)add * w + x];
+                S->col[x] += v;
+                S->col2[x] += v * v;
+            }
+        if (rem >= 0)
+            for (int x = 0; x < w; x++) {
+                uint32_t v = p->y[(size_t)rem * w + x];
+                S->col[x] -= v;
+                S->col2[x] -= v * v;
+            }
+        int rows = (add < h ? add : h - 1) - (y - WIN_R > 0 ? y - WIN_R : 0) + 1;
+        uint64_t s = 0, s2 = 0;
+        for (int x = 0; x < WIN_R && x < w; x++) {
+            s += S->col[x];
+            s2 += S->col2[x];
+        }
+        for (int x = 0; x < w; x++) {
+            if (x + WIN_R < w) {
+                s += S->col[x + WIN_R];
+                s2 += S->col2[x + WIN_R];
+            }
+            if (x - WIN_R - 1 >= 0) {
+                s -= S->col[x - WIN_R - 1];
+                s2 -= S->col2[x - WIN_R - 1];
+            }
+            int cols = (x + WIN_R < w ? x + WIN_R : w - 1) - (x - WIN_R > 0 ? x - WIN_R : 0) + 1;
+            double n = (double)rows * cols, m = (double)s / n, var = (double)s2 / n - m * m;
+            double sd = var > 0 ? sqrt(var) : 0;
+            S->mean[(size_t)y * w + x] = (uint16_t)(m * 64 + 0.5);
+            S->sdev[(size_t)y * w + x] = (uint16_t)(sd * 64 + 0.5);
         }
     }
 }
@@ -146,23 +183,12 @@ static void integrals(scale_ctx *S) {
 /* Marks the foreground of one polarity (dark = true: darker than around). */
 static void threshold(scale_ctx *S, bool dark, double ksd, double tmin) {
     const plane *p = S->p;
-    int w = p->w, h = p->h;
-    for (int y = 0; y < h; y++) {
-        int y0 = y - WIN_R < 0 ? 0 : y - WIN_R, y1 = y + WIN_R >= h ? h - 1 : y + WIN_R;
-        for (int x = 0; x < w; x++) {
-            int x0 = x - WIN_R < 0 ? 0 : x - WIN_R, x1 = x + WIN_R >= w ? w - 1 : x + WIN_R;
-            double n = (double)(x1 - x0 + 1) * (y1 - y0 + 1);
-            size_t a = (size_t)y0 * (w + 1) + x0, b = (size_t)y0 * (w + 1) + x1 + 1,
-                   c = (size_t)(y1 + 1) * (w + 1) + x0, d = (size_t)(y1 + 1) * (w + 1) + x1 + 1;
-            double s = S->I[d] - S->I[b] - S->I[c] + S->I[a];
-            double s2 = S->I2[d] - S->I2[b] - S->I2[c] + S->I2[a];
-            double m = s / n, var = s2 / n - m * m;
-            double sd = var > 0 ? sqrt(var) : 0;
-            double t = ksd * sd;
-            if (t < tmin) t = tmin;
-            double v = p->y[(size_t)y * w + x];
-            S->fg[(size_t)y * w + x] = dark ? v < m - t : v > m + t;
-        }
+    size_t n = (size_t)p->w * p->h;
+    for (size_t i = 0; i < n; i++) {
+        double m = S->mean[i] / 64.0, t = ksd * (S->sdev[i] / 64.0);
+        if (t < tmin) t = tmin;
+        double v = p->y[i];
+        S->fg[i] = dark ? v < m - t : v > m + t;
     }
 }
 
@@ -324,17 +350,16 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
     const plane *p = S->p;
     int w = p->w, h = p->h;
     size_t n = (size_t)w * h;
-    for (size_t i = 0; i < n; i++) S->label[i] = -1;
+    memset(S->seen, 0, n);
     S->ncomp = 0;
-    int next = 0;
     for (size_t s = 0; s < n; s++) {
-        if (!S->fg[s] || S->label[s] >= 0) continue;
+        if (!S->fg[s] || S->seen[s]) continue;
         comp c = {p->w, p->h, -1, -1, 0, 0, 0, -1};
         int sp = 0;
         double sum = 0;
         bool too_big = false;
         S->stack[sp++] = (int)s;
-        S->label[s] = next;
+        S->seen[s] = 1;
         while (sp) {
             int i = S->stack[--sp];
             int x = i % w, y = i / w;
@@ -350,13 +375,12 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
                     if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
                     if (blobs && dx && dy) continue; /* 4-connected */
                     size_t j = (size_t)yy * w + xx;
-                    if (S->fg[j] && S->label[j] < 0) {
-                        S->label[j] = next;
+                    if (S->fg[j] && !S->seen[j]) {
+                        S->seen[j] = 1;
                         S->stack[sp++] = (int)j;
                     }
                 }
         }
-        next++;
         int bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
         if (blobs) {
             if (bh >= 7 && bh <= 60 && bw >= 1.8 * bh && bw <= 6.5 * bh && (double)c.area >= 0.4 * bw * bh) {
@@ -655,11 +679,13 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     {
         size_t n0 = (size_t)img->w * img->h;
         S.fg = malloc(n0);
-        S.label = malloc(sizeof(int) * n0);
+        S.seen = malloc(n0);
         S.stack = malloc(sizeof(int) * n0);
-        S.I = malloc(sizeof(double) * (size_t)(img->w + 1) * (img->h + 1));
-        S.I2 = malloc(sizeof(double) * (size_t)(img->w + 1) * (img->h + 1));
-        if (!S.fg || !S.label || !S.stack || !S.I || !S.I2) {
+        S.mean = malloc(sizeof(uint16_t) * n0);
+        S.sdev = malloc(sizeof(uint16_t) * n0);
+        S.col = malloc(sizeof(uint32_t) * (size_t)img->w);
+        S.col2 = malloc(sizeof(uint32_t) * (size_t)img->w);
+        if (!S.fg || !S.seen || !S.stack || !S.mean || !S.sdev || !S.col || !S.col2) {
             st = CARVE_ERR_NOMEM;
             goto done;
         }
@@ -672,10 +698,7 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
         S.p = &cur;
         S.scale = sc;
         S.out = &L;
-        memset(S.I, 0, sizeof(double) * (size_t)(cur.w + 1));
-        memset(S.I2, 0, sizeof(double) * (size_t)(cur.w + 1));
-        for (int y = 0; y <= cur.h; y++) S.I[(size_t)y * (cur.w + 1)] = S.I2[(size_t)y * (cur.w + 1)] = 0;
-        integrals(&S);
+        local_stats(&S);
         for (int pol = 0; pol < 2; pol++) {
             threshold(&S, pol == 0, 0.35, 14);
             if (!components(&S, pol == 0, false) || !rows(&S, pol == 0, &L)) {
@@ -760,10 +783,12 @@ done:
     plane_free(&cur);
     plane_free(&nxt);
     free(S.fg);
-    free(S.label);
+    free(S.seen);
     free(S.stack);
-    free(S.I);
-    free(S.I2);
+    free(S.mean);
+    free(S.sdev);
+    free(S.col);
+    free(S.col2);
     free(S.comps);
     return st;
 }
