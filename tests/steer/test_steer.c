@@ -553,11 +553,49 @@ static void test_maxflow(void) {
     }
 }
 
+/* degenerate sizes: no crash, valid buffers of the right size */
+static void test_degenerate_sizes(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    static const int sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {2, 2}, {5, 3}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        carve_image *img = carve_image_create(w, h);
+        for (int i = 0; i < w * h; i++) {
+            img->px[4 * i] = (uint8_t)(i * 37);
+            img->px[4 * i + 1] = (uint8_t)(i * 11);
+            img->px[4 * i + 2] = 90;
+            img->px[4 * i + 3] = 255;
+        }
+        uint8_t *a = NULL, *e = NULL;
+        carve_image *f = NULL;
+        CHECK_ST(carve__matte_classical(ctx, img, &a), CARVE_OK);
+        CHECK_ST(carve__edges_canny(ctx, img, 1.0, 0.1, 0.3, &e), CARVE_OK);
+        CHECK_ST(carve__flatten(ctx, img, 2.0, &f), CARVE_OK);
+        CHECK(a && e && f && f->w == w && f->h == h);
+        free(a);
+        free(e);
+        carve_image_destroy(f);
+        carve_image_destroy(img);
+    }
+    carve_image *empty = carve_image_create(0, 0);
+    uint8_t *a = NULL;
+    CHECK_ST(carve__matte_classical(ctx, empty, &a), CARVE_ERR_EMPTY);
+    CHECK(a == NULL && strstr(carve_ctx_errmsg(ctx), "matte") != NULL);
+    CHECK_ST(carve__edges_canny(ctx, empty, 1.0, 0.1, 0.3, &a), CARVE_ERR_EMPTY);
+    carve_image *f = NULL;
+    CHECK_ST(carve__flatten(ctx, empty, 1.0, &f), CARVE_OK); /* nothing to flatten: an empty copy */
+    CHECK(f && f->w == 0);
+    carve_image_destroy(f);
+    carve_image_destroy(empty);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_maxflow);
     RUN(test_canny_rectangle);
     RUN(test_flatten);
     RUN(test_matte_synthetic);
+    RUN(test_degenerate_sizes);
     RUN(test_matte_alpha_passthrough);
     RUN(test_matte_composite);
     RUN(test_matte_samples);
