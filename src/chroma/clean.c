@@ -541,7 +541,7 @@ carve_status carve__smooth(carve_ctx *ctx, carve_image *img, double strength) {
     if (!(strength > 0) || img->w <= 0 || img->h <= 0) return CARVE_OK;
     int w = img->w, h = img->h;
     size_t npx = (size_t)w * h;
-    double sigma_s = 3.0 * strength, sigma_r = 0.08 + 0.012 * strength;
+    double sigma_s = 4.0 * strength, sigma_r = 0.1 + 0.05 * strength;
     float *f = malloc(npx * 3 * sizeof *f);
     uint16_t *gx = malloc(npx * sizeof *gx), *gy = malloc(npx * sizeof *gy);
     float *wt = malloc((DT_GMAX + 1) * sizeof *wt);
