@@ -180,14 +180,16 @@ static void local_stats(scale_ctx *S) {
     }
 }
 
-/* Marks the foreground of one polarity (dark = true: darker than around). */
-static void threshold(scale_ctx *S, bool dark, double ksd, double tmin) {
+/* Marks the foreground of one polarity (dark = true: darker than around):
+ * |Y - mean| > max(tmin, ksd_pct/100 * deviation), in x64 fixed point. */
+static void threshold(scale_ctx *S, bool dark, int ksd_pct, int tmin) {
     const plane *p = S->p;
     size_t n = (size_t)p->w * p->h;
+    int t0 = 64 * tmin;
     for (size_t i = 0; i < n; i++) {
-        double m = S->mean[i] / 64.0, t = ksd * (S->sdev[i] / 64.0);
-        if (t < tmin) t = tmin;
-        double v = p->y[i];
+        int t = (int)S->sdev[i] * ksd_pct / 100;
+        if (t < t0) t = t0;
+        int v = 64 * (int)p->y[i], m = S->mean[i];
         S->fg[i] = dark ? v < m - t : v > m + t;
     }
 }
@@ -700,14 +702,14 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
         S.out = &L;
         local_stats(&S);
         for (int pol = 0; pol < 2; pol++) {
-            threshold(&S, pol == 0, 0.35, 14);
+            threshold(&S, pol == 0, 35, 14);
             if (!components(&S, pol == 0, false) || !rows(&S, pol == 0, &L)) {
                 st = CARVE_ERR_NOMEM;
                 goto done;
             }
         }
         /* small plates: bright plate-shaped blobs with ink inside */
-        threshold(&S, false, 0.8, 20);
+        threshold(&S, false, 80, 20);
         if (!components(&S, false, true)) {
             st = CARVE_ERR_NOMEM;
             goto done;
