@@ -13,7 +13,11 @@ static int run(carve_ctx *ctx, cli_args *a) {
     const char *out = a->output ? a->output : "-";
     carve_image *img = NULL;
     carve_status st = carve_image_load(ctx, a->pos[0], &img);
-    if (st) return cli_fail(ctx, st);
+    if (st) {
+        /* a missing, unreadable, corrupt or too large input is an input error */
+        cli_fail(ctx, st);
+        return st == CARVE_ERR_NOMEM ? EXIT_FAIL : EXIT_INPUT;
+    }
     cli_progress p = {"trace", -1, isatty(2) != 0, a->quiet};
     carve_ctx_set_progress(ctx, cli_progress_cb, &p);
     char *svg = NULL;
@@ -22,12 +26,12 @@ static int run(carve_ctx *ctx, cli_args *a) {
     cli_progress_done(&p);
     carve_image_destroy(img);
     if (st) {
-        if (st == CARVE_ERR_TOO_MANY_COLORS)
-            fprintf(stderr, "carve: %s\n       hint: reduce the colours first: carve quantize %s -o flat.png --colors 16\n",
-                    carve_ctx_errmsg(ctx), a->pos[0]);
-        else
-            cli_fail(ctx, st);
-        return cli_exit_code(st);
+        if (st == CARVE_ERR_TOO_MANY_COLORS) {
+            fprintf(stderr, "carve: %s\n       e.g.: carve quantize %s -o flat.png --colors 16 && carve trace flat.png -o %s\n",
+                    carve_ctx_errmsg(ctx), a->pos[0], a->output ? a->output : "out.svg");
+            return EXIT_INPUT;
+        }
+        return cli_fail(ctx, st);
     }
     st = carve_write_file(ctx, out, svg, len);
     carve_free(svg);
@@ -36,6 +40,6 @@ static int run(carve_ctx *ctx, cli_args *a) {
 }
 
 const cli_cmd cmd_trace = {
-    "trace", "IN -o OUT.svg [options]",
+    "trace", "IN -o OUT.svg [options]   (IN or OUT '-': standard input / output)",
     "trace an image of few flat colours (a palette image) into a seam-free SVG",
     "core,trace", NULL, run};

@@ -37,24 +37,33 @@ static void pw_cmd(pw *w, char c) {
 }
 
 static void pw_num(pw *w, int64_t v) {
-    char s[48];
+    char s[48], d[24];
     int k = 0;
     uint64_t a = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
     if (v < 0) s[k++] = '-';
     uint64_t ip = a / (uint64_t)w->p10, fp = a % (uint64_t)w->p10;
-    if (ip || !fp) k += snprintf(s + k, sizeof s - (size_t)k, "%llu", (unsigned long long)ip);
+    if (ip || !fp) {
+        int n = 0;
+        do {
+            d[n++] = (char)('0' + ip % 10);
+            ip /= 10;
+        } while (ip);
+        while (n) s[k++] = d[--n];
+    }
     bool dot = false;
     if (fp) {
-        char f[24];
-        snprintf(f, sizeof f, "%0*llu", w->prec, (unsigned long long)fp);
+        /* prec digits, zero-padded, trailing zeros dropped */
+        for (int i = w->prec - 1; i >= 0; i--) {
+            d[i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
         int fl = w->prec;
-        while (fl > 0 && f[fl - 1] == '0') fl--;
+        while (fl > 0 && d[fl - 1] == '0') fl--;
         s[k++] = '.';
-        memcpy(s + k, f, (size_t)fl);
+        memcpy(s + k, d, (size_t)fl);
         k += fl;
         dot = true;
     }
-    s[k] = 0;
     if (w->need_sep && !(s[0] == '-' || (s[0] == '.' && w->last_dot))) carve__buf_putc(w->b, ' ');
     carve__buf_put(w->b, s, (size_t)k);
     w->need_sep = true;
