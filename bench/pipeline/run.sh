@@ -8,6 +8,9 @@
 #           ${BENCH_WORK:-/tmp/carve-bench}/pipeline)
 #   env QUICK=1   fewer photos and sizes (a smoke run)
 #   env RUNS=N    runs per measurement, the median time is kept (default 1)
+#   env BACKEND=classical|auto|neural   matte and text backends (default
+#                 classical: what a machine without model files runs; auto
+#                 uses the neural models when installed)
 #
 # Two settings are measured:
 #   default  carve run IN -o OUT.svg (work_size 1600: larger photos are
@@ -25,6 +28,7 @@ CARVE=${1:-$ROOT/build/tools/carve}
 OUT=${2:-${BENCH_WORK:-/tmp/carve-bench}/pipeline}
 SAMPLES=${CARVE_SHARED:-$ROOT/../shared}/samples
 RUNS=${RUNS:-1}
+BACKEND=${BACKEND:-classical}
 PY=/usr/bin/python3 # Debian's python3 with PIL
 [ -x "$CARVE" ] || { echo "no carve binary at $CARVE (build it: ninja -C build tools/carve)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 2; }
@@ -66,11 +70,11 @@ measure() {
     local setting=$1 in=$2
     local stem
     stem=$(basename "${in%.*}")
-    local extra=()
+    local extra=(--matte-backend "$BACKEND" --text-backend "$BACKEND")
     if [ "$setting" = full ]; then
         local ls
         ls=$($PY -c "from PIL import Image; import sys; print(max(Image.open(sys.argv[1]).size))" "$in")
-        extra=(--work-size "$ls")
+        extra+=(--work-size "$ls")
     fi
     local times=() rss=0 i
     for ((i = 0; i < RUNS; i++)); do
@@ -98,7 +102,7 @@ EOF
 
 HDR="setting\tphoto\twidth\theight\tmpx\twork_w\twork_h\twork_mpx\tprepare_s\tsanitize_s\tsteer_s\tchroma_s\tvector_s\tpipeline_s\twall_s\tpeak_rss_mb\tsvg_bytes"
 echo -e "$HDR" >"$OUT/results.tsv"
-echo "carve: $("$CARVE" --version)   machine: $(nproc) cores, $(uname -m)   load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "carve: $("$CARVE" --version)   backends: $BACKEND   machine: $(nproc) cores, $(uname -m)   load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt" >&2
 for photo in $PHOTOS; do
     for mpx in $SIZES; do
         in=$(make_input "$photo" "$mpx")
