@@ -183,9 +183,11 @@ void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row
     carve__buf_json_str(b, stage);
     carve__buf_printf(b, "\",\"created\":%.3f,\"started\":%.3f,\"finished\":%.3f,\"attempts\":%d,", row->created,
                       row->started, row->finished, row->attempts);
+    char *live_t = live && state == CARVE__JOB_RUNNING && !row->timings ? carve__srv_live_timings(live) : NULL;
     carve__buf_printf(b, "\"timings\":%s,\"options\":%s,\"custom_palette\":%s,",
-                      row->timings ? row->timings : "{}", row->options ? row->options : "{}",
+                      live_t ? live_t : row->timings ? row->timings : "{}", row->options ? row->options : "{}",
                       row->palette ? "true" : "false");
+    free(live_t);
     if (row->error) {
         carve__buf_printf(b, "\"error\":{\"code\":\"%s\",\"message\":\"", row->error_kind ? row->error_kind : "error");
         carve__buf_json_str(b, row->error);

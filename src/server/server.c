@@ -518,6 +518,14 @@ static char *timings_json(srv_job *j, double total) {
     return carve__buf_take(&b, NULL);
 }
 
+char *carve__srv_live_timings(srv_job *j) {
+    carve__srv *s = j->srv;
+    pthread_mutex_lock(&s->mu);
+    double started = j->started;
+    pthread_mutex_unlock(&s->mu);
+    return timings_json(j, started > 0 ? carve__now() - started : 0);
+}
+
 static char *log_json(srv_job *j) {
     carve__buf b;
     carve__buf_init(&b);

@@ -92,6 +92,8 @@ const carve__ring *carve__srv_job_ring(const srv_job *j);
 int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen);
 /* DELETE: 0 = deleted, 1 = not found, 2 = still stopping (202) */
 int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s);
+/* per-stage timings so far as JSON (malloc'd), for a running job */
+char *carve__srv_live_timings(srv_job *j);
 /* Prometheus text; malloc'd */
 char *carve__srv_metrics(carve__srv *s);
 void carve__srv_count_http(carve__srv *s, int code);

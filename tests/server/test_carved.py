@@ -290,6 +290,10 @@ def test_delete_cancels_running():
         queued = j2['id']
         j = s.wait_state(jid, ('running',), timeout=10)
         check(j and j['state'] == 'running', 'running')
+        time.sleep(0.3)
+        st, _, j = s.jreq('GET', '/v1/jobs/' + jid)
+        check(j['timings'].get('sanitize', 0) > 0 and j['timings']['total'] >= 0.25 and 0 < j['progress'] < 0.5,
+              'live progress and per-stage timings of a running job: %r' % (j,))
         t0 = time.time()
         st, _, d = s.jreq('DELETE', '/v1/jobs/' + jid)
         dt = time.time() - t0
