@@ -79,6 +79,7 @@ static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int
     va_end(ap);
     carve__buf b;
     carve__buf_init(&b);
+    if (code >= 500) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "HTTP %d %s: %s", code, kind, msg);
     carve__buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"status\":%d,\"message\":\"", kind, code);
     carve__buf_json_str(&b, msg);
     carve__buf_puts(&b, "\"}}");
