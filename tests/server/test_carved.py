@@ -643,9 +643,13 @@ def test_retention_race():
         check(not errors, 'no errors: %r' % errors[:5])
         check(s.proc.poll() is None, 'carved still running')
         check(done[0] >= 90, 'jobs swept while clients watched (%d of 100)' % done[0])
-        time.sleep(0.3)
-        st, _, m = s.req('GET', '/metrics')
-        n = re.search(rb'carved_jobs_swept_total (\d+)', m)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st, _, m = s.req('GET', '/metrics')
+            n = re.search(rb'carved_jobs_swept_total (\d+)', m)
+            if n and int(n.group(1)) >= 100:
+                break
+            time.sleep(0.05)
         check(n and int(n.group(1)) == 100, 'all 100 swept: %r' % (n and n.group(1)))
         check(re.search(rb'carved_jobs\{state="done"\} 0', m) is not None, 'store empty')
         left = os.listdir(os.path.join(s.data_dir, 'jobs'))
