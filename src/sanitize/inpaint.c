@@ -23,8 +23,8 @@
  * scan is sequential, across bands it reads the field as it was at the start
  * of the pass, and each band has its own PRNG seeded from (window, level,
  * iteration, pass, band).  Bands are run with carve__parallel_for, so the
- * result does not depend on the thread count.  Tiny holes (at most 4 px
- * across) are filled by diffusion alone.
+ * result does not depend on the thread count.  Thin holes (no pixel more
+ * than 2 px from a known one: scratches, speckle) are filled by diffusion.
  */
 #include "sanitize.h"
 
@@ -129,6 +129,44 @@ static bool onion_fill(level *L) {
     free(front);
     free(acc);
     return ok;
+}
+
+/* Depth of the hole: the largest chessboard distance from a hole pixel to
+ * the nearest known pixel (two-pass chamfer); -1 on OOM. */
+static int hole_depth(const level *L) {
+    int w = L->w, h = L->h;
+    int *d = malloc(sizeof(int) * (size_t)w * h);
+    if (!d) return -1;
+    const int inf = 1 << 29;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            int v = L->hole[i] ? inf : 0;
+            if (v) {
+                if (x > 0 && d[i - 1] + 1 < v) v = d[i - 1] + 1;
+                if (y > 0) {
+                    for (int dx = -1; dx <= 1; dx++)
+                        if (x + dx >= 0 && x + dx < w && d[i - w + dx] + 1 < v) v = d[i - w + dx] + 1;
+                }
+            }
+            d[i] = v;
+        }
+    int mx = 0;
+    for (int y = h - 1; y >= 0; y--)
+        for (int x = w - 1; x >= 0; x--) {
+            size_t i = (size_t)y * w + x;
+            int v = d[i];
+            if (v) {
+                if (x < w - 1 && d[i + 1] + 1 < v) v = d[i + 1] + 1;
+                if (y < h - 1)
+                    for (int dx = -1; dx <= 1; dx++)
+                        if (x + dx >= 0 && x + dx < w && d[i + w + dx] + 1 < v) v = d[i + w + dx] + 1;
+            }
+            d[i] = v;
+            if (v > mx) mx = v;
+        }
+    free(d);
+    return mx;
 }
 
 /* Box sums of the hole mask over (2r+1)^2 windows, via an integral image. */
@@ -263,6 +301,7 @@ static int vote_row(void *arg, int64_t row) {
                 if (!W->target[j] || W->nnf[j] < 0) continue;
                 int sx = W->nnf[j] % w - dx, sy = W->nnf[j] / w - dy;
                 if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
+                if (L->hole[(size_t)sy * w + sx]) continue; /* only real pixels vote */
                 double wt = W->wt[j];
                 const float *c = L->c + 4 * ((size_t)sy * w + sx);
                 for (int k = 0; k < 4; k++) s[k] += wt * c[k];
@@ -449,8 +488,12 @@ static carve_status inpaint_window(win_job *J, const carve_image *img, const uin
         goto write;
     }
     int hb = (hbx1 - hbx0 + 1) > (hby1 - hby0 + 1) ? hbx1 - hbx0 + 1 : hby1 - hby0 + 1;
-    int thin = (hbx1 - hbx0 + 1) < (hby1 - hby0 + 1) ? hbx1 - hbx0 + 1 : hby1 - hby0 + 1;
-    if (thin <= 4 || ww < PS + 2 || wh < PS + 2) {
+    int thin = hole_depth(L0);
+    if (thin < 0) {
+        st = CARVE_ERR_NOMEM;
+        goto done;
+    }
+    if (thin <= 2 || ww < PS + 2 || wh < PS + 2) {
         onion_fill(L0);
         goto write;
     }

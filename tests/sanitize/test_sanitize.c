@@ -721,6 +721,46 @@ static void test_inpaint_edge_cases(void) {
     CHECK_ST(carve__inpaint(ctx, img, NULL, &out), CARVE_ERR_INVALID_ARG);
     CHECK(out == NULL);
     carve_image_destroy(img);
+    /* a single known pixel: everything else copies it */
+    img = stripes(40, 30);
+    m = calloc(40 * 30, 1);
+    memset(m, 1, 40 * 30);
+    m[15 * 40 + 20] = 0;
+    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
+    if (out) {
+        CHECK(outside_changed(img, out, m) == 0);
+        int far = 0;
+        for (int i = 0; i < 40 * 30; i++) far += abs(out->px[4 * i] - img->px[4 * (15 * 40 + 20)]) > 2;
+        CHECKF(far == 0, "%d pixels differ from the only known one", far);
+    }
+    carve_image_destroy(out);
+    free(m);
+    carve_image_destroy(img);
+    /* speckle: more than 4096 one-pixel holes (one window around all) on a
+     * smooth image: filled almost exactly */
+    img = carve_image_create(200, 200);
+    for (int y = 0; y < 200; y++)
+        for (int x = 0; x < 200; x++) {
+            uint8_t *q = img->px + 4 * (y * 200 + x);
+            q[0] = (uint8_t)x;
+            q[1] = (uint8_t)y;
+            q[2] = (uint8_t)((x + y) / 2);
+            q[3] = 255;
+        }
+    m = calloc(200 * 200, 1);
+    for (int y = 1; y < 200; y += 3)
+        for (int x = 1; x < 200; x += 3) m[y * 200 + x] = 1;
+    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
+    if (out) {
+        CHECK(outside_changed(img, out, m) == 0);
+        carve_image *mf = mean_fill(img, m);
+        double e = hole_mse(img, out, m), em = hole_mse(img, mf, m);
+        CHECKF(e < 0.01 * em, "speckle MSE %.1f vs mean fill %.0f", e, em);
+        carve_image_destroy(mf);
+    }
+    carve_image_destroy(out);
+    free(m);
+    carve_image_destroy(img);
     carve_ctx_destroy(ctx);
 }
 
