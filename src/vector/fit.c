@@ -248,14 +248,46 @@ static int64_t gather(fitter *f, int64_t a, int64_t b) {
     return m;
 }
 
+/* the staircase point about L px of boundary away from D index j, walking
+ * in direction dir (+1 / -1); clamped at the ends of an open chain */
+#define TAN_WINDOW 2.5
+static P2 d_walk(const fitter *f, int64_t j, int dir, double L) {
+    double acc = 0;
+    P2 p = f->D[j];
+    for (int64_t steps = 0; steps < f->nD; steps++) {
+        int64_t nj = j + dir;
+        if (f->closed) nj = (nj + f->nD) % f->nD;
+        else if (nj < 0 || nj >= f->nD) break;
+        acc += len(sub(f->D[nj], p));
+        p = f->D[nj];
+        j = nj;
+        if (acc >= L) break;
+    }
+    return p;
+}
+
+/* tangent at a smooth polygon vertex: the chord between the staircase
+ * points TAN_WINDOW px before and after it (for a circle a symmetric chord
+ * is exactly parallel to the tangent, and it averages the pixel zig-zag) */
 static P2 smooth_tangent(const fitter *f, int64_t k) {
-    P2 prev, next;
-    if (k > 0) prev = f->P[k - 1];
-    else prev = f->closed ? f->P[f->nP - 2] : f->P[0];
-    if (k < f->nP - 1) next = f->P[k + 1];
-    else next = f->closed ? f->P[1] : f->P[f->nP - 1];
-    P2 t = unit(sub(next, prev));
-    if (t.x == 0 && t.y == 0) t = unit(sub(f->P[k < f->nP - 1 ? k + 1 : k], f->P[k < f->nP - 1 ? k : k - 1]));
+    int64_t j = f->pi[k];
+    P2 t = unit(sub(d_walk(f, j, +1, TAN_WINDOW), d_walk(f, j, -1, TAN_WINDOW)));
+    if (t.x == 0 && t.y == 0) {
+        P2 prev = k > 0 ? f->P[k - 1] : (f->closed ? f->P[f->nP - 2] : f->P[0]);
+        P2 next = k < f->nP - 1 ? f->P[k + 1] : (f->closed ? f->P[1] : f->P[f->nP - 1]);
+        t = unit(sub(next, prev));
+    }
+    return t;
+}
+
+/* one-sided tangent at a corner or chain end, into the span (dir +1: towards
+ * P[k+1], -1: towards P[k-1]): the polygon edge when it is long, else the
+ * direction to the staircase point TAN_WINDOW px along */
+static P2 corner_tangent(const fitter *f, int64_t k, int dir) {
+    P2 e = sub(f->P[k + dir], f->P[k]);
+    if (len(e) >= 2 * TAN_WINDOW) return unit(e);
+    P2 t = unit(sub(d_walk(f, f->pi[k], dir, TAN_WINDOW), f->P[k]));
+    if ((t.x == 0 && t.y == 0) || dot(t, e) <= 0) t = unit(e);
     return t;
 }
 
@@ -264,14 +296,16 @@ static P2 smooth_tangent(const fitter *f, int64_t k) {
 static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
     if (b - a == 1) return seg_line(f->out, f->P[b]);
     /* splice: split where the accumulated turning reaches half the total */
+    /* net turning (the zig-zag of the staircase cancels out) */
     double total = 0;
     for (int64_t k = a + 1; k < b; k++) total += f->turn[k];
+    total = fabs(total);
     int64_t split = -1;
     if (total > f->prm->splice_deg) {
         double acc = 0;
         for (int64_t k = a + 1; k < b; k++) {
             acc += f->turn[k];
-            if (acc >= total / 2) {
+            if (fabs(acc) >= total / 2) {
                 split = k;
                 break;
             }
@@ -353,19 +387,43 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         rc = 0;
         goto out;
     }
-    /* staircase points */
-    int64_t nD = 0;
-    if (!closed) D[nD++] = p2(V[0], V[1]);
-    for (int64_t k = 0; k + 1 < nk; k++) {
-        P2 a = p2(V[2 * K[k]], V[2 * K[k] + 1]), b = p2(V[2 * K[k + 1]], V[2 * K[k + 1] + 1]);
-        double L = len(sub(b, a));
-        P2 u = mul(sub(b, a), 1.0 / L);
-        if (L <= 1.0) D[nD++] = mul(add(a, b), 0.5);
-        else {
-            D[nD++] = add(a, mul(u, 0.5));
-            D[nD++] = sub(b, mul(u, 0.5));
-        }
+    /* staircase points: the midpoint of every straight run (unbiased: a
+     * digital line or curve passes through them), plus the turning vertex
+     * itself where the staircase really turns: between two runs of at least
+     * 2 px, or at either end of a 1 px "cap" (a run whose two turns go the
+     * same way, e.g. the end of a 1 px wide line) */
+    int64_t nD = 0, nr = nk - 1;
+    int8_t *ts = calloc((size_t)nr + 1, 1); /* turn sign at the start of run i */
+    int32_t *rl = malloc((size_t)(nr + 1) * sizeof(int32_t));
+    if (!ts || !rl) {
+        free(ts);
+        free(rl);
+        goto out;
     }
+    for (int64_t i = 0; i < nr; i++) {
+        int64_t a = K[i], b = K[i + 1];
+        rl[i] = abs(V[2 * b] - V[2 * a]) + abs(V[2 * b + 1] - V[2 * a + 1]);
+    }
+    for (int64_t i = 0; i < nr; i++) {
+        if (!closed && i == 0) continue;
+        int64_t ip = i ? i - 1 : nr - 1;
+        int64_t a0 = K[ip], a1 = K[ip + 1], b1 = K[i + 1];
+        int dx0 = V[2 * a1] - V[2 * a0], dy0 = V[2 * a1 + 1] - V[2 * a0 + 1];
+        int dx1 = V[2 * b1] - V[2 * a1], dy1 = V[2 * b1 + 1] - V[2 * a1 + 1];
+        long cr = (long)dx0 * dy1 - (long)dy0 * dx1;
+        ts[i] = (int8_t)(cr > 0 ? 1 : cr < 0 ? -1 : 0);
+    }
+#define CAP(i) (rl[i] == 1 && ts[i] != 0 && (closed || (i) + 1 < nr) && ts[(i) + 1 < nr ? (i) + 1 : 0] == ts[i])
+    if (!closed) D[nD++] = p2(V[0], V[1]);
+    for (int64_t i = 0; i < nr; i++) {
+        int64_t ip = i ? i - 1 : nr - 1;
+        if (ts[i] && ((rl[ip] >= 2 && rl[i] >= 2) || CAP(ip) || CAP(i))) D[nD++] = p2(V[2 * K[i]], V[2 * K[i] + 1]);
+        P2 a = p2(V[2 * K[i]], V[2 * K[i] + 1]), b = p2(V[2 * K[i + 1]], V[2 * K[i + 1] + 1]);
+        D[nD++] = mul(add(a, b), 0.5);
+    }
+#undef CAP
+    free(ts);
+    free(rl);
     if (!closed) D[nD++] = p2(V[2 * n], V[2 * n + 1]);
     keep = calloc((size_t)nD + 1, 1);
     if (!keep) goto out;
@@ -459,7 +517,7 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         }
         P2 a = sub(f.P[k], f.P[kp]), b = sub(f.P[kn], f.P[k]);
         double la = len(a), lb = len(b);
-        f.turn[k] = (la > 0 && lb > 0) ? fabs(atan2(cross(a, b), dot(a, b))) * (180.0 / M_PI) : 0;
+        f.turn[k] = (la > 0 && lb > 0) ? atan2(cross(a, b), dot(a, b)) * (180.0 / M_PI) : 0; /* signed */
     }
     uint8_t *corner = calloc((size_t)nP + 1, 1);
     if (!corner) goto out;
@@ -467,7 +525,7 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     for (int64_t k = (closed ? 0 : 1); k < nP - 1; k++) {
         int64_t kp = (closed && k == 0) ? nP - 2 : k - 1;
         double la = len(sub(f.P[k], f.P[kp])), lb = len(sub(f.P[k + 1], f.P[k]));
-        if (f.turn[k] >= prm->corner_deg && fmax(la, lb) >= prm->length_px) {
+        if (fabs(f.turn[k]) >= prm->corner_deg && fmax(la, lb) >= prm->length_px) {
             corner[k] = 1;
             ncorner++;
             if (firstc < 0) firstc = k;
@@ -523,9 +581,9 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     for (int64_t k = 1; k < nP; k++) {
         if (!(corner[k] || k == nP - 1)) continue;
         P2 ta, tb;
-        if (corner[a]) ta = unit(sub(f.P[a + 1], f.P[a]));
+        if (corner[a]) ta = corner_tangent(&f, a, +1);
         else ta = smooth_tangent(&f, a);
-        if (corner[k]) tb = unit(sub(f.P[k - 1], f.P[k]));
+        if (corner[k]) tb = corner_tangent(&f, k, -1);
         else tb = mul(smooth_tangent(&f, k), -1);
         if (fit_span(&f, a, k, ta, tb, 0)) {
             free(corner);
