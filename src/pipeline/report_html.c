@@ -41,19 +41,23 @@ static const char *js(json_t *o, const char *key) {
 
 static double jn(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
 
-/* The phase that produced an intermediate, for its caption. */
-static const char *phase_of(const char *name) {
-    if (!strcmp(name, "input")) return "prepare";
-    if (!strcmp(name, "erase_mask") || !strcmp(name, "sanitize")) return "sanitize";
-    if (!strcmp(name, "matte") || !strcmp(name, "edges") || !strcmp(name, "steer")) return "steer";
-    if (!strcmp(name, "chroma")) return "chroma";
-    return "";
-}
+/* The phase and step that produced an intermediate, for its caption. */
+static const struct { const char *image, *phase, *step; } producers[] = {
+    {"erase_mask", "sanitize", "detect"}, {"sanitize", "sanitize", "inpaint"}, {"matte", "steer", "matte"},
+    {"edges", "steer", "edges"},          {"steer", "steer", "flatten"},       {"chroma", "chroma", "quantize"},
+};
 
 static json_t *find_phase(json_t *report, const char *name) {
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(report, "phases"), i, p) if (!strcmp(js(p, "name"), name)) return p;
+    return NULL;
+}
+
+static json_t *find_step(json_t *phase, const char *name) {
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(phase, "steps"), i, p) if (!strcmp(js(p, "name"), name)) return p;
     return NULL;
 }
 
@@ -67,7 +71,7 @@ static const char css[] =
     "figcaption{margin-top:6px;font-size:12px;color:#555}figcaption b{color:#222}"
     "table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;"
     "vertical-align:top;font-size:13px}th{background:#f0f0f0}td.n{text-align:right}"
-    ".fail{color:#b00}.fb{color:#a60}.sw{display:inline-block;width:18px;height:18px;border:1px solid #888;"
+    ".fail{color:#b00}.fb{color:#a60}.na{color:#888}.sw{display:inline-block;width:18px;height:18px;border:1px solid #888;"
     "margin-right:2px;vertical-align:middle}pre{background:#fff;border:1px solid #ddd;padding:8px;overflow:auto;"
     "font-size:12px}";
 
@@ -135,13 +139,13 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
         carve__buf_puts(&b, "\"><figcaption><b>");
         put_esc(&b, it->name);
         carve__buf_printf(&b, "</b> %dx%d", it->img->w, it->img->h);
-        json_t *ph = find_phase(r, phase_of(it->name));
-        if (ph) {
-            carve__buf_puts(&b, " &middot; phase ");
-            put_esc(&b, js(ph, "name"));
-            carve__buf_puts(&b, " (");
-            put_esc(&b, js(ph, "backend"));
-            carve__buf_printf(&b, ", %.3f s)", jn(ph, "time_s"));
+        for (size_t k = 0; k < sizeof producers / sizeof producers[0]; k++) {
+            if (strcmp(producers[k].image, it->name)) continue;
+            json_t *sp = find_step(find_phase(r, producers[k].phase), producers[k].step);
+            if (!sp) break;
+            carve__buf_printf(&b, " &middot; %s/%s (", producers[k].phase, producers[k].step);
+            put_esc(&b, js(sp, "backend"));
+            carve__buf_printf(&b, ", %.3f s)", jn(sp, "time_s"));
         }
         carve__buf_puts(&b, "</figcaption></figure>\n");
     }
@@ -191,9 +195,10 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
             size_t k;
             json_t *fb;
             json_array_foreach(json_object_get(sp, "fallbacks"), k, fb) {
-                carve__buf_puts(&b, "<div class=\"fb\">");
+                bool na = json_is_true(json_object_get(fb, "unavailable"));
+                carve__buf_puts(&b, na ? "<div class=\"na\">" : "<div class=\"fb\">");
                 put_esc(&b, js(fb, "backend"));
-                carve__buf_puts(&b, " not used: ");
+                carve__buf_puts(&b, na ? " unavailable: " : " not used: ");
                 put_esc(&b, js(fb, "reason"));
                 carve__buf_puts(&b, "</div>");
             }
