@@ -18,8 +18,10 @@
 #   full     the same with --work-size set to the photo's long side: every
 #            phase runs at the full resolution (the scaling curve).
 # Times are wall seconds of the whole command (process start, decode, write
-# included) plus the phase times from the run report; peak RSS is GNU time's
-# maximum resident set size of the process.  Inputs are made by resampling
+# included) plus the phase times from the run report, and its CPU seconds
+# (user + system: less sensitive to a busy machine; CPU/2 is about the wall
+# time on an idle 2-core machine); peak RSS is GNU time's maximum resident
+# set size of the process.  Inputs are made by resampling
 # the samples (PIL, Lanczos) to the target pixel count and saving JPEG q92.
 # Writes results.tsv and results.md (markdown tables) into OUTDIR.
 set -eu
@@ -76,19 +78,21 @@ measure() {
         ls=$($PY -c "from PIL import Image; import sys; print(max(Image.open(sys.argv[1]).size))" "$in")
         extra+=(--work-size "$ls")
     fi
-    local times=() rss=0 i
+    local times=() cpus=() rss=0 i
     for ((i = 0; i < RUNS; i++)); do
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$CARVE" run "$in" -o "$OUT/svg/$stem.$setting.svg" -q \
+        /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$CARVE" run "$in" -o "$OUT/svg/$stem.$setting.svg" -q \
             --report "$OUT/report/$stem.$setting.json" "${extra[@]}"
-        read -r t m <"$OUT/time.txt"
+        read -r t m u sy <"$OUT/time.txt"
         times+=("$t")
+        cpus+=("$(echo "$u $sy" | awk '{printf "%.2f", $1 + $2}')")
         [ "$m" -gt "$rss" ] && rss=$m
     done
-    local med
+    local med cpu
     med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    $PY - "$OUT/report/$stem.$setting.json" "$setting" "$stem" "$med" "$rss" "$OUT/svg/$stem.$setting.svg" <<'EOF'
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    $PY - "$OUT/report/$stem.$setting.json" "$setting" "$stem" "$med" "$rss" "$OUT/svg/$stem.$setting.svg" "$cpu" <<'EOF'
 import json, os, sys
-rep, setting, stem, wall, rss, svg = sys.argv[1:]
+rep, setting, stem, wall, rss, svg, cpu = sys.argv[1:]
 r = json.load(open(rep))
 i = r["input"]
 ph = {p["name"]: p["time_s"] for p in r["phases"]}
@@ -96,11 +100,11 @@ print("\t".join(str(x) for x in [
     setting, stem, i["width"], i["height"], round(i["width"] * i["height"] / 1e6, 2),
     i["work_width"], i["work_height"], round(i["work_width"] * i["work_height"] / 1e6, 2),
     r.get("prepare_time_s", 0), ph.get("sanitize", 0), ph.get("steer", 0), ph.get("chroma", 0), ph.get("vector", 0),
-    r["totals"]["time_s"], wall, round(int(rss) / 1024, 1), os.path.getsize(svg)]))
+    r["totals"]["time_s"], wall, cpu, round(int(rss) / 1024, 1), os.path.getsize(svg)]))
 EOF
 }
 
-HDR="setting\tphoto\twidth\theight\tmpx\twork_w\twork_h\twork_mpx\tprepare_s\tsanitize_s\tsteer_s\tchroma_s\tvector_s\tpipeline_s\twall_s\tpeak_rss_mb\tsvg_bytes"
+HDR="setting\tphoto\twidth\theight\tmpx\twork_w\twork_h\twork_mpx\tprepare_s\tsanitize_s\tsteer_s\tchroma_s\tvector_s\tpipeline_s\twall_s\tcpu_s\tpeak_rss_mb\tsvg_bytes"
 echo -e "$HDR" >"$OUT/results.tsv"
 echo "carve: $("$CARVE" --version)   backends: $BACKEND   machine: $(nproc) cores, $(uname -m)   load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt" >&2
 for photo in $PHOTOS; do
@@ -125,7 +129,7 @@ $PY - "$OUT/results.tsv" >"$OUT/results.md" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 cols = ["photo", "width", "height", "mpx", "work_mpx", "prepare_s", "sanitize_s", "steer_s", "chroma_s", "vector_s",
-        "pipeline_s", "wall_s", "peak_rss_mb", "svg_bytes"]
+        "pipeline_s", "wall_s", "cpu_s", "peak_rss_mb", "svg_bytes"]
 for setting, title in [("default", "default options (work_size 1600)"), ("full", "full resolution (--work-size = long side)")]:
     sel = [r for r in rows if r["setting"] == setting]
     if not sel:
@@ -139,11 +143,11 @@ for setting, title in [("default", "default options (work_size 1600)"), ("full",
 sel = [r for r in rows if r["setting"] == "curve"]
 if sel:
     print("\n### cost vs pixels (full resolution, one photo)\n")
-    print("| Mpx | wall s | pipeline s | s per Mpx | peak RSS MB | RSS MB per Mpx |")
-    print("|---|---|---|---|---|---|")
+    print("| Mpx | wall s | CPU s | pipeline s | wall s per Mpx | CPU s per Mpx | peak RSS MB | RSS MB per Mpx |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in sel:
         m = float(r["work_mpx"])
-        print(f"| {m} | {r['wall_s']} | {r['pipeline_s']} | {float(r['wall_s']) / m:.2f} | {r['peak_rss_mb']} | "
-              f"{float(r['peak_rss_mb']) / m:.0f} |")
+        print(f"| {m} | {r['wall_s']} | {r['cpu_s']} | {r['pipeline_s']} | {float(r['wall_s']) / m:.2f} | "
+              f"{float(r['cpu_s']) / m:.2f} | {r['peak_rss_mb']} | {float(r['peak_rss_mb']) / m:.0f} |")
 EOF
 cat "$OUT/results.md"
