@@ -10,7 +10,8 @@
 #      with classical ones only: wall time and peak RSS.
 # Run from the project root after `sh scripts/onnx/setup.sh --isnet` and
 # building BUILD_DIR (default: build): ninja -C BUILD tests/nn/bench_nn tools/carve
-# Writes into $BENCH_WORK/nn (default /tmp/carve-bench/nn).  RUNS=3 by default.
+# Writes into $BENCH_WORK/nn (default /tmp/carve-bench/nn).  RUNS=3 by default;
+# SECTIONS="1 2 3" picks sections.
 set -eu
 B=${1:-build}
 SHARED=${CARVE_SHARED:-../shared}
@@ -21,8 +22,14 @@ test -x "$B/tests/nn/bench_nn" || { echo "build $B first (ninja -C $B tests/nn/b
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 "$B/tools/carve" models list | sed -n '1,3p'
 
+SECTIONS=${SECTIONS:-1 2 3}
+case " $SECTIONS " in *" 1 "*) ;; *) SKIP1=1 ;; esac
+case " $SECTIONS " in *" 2 "*) ;; *) SKIP2=1 ;; esac
+case " $SECTIONS " in *" 3 "*) ;; *) SKIP3=1 ;; esac
+
+if [ -z "${SKIP1:-}" ]; then
 echo "== 1. per model (image: bus_red_london_plate.jpg, $RUNS runs)"
-printf 'model\ttask\timage\tthreads\tload_s\tsession_s\tinfer_min_s\tinfer_med_s\trss_session_mb\trss_peak_mb\tdeterministic\tort\n' | tee "$W/models.tsv"
+printf 'model\ttask\timage\tthreads\tload_s\tsession_s\tinfer_min_s\tinfer_med_s\tinfer_cpu_med_s\trss_session_mb\trss_peak_mb\tdeterministic\tort\n' | tee "$W/models.tsv"
 for spec in text_detect:ppocr-v4-det matte:isnet-medium matte:isnet-small; do
     task=${spec%%:*} model=${spec#*:}
     for t in 1 2; do
@@ -31,10 +38,16 @@ for spec in text_detect:ppocr-v4-det matte:isnet-medium matte:isnet-small; do
     done
 done
 
+fi
+
+if [ -z "${SKIP2:-}" ]; then
 echo "== 2. neural vs classical matte (IoU of alpha >= 128; foreground fractions; seconds)"
 printf 'image\tsize\tiou\tfg_neural\tfg_classical\tneural_s\tclassical_s\n' | tee "$W/agree.tsv"
 "$B/tests/nn/bench_nn" agree "$SHARED"/samples/*.jpg "$SHARED"/samples/motorcycle_red_garage.png | tee -a "$W/agree.tsv" || true
 
+fi
+
+if [ -z "${SKIP3:-}" ]; then
 echo "== 3. carve run: neural (auto) vs classical backends"
 printf 'image\tbackends\twall_s\tpeak_rss_mb\tmatte\tdetect\n' | tee "$W/run.tsv"
 for f in "$SHARED"/samples/*.jpg "$SHARED"/samples/motorcycle_red_garage.png; do
@@ -54,4 +67,5 @@ print(steps.get('matte','?'), steps.get('detect','?'))" "$W/$n.$mode.json")
         printf '%s\t%s\t%s\t%.0f\t%s\n' "$n" "$mode" "$wall" "$(echo "$rss / 1024" | bc -l)" "$(echo "$be" | tr ' ' '\t')" | tee -a "$W/run.tsv"
     done
 done
+fi
 echo "results in $W"
