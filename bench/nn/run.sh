@@ -64,7 +64,7 @@ except Exception:
     print('? ?'); sys.exit()
 steps={s['name']:s.get('backend','?') for p in d.get('phases',[]) for s in p.get('steps',[])}
 print(steps.get('matte','?'), steps.get('detect','?'))" "$W/$n.$mode.json")
-        printf '%s\t%s\t%s\t%.0f\t%s\n' "$n" "$mode" "$wall" "$(echo "$rss / 1024" | bc -l)" "$(echo "$be" | tr ' ' '\t')" | tee -a "$W/run.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$mode" "$wall" "$(awk "BEGIN { printf \"%.0f\", $rss / 1024 }")" "$(echo "$be" | tr ' ' '\t')" | tee -a "$W/run.tsv"
     done
 done
 fi
