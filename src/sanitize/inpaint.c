@@ -713,8 +713,10 @@ carve_status carve__inpaint(carve_ctx *ctx, const carve_image *img, const uint8_
     }
     for (int i = 0; i < nr; i++) {
         int bw = r[i].x1 - r[i].x0, bh = r[i].y1 - r[i].y0;
-        int m = (bw > bh ? bw : bh);
-        m = m < 24 ? 24 : m > 600 ? 600 : m;
+        /* half the hole's larger side: near sources match best (measured
+         * on plate-sized holes in the sample photos) */
+        int m = (bw > bh ? bw : bh) / 2;
+        m = m < 24 ? 24 : m > 400 ? 400 : m;
         m += PR + 2;
         r[i].x0 = r[i].x0 - m < 0 ? 0 : r[i].x0 - m;
         r[i].y0 = r[i].y0 - m < 0 ? 0 : r[i].y0 - m;
