@@ -130,6 +130,17 @@ static carve_status write_report(carve_ctx *ctx, const char *path, const char *t
     return carve_write_file(ctx, path, json, strlen(json));
 }
 
+/* Warnings (a backend that failed or was rejected, a box ignored, ...) go
+ * to stderr; routine notes (a neural model not installed) do not. */
+typedef struct log_state { bool quiet, tty; } log_state;
+
+static void log_cb(void *user, int level, const char *msg) {
+    const log_state *ls = user;
+    if (level < CARVE_LOG_WARN || (ls->quiet && level < CARVE_LOG_ERROR)) return;
+    fprintf(stderr, "%scarve: %s: %s\n", ls->tty ? "\r\033[K" : "", level >= CARVE_LOG_ERROR ? "error" : "warning",
+            msg);
+}
+
 typedef struct job_out {
     const char *svg_path;    /* where the SVG goes */
     const char *report_path; /* NULL = none */
@@ -298,6 +309,10 @@ static int run(carve_ctx *ctx, cli_args *a) {
     }
     int rc = collect_erase(ctx, a);
     if (rc) return rc;
+    static log_state ls;
+    ls.quiet = a->quiet;
+    ls.tty = isatty(2) != 0;
+    carve_ctx_set_log(ctx, log_cb, &ls);
     const char *report = cli_extra(a, "report");
     const char *inter = cli_extra(a, "keep-intermediates");
     if (report && !*report) {
