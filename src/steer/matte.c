@@ -26,6 +26,7 @@
 
 #define MATTE_SIDE 400   /* long side of the fine working image */
 #define MATTE_COARSE 200 /* long side of the coarse level (GMM iterations) */
+#define MATTE_BAND 3.0   /* unknown band of the fine cut: +-(this many coarse px + 1) */
 #define MATTE_K 5        /* GMM components per model */
 #define MATTE_ITERS 4    /* GMM fit + graph cut rounds */
 #define MATTE_GAMMA 25.0 /* smoothness weight (nats per unit contrast weight) */
@@ -568,7 +569,7 @@ carve_status carve__matte_classical(carve_ctx *ctx, const carve_image *img, uint
     if (!level_init(&f, img, MATTE_SIDE)) goto oom;
     {
         int fw = f.w, fh = f.h;
-        int rad = (int)ceil(1.5 * (double)fw / w) + 1;
+        int rad = (int)ceil(MATTE_BAND * (double)fw / w) + 1;
         /* coarse labels upsampled (nearest), then the band: pixels with a
          * pixel of the other label within rad (separable max/min filter) */
         uint8_t *up = malloc((size_t)f.n), *tmp = malloc((size_t)f.n);
