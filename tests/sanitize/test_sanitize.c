@@ -781,6 +781,16 @@ static void test_inpaint_cancel(void) {
     CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_ERR_CANCELLED);
     CHECK(out == NULL);
     CHECK(strstr(carve_ctx_errmsg(ctx), "inpaint") != NULL);
+    /* the detector too: a pending cancellation stops it with no boxes */
+    carve_ctx_set_progress(ctx, NULL, NULL);
+    carve_ctx_cancel(ctx);
+    carve__box *b = (carve__box *)1;
+    int n = -1;
+    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_ERR_CANCELLED);
+    CHECK(b == NULL && n == 0);
+    carve_ctx_reset_cancel(ctx);
+    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    free(b);
     free(m);
     carve_image_destroy(img);
     carve_ctx_destroy(ctx);
