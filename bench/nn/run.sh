@@ -49,13 +49,13 @@ fi
 
 if [ -z "${SKIP3:-}" ]; then
 echo "== 3. carve run: neural (auto) vs classical backends"
-printf 'image\tbackends\twall_s\tpeak_rss_mb\tmatte\tdetect\n' | tee "$W/run.tsv"
+printf 'image\tbackends\twall_s\tcpu_s\tpeak_rss_mb\tmatte\tdetect\n' | tee "$W/run.tsv"
 for f in "$SHARED"/samples/*.jpg "$SHARED"/samples/motorcycle_red_garage.png; do
     n=$(basename "$f")
     for mode in auto classical; do
-        /usr/bin/time -f '%e %M' -o "$W/time.txt" "$B/tools/carve" run "$f" -o "$W/$n.$mode.svg" -q \
+        /usr/bin/time -f '%e %U %S %M' -o "$W/time.txt" "$B/tools/carve" run "$f" -o "$W/$n.$mode.svg" -q \
             --matte-backend "$mode" --text-backend "$mode" --report "$W/$n.$mode.json" >/dev/null 2>"$W/err.txt" || true
-        read -r wall rss < "$W/time.txt" || true
+        read -r wall usr sys rss < "$W/time.txt" || true
         be=$(python3 -c "
 import json,sys
 try:
@@ -64,7 +64,7 @@ except Exception:
     print('? ?'); sys.exit()
 steps={s['name']:s.get('backend','?') for p in d.get('phases',[]) for s in p.get('steps',[])}
 print(steps.get('matte','?'), steps.get('detect','?'))" "$W/$n.$mode.json")
-        printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$mode" "$wall" "$(awk "BEGIN { printf \"%.0f\", $rss / 1024 }")" "$(echo "$be" | tr ' ' '\t')" | tee -a "$W/run.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$mode" "$wall" "$(awk "BEGIN { printf \"%.2f\", $usr + $sys }")" "$(awk "BEGIN { printf \"%.0f\", $rss / 1024 }")" "$(echo "$be" | tr ' ' '\t')" | tee -a "$W/run.tsv"
     done
 done
 fi
