@@ -105,6 +105,8 @@ typedef struct step {
     const char *name;
     double weight; /* share of its phase's progress range */
     bool optional; /* all backends failed => skip (true) or fail the run */
+    /* runs first; a failure (out of memory) ends the run */
+    carve_status (*prepare)(carve_ctx *ctx, run_state *s);
     /* false (with why) when options or the input make the step moot */
     bool (*applies)(carve_ctx *ctx, run_state *s, char *why, size_t n);
     /* backends to try, in order */
@@ -144,6 +146,10 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
     char why[512];
     why[0] = 0;
 
+    if (sp->prepare && (st = sp->prepare(ctx, s)) != CARVE_OK) {
+        json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : "failed"));
+        goto done;
+    }
     if (sp->applies && !sp->applies(ctx, s, why, sizeof why)) {
         json_object_set_new(obj, "status", json_string("skipped"));
         json_object_set_new(obj, "backend", json_string("none"));
@@ -383,18 +389,16 @@ static carve_status build_mask(carve_ctx *ctx, run_state *s) {
     return CARVE_OK;
 }
 
-static bool inpaint_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+static carve_status inpaint_prepare(carve_ctx *ctx, run_state *s) {
     carve_status st = build_mask(ctx, s);
-    if (st) {
-        snprintf(why, n, "%s", ctx->errmsg);
-        return false;
-    }
+    if (!st && s->mask_px) st = keep_map(ctx, "erase_mask", s->mask, s->w, s->h);
+    return st;
+}
+
+static bool inpaint_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)ctx;
     if (!s->mask_px) {
         snprintf(why, n, "nothing to erase");
-        return false;
-    }
-    if (keep_map(ctx, "erase_mask", s->mask, s->w, s->h)) {
-        snprintf(why, n, "%s", ctx->errmsg);
         return false;
     }
     return true;
@@ -479,8 +483,8 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 }
 
 static const step sanitize_steps[] = {
-    {"detect", 0.35, true, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
-    {"inpaint", 0.65, true, inpaint_applies, inpaint_plan, inpaint_validate, commit_image, -1},
+    {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
+    {"inpaint", 0.65, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_image, -1},
 };
 
 /* ============================================================================
@@ -678,9 +682,9 @@ static carve_status steer_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 }
 
 static const step steer_steps[] = {
-    {"matte", 0.5, true, matte_applies, matte_plan, matte_validate, matte_commit, CARVE_OPTID_matte_backend},
-    {"flatten", 0.4, true, flatten_applies, flatten_plan, image_validate, flatten_commit, -1},
-    {"edges", 0.1, true, edges_applies, edges_plan, edges_validate, edges_commit, -1},
+    {"matte", 0.5, true, NULL, matte_applies, matte_plan, matte_validate, matte_commit, CARVE_OPTID_matte_backend},
+    {"flatten", 0.4, true, NULL, flatten_applies, flatten_plan, image_validate, flatten_commit, -1},
+    {"edges", 0.1, true, NULL, edges_applies, edges_plan, edges_validate, edges_commit, -1},
 };
 
 /* ============================================================================
@@ -990,10 +994,10 @@ static carve_status chroma_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 }
 
 static const step chroma_steps[] = {
-    {"palette", 0.35, false, NULL, palette_plan, palette_validate, palette_commit, -1},
-    {"upscale", 0.1, false, upscale_applies, upscale_plan, upscale_validate, upscale_commit, -1},
-    {"quantize", 0.5, false, NULL, quantize_plan, quantize_validate, quant_commit, -1},
-    {"outline", 0.05, true, outline_applies, outline_plan, image_validate, quant_commit, -1},
+    {"palette", 0.35, false, NULL, NULL, palette_plan, palette_validate, palette_commit, -1},
+    {"upscale", 0.1, false, NULL, upscale_applies, upscale_plan, upscale_validate, upscale_commit, -1},
+    {"quantize", 0.5, false, NULL, NULL, quantize_plan, quantize_validate, quant_commit, -1},
+    {"outline", 0.05, true, NULL, outline_applies, outline_plan, image_validate, quant_commit, -1},
 };
 
 /* ============================================================================
@@ -1067,7 +1071,7 @@ static carve_status trace_commit(carve_ctx *ctx, run_state *s, json_t *d) {
 }
 
 static const step vector_steps[] = {
-    {"trace", 1.0, false, NULL, trace_plan, trace_validate, trace_commit, -1},
+    {"trace", 1.0, false, NULL, NULL, trace_plan, trace_validate, trace_commit, -1},
 };
 
 /* ============================================================================
@@ -1378,6 +1382,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     set_report(ctx, report);
     json_decref(report);
     if (!st) {
+        carve__clear_error(ctx); /* notes of rejected backends are in the report */
         *svg = s.svg;
         if (len) *len = s.svg_len;
         s.svg = NULL;
