@@ -165,16 +165,14 @@ static void use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
     }
 }
 
-/* emits the segments of a chain use; skip_last_line drops a final straight
- * segment (the 'z' that follows draws it) */
-static void emit_use(pw *w, const vec_chain *c, bool rev, bool skip_last_line) {
+/* emits the segments of a chain use (forward, or reversed: cubics with their
+ * control points swapped) */
+static void emit_use(pw *w, const vec_chain *c, bool rev) {
     if (!rev) {
         for (int32_t i = 0; i < c->nseg; i++) {
             const vec_seg *s = &c->seg[i];
-            if (!s->cubic) {
-                if (i == c->nseg - 1 && skip_last_line) break;
-                pw_line(w, s->p[0], s->p[1]);
-            } else pw_cubic(w, s->p);
+            if (!s->cubic) pw_line(w, s->p[0], s->p[1]);
+            else pw_cubic(w, s->p);
         }
     } else {
         for (int32_t i = c->nseg - 1; i >= 0; i--) {
@@ -189,7 +187,6 @@ static void emit_use(pw *w, const vec_chain *c, bool rev, bool skip_last_line) {
                 py = q->p[q->cubic ? 5 : 1];
             }
             if (!s->cubic) {
-                if (i == 0 && skip_last_line) break;
                 pw_line(w, px, py);
             } else {
                 int64_t r[6] = {s->p[2], s->p[3], s->p[0], s->p[1], px, py};
@@ -206,7 +203,7 @@ static void emit_ring(pw *w, const vec_topo *t, int64_t ring, bool first) {
     int64_t e = t->ring_off[ring + 1];
     for (int64_t k = t->ring_off[ring]; k < e; k++) {
         int64_t u = t->uses[k];
-        emit_use(w, &t->chains[u >> 1], (u & 1) != 0, false);
+        emit_use(w, &t->chains[u >> 1], (u & 1) != 0);
     }
     pw_close(w);
 }
@@ -360,7 +357,7 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec
                         w.last_cmd = 0;
                     }
                     pw_move(&w, ch->sx, ch->sy, first);
-                    emit_use(&w, ch, false, false);
+                    emit_use(&w, ch, false);
                     if (ch->closed) pw_close(&w); /* a loop: joined all round */
                     first = false;
                 }
