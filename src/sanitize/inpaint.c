@@ -56,8 +56,6 @@ typedef struct ws {      /* per-level working state */
     float *conf;         /* per target: 0.02 + fraction of its patch known */
     float *newc;         /* vote output (4 per pixel) */
     float sigma2;
-    uint64_t seed;
-    int pass;
 } ws;
 
 static uint64_t splitmix(uint64_t *s) {
@@ -79,54 +77,79 @@ static void level_free(level *L) {
 }
 
 /* Onion-peel diffusion: fills hole pixels layer by layer with the mean of
- * their already known 8-neighbours.  Returns false if nothing is known. */
+ * their already known 8-neighbours (4-neighbours count double: rounder
+ * fronts).  Each layer is the set of unknown neighbours of the previous one,
+ * so the cost is linear in the level's size.  Returns false if nothing is
+ * known (or on OOM; the level is then left as it was). */
 static bool onion_fill(level *L) {
     int w = L->w, h = L->h;
     size_t n = (size_t)w * h;
-    uint8_t *known = malloc(n);
-    int *front = malloc(sizeof(int) * n);
+    uint8_t *state = malloc(n); /* 0 unknown, 1 known, 2 queued */
+    int *front = malloc(sizeof(int) * n), *next = malloc(sizeof(int) * n);
     float *acc = malloc(sizeof(float) * 4 * n);
-    bool ok = known && front && acc;
+    bool ok = state && front && next && acc;
+    int nf = 0;
     if (ok) {
-        size_t nk = 0;
-        for (size_t i = 0; i < n; i++) {
-            known[i] = !L->hole[i];
-            nk += known[i];
-        }
-        if (nk == 0) ok = false;
-        for (;;) {
-            if (!ok) break;
-            int nf = 0;
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++) {
-                    size_t i = (size_t)y * w + x;
-                    if (known[i]) continue;
-                    float s[4] = {0, 0, 0, 0};
-                    int cnt = 0;
-                    for (int dy = -1; dy <= 1; dy++)
-                        for (int dx = -1; dx <= 1; dx++) {
-                            int xx = x + dx, yy = y + dy;
-                            if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
-                            size_t j = (size_t)yy * w + xx;
-                            if (!known[j]) continue;
-                            /* 4-neighbours count double: rounder fronts */
-                            int wt = (dx == 0 || dy == 0) ? 2 : 1;
-                            for (int k = 0; k < 4; k++) s[k] += wt * L->c[4 * j + k];
-                            cnt += wt;
-                        }
-                    if (!cnt) continue;
-                    for (int k = 0; k < 4; k++) acc[4 * (size_t)nf + k] = s[k] / (float)cnt;
+        for (size_t i = 0; i < n; i++) state[i] = !L->hole[i];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                size_t i = (size_t)y * w + x;
+                if (state[i]) continue;
+                bool near = false;
+                for (int dy = -1; dy <= 1 && !near; dy++)
+                    for (int dx = -1; dx <= 1 && !near; dx++) {
+                        int xx = x + dx, yy = y + dy;
+                        near = xx >= 0 && yy >= 0 && xx < w && yy < h && state[(size_t)yy * w + xx] == 1;
+                    }
+                if (near) {
+                    state[i] = 2;
                     front[nf++] = (int)i;
                 }
-            if (nf == 0) break;
-            for (int f = 0; f < nf; f++) {
-                memcpy(L->c + 4 * (size_t)front[f], acc + 4 * (size_t)f, 4 * sizeof(float));
-                known[front[f]] = 1;
             }
-        }
+        if (nf == 0) ok = false;
     }
-    free(known);
+    while (ok && nf > 0) {
+        for (int f = 0; f < nf; f++) {
+            int x = front[f] % w, y = front[f] / w;
+            float sum[4] = {0, 0, 0, 0};
+            int cnt = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                    size_t j = (size_t)yy * w + xx;
+                    if (state[j] != 1) continue;
+                    int wt = (dx == 0 || dy == 0) ? 2 : 1;
+                    for (int k = 0; k < 4; k++) sum[k] += (float)wt * L->c[4 * j + k];
+                    cnt += wt;
+                }
+            for (int k = 0; k < 4; k++) acc[4 * (size_t)f + k] = cnt ? sum[k] / (float)cnt : 0;
+        }
+        int nn = 0;
+        for (int f = 0; f < nf; f++) {
+            memcpy(L->c + 4 * (size_t)front[f], acc + 4 * (size_t)f, 4 * sizeof(float));
+            state[front[f]] = 1;
+        }
+        for (int f = 0; f < nf; f++) {
+            int x = front[f] % w, y = front[f] / w;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                    size_t j = (size_t)yy * w + xx;
+                    if (state[j]) continue;
+                    state[j] = 2;
+                    next[nn++] = (int)j;
+                }
+        }
+        int *t = front;
+        front = next;
+        next = t;
+        nf = nn;
+    }
+    free(state);
     free(front);
+    free(next);
     free(acc);
     return ok;
 }
@@ -389,7 +412,8 @@ static carve_status ws_init(ws *W, level *L, bool *have_sources) {
             W->nnf[i] = -1;
         }
     free(I);
-    *have_sources = W->nvalid > 0;
+    /* a handful of sources is no exemplar: diffusion does as well, cheaply */
+    *have_sources = W->nvalid >= 16;
     return CARVE_OK;
 }
 
