@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 void carve__intermediates_clear(carve_ctx *ctx); /* ctx.c */
 
@@ -132,13 +133,21 @@ typedef struct phase {
 } phase;
 
 static double mb(size_t bytes) { return round((double)bytes / (1024.0 * 1024.0) * 10.0) / 10.0; }
+
+/* CPU seconds (user + system, all threads) of the process so far. */
+static double cpu_now(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
 static double ms3(double t) { return round(t * 1000.0) / 1000.0; }
 
 /* Statuses that end the run instead of falling back to another backend. */
 static bool fatal_status(carve_status st) { return st == CARVE_ERR_CANCELLED || st == CARVE_ERR_NOMEM; }
 
 static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_t *steps_arr) {
-    double t0 = carve__now();
+    double t0 = carve__now(), c0 = cpu_now();
     json_t *obj = json_object();
     json_t *attempts = json_array();
     json_object_set_new(obj, "name", json_string(sp->name));
@@ -230,6 +239,7 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
 done:
     json_object_set_new(obj, "fallbacks", attempts);
     json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
+    json_object_set_new(obj, "cpu_s", json_real(ms3(cpu_now() - c0)));
     json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     json_array_append_new(steps_arr, obj);
     return st;
@@ -1087,7 +1097,7 @@ static const phase phases[] = {
 };
 
 static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
-    double t0 = carve__now();
+    double t0 = carve__now(), c0 = cpu_now();
     json_t *obj = json_object(), *steps = json_array();
     json_object_set_new(obj, "name", json_string(ph->name));
     json_array_append_new(s->phases, obj);
@@ -1126,6 +1136,7 @@ static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
                                                    : fallback                 ? "fallback"
                                                                               : "ok"));
     json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
+    json_object_set_new(obj, "cpu_s", json_real(ms3(cpu_now() - c0)));
     json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     json_object_set_new(obj, "steps", steps);
     return st;
@@ -1319,7 +1330,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     carve__clear_error(ctx);
     if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_run: NULL argument");
 
-    double t0 = carve__now();
+    double t0 = carve__now(), c0 = cpu_now();
     run_state s;
     memset(&s, 0, sizeof s);
     s.orig = in;
@@ -1355,6 +1366,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     double total = carve__now() - t0;
     json_t *totals = json_object();
     json_object_set_new(totals, "time_s", json_real(ms3(total)));
+    json_object_set_new(totals, "cpu_s", json_real(ms3(cpu_now() - c0)));
     json_object_set_new(totals, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     if (s.w > 0 && s.h > 0)
         json_object_set_new(totals, "s_per_mpx_work", json_real(round(total / ((double)s.w * s.h / 1e6) * 1000) / 1000));

@@ -169,9 +169,9 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
 
     /* timings */
     carve__buf_puts(&b, "<h2>timings, backends and fallbacks</h2>\n<table><tr><th>phase</th><th>step</th>"
-                        "<th>backend</th><th>status</th><th>time s</th><th>peak RSS MB</th><th>notes</th></tr>\n");
+                        "<th>backend</th><th>status</th><th>time s</th><th>CPU s</th><th>peak RSS MB</th><th>notes</th></tr>\n");
     carve__buf_printf(&b, "<tr><td>prepare</td><td>load/resize</td><td>libvips</td><td>ok</td><td class=\"n\">%.3f</td>"
-                          "<td></td><td></td></tr>\n",
+                          "<td></td><td></td><td></td></tr>\n",
                       jn(r, "prepare_time_s"));
     size_t i;
     json_t *ph;
@@ -189,8 +189,8 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
             carve__buf_printf(&b, "</td><td class=\"%s\">",
                               !strcmp(sst, "fallback") ? "fb" : (!strcmp(sst, "failed") || !strcmp(sst, "cancelled")) ? "fail" : "");
             put_esc(&b, sst);
-            carve__buf_printf(&b, "</td><td class=\"n\">%.3f</td><td class=\"n\">%.1f</td><td>", jn(sp, "time_s"),
-                              jn(sp, "peak_rss_mb"));
+            carve__buf_printf(&b, "</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">%.1f</td><td>",
+                              jn(sp, "time_s"), jn(sp, "cpu_s"), jn(sp, "peak_rss_mb"));
             if (*js(sp, "reason")) put_esc(&b, js(sp, "reason"));
             size_t k;
             json_t *fb;
@@ -205,9 +205,9 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
             carve__buf_puts(&b, "</td></tr>\n");
         }
     }
-    carve__buf_printf(&b, "<tr><th colspan=\"4\">total</th><th class=\"n\">%.3f</th><th class=\"n\">%.1f</th><th></th>"
-                          "</tr></table>\n",
-                      jn(tot, "time_s"), jn(tot, "peak_rss_mb"));
+    carve__buf_printf(&b, "<tr><th colspan=\"4\">total</th><th class=\"n\">%.3f</th><th class=\"n\">%.3f</th>"
+                          "<th class=\"n\">%.1f</th><th></th></tr></table>\n",
+                      jn(tot, "time_s"), jn(tot, "cpu_s"), jn(tot, "peak_rss_mb"));
     carve__buf_puts(&b, "<h2>run report (JSON)</h2>\n<details><summary>show</summary><pre>");
     put_esc(&b, ctx->report_json);
     carve__buf_puts(&b, "</pre></details>\n</body></html>\n");

@@ -175,6 +175,7 @@ static void check_report_phases(json_t *rep, const char *what) {
         CHECKF(json_is_number(json_object_get(p, "time_s")) && json_number_value(json_object_get(p, "time_s")) >= 0,
                "%s: %s has no time", what, names[i]);
         CHECKF(json_is_number(json_object_get(p, "peak_rss_mb")), "%s: %s has no peak RSS", what, names[i]);
+        CHECKF(json_is_number(json_object_get(p, "cpu_s")), "%s: %s has no CPU time", what, names[i]);
         size_t j;
         json_t *s;
         json_array_foreach(json_object_get(p, "steps"), j, s) {
