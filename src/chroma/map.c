@@ -120,14 +120,120 @@ static inline void bounds2(const double p[3], double pc, const double q[3], doub
     *hi = tl * tl + (1 + 0.5 * r + 1e-9) * (tc2 + dH2 / (SHmin * SHmin));
 }
 
-/* A looser bound with no square root, to discard most entries quickly
- * (evaluated inline in carve__lab_pal_nearest, without division):
- * SL <= 1 + 0.015*2500/sqrt(2520) < 1.7475 (L in [0,100]); |RT| < sqrt(3);
- * SH < SC; dC'^2 + dH'^2 >= da^2 + db^2 (G >= 0); C' <= 1.5 C. */
+/* Near-exact bounds: the same quantities, with the hue terms computed
+ * without per-colour trigonometry instead of bounded by ranges.
+ *  - The mean hue h' of Sharma's rules (the mean along the shorter arc;
+ *    for an achromatic colour, the other hue) points along u1 + u2, the sum
+ *    of the two unit vectors (a'/C', b/C').  With cos h', sin h' from it,
+ *    T = 1 - .17 cos(h'-30) + .24 cos 2h' + .32 cos(3h'+6) - .20 cos(4h'-63)
+ *    follows from the multiple-angle formulas.  Hues nearly opposite
+ *    (|u1 + u2|^2 < 0.01, i.e. more than ~174 degrees apart) make that
+ *    direction ill-conditioned: those pairs use bounds2() instead.
+ *  - dH' = 2 sqrt(C1'C2') sin(dh'/2) has the sign of the cross product
+ *    a1' b2 - b1 a2' and the magnitude sqrt(dH'^2) (law of cosines).
+ *  - RT needs h' in degrees only when the mean hue is below the a' axis
+ *    (sin h' < 0) and the octant bound of |RT| is not already under 1 %:
+ *    then h' = atan2 and dtheta are computed as in the formula;
+ *    within 1 degree of the 0/360 wrap (where Sharma's rules may give 0 and
+ *    this computation 359.99..) |sin 2dtheta| < 2e-5 is used as a bound; above
+ *    the a' axis |sin 2dtheta| < 2e-6 (mean hue >= 95 degrees from 275).
+ * Every step is an algebraic identity of the CIEDE2000 definition evaluated
+ * in double precision (relative rounding ~1e-15 per step, the worst
+ * conditioned step being the law-of-cosines subtraction, absolute error
+ * ~1e-15 (da^2 + db^2)); the result is widened by a relative 1e-9, far
+ * beyond those rounding errors, and callers add another margin. */
+static inline void fine_bounds2(const double p[3], double pc, const double q[3], double qc, double *lo, double *hi) {
+    const double pow25_7 = 6103515625.0;
+    const double D2R = 0.017453292519943295;
+    double dL = q[0] - p[0];
+    double Lbp = (p[0] + q[0]) * 0.5;
+    double Lm = (Lbp - 50) * (Lbp - 50);
+    double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
+    double tl = dL / SL;
+    double Cb = (pc + qc) * 0.5, Cb2 = Cb * Cb, Cb7 = Cb2 * Cb2 * Cb2 * Cb;
+    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + pow25_7)));
+    double a1 = G1 * p[1], a2 = G1 * q[1], b1 = p[2], b2 = q[2];
+    double C1 = sqrt(a1 * a1 + b1 * b1), C2 = sqrt(a2 * a2 + b2 * b2);
+    double dC = C2 - C1;
+    double c, sn, dH;
+    if (C1 == 0 || C2 == 0) {
+        dH = 0;
+        if (C1 == 0 && C2 == 0) {
+            c = 1;
+            sn = 0;
+        } else {
+            double C = C1 == 0 ? C2 : C1;
+            c = (C1 == 0 ? a2 : a1) / C;
+            sn = (C1 == 0 ? b2 : b1) / C;
+        }
+    } else {
+        double sx = a1 / C1 + a2 / C2, sy = b1 / C1 + b2 / C2, n2 = sx * sx + sy * sy;
+        if (n2 < 0.01) {
+            bounds2(p, pc, q, qc, lo, hi);
+            return;
+        }
+        double inv = 1 / sqrt(n2);
+        c = sx * inv;
+        sn = sy * inv;
+        double da = a2 - a1, db = b2 - b1;
+        double dH2 = da * da + db * db - dC * dC;
+        dH = dH2 > 0 ? sqrt(dH2) : 0;
+        if (a1 * b2 - b1 * a2 < 0) dH = -dH;
+    }
+    /* T from cos/sin of the mean hue (multiple angles) */
+    double c2 = 2 * c * c - 1, s2 = 2 * sn * c;
+    double c3 = c * (4 * c * c - 3), s3 = sn * (3 - 4 * sn * sn);
+    double c4 = 2 * c2 * c2 - 1, s4 = 2 * s2 * c2;
+    const double cos30 = 0.8660254037844387, sin30 = 0.5;
+    const double cos6 = 0.9945218953682733, sin6 = 0.10452846326765347;
+    const double cos63 = 0.45399049973954675, sin63 = 0.8910065241883679;
+    double T = 1 - 0.17 * (c * cos30 + sn * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
+               0.20 * (c4 * cos63 + s4 * sin63);
+    double Cbp = (C1 + C2) * 0.5, Cbp2 = Cbp * Cbp, Cbp7 = Cbp2 * Cbp2 * Cbp2 * Cbp;
+    double SC = 1 + 0.045 * Cbp, SH = 1 + 0.015 * Cbp * T;
+    double RC = 2 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double tc = dC / SC, th = dH / SH;
+    double base = tl * tl + tc * tc + th * th;
+    double rt = 0, rbound = 0;
+    if (sn >= 0) {
+        rbound = 2e-6 * RC;
+    } else if (RC * OCTANT[c < 0 ? (-sn <= -c ? 4 : 5) : (-sn >= c ? 6 : 7)].sn < 0.01) {
+        /* |RT| below 1 %: its octant bound is enough (no trigonometry) */
+        rbound = RC * OCTANT[c < 0 ? (-sn <= -c ? 4 : 5) : (-sn >= c ? 6 : 7)].sn;
+    } else {
+        double h = atan2(sn, c) / D2R + 360; /* sn < 0: in (180, 360) */
+        if (h > 359) {
+            rbound = 2e-5 * RC;
+        } else {
+            double x = (h - 275) / 25;
+            double dtheta = 30 * exp(-x * x);
+            rt = -sin(2 * dtheta * D2R) * RC;
+        }
+    }
+    double cross = rt * tc * th, slack = rbound * fabs(tc * th);
+    *lo = (base + cross - slack) * (1 - 1e-9);
+    *hi = (base + cross + slack) * (1 + 1e-9);
+    if (*lo < 0) *lo = 0;
+}
+
+/* The quick bound, evaluated for every entry (vectorised, in
+ * carve__lab_pal_nearest):  dE^2 >= (dL/SL)^2 + k (da^2 + db^2) / SCmax^2.
+ *  - SL = 1 + 0.015 Lm / sqrt(20 + Lm) <= 1 + 0.015 sqrt(Lm) = 1 + 0.015 |Lmean - 50|;
+ *  - tc^2 + th^2 + RT tc th >= (1 - |RT|/2)(tc^2 + th^2) =: k (tc^2 + th^2):
+ *    |RT| < 4e-6 when b1, b2 >= 0 (see bounds2), k = 0.999998; otherwise
+ *    |RT| <= RC sin 60deg with RC = 2 sqrt(C'^7/(C'^7 + 25^7)) increasing in the
+ *    mean C' <= Cm: Cm < 10, 15, 20 give RC < 0.08095, 0.3300, 0.8327 and
+ *    k = 0.9649, 0.8570, 0.6394; else k = 1 - sqrt(3)/2 > 0.13397;
+ *  - SH < SC (T <= 1.5735 < 3), so tc^2 + th^2 >= (dC'^2 + dH'^2) / SC^2;
+ *  - dC'^2 + dH'^2 = (1+G)^2 da^2 + db^2 >= da^2 + db^2;
+ *  - mean C' <= Cm = (1+G)(C1 + C2)/2 (C' <= (1+G) C), so SC <= 1 + 0.045 Cm;
+ *    G decreases with Cb = (C1+C2)/2: G <= 0.5, G(25) = 0.14645,
+ *    G(40) = 0.00906. */
 
 /* Margin between a squared bound and a squared distance: covers rounding in
  * the bounds (including the cancellation in dH'^2) and in carve_ciede2000. */
 static inline double margin2(double d) { return d * d * (1 + 1e-9) + 1e-9; }
+static inline double margin2sq(double d2) { return d2 * (1 + 1e-9) + 1e-9; }
 
 int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hint) {
     int n = lp->n;
@@ -139,45 +245,67 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
      *    none is left the hint is the strict winner, with no exact
      *    evaluation at all. */
     double lo, ub2;
-    bounds2(lab, pc, lp->lab[hint], lp->chroma[hint], &lo, &ub2);
-    double thr = ub2 * (1 + 1e-9) + 1e-9;
+    fine_bounds2(lab, pc, lp->lab[hint], lp->chroma[hint], &lo, &ub2);
+    double thr = margin2sq(ub2);
     int cand[CARVE_PALETTE_MAX];
     double clo[CARVE_PALETTE_MAX];
     unsigned char pass[CARVE_PALETTE_MAX];
     int nc = 0;
-    /* quick_bound2 > thr, rearranged without division (SC^2 > 0), one
-     * array per component so the compiler can vectorise it */
+    /* the quick bound (see quick bound comment) > thr, rearranged without
+     * division, one array per component so the compiler can vectorise it */
+    double pL = lab[0], pa = lab[1], pb = lab[2];
     for (int i = 0; i < n; i++) {
-        double dL = lp->L[i] - lab[0], da = lp->A[i] - lab[1], db = lp->B[i] - lab[2];
-        double SC = 1 + 0.03375 * (pc + lp->chroma[i]), SC2 = SC * SC;
-        pass[i] = dL * dL * (1.0 / (1.7475 * 1.7475)) * SC2 + 0.13397 * (da * da + db * db) <= thr * SC2;
+        double dL = lp->L[i] - pL, da = lp->A[i] - pa, db = lp->B[i] - pb;
+        double SL = 1 + 0.015 * fabs((lp->L[i] + pL) * 0.5 - 50);
+        double Cs = pc + lp->chroma[i];
+        double g = Cs < 50 ? 1.5 : Cs < 80 ? 1.1465 : 1.0091; /* 1 + G bound from Cb = Cs/2 */
+        double Cm = 0.5 * g * Cs;                              /* >= mean C' */
+        double SC = 1 + 0.045 * Cm;
+        double k = (pb >= 0 && lp->B[i] >= 0) ? 0.999998
+                 : Cm < 10 ? 0.9649 : Cm < 15 ? 0.8570 : Cm < 20 ? 0.6394 : 0.13397;
+        double SL2 = SL * SL, SC2 = SC * SC;
+        pass[i] = dL * dL * SC2 + k * (da * da + db * db) * SL2 <= thr * SL2 * SC2;
     }
+    cand[nc] = hint;
+    clo[nc++] = lo;
     for (int i = 0; i < n; i++) {
         if (!pass[i] || i == hint) continue;
         double hi;
-        bounds2(lab, pc, lp->lab[i], lp->chroma[i], &lo, &hi);
+        fine_bounds2(lab, pc, lp->lab[i], lp->chroma[i], &lo, &hi);
         if (lo > thr) continue;
         cand[nc] = i;
         clo[nc++] = lo;
+        if (hi < ub2) {
+            ub2 = hi;
+            thr = margin2sq(ub2);
+        }
     }
-    if (nc == 0) return hint;
-    /* 2. otherwise exactly: the hint, then the candidates the exact best
-     *    distance does not exclude; ties to the lower index */
-    int best = hint;
-    double bd = carve_ciede2000(lab, lp->lab[hint]);
-    thr = margin2(bd);
-    unsigned evals = 1;
+    /* only those the least upper bound does not exclude; one left: it is the
+     * strict winner, no exact evaluation needed */
+    int k = 0;
+    for (int c = 0; c < nc; c++)
+        if (clo[c] <= thr) {
+            cand[k] = cand[c];
+            clo[k++] = clo[c];
+        }
+    if (k == 1) return cand[0];
+    nc = k;
+    hint = cand[0];
+    /* 2. otherwise (near-ties) exactly, ties to the lower index */
+    int best = -1;
+    double bd = INFINITY;
+    unsigned evals = 0;
     for (int c = 0; c < nc; c++) {
         int i = cand[c];
-        if (clo[c] > thr) continue;
+        if (best >= 0 && clo[c] > margin2(bd)) continue;
         double d = carve_ciede2000(lab, lp->lab[i]);
         evals++;
         if (d < bd || (d == bd && i < best)) {
             bd = d;
             best = i;
-            thr = margin2(bd);
         }
     }
+    (void)hint;
     atomic_fetch_add_explicit(&map_evals, evals, memory_order_relaxed);
     return best;
 }
