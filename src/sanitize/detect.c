@@ -772,8 +772,12 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     }
     {
         int k = 0;
+        /* empty boxes go, and so do boxes over a fifth of the image: no
+         * plate or sign in a vehicle photo is that big, and erasing one
+         * would wipe the subject */
+        double area = (double)img->w * img->h;
         for (int i = 0; i < L.n; i++)
-            if (L.b[i].w > 0 && L.b[i].h > 0) L.b[k++] = L.b[i];
+            if (L.b[i].w > 0 && L.b[i].h > 0 && (double)L.b[i].w * L.b[i].h <= 0.2 * area) L.b[k++] = L.b[i];
         L.n = k;
     }
     *boxes = L.b;

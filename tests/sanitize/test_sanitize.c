@@ -264,6 +264,16 @@ static void test_detect_edge_cases(void) {
     CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
     CHECK(n == 0);
     free(b);
+    carve_image_destroy(img);
+    /* a close-up where the plate would cover over a fifth of the image: no
+     * box (the pipeline would wipe the subject) */
+    {
+        int x, y, w, h;
+        img = synthetic_plate(200, 70, 22, true, &x, &y, &w, &h);
+        CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+        CHECKF(n == 0, "%d boxes on a close-up", n);
+        free(b);
+    }
     CHECK_ST(carve__detect_plates(ctx, NULL, &b, &n), CARVE_ERR_INVALID_ARG);
     CHECK_ST(carve__detect_plates(ctx, img, NULL, &n), CARVE_ERR_INVALID_ARG);
     carve_image_destroy(img);
