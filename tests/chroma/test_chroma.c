@@ -283,6 +283,35 @@ static void test_nearest_vs_brute(void) {
             if (carve__lab_pal_nearest(lp, p, (int)(rnd() % n)) != carve__lab_pal_nearest_brute(lp, p)) bad++;
         }
     }
+    /* clustered palettes and queries (blue/violet region where RT matters,
+     * dark blues, colours around a random base) */
+    for (int round = 0; round < 30; round++) {
+        double lab[CARVE_PALETTE_MAX][3];
+        int n = 2 + (int)(rnd() % (round % 4 == 0 ? 250 : 40));
+        uint32_t base = rnd() & 0xffffff;
+        for (int i = 0; i < n; i++) {
+            uint32_t c, m = rnd() % 4;
+            if (m == 0) c = rnd();
+            else if (m == 1) c = base ^ (rnd() & 0x0f0f0f);
+            else if (m == 2) c = (rnd() & 0xff) | ((rnd() % 80) << 16) | ((rnd() % 120) << 8);
+            else c = rnd() & 0x3f3fff;
+            carve_rgb_to_lab(c & 0xffffff, lab[i]);
+        }
+        carve__lab_pal_init(lp, (const double(*)[3])lab, n);
+        int hint = -1;
+        for (int k = 0; k < 3000; k++) {
+            uint32_t c, m = rnd() % 3;
+            if (m == 0) c = rnd();
+            else if (m == 1) c = base ^ (rnd() & 0x1f1f1f);
+            else c = (rnd() & 0xff) | ((rnd() % 100) << 16) | ((rnd() % 140) << 8);
+            double p[3];
+            carve_rgb_to_lab(c & 0xffffff, p);
+            int got = carve__lab_pal_nearest(lp, p, hint);
+            total++;
+            if (got != carve__lab_pal_nearest_brute(lp, p)) bad++;
+            hint = got;
+        }
+    }
     CHECKF(bad == 0, "%d of %d differ from brute force", bad, total);
     CHECKF(ties > 100, "only %d exact ties exercised", ties);
     free(lp);
