@@ -45,12 +45,7 @@ typedef struct comp {
     int x0, y0, x1, y1; /* inclusive */
     int area;
     float mean_in, mean_ring;
-    int link;
 } comp;
-
-typedef struct det {
-    carve__box box; /* in full-image pixels */
-} det;
 
 typedef struct dlist {
     carve__box *b;
@@ -356,10 +351,9 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
     S->ncomp = 0;
     for (size_t s = 0; s < n; s++) {
         if (!S->fg[s] || S->seen[s]) continue;
-        comp c = {p->w, p->h, -1, -1, 0, 0, 0, -1};
+        comp c = {p->w, p->h, -1, -1, 0, 0, 0};
         int sp = 0;
         double sum = 0;
-        bool too_big = false;
         S->stack[sp++] = (int)s;
         S->seen[s] = 1;
         while (sp) {
@@ -391,7 +385,7 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
             }
             continue;
         }
-        if (bh < CH_MIN || bh > CH_MAX || too_big) continue;
+        if (bh < CH_MIN || bh > CH_MAX) continue;
         if (bw < 0.1 * bh || bw > 1.15 * bh) continue;
         double fill = (double)c.area / ((double)bw * bh);
         if (fill < 0.15 || fill > 0.92) continue;
