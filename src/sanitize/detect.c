@@ -5,7 +5,8 @@
  * uniform (white or yellow) rectangle.  Per scale of a 2x pyramid (so that
  * characters of 6 px up to ~1/8 of the image height are seen at 6..30 px):
  *
- *   1. luma Y; local mean and deviation over a box window (integral images);
+ *   1. luma Y; local mean and deviation over a 21x21 box (running column
+ *      sums, x64 fixed point);
  *   2. for each polarity (dark on light, light on dark), pixels that differ
  *      from the local mean by more than max(14, 0.35 * deviation) form
  *      8-connected components;
@@ -18,11 +19,17 @@
  *   5. a row is scored on the count of characters, height and baseline
  *      regularity and contrast; it is a plate when the background between
  *      its characters is bright, uniform and white or yellow and the row's
- *      aspect fits a plate, otherwise text (needs >= 4 characters);
- *   6. plate boxes are grown to the plate's border by scanning outward while
- *      the rows/columns keep the plate background colour, then padded;
- *      boxes from every scale and polarity go through non-maximum
- *      suppression and are sorted by score (ties by position).
+ *      aspect fits a plate, otherwise text (needs >= 4 characters); plate
+ *      boxes grow to the plate's border while the rows above/below and the
+ *      margins left/right keep the plate's background;
+ *   6. small plates, whose characters blur together, are found as bright
+ *      (white/yellow, luma >= 170), plate-shaped 4-connected blobs standing
+ *      60+ levels above their surroundings, with one band of ink inside
+ *      whose column profile dips at least 4 times (plate_blob);
+ *   7. boxes from every scale, polarity and path go through non-maximum
+ *      suppression (same-kind duplicates merge into their union), are
+ *      padded for the plate frame and slant, and sorted by score (ties by
+ *      position).  See docs/sanitize.md for the measurements.
  */
 #include "sanitize.h"
 
