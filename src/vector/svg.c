@@ -111,8 +111,10 @@ static void pw_line(pw *w, int64_t x, int64_t y) {
     int64_t dx = x - ex, dy = y - ey;
     if (!dx && !dy) return;
     if (w->pend) {
-        /* exact collinearity, same direction (values are small: no overflow) */
-        if (w->pdx * dy - w->pdy * dx == 0 && w->pdx * dx + w->pdy * dy > 0) {
+        /* exact collinearity, same direction (128-bit: coordinates can reach
+         * 1e13 units at path_precision 8) */
+        __int128 cr = (__int128)w->pdx * dy - (__int128)w->pdy * dx, dt = (__int128)w->pdx * dx + (__int128)w->pdy * dy;
+        if (cr == 0 && dt > 0) {
             w->pdx += dx;
             w->pdy += dy;
             return;
