@@ -287,7 +287,9 @@ CARVE_API carve_status carve_run(carve_ctx *ctx, const carve_image *in, const ca
 /** The run report (JSON) of the last carve_run on ctx, or NULL.  Owned by ctx. */
 CARVE_API const char *carve_ctx_report_json(const carve_ctx *ctx);
 /** Intermediate image of the last carve_run ("sanitize", "steer", "matte",
- *  "chroma"), or NULL when option keep_intermediates was off.  Owned by ctx. */
+ *  "chroma"; also "input" (the work-size input), "erase_mask" and "edges"
+ *  when they were made), or NULL when option keep_intermediates was off.
+ *  Byte maps (matte, mask, edges) are grey RGBA.  Owned by ctx. */
 CARVE_API const carve_image *carve_ctx_intermediate(const carve_ctx *ctx, const char *phase);
 
 #ifdef __cplusplus
