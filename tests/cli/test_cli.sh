@@ -74,8 +74,18 @@ expect 2 "run --erase 1,2,3" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" -
 has "$T/err" "erase" "bad erase message"
 expect 2 "run --background purple" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --background purple
 has "$T/err" "background" "bad background message"
-expect 2 "run --palette missing" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --palette "$T/nopal.gpl"
+expect 2 "run --palette missing" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --palette "$T/nopal.gpl" \
+    --report "$T/failed.json"
 absent "$T/x.svg" "no output after option errors"
+# the report of a failed run says why
+if python3 - "$T/failed.json" <<'EOF'; then ok; else bad "report of a failed run"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "failed", r["status"]
+assert "nopal.gpl" in r["error"]["message"], r["error"]
+steps = {s["name"]: s for p in r["phases"] for s in p["steps"]}
+assert steps["palette"]["status"] == "failed", steps["palette"]
+EOF
 echo "colours = 5" >"$T/bad.conf"
 expect 2 "run --config with an unknown key" -- "$CARVE" run "$BUS" -o "$T/x.svg" --config "$T/bad.conf"
 has "$T/err" "colours" "config error names the key"
