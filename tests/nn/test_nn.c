@@ -254,6 +254,21 @@ static void test_fallback(void) {
     char desc[512];
     carve__nn_describe(c, "matte", desc, sizeof desc);
     CHECK(!strncmp(desc, "unavailable: ", 13));
+#if defined(CARVE_FAKE_ORT_OLD) && defined(CARVE_FAKE_NOT_ORT)
+    if (carve__ort_compiled()) {
+        /* a runtime older than the header: named, with both versions */
+        CHECK_ST(carve_ctx_set_option(c, "ort_library", CARVE_FAKE_ORT_OLD), CARVE_OK);
+        CHECK_ST(carve__ort_load(c, NULL), CARVE_ERR_NOT_FOUND);
+        msg = carve_ctx_errmsg(c);
+        CHECKF(strstr(msg, CARVE_FAKE_ORT_OLD) && strstr(msg, "ONNX Runtime 1.10.0 is too old") &&
+               strstr(msg, "C API version"), "%s", msg);
+        /* a library that is not ONNX Runtime */
+        CHECK_ST(carve_ctx_set_option(c, "ort_library", CARVE_FAKE_NOT_ORT), CARVE_OK);
+        CHECK_ST(carve__ort_load(c, NULL), CARVE_ERR_NOT_FOUND);
+        msg = carve_ctx_errmsg(c);
+        CHECKF(strstr(msg, CARVE_FAKE_NOT_ORT) && strstr(msg, "not ONNX Runtime"), "%s", msg);
+    }
+#endif
     /* a models folder without models: the message names the folder and the
      * manifest's candidates (only reachable when a runtime loads) */
     char dir[] = "/tmp/carve-nn-empty-XXXXXX";
