@@ -251,7 +251,7 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
     double clo[CARVE_PALETTE_MAX];
     unsigned char pass[CARVE_PALETTE_MAX];
     int nc = 0;
-    /* the quick bound (see quick bound comment) > thr, rearranged without
+    /* the quick bound (comment above margin2) > thr, rearranged without
      * division, one array per component so the compiler can vectorise it */
     double pL = lab[0], pa = lab[1], pb = lab[2];
     for (int i = 0; i < n; i++) {
@@ -261,10 +261,10 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
         double g = Cs < 50 ? 1.5 : Cs < 80 ? 1.1465 : 1.0091; /* 1 + G bound from Cb = Cs/2 */
         double Cm = 0.5 * g * Cs;                              /* >= mean C' */
         double SC = 1 + 0.045 * Cm;
-        double k = (pb >= 0 && lp->B[i] >= 0) ? 0.999998
-                 : Cm < 10 ? 0.9649 : Cm < 15 ? 0.8570 : Cm < 20 ? 0.6394 : 0.13397;
+        double kf = (pb >= 0 && lp->B[i] >= 0) ? 0.999998
+                  : Cm < 10 ? 0.9649 : Cm < 15 ? 0.8570 : Cm < 20 ? 0.6394 : 0.13397;
         double SL2 = SL * SL, SC2 = SC * SC;
-        pass[i] = dL * dL * SC2 + k * (da * da + db * db) * SL2 <= thr * SL2 * SC2;
+        pass[i] = dL * dL * SC2 + kf * (da * da + db * db) * SL2 <= thr * SL2 * SC2;
     }
     cand[nc] = hint;
     clo[nc++] = lo;
@@ -290,7 +290,6 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
         }
     if (k == 1) return cand[0];
     nc = k;
-    hint = cand[0];
     /* 2. otherwise (near-ties) exactly, ties to the lower index */
     int best = -1;
     double bd = INFINITY;
@@ -305,9 +304,8 @@ int carve__lab_pal_nearest(const carve__lab_pal *lp, const double lab[3], int hi
             best = i;
         }
     }
-    (void)hint;
     atomic_fetch_add_explicit(&map_evals, evals, memory_order_relaxed);
-    return best;
+    return best >= 0 ? best : 0; /* best < 0 only for NaN input */
 }
 
 /* ---- whole images ----------------------------------------------------------- */
