@@ -7,8 +7,11 @@
  *      colours than pixels), the distinct colours found with a 2^24-bit set;
  *   2. threads over the distinct colours and over pixel bands (each item
  *      writes only its own outputs, so results do not depend on threads);
- *   3. a proven lower bound on CIEDE2000 that skips palette entries which
- *      cannot win (see lower_bound2() and docs/chroma.md).
+ *   3. proven lower and upper bounds on CIEDE2000 (the quick bound, then
+ *      fine_bounds2(), with bounds2() as fallback): entries whose lower bound
+ *      exceeds the least upper bound cannot win; when one entry is left it
+ *      is the answer, otherwise the survivors (near-ties) are compared with
+ *      carve_ciede2000() itself.  See docs/chroma.md.
  */
 #include "chroma.h"
 
