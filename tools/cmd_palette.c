@@ -25,7 +25,8 @@ static bool use_color(const cli_args *a) {
 }
 
 static void print_palette(const carve_palette *pal, bool color) {
-    printf("%s (%d colours)\n", carve_palette_name(pal), carve_palette_count(pal));
+    int nc = carve_palette_count(pal);
+    printf("%s (%d colour%s)\n", carve_palette_name(pal), nc, nc == 1 ? "" : "s");
     for (int i = 0; i < carve_palette_count(pal); i++) {
         uint32_t c = carve_palette_color(pal, i);
         const char *nm = carve_palette_color_name(pal, i);
@@ -108,7 +109,8 @@ static int run(carve_ctx *ctx, cli_args *a) {
                 if (!rc) rc = e;
                 continue;
             }
-            printf("%s: ok, '%s', %d colours\n", a->pos[i], carve_palette_name(p), carve_palette_count(p));
+            int nc = carve_palette_count(p);
+            printf("%s: ok, '%s', %d colour%s\n", a->pos[i], carve_palette_name(p), nc, nc == 1 ? "" : "s");
             carve_palette_destroy(p);
         }
         return rc;

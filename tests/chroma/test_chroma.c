@@ -134,6 +134,16 @@ static void test_parse_formats(void) {
     CHECK(!strcmp(carve_palette_color_name(p, 2), "blue") && carve_palette_color(p, 3) == 0xaabbcc);
     carve_palette_destroy(p);
 
+    /* Windows line ends and a UTF-8 byte order mark */
+    const char *crlf = "\xEF\xBB\xBFGIMP Palette\r\nName: Win\r\n255 0 0\tRed\r\n0 0 255 Blue\r\n";
+    CHECK_ST(carve_palette_parse(ctx, crlf, strlen(crlf), "w.gpl", &p), CARVE_OK);
+    CHECK(p && carve_palette_count(p) == 2 && !strcmp(carve_palette_name(p), "Win") &&
+          !strcmp(carve_palette_color_name(p, 0), "Red") && carve_palette_color(p, 1) == 0x0000ff);
+    carve_palette_destroy(p);
+    const char *bom = "\xEF\xBB\xBF{\"colors\":[\"#123456\"]}";
+    CHECK_ST(carve_palette_parse(ctx, bom, strlen(bom), "b.json", &p), CARVE_OK);
+    CHECK(p && carve_palette_count(p) == 1 && carve_palette_color(p, 0) == 0x123456);
+    carve_palette_destroy(p);
     /* files through load and resolve */
     const char *path = write_tmp("livery.gpl", gpl);
     CHECK_ST(carve_palette_load(ctx, path, &p), CARVE_OK);
