@@ -775,6 +775,39 @@ static void test_upscale(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* 1xN, Nx1 and 1x1 images through every option and upscaling */
+static void test_tiny_images(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve_palette *pal = random_palette(5);
+    const int sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {2, 2}};
+    const char *opts[][2] = {{"min_region", "4"}, {"majority", "3"}, {"smooth", "5"}, {"dither", "floyd-steinberg"}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        carve_image *im = random_image(sizes[s][0], sizes[s][1], 0);
+        for (int o = 0; o <= 4; o++) {
+            carve_ctx *c2 = carve_ctx_create();
+            if (o < 4) carve_ctx_set_option(c2, opts[o][0], opts[o][1]);
+            carve_image *out = NULL;
+            CHECK_ST(carve_quantize(c2, im, pal, &out), CARVE_OK);
+            CHECK(out && out->w == sizes[s][0] && out->h == sizes[s][1]);
+            for (int i = 0; out && i < out->w * out->h; i++)
+                CHECK(out->px[4 * i + 3] == 0 || carve__palette_find(pal, at(out, i % out->w, i / out->w)) >= 0);
+            carve_image_destroy(out);
+            carve_ctx_destroy(c2);
+        }
+        carve_image *up = NULL;
+        CHECK_ST(carve_upscale(ctx, im, 8, &up), CARVE_OK);
+        CHECK(up && up->w == 8 * sizes[s][0] && up->h == 8 * sizes[s][1]);
+        carve_image_destroy(up);
+        carve_palette *auto_pal = NULL;
+        carve_status st = carve_palette_from_image(ctx, im, 4, NULL, &auto_pal);
+        CHECK(st == CARVE_OK || st == CARVE_ERR_EMPTY);
+        carve_palette_destroy(auto_pal);
+        carve_image_destroy(im);
+    }
+    carve_palette_destroy(pal);
+    carve_ctx_destroy(ctx);
+}
+
 /* ---- cancellation, saving, real photos ---------------------------------------------- */
 static int cancel_after(void *user, double f, const char *stage) {
     (void)f;
@@ -897,6 +930,7 @@ int main(void) {
     RUN(test_from_image);
     RUN(test_palette_from_options);
     RUN(test_upscale);
+    RUN(test_tiny_images);
     RUN(test_cancel);
     RUN(test_png_exact);
     RUN(test_sample_photo);
