@@ -7,6 +7,9 @@
 #include "core.h"
 #include "nn/nn_internal.h"
 
+#include <pthread.h>
+#include <time.h>
+
 static int ran;
 
 static carve_ctx *new_ctx(void) {
@@ -95,6 +98,42 @@ static void test_isnet_firetruck(void) {
     carve_ctx_destroy(c);
 }
 
+typedef struct cjob { carve_ctx *c; carve_image *im; carve_status st; double t_end; } cjob;
+static void *cjob_run(void *arg) {
+    cjob *j = arg;
+    uint8_t *a = NULL;
+    j->st = carve__nn_matte(j->c, j->im, &a);
+    j->t_end = carve__now();
+    free(a);
+    return NULL;
+}
+
+/* carve_ctx_cancel from another thread stops a running ISNet inference */
+static void test_isnet_cancel(void) {
+    carve_ctx *c = new_ctx();
+    if (!carve__nn_available(c, "matte")) { carve_ctx_destroy(c); return; }
+    ran++;
+    carve_image *im = NULL;
+    CHECK_ST(carve_image_load(c, CARVE_SHARED "/samples/sedan_black_side.jpg", &im), CARVE_OK);
+    if (!im) { carve_ctx_destroy(c); return; }
+    uint8_t *a = NULL;
+    CHECK_ST(carve__nn_matte(c, im, &a), CARVE_OK); /* session ready */
+    free(a);
+    cjob j = {c, im, CARVE_OK, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, cjob_run, &j);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    double t_cancel = carve__now();
+    carve_ctx_cancel(c);
+    pthread_join(th, NULL);
+    CHECK_ST(j.st, CARVE_ERR_CANCELLED);
+    fprintf(stderr, "  cancelled %.3f s after carve_ctx_cancel\n", j.t_end - t_cancel);
+    CHECKF(j.t_end - t_cancel < 2.0, "took %.2f s to stop", j.t_end - t_cancel);
+    carve_image_destroy(im);
+    carve_ctx_destroy(c);
+}
+
 static bool overlaps(const carve__box *b, int x0, int y0, int x1, int y1) {
     return b->x < x1 && b->x + b->w > x0 && b->y < y1 && b->y + b->h > y0;
 }
@@ -140,6 +179,7 @@ static void test_ppocr_bus(void) {
 int main(void) {
     if (!getenv("CARVE_NN_ONLY_MATTE")) RUN(test_ppocr_bus);
     RUN(test_isnet_firetruck);
+    RUN(test_isnet_cancel);
     carve__nn_shutdown();
     if (!ran) {
         fprintf(stderr, "SKIP: no real model installed (scripts/onnx/setup.sh [--isnet])\n");
