@@ -292,6 +292,33 @@ static void test_progress(void) {
     carve_ctx_destroy(ctx);
 }
 
+static int record(void *user, double f, const char *stage) {
+    (void)stage;
+    *(double *)user = f;
+    return 0;
+}
+
+static void test_progress_restarts(void) {
+    /* a second top-level call starts from 0 again; within a composed call
+     * progress never goes backwards */
+    carve_ctx *ctx = carve_ctx_create();
+    double seen = -1;
+    carve_ctx_set_progress(ctx, record, &seen);
+    CHECK_ST(carve__progress(ctx, 1.0, "first"), CARVE_OK);
+    CHECK_NEAR(seen, 1.0, 1e-12);
+    CHECK_ST(carve__progress(ctx, 0.1, "second"), CARVE_OK);
+    CHECK_NEAR(seen, 0.1, 1e-12);
+    carve__range r = carve__progress_push(ctx, 0.4, 0.8);
+    CHECK_ST(carve__progress(ctx, 0.5, "inner"), CARVE_OK);
+    CHECK_NEAR(seen, 0.6, 1e-12);
+    carve__range r2 = carve__progress_push(ctx, 0.0, 0.5); /* nested: 0.4..0.6 */
+    CHECK_ST(carve__progress(ctx, 0.0, "nested"), CARVE_OK);
+    CHECK_NEAR(seen, 0.6, 1e-12); /* clamped, not back to 0.4 */
+    carve__progress_pop(ctx, r2);
+    carve__progress_pop(ctx, r);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -302,5 +329,6 @@ int main(void) {
     RUN(test_formats);
     RUN(test_parallel);
     RUN(test_progress);
+    RUN(test_progress_restarts);
     return test_done();
 }

@@ -54,6 +54,7 @@ struct carve_ctx {
     /* progress sub-range: reported = lo + f * (hi - lo) */
     double prog_lo, prog_hi;
     double prog_last;
+    int prog_depth; /* nesting of carve__progress_push */
     /* pipeline results */
     char *report_json;
     struct carve__intermediate *intermediates;

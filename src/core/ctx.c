@@ -82,7 +82,9 @@ carve_status carve__progress(carve_ctx *ctx, double f, const char *stage) {
     if (f < 0) f = 0;
     if (f > 1) f = 1;
     double g = ctx->prog_lo + f * (ctx->prog_hi - ctx->prog_lo);
-    if (g < ctx->prog_last) g = ctx->prog_last; /* never goes backwards */
+    /* inside a composed call (sub-ranges pushed) progress never goes back;
+     * a new top-level call starts again from its own 0 */
+    if (ctx->prog_depth > 0 && g < ctx->prog_last) g = ctx->prog_last;
     ctx->prog_last = g;
     if (ctx->progress && ctx->progress(ctx->progress_user, g, stage ? stage : "")) carve_ctx_cancel(ctx);
     if (carve__cancelled(ctx))
@@ -98,7 +100,7 @@ carve__range carve__progress_push(carve_ctx *ctx, double a, double b) {
     double w = old.hi - old.lo;
     ctx->prog_lo = old.lo + a * w;
     ctx->prog_hi = old.lo + b * w;
-    if (ctx->prog_lo == 0 && ctx->prog_hi == 1) ctx->prog_last = 0;
+    if (ctx->prog_depth++ == 0) ctx->prog_last = ctx->prog_lo;
     return old;
 }
 
@@ -106,6 +108,7 @@ void carve__progress_pop(carve_ctx *ctx, carve__range saved) {
     if (!ctx) return;
     ctx->prog_lo = saved.lo;
     ctx->prog_hi = saved.hi;
+    if (ctx->prog_depth > 0) ctx->prog_depth--;
 }
 
 const char *carve_ctx_report_json(const carve_ctx *ctx) { return ctx ? ctx->report_json : NULL; }
