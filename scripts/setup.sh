@@ -10,7 +10,11 @@ sudo=""
 pkgs=(gcc pkg-config meson ninja-build libvips-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
       librsvg2-dev librsvg2-bin)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(python3 curl)
+  # python3: HTTP tests of carved and the model fetcher; chromium: the web UI
+  # test (driven by npm playwright-core); npm: ONNX Runtime and model downloads
+  pkgs+=(python3 curl chromium)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
