@@ -56,3 +56,11 @@ cd "$B"   # the anchors' commands are relative to the harness folder
 /usr/bin/python3 trace_bench.py --tools-file "$tools" \
   --tool carve --cmd "$carve trace {in} -o {out} -q ${CARVE_ARGS:-}" \
   "${imgs[@]}" --max-side 4096 --runs "${RUNS:-3}" --out-dir "$out"
+
+# interleaved timing (carve and VTracer alternately on each image): fairer
+# speed ratios on a shared machine than the harness's tool-after-tool passes
+if [ "${SPEED:-1}" != 0 ]; then
+  echo
+  echo "## Interleaved timing (medians of ${SPEED_RUNS:-5} alternating runs per image)"
+  /usr/bin/python3 "$root/bench/trace/speed.py" --carve "$carve" --bench "$B" "${imgs[@]}" --runs "${SPEED_RUNS:-5}"
+fi

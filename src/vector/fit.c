@@ -352,14 +352,44 @@ static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
     return fit_span(f, split, b, ts, tb, depth + 1);
 }
 
-int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm) {
+/* ---- scratch arena ------------------------------------------------------ */
+void carve__vec_scratch_free(vec_scratch *sc) {
+    free(sc->buf);
+    sc->buf = NULL;
+    sc->cap = sc->used = 0;
+}
+
+static int sc_reserve(vec_scratch *sc, size_t bytes) {
+    sc->used = 0;
+    if (bytes <= sc->cap) return 0;
+    free(sc->buf);
+    sc->buf = malloc(bytes);
+    sc->cap = sc->buf ? bytes : 0;
+    return sc->buf ? 0 : -1;
+}
+
+static void *sc_alloc(vec_scratch *sc, size_t bytes, bool zero) {
+    size_t a = (bytes + 15) & ~(size_t)15;
+    if (sc->used + a > sc->cap) return NULL; /* cannot happen: reserved from the bound */
+    void *p = sc->buf + sc->used;
+    sc->used += a;
+    if (zero) memset(p, 0, bytes);
+    return p;
+}
+#define SC_MALLOC(bytes) sc_alloc(sc, (bytes), false)
+#define SC_CALLOC(n, size) sc_alloc(sc, (size_t)(n) * (size_t)(size), true)
+
+int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm, vec_scratch *sc) {
     const int32_t *V = t->pts + 2 * c->off;
     int64_t n = c->n;
+    /* every array below is bounded by a multiple of n: one arena, reused by
+     * the chains of a task (no malloc/free per chain) */
+    if (sc_reserve(sc, (size_t)300 * (size_t)(n + 8) + 1024)) return -1;
     segbuf sb = {NULL, 0, 0, prm->scale};
     int rc = -1;
     /* turning vertices of the staircase */
-    int64_t *K = malloc((size_t)(n + 2) * sizeof(int64_t));
-    P2 *D = calloc((size_t)(2 * n + 4), sizeof(P2));
+    int64_t *K = SC_MALLOC((size_t)(n + 2) * sizeof(int64_t));
+    P2 *D = SC_CALLOC((size_t)(2 * n + 4), sizeof(P2));
     uint8_t *keep = NULL;
     fitter f = {0};
     if (!K || !D) goto out;
@@ -393,11 +423,9 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
      * 2 px, or at either end of a 1 px "cap" (a run whose two turns go the
      * same way, e.g. the end of a 1 px wide line) */
     int64_t nD = 0, nr = nk - 1;
-    int8_t *ts = calloc((size_t)nr + 1, 1); /* turn sign at the start of run i */
-    int32_t *rl = malloc((size_t)(nr + 1) * sizeof(int32_t));
+    int8_t *ts = SC_CALLOC((size_t)nr + 1, 1); /* turn sign at the start of run i */
+    int32_t *rl = SC_MALLOC((size_t)(nr + 1) * sizeof(int32_t));
     if (!ts || !rl) {
-        free(ts);
-        free(rl);
         goto out;
     }
     for (int64_t i = 0; i < nr; i++) {
@@ -422,10 +450,8 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         D[nD++] = mul(add(a, b), 0.5);
     }
 #undef CAP
-    free(ts);
-    free(rl);
     if (!closed) D[nD++] = p2(V[2 * n], V[2 * n + 1]);
-    keep = calloc((size_t)nD + 1, 1);
+    keep = SC_CALLOC((size_t)nD + 1, 1);
     if (!keep) goto out;
     P2 *DX = D; /* closed: D[nD] = D[0] for the second half */
     if (!closed) {
@@ -448,9 +474,9 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     }
     /* polygon */
     int64_t nP = 0;
-    f.P = calloc((size_t)(nD + 2), sizeof(P2));
-    f.pi = malloc((size_t)(nD + 2) * sizeof(int64_t));
-    f.turn = calloc((size_t)nD + 2, sizeof(double));
+    f.P = SC_CALLOC((size_t)(nD + 2), sizeof(P2));
+    f.pi = SC_MALLOC((size_t)(nD + 2) * sizeof(int64_t));
+    f.turn = SC_CALLOC((size_t)nD + 2, sizeof(double));
     if (!f.P || !f.pi || !f.turn) goto out;
     for (int64_t i = 0; i < nD; i++)
         if (keep[i]) {
@@ -519,7 +545,7 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         double la = len(a), lb = len(b);
         f.turn[k] = (la > 0 && lb > 0) ? atan2(cross(a, b), dot(a, b)) * (180.0 / M_PI) : 0; /* signed */
     }
-    uint8_t *corner = calloc((size_t)nP + 1, 1);
+    uint8_t *corner = SC_CALLOC((size_t)nP + 1, 1);
     if (!corner) goto out;
     int64_t ncorner = 0, firstc = -1;
     for (int64_t k = (closed ? 0 : 1); k < nP - 1; k++) {
@@ -534,16 +560,11 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     if (closed && firstc > 0) {
         /* rotate so that the loop starts at a corner */
         int64_t m = nP - 1;
-        P2 *rp = malloc((size_t)(m + 1) * sizeof(P2));
-        int64_t *ri = malloc((size_t)(m + 1) * sizeof(int64_t));
-        double *rt = malloc((size_t)(m + 1) * sizeof(double));
-        uint8_t *rc2 = malloc((size_t)(m + 1));
+        P2 *rp = SC_MALLOC((size_t)(m + 1) * sizeof(P2));
+        int64_t *ri = SC_MALLOC((size_t)(m + 1) * sizeof(int64_t));
+        double *rt = SC_MALLOC((size_t)(m + 1) * sizeof(double));
+        uint8_t *rc2 = SC_MALLOC((size_t)(m + 1));
         if (!rp || !ri || !rt || !rc2) {
-            free(rp);
-            free(ri);
-            free(rt);
-            free(rc2);
-            free(corner);
             goto out;
         }
         for (int64_t k = 0; k < m; k++) {
@@ -561,18 +582,13 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         memcpy(f.pi, ri, (size_t)(m + 1) * sizeof(int64_t));
         memcpy(f.turn, rt, (size_t)(m + 1) * sizeof(double));
         memcpy(corner, rc2, (size_t)(m + 1));
-        free(rp);
-        free(ri);
-        free(rt);
-        free(rc2);
     }
     if (closed) corner[0] = corner[nP - 1] = ncorner > 0;
     else corner[0] = corner[nP - 1] = 1;
     f.qcap = 2 * nD + 8;
-    f.Q = malloc((size_t)f.qcap * sizeof(P2));
-    f.u = malloc((size_t)f.qcap * sizeof(double));
+    f.Q = SC_MALLOC((size_t)f.qcap * sizeof(P2));
+    f.u = SC_MALLOC((size_t)f.qcap * sizeof(double));
     if (!f.Q || !f.u) {
-        free(corner);
         goto out;
     }
     c->sx = llround(f.P[0].x * prm->scale);
@@ -586,22 +602,12 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         if (corner[k]) tb = corner_tangent(&f, k, -1);
         else tb = mul(smooth_tangent(&f, k), -1);
         if (fit_span(&f, a, k, ta, tb, 0)) {
-            free(corner);
             goto out;
         }
         a = k;
     }
-    free(corner);
     rc = 0;
 out:
-    free(K);
-    free(D);
-    free(keep);
-    free(f.P);
-    free(f.pi);
-    free(f.turn);
-    free(f.Q);
-    free(f.u);
     if (rc == 0) {
         c->seg = sb.v;
         c->nseg = sb.n;

@@ -333,45 +333,85 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec
          * path) so that nothing is painted into transparency */
         bool any = false;
         size_t W = (size_t)t->w + 1;
-        for (int i = 0; i < nco; i++) {
-            int c = co[i].id;
-            if (c == self_stroke) continue;
-            for (int butt = 0; butt < 2; butt++) {
-                bool first = true;
-                for (int64_t k = 0; k < t->nchains; k++) {
-                    const vec_chain *ch = &t->chains[k];
-                    if (ch->left < 0 || ch->right < 0) continue;
-                    int32_t lo = rrank[ch->left] < rrank[ch->right] ? ch->left : ch->right;
-                    if (t->reg_color[lo] != c) continue;
-                    bool vend = false;
-                    if (has_void && !ch->closed)
-                        vend = vertex_near_void(t, (int)(ch->v0 % W), (int)(ch->v0 / W)) ||
-                               vertex_near_void(t, (int)(ch->v1 % W), (int)(ch->v1 / W));
-                    if (vend != (butt == 1)) continue;
-                    if (!any) {
-                        carve__buf_printf(&b, "<g fill=\"none\" stroke-width=\"%s\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n", sw);
-                        any = true;
-                    }
-                    if (first) {
-                        char hx[8];
-                        color_attr(hx, l->colors[c]);
-                        carve__buf_printf(&b, "<path stroke=\"%s\"%s d=\"", hx, butt ? " stroke-linecap=\"butt\"" : "");
-                        w.last_cmd = 0;
-                    }
-                    pw_move(&w, ch->sx, ch->sy, first);
-                    emit_use(&w, ch, false);
-                    if (ch->closed) pw_close(&w); /* a loop: joined all round */
-                    first = false;
-                }
-                if (!first) {
-                    pw_end(&w);
-                    carve__buf_puts(&b, "\"/>\n");
-                }
-            }
+        /* bucket the chains by (stroke colour rank, butt), stable */
+        int64_t nb = 2 * (int64_t)nco;
+        int64_t *boff = calloc((size_t)nb + 1, sizeof(int64_t));
+        int32_t *bkey = malloc((size_t)(t->nchains ? t->nchains : 1) * sizeof(int32_t));
+        int64_t *border = malloc((size_t)(t->nchains ? t->nchains : 1) * sizeof(int64_t));
+        if (!boff || !bkey || !border) {
+            free(boff);
+            free(bkey);
+            free(border);
+            goto oom;
         }
+        for (int64_t k = 0; k < t->nchains; k++) {
+            const vec_chain *ch = &t->chains[k];
+            bkey[k] = -1;
+            if (ch->left < 0 || ch->right < 0) continue;
+            int32_t lo = rrank[ch->left] < rrank[ch->right] ? ch->left : ch->right;
+            int c = t->reg_color[lo];
+            if (c == self_stroke) continue;
+            bool vend = false;
+            if (has_void && !ch->closed)
+                vend = vertex_near_void(t, (int)(ch->v0 % W), (int)(ch->v0 / W)) ||
+                       vertex_near_void(t, (int)(ch->v1 % W), (int)(ch->v1 / W));
+            bkey[k] = 2 * crank[c] + (vend ? 1 : 0);
+            boff[bkey[k] + 1]++;
+        }
+        for (int64_t i = 0; i < nb; i++) boff[i + 1] += boff[i];
+        {
+            int64_t *fill = malloc((size_t)(nb + 1) * sizeof(int64_t));
+            if (!fill) {
+                free(boff);
+                free(bkey);
+                free(border);
+                goto oom;
+            }
+            memcpy(fill, boff, (size_t)(nb + 1) * sizeof(int64_t));
+            for (int64_t k = 0; k < t->nchains; k++)
+                if (bkey[k] >= 0) border[fill[bkey[k]]++] = k;
+            free(fill);
+        }
+        for (int64_t bk = 0; bk < nb; bk++) {
+            if (boff[bk] == boff[bk + 1]) continue;
+            int c = co[bk / 2].id;
+            int butt = (int)(bk & 1);
+            if (!any) {
+                carve__buf_printf(&b, "<g fill=\"none\" stroke-width=\"%s\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n", sw);
+                any = true;
+            }
+            char hx[8];
+            color_attr(hx, l->colors[c]);
+            carve__buf_printf(&b, "<path stroke=\"%s\"%s d=\"", hx, butt ? " stroke-linecap=\"butt\"" : "");
+            w.last_cmd = 0;
+            for (int64_t q = boff[bk]; q < boff[bk + 1]; q++) {
+                const vec_chain *ch = &t->chains[border[q]];
+                pw_move(&w, ch->sx, ch->sy, q == boff[bk]);
+                emit_use(&w, ch, false);
+                if (ch->closed) pw_close(&w); /* a loop: joined all round */
+            }
+            pw_end(&w);
+            carve__buf_puts(&b, "\"/>\n");
+        }
+        free(boff);
+        free(bkey);
+        free(border);
         if (any) carve__buf_puts(&b, "</g>\n");
     }
     if (!p->stacked) {
+        /* regions bucketed by colour rank (stable: ascending region id) */
+        int64_t *goff = calloc((size_t)nco + 1, sizeof(int64_t));
+        int32_t *gord = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int32_t));
+        if (!goff || !gord) {
+            free(goff);
+            free(gord);
+            goto oom;
+        }
+        for (int32_t g = 0; g < t->nreg; g++) goff[crank[t->reg_color[g]] + 1]++;
+        for (int i = 0; i < nco; i++) goff[i + 1] += goff[i];
+        for (int32_t g = 0; g < t->nreg; g++) gord[goff[crank[t->reg_color[g]]]++] = g;
+        for (int i = nco; i > 0; i--) goff[i] = goff[i - 1];
+        goff[0] = 0;
         for (int i = 0; i < nco; i++) {
             int c = co[i].id;
             char hx[8];
@@ -382,8 +422,8 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec
             else carve__buf_printf(&b, "<path fill=\"%s\" d=\"", hx);
             w.last_cmd = 0;
             bool first = true;
-            for (int32_t g = 0; g < t->nreg; g++) {
-                if (t->reg_color[g] != c) continue;
+            for (int64_t q = goff[i]; q < goff[i + 1]; q++) {
+                int32_t g = gord[q];
                 for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++) {
                     emit_ring(&w, t, r, first);
                     first = false;
@@ -391,8 +431,14 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec
             }
             pw_end(&w);
             carve__buf_puts(&b, "\"/>\n");
-            if ((i & 15) == 0 && (st = carve__progress(ctx, (double)i / nco, "trace"))) goto fail;
+            if ((i & 15) == 0 && (st = carve__progress(ctx, (double)i / nco, "trace"))) {
+                free(goff);
+                free(gord);
+                goto fail;
+            }
         }
+        free(goff);
+        free(gord);
     } else {
         if (has_void) {
             /* region adjacency (other side of every chain, -1 = transparent) */

@@ -21,7 +21,8 @@ static const int DX[4] = {1, 0, -1, 0}, DY[4] = {0, 1, 0, -1};
 typedef struct topo_state {
     int w, h;
     const int32_t *reg;
-    uint8_t *vf; /* per vertex: 1 right edge visited, 2 down edge visited, 4 junction */
+    uint8_t *vf; /* per vertex: 1 right edge visited, 2 down edge visited, 4 junction,
+                  * 8 right edge is a boundary, 16 down edge is a boundary */
 } topo_state;
 
 static inline int32_t R(const topo_state *s, int x, int y) {
@@ -45,10 +46,16 @@ static inline int32_t right_of(const topo_state *s, int x, int y, int d) {
     default: return R(s, x, y - 1);
     }
 }
+/* is the edge leaving vertex (x,y) in direction d a boundary edge?  (bits 8
+ * and 16 of vf, precomputed: right / down edge of the vertex) */
 static inline bool bnd(const topo_state *s, int x, int y, int d) {
-    int nx = x + DX[d], ny = y + DY[d];
-    if (nx < 0 || ny < 0 || nx > s->w || ny > s->h) return false;
-    return left_of(s, x, y, d) != right_of(s, x, y, d);
+    size_t W = (size_t)s->w + 1;
+    switch (d) {
+    case 0: return (s->vf[(size_t)y * W + x] & 8) != 0;
+    case 1: return (s->vf[(size_t)y * W + x] & 16) != 0;
+    case 2: return x > 0 && (s->vf[(size_t)y * W + x - 1] & 8) != 0;
+    default: return y > 0 && (s->vf[(size_t)(y - 1) * W + x] & 16) != 0;
+    }
 }
 /* visited flag of the edge leaving (x,y) in direction d */
 static inline uint8_t *vflag(const topo_state *s, int x, int y, int d, uint8_t *bit) {
@@ -184,6 +191,17 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     if (!t->reg_color || !s.vf) goto oom;
     for (size_t i = 0; i < n; i++)
         if (t->reg[i] >= 0) t->reg_color[t->reg[i]] = l->lab[i];
+    /* boundary bits of every vertex's right and down edge */
+    for (int y = 0; y <= h; y++) {
+        const int32_t *up = y > 0 ? t->reg + (size_t)(y - 1) * w : NULL;
+        const int32_t *dn = y < h ? t->reg + (size_t)y * w : NULL;
+        uint8_t *f = s.vf + (size_t)y * W;
+        for (int x = 0; x < w; x++)
+            if ((up ? up[x] : -1) != (dn ? dn[x] : -1)) f[x] |= 8;
+        if (dn)
+            for (int x = 0; x <= w; x++)
+                if ((x > 0 ? dn[x - 1] : -1) != (x < w ? dn[x] : -1)) f[x] |= 16;
+    }
     /* junctions */
     for (int y = 0; y <= h; y++) {
         for (int x = 0; x <= w; x++) {

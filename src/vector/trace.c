@@ -17,11 +17,14 @@ static int fit_task(void *arg, int64_t i) {
     fit_job *j = arg;
     int64_t a = j->lo + i * j->per, b = a + j->per;
     if (b > j->hi) b = j->hi;
-    for (int64_t k = a; k < b; k++) {
-        if (((k - a) & 255) == 255 && carve__cancelled(j->ctx)) return 2;
-        if (carve__vec_fit_chain(j->t, &j->t->chains[k], j->p)) return 1;
+    vec_scratch sc = {0};
+    int rc = 0;
+    for (int64_t k = a; k < b && !rc; k++) {
+        if (((k - a) & 255) == 255 && carve__cancelled(j->ctx)) rc = 2;
+        else if (carve__vec_fit_chain(j->t, &j->t->chains[k], j->p, &sc)) rc = 1;
     }
-    return 0;
+    carve__vec_scratch_free(&sc);
+    return rc;
 }
 
 carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size_t *len) {

@@ -89,8 +89,15 @@ typedef struct vec_fit_params {
     double fit_tol;         /* spline tolerance (px) */
 } vec_fit_params;
 
+/* Scratch memory reused across the chains one worker fits. */
+typedef struct vec_scratch {
+    uint8_t *buf;
+    size_t cap, used;
+} vec_scratch;
+void carve__vec_scratch_free(vec_scratch *sc);
+
 /* Fits chain c of t (writes c->sx, c->sy, c->seg, c->nseg).  0 or -1 on OOM. */
-int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *p);
+int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *p, vec_scratch *sc);
 
 /* ---- SVG ----------------------------------------------------------------- */
 typedef struct vec_svg_params {
