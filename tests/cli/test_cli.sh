@@ -159,8 +159,12 @@ expect 2 "batch without -o" -- "$CARVE" run "$T/in"
 mkdir -p "$T/empty"
 expect 3 "batch over an empty folder" -- "$CARVE" run "$T/empty" -o "$T/outdir2"
 rm "$T/in/broken.jpg"
-expect 0 "batch all good" -- "$CARVE" run "$T/in" -o "$T/outdir3" --work-size 256 -q
+cp "$MOTO" "$T/in/bus.png" # two inputs named bus: outputs keep their suffix
+expect 0 "batch all good" -- "$CARVE" run "$T/in" -o "$T/outdir3" --work-size 256 -q --keep-intermediates "$T/inter3"
 exists "$T/outdir3/moto.svg" "batch all good output"
+exists "$T/outdir3/bus.jpg.svg" "batch name clash (jpg)"
+exists "$T/outdir3/bus.png.svg" "batch name clash (png)"
+exists "$T/inter3/moto.6-chroma.png" "batch intermediates"
 
 # ---- interrupt: SIGINT cancels, exit 130, no output -----------------------------
 "$CARVE" run "$SHARED/samples/pickup_white_street.jpg" -o "$T/int.svg" -q --work-size 1800 &
