@@ -200,11 +200,13 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
         } else {
             snprintf(why, sizeof why, "%s", ctx->errmsg[0] ? ctx->errmsg : carve_strerror(st));
         }
-        json_decref(details);
         discard_candidates(s);
         json_t *a = json_object();
         json_object_set_new(a, "backend", json_string(list[b]->name));
         json_object_set_new(a, "reason", json_string(why));
+        /* what the rejected backend measured (e.g. its matte's foreground) */
+        if (json_object_size(details)) json_object_set_new(a, "details", details);
+        else json_decref(details);
         /* a neural backend that is merely not installed is routine in auto mode */
         bool routine = st == CARVE_ERR_NOT_FOUND && sp->backend_opt >= 0 &&
                        carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == 0;
@@ -1129,6 +1131,9 @@ static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
             strcmp(json_string_value(json_object_get(sobj, "name")), "edges"))
             be = sb;
         if (ss && !strcmp(ss, "fallback")) fallback = true;
+        size_t k;
+        json_t *fb;
+        json_array_foreach(json_object_get(sobj, "fallbacks"), k, fb) if (!json_object_get(fb, "unavailable")) fallback = true;
     }
     json_object_set_new(obj, "backend", json_string(be));
     json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled"

@@ -411,6 +411,31 @@ static void test_forced_failures(void) {
         carve_ctx_set_option(ctx, "models_dir", "");
     }
 
+    /* a backend whose output fails validation: a photo with one transparent
+     * corner pixel block makes the input-alpha matte "all foreground", which
+     * is rejected (with its measurements) before the classical matte runs */
+    {
+        carve_image *img = load_sample("sedan_black_side.jpg");
+        uint8_t *p = carve_image_pixels(img);
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++) p[4 * ((size_t)y * carve_image_width(img) + x) + 3] = 0;
+        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+        rep = report_of(ctx);
+        m = step_of(rep, "steer", "matte");
+        json_t *fb0 = json_array_get(json_object_get(m, "fallbacks"), 0);
+        CHECKF(!strcmp(jstr(fb0, "backend"), "input-alpha") && strstr(jstr(fb0, "reason"), "all foreground"),
+               "first matte fallback %s: %s", jstr(fb0, "backend"), jstr(fb0, "reason"));
+        CHECK(json_number_value(json_object_get(json_object_get(fb0, "details"), "foreground_fraction")) > 0.99);
+        CHECK(json_object_get(fb0, "unavailable") == NULL);
+        CHECKF(!strcmp(jstr(m, "status"), "fallback") || !strcmp(jstr(m, "status"), "skipped"), "matte status %s",
+               jstr(m, "status"));
+        CHECK(!strcmp(jstr(phase_of(rep, "steer"), "status"), "fallback"));
+        json_decref(rep);
+        carve_free(svg);
+        svg = NULL;
+        carve_image_destroy(img);
+    }
+
     /* a required step failing: unknown palette fails the run, naming it */
     CHECK_ST(carve_ctx_set_option(ctx, "palette", "no-such-palette-xyz"), CARVE_OK);
     CHECK(carve_run(ctx, flat, NULL, &svg, &len) != CARVE_OK);
