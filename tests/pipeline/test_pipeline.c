@@ -497,7 +497,7 @@ static void test_cancellation(void) {
         double lag = carve__now() - c.when;
         CHECKF(st == CARVE_ERR_CANCELLED, "cancel at %.1f: status %d (%s)", stops[k], st, carve_ctx_errmsg(ctx));
         CHECK(svg == NULL && len == 0);
-        CHECKF(lag < 1.0, "cancel at %.1f took %.3f s", stops[k], lag);
+        CHECKF(lag < 2.0, "cancel at %.1f took %.3f s", stops[k], lag); /* generous: CI runs it under ASan on a busy machine */
         CHECK(!c.backwards);
         json_t *rep = report_of(ctx);
         CHECK(rep && !strcmp(jstr(rep, "status"), "cancelled"));
