@@ -75,14 +75,20 @@ static bool is_dir(const char *path) {
 
 /* Joins every --erase and the option erase (config) into the option. */
 static int collect_erase(carve_ctx *ctx, const cli_args *a) {
-    char cur[4096];
-    carve_ctx_get_option(ctx, "erase", cur, sizeof cur);
+    size_t curcap = 65536 + 2; /* string options are at most 65536 bytes */
+    char *cur = malloc(curcap);
+    if (!cur) return EXIT_FAIL;
+    carve_ctx_get_option(ctx, "erase", cur, curcap);
     size_t cap = strlen(cur) + 2;
     for (int i = 0; i < a->nextra; i++)
         if (!strcmp(a->extra_name[i], "erase")) cap += strlen(a->extra_val[i]) + 1;
     char *all = malloc(cap);
-    if (!all) return EXIT_FAIL;
+    if (!all) {
+        free(cur);
+        return EXIT_FAIL;
+    }
     snprintf(all, cap, "%s", cur);
+    free(cur);
     bool any = false;
     for (int i = 0; i < a->nextra; i++) {
         if (strcmp(a->extra_name[i], "erase")) continue;
