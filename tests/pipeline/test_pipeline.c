@@ -774,6 +774,44 @@ static void test_neural_when_installed(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* Odd inputs through every phase: tiny, thin, noisy, partly transparent,
+ * with erase boxes.  The run either succeeds with an SVG of palette colours
+ * or fails with a clear status; it never crashes (ASan/UBSan in CI). */
+static void test_odd_inputs(void) {
+    static const int sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {2, 2}, {3, 97}, {97, 3}, {17, 5}, {64, 64}};
+    uint32_t seed = 12345;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int variant = 0; variant < 3; variant++) {
+            int w = sizes[k][0], h = sizes[k][1];
+            carve_image *im = carve_image_create(w, h);
+            uint8_t *p = carve_image_pixels(im);
+            for (int i = 0; i < w * h; i++) {
+                for (int c = 0; c < 3; c++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    p[4 * i + c] = variant == 1 ? (uint8_t)(i * 37 + c * 80) : (uint8_t)(seed >> 24);
+                }
+                seed = seed * 1664525u + 1013904223u;
+                p[4 * i + 3] = variant == 2 ? ((seed >> 28) < 6 ? 0 : 255) : 255;
+            }
+            p[3] = 255; /* at least one opaque pixel */
+            carve_ctx *ctx = small_ctx(256);
+            carve_ctx_set_option(ctx, "erase", "0,0,1,1;5,5,3,3");
+            carve_ctx_set_option(ctx, "outline", variant == 1 ? "true" : "false");
+            char *svg = NULL;
+            size_t len = 0;
+            carve_status st = carve_run(ctx, im, NULL, &svg, &len);
+            CHECKF(st == CARVE_OK, "%dx%d variant %d: %s", w, h, variant, carve_ctx_errmsg(ctx));
+            json_t *rep = report_of(ctx);
+            CHECK(rep != NULL);
+            if (st == CARVE_OK && svg && rep) check_svg_palette(svg, len, rep, "odd input");
+            json_decref(rep);
+            carve_free(svg);
+            carve_ctx_destroy(ctx);
+            carve_image_destroy(im);
+        }
+    }
+}
+
 static void test_parse_erase(void) {
     carve_ctx *ctx = carve_ctx_create();
     carve__box *b = NULL;
@@ -887,6 +925,7 @@ int main(void) {
     RUN(test_determinism);
     RUN(test_palette_argument_and_presets);
     RUN(test_html_report);
+    RUN(test_odd_inputs);
     RUN(test_neural_when_installed);
     return test_done();
 }
