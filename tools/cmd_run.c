@@ -251,8 +251,17 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     bool tty = isatty(2) != 0;
     int ok = 0, failed = 0, done = 0;
     char **why = calloc((size_t)n, sizeof *why);
+    if (!why) {
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names);
+        fprintf(stderr, "carve run: out of memory\n");
+        return EXIT_FAIL;
+    }
     double total = 0;
     bool cancelled = false;
+    carve__buf sum; /* report folder: summary.json */
+    carve__buf_init(&sum);
+    carve__buf_puts(&sum, "{\"files\":[");
     for (int i = 0; i < n && !cancelled; i++) {
         char *in = join(dir, names[i], "");
         char *stem = stem_of(names[i]);
@@ -274,6 +283,26 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
         carve_status st = (!in || !stem || !svgp || (report && !repp)) ? CARVE_ERR_NOMEM : run_one(ctx, in, &o, &p);
         total += o.seconds;
         done++;
+        carve__buf_printf(&sum, "%s\n{\"input\":\"", i ? "," : "");
+        carve__buf_json_str(&sum, names[i]);
+        carve__buf_printf(&sum, "\",\"status\":\"%s\",\"seconds\":%.3f",
+                          st == CARVE_ERR_CANCELLED ? "cancelled" : st ? "failed" : "ok", o.seconds);
+        if (!st && svgp) {
+            carve__buf_puts(&sum, ",\"svg\":\"");
+            carve__buf_json_str(&sum, svgp);
+            carve__buf_putc(&sum, '"');
+        }
+        if (repp && !o.load_failed && st != CARVE_ERR_CANCELLED) {
+            carve__buf_puts(&sum, ",\"report\":\"");
+            carve__buf_json_str(&sum, repp);
+            carve__buf_putc(&sum, '"');
+        }
+        if (st && st != CARVE_ERR_CANCELLED) {
+            carve__buf_puts(&sum, ",\"error\":\"");
+            carve__buf_json_str(&sum, carve_ctx_errmsg(ctx));
+            carve__buf_printf(&sum, "\",\"exit_code\":%d", o.load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : cli_exit_code(st));
+        }
+        carve__buf_putc(&sum, '}');
         if (st == CARVE_ERR_CANCELLED) {
             cancelled = true;
             done--;
@@ -293,6 +322,17 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     }
     fprintf(stderr, "carve run: %d of %d done, %d failed%s (%.1f s)\n", ok, n, failed,
             cancelled ? ", interrupted" : "", total);
+    carve__buf_printf(&sum, "\n],\"images\":%d,\"done\":%d,\"failed\":%d,\"interrupted\":%s,\"seconds\":%.3f}\n", n, ok,
+                      failed, cancelled ? "true" : "false", total);
+    size_t slen = 0;
+    char *stext = carve__buf_take(&sum, &slen);
+    if (report && stext) {
+        char *sp = join(report, "summary", ".json");
+        if (!sp || carve_write_file(ctx, sp, stext, slen))
+            fprintf(stderr, "carve run: cannot write the summary: %s\n", sp ? carve_ctx_errmsg(ctx) : "out of memory");
+        free(sp);
+    }
+    free(stext);
     if (failed) {
         fprintf(stderr, "failed files:\n");
         for (int i = 0; i < n; i++)

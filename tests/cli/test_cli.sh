@@ -155,6 +155,15 @@ absent "$T/outdir/readme.svg" "non-images skipped"
 has "$T/err" "2 of 3 done, 1 failed" "batch summary"
 has "$T/err" "broken.jpg" "batch lists the failed file"
 exists "$T/reports/bus.json" "batch report"
+if python3 - "$T/reports/summary.json" <<'EOF'; then ok; else bad "batch summary.json"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["images"] == 3 and r["done"] == 2 and r["failed"] == 1 and r["interrupted"] is False, r
+byname = {f["input"]: f for f in r["files"]}
+assert byname["broken.jpg"]["status"] == "failed" and byname["broken.jpg"]["exit_code"] == 3, byname["broken.jpg"]
+assert "broken.jpg" in byname["broken.jpg"]["error"]
+assert byname["bus.jpg"]["status"] == "ok" and byname["bus.jpg"]["svg"].endswith("bus.svg")
+EOF
 expect 2 "batch without -o" -- "$CARVE" run "$T/in"
 mkdir -p "$T/empty"
 expect 3 "batch over an empty folder" -- "$CARVE" run "$T/empty" -o "$T/outdir2"
