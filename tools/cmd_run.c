@@ -16,7 +16,7 @@ static const cli_flag run_flags[] = {
     {"erase", true, "erase the box x,y,w,h (input pixels) and inpaint it; repeatable"},
     {"keep-intermediates", true, "write each phase's image into folder DIR (<name>.<n>-<phase>.png)"},
     {"report", true, "write the run report: JSON, or an HTML page when FILE ends in .html "
-                     "(batch: a folder of <name>.json)"},
+                     "(batch: a folder of <name>.json and summary.json)"},
     {NULL, false, NULL},
 };
 
@@ -327,7 +327,13 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     size_t slen = 0;
     char *stext = carve__buf_take(&sum, &slen);
     if (report && stext) {
-        char *sp = join(report, "summary", ".json");
+        bool taken = false; /* an input named summary.* already has summary.json */
+        for (int i = 0; i < n; i++) {
+            char *st2 = stem_of(names[i]);
+            taken |= st2 && !strcmp(st2, "summary");
+            free(st2);
+        }
+        char *sp = join(report, taken ? "summary-of-run" : "summary", ".json");
         if (!sp || carve_write_file(ctx, sp, stext, slen))
             fprintf(stderr, "carve run: cannot write the summary: %s\n", sp ? carve_ctx_errmsg(ctx) : "out of memory");
         free(sp);
