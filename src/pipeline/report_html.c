@@ -61,6 +61,8 @@ static json_t *find_step(json_t *phase, const char *name) {
     return NULL;
 }
 
+#define HTML_MAX_SIDE 800
+
 static const char css[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}"
     "h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}"
@@ -129,7 +131,18 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
     for (struct carve__intermediate *it = ctx->intermediates; it && !st; it = it->next) {
         void *png = NULL;
         size_t plen = 0;
-        st = carve_image_save_memory(ctx, it->img, ".png", &png, &plen);
+        /* the page shows them a few hundred pixels wide: embed at most 800 */
+        const carve_image *show = it->img;
+        carve_image *small = NULL;
+        int ls = it->img->w > it->img->h ? it->img->w : it->img->h;
+        if (ls > HTML_MAX_SIDE) {
+            int w = (int)((int64_t)it->img->w * HTML_MAX_SIDE / ls), h = (int)((int64_t)it->img->h * HTML_MAX_SIDE / ls);
+            st = carve__resize_rgba(ctx, it->img, w > 0 ? w : 1, h > 0 ? h : 1, &small);
+            if (st) break;
+            show = small;
+        }
+        st = carve_image_save_memory(ctx, show, ".png", &png, &plen);
+        carve_image_destroy(small);
         if (st) break;
         carve__buf_puts(&b, "<figure><img alt=\"");
         put_esc(&b, it->name);
@@ -139,6 +152,7 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
         carve__buf_puts(&b, "\"><figcaption><b>");
         put_esc(&b, it->name);
         carve__buf_printf(&b, "</b> %dx%d", it->img->w, it->img->h);
+        if (!strcmp(it->name, "input")) carve__buf_puts(&b, " &middot; the original photo at the work size");
         for (size_t k = 0; k < sizeof producers / sizeof producers[0]; k++) {
             if (strcmp(producers[k].image, it->name)) continue;
             json_t *sp = find_step(find_phase(r, producers[k].phase), producers[k].step);
