@@ -129,6 +129,10 @@ has "$T/moto.html" "<!DOCTYPE html>" "html report"
 has "$T/moto.html" "data:image/png;base64," "html report embeds images"
 has "$T/moto.html" "<svg" "html report inlines the SVG"
 has "$T/moto.html" "sanitize" "html report names phases"
+# a work size over 800 px: the page embeds downscaled images
+expect 0 "html report, large" -- "$CARVE" run "$SHARED/samples/pickup_white_street.jpg" -o "$T/pickup.svg" -q \
+    --work-size 900 --report "$T/pickup.html"
+if [ "$(grep -o 'data:image/png;base64' "$T/pickup.html" | wc -l)" -ge 4 ]; then ok; else bad "large html report lacks images"; fi
 # stdout output, no progress noise on stdout
 expect 0 "run to stdout" -- "$CARVE" run "$BUS" "${FAST[@]}"
 if head -c 200 "$T/out" | grep -q "<svg"; then ok; else bad "stdout is not SVG: $(head -c 100 "$T/out")"; fi
