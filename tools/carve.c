@@ -151,6 +151,16 @@ static int parse(const cli_cmd *c, carve_ctx *ctx, int argc, char **argv, cli_ar
         carve_status st = carve_ctx_load_config(ctx, config);
         if (st) return cli_fail(ctx, st);
     }
+    /* a preset is a base: apply it before the other flags, wherever it stands */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        const char *pv = !strncmp(argv[i], "--preset=", 9) ? argv[i] + 9
+                       : (!strcmp(argv[i], "--preset") && i + 1 < argc) ? argv[i + 1] : NULL;
+        if (pv && in_groups(c->groups, "run")) {
+            carve_status st = carve_ctx_apply_preset(ctx, pv);
+            if (st) return cli_fail(ctx, st);
+        }
+    }
     bool only_pos = false;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
@@ -204,7 +214,8 @@ static int parse(const cli_cmd *c, carve_ctx *ctx, int argc, char **argv, cli_ar
             if (i + 1 >= argc) { fprintf(stderr, "carve %s: --%s needs a value\n", c->name, name); return EXIT_USAGE; }
             val = argv[++i];
         }
-        carve_status st = !strcmp(o->key, "preset") ? carve_ctx_apply_preset(ctx, val) : carve_ctx_set_option(ctx, o->key, val);
+        if (!strcmp(o->key, "preset")) continue; /* applied above */
+        carve_status st = carve_ctx_set_option(ctx, o->key, val);
         if (st) return cli_fail(ctx, st);
     }
     return 0;

@@ -123,6 +123,9 @@ if python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['option
 # preset then explicit flag
 expect 0 "preset poster" -- "$CARVE" run "$MOTO" -o "$T/moto.svg" --preset poster --work-size 256 -q --report "$T/moto.json"
 if python3 -c "import json,sys; r=json.load(open(sys.argv[1])); o=r['options']; assert o['preset']=='poster' and o['work_size']==256 and o['colors']<=10, o" "$T/moto.json"; then ok; else bad "preset options"; fi
+# a preset is a base wherever it stands: an explicit flag before it still wins
+expect 0 "flag before preset" -- "$CARVE" run "$MOTO" -o "$T/moto2.svg" --colors 12 --preset poster --work-size 256 -q --report "$T/moto2.json"
+if python3 -c "import json,sys; o=json.load(open(sys.argv[1]))['options']; assert o['preset']=='poster' and o['colors']==12 and o['filter_speckle']==24, o" "$T/moto2.json"; then ok; else bad "flag before --preset lost"; fi
 # HTML report: images embedded, SVG inline
 expect 0 "html report" -- "$CARVE" run "$MOTO" -o "$T/moto.svg" "${FAST[@]}" --report "$T/moto.html"
 has "$T/moto.html" "<!DOCTYPE html>" "html report"
