@@ -45,7 +45,7 @@ typedef struct segbuf {
 
 static int seg_add(segbuf *b, int cubic, const P2 *pts) {
     if (b->n == b->cap) {
-        int32_t nc = b->cap ? b->cap * 2 : 16;
+        int32_t nc = b->cap ? b->cap * 2 : 4;
         vec_seg *nv = realloc(b->v, (size_t)nc * sizeof(vec_seg));
         if (!nv) return -1;
         b->v = nv;
@@ -609,6 +609,11 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     rc = 0;
 out:
     if (rc == 0) {
+        /* right-size: millions of short chains must not keep spare capacity */
+        if (sb.n && sb.n < sb.cap) {
+            vec_seg *nv = realloc(sb.v, (size_t)sb.n * sizeof(vec_seg));
+            if (nv) sb.v = nv;
+        }
         c->seg = sb.v;
         c->nseg = sb.n;
     } else free(sb.v);
