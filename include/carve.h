@@ -292,6 +292,49 @@ CARVE_API const char *carve_ctx_report_json(const carve_ctx *ctx);
  *  Byte maps (matte, mask, edges) are grey RGBA.  Owned by ctx. */
 CARVE_API const carve_image *carve_ctx_intermediate(const carve_ctx *ctx, const char *phase);
 
+/* ------------------------------------------------------------------------
+ * Models (neural backends).
+ * The neural backends run ONNX models through ONNX Runtime, which is loaded
+ * at run time; the models are listed in a manifest (see docs/nn.md).  This
+ * is what `carve models` shows; nothing here downloads anything.
+ * ------------------------------------------------------------------------ */
+/** Describes the runtime and the models of the manifest in effect (option
+ *  models_dir, see docs/nn.md) as a JSON object in *json (NUL-terminated;
+ *  free with carve_free):
+ *
+ *    {"manifest": PATH, "models_dir": PATH, "fetch_script": PATH,
+ *     "runtime": {"compiled": BOOL, "loaded": BOOL, "version": STR|null,
+ *                 "library": PATH|null, "error": STR|null},
+ *     "models": [{"name", "task", "file" (as in the manifest), "path"
+ *                 (resolved), "installed": BOOL, "size": BYTES|null,
+ *                 "sha256" (pinned), "optional": BOOL, "licence", "notes"}]}
+ *
+ *  "compiled" is false when libcarve was built without the ONNX Runtime
+ *  header; "error" says why the runtime is not loaded (the runtime is loaded
+ *  once per process, as the first inference would).  "fetch_script" is the
+ *  installer that `carve models fetch` runs (env CARVE_FETCH_SCRIPT).
+ *
+ *  names (n entries; NULL when n is 0) restricts "models" to those names, in
+ *  manifest order; n == 0 lists every model.  A name not in the manifest is
+ *  CARVE_ERR_NOT_FOUND naming it and the manifest.
+ *
+ *  verify != 0 also checks every listed installed model: its SHA-256 against
+ *  the manifest, then, when the runtime is loaded, that a session opens
+ *  (tensor names and types; the session stays in the process cache).  Each
+ *  model then also has "verified": BOOL (installed, sha256 matches and the
+ *  session opened or the runtime is not loaded), "status": "ok" |
+ *  "not_installed" | "unreadable" | "sha256_mismatch" | "load_failed",
+ *  "sha256_actual": STR|null, "loaded": BOOL|null (null = not tried) and
+ *  "error": STR|null.  A model that fails verification is reported there,
+ *  not as the call's status.  Cancellable between models (carve_ctx_cancel).
+ *
+ *  Errors: CARVE_ERR_INVALID_ARG, CARVE_ERR_NOT_FOUND (no manifest, unknown
+ *  name), CARVE_ERR_CONFIG (invalid manifest: the message names the file,
+ *  the model and the field), CARVE_ERR_CANCELLED, CARVE_ERR_NOMEM.  A
+ *  missing runtime or model is not an error: it is in the JSON.  Keys may be
+ *  added in later versions; existing keys keep their meaning. */
+CARVE_API carve_status carve_models_json(carve_ctx *ctx, const char *const *names, int n, int verify, char **json);
+
 #ifdef __cplusplus
 }
 #endif

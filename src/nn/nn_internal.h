@@ -5,6 +5,7 @@
  * ort.c       ONNX Runtime loader (dlopen), session cache, tensor runs
  * adapters.c  one adapter per task: pre-processing, inference, post-processing
  * db.c        DB post-processing for text detection (pure C, testable alone)
+ * models_api.c carve_models_json (public): manifest + runtime + verification
  */
 #ifndef CARVE_NN_INTERNAL_H
 #define CARVE_NN_INTERNAL_H
@@ -123,6 +124,9 @@ bool carve__ort_compiled(void);
  *  order).  CARVE_ERR_NOT_FOUND naming the library and versions when it is
  *  missing or too old.  *version (may be NULL) gets the runtime's version. */
 carve_status carve__ort_load(carve_ctx *ctx, const char **version);
+/** The path of the runtime library carve__ort_load loaded (as dlopen'd: a
+ *  bare soname for a system library), or NULL when none is loaded. */
+const char *carve__ort_library(void);
 /** Runs model m (session created once per process and thread count, sha256
  *  checked on first use) on nin float inputs (order of m->inputs), filling
  *  nout outputs (order of m->outputs; data malloc'd, free with

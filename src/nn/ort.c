@@ -209,6 +209,13 @@ carve_status carve__ort_load(carve_ctx *ctx, const char **version) {
     return CARVE_OK;
 }
 
+const char *carve__ort_library(void) {
+    pthread_mutex_lock(&g_lock);
+    const char *p = g_api ? g_libpath : NULL;
+    pthread_mutex_unlock(&g_lock);
+    return p;
+}
+
 /* ---- sessions ------------------------------------------------------------ */
 static int nn_threads(const carve_ctx *ctx) {
     int t = (int)carve__opt_int(ctx, CARVE_OPTID_nn_threads);
@@ -479,5 +486,7 @@ carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
 }
 
 void carve__nn_shutdown(void) {}
+
+const char *carve__ort_library(void) { return NULL; }
 
 #endif
