@@ -82,15 +82,38 @@ carve_status carve_write_file(carve_ctx *ctx, const char *path, const void *data
         carve_status st = write_all(ctx, 1, data, len, "standard output");
         return st;
     }
+    /* Devices, FIFOs and sockets (-o /dev/null, -o /dev/stdout, a pipe) are
+     * written in place: renaming a temporary file over them would replace
+     * the device node itself. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode)) return carve__fail(ctx, CARVE_ERR_IO, "cannot write '%s': is a folder", path);
+        int dfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (dfd < 0) return carve__fail(ctx, CARVE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        carve_status dst = write_all(ctx, dfd, data, len, path);
+        close(dfd);
+        return dst;
+    }
+    /* A symbolic link: replace the file it points to, not the link. */
+    char *resolved = NULL;
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        resolved = realpath(path, NULL);
+        if (resolved) path = resolved;
+    }
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 16);
-    if (!tmp) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!tmp) {
+        free(resolved);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
     snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
+        carve__fail(ctx, CARVE_ERR_IO, "cannot create '%s': %s", path, strerror(e));
         free(tmp);
-        return carve__fail(ctx, CARVE_ERR_IO, "cannot create '%s': %s", path, strerror(e));
+        free(resolved);
+        return CARVE_ERR_IO;
     }
     carve_status st = write_all(ctx, fd, data, len, path);
     if (!st && fsync(fd)) st = carve__fail(ctx, CARVE_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
@@ -102,5 +125,6 @@ carve_status carve_write_file(carve_ctx *ctx, const char *path, const void *data
     if (!st && rename(tmp, path)) st = carve__fail(ctx, CARVE_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     if (st) unlink(tmp);
     free(tmp);
+    free(resolved);
     return st;
 }
