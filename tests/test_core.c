@@ -1,5 +1,6 @@
 /* test_core.c — colour science (Sharma table), options schema, config
- * files, image I/O edge cases, atomic writes, parallel-for. */
+ * files, image I/O edge cases, atomic writes, parallel-for, regions
+ * (connected components, small-region merging). */
 #include "test.h"
 #include "core.h"
 
@@ -319,6 +320,192 @@ static void test_progress_restarts(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* ---- regions: components and small-region merging (src/core/regions.c) ----
+ * Label images from strings: '0'..'9' a colour index, '.' transparent. */
+static uint16_t *labels_from(const char *const *rows, int h, int *w) {
+    *w = (int)strlen(rows[0]);
+    uint16_t *l = malloc(sizeof *l * (size_t)*w * (size_t)h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < *w; x++) {
+            char c = rows[y][x];
+            l[y * *w + x] = c == '.' ? CARVE__LABEL_VOID : (uint16_t)(c - '0');
+        }
+    return l;
+}
+
+static bool labels_are(const uint16_t *l, const char *const *rows, int h) {
+    int w = (int)strlen(rows[0]);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            char c = rows[y][x];
+            uint16_t want = c == '.' ? CARVE__LABEL_VOID : (uint16_t)(c - '0');
+            if (l[y * w + x] != want) {
+                fprintf(stderr, "     at (%d,%d): %d, want %c\n", x, y, l[y * w + x] == CARVE__LABEL_VOID ? -1 : l[y * w + x], c);
+                return false;
+            }
+        }
+    return true;
+}
+
+/* merges rows in place with the given colours; returns merges (-1: error) */
+static int64_t merge_rows(carve_ctx *ctx, const char *const *rows, int h, const double (*lab)[3], int ncolors,
+                          int64_t min_area, uint16_t **out) {
+    int w;
+    uint16_t *l = labels_from(rows, h, &w);
+    int64_t merged = -7;
+    carve_status st = carve__merge_small_regions(ctx, l, w, h, lab, ncolors, min_area, "test", &merged);
+    *out = l;
+    return st ? -1 : merged;
+}
+
+static void test_components(void) {
+    const char *rows[] = {"00.11", "0.111", "22.01"};
+    int w;
+    uint16_t *l = labels_from(rows, 3, &w);
+    int32_t *reg = NULL;
+    int64_t *area = NULL;
+    int32_t n = carve__components(l, w, 3, &reg, &area);
+    /* raster order of first pixel: {00,0} {11,111,1} {22} {0 at (3,2)}; '.' = -1 */
+    int32_t want[15] = {0, 0, -1, 1, 1, 0, -1, 1, 1, 1, 2, 2, -1, 3, 1};
+    CHECK(n == 4);
+    CHECK(reg && !memcmp(reg, want, sizeof want));
+    CHECK(area && area[0] == 3 && area[1] == 6 && area[2] == 2 && area[3] == 1);
+    free(reg);
+    free(area);
+    free(l);
+    /* all transparent: no regions */
+    uint16_t v[4] = {CARVE__LABEL_VOID, CARVE__LABEL_VOID, CARVE__LABEL_VOID, CARVE__LABEL_VOID};
+    CHECK(carve__components(v, 2, 2, &reg, &area) == 0);
+    CHECK(reg && reg[0] == -1 && reg[3] == -1);
+    free(reg);
+    free(area);
+}
+
+static void test_merge_regions(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    uint16_t *l = NULL;
+    /* 0 grey, 1 light grey, 2 near 1, 3 = 1's colour under another index */
+    const double lab[4][3] = {{40, 0, 0}, {80, 0, 0}, {75, 2, 2}, {80, 0, 0}};
+    const double (*L)[3] = (const double(*)[3])lab;
+
+    /* a 1-px speck merges into the neighbour of the closest colour */
+    const char *a[] = {"00011", "00211", "00011"};
+    CHECK(merge_rows(ctx, a, 3, L, 4, 2, &l) == 1);
+    const char *a1[] = {"00011", "00111", "00011"};
+    CHECK(labels_are(l, a1, 3));
+    free(l);
+    /* min_area <= 1 changes nothing */
+    CHECK(merge_rows(ctx, a, 3, L, 4, 1, &l) == 0 && labels_are(l, a, 3));
+    free(l);
+
+    /* ties in CIEDE2000 (1 and 3 are the same colour): the larger region... */
+    const char *t1[] = {"11.333", "112333", "11.333"};
+    CHECK(merge_rows(ctx, t1, 3, L, 4, 2, &l) == 1);
+    const char *t1w[] = {"11.333", "113333", "11.333"};
+    CHECK(labels_are(l, t1w, 3));
+    free(l);
+    /* ...then the lower region id (first pixel first in raster order), not the
+     * lower colour index */
+    const char *t2[] = {"33.11", "33211", "33.11"};
+    CHECK(merge_rows(ctx, t2, 3, L, 4, 2, &l) == 1);
+    const char *t2w[] = {"33.11", "33311", "33.11"};
+    CHECK(labels_are(l, t2w, 3));
+    free(l);
+    const char *t3[] = {"11.33", "11233", "11.33"};
+    CHECK(merge_rows(ctx, t3, 3, L, 4, 2, &l) == 1);
+    const char *t3w[] = {"11.33", "11133", "11.33"};
+    CHECK(labels_are(l, t3w, 3));
+    free(l);
+
+    /* transparency is never merged nor merged into: a lone speck with only
+     * transparent neighbours stays, a hole stays a hole, a speck next to a
+     * hole goes to its opaque neighbour */
+    const char *v[] = {".....", ".2...", ".....", "00000", "00.20", "00000"};
+    CHECK(merge_rows(ctx, v, 6, L, 4, 3, &l) == 1);
+    const char *vw[] = {".....", ".2...", ".....", "00000", "00.00", "00000"};
+    CHECK(labels_are(l, vw, 6));
+    free(l);
+    const char *v2[] = {"...", "...", "..."};
+    CHECK(merge_rows(ctx, v2, 3, L, 4, 100, &l) == 0 && labels_are(l, v2, 3));
+    free(l);
+
+    /* a region of exactly min_area stays; one pixel less merges */
+    const char *m[] = {"0000000", "0022200", "0000000"};
+    CHECK(merge_rows(ctx, m, 3, L, 4, 3, &l) == 0 && labels_are(l, m, 3));
+    free(l);
+    CHECK(merge_rows(ctx, m, 3, L, 4, 4, &l) == 1);
+    const char *mw[] = {"0000000", "0000000", "0000000"};
+    CHECK(labels_are(l, mw, 3));
+    free(l);
+
+    /* a speck between two regions of the receiver's colour joins them into one
+     * (one merge; the join is not counted): both halves are small, then not */
+    const char *j[] = {"11211"};
+    CHECK(merge_rows(ctx, j, 1, L, 4, 3, &l) == 1);
+    const char *jw[] = {"11111"};
+    CHECK(labels_are(l, jw, 1));
+    free(l);
+
+    /* a chain of small regions: r0 joins r1 (its only neighbour), r2 joins r3
+     * (nearer than 1), then r1 (2 px, popped after the 1-px r2) joins r3's
+     * region: one region of min_area pixels in colour 3 */
+    const double cl[4][3] = {{20, 0, 0}, {22, 0, 0}, {80, 0, 0}, {82, 0, 0}};
+    const char *c[] = {".0123."};
+    CHECK(merge_rows(ctx, c, 1, (const double(*)[3])cl, 4, 4, &l) == 3);
+    const char *cw[] = {".3333."};
+    CHECK(labels_are(l, cw, 1));
+    free(l);
+    /* with min_area 5 the chain can never get there: one region, kept */
+    CHECK(merge_rows(ctx, c, 1, (const double(*)[3])cl, 4, 5, &l) == 3 && labels_are(l, cw, 1));
+    free(l);
+
+    /* an image of specks only: every pixel differs from its 4 neighbours.
+     * Afterwards no region is under min_area, no pixel is transparent, only
+     * the input colours appear, and the result is the same every time. */
+    int w = 37, h = 23;
+    const double q[4][3] = {{30, 10, -5}, {55, -20, 30}, {70, 40, 10}, {90, 0, -30}};
+    uint16_t *s1 = malloc(sizeof *s1 * (size_t)w * h), *s2 = malloc(sizeof *s2 * (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) s1[y * w + x] = (uint16_t)((x * 7 + y * 3) % 4);
+    memcpy(s2, s1, sizeof *s1 * (size_t)w * h);
+    int32_t *reg = NULL;
+    int64_t *area = NULL;
+    CHECK(carve__components(s1, w, h, &reg, &area) == w * h);
+    free(reg);
+    free(area);
+    for (int min = 2; min <= 40; min += 19) {
+        int64_t m1 = -1, m2 = -1;
+        uint16_t *u1 = malloc(sizeof *u1 * (size_t)w * h), *u2 = malloc(sizeof *u2 * (size_t)w * h);
+        memcpy(u1, s1, sizeof *u1 * (size_t)w * h);
+        memcpy(u2, s2, sizeof *u2 * (size_t)w * h);
+        CHECK_ST(carve__merge_small_regions(ctx, u1, w, h, (const double(*)[3])q, 4, min, NULL, &m1), CARVE_OK);
+        CHECK_ST(carve__merge_small_regions(ctx, u2, w, h, (const double(*)[3])q, 4, min, NULL, &m2), CARVE_OK);
+        CHECK(m1 > 0 && m1 == m2 && !memcmp(u1, u2, sizeof *u1 * (size_t)w * h));
+        int bad = 0;
+        for (int i = 0; i < w * h; i++) bad += u1[i] > 3;
+        CHECK(bad == 0);
+        int32_t n = carve__components(u1, w, h, &reg, &area);
+        int small = 0;
+        for (int32_t r = 0; r < n; r++) small += area[r] < min;
+        CHECKF(n > 0 && small == 0, "min_area %d: %d of %d regions still small", min, small, n);
+        /* merges + final regions = initial regions (joins are the rest) */
+        CHECK(m1 + n <= w * h);
+        free(reg);
+        free(area);
+        free(u1);
+        free(u2);
+    }
+    free(s1);
+    free(s2);
+
+    /* cancellation is reported */
+    carve_ctx_cancel(ctx);
+    CHECK(merge_rows(ctx, a, 3, L, 4, 2, &l) == -1);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "cancel") != NULL);
+    free(l);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -328,6 +515,8 @@ int main(void) {
     RUN(test_image_io);
     RUN(test_formats);
     RUN(test_parallel);
+    RUN(test_components);
+    RUN(test_merge_regions);
     RUN(test_progress);
     RUN(test_progress_restarts);
     return test_done();

@@ -28,6 +28,7 @@ double carve__chroma_upscale_factor(const carve_ctx *ctx, int w, int h);
 
 /* index maps use uint16_t: 0..255 palette entries, CARVE__TRANSPARENT */
 #define CARVE__TRANSPARENT 0xffff
+_Static_assert(CARVE__TRANSPARENT == CARVE__LABEL_VOID, "index maps are core label images");
 
 /* ---- exact mapping (map.c) ----------------------------------------------- */
 /** Precomputed palette for exact minimum-CIEDE2000 search. */
@@ -61,12 +62,8 @@ carve_status carve__dither_fs(carve_ctx *ctx, const carve_image *in, const carve
                               const uint32_t *rgb, uint16_t *idx);
 /** Mode filter of the given radius over opaque indices (transparent stays). */
 carve_status carve__majority(carve_ctx *ctx, uint16_t *idx, int w, int h, int n, int radius);
-/** Merges 4-connected regions under min_area pixels into the neighbouring
- *  region of least CIEDE2000 (ties: bigger region, then lower label).
- *  Regions with no opaque neighbour are kept.  Returns the number of regions
- *  merged in *merged (may be NULL). */
-carve_status carve__min_region(carve_ctx *ctx, uint16_t *idx, int w, int h, const carve__lab_pal *lp, int min_area,
-                               int64_t *merged);
+/* Speckle removal (option min_region) is carve__merge_small_regions (core.h)
+ * on the index map: CARVE__TRANSPARENT is core's CARVE__LABEL_VOID. */
 /** Edge-preserving smoothing (domain-transform recursive filter, Gastal &
  *  Oliveira 2011) of the RGB of img in place; strength 0..10. */
 carve_status carve__smooth(carve_ctx *ctx, carve_image *img, double strength);

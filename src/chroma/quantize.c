@@ -84,7 +84,8 @@ carve_status carve_quantize(carve_ctx *ctx, const carve_image *in, const carve_p
     if (min_region > 1) {
         r = carve__progress_push(ctx, 0.75, 0.98);
         int64_t merged = 0;
-        st = carve__min_region(ctx, idx, w, h, lp, min_region, &merged);
+        st = carve__merge_small_regions(ctx, idx, w, h, (const double(*)[3])lp->lab, lp->n, min_region, "despeckle",
+                                          &merged);
         carve__progress_pop(ctx, r);
         if (st) goto done;
         carve__log(ctx, CARVE_LOG_DEBUG, "quantize: merged %lld regions under %d px", (long long)merged, min_region);

@@ -125,6 +125,43 @@ bool carve__parse_hex(const char *s, size_t len, uint32_t *rgb);
 /** Writes "#rrggbb" (8 bytes with NUL). */
 void carve__hex(uint32_t rgb, char out[8]);
 
+/* ---- label images and regions (regions.c) --------------------------------
+ * A label image holds one uint16_t per pixel, row-major: a colour index in
+ * [0, ncolors), or CARVE__LABEL_VOID for a transparent pixel.  Regions are
+ * the 4-connected components of equal non-VOID labels. */
+#define CARVE__LABEL_VOID 0xFFFFu
+
+/** Regions of a w x h label image: reg[i] = region id, numbered in raster
+ *  order of each region's first pixel, or -1 for VOID; area (optional) gets
+ *  the pixel count per region.  Returns the number of regions, or -1 on OOM
+ *  (outputs NULL).  *reg and *area are malloc'd. */
+int32_t carve__components(const uint16_t *lab, int w, int h, int32_t **reg, int64_t **area);
+
+/** Small-region merging (the speckle filter shared by phase 3's min_region
+ *  and phase 4's filter_speckle).  Exact, sequential and deterministic:
+ *   - regions with area < min_area go into a min-heap ordered by (area,
+ *     region id); the smallest is taken first (ties: the lower id, i.e. the
+ *     region whose first pixel comes first in raster order);
+ *   - it merges into the opaque neighbouring region whose colour has the
+ *     least CIEDE2000 to its own (distances compared as float; ties: the
+ *     larger neighbour, then the lower id);
+ *   - its other neighbours of the receiver's colour now touch the receiver
+ *     and become one region with it, so no two adjacent regions ever share
+ *     a colour;
+ *   - a region with no opaque neighbour is kept; VOID pixels are never
+ *     changed and never receive a merge, so no holes appear and opaque
+ *     pixels never become transparent;
+ *   - areas only grow, so the loop ends when every region has >= min_area
+ *     pixels or no opaque neighbour; a region of exactly min_area stays.
+ *  Only colour indices already present are written (lab is rewritten in
+ *  place).  color_lab[c] is the CIELAB colour of index c; every non-VOID
+ *  label must be < ncolors.  Progress (0..1 of the current range) and
+ *  cancellation go through carve__progress(ctx, f, stage) (stage NULL:
+ *  "merge regions").  *merged (optional) gets the number of merges (joins of
+ *  same-coloured neighbours not counted).  min_area <= 1 does nothing. */
+carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, int h, const double (*color_lab)[3],
+                                        int ncolors, int64_t min_area, const char *stage, int64_t *merged);
+
 /* ---- growable byte buffer (SVG, JSON, ...) ------------------------------ */
 typedef struct carve__buf {
     char *data;

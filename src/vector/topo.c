@@ -175,7 +175,7 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     t->w = l->w;
     t->h = l->h;
     carve_status st = CARVE_OK;
-    int32_t nreg = carve__vec_components(l, &t->reg, &t->reg_area);
+    int32_t nreg = carve__components(l->lab, l->w, l->h, &t->reg, &t->reg_area);
     if (nreg < 0) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
     t->nreg = nreg;
     int w = l->w, h = l->h;

@@ -52,12 +52,15 @@ carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size
     if ((st = carve__progress(ctx, 0.05, "trace"))) goto done;
     int64_t speck = carve__opt_int(ctx, CARVE_OPTID_filter_speckle);
     if (speck > 1) {
-        int64_t m = carve__vec_speckle(ctx, &lab, speck);
-        if (m < 0) {
-            st = carve__cancelled(ctx) ? CARVE_ERR_CANCELLED : CARVE_ERR_NOMEM;
-            if (st == CARVE_ERR_CANCELLED) carve__fail(ctx, st, "cancelled during trace");
-            goto done;
-        }
+        /* speckle filter: core's small-region merging (docs/core.md) */
+        double clab[256][3];
+        for (int i = 0; i < lab.ncolors; i++) carve_rgb_to_lab(lab.colors[i], clab[i]);
+        int64_t m = 0;
+        carve__range sr = carve__progress_push(ctx, 0.05, 0.15);
+        st = carve__merge_small_regions(ctx, lab.lab, lab.w, lab.h, (const double(*)[3])clab, lab.ncolors, speck,
+                                        "trace", &m);
+        carve__progress_pop(ctx, sr);
+        if (st) goto done;
         carve__log(ctx, CARVE_LOG_DEBUG, "trace: filter_speckle %lld merged %lld regions", (long long)speck, (long long)m);
     }
     if ((st = carve__progress(ctx, 0.15, "trace"))) goto done;

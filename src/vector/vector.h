@@ -13,6 +13,7 @@
 #include "core.h"
 
 #define VEC_VOID 0xFFFFu /* label of a pixel with alpha < 128 */
+_Static_assert(VEC_VOID == CARVE__LABEL_VOID, "vector labels are core label images");
 
 /* A label image: colour index per pixel (VEC_VOID = no fill). */
 typedef struct vec_labels {
@@ -27,15 +28,9 @@ typedef struct vec_labels {
 carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_colors, vec_labels *out);
 void carve__vec_labels_free(vec_labels *l);
 
-/* 4-connected components of equal opaque labels.  reg[i] = region id in raster
- * order of first pixel, or -1 for VOID.  Returns the number of regions or -1
- * on OOM; *reg is malloc'd. */
-int32_t carve__vec_components(const vec_labels *l, int32_t **reg, int64_t **area);
-
-/* Merges opaque regions under min_area pixels into their most similar
- * (CIEDE2000) opaque neighbour, until stable.  Rewrites l->lab.  Returns the
- * number of merges or -1 on OOM / cancellation (ctx message set). */
-int64_t carve__vec_speckle(carve_ctx *ctx, vec_labels *l, int64_t min_area);
+/* Regions (4-connected components of equal opaque labels) and the speckle
+ * filter are core's carve__components and carve__merge_small_regions on
+ * vec_labels.lab (VEC_VOID is core's CARVE__LABEL_VOID). */
 
 /* ---- topology ------------------------------------------------------------ */
 typedef struct vec_seg {
