@@ -129,6 +129,8 @@ typedef struct scale_ctx {
     uint16_t *mean, *sdev; /* local mean and deviation of Y, x64 */
     uint32_t *col, *col2;  /* per-column running sums (w) */
     dlist *out;
+    const uint8_t *fy; /* full-resolution luma (fw x fh), for text panels */
+    int fw, fh;
 } scale_ctx;
 
 /* Local mean and standard deviation of Y over a (2R+1)^2 box (clipped at
@@ -349,6 +351,283 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
     return !S->out->oom;
 }
 
+/* Ink bands and letters of a text panel at full resolution: the rows of the
+ * box (x0..x1, y0..y1) holding ink (pixels below mean - 0.3 sd) over more
+ * than 1/8 of the width form bands (gaps of one row are bridged); the column
+ * profile of each band is searched for dips (letters) with a hysteresis of
+ * 20 % of its range.  Returns the number of bands of at least 5 rows and
+ * fills the total dips, the rows covered and the ink fraction. */
+static int panel_bands(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, int *dips, int *rowsc,
+                       double *inkf, double *sd, double *bgsd, double *con, double *thr_out, int *ry0, int *ry1) {
+    double im = 0, im2 = 0;
+    int cnt = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            double v = Y[(size_t)y * W + x];
+            im += v;
+            im2 += v * v;
+            cnt++;
+        }
+    *dips = *rowsc = 0;
+    *inkf = 0;
+    *sd = 0;
+    *bgsd = 255;
+    *con = 0;
+    *ry0 = *ry1 = -1;
+    if (cnt == 0) return 0;
+    im /= cnt;
+    double isd = sqrt(fmax(0, im2 / cnt - im * im));
+    *sd = isd;
+    double thr = dark_ink ? im - 0.3 * isd : im + 0.3 * isd;
+    *thr_out = thr;
+    int ink = 0, bands = 0, bstart = -1, gap = 0, bw = x1 - x0 + 1;
+    for (int y = y0; y <= y1 + 2; y++) {
+        int rowink = 0;
+        if (y <= y1)
+            for (int x = x0; x <= x1; x++) {
+                int v = Y[(size_t)y * W + x];
+                rowink += dark_ink ? v < thr : v > thr;
+            }
+        ink += rowink;
+        bool on = y <= y1 && rowink > bw / 8;
+        if (on) {
+            if (bstart < 0) bstart = y;
+            gap = 0;
+            continue;
+        }
+        if (bstart < 0) continue;
+        if (++gap <= 1 && y <= y1) continue;
+        int bend = y - gap; /* last ink row */
+        int bh = bend - bstart + 1;
+        if (bh >= 5) {
+            bands++;
+            *rowsc += bh;
+            if (*ry0 < 0) *ry0 = bstart;
+            *ry1 = bend;
+            /* dips of the column profile over the band */
+            double hi = -1, lo = 1e9, pmin = 1e9, pmax = -1e9;
+            for (int x = x0; x <= x1; x++) {
+                double a = 0;
+                for (int yy = bstart; yy <= bend; yy++) a += Y[(size_t)yy * W + x];
+                a /= bh;
+                if (a < pmin) pmin = a;
+                if (a > pmax) pmax = a;
+            }
+            double hy = 0.2 * (pmax - pmin);
+            if (hy < 6) hy = 6;
+            bool falling = true;
+            for (int x = x0; x <= x1; x++) {
+                double a = 0;
+                for (int yy = bstart; yy <= bend; yy++) a += Y[(size_t)yy * W + x];
+                a /= bh;
+                if (!dark_ink) a = 255 - a;
+                if (x == x0) {
+                    hi = lo = a;
+                    continue;
+                }
+                if (falling) {
+                    if (a > hi) hi = a;
+                    if (a < hi - hy) {
+                        (*dips)++;
+                        falling = false;
+                        lo = a;
+                    }
+                } else {
+                    if (a < lo) lo = a;
+                    if (a > lo + hy) {
+                        falling = true;
+                        hi = a;
+                    }
+                }
+            }
+        }
+        bstart = -1;
+        gap = 0;
+    }
+    *inkf = (double)ink / cnt;
+    /* the panel between the letters: its spread, and the letters' contrast */
+    double bs = 0, bs2 = 0, is = 0;
+    int bn = 0, in = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            int v = Y[(size_t)y * W + x];
+            if (dark_ink ? v < thr : v > thr) {
+                is += v;
+                in++;
+            } else {
+                bs += v;
+                bs2 += (double)v * v;
+                bn++;
+            }
+        }
+    if (bn > 0 && in > 0) {
+        double bm = bs / bn;
+        *bgsd = sqrt(fmax(0, bs2 / bn - bm * bm));
+        *con = fabs(bm - is / in);
+    }
+    return bands;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int p = *(const int *)a, q = *(const int *)b;
+    return p < q ? -1 : p > q;
+}
+
+/* Letters of a text panel: 8-connected ink components (ink: beyond
+ * thr on the ink side) of the box at full resolution that do not touch
+ * the box, are 4..maxh px high, at most 1.5 times as wide as high and fill
+ * 15..90 % of their box.  Returns how many there are (-1 on OOM) and, in
+ * *same, how many of them are within 30 % of their median height. */
+static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, double thr, int maxh,
+                         int *same) {
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    size_t n = (size_t)bw * bh;
+    uint8_t *m = malloc(n);
+    int *st = malloc(sizeof(int) * n);
+    int *hs = malloc(sizeof(int) * n);
+    *same = 0;
+    if (!m || !st || !hs) {
+        free(m);
+        free(st);
+        free(hs);
+        return -1;
+    }
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int v = Y[(size_t)(y0 + y) * W + x0 + x];
+            m[(size_t)y * bw + x] = dark_ink ? v < thr : v > thr;
+        }
+    int nl = 0;
+    for (size_t s = 0; s < n; s++) {
+        if (m[s] != 1) continue;
+        int sp = 0, cx0 = bw, cy0 = bh, cx1 = -1, cy1 = -1, area = 0;
+        st[sp++] = (int)s;
+        m[s] = 2;
+        while (sp) {
+            int i = st[--sp], x = i % bw, y = i / bw;
+            if (x < cx0) cx0 = x;
+            if (x > cx1) cx1 = x;
+            if (y < cy0) cy0 = y;
+            if (y > cy1) cy1 = y;
+            area++;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= bw || yy >= bh) continue;
+                    size_t j = (size_t)yy * bw + xx;
+                    if (m[j] == 1) {
+                        m[j] = 2;
+                        st[sp++] = (int)j;
+                    }
+                }
+        }
+        int cw = cx1 - cx0 + 1, ch = cy1 - cy0 + 1;
+        if (cx0 == 0 || cy0 == 0 || cx1 == bw - 1 || cy1 == bh - 1) continue;
+        if (ch < 4 || ch > maxh || cw > 1.5 * ch) continue;
+        double fill = (double)area / ((double)cw * ch);
+        if (fill < 0.15 || fill > 0.9) continue;
+        hs[nl++] = ch;
+    }
+    if (nl > 0) {
+        qsort(hs, (size_t)nl, sizeof(int), cmp_int);
+        double med = hs[nl / 2];
+        for (int i = 0; i < nl; i++) *same += fabs(hs[i] - med) <= 0.3 * med;
+    }
+    free(m);
+    free(st);
+    free(hs);
+    return nl;
+}
+
+/* A text panel: a plate-shaped blob at this scale (white/yellow and bright
+ * for dark text) whose full-resolution interior holds one to three lines of
+ * many letters.  Emits a "text" box; false only on OOM. */
+static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
+    const plane *p = S->p;
+    int w = p->w, h = p->h;
+    int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
+    if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
+    if (bw > w / 3) return true;
+    double r = 0, g = 0, b = 0;
+    int n = 0;
+    for (int y = c->y0; y <= c->y1; y++)
+        for (int x = c->x0; x <= c->x1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!S->fg[i]) continue;
+            r += p->rgb[3 * i];
+            g += p->rgb[3 * i + 1];
+            b += p->rgb[3 * i + 2];
+            n++;
+        }
+    if (n == 0) return true;
+    bool yellow;
+    bool colour_ok = light_panel ? is_bg_colour(r / n, g / n, b / n, &yellow) : true;
+    int gr = bh / 3 < 2 ? 2 : bh / 3;
+    double rs = 0;
+    int rn = 0;
+    for (int y = c->y0 - gr; y <= c->y1 + gr; y++)
+        for (int x = c->x0 - gr; x <= c->x1 + gr; x++) {
+            if (x < 0 || y < 0 || x >= w || y >= h) continue;
+            if (x >= c->x0 && x <= c->x1 && y >= c->y0 && y <= c->y1) continue;
+            rs += p->y[(size_t)y * w + x];
+            rn++;
+        }
+    if (rn == 0) return true;
+    double ringc = light_panel ? c->mean_in - rs / rn : rs / rn - c->mean_in;
+    /* a bright white/yellow or a black panel, framed by a contrasting ring */
+    if (ringc < 90 || (light_panel ? c->mean_in < 170 || !colour_ok : c->mean_in > 60)) return true;
+    /* interior at full resolution */
+    int sc = S->scale;
+    int fx0 = c->x0 * sc, fy0 = c->y0 * sc, fx1 = (c->x1 + 1) * sc - 1, fy1 = (c->y1 + 1) * sc - 1;
+    int ix = (fx1 - fx0 + 1) / 12, iy = (fy1 - fy0 + 1) / 10;
+    fx0 += ix;
+    fx1 -= ix;
+    fy0 += iy;
+    fy1 -= iy;
+    if (fx1 >= S->fw) fx1 = S->fw - 1;
+    if (fy1 >= S->fh) fy1 = S->fh - 1;
+    int fh = fy1 - fy0 + 1;
+    if (fh < 12 || fx1 - fx0 < 24) return true;
+    int dips = 0, rowsc = 0;
+    double inkf = 0, isd = 0, bgsd = 255, con = 0, thr = 0;
+    int ry0 = -1, ry1 = -1;
+    int bands = panel_bands(S->fy, S->fw, fx0, fy0, fx1, fy1, light_panel, &dips, &rowsc, &inkf, &isd, &bgsd, &con, &thr,
+                            &ry0, &ry1);
+    if (bands < 1) return true;
+    bool ok;
+    if (light_panel) { /* dark letters on a white or yellow panel, of similar heights */
+        int same = 0, nlet = panel_letters(S->fy, S->fw, fx0, fy0, fx1, fy1, true, thr, fh, &same);
+        if (nlet < 0) return false;
+        ok = con >= 90 && bgsd <= 30 && dips >= 8 && same >= 6 && 2 * same >= nlet && inkf >= 0.1 && inkf <= 0.45;
+    } else /* light letters on a black panel (destination blinds, displays) */
+        ok = con >= 120 && bgsd <= 25 && dips >= 5 && bands == 1 && rowsc >= 0.7 * fh && inkf >= 0.1 && inkf <= 0.45;
+    if (!ok) return true;
+    /* the box: the ink bands, and the columns that hold ink within them */
+    int cx0 = -1, cx1 = -1;
+    for (int x = fx0; x <= fx1; x++) {
+        int k = 0;
+        for (int y = ry0; y <= ry1; y++) {
+            int v = S->fy[(size_t)y * S->fw + x];
+            k += light_panel ? v < thr : v > thr;
+        }
+        if (k >= 2) {
+            if (cx0 < 0) cx0 = x;
+            cx1 = x;
+        }
+    }
+    if (cx0 < 0) return true;
+    carve__box bx;
+    memset(&bx, 0, sizeof bx);
+    bx.x = cx0;
+    bx.y = ry0;
+    bx.w = cx1 - cx0 + 1;
+    bx.h = ry1 - ry0 + 1;
+    bx.score = (float)(0.3 + 0.1 * clamp01((dips - 4) / 8.0) + 0.1 * clamp01((con - 90) / 60.0));
+    snprintf(bx.kind, sizeof bx.kind, "text");
+    dlist_add(S->out, &bx);
+    return !S->out->oom;
+}
+
 /* Labels the foreground and keeps the character-like components. */
 static bool components(scale_ctx *S, bool dark, bool blobs) {
     const plane *p = S->p;
@@ -386,9 +665,10 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
         }
         int bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
         if (blobs) {
-            if (bh >= 7 && bh <= 60 && bw >= 1.8 * bh && bw <= 6.5 * bh && (double)c.area >= 0.4 * bw * bh) {
+            if (bh >= 5 && bh <= 60 && bw >= 1.6 * bh && bw <= 8 * bh && (double)c.area >= 0.4 * bw * bh) {
                 c.mean_in = (float)(sum / c.area);
-                if (!plate_blob(S, &c)) return false;
+                if (!dark && bh >= 7 && bw >= 1.8 * bh && bw <= 6.5 * bh && !plate_blob(S, &c)) return false;
+                if (!text_panel(S, &c, !dark)) return false;
             }
             continue;
         }
@@ -670,6 +950,7 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     carve_status st = carve__progress(ctx, 0, "detect");
     if (st) return st;
     plane cur, nxt;
+    uint8_t *fullY = NULL;
     memset(&cur, 0, sizeof cur);
     memset(&nxt, 0, sizeof nxt);
     dlist L = {NULL, 0, 0, false};
@@ -679,6 +960,15 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
         st = CARVE_ERR_NOMEM;
         goto done;
     }
+    fullY = malloc((size_t)img->w * img->h);
+    if (!fullY) {
+        st = CARVE_ERR_NOMEM;
+        goto done;
+    }
+    memcpy(fullY, cur.y, (size_t)img->w * img->h);
+    S.fy = fullY;
+    S.fw = img->w;
+    S.fh = img->h;
     {
         size_t n0 = (size_t)img->w * img->h;
         S.fg = malloc(n0);
@@ -709,9 +999,15 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
                 goto done;
             }
         }
-        /* small plates: bright plate-shaped blobs with ink inside */
+        /* small plates and text panels: bright plate-shaped blobs with ink
+         * inside; text panels also as dark blobs with light letters */
         threshold(&S, false, 80, 20);
         if (!components(&S, false, true)) {
+            st = CARVE_ERR_NOMEM;
+            goto done;
+        }
+        threshold(&S, true, 80, 20);
+        if (!components(&S, true, true)) {
             st = CARVE_ERR_NOMEM;
             goto done;
         }
@@ -759,6 +1055,8 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
         /* the frame, and the slant of a plate seen at an angle (more room
          * left and right, where a tilted rectangle's corners go) */
         int pad = (int)(0.12 * b->h + 2.5), padx = (int)(0.25 * b->h + 2.5);
+        if (!strcmp(b->kind, "text")) /* text is upright: just the strokes' blur */
+            pad = padx = (int)(0.08 * b->h + 2.5);
         b->x -= padx;
         b->y -= pad;
         b->w += 2 * padx;
@@ -797,5 +1095,6 @@ done:
     free(S.col);
     free(S.col2);
     free(S.comps);
+    free(fullY);
     return st;
 }
