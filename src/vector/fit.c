@@ -355,8 +355,11 @@ static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
 /* ---- scratch arena ------------------------------------------------------ */
 void carve__vec_scratch_free(vec_scratch *sc) {
     free(sc->buf);
+    free(sc->seg);
     sc->buf = NULL;
+    sc->seg = NULL;
     sc->cap = sc->used = 0;
+    sc->segcap = 0;
 }
 
 static int sc_reserve(vec_scratch *sc, size_t bytes) {
@@ -385,7 +388,7 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     /* every array below is bounded by a multiple of n: one arena, reused by
      * the chains of a task (no malloc/free per chain) */
     if (sc_reserve(sc, (size_t)300 * (size_t)(n + 8) + 1024)) return -1;
-    segbuf sb = {NULL, 0, 0, prm->scale};
+    segbuf sb = {sc->seg, 0, sc->segcap, prm->scale}; /* grows in the scratch, reused by the next chain */
     int rc = -1;
     /* turning vertices of the staircase */
     int64_t *K = SC_MALLOC((size_t)(n + 2) * sizeof(int64_t));
@@ -608,14 +611,15 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     }
     rc = 0;
 out:
-    if (rc == 0) {
-        /* right-size: millions of short chains must not keep spare capacity */
-        if (sb.n && sb.n < sb.cap) {
-            vec_seg *nv = realloc(sb.v, (size_t)sb.n * sizeof(vec_seg));
-            if (nv) sb.v = nv;
-        }
-        c->seg = sb.v;
+    sc->seg = sb.v;
+    sc->segcap = sb.cap;
+    if (rc == 0 && sb.n) {
+        /* one exactly sized allocation per chain: millions of short chains
+         * must not keep spare capacity */
+        c->seg = malloc((size_t)sb.n * sizeof(vec_seg));
+        if (!c->seg) return -1;
+        memcpy(c->seg, sb.v, (size_t)sb.n * sizeof(vec_seg));
         c->nseg = sb.n;
-    } else free(sb.v);
+    }
     return rc;
 }

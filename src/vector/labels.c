@@ -15,10 +15,13 @@ carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_co
     uint64_t *seen = calloc((size_t)1 << 18, sizeof(uint64_t));
     if (!seen) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
     int64_t distinct = 0;
+    uint32_t prev = 0xffffffffu; /* flat images: runs of one colour */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = in->px + 4 * i;
         if (p[3] < 128) continue;
         uint32_t c = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+        if (c == prev) continue;
+        prev = c;
         uint64_t bit = (uint64_t)1 << (c & 63);
         if (!(seen[c >> 6] & bit)) {
             seen[c >> 6] |= bit;

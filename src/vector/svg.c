@@ -28,20 +28,44 @@ typedef struct pw {
     int64_t pdx, pdy;
 } pw;
 
+/* appends n bytes (n <= 48): straight into the buffer when it has room
+ * (the common case: no call, no per-byte capacity check), else through
+ * carve__buf_put, which grows it */
+static inline void pw_put(pw *w, const char *s, size_t n) { /* s: 48 bytes readable */
+    carve__buf *b = w->b;
+    if (!b->oom && b->len + 48 + 1 <= b->cap) {
+        memcpy(b->data + b->len, s, 48); /* fixed size: inlined; only n bytes count */
+        b->len += n;
+        b->data[b->len] = 0;
+    } else carve__buf_put(b, s, n);
+}
+
 static void pw_cmd(pw *w, char c) {
     if (c != w->last_cmd || c == 'm' || c == 'M' || c == 'z') {
-        carve__buf_putc(w->b, c);
+        carve__buf *b = w->b;
+        if (!b->oom && b->len + 2 <= b->cap) {
+            b->data[b->len++] = c;
+            b->data[b->len] = 0;
+        } else carve__buf_putc(b, c);
         w->last_cmd = c;
         w->need_sep = false;
     }
 }
 
 static void pw_num(pw *w, int64_t v) {
-    char s[48], d[24];
-    int k = 0;
+    /* s[0] is the separator slot; the number starts at s[1] */
+    char s[64], d[24];
+    int k = 1;
     uint64_t a = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
     if (v < 0) s[k++] = '-';
-    uint64_t ip = a / (uint64_t)w->p10, fp = a % (uint64_t)w->p10;
+    uint64_t ip, fp;
+    if (w->prec == 2) { /* the default: constant divisor, no division instruction */
+        ip = a / 100;
+        fp = a % 100;
+    } else {
+        ip = a / (uint64_t)w->p10;
+        fp = a % (uint64_t)w->p10;
+    }
     if (ip || !fp) {
         int n = 0;
         do {
@@ -53,19 +77,22 @@ static void pw_num(pw *w, int64_t v) {
     bool dot = false;
     if (fp) {
         /* prec digits, zero-padded, trailing zeros dropped */
-        for (int i = w->prec - 1; i >= 0; i--) {
-            d[i] = (char)('0' + fp % 10);
+        int fl = w->prec;
+        while (fp % 10 == 0) { /* fp != 0: ends */
+            fp /= 10;
+            fl--;
+        }
+        s[k++] = '.';
+        for (int i = fl - 1; i >= 0; i--) {
+            s[k + i] = (char)('0' + fp % 10);
             fp /= 10;
         }
-        int fl = w->prec;
-        while (fl > 0 && d[fl - 1] == '0') fl--;
-        s[k++] = '.';
-        memcpy(s + k, d, (size_t)fl);
         k += fl;
         dot = true;
     }
-    if (w->need_sep && !(s[0] == '-' || (s[0] == '.' && w->last_dot))) carve__buf_putc(w->b, ' ');
-    carve__buf_put(w->b, s, (size_t)k);
+    int from = 1;
+    if (w->need_sep && !(s[1] == '-' || (s[1] == '.' && w->last_dot))) s[from = 0] = ' ';
+    pw_put(w, s + from, (size_t)(k - from)); /* s + from: 48 bytes readable */
     w->need_sep = true;
     w->last_dot = dot;
 }

@@ -57,6 +57,16 @@ static inline bool bnd(const topo_state *s, int x, int y, int d) {
     default: return y > 0 && (s->vf[(size_t)(y - 1) * W + x] & 16) != 0;
     }
 }
+/* the boundary edges at vertex (x,y) as a mask of directions (bit d:
+ * direction d), in one go */
+static inline unsigned bmask(const topo_state *s, int x, int y) {
+    size_t W = (size_t)s->w + 1, i = (size_t)y * W + x;
+    unsigned f = s->vf[i];
+    unsigned m = ((f >> 3) & 1) | ((f >> 3) & 2);
+    if (x > 0) m |= (s->vf[i - 1] & 8) >> 1;
+    if (y > 0) m |= (s->vf[i - W] & 16) >> 1;
+    return m;
+}
 /* visited flag of the edge leaving (x,y) in direction d */
 static inline uint8_t *vflag(const topo_state *s, int x, int y, int d, uint8_t *bit) {
     size_t W = (size_t)s->w + 1;
@@ -124,16 +134,9 @@ static int walk(topo_state *s, pbuf *pb, cbuf *cb, int x, int y, int d, bool loo
         if (pbuf_add(pb, x, y)) return -1;
         if (loop ? (x == sx && y == sy) : (s->vf[(size_t)y * W + x] & 4) != 0) break;
         /* degree-2 vertex: the other boundary edge (never back) */
-        int back = (d + 2) & 3, nd = -1;
-        for (int k = 0; k < 4; k++) {
-            if (k == back) continue;
-            if (bnd(s, x, y, k)) {
-                nd = k;
-                break;
-            }
-        }
-        if (nd < 0) return -2; /* cannot happen: a boundary never ends at a degree-1 vertex */
-        d = nd;
+        unsigned m = bmask(s, x, y) & ~(1u << ((d + 2) & 3));
+        if (!m) return -2; /* cannot happen: a boundary never ends at a degree-1 vertex */
+        d = __builtin_ctz(m);
     }
     c->v1 = (uint32_t)((size_t)y * W + (size_t)x);
     c->d1 = (uint8_t)d;
@@ -186,7 +189,7 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     int64_t nj = 0, jcap = 0;
     pbuf pb = {0};
     cbuf cb = {0};
-    int64_t *juse = NULL, *cnt = NULL;
+    int64_t *juse = NULL, *cnt = NULL, *uend = NULL;
     uint8_t *used = NULL;
     if (!t->reg_color || !s.vf) goto oom;
     for (size_t i = 0; i < n; i++)
@@ -205,7 +208,10 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     /* junctions */
     for (int y = 0; y <= h; y++) {
         for (int x = 0; x <= w; x++) {
-            int deg = bnd(&s, x, y, 0) + bnd(&s, x, y, 1) + bnd(&s, x, y, 2) + bnd(&s, x, y, 3);
+            unsigned m = bmask(&s, x, y);
+            if (!m) continue;
+            int deg = (0x4332322132212110ull >> (4 * m)) & 15; /* popcount (no libgcc call) */
+            if (deg == 2 && x > 0 && x < w && y > 0 && y < h) continue; /* interior pass-through */
             bool corner = (x == 0 || x == w) && (y == 0 || y == h);
             /* on the canvas border, a boundary that leaves the border (into
              * transparency) starts a new chain, so that chains along the
@@ -262,6 +268,9 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     juse = malloc((size_t)(nj ? nj : 1) * 4 * sizeof(int64_t));
     if (!juse) goto oom;
     for (int64_t i = 0; i < nj * 4; i++) juse[i] = -1;
+    /* junction index at the end of each chain use (u = 2c: v1, 2c+1: v0) */
+    uend = malloc((size_t)(nc ? nc : 1) * 2 * sizeof(int64_t));
+    if (!uend) goto oom;
     for (int64_t c = 0; c < nc; c++) {
         vec_chain *ch = &t->chains[c];
         if (ch->closed) continue;
@@ -269,6 +278,8 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
         if (j0 < 0 || j1 < 0) goto internal;
         juse[j0 * 4 + ch->d0] = c << 1;
         juse[j1 * 4 + ((ch->d1 + 2) & 3)] = (c << 1) | 1;
+        uend[c << 1] = j1;
+        uend[(c << 1) | 1] = j0;
     }
     /* uses per region (CSR) */
     cnt = calloc((size_t)nreg + 1, sizeof(int64_t));
@@ -324,8 +335,7 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
                 if (left_of(&s, x, y, d) != g) nd = (d + 3) & 3;      /* turn left */
                 else if (right_of(&s, x, y, d) != g) nd = d;         /* straight */
                 else nd = (d + 1) & 3;                               /* turn right */
-                int64_t j = jfind(jv, nj, v);
-                if (j < 0) goto internal;
+                int64_t j = uend[u];
                 int64_t nx = juse[j * 4 + nd];
                 if (nx < 0) goto internal;
                 const vec_chain *nch = &t->chains[nx >> 1];
@@ -348,6 +358,7 @@ carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *
     free(byreg);
     free(jv);
     free(juse);
+    free(uend);
     free(cnt);
     free(used);
     free(s.vf);
@@ -360,6 +371,7 @@ oom:
 fail:
     free(jv);
     free(juse);
+    free(uend);
     free(cnt);
     free(used);
     free(s.vf);

@@ -88,6 +88,8 @@ typedef struct vec_fit_params {
 typedef struct vec_scratch {
     uint8_t *buf;
     size_t cap, used;
+    struct vec_seg *seg; /* segments of the chain being fitted (copied out exactly sized) */
+    int32_t segcap;
 } vec_scratch;
 void carve__vec_scratch_free(vec_scratch *sc);
 
