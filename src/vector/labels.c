@@ -12,8 +12,11 @@ carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_co
     memset(out, 0, sizeof *out);
     size_t n = (size_t)in->w * (size_t)in->h;
     /* exact count of distinct opaque colours with a 2^24-bit set */
-    uint64_t *seen = calloc((size_t)1 << 18, sizeof(uint64_t));
+    uint64_t *seen = calloc(((size_t)1 << 18) + 4096, sizeof(uint64_t));
     if (!seen) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
+    /* bit w of used: word w of seen is not zero, so the colour list below
+     * reads (and pages in) only the words that hold colours */
+    uint64_t *used = seen + ((size_t)1 << 18);
     int64_t distinct = 0;
     uint32_t prev = 0xffffffffu; /* flat images: runs of one colour */
     for (size_t i = 0; i < n; i++) {
@@ -25,6 +28,7 @@ carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_co
         uint64_t bit = (uint64_t)1 << (c & 63);
         if (!(seen[c >> 6] & bit)) {
             seen[c >> 6] |= bit;
+            used[c >> 12] |= (uint64_t)1 << ((c >> 6) & 63);
             distinct++;
         }
     }
@@ -37,12 +41,15 @@ carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_co
     }
     /* sorted colour list */
     int k = 0;
-    for (size_t w = 0; w < ((size_t)1 << 18) && k < distinct; w++) {
-        uint64_t v = seen[w];
-        while (v) {
-            int b = __builtin_ctzll(v);
-            v &= v - 1;
-            out->colors[k++] = (uint32_t)(w << 6) | (uint32_t)b;
+    for (size_t uw = 0; uw < 4096 && k < distinct; uw++) {
+        for (uint64_t um = used[uw]; um; um &= um - 1) {
+            size_t w = uw * 64 + (size_t)__builtin_ctzll(um);
+            uint64_t v = seen[w];
+            while (v) {
+                int b = __builtin_ctzll(v);
+                v &= v - 1;
+                out->colors[k++] = (uint32_t)(w << 6) | (uint32_t)b;
+            }
         }
     }
     free(seen);
