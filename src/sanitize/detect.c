@@ -130,6 +130,7 @@ typedef struct scale_ctx {
     uint32_t *col, *col2;  /* per-column running sums (w) */
     dlist *out;
     const uint8_t *fy; /* full-resolution luma (fw x fh), for text panels */
+    const uint8_t *frgba; /* the input's pixels (fw x fh, RGBA) */
     int fw, fh;
 } scale_ctx;
 
@@ -477,7 +478,8 @@ static int cmp_int(const void *a, const void *b) {
  * thr on the ink side) of the box at full resolution that do not touch
  * the box, are 4..maxh px high, at most 1.5 times as wide as high and fill
  * 15..90 % of their box.  Returns how many there are (-1 on OOM) and, in
- * *same, how many of them are within 30 % of their median height. */
+ * *same, the size of the largest group whose heights are within 30 % of
+ * one height (0.7..1.3 h: one font, capitals and small letters). */
 static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, double thr, int maxh,
                          int *same) {
     int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
@@ -528,10 +530,12 @@ static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1
         if (fill < 0.15 || fill > 0.9) continue;
         hs[nl++] = ch;
     }
-    if (nl > 0) {
+    if (nl > 0) { /* the largest group of letters of one size (sorted: a window) */
         qsort(hs, (size_t)nl, sizeof(int), cmp_int);
-        double med = hs[nl / 2];
-        for (int i = 0; i < nl; i++) *same += fabs(hs[i] - med) <= 0.3 * med;
+        for (int i = 0, j = 0; i < nl; i++) {
+            while (1.8 * hs[j] < hs[i]) j++; /* 0.7..1.3 times some height */
+            if (i - j + 1 > *same) *same = i - j + 1;
+        }
     }
     free(m);
     free(st);
@@ -598,7 +602,7 @@ static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
     if (light_panel) { /* dark letters on a white or yellow panel, of similar heights */
         int same = 0, nlet = panel_letters(S->fy, S->fw, fx0, fy0, fx1, fy1, true, thr, fh, &same);
         if (nlet < 0) return false;
-        ok = con >= 90 && bgsd <= 30 && dips >= 8 && same >= 6 && 2 * same >= nlet && inkf >= 0.1 && inkf <= 0.45;
+        ok = con >= 90 && bgsd <= 30 && dips >= 8 && same >= 6 && 3 * same >= nlet && inkf >= 0.1 && inkf <= 0.45;
     } else /* light letters on a black panel (destination blinds, displays) */
         ok = con >= 120 && bgsd <= 25 && dips >= 5 && bands == 1 && rowsc >= 0.7 * fh && inkf >= 0.1 && inkf <= 0.45;
     if (!ok) return true;
@@ -616,6 +620,33 @@ static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
         }
     }
     if (cx0 < 0) return true;
+    if (!light_panel) {
+        /* a blind's panel is often cut by reflections: its box grows left
+         * and right over columns of the band that are still panel, letters
+         * or reflection (little saturation, and some black or a contrast of
+         * 30 levels), up to four band heights each way */
+        int bh2 = ry1 - ry0 + 1, maxg = 4 * bh2;
+        for (int dir = -1; dir <= 1; dir += 2) {
+            for (int gstep = 0; gstep < maxg; gstep++) {
+                int x = dir < 0 ? cx0 - 1 : cx1 + 1;
+                if (x < 0 || x >= S->fw) break;
+                int darkn = 0, satn = 0, ymin = 255, ymax = 0;
+                for (int y = ry0; y <= ry1; y++) {
+                    int v = S->fy[(size_t)y * S->fw + x];
+                    if (v < ymin) ymin = v;
+                    if (v > ymax) ymax = v;
+                    const uint8_t *q = S->frgba + 4 * ((size_t)y * S->fw + x);
+                    int mx = q[0] > q[1] ? (q[0] > q[2] ? q[0] : q[2]) : (q[1] > q[2] ? q[1] : q[2]);
+                    int mn = q[0] < q[1] ? (q[0] < q[2] ? q[0] : q[2]) : (q[1] < q[2] ? q[1] : q[2]);
+                    satn += mx > 40 && mx - mn > 0.35 * mx;
+                    darkn += S->fy[(size_t)y * S->fw + x] <= c->mean_in + 20;
+                }
+                if (satn > bh2 / 5 || (darkn < bh2 / 4 && ymax - ymin < 30)) break;
+                if (dir < 0) cx0 = x;
+                else cx1 = x;
+            }
+        }
+    }
     carve__box bx;
     memset(&bx, 0, sizeof bx);
     bx.x = cx0;
@@ -967,6 +998,7 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     }
     memcpy(fullY, cur.y, (size_t)img->w * img->h);
     S.fy = fullY;
+    S.frgba = img->px;
     S.fw = img->w;
     S.fh = img->h;
     {
