@@ -26,10 +26,16 @@
  *      (white/yellow, luma >= 170), plate-shaped 4-connected blobs standing
  *      60+ levels above their surroundings, with one band of ink inside
  *      whose column profile dips at least 4 times (plate_blob);
- *   7. boxes from every scale, polarity and path go through non-maximum
+ *   7. text whose letters touch (adverts, destination blinds) is found as a
+ *      text panel: a blob of the same kind, white/yellow with dark letters
+ *      or black with light ones, framed by a ring 90+ levels away, whose
+ *      interior at full resolution holds bands of ink with many column
+ *      dips and high contrast on a uniform panel (white panels: also >= 6
+ *      letter components of one size); kind "text" (text_panel);
+ *   8. boxes from every scale, polarity and path go through non-maximum
  *      suppression (same-kind duplicates merge into their union), are
- *      padded for the plate frame and slant, and sorted by score (ties by
- *      position).  See docs/sanitize.md for the measurements.
+ *      padded (plates: frame and slant; text: less), and sorted by score
+ *      (ties by position).  See docs/sanitize.md for the measurements.
  */
 #include "sanitize.h"
 
