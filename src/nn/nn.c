@@ -1,5 +1,5 @@
-/* nn.c — availability, descriptions for the run report, the erase_text
- * filter.  The adapters live in adapters.c, the runtime in ort.c. */
+/* nn.c — availability and descriptions for the run report.  (Which
+ * detections get erased is the pipeline's policy, option erase_text.)  The adapters live in adapters.c, the runtime in ort.c. */
 #include "nn/nn_internal.h"
 
 #include <stdio.h>
@@ -68,17 +68,6 @@ void carve__nn_describe(carve_ctx *ctx, const char *task, char *buf, size_t len)
     if (t <= 0) t = carve__threads(ctx);
     snprintf(buf, len, "%s (ONNX Runtime %s, %d thread%s)", m->name, ver ? ver : "?", t, t == 1 ? "" : "s");
     carve__nn_manifest_free(man);
-}
-
-int carve__nn_erase_filter(const carve_ctx *ctx, carve__box *boxes, int n) {
-    int mode = carve__opt_enum(ctx, CARVE_OPTID_erase_text); /* plates|all|none */
-    if (!boxes || n <= 0) return 0;
-    if (mode == 2) return 0;
-    if (mode == 1) return n;
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(boxes[i].kind, "plate")) boxes[k++] = boxes[i];
-    return k;
 }
 
 carve_status carve__nn_find_model(carve_ctx *ctx, const char *task, carve__nn_manifest **man,

@@ -36,9 +36,6 @@ carve_status carve__nn_matte_hint(carve_ctx *ctx, const carve_image *img, const 
  *  kind "plate" for plate-like boxes (aspect 2..6.5, near-horizontal, lower
  *  part of the image), else "text". */
 carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n);
-/** Applies option erase_text (plates|all|none) in place: keeps the boxes to
- *  erase; returns the new count. */
-int carve__nn_erase_filter(const carve_ctx *ctx, carve__box *boxes, int n);
 
 /** Inpainting (LaMa-like: image + mask in, image out): pixels whose mask
  *  byte is non-zero are replaced; others are copied unchanged. */

@@ -57,6 +57,7 @@ typedef struct run_state {
     uint8_t *cand_map;
     carve__box *cand_boxes;
     int cand_n;
+    bool cand_padded; /* the backend's boxes already cover the plate frame */
     carve_palette *cand_pal;
     char *cand_svg;
     size_t cand_svg_len;
@@ -300,11 +301,13 @@ static bool detect_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
 
 static carve_status detect_neural(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
+    s->cand_padded = false; /* text detectors hug the characters */
     return carve__nn_text_detect(ctx, s->img, &s->cand_boxes, &s->cand_n);
 }
 
 static carve_status detect_classical(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
+    s->cand_padded = true; /* the classical detector pads its boxes itself */
     return carve__detect_plates(ctx, s->img, &s->cand_boxes, &s->cand_n);
 }
 
@@ -365,11 +368,18 @@ static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
         }
         s->boxes = nb;
     }
+    /* option erase_text decides which detections are erased, whatever the
+     * backend: plates only, all text (stickers, adverts, blinds) or none */
+    int policy = carve__opt_enum(ctx, CARVE_OPTID_erase_text); /* plates|all|none */
     for (int i = 0; i < s->cand_n; i++) {
         carve__box b = s->cand_boxes[i];
-        json_array_append_new(arr, box_json(s, &b));
-        /* a detection hugs the characters: grow it to take the plate frame */
-        int m = (int)ceil(0.12 * (b.h < b.w ? b.h : b.w)) + 2;
+        bool erase = policy == 1 || (policy == 0 && !strcmp(b.kind, "plate"));
+        json_t *bj = box_json(s, &b);
+        json_object_set_new(bj, "erased", json_boolean(erase));
+        json_array_append_new(arr, bj);
+        if (!erase) continue;
+        /* a text detection hugs the characters: grow it to take the frame */
+        int m = s->cand_padded ? 0 : (int)ceil(0.12 * (b.h < b.w ? b.h : b.w)) + 2;
         int x0 = carve__clampi(b.x - m, 0, s->w), y0 = carve__clampi(b.y - m, 0, s->h);
         int x1 = carve__clampi(b.x + b.w + m, 0, s->w), y1 = carve__clampi(b.y + b.h + m, 0, s->h);
         b.x = x0;
@@ -379,6 +389,7 @@ static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
         s->boxes[s->nboxes++] = b;
     }
     json_object_set_new(d, "boxes", arr);
+    json_object_set_new(d, "erase_text", json_string(policy == 0 ? "plates" : policy == 1 ? "all" : "none"));
     json_object_set_new(d, "coordinates", json_string("input image pixels"));
     return CARVE_OK;
 }

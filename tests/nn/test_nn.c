@@ -212,20 +212,6 @@ static void test_resample(void) {
     carve_ctx_destroy(c);
 }
 
-static void test_erase_filter(void) {
-    carve_ctx *c = carve_ctx_create();
-    carve__box b[3] = {{0, 0, 10, 5, 0.9f, "text"}, {5, 50, 40, 10, 0.8f, "plate"}, {1, 1, 2, 2, 0.7f, "text"}};
-    CHECK(carve__nn_erase_filter(c, b, 3) == 1 && !strcmp(b[0].kind, "plate") && b[0].x == 5); /* default: plates */
-    carve__box b2[2] = {{0, 0, 10, 5, 0.9f, "text"}, {5, 50, 40, 10, 0.8f, "plate"}};
-    CHECK_ST(carve_ctx_set_option(c, "erase_text", "all"), CARVE_OK);
-    CHECK(carve__nn_erase_filter(c, b2, 2) == 2);
-    CHECK_ST(carve_ctx_set_option(c, "erase_text", "none"), CARVE_OK);
-    CHECK(carve__nn_erase_filter(c, b2, 2) == 0);
-    CHECK_ST(carve_ctx_set_option(c, "erase_text", "some"), CARVE_ERR_INVALID_ARG);
-    CHECK(carve__nn_erase_filter(c, NULL, 0) == 0);
-    carve_ctx_destroy(c);
-}
-
 /* No runtime or no model: every entry fails cleanly with NOT_FOUND and a
  * message naming what is missing. */
 static void test_fallback(void) {
@@ -294,7 +280,6 @@ int main(void) {
     RUN(test_manifest);
     RUN(test_db);
     RUN(test_resample);
-    RUN(test_erase_filter);
     RUN(test_fallback);
     return test_done();
 }

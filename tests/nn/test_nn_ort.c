@@ -168,14 +168,6 @@ static void test_text_detect(void) {
     if (text >= 0) CHECK(contains(&b[text], 30, 20, 200, 14));
     CHECK_ST(carve__nn_text_detect(c, im, &b2, &n2), CARVE_OK);
     CHECK(n == n2 && b && b2 && !memcmp(b, b2, (size_t)n * sizeof *b));
-    /* erase_text filter */
-    carve_ctx_set_option(c, "erase_text", "plates");
-    int k = carve__nn_erase_filter(c, b2, n2);
-    CHECK(k == 1 && !strcmp(b2[0].kind, "plate"));
-    carve_ctx_set_option(c, "erase_text", "all");
-    CHECK(carve__nn_erase_filter(c, b, n) == n);
-    carve_ctx_set_option(c, "erase_text", "none");
-    CHECK(carve__nn_erase_filter(c, b, n) == 0);
     free(b);
     free(b2);
     /* a blank page has no text */

@@ -629,6 +629,42 @@ static void test_erase_boxes(void) {
     carve_image_destroy(img);
 }
 
+/* Option erase_text decides which detections are erased, whatever the
+ * backend: on the bus the classical detector finds the plate and two text
+ * blocks (advert, destination blind). */
+static void test_erase_text_policy(void) {
+    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    const char *modes[] = {"all", "plates", "none"};
+    for (int m = 0; m < 3; m++) {
+        carve_ctx *ctx = small_ctx(546);
+        carve_ctx_set_option(ctx, "text_backend", "classical");
+        CHECK_ST(carve_ctx_set_option(ctx, "erase_text", modes[m]), CARVE_OK);
+        char *svg = NULL;
+        size_t len = 0;
+        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+        json_t *rep = report_of(ctx);
+        json_t *det = json_object_get(step_of(rep, "sanitize", "detect"), "details");
+        json_t *found = json_object_get(det, "boxes");
+        json_t *erased = json_object_get(phase_of(rep, "sanitize"), "erased_boxes");
+        size_t nfound = json_array_size(found), nplates = 0, ntext = 0, nerased_flag = 0;
+        for (size_t i = 0; i < nfound; i++) {
+            json_t *b = json_array_get(found, i);
+            nplates += !strcmp(jstr(b, "kind"), "plate");
+            ntext += !strcmp(jstr(b, "kind"), "text");
+            nerased_flag += json_is_true(json_object_get(b, "erased"));
+        }
+        CHECKF(nplates == 1 && ntext >= 2, "%s: %zu plates, %zu text boxes", modes[m], nplates, ntext);
+        size_t want = m == 0 ? nfound : m == 1 ? nplates : 0;
+        CHECKF(json_array_size(erased) == want && nerased_flag == want, "%s: %zu erased (%zu flagged), want %zu",
+               modes[m], json_array_size(erased), nerased_flag, want);
+        CHECK(!strcmp(jstr(det, "erase_text"), modes[m]));
+        json_decref(rep);
+        carve_free(svg);
+        carve_ctx_destroy(ctx);
+    }
+    carve_image_destroy(img);
+}
+
 static void test_determinism(void) {
     carve_image *img = load_sample("bus_red_london_plate.jpg");
     CHECK(img != NULL);
@@ -922,6 +958,7 @@ int main(void) {
     RUN(test_forced_failures);
     RUN(test_cancellation);
     RUN(test_erase_boxes);
+    RUN(test_erase_text_policy);
     RUN(test_determinism);
     RUN(test_palette_argument_and_presets);
     RUN(test_html_report);
