@@ -35,6 +35,7 @@ typedef struct run_state {
     int w, h;                     /* work size */
     double sx, sy;                /* work / input */
     carve_image *img;             /* the image flowing through the phases */
+    carve_image *pre_erase;       /* img before inpainting (the matte reads it), or NULL */
     bool input_alpha;             /* the input has a usable alpha channel */
     int bg_mode;
     uint32_t bg_rgb;
@@ -83,6 +84,7 @@ static void discard_candidates(run_state *s) {
 static void state_free(run_state *s) {
     discard_candidates(s);
     carve_image_destroy(s->img);
+    carve_image_destroy(s->pre_erase);
     free(s->boxes);
     free(s->mask);
     free(s->matte);
@@ -496,6 +498,21 @@ static carve_status commit_image(carve_ctx *ctx, run_state *s, json_t *d) {
     return CARVE_OK;
 }
 
+/* Inpainting invents content inside the erased boxes; segmentation must not
+ * depend on it (a large panel filled with background-like texture can cut
+ * the vehicle's matte), so the image before erasing is kept for the matte. */
+static carve_status commit_inpaint(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    (void)d;
+    carve_image_destroy(s->pre_erase);
+    s->pre_erase = s->img;
+    s->img = s->cand_img;
+    s->cand_img = NULL;
+    return CARVE_OK;
+}
+
+static const carve_image *matte_source(const run_state *s) { return s->pre_erase ? s->pre_erase : s->img; }
+
 static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
     (void)ctx;
     json_t *arr = json_array();
@@ -507,7 +524,7 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 
 static const step sanitize_steps[] = {
     {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
-    {"inpaint", 0.65, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_image, -1},
+    {"inpaint", 0.65, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_inpaint, -1},
 };
 
 /* ============================================================================
@@ -534,12 +551,12 @@ static carve_status matte_input_alpha(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
-    return carve__nn_matte(ctx, s->img, &s->cand_map);
+    return carve__nn_matte(ctx, matte_source(s), &s->cand_map);
 }
 
 static carve_status matte_classical(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
-    return carve__matte_classical(ctx, s->img, &s->cand_map);
+    return carve__matte_classical(ctx, matte_source(s), &s->cand_map);
 }
 
 static const backend be_matte_alpha = {"input-alpha", matte_input_alpha};

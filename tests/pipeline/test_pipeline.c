@@ -665,6 +665,36 @@ static void test_erase_text_policy(void) {
     carve_image_destroy(img);
 }
 
+/* The matte is computed from the photo before inpainting: erasing a large
+ * region inside the vehicle must not change the segmentation. */
+static void test_matte_ignores_inpainting(void) {
+    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    uint8_t *mattes[2] = {NULL, NULL};
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        carve_ctx *ctx = small_ctx(546);
+        carve_ctx_set_option(ctx, "keep_intermediates", "true");
+        carve_ctx_set_option(ctx, "auto_erase", "false");
+        if (k) CHECK_ST(carve_ctx_set_option(ctx, "erase", "90,195,130,70;355,185,100,40"), CARVE_OK);
+        char *svg = NULL;
+        size_t len = 0;
+        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+        const carve_image *m = carve_ctx_intermediate(ctx, "matte");
+        CHECK(m != NULL);
+        if (m) {
+            n = (size_t)carve_image_width(m) * carve_image_height(m) * 4;
+            mattes[k] = malloc(n);
+            if (mattes[k]) memcpy(mattes[k], carve_image_pixels_const(m), n);
+        }
+        carve_free(svg);
+        carve_ctx_destroy(ctx);
+    }
+    CHECK(mattes[0] && mattes[1] && !memcmp(mattes[0], mattes[1], n));
+    free(mattes[0]);
+    free(mattes[1]);
+    carve_image_destroy(img);
+}
+
 static void test_determinism(void) {
     carve_image *img = load_sample("bus_red_london_plate.jpg");
     CHECK(img != NULL);
@@ -959,6 +989,7 @@ int main(void) {
     RUN(test_cancellation);
     RUN(test_erase_boxes);
     RUN(test_erase_text_policy);
+    RUN(test_matte_ignores_inpainting);
     RUN(test_determinism);
     RUN(test_palette_argument_and_presets);
     RUN(test_html_report);
