@@ -115,7 +115,8 @@ static void cmd_help(const cli_cmd *c, FILE *f) {
         print_flag_name(f, o->key, arg);
         fprintf(f, "%s", o->help);
         if (o->type == CARVE_OPT_ENUM) fprintf(f, " [%s]", o->choices);
-        else if (o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT) fprintf(f, " [%g..%g]", o->min, o->max);
+        else if (o->type == CARVE_OPT_INT) fprintf(f, " [%.0f..%.0f]", o->min, o->max);
+        else if (o->type == CARVE_OPT_FLOAT) fprintf(f, " [%g..%g]", o->min, o->max);
         if (o->def && *o->def) fprintf(f, " (default %s)", o->def);
         fputc('\n', f);
     }
