@@ -113,7 +113,7 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
         if (end == value || *end || errno || d != floor(d) || !isfinite(d))
             return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option %s: '%s' is not an integer", o->key, value);
         if (d < o->min || d > o->max)
-            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: %s is out of range (allowed %g..%g)", o->key,
+            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: %s is out of range (allowed %.0f..%.0f)", o->key,
                                value, o->min, o->max);
         v->i = (int64_t)d;
         return CARVE_OK;
