@@ -62,5 +62,5 @@ cd "$B"   # the anchors' commands are relative to the harness folder
 if [ "${SPEED:-1}" != 0 ]; then
   echo
   echo "## Interleaved timing (medians of ${SPEED_RUNS:-5} alternating runs per image)"
-  /usr/bin/python3 "$root/bench/trace/speed.py" --carve "$carve" --bench "$B" "${imgs[@]}" --runs "${SPEED_RUNS:-5}"
+  /usr/bin/python3 "$root/bench/trace/speed.py" --carve "$carve" --bench "$B" "${imgs[@]}" --runs "${SPEED_RUNS:-5}" --per-image
 fi

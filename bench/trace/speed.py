@@ -8,7 +8,9 @@ both wall time and CPU time (user + sys of the process and its children) are
 recorded; the table gives per-set medians and the ratio VTracer / carve.
 
     speed.py --carve build/tools/carve --bench ../shared/bench \
-             --images DIR [--images DIR ...] [--runs 5]
+             --images DIR [--images DIR ...] [--runs 5] [--per-image]
+
+--per-image adds a table with each image's medians and wall ratio.
 """
 import argparse, os, resource, statistics, subprocess, sys, tempfile, time
 
@@ -26,6 +28,7 @@ def main():
     ap.add_argument('--bench', required=True)
     ap.add_argument('--images', action='append', required=True)
     ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--per-image', action='store_true')
     a = ap.parse_args()
     env = dict(os.environ)
     env.setdefault('NODE_PATH', os.path.join(env.get('BENCH_WORK', '/tmp/carve-bench'), 'node_modules'))
@@ -34,6 +37,7 @@ def main():
     print('| set | images | carve wall s | VTracer wall s | wall ratio | carve CPU s | VTracer CPU s | CPU ratio |')
     print('|---|---:|---:|---:|---:|---:|---:|---:|')
     allr = {'cw': [], 'vw': [], 'cc': [], 'vc': []}
+    rows = []
     for d in a.images:
         files = sorted(f for f in os.listdir(d) if f.endswith('.png'))
         res = {'cw': [], 'vw': [], 'cc': [], 'vc': []}
@@ -45,6 +49,8 @@ def main():
                 cw.append(w); cc.append(c)
                 w, c = run(['node', 'tools/vtracer.js', '--variant', 'default', p, os.path.join(out, 'v.svg')], a.bench, env)
                 vw.append(w); vc.append(c)
+            rows.append((os.path.basename(d.rstrip('/')) + '/' + f, statistics.median(cw), statistics.median(vw),
+                         statistics.median(cc), statistics.median(vc)))
             for k, v in (('cw', cw), ('vw', vw), ('cc', cc), ('vc', vc)):
                 res[k].append(statistics.median(v))
                 allr[k].append(statistics.median(v))
@@ -55,6 +61,12 @@ def main():
     m = {k: statistics.median(v) for k, v in allr.items()}
     print('| **all** | %d | %.3f | %.3f | **%.1f×** | %.3f | %.3f | **%.1f×** |' % (len(allr['cw']), m['cw'], m['vw'],
           m['vw'] / m['cw'], m['cc'], m['vc'], m['vc'] / m['cc']))
+    if a.per_image:
+        print()
+        print('| image | carve wall s | VTracer wall s | wall ratio | carve CPU s | VTracer CPU s | CPU ratio |')
+        print('|---|---:|---:|---:|---:|---:|---:|')
+        for n, cw, vw, cc, vc in rows:
+            print('| %s | %.3f | %.3f | %.1f× | %.3f | %.3f | %.1f× |' % (n, cw, vw, vw / cw, cc, vc, vc / cc))
 
 if __name__ == '__main__':
     main()
