@@ -29,6 +29,7 @@ int32_t carve__components(const uint16_t *lab, int w, int h, int32_t **reg_out, 
         return -1;
     }
     int32_t np = 0;
+    int32_t last_a = -1, last_b = -1;
     for (int y = 0; y < h && n; y++) {
         const uint16_t *row = lab + (size_t)y * w;
         const uint16_t *up = y ? row - w : NULL;
@@ -46,10 +47,16 @@ int32_t carve__components(const uint16_t *lab, int w, int h, int32_t **reg_out, 
                 par[np] = np;
                 rr[x] = np++;
             } else if (a >= 0 && b >= 0) {
-                int32_t ra = uf_find(par, a), rb = uf_find(par, b);
-                if (ra != rb) {
-                    if (ra < rb) par[rb] = ra;
-                    else par[ra] = rb;
+                /* along a run a stays the same and b changes only where the
+                 * row above changes run: skip pairs already joined */
+                if (a != b && (a != last_a || b != last_b)) {
+                    int32_t ra = uf_find(par, a), rb = uf_find(par, b);
+                    if (ra != rb) {
+                        if (ra < rb) par[rb] = ra;
+                        else par[ra] = rb;
+                    }
+                    last_a = a;
+                    last_b = b;
                 }
                 rr[x] = a;
             } else {
@@ -66,11 +73,17 @@ int32_t carve__components(const uint16_t *lab, int w, int h, int32_t **reg_out, 
     }
     for (int32_t i = 0; i < np; i++) fid[i] = -1;
     int32_t nreg = 0;
+    int32_t prev_raw = -1, prev_id = -1; /* runs share a provisional label */
     for (size_t i = 0; i < n; i++) {
         if (reg[i] < 0) continue;
+        if (reg[i] == prev_raw) {
+            reg[i] = prev_id;
+            continue;
+        }
+        prev_raw = reg[i];
         int32_t r = uf_find(par, reg[i]);
         if (fid[r] < 0) fid[r] = nreg++;
-        reg[i] = fid[r];
+        reg[i] = prev_id = fid[r];
     }
     free(fid);
     free(par);
