@@ -506,6 +506,45 @@ static void test_merge_regions(void) {
     carve_ctx_destroy(ctx);
 }
 
+static void test_resize(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    /* half-transparent image: transparent pixels must not bleed their colour */
+    carve_image *im = carve_image_create(301, 203);
+    uint8_t *p = carve_image_pixels(im);
+    for (int i = 0; i < 301 * 203; i++) {
+        bool left = (i % 301) < 150;
+        p[4 * i] = left ? 255 : 0;
+        p[4 * i + 1] = 0;
+        p[4 * i + 2] = left ? 0 : 255;
+        p[4 * i + 3] = left ? 255 : 0;
+    }
+    carve_image *out = NULL;
+    CHECK_ST(carve__resize(ctx, im, 100, 67, CARVE_KERNEL_LANCZOS3, &out), CARVE_OK);
+    CHECK(out && carve_image_width(out) == 100 && carve_image_height(out) == 67);
+    if (out) {
+        const uint8_t *o = carve_image_pixels_const(out);
+        int blue_bleed = 0;
+        for (int i = 0; i < 100 * 67; i++) blue_bleed += o[4 * i + 3] >= 128 && o[4 * i + 2] > 40;
+        CHECK(blue_bleed == 0);
+        CHECK(o[3] == 255 && o[4 * 99 + 3] == 0);
+    }
+    carve_image_destroy(out);
+    CHECK_ST(carve__resize(ctx, im, 0, 10, CARVE_KERNEL_LANCZOS3, &out), CARVE_ERR_INVALID_ARG);
+    CHECK_ST(carve__resize(ctx, im, 10, 10, 99, &out), CARVE_ERR_INVALID_ARG);
+    /* upscaling with nearest keeps the colours exactly; any kernel hits the exact size */
+    CHECK_ST(carve__resize(ctx, im, 602, 406, CARVE_KERNEL_NEAREST, &out), CARVE_OK);
+    CHECK(out && carve_image_width(out) == 602 && carve_image_height(out) == 406);
+    if (out) CHECK(!memcmp(carve_image_pixels_const(out), p, 4) && carve_image_pixels_const(out)[4 * 601 + 3] == 0);
+    carve_image_destroy(out);
+    for (int k = CARVE_KERNEL_NEAREST; k <= CARVE_KERNEL_LANCZOS3; k++) {
+        CHECK_ST(carve__resize(ctx, im, 157, 33, k, &out), CARVE_OK);
+        CHECK(out && carve_image_width(out) == 157 && carve_image_height(out) == 33);
+        carve_image_destroy(out);
+    }
+    carve_image_destroy(im);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -519,5 +558,6 @@ int main(void) {
     RUN(test_merge_regions);
     RUN(test_progress);
     RUN(test_progress_restarts);
+    RUN(test_resize);
     return test_done();
 }

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <vips/vips.h>
 
 typedef struct paint_job {
     const uint16_t *idx;
@@ -144,8 +143,6 @@ double carve__chroma_upscale_factor(const carve_ctx *ctx, int w, int h) {
     return f;
 }
 
-static const VipsKernel kernels[] = {VIPS_KERNEL_NEAREST, VIPS_KERNEL_LINEAR, VIPS_KERNEL_CUBIC,
-                                     VIPS_KERNEL_MITCHELL, VIPS_KERNEL_LANCZOS2, VIPS_KERNEL_LANCZOS3};
 
 carve_status carve_upscale(carve_ctx *ctx, const carve_image *in, double factor, carve_image **out) {
     if (out) *out = NULL;
@@ -163,68 +160,13 @@ carve_status carve_upscale(carve_ctx *ctx, const carve_image *in, double factor,
         *out = carve_image_copy(in);
         return *out ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
     }
-    carve_status st = carve__vips_init(ctx);
+    carve_status st = carve__progress(ctx, 0, "upscale");
     if (st) return st;
-    st = carve__progress(ctx, 0, "upscale");
-    if (st) return st;
-    int kernel = carve__opt_enum(ctx, CARVE_OPTID_upscale_kernel);
-    if (kernel < 0 || kernel >= (int)(sizeof kernels / sizeof kernels[0])) kernel = 5;
-    bool has_alpha = false;
-    size_t npx = (size_t)in->w * in->h;
-    for (size_t i = 0; i < npx && !has_alpha; i++) has_alpha = in->px[4 * i + 3] != 255;
-
-    VipsImage *base = vips_image_new_from_memory(in->px, npx * 4, in->w, in->h, 4, VIPS_FORMAT_UCHAR);
-    VipsImage *t[6] = {0};
-    carve_image *res = NULL;
-    if (!base) goto vips_fail;
-    VipsImage *cur = base;
-    /* resample premultiplied so transparent pixels' colours do not bleed */
-    if (has_alpha) {
-        if (vips_premultiply(cur, &t[0], NULL)) goto vips_fail;
-        cur = t[0];
-    }
-    double vs = (double)oh / in->h, hs = (double)ow / in->w;
-    if (vips_resize(cur, &t[1], hs, "vscale", vs, "kernel", kernels[kernel], NULL)) goto vips_fail;
-    cur = t[1];
-    if (has_alpha) {
-        if (vips_unpremultiply(cur, &t[2], NULL)) goto vips_fail;
-        cur = t[2];
-    }
-    if (vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
-        /* round to nearest (a plain cast truncates), then clamp to 0..255 */
-        if (vips_linear1(cur, &t[3], 1.0, 0.5, NULL)) goto vips_fail;
-        if (vips_cast_uchar(t[3], &t[4], NULL)) goto vips_fail;
-        cur = t[4];
-    }
-    size_t sz = 0;
-    void *mem = vips_image_write_to_memory(cur, &sz);
-    if (!mem) goto vips_fail;
-    int rw = vips_image_get_width(cur), rh = vips_image_get_height(cur);
-    if (sz != (size_t)rw * rh * 4 || vips_image_get_bands(cur) != 4) {
-        g_free(mem);
-        st = carve__fail(ctx, CARVE_ERR_INTERNAL, "libvips resize returned an unexpected %dx%d image", rw, rh);
-        goto out;
-    }
-    res = carve_image_create(rw, rh);
-    if (!res) {
-        g_free(mem);
-        st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (%dx%d upscaled image)", rw, rh);
-        goto out;
-    }
-    memcpy(res->px, mem, sz);
-    g_free(mem);
-    goto out;
-vips_fail:
-    st = carve__fail(ctx, CARVE_ERR_BACKEND, "libvips resize failed: %s", vips_error_buffer());
-    vips_error_clear();
-out:
-    for (int i = 0; i < 6; i++)
-        if (t[i]) g_object_unref(t[i]);
-    if (base) g_object_unref(base);
+    int kernel = carve__opt_enum(ctx, CARVE_OPTID_upscale_kernel); /* same order as CARVE_KERNEL_* */
+    st = carve__resize(ctx, in, (int)ow, (int)oh, kernel, out);
     if (st) {
-        carve_image_destroy(res);
+        if (st != CARVE_ERR_NOMEM) carve__errprefix(ctx, "upscale");
         return st;
     }
-    *out = res;
     return carve__progress(ctx, 1, "upscale");
 }

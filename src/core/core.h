@@ -108,6 +108,13 @@ struct carve_image {
     int w, h;
     uint8_t *px; /* RGBA */
 };
+/** Resamples to exactly w x h with libvips' vips_resize (premultiplied alpha,
+ *  so transparent pixels' colours do not bleed; rounded to nearest).  kernel
+ *  is a CARVE_KERNEL_* value (the order of option upscale_kernel).
+ *  CARVE_ERR_INVALID_ARG for an empty image/size, CARVE_ERR_BACKEND if libvips fails. */
+enum { CARVE_KERNEL_NEAREST = 0, CARVE_KERNEL_LINEAR, CARVE_KERNEL_CUBIC, CARVE_KERNEL_MITCHELL, CARVE_KERNEL_LANCZOS2,
+       CARVE_KERNEL_LANCZOS3 };
+carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, int kernel, carve_image **out);
 /** Ensures libvips is initialised (thread-safe, once). */
 carve_status carve__vips_init(carve_ctx *ctx);
 static inline uint32_t carve__rgb_at(const carve_image *im, int x, int y) {

@@ -1236,7 +1236,7 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
         int w = (int)lround(in->w * f), h = (int)lround(in->h * f);
         if (w < 1) w = 1;
         if (h < 1) h = 1;
-        st = carve__resize_rgba(ctx, in, w, h, &s->img);
+        st = carve__resize(ctx, in, w, h, CARVE_KERNEL_LANCZOS3, &s->img);
     } else {
         s->img = carve_image_copy(in);
         if (!s->img) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");

@@ -26,10 +26,6 @@ carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **b
  *  the same way.  Deterministic; *out is a new image. */
 carve_status carve__fill_pushpull(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out);
 
-/** Resizes RGBA (straight alpha, premultiplied while resampling) to exactly
- *  w x h with libvips (Lanczos3 when shrinking). */
-carve_status carve__resize_rgba(carve_ctx *ctx, const carve_image *in, int w, int h, carve_image **out);
-
 /** Keeps a copy of img as ctx's intermediate name (replacing one of that
  *  name). */
 carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const carve_image *img);

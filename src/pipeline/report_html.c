@@ -137,7 +137,7 @@ carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *s
         int ls = it->img->w > it->img->h ? it->img->w : it->img->h;
         if (ls > HTML_MAX_SIDE) {
             int w = (int)((int64_t)it->img->w * HTML_MAX_SIDE / ls), h = (int)((int64_t)it->img->h * HTML_MAX_SIDE / ls);
-            st = carve__resize_rgba(ctx, it->img, w > 0 ? w : 1, h > 0 ? h : 1, &small);
+            st = carve__resize(ctx, it->img, w > 0 ? w : 1, h > 0 ? h : 1, CARVE_KERNEL_LANCZOS3, &small);
             if (st) break;
             show = small;
         }

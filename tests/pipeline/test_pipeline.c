@@ -951,38 +951,9 @@ static void test_pushpull_fill(void) {
     carve_ctx_destroy(ctx);
 }
 
-static void test_resize(void) {
-    carve_ctx *ctx = carve_ctx_create();
-    /* half-transparent image: transparent pixels must not bleed their colour */
-    carve_image *im = carve_image_create(301, 203);
-    uint8_t *p = carve_image_pixels(im);
-    for (int i = 0; i < 301 * 203; i++) {
-        bool left = (i % 301) < 150;
-        p[4 * i] = left ? 255 : 0;
-        p[4 * i + 1] = 0;
-        p[4 * i + 2] = left ? 0 : 255;
-        p[4 * i + 3] = left ? 255 : 0;
-    }
-    carve_image *out = NULL;
-    CHECK_ST(carve__resize_rgba(ctx, im, 100, 67, &out), CARVE_OK);
-    CHECK(out && carve_image_width(out) == 100 && carve_image_height(out) == 67);
-    if (out) {
-        const uint8_t *o = carve_image_pixels_const(out);
-        int blue_bleed = 0;
-        for (int i = 0; i < 100 * 67; i++) blue_bleed += o[4 * i + 3] >= 128 && o[4 * i + 2] > 40;
-        CHECK(blue_bleed == 0);
-        CHECK(o[3] == 255 && o[4 * 99 + 3] == 0);
-    }
-    carve_image_destroy(out);
-    CHECK_ST(carve__resize_rgba(ctx, im, 0, 10, &out), CARVE_ERR_INVALID_ARG);
-    carve_image_destroy(im);
-    carve_ctx_destroy(ctx);
-}
-
 int main(void) {
     RUN(test_parse_erase);
     RUN(test_pushpull_fill);
-    RUN(test_resize);
     RUN(test_samples_end_to_end);
     RUN(test_cutout_alpha_and_background_colour);
     RUN(test_forced_failures);
