@@ -38,7 +38,8 @@ static void usage(FILE *f) {
                  : o->type == CARVE_OPT_ENUM ? "CHOICE" : "TEXT");
         fprintf(f, "  %-28s%s", line, o->help);
         if (o->type == CARVE_OPT_ENUM) fprintf(f, " [%s]", o->choices);
-        else if (o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT) fprintf(f, " [%g..%g]", o->min, o->max);
+        else if (o->type == CARVE_OPT_INT) fprintf(f, " [%.0f..%.0f]", o->min, o->max);
+        else if (o->type == CARVE_OPT_FLOAT) fprintf(f, " [%g..%g]", o->min, o->max);
         fprintf(f, " (default '%s')\n", o->def);
     }
     fprintf(f, "\nThe options of the other groups (carve options --list) set the defaults of every job.\n"
