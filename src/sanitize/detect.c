@@ -220,6 +220,28 @@ static bool comp_push(scale_ctx *S, const comp *c) {
 static bool is_bg_colour(double r, double g, double b, bool *yellow);
 static double clamp01(double v);
 
+/* Mean colour of a component's own (foreground) pixels; false if it has none. */
+static bool blob_mean_rgb(const scale_ctx *S, const comp *c, double *r, double *g, double *b) {
+    const plane *p = S->p;
+    int w = p->w;
+    double sr = 0, sg = 0, sb = 0;
+    int n = 0;
+    for (int y = c->y0; y <= c->y1; y++)
+        for (int x = c->x0; x <= c->x1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!S->fg[i]) continue;
+            sr += p->rgb[3 * i];
+            sg += p->rgb[3 * i + 1];
+            sb += p->rgb[3 * i + 2];
+            n++;
+        }
+    if (n == 0) return false;
+    *r = sr / n;
+    *g = sg / n;
+    *b = sb / n;
+    return true;
+}
+
 /* A small plate whose characters are too small to segment: a bright, white
  * or yellow, plate-shaped blob (the characters are holes in it) whose middle
  * rows cross from background to ink several times and whose ink lies in one
@@ -231,20 +253,10 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
     if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
     if (bw > w / 3) return true;
     /* colour of the blob's own pixels */
-    double r = 0, g = 0, b = 0;
-    int n = 0;
-    for (int y = c->y0; y <= c->y1; y++)
-        for (int x = c->x0; x <= c->x1; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!S->fg[i]) continue;
-            r += p->rgb[3 * i];
-            g += p->rgb[3 * i + 1];
-            b += p->rgb[3 * i + 2];
-            n++;
-        }
-    if (n == 0) return true;
+    double r, g, b;
+    if (!blob_mean_rgb(S, c, &r, &g, &b)) return true;
     bool yellow;
-    if (!is_bg_colour(r / n, g / n, b / n, &yellow)) return true;
+    if (!is_bg_colour(r, g, b, &yellow)) return true;
     double bgy = c->mean_in;
     /* surroundings: a ring one third of the height wide must be darker */
     int gr = bh / 3 < 2 ? 2 : bh / 3;
@@ -558,20 +570,10 @@ static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
     int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
     if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
     if (bw > w / 3) return true;
-    double r = 0, g = 0, b = 0;
-    int n = 0;
-    for (int y = c->y0; y <= c->y1; y++)
-        for (int x = c->x0; x <= c->x1; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!S->fg[i]) continue;
-            r += p->rgb[3 * i];
-            g += p->rgb[3 * i + 1];
-            b += p->rgb[3 * i + 2];
-            n++;
-        }
-    if (n == 0) return true;
+    double r, g, b;
+    if (!blob_mean_rgb(S, c, &r, &g, &b)) return true;
     bool yellow;
-    bool colour_ok = light_panel ? is_bg_colour(r / n, g / n, b / n, &yellow) : true;
+    bool colour_ok = light_panel ? is_bg_colour(r, g, b, &yellow) : true;
     int gr = bh / 3 < 2 ? 2 : bh / 3;
     double rs = 0;
     int rn = 0;
