@@ -33,12 +33,9 @@ static inline int test_done(void) {
     return t_fail ? 1 : 0;
 }
 
-/* Path of a file in tests/data, or in ../shared (set by meson). */
+/* tests/data: the bundled photos (samples/) and reference tables (set by meson). */
 #ifndef CARVE_TEST_DATA
 #define CARVE_TEST_DATA "tests/data"
-#endif
-#ifndef CARVE_SHARED
-#define CARVE_SHARED "../shared"
 #endif
 
 #endif

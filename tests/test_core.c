@@ -10,7 +10,7 @@
 
 static void test_ciede2000_sharma(void) {
     char path[512];
-    snprintf(path, sizeof path, "%s/data/ciede2000_sharma2005.tsv", CARVE_SHARED);
+    snprintf(path, sizeof path, "%s/ciede2000_sharma2005.tsv", CARVE_TEST_DATA);
     FILE *f = fopen(path, "r");
     CHECKF(f != NULL, "cannot open %s", path);
     if (!f) return;
@@ -149,12 +149,12 @@ static void test_image_io(void) {
     carve_ctx *ctx = carve_ctx_create();
     carve_image *img = NULL;
     char path[600];
-    snprintf(path, sizeof path, "%s/samples/sedan_black_side.jpg", CARVE_SHARED);
+    snprintf(path, sizeof path, "%s/samples/sedan_black_side.jpg", CARVE_TEST_DATA);
     CHECK_ST(carve_image_load(ctx, path, &img), CARVE_OK);
     CHECK(carve_image_width(img) == 1024 && carve_image_height(img) == 680);
     carve_image_destroy(img);
 
-    snprintf(path, sizeof path, "%s/samples/firetruck_cutout_rgba.png", CARVE_SHARED);
+    snprintf(path, sizeof path, "%s/samples/firetruck_cutout_rgba.png", CARVE_TEST_DATA);
     CHECK_ST(carve_image_load(ctx, path, &img), CARVE_OK);
     int transparent = 0;
     for (int i = 0; i < carve_image_width(img) * carve_image_height(img); i++)
@@ -201,7 +201,7 @@ static void test_image_io(void) {
     CHECK(strstr(carve_ctx_errmsg(ctx), "carve_t_text.png") != NULL);
     CHECK_ST(carve_image_load(ctx, "/tmp/does/not/exist.jpg", &back), CARVE_ERR_IO);
     /* truncated JPEG */
-    snprintf(path, sizeof path, "%s/samples/bus_red_london_plate.jpg", CARVE_SHARED);
+    snprintf(path, sizeof path, "%s/samples/bus_red_london_plate.jpg", CARVE_TEST_DATA);
     char *data;
     size_t len;
     CHECK_ST(carve__read_file(ctx, path, 0, &data, &len), CARVE_OK);

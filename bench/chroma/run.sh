@@ -10,7 +10,7 @@
 # Writes into $BENCH_WORK/chroma (default /tmp/carve-bench/chroma).
 set -eu
 B=${1:-build}
-SHARED=${CARVE_SHARED:-../shared}
+SHARED=${CARVE_TEST_DATA:-tests/data}
 W=${BENCH_WORK:-/tmp/carve-bench}/chroma
 mkdir -p "$W"
 test -x "$B/tests/chroma/bench_chroma" || { echo "build $B first (ninja -C $B tests/chroma/bench_chroma tools/carve)"; exit 2; }

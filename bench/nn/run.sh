@@ -14,7 +14,7 @@
 # SECTIONS="1 2 3" picks sections.
 set -eu
 B=${1:-build}
-SHARED=${CARVE_SHARED:-../shared}
+SHARED=${CARVE_TEST_DATA:-tests/data}
 RUNS=${RUNS:-3}
 W=${BENCH_WORK:-/tmp/carve-bench}/nn
 mkdir -p "$W"

@@ -28,7 +28,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CARVE=${1:-$ROOT/build/tools/carve}
 OUT=${2:-${BENCH_WORK:-/tmp/carve-bench}/pipeline}
-SAMPLES=${CARVE_SHARED:-$ROOT/../shared}/samples
+SAMPLES=${CARVE_TEST_DATA:-$ROOT/tests/data}/samples
 RUNS=${RUNS:-1}
 BACKEND=${BACKEND:-classical}
 PY=/usr/bin/python3 # Debian's python3 with PIL

@@ -37,7 +37,7 @@ fi
 in=$work/trace_inputs
 for n in 8 16 32; do
   mkdir -p "$in/q$n"
-  for f in "$root"/../shared/samples/*.jpg "$root"/../shared/samples/*.png; do
+  for f in "$root"/tests/data/samples/*.jpg "$root"/tests/data/samples/*.png; do
     o=$in/q$n/$(basename "${f%.*}").png
     [ -f "$o" ] || convert "$f" -auto-orient -background white -alpha remove -alpha off -resize '1024x1024>' \
       +dither -colors "$n" -type TrueColor "PNG24:$o"

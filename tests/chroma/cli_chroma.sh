@@ -1,5 +1,5 @@
 #!/bin/sh
-# cli_chroma.sh CARVE SHARED — end-to-end checks of `carve quantize` and
+# cli_chroma.sh CARVE DATA — end-to-end checks of `carve quantize` and
 # `carve palette`: exit codes, messages, exact palette colours in the output.
 set -u
 C=$1

@@ -869,7 +869,7 @@ static void test_png_exact(void) {
 static void test_sample_photo(void) {
     carve_ctx *ctx = carve_ctx_create();
     char path[512];
-    snprintf(path, sizeof path, "%s/samples/pickup_white_street.jpg", CARVE_SHARED);
+    snprintf(path, sizeof path, "%s/samples/pickup_white_street.jpg", CARVE_TEST_DATA);
     carve_image *im = NULL, *out = NULL, *out1 = NULL;
     CHECK_ST(carve_image_load(ctx, path, &im), CARVE_OK);
     if (!im) {

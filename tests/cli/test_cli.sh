@@ -1,12 +1,12 @@
 #!/bin/bash
-# test_cli.sh CARVE SHARED — end-to-end tests of the built carve binary:
+# test_cli.sh CARVE DATA — end-to-end tests of the built carve binary:
 # help and version, exit codes (2 usage, 3 input, 4 output, 130 interrupt),
 # carve run on a photo (SVG, JSON/HTML report, intermediates, config,
 # stdout), batch mode over a folder with a bad file, no partial outputs.
 # Prints "N passed, N failed" like the C tests.
 set -u
-CARVE=${1:?usage: test_cli.sh CARVE SHARED}
-SHARED=${2:?usage: test_cli.sh CARVE SHARED}
+CARVE=${1:?usage: test_cli.sh CARVE DATA}
+DATA=${2:?usage: test_cli.sh CARVE DATA}
 T=$(mktemp -d /tmp/carve_cli_XXXXXX)
 trap 'rm -rf "$T"' EXIT
 # no neural models: the classical backends (fast, the same on every machine)
@@ -33,8 +33,8 @@ lacks() {
 exists() { if [ -s "$1" ]; then ok; else bad "$2: $1 missing or empty"; fi; }
 absent() { if [ -e "$1" ]; then bad "$2: $1 exists"; else ok; fi; }
 
-BUS="$SHARED/samples/bus_red_london_plate.jpg"
-MOTO="$SHARED/samples/motorcycle_red_garage.png"
+BUS="$DATA/samples/bus_red_london_plate.jpg"
+MOTO="$DATA/samples/motorcycle_red_garage.png"
 FAST=(--work-size 256 -q)
 
 # ---- general ----------------------------------------------------------------
@@ -133,7 +133,7 @@ has "$T/moto.html" "data:image/png;base64," "html report embeds images"
 has "$T/moto.html" "<svg" "html report inlines the SVG"
 has "$T/moto.html" "sanitize" "html report names phases"
 # a work size over 800 px: the page embeds downscaled images
-expect 0 "html report, large" -- "$CARVE" run "$SHARED/samples/pickup_white_street.jpg" -o "$T/pickup.svg" -q \
+expect 0 "html report, large" -- "$CARVE" run "$DATA/samples/pickup_white_street.jpg" -o "$T/pickup.svg" -q \
     --work-size 900 --report "$T/pickup.html"
 if [ "$(grep -o 'data:image/png;base64' "$T/pickup.html" | wc -l)" -ge 4 ]; then ok; else bad "large html report lacks images"; fi
 # stdout output, no progress noise on stdout
@@ -183,7 +183,7 @@ exists "$T/outdir3/bus.png.svg" "batch name clash (png)"
 exists "$T/inter3/moto.6-chroma.png" "batch intermediates"
 
 # ---- interrupt: SIGINT cancels, exit 130, no output -----------------------------
-"$CARVE" run "$SHARED/samples/pickup_white_street.jpg" -o "$T/int.svg" -q --work-size 1800 &
+"$CARVE" run "$DATA/samples/pickup_white_street.jpg" -o "$T/int.svg" -q --work-size 1800 &
 pid=$!
 sleep 0.3
 kill -INT $pid 2>/dev/null

@@ -22,7 +22,7 @@ static carve_ctx *new_ctx(void) {
  * at the top of the supercar sample (rows 0..229), stretched to w x h. */
 static carve_image *busy_background(carve_ctx *c, int w, int h) {
     carve_image *src = NULL;
-    if (carve_image_load(c, CARVE_SHARED "/samples/supercar_white_plate.jpg", &src)) return NULL;
+    if (carve_image_load(c, CARVE_TEST_DATA "/samples/supercar_white_plate.jpg", &src)) return NULL;
     int sw = src->w, sh = src->h < 230 ? src->h : 230;
     carve_image *bg = carve_image_create(w, h);
     float *in = malloc((size_t)sw * (size_t)sh * sizeof(float)), *out = malloc((size_t)w * (size_t)h * sizeof(float));
@@ -49,7 +49,7 @@ static void test_isnet_firetruck(void) {
     }
     ran++;
     carve_image *fg = NULL;
-    CHECK_ST(carve_image_load(c, CARVE_SHARED "/samples/firetruck_cutout_rgba.png", &fg), CARVE_OK);
+    CHECK_ST(carve_image_load(c, CARVE_TEST_DATA "/samples/firetruck_cutout_rgba.png", &fg), CARVE_OK);
     if (!fg) { carve_ctx_destroy(c); return; }
     /* the cut-out in the middle of a larger busy scene */
     int W = fg->w + 200, H = fg->h + 160, ox = 100, oy = 100;
@@ -114,7 +114,7 @@ static void test_isnet_cancel(void) {
     if (!carve__nn_available(c, "matte")) { carve_ctx_destroy(c); return; }
     ran++;
     carve_image *im = NULL;
-    CHECK_ST(carve_image_load(c, CARVE_SHARED "/samples/sedan_black_side.jpg", &im), CARVE_OK);
+    CHECK_ST(carve_image_load(c, CARVE_TEST_DATA "/samples/sedan_black_side.jpg", &im), CARVE_OK);
     if (!im) { carve_ctx_destroy(c); return; }
     uint8_t *a = NULL;
     CHECK_ST(carve__nn_matte(c, im, &a), CARVE_OK); /* session ready */
@@ -147,7 +147,7 @@ static void test_ppocr_bus(void) {
     }
     ran++;
     carve_image *im = NULL;
-    CHECK_ST(carve_image_load(c, CARVE_SHARED "/samples/bus_red_london_plate.jpg", &im), CARVE_OK);
+    CHECK_ST(carve_image_load(c, CARVE_TEST_DATA "/samples/bus_red_london_plate.jpg", &im), CARVE_OK);
     if (!im) { carve_ctx_destroy(c); return; }
     carve__box *b = NULL;
     int n = 0;

@@ -16,7 +16,7 @@
 
 static carve_image *load_sample(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_SHARED, name);
+    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
     carve_ctx *ctx = carve_ctx_create();
     carve_image *img = NULL;
     carve_status st = carve_image_load(ctx, path, &img);

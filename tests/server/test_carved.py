@@ -25,7 +25,7 @@ import zlib
 
 CARVED = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else 'build/tools/carved'
 ONLY = sys.argv[2:]
-SHARED = os.environ.get('CARVE_SHARED', os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared'))
+DATA = os.environ.get('CARVE_TEST_DATA', os.path.join(os.path.dirname(__file__), '..', 'data'))
 passed = 0
 failed = 0
 current = ''
@@ -166,7 +166,7 @@ def test_submit_poll_result_pipeline():
         if not hz.get('pipeline'):
             sys.stderr.write('skip: the carve pipeline is not built into carved\n')
             return
-        img = open(os.path.join(SHARED, 'samples', 'sedan_black_side.jpg'), 'rb').read()
+        img = open(os.path.join(DATA, 'samples', 'sedan_black_side.jpg'), 'rb').read()
         st, h, j = s.submit(img, '?preset=poster', ctype='image/jpeg')
         check(st == 202, 'POST status %d %r' % (st, j))
         jid = j.get('id', '')

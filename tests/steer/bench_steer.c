@@ -18,8 +18,8 @@
 #include <math.h>
 #include <time.h>
 
-#ifndef CARVE_SHARED
-#define CARVE_SHARED "../shared"
+#ifndef CARVE_TEST_DATA
+#define CARVE_TEST_DATA "tests/data"
 #endif
 
 static double cpu_now(void) {
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     int cnt = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/samples/%s", CARVE_SHARED, names[k]);
+        snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, names[k]);
         carve_image *src = NULL;
         if (carve_image_load(ctx, path, &src)) {
             fprintf(stderr, "%s\n", carve_ctx_errmsg(ctx));

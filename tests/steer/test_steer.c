@@ -10,7 +10,7 @@
 
 static carve_image *load(carve_ctx *ctx, const char *name) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_SHARED, name);
+    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
     carve_image *img = NULL;
     carve_status st = carve_image_load(ctx, path, &img);
     CHECKF(st == CARVE_OK, "load %s: %s", path, carve_ctx_errmsg(ctx));

@@ -29,8 +29,8 @@ if (!fs.existsSync(CHROMIUM)) {
 }
 
 const carved = path.resolve(process.argv[2] || 'build/tools/carved');
-const shared = process.env.CARVE_SHARED || path.join(__dirname, '..', '..', '..', '..', 'shared');
-const sample = path.join(shared, 'samples', 'sedan_black_side.jpg');
+const data = process.env.CARVE_TEST_DATA || path.join(__dirname, '..', '..', 'data');
+const sample = path.join(data, 'samples', 'sedan_black_side.jpg');
 const shot = process.env.CARVED_UI_SCREENSHOT || path.join(os.tmpdir(), 'carved-ui.png');
 let passed = 0, failed = 0;
 function check(cond, what) {
