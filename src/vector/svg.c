@@ -1,17 +1,15 @@
-/* svg.c — writes the traced topology as compact SVG.
+/* svg.c — writes the geometry IR (geom.h) as compact SVG.
  *
- * Mosaic (default): one <path> per colour holding every ring of every region
- * of that colour (nonzero rule; rings are oriented so holes cancel), colours
- * drawn by decreasing area.  Coordinates are integers in units of
- * 10^-path_precision, so a chain written forward by one region and backward
- * by its neighbour lands on exactly the same numbers: no seams, no overlaps.
- * Gap filler: each boundary shared by two opaque regions is stroked once, in
- * the colour of the side drawn first, under all fills; it only shows where
- * the antialiased fills leave partial coverage.  Stacked: one path per region
- * (outer ring, plus the holes that contain transparency), drawn outermost
- * first. */
+ * Consecutive fill items of one colour share a <path> (mosaic: one path per
+ * colour holding every ring of every region of that colour; nonzero rule),
+ * unless group_by asks for one <path> per region inside a <g> per colour.
+ * Gap-filler strokes go in one <g> under the fills; outline and CutContour
+ * strokes on top.  Coordinates are integers in units of 10^-path_precision,
+ * so a boundary written forward by one region and backward by its neighbour
+ * lands on exactly the same numbers: no seams, no overlaps. */
 #include "vector.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,68 +181,23 @@ static void pw_end(pw *w) {
     w->last_cmd = 0;
 }
 
-/* start / end point of a chain use */
-static void use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
-    if (!rev || !c->nseg) {
-        *x = c->sx;
-        *y = c->sy;
-    } else {
-        *x = c->seg[c->nseg - 1].p[c->seg[c->nseg - 1].cubic ? 4 : 0];
-        *y = c->seg[c->nseg - 1].p[c->seg[c->nseg - 1].cubic ? 5 : 1];
+/* emits the segments of a subpath */
+static void emit_path(pw *w, const vec_geom *g, const vec_gpath *pa, bool first) {
+    pw_move(w, pa->sx, pa->sy, first);
+    const vec_gseg *s = g->segs + pa->seg_off;
+    for (int32_t i = 0; i < pa->nseg; i++) {
+        if (s[i].kind == VEC_SEG_CUBIC) pw_cubic(w, s[i].p);
+        else pw_line(w, vec_gseg_ex(&s[i]), vec_gseg_ey(&s[i]));
     }
+    if (pa->closed) pw_close(w);
 }
 
-/* emits the segments of a chain use (forward, or reversed: cubics with their
- * control points swapped) */
-static void emit_use(pw *w, const vec_chain *c, bool rev) {
-    if (!rev) {
-        for (int32_t i = 0; i < c->nseg; i++) {
-            const vec_seg *s = &c->seg[i];
-            if (!s->cubic) pw_line(w, s->p[0], s->p[1]);
-            else pw_cubic(w, s->p);
-        }
-    } else {
-        for (int32_t i = c->nseg - 1; i >= 0; i--) {
-            const vec_seg *s = &c->seg[i];
-            int64_t px, py; /* start point of segment i */
-            if (i == 0) {
-                px = c->sx;
-                py = c->sy;
-            } else {
-                const vec_seg *q = &c->seg[i - 1];
-                px = q->p[q->cubic ? 4 : 0];
-                py = q->p[q->cubic ? 5 : 1];
-            }
-            if (!s->cubic) {
-                pw_line(w, px, py);
-            } else {
-                int64_t r[6] = {s->p[2], s->p[3], s->p[0], s->p[1], px, py};
-                pw_cubic(w, r);
-            }
-        }
+/* every subpath of an item; *first: the next subpath starts the path data */
+static void emit_item(pw *w, const vec_geom *g, const vec_item *it, bool *first) {
+    for (int64_t k = 0; k < it->npath; k++) {
+        emit_path(w, g, &g->paths[it->path_off + k], *first);
+        *first = false;
     }
-}
-
-static void emit_ring(pw *w, const vec_topo *t, int64_t ring, bool first) {
-    int64_t u0 = t->uses[t->ring_off[ring]], x, y;
-    use_start(&t->chains[u0 >> 1], (u0 & 1) != 0, &x, &y);
-    pw_move(w, x, y, first);
-    int64_t e = t->ring_off[ring + 1];
-    for (int64_t k = t->ring_off[ring]; k < e; k++) {
-        int64_t u = t->uses[k];
-        emit_use(w, &t->chains[u >> 1], (u & 1) != 0);
-    }
-    pw_close(w);
-}
-
-/* is a transparent pixel (inside the canvas) among the 4 around vertex (x,y)? */
-static bool vertex_near_void(const vec_topo *t, int x, int y) {
-    for (int dy = -1; dy <= 0; dy++)
-        for (int dx = -1; dx <= 0; dx++) {
-            int px = x + dx, py = y + dy;
-            if (px >= 0 && py >= 0 && px < t->w && py < t->h && t->reg[(size_t)py * t->w + px] < 0) return true;
-        }
-    return false;
 }
 
 static void color_attr(char *out, uint32_t rgb) {
@@ -256,293 +209,125 @@ static void color_attr(char *out, uint32_t rgb) {
     }
 }
 
-typedef struct ord {
-    int64_t key;
-    uint32_t tie;
-    int32_t id;
-} ord;
-static int cmp_ord(const void *a, const void *b) {
-    const ord *x = a, *y = b;
-    if (x->key != y->key) return x->key > y->key ? -1 : 1; /* descending */
-    if (x->tie != y->tie) return x->tie < y->tie ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+/* a length attribute: unitless px, or the value with its unit */
+static void put_len(carve__buf *b, const char *name, double v, const char *unit) {
+    if (!*unit) carve__buf_printf(b, " %s=\"%lld\"", name, (long long)llround(v));
+    else carve__buf_printf(b, " %s=\"%.6g%s\"", name, v, unit);
 }
 
-/* does hole ring `ring` of region g enclose any transparent pixel? */
-static bool hole_has_void(const vec_topo *t, int64_t ring, int32_t g, const int64_t *adj_off, const int32_t *adj,
-                          int64_t *stamp, int64_t mark, int32_t *queue) {
-    int64_t qn = 0, qh = 0;
-    for (int64_t k = t->ring_off[ring]; k < t->ring_off[ring + 1]; k++) {
-        int64_t u = t->uses[k];
-        const vec_chain *c = &t->chains[u >> 1];
-        int32_t o = (u & 1) ? c->left : c->right;
-        if (o < 0) return true;
-        if (stamp[o] != mark) {
-            stamp[o] = mark;
-            queue[qn++] = o;
-        }
-    }
-    while (qh < qn) {
-        int32_t x = queue[qh++];
-        for (int64_t k = adj_off[x]; k < adj_off[x + 1]; k++) {
-            int32_t y = adj[k];
-            if (y < 0) return true;
-            if (y == g || stamp[y] == mark) continue;
-            stamp[y] = mark;
-            queue[qn++] = y;
-        }
-    }
-    return false;
+static void svg_header(carve__buf *b, const vec_geom *g, const vec_out_params *o) {
+    carve__buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\"%s viewBox=\"0 0 %d %d\"",
+                      o->group_by == VEC_GROUP_LAYER ? " xmlns:inkscape=\"http://www.inkscape.org/namespaces/inkscape\"" : "",
+                      g->w, g->h);
+    put_len(b, "width", o->doc_w, o->unit);
+    put_len(b, "height", o->doc_h, o->unit);
+    carve__buf_puts(b, ">\n");
 }
 
-carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec_topo *t, const vec_svg_params *p,
-                                  char **svg, size_t *len) {
+/* the gap-filler strokes (consecutive items from *i) in one <g> */
+static void svg_gap_strokes(pw *w, const vec_geom *g, int64_t *i) {
+    const vec_item *it = &g->items[*i];
+    carve__buf_printf(w->b, "<g fill=\"none\" stroke-width=\"%g\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n",
+                      it->width);
+    for (; *i < g->nitems && g->items[*i].kind == VEC_ITEM_STROKE && g->items[*i].role == VEC_ROLE_GAP; (*i)++) {
+        it = &g->items[*i];
+        char hx[8];
+        color_attr(hx, g->colors[it->color]);
+        carve__buf_printf(w->b, "<path stroke=\"%s\"%s d=\"", hx, it->cap == VEC_CAP_BUTT ? " stroke-linecap=\"butt\"" : "");
+        w->last_cmd = 0;
+        bool first = true;
+        emit_item(w, g, it, &first);
+        pw_end(w);
+        carve__buf_puts(w->b, "\"/>\n");
+    }
+    carve__buf_puts(w->b, "</g>\n");
+}
+
+/* an outline or CutContour stroke item, on top of the fills */
+static void svg_top_stroke(pw *w, const vec_geom *g, const vec_item *it) {
+    char hx[8] = "#ff00ff";
+    if (it->color != VEC_COLOR_SPOT) color_attr(hx, g->colors[it->color]);
+    if (it->role == VEC_ROLE_CUT)
+        carve__buf_printf(w->b, "<path id=\"%s\" class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\" "
+                                "stroke-linejoin=\"round\" d=\"", VEC_CUT_SPOT_NAME, VEC_CUT_SPOT_NAME, hx, it->width);
+    else
+        carve__buf_printf(w->b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%g\" stroke-linejoin=\"round\" "
+                                "stroke-linecap=\"%s\" d=\"", hx, it->width, it->cap == VEC_CAP_BUTT ? "butt" : "round");
+    w->last_cmd = 0;
+    bool first = true;
+    emit_item(w, g, it, &first);
+    pw_end(w);
+    carve__buf_puts(w->b, "\"/>\n");
+}
+
+static void open_fill(pw *w, const vec_geom *g, const vec_item *it) {
+    char hx[8];
+    color_attr(hx, g->colors[it->color]);
+    if (it->self_stroke)
+        carve__buf_printf(w->b, "<path fill=\"%s\" stroke=\"%s\" stroke-width=\"%g\" stroke-linejoin=\"round\" "
+                                "paint-order=\"stroke\" d=\"", hx, hx, g->gap_width);
+    else carve__buf_printf(w->b, "<path fill=\"%s\" d=\"", hx);
+    w->last_cmd = 0;
+}
+
+static void close_fill(pw *w) {
+    pw_end(w);
+    carve__buf_puts(w->b, "\"/>\n");
+}
+
+/* the run of fill items of one colour from *i: one <path>, or (grouped) a
+ * <g> with one <path> per region */
+static void svg_fill_run(pw *w, const vec_geom *g, const vec_out_params *o, int64_t *i, int *runs) {
+    const vec_item *it0 = &g->items[*i];
+    bool grouped = o->group_by != VEC_GROUP_NONE;
+    if (grouped) {
+        char hx[8];
+        carve__hex(g->colors[it0->color], hx);
+        int n = ++runs[it0->color];
+        carve__buf_printf(w->b, "<g id=\"color-%s", hx + 1);
+        if (n > 1) carve__buf_printf(w->b, "-%d", n);
+        carve__buf_putc(w->b, '"');
+        if (o->group_by == VEC_GROUP_LAYER)
+            carve__buf_printf(w->b, " inkscape:groupmode=\"layer\" inkscape:label=\"%s%s\"", hx, n > 1 ? "+" : "");
+        carve__buf_puts(w->b, ">\n");
+    } else open_fill(w, g, it0);
+    bool first = true;
+    for (; *i < g->nitems; (*i)++) {
+        const vec_item *it = &g->items[*i];
+        if (it->kind != VEC_ITEM_FILL || it->color != it0->color || it->self_stroke != it0->self_stroke) break;
+        if (grouped) {
+            open_fill(w, g, it);
+            first = true;
+        }
+        emit_item(w, g, it, &first);
+        if (grouped) close_fill(w);
+    }
+    if (grouped) carve__buf_puts(w->b, "</g>\n");
+    else close_fill(w);
+}
+
+carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len) {
     carve__buf b;
     carve__buf_init(&b);
-    pw w = {&b, p->precision, 1, 0, false, false, 0, 0, 0, 0, false, 0, 0};
-    for (int i = 0; i < p->precision; i++) w.p10 *= 10;
-    carve__buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n",
-                      t->w, t->h, t->w, t->h);
-    int nc = l->ncolors;
-    int64_t carea[256] = {0};
-    for (int32_t g = 0; g < t->nreg; g++) carea[t->reg_color[g]] += t->reg_area[g];
-    ord co[256];
-    int nco = 0;
-    for (int c = 0; c < nc; c++)
-        if (carea[c] > 0) co[nco++] = (ord){carea[c], l->colors[c], c};
-    qsort(co, (size_t)nco, sizeof(ord), cmp_ord);
-    int crank[256];
-    for (int c = 0; c < 256; c++) crank[c] = 1 << 20;
-    for (int i = 0; i < nco; i++) crank[co[i].id] = i;
-    /* rank of each region in drawing order */
-    int64_t *rrank = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int64_t));
-    ord *ro = NULL;
-    int64_t *adj_off = NULL, *stamp = NULL;
-    int32_t *adj = NULL, *queue = NULL;
-    carve_status st = CARVE_OK;
-    if (!rrank) goto oom;
-    bool has_void = false;
-    for (size_t i = 0, n = (size_t)t->w * t->h; i < n && !has_void; i++) has_void = t->reg[i] < 0;
-    /* colours touching transparent pixels (not the canvas edge) */
-    bool cvoid[256] = {0};
-    if (has_void)
-        for (int y = 0; y < t->h; y++)
-            for (int x = 0; x < t->w; x++) {
-                int32_t g = t->reg[(size_t)y * t->w + x];
-                if (g < 0) continue;
-                if ((x > 0 && t->reg[(size_t)y * t->w + x - 1] < 0) || (x + 1 < t->w && t->reg[(size_t)y * t->w + x + 1] < 0) ||
-                    (y > 0 && t->reg[(size_t)(y - 1) * t->w + x] < 0) || (y + 1 < t->h && t->reg[(size_t)(y + 1) * t->w + x] < 0))
-                    cvoid[t->reg_color[g]] = true;
-            }
-    if (p->stacked) {
-        ro = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(ord));
-        if (!ro) goto oom;
-        for (int32_t g = 0; g < t->nreg; g++) {
-            int64_t outer = 0;
-            for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++)
-                if (t->ring_shoelace[r] < 0) outer = -t->ring_shoelace[r];
-            ro[g] = (ord){outer, 0, g};
-        }
-        qsort(ro, (size_t)t->nreg, sizeof(ord), cmp_ord);
-        for (int32_t i = 0; i < t->nreg; i++) rrank[ro[i].id] = i;
-    } else {
-        for (int32_t g = 0; g < t->nreg; g++) rrank[g] = crank[t->reg_color[g]];
-    }
-    /* the colour drawn first can carry its own gap-filling stroke when it
-     * borders no transparency: everything it borders is drawn later */
-    int self_stroke = (!p->stacked && p->gap_filler && nco > 0 && !cvoid[co[0].id]) ? co[0].id : -1;
-    char sw[32];
-    snprintf(sw, sizeof sw, "%g", p->stroke_width);
-    if (p->gap_filler) {
-        /* each shared chain once, in the colour of the side drawn first,
-         * grouped by colour; round caps close the notches at junctions, but
-         * a chain ending next to a transparent pixel gets butt caps (its own
-         * path) so that nothing is painted into transparency */
-        bool any = false;
-        size_t W = (size_t)t->w + 1;
-        /* bucket the chains by (stroke colour rank, butt), stable */
-        int64_t nb = 2 * (int64_t)nco;
-        int64_t *boff = calloc((size_t)nb + 1, sizeof(int64_t));
-        int32_t *bkey = malloc((size_t)(t->nchains ? t->nchains : 1) * sizeof(int32_t));
-        int64_t *border = malloc((size_t)(t->nchains ? t->nchains : 1) * sizeof(int64_t));
-        if (!boff || !bkey || !border) {
-            free(boff);
-            free(bkey);
-            free(border);
-            goto oom;
-        }
-        for (int64_t k = 0; k < t->nchains; k++) {
-            const vec_chain *ch = &t->chains[k];
-            bkey[k] = -1;
-            if (ch->left < 0 || ch->right < 0) continue;
-            int32_t lo = rrank[ch->left] < rrank[ch->right] ? ch->left : ch->right;
-            int c = t->reg_color[lo];
-            if (c == self_stroke) continue;
-            bool vend = false;
-            if (has_void && !ch->closed)
-                vend = vertex_near_void(t, (int)(ch->v0 % W), (int)(ch->v0 / W)) ||
-                       vertex_near_void(t, (int)(ch->v1 % W), (int)(ch->v1 / W));
-            bkey[k] = 2 * crank[c] + (vend ? 1 : 0);
-            boff[bkey[k] + 1]++;
-        }
-        for (int64_t i = 0; i < nb; i++) boff[i + 1] += boff[i];
-        {
-            int64_t *fill = malloc((size_t)(nb + 1) * sizeof(int64_t));
-            if (!fill) {
-                free(boff);
-                free(bkey);
-                free(border);
-                goto oom;
-            }
-            memcpy(fill, boff, (size_t)(nb + 1) * sizeof(int64_t));
-            for (int64_t k = 0; k < t->nchains; k++)
-                if (bkey[k] >= 0) border[fill[bkey[k]]++] = k;
-            free(fill);
-        }
-        for (int64_t bk = 0; bk < nb; bk++) {
-            if (boff[bk] == boff[bk + 1]) continue;
-            int c = co[bk / 2].id;
-            int butt = (int)(bk & 1);
-            if (!any) {
-                carve__buf_printf(&b, "<g fill=\"none\" stroke-width=\"%s\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n", sw);
-                any = true;
-            }
-            char hx[8];
-            color_attr(hx, l->colors[c]);
-            carve__buf_printf(&b, "<path stroke=\"%s\"%s d=\"", hx, butt ? " stroke-linecap=\"butt\"" : "");
-            w.last_cmd = 0;
-            for (int64_t q = boff[bk]; q < boff[bk + 1]; q++) {
-                const vec_chain *ch = &t->chains[border[q]];
-                pw_move(&w, ch->sx, ch->sy, q == boff[bk]);
-                emit_use(&w, ch, false);
-                if (ch->closed) pw_close(&w); /* a loop: joined all round */
-            }
-            pw_end(&w);
-            carve__buf_puts(&b, "\"/>\n");
-        }
-        free(boff);
-        free(bkey);
-        free(border);
-        if (any) carve__buf_puts(&b, "</g>\n");
-    }
-    if (!p->stacked) {
-        /* regions bucketed by colour rank (stable: ascending region id) */
-        int64_t *goff = calloc((size_t)nco + 1, sizeof(int64_t));
-        int32_t *gord = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int32_t));
-        if (!goff || !gord) {
-            free(goff);
-            free(gord);
-            goto oom;
-        }
-        for (int32_t g = 0; g < t->nreg; g++) goff[crank[t->reg_color[g]] + 1]++;
-        for (int i = 0; i < nco; i++) goff[i + 1] += goff[i];
-        for (int32_t g = 0; g < t->nreg; g++) gord[goff[crank[t->reg_color[g]]]++] = g;
-        for (int i = nco; i > 0; i--) goff[i] = goff[i - 1];
-        goff[0] = 0;
-        for (int i = 0; i < nco; i++) {
-            int c = co[i].id;
-            char hx[8];
-            color_attr(hx, l->colors[c]);
-            if (c == self_stroke)
-                carve__buf_printf(&b, "<path fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\" stroke-linejoin=\"round\" paint-order=\"stroke\" d=\"", hx, hx,
-                                  sw);
-            else carve__buf_printf(&b, "<path fill=\"%s\" d=\"", hx);
-            w.last_cmd = 0;
-            bool first = true;
-            for (int64_t q = goff[i]; q < goff[i + 1]; q++) {
-                int32_t g = gord[q];
-                for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++) {
-                    emit_ring(&w, t, r, first);
-                    first = false;
-                }
-            }
-            pw_end(&w);
-            carve__buf_puts(&b, "\"/>\n");
-            if ((i & 15) == 0 && (st = carve__progress(ctx, (double)i / nco, "trace"))) {
-                free(goff);
-                free(gord);
-                goto fail;
-            }
-        }
-        free(goff);
-        free(gord);
-    } else {
-        if (has_void) {
-            /* region adjacency (other side of every chain, -1 = transparent) */
-            adj_off = calloc((size_t)t->nreg + 1, sizeof(int64_t));
-            stamp = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int64_t));
-            queue = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int32_t));
-            if (!adj_off || !stamp || !queue) goto oom;
-            for (int64_t k = 0; k < t->nchains; k++) {
-                if (t->chains[k].left >= 0) adj_off[t->chains[k].left + 1]++;
-                if (t->chains[k].right >= 0) adj_off[t->chains[k].right + 1]++;
-            }
-            for (int32_t g = 0; g < t->nreg; g++) adj_off[g + 1] += adj_off[g];
-            adj = malloc((size_t)(adj_off[t->nreg] ? adj_off[t->nreg] : 1) * sizeof(int32_t));
-            int64_t *fill = malloc((size_t)(t->nreg + 1) * sizeof(int64_t));
-            if (!adj || !fill) {
-                free(fill);
-                goto oom;
-            }
-            memcpy(fill, adj_off, (size_t)(t->nreg + 1) * sizeof(int64_t));
-            for (int64_t k = 0; k < t->nchains; k++) {
-                const vec_chain *ch = &t->chains[k];
-                if (ch->left >= 0) adj[fill[ch->left]++] = ch->right;
-                if (ch->right >= 0) adj[fill[ch->right]++] = ch->left;
-            }
-            free(fill);
-            for (int32_t g = 0; g < t->nreg; g++) stamp[g] = -1;
-        }
-        int64_t mark = 0;
-        int last_color = -1;
-        bool first = true;
-        for (int32_t i = 0; i < t->nreg; i++) {
-            int32_t g = ro[i].id;
-            int c = t->reg_color[g];
-            if (c != last_color) {
-                if (last_color >= 0) {
-                    pw_end(&w);
-                    carve__buf_puts(&b, "\"/>\n");
-                }
-                char hx[8];
-                color_attr(hx, l->colors[c]);
-                carve__buf_printf(&b, "<path fill=\"%s\" d=\"", hx);
-                w.last_cmd = 0;
-                first = true;
-                last_color = c;
-            }
-            for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++) {
-                bool outer = t->ring_shoelace[r] < 0;
-                if (!outer && !(has_void && hole_has_void(t, r, g, adj_off, adj, stamp, mark++, queue))) continue;
-                emit_ring(&w, t, r, first);
-                first = false;
-            }
-            if ((i & 1023) == 0 && (st = carve__progress(ctx, (double)i / t->nreg, "trace"))) goto fail;
-        }
-        if (last_color >= 0) {
-            pw_end(&w);
-            carve__buf_puts(&b, "\"/>\n");
+    pw w = {&b, g->prec, g->unit, 0, false, false, 0, 0, 0, 0, false, 0, 0};
+    svg_header(&b, g, o);
+    int runs[256] = {0};
+    int64_t next = 0;
+    for (int64_t i = 0; i < g->nitems;) {
+        const vec_item *it = &g->items[i];
+        if (it->kind == VEC_ITEM_STROKE && it->role == VEC_ROLE_GAP) svg_gap_strokes(&w, g, &i);
+        else if (it->kind == VEC_ITEM_STROKE) svg_top_stroke(&w, g, &g->items[i++]);
+        else svg_fill_run(&w, g, o, &i, runs);
+        if (i < next) continue;
+        next = i + 1024;
+        carve_status st = carve__progress(ctx, (double)i / (double)g->nitems, "trace");
+        if (st) {
+            carve__buf_free(&b);
+            return st;
         }
     }
     carve__buf_puts(&b, "</svg>\n");
-    free(rrank);
-    free(ro);
-    free(adj_off);
-    free(adj);
-    free(stamp);
-    free(queue);
-    *svg = carve__buf_take(&b, len);
-    if (!*svg) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory writing the SVG");
+    *doc = carve__buf_take(&b, len);
+    if (!*doc) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory writing the SVG");
     return CARVE_OK;
-oom:
-    st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory writing the SVG");
-fail:
-    free(rrank);
-    free(ro);
-    free(adj_off);
-    free(adj);
-    free(stamp);
-    free(queue);
-    carve__buf_free(&b);
-    return st;
 }

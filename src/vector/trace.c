@@ -95,11 +95,18 @@ carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size
         }
         if ((st = carve__progress(ctx, 0.35 + 0.5 * (double)hi / (double)topo.nchains, "trace"))) goto done;
     }
-    vec_svg_params sp = {prec, carve__opt_bool(ctx, CARVE_OPTID_stacked), carve__opt_bool(ctx, CARVE_OPTID_gap_filler),
-                         2.0};
-    r = carve__progress_push(ctx, 0.85, 1.0);
-    st = carve__vec_write_svg(ctx, &lab, &topo, &sp, &out, &outlen);
+    vec_build_params bp = {prec, carve__opt_bool(ctx, CARVE_OPTID_stacked), carve__opt_bool(ctx, CARVE_OPTID_gap_filler),
+                           2.0, false, 1.0};
+    vec_geom geom;
+    r = carve__progress_push(ctx, 0.85, 0.92);
+    st = carve__vec_build_geom(ctx, &lab, &topo, &bp, &geom);
     carve__progress_pop(ctx, r);
+    if (st) goto done;
+    vec_out_params op = {VEC_FMT_SVG, VEC_GROUP_NONE, topo.w, topo.h, "", 25.4 / 96};
+    r = carve__progress_push(ctx, 0.92, 1.0);
+    st = carve__vec_write_svg(ctx, &geom, &op, &out, &outlen);
+    carve__progress_pop(ctx, r);
+    carve__vec_geom_free(&geom);
     if (st) goto done;
     st = carve__progress(ctx, 1.0, "trace");
 done:

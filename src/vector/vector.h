@@ -6,7 +6,9 @@
  *   -> regions (4-connected components)
  *   -> topology (boundary chains on the pixel-corner lattice, rings per region)
  *   -> fitting (each chain once: pixel | polygon | spline, quantized)
- *   -> SVG (fills per colour, gap-filler strokes, or stacked shapes)
+ *   -> geometry IR (geom.h, build.c: fill items per region in drawing order,
+ *      gap-filler strokes), built once
+ *   -> a writer (svg.c) walks the IR
  */
 #ifndef CARVE_VECTOR_H
 #define CARVE_VECTOR_H
@@ -96,13 +98,40 @@ void carve__vec_scratch_free(vec_scratch *sc);
 /* Fits chain c of t (writes c->sx, c->sy, c->seg, c->nseg).  0 or -1 on OOM. */
 int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *p, vec_scratch *sc);
 
-/* ---- SVG ----------------------------------------------------------------- */
-typedef struct vec_svg_params {
+/* ---- geometry IR and writers ---------------------------------------------- */
+#include "geom.h"
+
+typedef struct vec_build_params {
     int precision;
     bool stacked, gap_filler;
-    double stroke_width;
-} vec_svg_params;
-carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_labels *l, const vec_topo *t,
-                                  const vec_svg_params *p, char **svg, size_t *len);
+    double stroke_width;  /* gap filler width (px) */
+    bool cut_contour;     /* add the CutContour stroke (cut mode) */
+    double cut_width;     /* its width (px) */
+} vec_build_params;
+
+/* Builds the IR from the fitted topology (build.c).  On failure g is empty. */
+carve_status carve__vec_build_geom(carve_ctx *ctx, const vec_labels *l, const vec_topo *t, const vec_build_params *p,
+                                   vec_geom *g);
+
+enum { VEC_FMT_SVG = 0, VEC_FMT_PDF = 1, VEC_FMT_EPS = 2, VEC_FMT_DXF = 3 };
+enum { VEC_GROUP_NONE = 0, VEC_GROUP_COLOR = 1, VEC_GROUP_LAYER = 2 };
+
+/* How a document is written (out.c resolves it from the options). */
+typedef struct vec_out_params {
+    int format;          /* VEC_FMT_* */
+    int group_by;        /* VEC_GROUP_* */
+    /* physical size: the canvas (geom w x h px) is shown as doc_w x doc_h in
+     * `unit` ("" = unitless CSS px, SVG only) */
+    double doc_w, doc_h;
+    char unit[4];
+    double mm_per_px;    /* physical size of one canvas px */
+} vec_out_params;
+
+#define VEC_CUT_SPOT_NAME "CutContour"
+
+carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
+carve_status carve__vec_write_pdf(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
+carve_status carve__vec_write_eps(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
+carve_status carve__vec_write_dxf(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
 
 #endif
