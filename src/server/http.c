@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -376,6 +377,73 @@ static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char *m
     return code;
 }
 
+/* ---- Idempotency-Key ------------------------------------------------------------- */
+#define IDEM_KEY_MAX 255
+
+static bool idem_key_ok(const char *k) {
+    size_t n = strlen(k);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e) return false;
+    return n >= 1 && n <= IDEM_KEY_MAX;
+}
+
+/* sha256 (hex, malloc'd) of what defines the job: the options (query,
+ * form fields and JSON, canonical), the image and the palette upload; not
+ * the raw body, whose multipart boundary changes with every client call. */
+static char *request_hash(json_t *opts, const char *img, size_t img_len, const char *pal, size_t pal_len) {
+    char *o = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!o) return NULL;
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(ck, (const guchar *)o, (gssize)strlen(o) + 1);
+    g_checksum_update(ck, (const guchar *)img, (gssize)img_len);
+    g_checksum_update(ck, (const guchar *)"\0palette\0", 9);
+    if (pal) g_checksum_update(ck, (const guchar *)pal, (gssize)pal_len);
+    char *hex = strdup(g_checksum_get_string(ck));
+    g_checksum_free(ck);
+    free(o);
+    return hex;
+}
+
+/* A key seen before: 200 with its job when the request is the same, 409
+ * when it differs.  false when the key is new (or its job was deleted: the
+ * key is forgotten and the request makes a new job). */
+static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key, const char *hash,
+                        enum MHD_Result *ret) {
+    char id[33], old[65], err[512];
+    int r = s->store->idem_get(s->store, key, carve__srv_wall() - CARVE__IDEM_TTL_S, id, old, err, sizeof err);
+    if (r < 0) {
+        *ret = send_error(s, c, 500, "store", "%s", err);
+        return true;
+    }
+    if (r > 0) return false;
+    if (strcmp(old, hash)) {
+        *ret = send_error(s, c, 409, "idempotency_conflict",
+                          "Idempotency-Key '%.64s' was used for a different request (job %s) in the last 24 h", key, id);
+        return true;
+    }
+    carve__job_row row;
+    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    if (gr > 0) {
+        s->store->idem_forget(s->store, key, err, sizeof err);
+        return false;
+    }
+    if (gr < 0) {
+        *ret = send_error(s, c, 500, "store", "%s", err);
+        return true;
+    }
+    srv_job *live = carve__srv_job_get(s, id);
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__srv_job_json(s, &b, &row, live);
+    carve__srv_job_unref(s, live);
+    carve__job_row_free(&row);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", id);
+    const char *h[] = {"Location", loc, "Idempotent-Replayed", "true", NULL};
+    *ret = send_buf(s, c, 200, &b, h);
+    return true;
+}
+
 static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq) {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *img = NULL, *pal_upload = NULL;
@@ -386,6 +454,13 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
     enum MHD_Result ret;
     char msg[1100];
+    char *ihash = NULL;
+    const char *ikey = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (ikey && !idem_key_ok(ikey)) {
+        ret = send_error(s, c, 400, "bad_idempotency_key",
+                         "header Idempotency-Key: 1 to %d printable ASCII characters, no spaces", IDEM_KEY_MAX);
+        goto done;
+    }
     if (!rq->body.len) {
         ret = send_error(s, c, 400, "empty_body", "no image: send an image/* body or multipart/form-data with a "
                                                  "file field 'image'");
@@ -447,6 +522,13 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
                          "Content-Type '%s' is not accepted: send an image/* body or multipart/form-data",
                          ct ? ct : "(none)");
         goto done;
+    }
+    if (ikey) {
+        if (!(ihash = request_hash(opts, img, img_len, pal_upload, pal_upload_len))) {
+            ret = send_error(s, c, 500, "nomem", "out of memory");
+            goto done;
+        }
+        if (idem_replay(s, c, ikey, ihash, &ret)) goto done;
     }
     /* content sniffing (never trust the declared type) */
     const char *mime = sniff_mime(img, img_len);
@@ -524,7 +606,12 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         row.options = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
         row.palette = pal_text;
         pal_text = NULL;
-        if (!row.options) code = 500, snprintf(err, sizeof err, "out of memory");
+        if (ikey) {
+            row.idem_key = strdup(ikey);
+            row.idem_hash = ihash;
+            ihash = NULL;
+        }
+        if (!row.options || (ikey && !row.idem_key)) code = 500, snprintf(err, sizeof err, "out of memory");
         else if (s->store->put_file(s->store, row.id, "input", img, img_len, err, sizeof err)) code = 500;
         else if ((code = carve__srv_enqueue(s, &row, err, sizeof err)))
             s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
@@ -541,8 +628,11 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         const char *h[] = {"Retry-After", ra, NULL};
         ret = send_error_h(s, c, 429, "queue_full", h, "the job queue is full (queue_max %lld); retry after %s s",
                            (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max), ra);
+    } else if (code == 409 && ikey && row.idem_hash && idem_replay(s, c, ikey, row.idem_hash, &ret)) {
+        /* a concurrent request with the same key won: its job answers */
     } else if (code) {
-        ret = send_error(s, c, code, code == 503 ? "unavailable" : "internal", "%s", err);
+        ret = send_error(s, c, code, code == 503 ? "unavailable" : code == 409 ? "idempotency_conflict" : "internal",
+                         "%s", err);
     } else {
         carve__buf b;
         carve__buf_init(&b);
@@ -557,6 +647,7 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     }
     carve__job_row_free(&row);
 done:
+    free(ihash);
     json_decref(opts);
     return ret;
 }
@@ -729,6 +820,106 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     enum MHD_Result ret = send_bytes(s, c, 200, "text/event-stream", b.data, b.len, true, NULL);
     carve__buf_free(&b);
     return ret;
+}
+
+/* ---- GET /v1/jobs: keyset pages, newest first ------------------------------------------ */
+#define LIST_LIMIT_DEFAULT 50
+#define LIST_LIMIT_MAX 200
+#define CURSOR_LEN 48 /* 16 hex digits of the created time's IEEE bits + the 32-hex id */
+
+static void cursor_encode(const carve__job_row *r, char out[CURSOR_LEN + 1]) {
+    uint64_t bits;
+    memcpy(&bits, &r->created, sizeof bits);
+    snprintf(out, CURSOR_LEN + 1, "%016llx%s", (unsigned long long)bits, r->id);
+}
+
+static bool cursor_decode(const char *c, carve__job_query *q) {
+    if (strlen(c) != CURSOR_LEN) return false;
+    for (int i = 0; i < CURSOR_LEN; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f'))) return false;
+    char hex[17];
+    memcpy(hex, c, 16);
+    hex[16] = 0;
+    uint64_t bits = strtoull(hex, NULL, 16);
+    memcpy(&q->after_created, &bits, sizeof bits);
+    if (!isfinite(q->after_created)) return false;
+    memcpy(q->after_id, c + 16, 32);
+    q->after_id[32] = 0;
+    q->has_cursor = true;
+    return true;
+}
+
+/* Parses state=, since=, limit=, cursor= into q; 0 or a message in msg. */
+static int list_query(struct MHD_Connection *c, carve__job_query *q, char *msg, size_t mlen) {
+    memset(q, 0, sizeof *q);
+    q->limit = LIST_LIMIT_DEFAULT;
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    for (const char *p = v; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char name[16];
+        int st = n < sizeof name ? (memcpy(name, p, n), name[n] = 0, carve__job_state_parse(name)) : -1;
+        if (st < 0) {
+            snprintf(msg, mlen, "query 'state': '%.*s' is not one of queued, running, done, failed, cancelled",
+                     (int)(n > 32 ? 32 : n), p);
+            return -1;
+        }
+        q->state_mask |= 1u << st;
+        p = comma ? comma + 1 : p + n;
+    }
+    char *end;
+    if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since")) && *v) {
+        q->since = strtod(v, &end);
+        if (*end || !isfinite(q->since) || q->since < 0) {
+            snprintf(msg, mlen, "query 'since': '%.40s' is not a Unix time in seconds (>= 0)", v);
+            return -1;
+        }
+    }
+    if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit")) && *v) {
+        long l = strtol(v, &end, 10);
+        if (*end || l < 1 || l > LIST_LIMIT_MAX) {
+            snprintf(msg, mlen, "query 'limit': '%.40s' is out of range (allowed 1..%d)", v, LIST_LIMIT_MAX);
+            return -1;
+        }
+        q->limit = (int)l;
+    }
+    if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor")) && *v && !cursor_decode(v, q)) {
+        snprintf(msg, mlen, "query 'cursor': not a cursor from a previous page's next_cursor");
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result list_jobs(carve__srv *s, struct MHD_Connection *c) {
+    carve__job_query q;
+    char msg[512];
+    if (list_query(c, &q, msg, sizeof msg)) return send_error(s, c, 400, "bad_query", "%s", msg);
+    int want = q.limit;
+    q.limit = want + 1; /* one more tells whether there is a next page */
+    carve__job_row *rows = calloc((size_t)q.limit, sizeof *rows);
+    if (!rows) return send_error(s, c, 500, "nomem", "out of memory");
+    int n = 0;
+    if (s->store->list_jobs(s->store, &q, rows, &n, msg, sizeof msg)) {
+        free(rows);
+        return send_error(s, c, 500, "store", "%s", msg);
+    }
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_puts(&b, "{\"jobs\":[");
+    for (int i = 0; i < n && i < want; i++) {
+        srv_job *live = carve__job_terminal(rows[i].state) ? NULL : carve__srv_job_get(s, rows[i].id);
+        if (i) carve__buf_putc(&b, ',');
+        carve__srv_job_json(s, &b, &rows[i], live);
+        carve__srv_job_unref(s, live);
+    }
+    char cur[CURSOR_LEN + 1];
+    if (n > want) {
+        cursor_encode(&rows[want - 1], cur);
+        carve__buf_printf(&b, "],\"next_cursor\":\"%s\"}", cur);
+    } else carve__buf_puts(&b, "],\"next_cursor\":null}");
+    for (int i = 0; i < n; i++) carve__job_row_free(&rows[i]);
+    free(rows);
+    return send_buf(s, c, 200, &b, NULL);
 }
 
 /* ---- job routes ------------------------------------------------------------------- */
@@ -968,7 +1159,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
         if (!cors || !*cors) return send_error(s, c, 405, "method_not_allowed", "CORS is not enabled (cors_origin)");
         const char *h[] = {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS",
-                           "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID",
+                           "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key",
                            "Access-Control-Max-Age", "600", NULL};
         return send_bytes(s, c, 204, "text/plain", "", 0, true, h);
     }
@@ -1008,7 +1199,8 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
     if (!strcmp(url, "/v1/options")) return get_options(s, c);
     if (!strcmp(url, "/v1/jobs")) {
         if (!strcmp(method, "POST")) return post_job(s, c, rq);
-        return send_error(s, c, 405, "method_not_allowed", "use POST on /v1/jobs");
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) return list_jobs(s, c);
+        return send_error(s, c, 405, "method_not_allowed", "use GET or POST on /v1/jobs");
     }
     if (!strcmp(url, "/v1/palettes")) return palettes_route(s, c, method, NULL, rq);
     if (!strncmp(url, "/v1/palettes/", 13)) {

@@ -440,7 +440,8 @@ int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t err
     if (rc) {
         pthread_mutex_unlock(&s->mu);
         if (j) carve__srv_job_unref(s, j);
-        return 500;
+        if (rc == 1) snprintf(err, errlen, "the idempotency key is in use by another job");
+        return rc == 1 ? 409 : 500;
     }
     reg_add(s, j);
     queue_push(s, j);

@@ -88,7 +88,8 @@ void carve__srv_job_unref(carve__srv *s, srv_job *j);
 /* the job's event ring, or an empty one (call with job->mu held) */
 const carve__ring *carve__srv_job_ring(const srv_job *j);
 /* admission: stores the job row (already containing the input file) and
- * queues it; returns 0, or 429 when the queue is full, or 500 */
+ * queues it; returns 0, or 429 when the queue is full, 409 when
+ * row->idem_key is already recorded (by a concurrent request), or 500 */
 int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen);
 /* DELETE: 0 = deleted, 1 = not found, 2 = still stopping (202) */
 int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s);

@@ -63,6 +63,8 @@ void carve__job_row_free(carve__job_row *r) {
     free(r->error_kind);
     free(r->timings);
     free(r->log);
+    free(r->idem_key);
+    free(r->idem_hash);
     memset(r, 0, sizeof *r);
 }
 
@@ -100,14 +102,33 @@ static int exec_sql(sq_store *s, const char *sql, char *err, size_t errlen) {
     return 0;
 }
 
-static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t errlen) {
-    sq_store *s = (sq_store *)st;
+/* Records r->idem_key in the open transaction (expired keys dropped
+ * first): 0, 1 when a live key exists, -1 on error. */
+static int idem_insert(sq_store *s, const carve__job_row *r) {
     sqlite3_stmt *q = NULL;
     int rc = -1;
-    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM idempotency WHERE created<?", -1, &q, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_double(q, 1, r->created - CARVE__IDEM_TTL_S);
+    int st = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (st != SQLITE_DONE) return -1;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO idempotency(key,hash,job_id,created) VALUES(?,?,?,?)", -1,
+                           &q, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(q, 1, r->idem_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, r->idem_hash ? r->idem_hash : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 4, r->created);
+    if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int insert_job(sq_store *s, const carve__job_row *r) {
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO jobs(id,state,created,started,finished,attempts,options,palette) "
-                           "VALUES(?,?,?,0,0,0,?,?)", -1, &q, NULL) != SQLITE_OK) goto out;
+                           "VALUES(?,?,?,0,0,0,?,?)", -1, &q, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 2, CARVE__JOB_QUEUED);
     sqlite3_bind_double(q, 3, r->created);
@@ -115,30 +136,30 @@ static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t 
     if (r->palette) sqlite3_bind_text(q, 5, r->palette, -1, SQLITE_STATIC);
     else sqlite3_bind_null(q, 5);
     if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
-out:
-    if (rc) seterr(err, errlen, "sqlite: insert job: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
+    return rc;
+}
+
+static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (!r->idem_key) rc = insert_job(s, r);
+    else if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+        rc = idem_insert(s, r);
+        if (rc == 0) rc = insert_job(s, r);
+        if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) rc = -1;
+        if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: insert job: %s", sqlite3_errmsg(s->db));
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    memset(o, 0, sizeof *o);
-    int k = reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id,state,created,started,finished,attempts,options,palette,error,error_kind,"
-                           "timings,log FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK) goto out;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_DONE) {
-        rc = 1;
-        goto out;
-    }
-    if (r != SQLITE_ROW) goto out;
+#define ROW_COLUMNS "id,state,created,started,finished,attempts,options,palette,error,error_kind,timings"
+
+/* Fills o from a row selected with ROW_COLUMNS (then log, when with_log). */
+static void read_row(sqlite3_stmt *q, carve__job_row *o, bool with_log) {
     snprintf(o->id, sizeof o->id, "%s", (const char *)sqlite3_column_text(q, 0));
     o->state = sqlite3_column_int(q, 1);
     o->created = sqlite3_column_double(q, 2);
@@ -150,7 +171,26 @@ static int get_job(carve__store *st, const char *id, carve__job_row *o, char *er
     o->error = dupn(sqlite3_column_text(q, 8));
     o->error_kind = dupn(sqlite3_column_text(q, 9));
     o->timings = dupn(sqlite3_column_text(q, 10));
-    o->log = dupn(sqlite3_column_text(q, 11));
+    if (with_log) o->log = dupn(sqlite3_column_text(q, 11));
+}
+
+static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    memset(o, 0, sizeof *o);
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT " ROW_COLUMNS ",log FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_DONE) {
+        rc = 1;
+        goto out;
+    }
+    if (r != SQLITE_ROW) goto out;
+    read_row(q, o, true);
     rc = 0;
 out:
     if (rc < 0) seterr(err, errlen, "sqlite: get job: %s", sqlite3_errmsg(db));
@@ -215,6 +255,78 @@ out:
     if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     reader_put(s, k);
+    return rc;
+}
+
+static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_row *rows, int *n, char *err,
+                     size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *n = 0;
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT " ROW_COLUMNS " FROM jobs WHERE (?1=0 OR ((?1>>state)&1)=1) AND "
+                           "(?2<=0 OR created>=?2) AND (?3=0 OR (created,id)<(?4,?5)) "
+                           "ORDER BY created DESC, id DESC LIMIT ?6", -1, &q, NULL) != SQLITE_OK) goto out;
+    sqlite3_bind_int64(q, 1, jq->state_mask);
+    sqlite3_bind_double(q, 2, jq->since);
+    sqlite3_bind_int(q, 3, jq->has_cursor);
+    sqlite3_bind_double(q, 4, jq->after_created);
+    sqlite3_bind_text(q, 5, jq->after_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 6, jq->limit);
+    int r = SQLITE_DONE;
+    while (*n < jq->limit && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&rows[*n], 0, sizeof rows[*n]);
+        read_row(q, &rows[(*n)++], false);
+    }
+    if (*n == jq->limit || r == SQLITE_DONE) rc = 0;
+out:
+    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    reader_put(s, k);
+    if (rc)
+        for (int i = 0; i < *n; i++) carve__job_row_free(&rows[i]);
+    if (rc) *n = 0;
+    return rc;
+}
+
+static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65], char *err,
+                    size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "SELECT job_id,hash FROM idempotency WHERE key=? AND created>=?", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 2, since);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_ROW) {
+            snprintf(id, 33, "%s", (const char *)sqlite3_column_text(q, 0));
+            snprintf(hash, 65, "%s", (const char *)sqlite3_column_text(q, 1));
+            rc = 0;
+        } else if (r == SQLITE_DONE) rc = 1;
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int idem_forget(carve__store *st, const char *key, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM idempotency WHERE key=?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -541,6 +653,9 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
                     " state INTEGER NOT NULL, created REAL, started REAL, finished REAL, attempts INTEGER DEFAULT 0,"
                     " options TEXT, palette TEXT, error TEXT, error_kind TEXT, timings TEXT, log TEXT);"
                     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, finished);"
+                    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created, id);"
+                    "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+                    " job_id TEXT NOT NULL, created REAL NOT NULL);"
                     "CREATE TABLE IF NOT EXISTS palettes(name TEXT PRIMARY KEY, body TEXT NOT NULL);",
                  e2, sizeof e2)) {
         seterr(err, errlen, "data_dir: %s: %s", path, e2);
@@ -560,6 +675,9 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     s->ops.set_state = set_state;
     s->ops.list_ids = list_ids;
     s->ops.count_states = count_states;
+    s->ops.list_jobs = list_jobs;
+    s->ops.idem_get = idem_get;
+    s->ops.idem_forget = idem_forget;
     s->ops.delete_job = delete_job;
     s->ops.put_file = put_file;
     s->ops.get_file = get_file;
