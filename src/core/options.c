@@ -436,5 +436,3 @@ carve_status carve_ctx_apply_preset(carve_ctx *ctx, const char *name) {
     return carve__fail(ctx, CARVE_ERR_NOT_FOUND, "unknown preset '%s' (one of %s)", name, schema[CARVE_OPTID_preset].choices);
 }
 
-const char *carve__option_type_name(carve_option_type t);
-const char *carve__option_type_name(carve_option_type t) { return type_name(t); }
