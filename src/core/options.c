@@ -91,17 +91,6 @@ static bool choice_at(const char *choices, int idx, char *out, size_t len) {
     return true;
 }
 
-static const char *type_name(carve_option_type t) {
-    switch (t) {
-    case CARVE_OPT_INT: return "an integer";
-    case CARVE_OPT_FLOAT: return "a number";
-    case CARVE_OPT_BOOL: return "true or false";
-    case CARVE_OPT_ENUM: return "one of";
-    case CARVE_OPT_STRING: return "text";
-    }
-    return "?";
-}
-
 /* Parses value for option i into *v (STRING: newly allocated). */
 static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_optval *v) {
     const carve_option_info *o = &schema[i];
