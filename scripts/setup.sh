@@ -9,12 +9,15 @@ sudo=""
 
 pkgs=(gcc pkg-config meson ninja-build libvips-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
       librsvg2-dev librsvg2-bin)
+# python3 + npm: the default models' installer (scripts/onnx/setup.sh: ONNX
+# Runtime and model downloads, the NanoDet conversion)
+command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 if [ "${1:-}" = "--test" ]; then
-  # python3: HTTP tests of carved and the model fetcher; chromium: the web UI
-  # test (driven by npm playwright-core); npm: ONNX Runtime and model downloads
+  # python3: HTTP tests of carved; chromium: the web UI test (driven by npm
+  # playwright-core); node: the TF.js reference of the conversion test
   pkgs+=(python3 curl chromium)
-  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
-  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test || exit 1
-for s in scripts/onnx/setup.sh tests/server/ui/setup.sh; do
+for s in scripts/onnx/setup.sh tests/nn/tfjs/setup.sh tests/server/ui/setup.sh; do
   if [ -f "$s" ]; then bash "$s" || echo "test: $s failed; tests that need it will be skipped"; fi
 done
 

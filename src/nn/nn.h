@@ -16,7 +16,7 @@
 #include "core.h"
 
 /** True if the runtime loads and a model for task ("matte", "text_detect",
- *  "inpaint", "super_resolution", "depth") is installed.  Clears no error;
+ *  "inpaint", "super_resolution", "depth", "object_detect") is installed.  Clears no error;
  *  on false ctx's message says why. */
 bool carve__nn_available(carve_ctx *ctx, const char *task);
 /** "isnet-medium (ONNX Runtime 1.30.0, 2 threads)" for the run report, or
@@ -36,6 +36,33 @@ carve_status carve__nn_matte_hint(carve_ctx *ctx, const carve_image *img, const 
  *  kind "plate" for plate-like boxes (aspect 2..6.5, near-horizontal, lower
  *  part of the image), else "text". */
 carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n);
+
+/** Provenance of a neural step for the run report. */
+typedef struct carve__nn_info {
+    char task[24];       /* "object_detect", ... */
+    char model[64];      /* manifest name, e.g. "nanodet-coco" */
+    char file[1024];     /* the model file's path */
+    char sha256[65];     /* the file's pinned (and, after a run, verified) sha256 */
+    char runtime[32];    /* ONNX Runtime version */
+    int threads;         /* intra-op threads */
+    int input_w, input_h; /* the tensor size the model ran at (0 when variable) */
+    double seconds;      /* wall time of the whole step (pre-processing, run, decoding); 0 if not run */
+} carve__nn_info;
+/** Fills *info for the model task would use (seconds = 0); CARVE_ERR_NOT_FOUND
+ *  (message says why) when the runtime or the model is missing. */
+carve_status carve__nn_model_info(carve_ctx *ctx, const char *task, carve__nn_info *info);
+
+/** Object detection (NanoDet, COCO): *boxes malloc'd (NULL when *n == 0), in
+ *  input pixels (clipped to the image), sorted by score (desc), at most the
+ *  model's max_detections (100).  kind = the COCO class name, only "person",
+ *  "bicycle", "car", "motorcycle", "bus", "train", "truck" (other classes are
+ *  dropped); score 0..1 (the class score); per-class NMS.  The model file's
+ *  sha256 is checked before its first use: a corrupt or missing file is
+ *  CARVE_ERR_NOT_FOUND naming it, and the caller falls back. */
+carve_status carve__nn_detect_objects(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n);
+/** As carve__nn_detect_objects; info (may be NULL) gets the provenance. */
+carve_status carve__nn_detect_objects_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
+                                           carve__nn_info *info);
 
 /** Inpainting (LaMa-like: image + mask in, image out): pixels whose mask
  *  byte is non-zero are replaced; others are copied unchanged. */

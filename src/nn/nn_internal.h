@@ -5,6 +5,7 @@
  * ort.c       ONNX Runtime loader (dlopen), session cache, tensor runs
  * adapters.c  one adapter per task: pre-processing, inference, post-processing
  * db.c        DB post-processing for text detection (pure C, testable alone)
+ * detect.c    object detection (NanoDet): letterbox, distance-bin decoding, NMS
  * models_api.c carve_models_json (public): manifest + runtime + verification
  */
 #ifndef CARVE_NN_INTERNAL_H
@@ -21,6 +22,7 @@ typedef enum carve__nn_task {
     CARVE_NN_INPAINT,
     CARVE_NN_SUPER_RESOLUTION,
     CARVE_NN_DEPTH,
+    CARVE_NN_OBJECT_DETECT,
     CARVE_NN_TASK__COUNT
 } carve__nn_task;
 /** "matte", "text_detect", ... ; NULL if out of range. */
@@ -53,6 +55,9 @@ typedef struct carve__nn_model {
     double out_scale, out_offset;    /* image outputs: v = y * scale + offset */
     double threshold, box_score, unclip; /* text_detect (DB) */
     int max_candidates;
+    double det_score, det_iou;       /* object_detect: score threshold, NMS IoU */
+    int det_max;                     /* object_detect: detections kept at most */
+    bool letterbox;                  /* object_detect: keep the aspect ratio, pad */
     char licence[256];
     char notes[256];
     bool optional;
@@ -152,6 +157,40 @@ typedef struct carve__db_box {
 carve_status carve__db_postprocess(carve_ctx *ctx, const float *prob, int w, int h, double threshold,
                                    double box_score, double unclip, int max_candidates, carve__db_box **boxes,
                                    int *n);
+
+/* ---- object detection (detect.c) --------------------------------------- */
+#define CARVE_DET_CLASSES 80        /* COCO */
+#define CARVE_DET_SIDES 4           /* left, top, right, bottom distances */
+/** How the model's input maps to the image: image = (tensor - pad) / scale. */
+typedef struct carve__det_frame {
+    int in_w, in_h;          /* tensor size */
+    double sx, sy;           /* tensor pixels per image pixel */
+    double pad_x, pad_y;     /* tensor pixels before the image */
+    int img_w, img_h;
+} carve__det_frame;
+typedef struct carve__det_params {
+    double score, iou;       /* class-score threshold, NMS IoU */
+    int max_out;             /* detections kept at most */
+    double centre;           /* anchor centre within its cell: (cell + centre) * stride */
+} carve__det_params;
+/** A raw detection in image pixels (float). */
+typedef struct carve__det {
+    float x0, y0, x1, y1, score;
+    int cls;                 /* COCO index (0 = person) */
+} carve__det;
+/** COCO class name of an index (0..79), or NULL. */
+const char *carve__coco_name(int cls);
+/** Decodes a NanoDet output (rows = anchors of strides 8, 16, 32 in order,
+ *  width = 80 class scores + 4 x bins distance logits) for the classes kept
+ *  (person and vehicles): softmax over the bins, expected bin x stride, box
+ *  around (cell + centre) x stride, per-class NMS, sorted by score.  *dets
+ *  malloc'd (NULL when *n == 0). */
+carve_status carve__det_decode(carve_ctx *ctx, const float *out, int rows, int width, const carve__det_frame *f,
+                               const carve__det_params *p, carve__det **dets, int *n);
+/** The letterboxed (or stretched) NCHW input tensor of img (resampled with
+ *  carve__resize; alpha composited over the mean colour; padding = mean). */
+carve_status carve__det_input(carve_ctx *ctx, const carve__nn_model *m, const carve_image *img, carve__nn_tensor *t,
+                              carve__det_frame *f);
 
 /* ---- resampling (deterministic, separable triangle filter) ------------- */
 /** Resizes a float plane; antialiased when shrinking. */
