@@ -133,7 +133,7 @@ static void test_manifest(void) {
                   m->models[0].multiple == 32 && fabs(m->models[0].box_score - 0.6) < 1e-9);
             CHECK(m->models[1].task == CARVE_NN_OBJECT_DETECT && !m->models[1].optional && m->models[1].bgr &&
                   m->models[1].width == 416 && !m->models[1].letterbox && m->models[1].det_max == 100 &&
-                  fabs(m->models[1].mean[0] - 103.53) < 1e-9 && fabs(m->models[1].det_score - 0.3) < 1e-9);
+                  fabs(m->models[1].mean[0] - 103.53) < 1e-9 && fabs(m->models[1].det_score - 0.25) < 1e-9);
             CHECK(m->models[2].task == CARVE_NN_MATTE && m->models[2].optional && strstr(m->models[2].licence, "AGPL"));
         }
         carve__nn_manifest_free(m);
