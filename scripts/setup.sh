@@ -7,7 +7,7 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
-pkgs=(gcc pkg-config meson ninja-build libvips-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
+pkgs=(gcc pkg-config meson ninja-build libvips-dev libpng-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
       librsvg2-dev librsvg2-bin)
 # python3 + npm: the default models' installer (scripts/onnx/setup.sh: ONNX
 # Runtime and model downloads, the NanoDet conversion)

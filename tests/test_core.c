@@ -545,6 +545,50 @@ static void test_resize(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* PNG output: up to 256 colours an indexed PNG written by libpng with the
+ * image's exact colours (translucent ones through tRNS), more a truecolour
+ * one; both round-trip exactly and are byte-identical run to run */
+static void png_case(carve_ctx *ctx, int ncolors, int want_type) {
+    int w = 37, h = 29;
+    carve_image *im = carve_image_create(w, h);
+    uint8_t *p = carve_image_pixels(im);
+    for (int i = 0; i < w * h; i++) {
+        int c = (i * 7) % ncolors; /* every colour used, scattered */
+        p[4 * i] = (uint8_t)(c * 37);
+        p[4 * i + 1] = (uint8_t)(c / 3);
+        p[4 * i + 2] = (uint8_t)(255 - c);
+        p[4 * i + 3] = (uint8_t)(c == 0 ? 0 : c % 3 == 1 ? 128 : 255); /* one transparent, some translucent */
+    }
+    void *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    CHECK_ST(carve_image_save_memory(ctx, im, ".png", &a, &la), CARVE_OK);
+    CHECK_ST(carve_image_save_memory(ctx, im, ".png", &b, &lb), CARVE_OK);
+    CHECK(a && b && la == lb && !memcmp(a, b, la));
+    CHECKF(la > 26 && ((uint8_t *)a)[25] == want_type, "%d colours: PNG colour type %d, want %d", ncolors,
+           la > 26 ? ((uint8_t *)a)[25] : -1, want_type);
+    carve_image *back = NULL;
+    CHECK_ST(carve_image_load_memory(ctx, a, la, "png", &back), CARVE_OK);
+    CHECK(back && carve_image_width(back) == w && carve_image_height(back) == h);
+    if (back) {
+        const uint8_t *q = carve_image_pixels(back);
+        int diff = 0;
+        for (int i = 0; i < w * h * 4; i++) diff += p[i] != q[i];
+        CHECKF(diff == 0, "%d colours: %d bytes differ after the round trip", ncolors, diff);
+    }
+    carve_image_destroy(back);
+    carve_free(a);
+    carve_free(b);
+    carve_image_destroy(im);
+}
+
+static void test_png_indexed(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    png_case(ctx, 2, 3);   /* palette */
+    png_case(ctx, 256, 3); /* palette, full */
+    png_case(ctx, 257, 6); /* RGBA */
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -552,6 +596,7 @@ int main(void) {
     RUN(test_options);
     RUN(test_json_config);
     RUN(test_image_io);
+    RUN(test_png_indexed);
     RUN(test_formats);
     RUN(test_parallel);
     RUN(test_components);

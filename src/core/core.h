@@ -169,6 +169,11 @@ int32_t carve__components(const uint16_t *lab, int w, int h, int32_t **reg, int6
 carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, int h, const double (*color_lab)[3],
                                         int ncolors, int64_t min_area, const char *stage, int64_t *merged);
 
+/** An image of at most 256 distinct RGBA values as an indexed PNG (libpng;
+ *  palette in order of first appearance, tRNS when needed).  *out is
+ *  malloc'd.  CARVE_ERR_INTERNAL past 256 colours, NOMEM, IO. (png.c) */
+carve_status carve__png_encode_indexed(carve_ctx *ctx, const carve_image *img, void **out, size_t *out_len);
+
 /* ---- growable byte buffer (SVG, JSON, ...) ------------------------------ */
 typedef struct carve__buf {
     char *data;

@@ -165,28 +165,21 @@ static carve_status normalise(carve_ctx *ctx, VipsImage *in, const char *name, c
                          vips_image_get_bands(cur));
         goto done;
     }
-    size_t sz = 0;
-    void *mem = vips_image_write_to_memory(cur, &sz);
-    if (!mem) goto vips_fail;
+    /* decode straight into the carve_image's own buffer: no second copy of
+     * the pixels (a 12 Mpx photo is 48 MB) */
     int w = vips_image_get_width(cur), h = vips_image_get_height(cur);
-    carve_image *im = calloc(1, sizeof *im);
-    if (!im || sz != (size_t)w * (size_t)h * 4) {
-        free(im);
-        g_free(mem);
-        st = carve__fail(ctx, im ? CARVE_ERR_INTERNAL : CARVE_ERR_NOMEM, "'%s': cannot allocate pixels", name);
+    carve_image *im = carve_image_create(w, h);
+    if (!im) {
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "'%s': out of memory for %dx%d pixels", name, w, h);
         goto done;
     }
-    im->w = w;
-    im->h = h;
-    im->px = malloc(sz);
-    if (!im->px) {
-        free(im);
-        g_free(mem);
-        st = carve__fail(ctx, CARVE_ERR_NOMEM, "'%s': out of memory", name);
-        goto done;
+    VipsImage *dst = vips_image_new_from_memory(im->px, (size_t)w * (size_t)h * 4, w, h, 4, VIPS_FORMAT_UCHAR);
+    if (!dst || vips_image_write(cur, dst)) {
+        if (dst) g_object_unref(dst);
+        carve_image_destroy(im);
+        goto vips_fail;
     }
-    memcpy(im->px, mem, sz);
-    g_free(mem);
+    g_object_unref(dst);
     *out = im;
     goto done;
 
@@ -296,6 +289,7 @@ carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, con
     char fmt[16];
     snprintf(fmt, sizeof fmt, "%s", format);
     for (char *p = fmt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    if (!strcmp(fmt, ".png") && count_colors(img, 256) <= 256) return carve__png_encode_indexed(ctx, img, out, out_len);
     VipsImage *v = vips_image_new_from_memory(img->px, (size_t)img->w * img->h * 4, img->w, img->h, 4, VIPS_FORMAT_UCHAR);
     if (!v) goto vfail;
     v->Type = VIPS_INTERPRETATION_sRGB;
@@ -303,10 +297,7 @@ carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, con
     size_t len = 0;
     int r;
     if (!strcmp(fmt, ".png")) {
-        if (count_colors(img, 256) <= 256)
-            r = vips_pngsave_buffer(v, &buf, &len, "palette", TRUE, "Q", 100, "dither", 0.0, "effort", 10, NULL);
-        else
-            r = vips_pngsave_buffer(v, &buf, &len, NULL);
+        r = vips_pngsave_buffer(v, &buf, &len, NULL); /* > 256 colours: truecolour */
     } else if (!strcmp(fmt, ".jpg") || !strcmp(fmt, ".jpeg")) {
         VipsImage *flat;
         double white[3] = {255, 255, 255};
