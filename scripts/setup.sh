@@ -9,6 +9,8 @@ sudo=""
 
 pkgs=(gcc pkg-config meson ninja-build libvips-dev libpng-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
       librsvg2-dev librsvg2-bin)
+# carved's PostgreSQL store (several nodes)
+pkgs+=(libpq-dev)
 # python3 + npm: the default models' installer (scripts/onnx/setup.sh: ONNX
 # Runtime and model downloads, the NanoDet conversion)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
@@ -18,6 +20,8 @@ if [ "${1:-}" = "--test" ]; then
   # python3: HTTP tests of carved; chromium: the web UI test (driven by npm
   # playwright-core); node: the TF.js reference of the conversion test
   pkgs+=(python3 curl chromium)
+  # postgresql: carved's multi-node tests start their own server (initdb in a temp dir)
+  pkgs+=(postgresql)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -87,6 +87,13 @@ static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int
     return send_buf(s, c, code, &b, hdrs);
 }
 #define send_error(s, c, code, kind, ...) send_error_h(s, c, code, kind, NULL, __VA_ARGS__)
+#define STORE_RETRY_AFTER "5"
+
+/* 503 with Retry-After: the (shared) job store cannot be reached. */
+static enum MHD_Result send_unavailable(carve__srv *s, struct MHD_Connection *c, const char *msg) {
+    const char *h[] = {"Retry-After", STORE_RETRY_AFTER, NULL};
+    return send_error_h(s, c, 503, "unavailable", h, "%s", msg);
+}
 
 /* ---- helpers ------------------------------------------------------------------ */
 static bool is_hex_id(const char *p, size_t n) {
@@ -171,6 +178,10 @@ void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row
     int state = row->state;
     double progress = state == CARVE__JOB_DONE ? 1.0 : 0.0;
     char stage[32] = "";
+    if (!live && state == CARVE__JOB_RUNNING) { /* running on another node: its last heartbeat */
+        progress = row->progress;
+        snprintf(stage, sizeof stage, "%s", row->stage);
+    }
     if (live) {
         pthread_mutex_lock(&s->mu);
         state = live->state;
@@ -612,7 +623,8 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
             ihash = NULL;
         }
         if (!row.options || (ikey && !row.idem_key)) code = 500, snprintf(err, sizeof err, "out of memory");
-        else if (s->store->put_file(s->store, row.id, "input", img, img_len, err, sizeof err)) code = 500;
+        else if (s->store->put_file(s->store, row.id, "input", img, img_len, err, sizeof err))
+            code = s->shared ? 503 : 500;
         else if ((code = carve__srv_enqueue(s, &row, err, sizeof err)))
             s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
     }
@@ -630,9 +642,12 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
                            (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max), ra);
     } else if (code == 409 && ikey && row.idem_hash && idem_replay(s, c, ikey, row.idem_hash, &ret)) {
         /* a concurrent request with the same key won: its job answers */
+    } else if (code == 503) {
+        char m[700];
+        snprintf(m, sizeof m, "%s%s", s->shared ? "the job store is unreachable: " : "", err);
+        ret = send_unavailable(s, c, m);
     } else if (code) {
-        ret = send_error(s, c, code, code == 503 ? "unavailable" : code == 409 ? "idempotency_conflict" : "internal",
-                         "%s", err);
+        ret = send_error(s, c, code, code == 409 ? "idempotency_conflict" : "internal", "%s", err);
     } else {
         carve__buf b;
         carve__buf_init(&b);
@@ -972,6 +987,7 @@ static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, con
 static enum MHD_Result delete_job(carve__srv *s, struct MHD_Connection *c, const char *id) {
     int r = carve__srv_cancel_delete(s, id, 2.0);
     if (r == 1) return send_error(s, c, 404, "not_found", "no job %s", id);
+    if (r == 3) return send_unavailable(s, c, "the job store is unreachable; retry later");
     char body[128];
     snprintf(body, sizeof body, "{\"id\":\"%s\",\"state\":\"%s\",\"deleted\":%s}", id,
              r == 0 ? "cancelled" : "cancelling", r == 0 ? "true" : "false");
@@ -1170,13 +1186,26 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         int q = s->qlen;
         pthread_mutex_unlock(&s->mu);
         long long qm = carve__opt_int(s->cfg, CARVE_OPTID_queue_max);
-        char body[256];
-        bool ready = !stopping && q < qm;
+        char body[1024], serr[512] = "";
+        bool store_ok = true;
+        if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
+            store_ok = s->store->ping(s->store, serr, sizeof serr) == 0;
+            long long counts[CARVE__JOB_NSTATES];
+            if (store_ok && !s->store->count_states(s->store, counts, serr, sizeof serr))
+                q = (int)counts[CARVE__JOB_QUEUED];
+        }
+        bool ready = !stopping && q < qm && store_ok;
+        carve__buf sb;
+        carve__buf_init(&sb);
+        carve__buf_json_str(&sb, serr);
         snprintf(body, sizeof body,
-                 "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s}",
+                 "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s,"
+                 "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
                  ready ? "true" : "false", q, qm, s->nworkers,
                  carve__opt_enum(s->cfg, CARVE_OPTID_engine) ? "synthetic" : "pipeline",
-                 carve__srv_have_pipeline() ? "true" : "false");
+                 carve__srv_have_pipeline() ? "true" : "false", s->shared ? "postgresql" : "sqlite",
+                 store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
+        carve__buf_free(&sb);
         return send_json(s, c, ready ? 200 : 503, body, NULL);
     }
     if (!is_api(url)) {

@@ -28,7 +28,13 @@
 #define CARVE_SRV_HAVE_CHROMA 0
 #endif
 
-#define MAX_ATTEMPTS 3
+#if CARVE_SRV_HAVE_PG
+#include "store_pg.h"
+#endif
+
+#define SHARED_POLL_S 1.0       /* shared store: a worker looks at the queue at least this often */
+#define STORE_RETRY_US 250000   /* pause between tries while the store is unreachable */
+#define HEARTBEAT_MAX_S 1.0     /* heartbeats at least this often (cancel fallback, remote progress) */
 
 static const double hist_bounds[SRV_HIST_BUCKETS - 1] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
@@ -316,7 +322,9 @@ char *carve__srv_metrics(carve__srv *s) {
     pthread_mutex_lock(&s->mu);
     int qlen = s->qlen, running = s->running;
     size_t live = s->live;
+    bool down = s->store_down;
     pthread_mutex_unlock(&s->mu);
+    if (s->shared) qlen = (int)counts[CARVE__JOB_QUEUED]; /* every node's queue */
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_puts(&b, "# HELP carved_jobs Jobs in the store by state.\n# TYPE carved_jobs gauge\n");
@@ -324,7 +332,9 @@ char *carve__srv_metrics(carve__srv *s) {
         carve__buf_printf(&b, "carved_jobs{state=\"%s\"} %lld\n", carve__job_state_name(i), counts[i]);
     carve__buf_printf(&b, "# HELP carved_queue_depth Jobs waiting for a worker.\n# TYPE carved_queue_depth gauge\n"
                           "carved_queue_depth %d\n", qlen);
-    carve__buf_printf(&b, "# HELP carved_jobs_running Jobs a worker is running.\n# TYPE carved_jobs_running gauge\n"
+    carve__buf_printf(&b, "# HELP carved_store_up 1 when the job store answered the last call.\n"
+                          "# TYPE carved_store_up gauge\ncarved_store_up %d\n", down || counts[0] < 0 ? 0 : 1);
+    carve__buf_printf(&b, "# HELP carved_jobs_running Jobs a worker of this node is running.\n# TYPE carved_jobs_running gauge\n"
                           "carved_jobs_running %d\n", running);
     carve__buf_printf(&b, "# HELP carved_live_jobs Jobs held in memory.\n# TYPE carved_live_jobs gauge\n"
                           "carved_live_jobs %zu\n", live);
@@ -380,6 +390,57 @@ char *carve__srv_metrics(carve__srv *s) {
     return carve__buf_take(&b, NULL);
 }
 
+/* ---- store health (shared store) -------------------------------------------------- */
+static void store_health(carve__srv *s, int rc, const char *err) {
+    pthread_mutex_lock(&s->mu);
+    bool was = s->store_down, down = rc < 0;
+    s->store_down = down;
+    pthread_mutex_unlock(&s->mu);
+    if (down && !was) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "job store unreachable: %s", err);
+    else if (!down && was) carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "job store reachable again");
+}
+
+static bool srv_stopping(carve__srv *s) {
+    pthread_mutex_lock(&s->mu);
+    bool st = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+/* While the shared store is unreachable a worker keeps what it has and
+ * tries again (until carved stops or the job is no longer ours). */
+static bool keep_trying(carve__srv *s, srv_job *j, int rc, const char *err) {
+    if (!s->shared || rc >= 0) return false;
+    store_health(s, rc, err);
+    pthread_mutex_lock(&s->mu);
+    bool go = !s->stopping && !(j && j->lease_lost);
+    pthread_mutex_unlock(&s->mu);
+    if (go) usleep(STORE_RETRY_US);
+    return go;
+}
+
+static int store_get_job(carve__srv *s, srv_job *j, carve__job_row *row, char *err, size_t errlen) {
+    int r;
+    while ((r = s->store->get_job(s->store, j->id, row, err, errlen)) < 0 && keep_trying(s, j, r, err)) {}
+    return r;
+}
+
+static int store_get_file(carve__srv *s, srv_job *j, const char *name, char **d, size_t *n, char *err, size_t el) {
+    int r;
+    while ((r = s->store->get_file(s->store, j->id, name, d, n, err, el)) < 0 && keep_trying(s, j, r, err)) {}
+    return r;
+}
+
+/* A result file of the running attempt (fenced on its lease in a shared store). */
+static int store_put_result(carve__srv *s, srv_job *j, const char *name, const void *d, size_t n, char *err,
+                            size_t el) {
+    int r;
+    if (!s->shared) return s->store->put_file(s->store, j->id, name, d, n, err, el);
+    while ((r = s->store->put_file_fenced(s->store, j->id, j->token, name, d, n, err, el)) < 0 &&
+           keep_trying(s, j, r, err)) {}
+    return r;
+}
+
 /* ---- admission ------------------------------------------------------------------ */
 int carve__srv_retry_after(carve__srv *s) {
     pthread_mutex_lock(&s->mu);
@@ -411,7 +472,44 @@ static bool queue_remove(carve__srv *s, srv_job *j) {
     return true;
 }
 
+/* Shared store: the queue is the store's; its depth is counted there. */
+static int enqueue_shared(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
+    long long counts[CARVE__JOB_NSTATES];
+    int rc = s->store->count_states(s->store, counts, err, errlen);
+    if (rc == 0 && counts[CARVE__JOB_QUEUED] >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+        pthread_mutex_lock(&s->mmu);
+        s->rejected_full++;
+        pthread_mutex_unlock(&s->mmu);
+        snprintf(err, errlen, "the job queue is full (%lld jobs); retry later", counts[CARVE__JOB_QUEUED]);
+        return 429;
+    }
+    if (rc == 0) rc = s->store->put_job(s->store, row, err, errlen);
+    if (rc < 0) {
+        store_health(s, rc, err);
+        return 503;
+    }
+    if (rc == 1) {
+        snprintf(err, errlen, "the idempotency key is in use by another job");
+        return 409;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->wake_seq++;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->mmu);
+    s->submitted++;
+    pthread_mutex_unlock(&s->mmu);
+    return 0;
+}
+
 int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
+    if (s->shared) {
+        if (srv_stopping(s)) {
+            snprintf(err, errlen, "the server is shutting down");
+            return 503;
+        }
+        return enqueue_shared(s, row, err, errlen);
+    }
     /* reserve a queue slot, commit the row without holding srv->mu (the
      * commit fsyncs), then make the job visible to workers */
     pthread_mutex_lock(&s->mu);
@@ -560,7 +658,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
     char *input = NULL, *svg = NULL;
     size_t input_len = 0, svg_len = 0;
     *errmsg = NULL;
-    int gr = s->store->get_job(s->store, j->id, &row, err, sizeof err);
+    int gr = store_get_job(s, j, &row, err, sizeof err);
     if (gr) {
         *errmsg = strdup(gr > 0 ? "job row vanished" : err);
         *st_out = CARVE_ERR_INTERNAL;
@@ -584,7 +682,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
     if (j->cancel || j->requeue) carve_ctx_cancel(ctx);
     pthread_mutex_unlock(&s->mu);
 
-    int fr = s->store->get_file(s->store, j->id, "input", &input, &input_len, err, sizeof err);
+    int fr = store_get_file(s, j, "input", &input, &input_len, err, sizeof err);
     if (fr) {
         st = fr > 0 ? CARVE_ERR_NOT_FOUND : CARVE_ERR_IO;
         *errmsg = strdup(fr > 0 ? "the job's input file is missing" : err);
@@ -614,7 +712,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
         goto out;
     }
     /* files first, then (in the caller) the terminal state */
-    if (s->store->put_file(s->store, j->id, "result.svg", svg, svg_len, err, sizeof err)) {
+    if (store_put_result(s, j, "result.svg", svg, svg_len, err, sizeof err)) {
         st = CARVE_ERR_IO;
         *errmsg = strdup(err);
         goto out;
@@ -631,7 +729,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
     }
     free(tj);
     char *rtext = carve__buf_take(&rb, NULL);
-    if (rtext) s->store->put_file(s->store, j->id, "report.json", rtext, strlen(rtext), err, sizeof err);
+    if (rtext) store_put_result(s, j, "report.json", rtext, strlen(rtext), err, sizeof err);
     free(rtext);
     static const char *phases[] = {"sanitize", "steer", "matte", "chroma"};
     for (int i = 0; i < 4; i++) {
@@ -642,7 +740,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
         if (carve_image_save_memory(ctx, im, ".png", &png, &plen) == CARVE_OK) {
             char name[64];
             snprintf(name, sizeof name, "artifact-%s.png", phases[i]);
-            s->store->put_file(s->store, j->id, name, png, plen, err, sizeof err);
+            store_put_result(s, j, name, png, plen, err, sizeof err);
         }
         carve_free(png);
     }
@@ -687,29 +785,124 @@ out:
     return CARVE__JOB_FAILED;
 }
 
+/* The next job of the in-memory queue (single-node store), with the
+ * worker's reference; NULL when carved stops. */
+static srv_job *next_local(carve__srv *s) {
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping && !s->qhead) pthread_cond_wait(&s->qcv, &s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    srv_job *j = s->qhead;
+    queue_remove(s, j);
+    j->state = CARVE__JOB_RUNNING;
+    j->started = carve__now();
+    j->refs++; /* the worker's */
+    s->running++;
+    pthread_mutex_unlock(&s->mu);
+    char err[512];
+    if (s->store->set_state(s->store, j->id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, carve__srv_wall(), NULL, NULL,
+                            NULL, NULL, err, sizeof err) < 0)
+        carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+    return j;
+}
+
+/* Shared store: claims the oldest queued job of all nodes (SKIP LOCKED)
+ * and registers it locally (DELETE, SSE, heartbeats find it there). */
+static srv_job *claim_one(carve__srv *s) {
+    carve__job_row row;
+    char tok[33], err[512];
+    int r = s->store->claim(s->store, s->node, s->lease_s, &row, tok, err, sizeof err);
+    store_health(s, r, err);
+    if (r) return NULL;
+    srv_job *j = job_new(s, row.id, row.created);
+    if (!j) s->store->release(s->store, row.id, tok, err, sizeof err);
+    carve__job_row_free(&row);
+    if (!j) return NULL;
+    memcpy(j->token, tok, sizeof j->token);
+    pthread_mutex_lock(&s->mu);
+    j->state = CARVE__JOB_RUNNING;
+    j->started = carve__now();
+    j->refs++; /* the worker's */
+    s->running++;
+    reg_add(s, j);
+    pthread_mutex_unlock(&s->mu);
+    return j;
+}
+
+static srv_job *next_shared(carve__srv *s) {
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        unsigned seq = s->wake_seq;
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) return NULL;
+        srv_job *j = claim_one(s);
+        if (j) return j;
+        /* sleep until a NOTIFY or a local submission (or the poll interval) */
+        pthread_mutex_lock(&s->mu);
+        if (!s->stopping && s->wake_seq == seq) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double end = until.tv_sec + until.tv_nsec * 1e-9 + (s->store_down ? STORE_RETRY_US * 1e-6 : SHARED_POLL_S);
+            until.tv_sec = (time_t)end;
+            until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
+            pthread_cond_timedwait(&s->qcv, &s->mu, &until);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* Writes the outcome to the store; returns the final state as this node
+ * sees it (CARVE__JOB_QUEUED: the job runs again, here or elsewhere). */
+static int commit_outcome(carve__srv *s, srv_job *j, int final, carve_status st, const char *msg, const char *tj,
+                          const char *lj) {
+    char err[512];
+    pthread_mutex_lock(&s->mu);
+    bool del = j->cancel;
+    pthread_mutex_unlock(&s->mu);
+    int r;
+    const char *kind = st ? carve__srv_status_kind(st) : NULL;
+    if (!s->shared) {
+        if (final == CARVE__JOB_QUEUED)
+            s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL, err,
+                                sizeof err);
+        else if (del) {
+            s->store->delete_job(s->store, j->id, 1, err, sizeof err);
+            return CARVE__JOB_CANCELLED;
+        } else if (s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, final, carve__srv_wall(), msg, kind, tj,
+                                       lj, err, sizeof err) < 0)
+            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+        return final;
+    }
+    if (final == CARVE__JOB_QUEUED) {
+        while ((r = s->store->release(s->store, j->id, j->token, err, sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+        return CARVE__JOB_QUEUED;
+    }
+    if (del) {
+        while ((r = s->store->delete_job(s->store, j->id, 1, err, sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+        return CARVE__JOB_CANCELLED;
+    }
+    while ((r = s->store->finish(s->store, j->id, j->token, final, carve__srv_wall(), msg, kind, tj, lj, err,
+                                 sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+    if (r == 0) {
+        store_health(s, 0, NULL);
+        return final;
+    }
+    carve__srv_log(s, CARVE_LOG_WARN, j->id, NULL,
+                   r > 0 ? "lease lost (another node owns the job now): this attempt's result is discarded"
+                         : "the store stayed unreachable until carved stopped: the job will run again");
+    return CARVE__JOB_QUEUED;
+}
+
 static void *worker_main(void *arg) {
     carve__srv *s = arg;
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->stopping && !s->qhead) pthread_cond_wait(&s->qcv, &s->mu);
-        if (s->stopping) {
-            pthread_mutex_unlock(&s->mu);
-            break;
-        }
-        srv_job *j = s->qhead;
-        queue_remove(s, j);
-        j->state = CARVE__JOB_RUNNING;
-        j->started = carve__now();
-        j->refs++; /* the worker's */
-        s->running++;
-        pthread_mutex_unlock(&s->mu);
-
-        char err[512];
-        if (s->store->set_state(s->store, j->id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, carve__srv_wall(), NULL,
-                                NULL, NULL, NULL, err, sizeof err) < 0)
-            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+        srv_job *j = s->shared ? next_shared(s) : next_local(s);
+        if (!j) break;
         job_event(j, CARVE__EV_STATE, 0, 0, "running");
-        carve__srv_log(s, CARVE_LOG_INFO, j->id, NULL, "job started");
+        carve__srv_log(s, CARVE_LOG_INFO, j->id, s->shared ? ",\"store\":\"shared\"" : NULL, "job started");
 
         char *msg = NULL;
         carve_status st = CARVE_OK;
@@ -720,19 +913,7 @@ static void *worker_main(void *arg) {
         char *lj = log_json(j);
 
         /* store first (outside srv->mu: commits fsync), memory after */
-        pthread_mutex_lock(&s->mu);
-        bool del = j->cancel;
-        pthread_mutex_unlock(&s->mu);
-        if (final == CARVE__JOB_QUEUED) {
-            s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL,
-                                err, sizeof err);
-        } else if (del) {
-            s->store->delete_job(s->store, j->id, 1, err, sizeof err);
-            final = CARVE__JOB_CANCELLED;
-        } else if (s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, final, carve__srv_wall(), msg,
-                                       st ? carve__srv_status_kind(st) : NULL, tj, lj, err, sizeof err) < 0) {
-            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
-        }
+        final = commit_outcome(s, j, final, st, msg, tj, lj);
         pthread_mutex_lock(&s->mu);
         j->state = final;
         reg_remove(s, j);
@@ -775,10 +956,55 @@ static void *worker_main(void *arg) {
 }
 
 /* ---- DELETE ------------------------------------------------------------------------ */
+/* Shared store, a job this node does not run: deleted when queued or
+ * finished; when another node runs it, flagged + NOTIFY, then we wait for
+ * that node to stop it and delete the row. */
+static int cancel_remote(carve__srv *s, const char *id, double wait_s) {
+    char err[512];
+    int r = s->store->request_cancel(s->store, id, err, sizeof err);
+    store_health(s, r < 0 ? -1 : 0, err);
+    if (r < 0) return 3;
+    if (r == 0) carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "job deleted");
+    if (r != 2) return r;
+    carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "cancelling a job running on another node");
+    double end = carve__now() + wait_s;
+    while (carve__now() < end) {
+        usleep(20000);
+        carve__job_row row;
+        int g = s->store->get_job(s->store, id, &row, err, sizeof err);
+        if (g == 0) carve__job_row_free(&row);
+        if (g == 1) return 0;
+    }
+    return 2;
+}
+
+static void on_remote_cancel(void *user, const char *id) {
+    carve__srv *s = user;
+    pthread_mutex_lock(&s->mu);
+    srv_job *j = id ? reg_find(s, id) : NULL;
+    if (j && !j->cancel) {
+        j->cancel = true;
+        if (j->ctx) carve_ctx_cancel(j->ctx);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_remote_job(void *user) {
+    carve__srv *s = user;
+    pthread_mutex_lock(&s->mu);
+    s->wake_seq++;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     char err[512];
     pthread_mutex_lock(&s->mu);
     srv_job *j = reg_find(s, id);
+    if (!j && s->shared) {
+        pthread_mutex_unlock(&s->mu);
+        return cancel_remote(s, id, wait_s);
+    }
     if (!j) {
         pthread_mutex_unlock(&s->mu);
         int r = s->store->delete_job(s->store, id, 1, err, sizeof err);
@@ -821,13 +1047,90 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     return fin ? 0 : 2;
 }
 
+/* ---- leases (shared store) ------------------------------------------------------------ */
+typedef struct hb_item {
+    srv_job *j;
+    char id[33], token[33], stage[32];
+    double progress;
+} hb_item;
+
+/* Renews the lease of every job this node runs (a lost lease stops the
+ * job here; a cancel flag missed on NOTIFY is seen here). */
+static void heartbeats(carve__srv *s) {
+    int cap = s->nworkers > 0 ? s->nworkers : 1, n = 0;
+    hb_item *it = calloc((size_t)cap, sizeof *it);
+    if (!it) return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t h = 0; h < s->table_size && n < cap; h++)
+        for (srv_job *j = s->table[h]; j && n < cap; j = j->hnext)
+            if (j->state == CARVE__JOB_RUNNING && j->token[0] && !j->lease_lost) {
+                j->refs++;
+                it[n].j = j;
+                memcpy(it[n].id, j->id, 33);
+                memcpy(it[n].token, j->token, 33);
+                pthread_mutex_lock(&j->mu);
+                it[n].progress = j->progress;
+                memcpy(it[n].stage, j->stage, sizeof it[n].stage);
+                pthread_mutex_unlock(&j->mu);
+                n++;
+            }
+    pthread_mutex_unlock(&s->mu);
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        bool cancel = false;
+        int r = s->store->heartbeat(s->store, it[i].id, it[i].token, s->lease_s, it[i].progress, it[i].stage,
+                                    &cancel, err, sizeof err);
+        store_health(s, r < 0 ? -1 : 0, err);
+        pthread_mutex_lock(&s->mu);
+        srv_job *j = it[i].j;
+        if (r == 1 && !j->lease_lost) {
+            j->lease_lost = j->requeue = true;
+            if (j->ctx) carve_ctx_cancel(j->ctx);
+        }
+        if (r == 0 && cancel && !j->cancel) {
+            j->cancel = true;
+            if (j->ctx) carve_ctx_cancel(j->ctx);
+        }
+        job_unref_locked(j);
+        pthread_mutex_unlock(&s->mu);
+        if (r == 1) carve__srv_log(s, CARVE_LOG_WARN, it[i].id, NULL, "lease lost: stopping this attempt");
+    }
+    free(it);
+}
+
+/* Jobs whose node stopped renewing: queued again (or failed after
+ * max_attempts).  Every node does it; the UPDATE is its own arbiter. */
+static void expire_leases(carve__srv *s) {
+    char err[512];
+    int rq = 0, fl = 0;
+    int r = s->store->expire(s->store, (int)carve__opt_int(s->cfg, CARVE_OPTID_max_attempts), &rq, &fl, err,
+                             sizeof err);
+    if (r) return;
+    if (rq || fl) {
+        char extra[96];
+        snprintf(extra, sizeof extra, ",\"requeued\":%d,\"failed\":%d", rq, fl);
+        carve__srv_log(s, CARVE_LOG_WARN, NULL, extra, "expired leases (a node stopped while running jobs)");
+    }
+}
+
 /* ---- sweeper --------------------------------------------------------------------- */
 static void *sweeper_main(void *arg) {
     carve__srv *s = arg;
-    double next_sweep = 0;
+    double next_sweep = 0, next_hb = 0, next_expire = 0;
     char err[512];
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
+        if (s->shared && carve__now() >= next_hb) {
+            double now = carve__now();
+            next_hb = now + fmin(s->lease_s / 3, HEARTBEAT_MAX_S);
+            bool exp = now >= next_expire;
+            if (exp) next_expire = now + s->lease_s / 2;
+            pthread_mutex_unlock(&s->mu);
+            heartbeats(s);
+            if (exp) expire_leases(s);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
         /* timeouts */
         double now = carve__now(), limit = carve__opt_float(s->cfg, CARVE_OPTID_job_timeout);
         for (size_t h = 0; h < s->table_size; h++)
@@ -866,6 +1169,7 @@ static void *sweeper_main(void *arg) {
             continue;
         }
         double wait = fmin(0.25, next_sweep - now);
+        if (s->shared) wait = fmin(wait, next_hb - now);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         double end = until.tv_sec + until.tv_nsec * 1e-9 + (wait > 0.001 ? wait : 0.001);
@@ -915,7 +1219,7 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
         for (int i = 0; i < n; i++) {
             carve__job_row row;
             if (s->store->get_job(s->store, ids[i], &row, err, sizeof err)) continue;
-            if (row.attempts >= MAX_ATTEMPTS) {
+            if (row.attempts >= carve__opt_int(s->cfg, CARVE_OPTID_max_attempts)) {
                 char m[128];
                 snprintf(m, sizeof m, "the job was interrupted %d times (carved stopped while running it)",
                          row.attempts);
@@ -972,14 +1276,41 @@ fail:
     return carve__fail(errctx, CARVE_ERR_IO, "recovery: %s", err);
 }
 
+/* SQLite under data_dir, or PostgreSQL when option store is a URI. */
+static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
+    char err[1024];
+    const char *uri = carve__opt_str(s->cfg, CARVE_OPTID_store);
+    if (!uri || !*uri) {
+        s->store = carve__store_sqlite_open(carve__opt_str(s->cfg, CARVE_OPTID_data_dir), err, sizeof err);
+        return s->store ? CARVE_OK : carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+    }
+    if (strncmp(uri, "postgresql://", 13) && strncmp(uri, "postgres://", 11))
+        return carve__fail(errctx, CARVE_ERR_CONFIG,
+                           "store: not a postgresql:// URI (leave it empty for SQLite under data_dir)");
+#if CARVE_SRV_HAVE_PG
+    int nc = (int)carve__opt_int(s->cfg, CARVE_OPTID_store_connections);
+    if (nc <= 0) nc = (int)carve__opt_int(s->cfg, CARVE_OPTID_workers) + 4;
+    s->store = carve__store_pg_open(uri, nc, err, sizeof err);
+    if (!s->store) return carve__fail(errctx, CARVE_ERR_IO, "store: %s", err);
+    s->shared = true;
+    s->lease_s = carve__opt_float(s->cfg, CARVE_OPTID_lease_seconds);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(s->node, sizeof s->node, "%s:%d", host, (int)getpid());
+    s->store->set_listener(s->store, on_remote_job, on_remote_cancel, s);
+    return CARVE_OK;
+#else
+    (void)err;
+    return carve__fail(errctx, CARVE_ERR_UNSUPPORTED, "store: this carved was built without libpq (PostgreSQL)");
+#endif
+}
+
 carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
-    char err[512];
     s->start_time = carve__srv_wall();
     if (carve__vips_init(errctx)) return CARVE_ERR_BACKEND;
-    s->store = carve__store_sqlite_open(carve__opt_str(s->cfg, CARVE_OPTID_data_dir), err, sizeof err);
-    if (!s->store) return carve__fail(errctx, CARVE_ERR_IO, "%s", err);
-    carve_status st = recover(s, errctx);
+    carve_status st = open_store(s, errctx);
     if (st) return st;
+    if (!s->shared && (st = recover(s, errctx))) return st;
     s->nworkers = (int)carve__opt_int(s->cfg, CARVE_OPTID_workers);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (!s->workers) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
@@ -997,9 +1328,10 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
         return st;
     }
     char extra[512];
-    snprintf(extra, sizeof extra, ",\"port\":%d,\"workers\":%d,\"engine\":\"%s\",\"pipeline_built\":%s", s->port,
-             s->nworkers, s->engine == synthetic_engine ? "synthetic" : "pipeline",
-             CARVE_SRV_HAVE_PIPELINE ? "true" : "false");
+    snprintf(extra, sizeof extra,
+             ",\"port\":%d,\"workers\":%d,\"engine\":\"%s\",\"pipeline_built\":%s,\"store\":\"%s\",\"node\":\"%s\"",
+             s->port, s->nworkers, s->engine == synthetic_engine ? "synthetic" : "pipeline",
+             CARVE_SRV_HAVE_PIPELINE ? "true" : "false", s->shared ? "postgresql" : "sqlite", s->node);
     carve__srv_log(s, CARVE_LOG_INFO, NULL, extra, "carved %s listening on %s", carve_version(),
                    carve__opt_str(s->cfg, CARVE_OPTID_listen));
     return CARVE_OK;

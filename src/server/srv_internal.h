@@ -21,6 +21,8 @@ typedef struct srv_job {
     bool cancel;       /* srv->mu: DELETE asked */
     bool requeue;      /* srv->mu: server stopping, run again later */
     bool timed_out;    /* srv->mu */
+    bool lease_lost;   /* srv->mu: shared store: another node owns the job now */
+    char token[33];    /* shared store: the lease token of this attempt */
     bool finished;     /* job->mu: the final event is in the ring */
     carve_ctx *ctx;    /* srv->mu: set while a worker runs it */
     double created, started;
@@ -68,6 +70,12 @@ struct carve__srv {
     bool sweeper_started;
     pthread_cond_t sweep_cv;
     double avg_job_s;
+    /* shared store (PostgreSQL): the queue is the store's */
+    bool shared;
+    char node[128];         /* lease owner: host:pid */
+    double lease_s;
+    unsigned wake_seq;      /* mu: bumped by local submissions and NOTIFY */
+    bool store_down;        /* mu: the last store call failed */
     /* metrics (mmu) */
     pthread_mutex_t mmu;
     long long submitted, rejected_full, rejected_invalid, http_requests[6];

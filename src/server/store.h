@@ -30,6 +30,8 @@ typedef struct carve__job_row {
     char *error_kind;                  /* carve_strerror-like short kind, or NULL */
     char *timings;                     /* JSON object phase -> seconds, or NULL */
     char *log;                         /* JSON array of the last log lines, or NULL */
+    double progress;                   /* shared stores: the running node's last heartbeat */
+    char stage[32];
     char *idem_key;                    /* put_job: Idempotency-Key to record with the job, or NULL */
     char *idem_hash;                   /* put_job: sha256 (hex) of the request it keys */
 } carve__job_row;
@@ -90,6 +92,39 @@ struct carve__store {
     /* JSON array of palette names (malloc'd) */
     int (*list_palettes)(carve__store *s, char **json, char *err, size_t errlen);
     void (*close)(carve__store *s);
+
+    /* ---- shared queue: several carved nodes on one store (PostgreSQL).
+     * NULL in single-node stores (SQLite: the queue lives in memory). ---- */
+    /* claims the oldest queued job for `node` with a lease of lease_s seconds:
+     * state running, attempts+1, a new lease token (out->id, token filled);
+     * 1 when nothing is queued */
+    int (*claim)(carve__store *s, const char *node, double lease_s, carve__job_row *out, char token[33], char *err,
+                 size_t errlen);
+    /* renews the lease and records progress; *cancel set when a cancel was
+     * asked; 1 when the lease is lost (the job is someone else's now) */
+    int (*heartbeat)(carve__store *s, const char *id, const char *token, double lease_s, double progress,
+                     const char *stage, bool *cancel, char *err, size_t errlen);
+    /* result files of the attempt holding `token` (served once it commits) */
+    int (*put_file_fenced)(carve__store *s, const char *id, const char *token, const char *name, const void *data,
+                           size_t len, char *err, size_t errlen);
+    /* the final state, only while `token` holds the lease (1 otherwise): a
+     * result is committed once */
+    int (*finish)(carve__store *s, const char *id, const char *token, int to, double when, const char *error,
+                  const char *error_kind, const char *timings, const char *log, char *err, size_t errlen);
+    /* gives the job back to the queue (node stopping); fenced like finish */
+    int (*release)(carve__store *s, const char *id, const char *token, char *err, size_t errlen);
+    /* re-queues jobs whose lease expired (their node died), or fails them
+     * after max_attempts; counts what it did */
+    int (*expire)(carve__store *s, int max_attempts, int *requeued, int *failed, char *err, size_t errlen);
+    /* DELETE from any node: a queued or finished job is deleted (0); a
+     * running one is flagged and its node told (2); 1 when there is none */
+    int (*request_cancel)(carve__store *s, const char *id, char *err, size_t errlen);
+    /* 0 when the store answers */
+    int (*ping)(carve__store *s, char *err, size_t errlen);
+    /* notifications from other nodes (called on the store's listener
+     * thread): a job was queued (id NULL) or a cancel was asked (id) */
+    void (*set_listener)(carve__store *s, void (*on_job)(void *user), void (*on_cancel)(void *user, const char *id),
+                         void *user);
 };
 
 /** Opens (creating) the SQLite store in dir: dir/carved.db (WAL,
