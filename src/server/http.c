@@ -95,6 +95,15 @@ static enum MHD_Result send_unavailable(carve__srv *s, struct MHD_Connection *c,
     return send_error_h(s, c, 503, "unavailable", h, "%s", msg);
 }
 
+/* A store call failed: the shared store (PostgreSQL) is a remote service
+ * that comes back, so 503 + Retry-After; the local SQLite store: 500. */
+static enum MHD_Result send_store_error(carve__srv *s, struct MHD_Connection *c, const char *err) {
+    if (!s->shared) return send_error(s, c, 500, "store", "%s", err);
+    char m[700];
+    snprintf(m, sizeof m, "the job store is unreachable: %s", err);
+    return send_unavailable(s, c, m);
+}
+
 /* ---- helpers ------------------------------------------------------------------ */
 static bool is_hex_id(const char *p, size_t n) {
     if (n != 32) return false;
@@ -357,7 +366,7 @@ static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char *m
             int r = s->store->get_palette(s->store, name, &text, err, sizeof err);
             if (r < 0) {
                 snprintf(msg, mlen, "%s", err);
-                return 500;
+                return s->shared ? 503 : 500;
             }
             if (r == 0) {
                 free(*pal_text);
@@ -423,7 +432,7 @@ static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key
     char id[33], old[65], err[512];
     int r = s->store->idem_get(s->store, key, carve__srv_wall() - CARVE__IDEM_TTL_S, id, old, err, sizeof err);
     if (r < 0) {
-        *ret = send_error(s, c, 500, "store", "%s", err);
+        *ret = send_store_error(s, c, err);
         return true;
     }
     if (r > 0) return false;
@@ -439,7 +448,7 @@ static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key
         return false;
     }
     if (gr < 0) {
-        *ret = send_error(s, c, 500, "store", "%s", err);
+        *ret = send_store_error(s, c, err);
         return true;
     }
     srv_job *live = carve__srv_job_get(s, id);
@@ -600,7 +609,8 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         pthread_mutex_lock(&s->mmu);
         s->rejected_invalid++;
         pthread_mutex_unlock(&s->mmu);
-        ret = send_error(s, c, code, code == 400 ? "invalid_option" : "error", "%s", msg);
+        if (code == 503) ret = send_store_error(s, c, msg);
+        else ret = send_error(s, c, code, code == 400 ? "invalid_option" : "error", "%s", msg);
         goto done;
     }
     /* cheap early check so a full queue does not cost a file write */
@@ -796,7 +806,7 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     char err[512];
     int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
     if (gr > 0) return send_error(s, c, 404, "not_found", "no job %s", id);
-    if (gr < 0) return send_error(s, c, 500, "store", "%s", err);
+    if (gr < 0) return send_store_error(s, c, err);
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_puts(&b, "retry: 1000\n\n");
@@ -916,7 +926,7 @@ static enum MHD_Result list_jobs(carve__srv *s, struct MHD_Connection *c) {
     int n = 0;
     if (s->store->list_jobs(s->store, &q, rows, &n, msg, sizeof msg)) {
         free(rows);
-        return send_error(s, c, 500, "store", "%s", msg);
+        return send_store_error(s, c, msg);
     }
     carve__buf b;
     carve__buf_init(&b);
@@ -945,7 +955,7 @@ static enum MHD_Result get_job(carve__srv *s, struct MHD_Connection *c, const ch
     int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
     enum MHD_Result ret;
     if (gr > 0) ret = send_error(s, c, 404, "not_found", "no job %s (never submitted, deleted or expired)", id);
-    else if (gr < 0) ret = send_error(s, c, 500, "store", "%s", err);
+    else if (gr < 0) ret = send_store_error(s, c, err);
     else {
         carve__buf b;
         carve__buf_init(&b);
@@ -962,7 +972,7 @@ static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, con
     char *data = NULL, err[512];
     size_t len = 0;
     int r = s->store->get_file(s->store, id, file, &data, &len, err, sizeof err);
-    if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+    if (r < 0) return send_store_error(s, c, err);
     if (r > 0) {
         carve__job_row row;
         int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
@@ -1003,7 +1013,7 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         if (strcmp(method, "GET")) return send_error(s, c, 405, "method_not_allowed", "use GET on /v1/palettes");
         char *custom = NULL;
         if (s->store->list_palettes(s->store, &custom, err, sizeof err))
-            return send_error(s, c, 500, "store", "%s", err);
+            return send_store_error(s, c, err);
         carve__buf b;
         carve__buf_init(&b);
         carve__buf_puts(&b, "{\"builtin\":[");
@@ -1030,7 +1040,7 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         else if (builtin_palette(name)) st = carve_palette_builtin(t, name, &p);
         free(text);
         carve_ctx_destroy(t);
-        if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+        if (r < 0) return send_store_error(s, c, err);
         if (st || !p) {
             carve_palette_destroy(p);
             return send_error(s, c, 404, "not_found", "no palette named '%s'", name);
@@ -1061,7 +1071,7 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         carve_ctx_destroy(t);
         if (s->store->put_palette(s->store, name, rq->body.data, err, sizeof err)) {
             carve_free(json);
-            return send_error(s, c, 500, "store", "%s", err);
+            return send_store_error(s, c, err);
         }
         carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "palette %s stored", name);
         enum MHD_Result ret = send_json(s, c, 200, json ? json : "{}", NULL);
@@ -1070,7 +1080,7 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
     }
     if (!strcmp(method, "DELETE")) {
         int r = s->store->delete_palette(s->store, name, err, sizeof err);
-        if (r < 0) return send_error(s, c, 500, "store", "%s", err);
+        if (r < 0) return send_store_error(s, c, err);
         if (r > 0) return send_error(s, c, 404, "not_found", "no uploaded palette named '%s'", name);
         return send_json(s, c, 200, "{\"deleted\":true}", NULL);
     }

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""carved on several nodes sharing one real PostgreSQL (started here: initdb
+into a temporary folder as an unprivileged user, Unix socket, pg_ctl stop at
+the end; see pgharness.py).  Skipped (exit 77) when Debian's postgresql is
+not installed.
+
+Usage: test_pg.py PATH/TO/carved PATH/TO/test_pg_store [ONLY_TEST ...]
+
+* the store unit test (migrations, claims, leases, fencing) on fresh databases
+* the listing and idempotency tests of test_jobs_api.py, on PostgreSQL
+* PostgreSQL unreachable at start: clear error, non-zero exit
+* three nodes, 24 real photos round-robin, one node SIGKILLed mid-work: every
+  job done once, results served by any surviving node
+* a job cancelled through one node stops on the node running it within 1 s
+* PostgreSQL restarted under load: nothing lost, nodes recover by themselves"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import pgharness  # noqa: E402
+import test_carved as tc  # noqa: E402
+import test_jobs_api  # noqa: E402
+from test_carved import Carved, check, png_bytes  # noqa: E402
+
+CARVED = tc.CARVED
+UNIT = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else 'build/tests/server/test_pg_store'
+ONLY = sys.argv[3:]
+tc.ONLY = []
+PG = None
+SAMPLES = os.path.join(tc.DATA, 'samples')
+_dbs = [0]
+
+
+def new_db():
+    """A fresh database on the test's PostgreSQL; returns its URI."""
+    _dbs[0] += 1
+    name = 'carve_t%d' % _dbs[0]
+    PG.sql('CREATE DATABASE %s' % name)
+    return PG.uri.replace('/postgres?', '/%s?' % name), name
+
+
+def sql(db, query):
+    uri_db = PG.uri.replace('/postgres?', '/%s?' % db)
+    r = subprocess.run([os.path.join(PG.bin, 'psql'), uri_db, '-At', '-F', '\t', '-c', query],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode:
+        raise RuntimeError(r.stderr.decode())
+    return [ln.split('\t') for ln in r.stdout.decode().splitlines() if ln]
+
+
+def node(uri, *flags, **kw):
+    return Carved('--store', uri, *flags, **kw)
+
+
+def metric(n, name):
+    st, _, body = n.req('GET', '/metrics')
+    for line in body.decode().splitlines():
+        if line.startswith(name + ' ') or line.startswith(name + '{'):
+            return float(line.rsplit(' ', 1)[1])
+    return None
+
+
+def test_store_unit():
+    a, _ = new_db()
+    b, _ = new_db()
+    r = subprocess.run([UNIT, a, b], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = r.stdout.decode(errors='replace')
+    check(r.returncode == 0 and ' 0 failed' in out, 'test_pg_store: %s' % out[-3000:])
+
+
+def test_jobs_api_on_postgresql():
+    for fn in test_jobs_api.TESTS:
+        uri, _ = new_db()
+        test_jobs_api.Carved = lambda *f, **k: Carved('--store', uri, *f, **k)
+        try:
+            fn()
+        finally:
+            test_jobs_api.Carved = Carved
+
+
+def test_unreachable_at_start():
+    t0 = time.time()
+    r = subprocess.run([CARVED, '--listen', '127.0.0.1:0', '--store',
+                        'postgresql:///carve?host=/nonexistent-carve-socket-dir&user=carve'],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    err = r.stderr.decode(errors='replace')
+    check(r.returncode != 0 and time.time() - t0 < 30, 'exit status %r' % r.returncode)
+    check('/nonexistent-carve-socket-dir' in err and 'No such file' in err and 'store' in err,
+          'message names the host and the reason: %r' % err[-600:])
+    r = subprocess.run([CARVED, '--listen', '127.0.0.1:0', '--store', 'mysql://x'], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode != 0 and b'postgresql://' in r.stderr, 'a non-postgresql URI is refused')
+
+
+def wait_all(n, ids, timeout):
+    deadline = time.time() + timeout
+    states = {}
+    while time.time() < deadline:
+        states = {}
+        for jid in ids:
+            st, _, j = n.jreq('GET', '/v1/jobs/' + jid)
+            states[jid] = j.get('state') if st == 200 else 'http%d' % st
+        if all(s in ('done', 'failed', 'cancelled') or s.startswith('http4') for s in states.values()):
+            break
+        time.sleep(0.25)
+    return states
+
+
+def test_three_nodes_sigkill():
+    uri, db = new_db()
+    flags = ('--workers', '1', '--lease-seconds', '2')
+    nodes = [node(uri, *flags) for _ in range(3)]
+    try:
+        photos = sorted(os.listdir(SAMPLES))
+        ids = []
+        for i in range(24):
+            f = photos[i % len(photos)]
+            data = open(os.path.join(SAMPLES, f), 'rb').read()
+            ctype = 'image/png' if f.endswith('.png') else 'image/jpeg'
+            st, _, j = nodes[i % 3].submit(data, '?work_size=256&colors=%d' % (6 + i // len(photos)), ctype=ctype)
+            check(st == 202, 'submit %s to node %d: %r %r' % (f, i % 3, st, j))
+            ids.append(j.get('id'))
+        victim = nodes[2]
+        deadline = time.time() + 60
+        while time.time() < deadline and not metric(victim, 'carved_jobs_running'):
+            time.sleep(0.05)
+        check(metric(victim, 'carved_jobs_running') == 1, 'node 2 is running a job before the kill')
+        victim.proc.kill()
+        victim.proc.wait()
+        states = wait_all(nodes[0], ids, 240)
+        check(all(s == 'done' for s in states.values()), 'every accepted job done: %r' %
+              sorted(set(states.values())))
+        good = 0
+        for k, jid in enumerate(ids):
+            st, h, svg = nodes[k % 2].req('GET', '/v1/jobs/%s/result' % jid)
+            try:
+                ok = st == 200 and ET.fromstring(svg).tag.endswith('svg')
+            except ET.ParseError:
+                ok = False
+            good += ok
+        check(good == 24, 'valid SVG served by the surviving nodes for %d of 24' % good)
+        rows = sql(db, 'SELECT count(*), sum(completions), max(completions), max(attempts) FROM carve_jobs')
+        n, comp, maxc, maxa = (int(x) for x in rows[0])
+        check(n == 24 and comp == 24 and maxc == 1, 'each job completed exactly once: %r' % rows)
+        check(maxa >= 2, 'the killed node\'s job was claimed again (max attempts %d)' % maxa)
+        done = sum(metric(x, 'carved_jobs_finished_total{state="done"}') or 0 for x in nodes[:2])
+        check(done >= 16, 'the two surviving nodes finished the rest (%d)' % done)
+    finally:
+        for x in nodes:
+            x.stop(signal.SIGKILL if x is nodes[2] else signal.SIGTERM)
+
+
+def test_cancel_across_nodes():
+    uri, db = new_db()
+    flags = ('--workers', '1', '--engine', 'synthetic', '--synthetic-ms', '30000')
+    a, b = node(uri, *flags), node(uri, *flags)
+    try:
+        st, _, j = a.submit(png_bytes(16, 16))
+        jid = j['id']
+        deadline = time.time() + 20
+        runner = None
+        while time.time() < deadline and runner is None:
+            for n in (a, b):
+                if metric(n, 'carved_jobs_running') == 1:
+                    runner = n
+            time.sleep(0.05)
+        check(runner is not None, 'one node runs the job')
+        other = b if runner is a else a
+        st, _, j = other.jreq('GET', '/v1/jobs/' + jid)
+        check(st == 200 and j['state'] == 'running', 'the other node sees it running: %r' % j.get('state'))
+        time.sleep(0.3)
+        st, _, j = other.jreq('GET', '/v1/jobs/' + jid)
+        check(j.get('progress', 0) > 0, 'the other node sees its progress (heartbeats): %r' % j.get('progress'))
+        t0 = time.time()
+        st, _, body = other.jreq('DELETE', '/v1/jobs/' + jid)
+        dt = time.time() - t0
+        check(st == 200 and body.get('deleted') is True, 'DELETE through the other node: %r %r' % (st, body))
+        check(dt < 1.0, 'the running node stopped it within 1 s (%.3f s)' % dt)
+        check(metric(runner, 'carved_jobs_running') == 0 and
+              metric(runner, 'carved_jobs_finished_total{state="cancelled"}') == 1, 'stopped on the running node')
+        for n in (a, b):
+            st, _, _ = n.jreq('GET', '/v1/jobs/' + jid)
+            check(st == 404, 'gone everywhere')
+        check(sql(db, 'SELECT count(*) FROM carve_files')[0][0] == '0', 'its files are gone')
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_pg_restart_under_load():
+    uri, db = new_db()
+    flags = ('--workers', '2', '--engine', 'synthetic', '--synthetic-ms', '150', '--lease-seconds', '5')
+    nodes = [node(uri, *flags) for _ in range(2)]
+    accepted, seen503 = [], []
+    stop = threading.Event()
+
+    def submitter():
+        k = 0
+        while not stop.is_set() and k < 40:
+            n = nodes[k % 2]
+            key = 'load-%d' % k  # retries of one submission are one job
+            try:
+                st, h, j = n.submit(png_bytes(8, 8, seed=k), headers={'Idempotency-Key': key})
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if st in (200, 202):
+                accepted.append(j['id'])
+                k += 1
+            elif st == 503:
+                seen503.append(h.get('retry-after'))
+                time.sleep(0.1)
+            else:
+                check(False, 'submission answered %r %r' % (st, j))
+                k += 1
+            time.sleep(0.03)
+    th = threading.Thread(target=submitter)
+    try:
+        th.start()
+        while len(accepted) < 12 and th.is_alive():
+            time.sleep(0.05)
+        PG.stop('fast')
+        t_down = time.time()
+        time.sleep(0.3)
+        st, _, r = nodes[0].jreq('GET', '/readyz')
+        check(st == 503 and r.get('store', {}).get('reachable') is False, '/readyz 503 while PostgreSQL is down: %r'
+              % r)
+        while len(seen503) < 2 and time.time() - t_down < 10:
+            time.sleep(0.05)
+        check(seen503 and all(x for x in seen503), 'submissions get 503 with Retry-After: %r' % seen503[:3])
+        PG.start()
+        th.join(60)
+        stop.set()
+        check(len(accepted) == 40, 'all 40 submissions accepted in the end (%d)' % len(accepted))
+        states = wait_all(nodes[1], accepted, 60)
+        check(all(s == 'done' for s in states.values()), 'every accepted job done after the restart: %r' %
+              sorted(set(states.values())))
+        st, _, r = nodes[0].jreq('GET', '/readyz')
+        check(st == 200 and r['store']['reachable'], '/readyz 200 again')
+        check(all(n.proc.poll() is None for n in nodes), 'nodes recovered without a restart')
+        rows = sql(db, 'SELECT count(*), sum(completions), max(completions) FROM carve_jobs')
+        check(rows[0] == ['40', '40', '1'], 'each job completed exactly once: %r' % rows)
+    finally:
+        stop.set()
+        th.join(30)
+        for n in nodes:
+            n.stop()
+
+
+TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_cancel_across_nodes,
+         test_pg_restart_under_load, test_three_nodes_sigkill]
+
+
+def main():
+    global PG
+    bindir = pgharness.find_bindir()
+    if not bindir:
+        print('SKIP: PostgreSQL server binaries not found (Debian package postgresql; scripts/setup.sh --test)')
+        return 77
+    PG = pgharness.Postgres(bindir)
+    try:
+        for t in TESTS:
+            if ONLY and t.__name__ not in ONLY:
+                continue
+            tc.current = t.__name__
+            f0 = tc.failed
+            t0 = time.time()
+            try:
+                t()
+            except Exception as e:  # a crash of the test is a failure, not a skip
+                check(False, 'exception %r' % (e,))
+            sys.stderr.write('%s %s (%.1f s)\n' % ('ok  ' if tc.failed == f0 else 'FAIL', t.__name__,
+                                                   time.time() - t0))
+    finally:
+        PG.close()
+    print('%d passed, %d failed' % (tc.passed, tc.failed))
+    return 1 if tc.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
