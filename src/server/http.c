@@ -775,6 +775,141 @@ static uint64_t last_event_id(struct MHD_Connection *c) {
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
+/* Appends a finished job's stored log lines after `last`, then its final
+ * state (nothing for a job that is not finished). */
+static void replay_row(carve__buf *b, const carve__job_row *row, uint64_t last) {
+    json_t *log = row->log ? json_loads(row->log, 0, NULL) : NULL;
+    size_t i;
+    json_t *ent;
+    uint64_t maxseq = 0;
+    json_array_foreach(log, i, ent) {
+        carve__event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.seq = (uint64_t)json_integer_value(json_object_get(ent, "seq"));
+        if (ev.seq <= last) continue;
+        ev.time = json_real_value(json_object_get(ent, "time"));
+        ev.kind = CARVE__EV_LOG;
+        ev.level = (int)json_integer_value(json_object_get(ent, "level"));
+        snprintf(ev.text, sizeof ev.text, "%s", json_string_value(json_object_get(ent, "msg")) ?
+                 json_string_value(json_object_get(ent, "msg")) : "");
+        sse_put_event(b, &ev);
+        if (ev.seq > maxseq) maxseq = ev.seq;
+    }
+    json_decref(log);
+    carve__event fin;
+    memset(&fin, 0, sizeof fin);
+    fin.seq = (maxseq > last ? maxseq : last) + 1;
+    fin.time = row->finished;
+    fin.kind = CARVE__EV_STATE;
+    fin.progress = row->state == CARVE__JOB_DONE ? 1 : 0;
+    snprintf(fin.text, sizeof fin.text, "%s", carve__job_state_name(row->state));
+    if (!carve__job_terminal(row->state)) fin.kind = -1;
+    if (fin.kind >= 0) sse_put_event(b, &fin);
+}
+
+/* ---- SSE of a job running on another node (shared store): polled --------------------- */
+#define REMOTE_POLL_US 500000
+
+typedef struct rsse {
+    carve__srv *s;
+    char id[33];
+    uint64_t last;
+    int state;
+    double progress;
+    char stage[32];
+    double t_end;
+    bool done, hello;
+    carve__buf out;
+    size_t off;
+} rsse;
+
+/* One poll of the row: state and progress changes as events (without ids:
+ * Last-Event-ID counts log lines), the stored log and the final state at the end. */
+static void remote_poll(rsse *e, carve__buf *b) {
+    if (e->hello) usleep(REMOTE_POLL_US);
+    carve__job_row row;
+    char err[512];
+    int gr = e->s->store->get_job(e->s->store, e->id, &row, err, sizeof err);
+    if (!e->hello) carve__buf_puts(b, "retry: 1000\n\n");
+    e->hello = true;
+    if (gr > 0) { /* deleted while we watched: cancelled */
+        carve__buf_puts(b, "event: state\ndata: {\"state\":\"cancelled\"}\n\n");
+        e->done = true;
+        return;
+    }
+    if (gr < 0) return; /* store away: keep-alives until it is back */
+    if (carve__job_terminal(row.state)) {
+        replay_row(b, &row, e->last);
+        e->done = true;
+    } else {
+        if (row.state != e->state) carve__buf_printf(b, "event: state\ndata: {\"state\":\"%s\"}\n\n",
+                                                    carve__job_state_name(row.state));
+        if (row.state == CARVE__JOB_RUNNING && (row.progress != e->progress || strcmp(row.stage, e->stage))) {
+            carve__buf_printf(b, "event: progress\ndata: {\"time\":%.3f,\"progress\":%.4f,\"stage\":\"",
+                              carve__srv_wall(), row.progress);
+            carve__buf_json_str(b, row.stage);
+            carve__buf_puts(b, "\"}\n\n");
+        }
+        e->state = row.state;
+        e->progress = row.progress;
+        snprintf(e->stage, sizeof e->stage, "%s", row.stage);
+    }
+    carve__job_row_free(&row);
+}
+
+static ssize_t remote_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    rsse *e = cls;
+    while (e->off >= e->out.len) {
+        if (e->done) return MHD_CONTENT_READER_END_OF_STREAM;
+        carve__buf_free(&e->out);
+        carve__buf_init(&e->out);
+        e->off = 0;
+        remote_poll(e, &e->out);
+        pthread_mutex_lock(&e->s->mu);
+        if (e->s->stopping) e->done = true;
+        pthread_mutex_unlock(&e->s->mu);
+        if (carve__now() > e->t_end) e->done = true;
+        if (!e->out.len) carve__buf_puts(&e->out, ": keep-alive\n\n");
+        if (e->out.oom) return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = e->out.len - e->off;
+    if (n > max) n = max;
+    memcpy(buf, e->out.data + e->off, n);
+    e->off += n;
+    return (ssize_t)n;
+}
+
+static void remote_free(void *cls) {
+    rsse *e = cls;
+    carve__buf_free(&e->out);
+    free(e);
+}
+
+static enum MHD_Result remote_events(carve__srv *s, struct MHD_Connection *c, const char *id, uint64_t last) {
+    rsse *e = calloc(1, sizeof *e);
+    if (!e) return send_error(s, c, 500, "nomem", "out of memory");
+    e->s = s;
+    snprintf(e->id, sizeof e->id, "%s", id);
+    e->last = last;
+    e->state = -1;
+    e->progress = -1;
+    e->t_end = carve__now() + (double)carve__opt_int(s->cfg, CARVE_OPTID_sse_max_seconds);
+    carve__buf_init(&e->out);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, remote_read, e, remote_free);
+    if (!r) {
+        remote_free(e);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    add_common(s, r, true);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    carve__srv_count_http(s, 200);
+    return ret;
+}
+
 static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const char *id) {
     uint64_t last = last_event_id(c);
     srv_job *j = carve__srv_job_get(s, id);
@@ -807,36 +942,14 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
     if (gr > 0) return send_error(s, c, 404, "not_found", "no job %s", id);
     if (gr < 0) return send_store_error(s, c, err);
+    if (s->shared && !carve__job_terminal(row.state)) { /* running or queued on another node */
+        carve__job_row_free(&row);
+        return remote_events(s, c, id, last);
+    }
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_puts(&b, "retry: 1000\n\n");
-    json_t *log = row.log ? json_loads(row.log, 0, NULL) : NULL;
-    size_t i;
-    json_t *ent;
-    uint64_t maxseq = 0;
-    json_array_foreach(log, i, ent) {
-        carve__event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.seq = (uint64_t)json_integer_value(json_object_get(ent, "seq"));
-        if (ev.seq <= last) continue;
-        ev.time = json_real_value(json_object_get(ent, "time"));
-        ev.kind = CARVE__EV_LOG;
-        ev.level = (int)json_integer_value(json_object_get(ent, "level"));
-        snprintf(ev.text, sizeof ev.text, "%s", json_string_value(json_object_get(ent, "msg")) ?
-                 json_string_value(json_object_get(ent, "msg")) : "");
-        sse_put_event(&b, &ev);
-        if (ev.seq > maxseq) maxseq = ev.seq;
-    }
-    json_decref(log);
-    carve__event fin;
-    memset(&fin, 0, sizeof fin);
-    fin.seq = (maxseq > last ? maxseq : last) + 1;
-    fin.time = row.finished;
-    fin.kind = CARVE__EV_STATE;
-    fin.progress = row.state == CARVE__JOB_DONE ? 1 : 0;
-    snprintf(fin.text, sizeof fin.text, "%s", carve__job_state_name(row.state));
-    if (!carve__job_terminal(row.state)) fin.kind = -1;
-    if (fin.kind >= 0) sse_put_event(&b, &fin);
+    replay_row(&b, &row, last);
     carve__job_row_free(&row);
     if (b.oom) {
         carve__buf_free(&b);

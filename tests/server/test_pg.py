@@ -175,9 +175,16 @@ def test_cancel_across_nodes():
         other = b if runner is a else a
         st, _, j = other.jreq('GET', '/v1/jobs/' + jid)
         check(st == 200 and j['state'] == 'running', 'the other node sees it running: %r' % j.get('state'))
-        time.sleep(0.3)
-        st, _, j = other.jreq('GET', '/v1/jobs/' + jid)
+        deadline = time.time() + 3  # heartbeats (with progress) come at least every second
+        while time.time() < deadline and not j.get('progress'):
+            time.sleep(0.1)
+            st, _, j = other.jreq('GET', '/v1/jobs/' + jid)
         check(j.get('progress', 0) > 0, 'the other node sees its progress (heartbeats): %r' % j.get('progress'))
+        # the event stream from the node that does not run it (polled from the store)
+        got = []
+        sse = threading.Thread(target=lambda: got.append(tc.sse_read(other, jid, timeout=20)[1]))
+        sse.start()
+        time.sleep(1.3)
         t0 = time.time()
         st, _, body = other.jreq('DELETE', '/v1/jobs/' + jid)
         dt = time.time() - t0
@@ -185,6 +192,12 @@ def test_cancel_across_nodes():
         check(dt < 1.0, 'the running node stopped it within 1 s (%.3f s)' % dt)
         check(metric(runner, 'carved_jobs_running') == 0 and
               metric(runner, 'carved_jobs_finished_total{state="cancelled"}') == 1, 'stopped on the running node')
+        sse.join(20)
+        evs = got[0] if got else []
+        prog = [e for e in evs if e[1] == 'progress']
+        check(len(prog) >= 2 and prog[-1][2]['progress'] > prog[0][2]['progress'],
+              'live progress over SSE from the other node: %r' % evs[:6])
+        check(evs and evs[-1][1] == 'state' and evs[-1][2]['state'] == 'cancelled', 'the stream ends cancelled')
         for n in (a, b):
             st, _, _ = n.jreq('GET', '/v1/jobs/' + jid)
             check(st == 404, 'gone everywhere')
