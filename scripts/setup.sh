@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(python3 curl chromium)
   # postgresql: carved's multi-node tests start their own server (initdb in a temp dir)
   pkgs+=(postgresql)
+  # vector exports: PDF rendered by poppler, EPS by Ghostscript, DXF read back by ezdxf
+  pkgs+=(poppler-utils ghostscript python3-ezdxf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

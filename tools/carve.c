@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 carve_ctx *volatile cli_current_ctx;
@@ -36,6 +37,32 @@ int cli_fail(carve_ctx *ctx, carve_status st) {
     const char *m = ctx ? carve_ctx_errmsg(ctx) : "";
     fprintf(stderr, "carve: %s\n", (m && *m) ? m : carve_strerror(st));
     return cli_exit_code(st);
+}
+
+static const char *const out_formats[] = {"svg", "pdf", "eps", "dxf"};
+static const char *const out_suffixes[] = {".svg", ".pdf", ".eps", ".dxf"};
+
+int cli_format_from_output(carve_ctx *ctx, const char *cmd, const char *path) {
+    if (!path || !strcmp(path, "-")) return 0;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    for (size_t i = 0; dot && i < sizeof out_formats / sizeof out_formats[0]; i++)
+        if (!strcasecmp(dot + 1, out_formats[i])) {
+            carve_status st = carve_ctx_set_option(ctx, "format", out_formats[i]);
+            return st ? cli_fail(ctx, st) : 0;
+        }
+    fprintf(stderr, "carve %s: cannot tell the output format from '%s': the file name must end in .svg, .pdf, .eps "
+                    "or .dxf (or write to '-' with --format svg|pdf|eps|dxf)\n", cmd, path);
+    return EXIT_USAGE;
+}
+
+const char *cli_format_suffix(const carve_ctx *ctx) {
+    char f[16] = "svg";
+    carve_ctx_get_option(ctx, "format", f, sizeof f);
+    for (size_t i = 0; i < sizeof out_formats / sizeof out_formats[0]; i++)
+        if (!strcmp(f, out_formats[i])) return out_suffixes[i];
+    return ".svg";
 }
 
 const char *cli_extra(const cli_args *a, const char *name) {

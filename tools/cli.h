@@ -52,6 +52,12 @@ int cli_exit_code(carve_status st);
 /* Prints "carve: <message>" from ctx (or strerror) and returns the exit code. */
 int cli_fail(carve_ctx *ctx, carve_status st);
 const char *cli_extra(const cli_args *a, const char *name);
+/* Sets option format from the output file's extension (.svg .pdf .eps .dxf);
+ * "-" or NULL keeps the option.  An unknown extension prints an error
+ * listing the formats and returns EXIT_USAGE; else 0. */
+int cli_format_from_output(carve_ctx *ctx, const char *cmd, const char *path);
+/* ".svg", ".pdf", ... for the option format in effect */
+const char *cli_format_suffix(const carve_ctx *ctx);
 /* Progress bar on stderr when it is a TTY (plain lines otherwise); pass as
  * the ctx's progress callback with a cli_progress as user data. */
 typedef struct cli_progress { const char *label; int last_pct; bool tty; bool quiet; } cli_progress;

@@ -185,7 +185,8 @@ static carve_status run_one(carve_ctx *ctx, const char *in, job_out *o, cli_prog
         if (st) carve__errprefix(ctx, "--keep-intermediates");
     }
     if (o->report_path && st != CARVE_ERR_CANCELLED) {
-        carve_status rs = write_report(ctx, o->report_path, o->title, svg, len);
+        bool is_svg = !strcmp(cli_format_suffix(ctx), ".svg"); /* the HTML report shows an SVG only */
+        carve_status rs = write_report(ctx, o->report_path, o->title, is_svg ? svg : NULL, is_svg ? len : 0);
         if (rs && !st) st = rs;
         else if (st) snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", msg); /* keep the run's message */
     }
@@ -274,7 +275,7 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
             free(s2);
         }
         const char *base = clash ? names[i] : stem;
-        char *svgp = base ? join(a->output, base, ".svg") : NULL;
+        char *svgp = base ? join(a->output, base, cli_format_suffix(ctx)) : NULL;
         char *repp = report && base ? join(report, base, ".json") : NULL;
         char label[64];
         snprintf(label, sizeof label, "[%d/%d] %s", i + 1, n, names[i]);
@@ -385,9 +386,10 @@ static int run(carve_ctx *ctx, cli_args *a) {
         return EXIT_OUTPUT;
     }
     if (a->output && is_dir(a->output)) {
-        fprintf(stderr, "carve run: '%s' is a folder; give the SVG file name with -o\n", a->output);
+        fprintf(stderr, "carve run: '%s' is a folder; give the output file name (.svg .pdf .eps .dxf) with -o\n", a->output);
         return EXIT_USAGE;
     }
+    if ((rc = cli_format_from_output(ctx, "run", a->output))) return rc;
     char *stem = stem_of(strcmp(in, "-") ? in : "stdin");
     if (!stem) return EXIT_FAIL;
     cli_progress p = {"run", -1, isatty(2) != 0, a->quiet};
@@ -403,6 +405,6 @@ static int run(carve_ctx *ctx, cli_args *a) {
 }
 
 const cli_cmd cmd_run = {
-    "run", "IN -o OUT.svg [options]   |   carve run DIR -o OUTDIR [options]",
+    "run", "IN -o OUT.svg|.pdf|.eps|.dxf [options]   |   carve run DIR -o OUTDIR [options]",
     "a vehicle photo to a clean, palette-exact SVG illustration (the whole pipeline; a folder runs each image)",
     "core,trace,chroma,run,nn", run_flags, run};

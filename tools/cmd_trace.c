@@ -1,4 +1,5 @@
-/* cmd_trace.c — carve trace IN -o OUT.svg: flat-colour image to SVG. */
+/* cmd_trace.c — carve trace IN -o OUT.svg|.pdf|.eps|.dxf: flat-colour image
+ * to a vector document (the format from the output's extension). */
 #include "cli.h"
 
 #include <stdio.h>
@@ -33,6 +34,8 @@ static int run(carve_ctx *ctx, cli_args *a) {
         return EXIT_USAGE;
     }
     const char *out = a->output ? a->output : "-";
+    int frc = cli_format_from_output(ctx, "trace", out);
+    if (frc) return frc;
     skip_vips_modules_if_builtin(a->pos[0]);
     carve_image *img = NULL;
     carve_status st = carve_image_load(ctx, a->pos[0], &img);
@@ -63,6 +66,6 @@ static int run(carve_ctx *ctx, cli_args *a) {
 }
 
 const cli_cmd cmd_trace = {
-    "trace", "IN -o OUT.svg [options]   (IN or OUT '-': standard input / output)",
-    "trace an image of few flat colours (a palette image) into a seam-free SVG",
+    "trace", "IN -o OUT.svg|.pdf|.eps|.dxf [options]   (IN or OUT '-': standard input / output)",
+    "trace an image of few flat colours (a palette image) into a seam-free SVG, PDF, EPS or DXF",
     "core,trace", NULL, run};

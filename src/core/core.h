@@ -132,6 +132,11 @@ bool carve__parse_hex(const char *s, size_t len, uint32_t *rgb);
 /** Writes "#rrggbb" (8 bytes with NUL). */
 void carve__hex(uint32_t rgb, char out[8]);
 
+/* A physical length "300mm" (units mm, cm, in, pt, px = 1/96 in) in *mm and
+ * its unit name; 0 < length <= 10 m.  -1 with a message naming the value in
+ * err otherwise (units.c). */
+int carve__parse_length(const char *s, double *mm, char unit[4], char *err, size_t errlen);
+
 /* ---- label images and regions (regions.c) --------------------------------
  * A label image holds one uint16_t per pixel, row-major: a colour index in
  * [0, ncolors), or CARVE__LABEL_VOID for a transparent pixel.  Regions are

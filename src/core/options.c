@@ -134,6 +134,13 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
     case CARVE_OPT_STRING:
         if (strlen(value) > 65536)
             return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: value longer than 65536 bytes", o->key);
+        if ((i == CARVE_OPTID_width || i == CARVE_OPTID_height || i == CARVE_OPTID_min_feature) &&
+            (*value || i == CARVE_OPTID_min_feature)) { /* lengths with a unit; "" = unset (not min_feature) */
+            char err[256];
+            double mm;
+            if (carve__parse_length(value, &mm, NULL, err, sizeof err))
+                return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: %s", o->key, err);
+        }
         v->s = strdup(value);
         return v->s ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "option %s: out of memory", o->key);
     }

@@ -14,12 +14,14 @@
 #include "nn/nn.h"
 #include "sanitize/sanitize.h"
 #include "steer/steer.h"
+#include "vector/vector.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 void carve__intermediates_clear(carve_ctx *ctx); /* ctx.c */
@@ -816,7 +818,14 @@ static bool palette_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, 
 }
 
 static carve_status palette_commit(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)ctx;
+    /* cut mode: the spot colour CutContour must not also be a fill colour */
+    for (int i = 0; carve__opt_bool(ctx, CARVE_OPTID_cut) && i < carve_palette_count(s->cand_pal); i++) {
+        const char *nm = carve_palette_color_name(s->cand_pal, i);
+        if (nm && !strcasecmp(nm, "CutContour"))
+            return carve__fail(ctx, CARVE_ERR_PALETTE,
+                               "palette colour %d is named '%s', the spot colour of the cut contour (option cut): "
+                               "rename it or turn cut off", i + 1, nm);
+    }
     carve_palette_destroy(s->pal);
     s->pal = s->cand_pal;
     s->cand_pal = NULL;
@@ -1049,7 +1058,8 @@ static carve_status trace_mode(carve_ctx *ctx, run_state *s, const char *mode) {
     carve_ctx_get_option(ctx, "mode", old, sizeof old);
     bool swap = mode && strcmp(old, mode);
     if (swap) carve_ctx_set_option(ctx, "mode", mode);
-    carve_status st = carve_trace(ctx, s->quant, &s->cand_svg, &s->cand_svg_len);
+    /* the document shows the input's size (the viewBox is in work pixels) */
+    carve_status st = carve__vec_trace_doc(ctx, s->quant, s->ow, s->oh, &s->cand_svg, &s->cand_svg_len);
     if (swap) {
         char msg[sizeof ctx->errmsg];
         memcpy(msg, ctx->errmsg, sizeof msg);
@@ -1088,10 +1098,10 @@ static int trace_plan(carve_ctx *ctx, run_state *s, const backend **list) {
 }
 
 static bool trace_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
-    (void)ctx;
     (void)d;
-    if (!s->cand_svg || !s->cand_svg_len || !strstr(s->cand_svg, "<svg") || !strstr(s->cand_svg, "</svg>")) {
-        snprintf(why, n, "trace returned no SVG document");
+    bool svg = carve__opt_enum(ctx, CARVE_OPTID_format) == VEC_FMT_SVG;
+    if (!s->cand_svg || !s->cand_svg_len || (svg && (!strstr(s->cand_svg, "<svg") || !strstr(s->cand_svg, "</svg>")))) {
+        snprintf(why, n, "trace returned no %s document", svg ? "SVG" : "vector");
         return false;
     }
     return true;
@@ -1311,43 +1321,6 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     return keep(ctx, "input", s->img);
 }
 
-/* The SVG's viewBox is in work pixels; give it the input's display size
- * (width/height of the root element) so it overlays the photo.  Only a plain
- * numeric width and height on the root element are rewritten. */
-static carve_status svg_display_size(carve_ctx *ctx, run_state *s) {
-    if (s->w == s->ow && s->h == s->oh) return CARVE_OK;
-    char *root = strstr(s->svg, "<svg");
-    char *end = root ? strchr(root, '>') : NULL;
-    if (!end) return CARVE_OK;
-    const char *attrs[2] = {" width=\"", " height=\""};
-    char *pos[2];
-    size_t vlen[2];
-    for (int i = 0; i < 2; i++) {
-        pos[i] = strstr(root, attrs[i]);
-        if (!pos[i] || pos[i] > end) return CARVE_OK;
-        pos[i] += strlen(attrs[i]);
-        vlen[i] = strspn(pos[i], "0123456789.");
-        if (!vlen[i] || pos[i][vlen[i]] != '"') return CARVE_OK;
-    }
-    carve__buf b;
-    carve__buf_init(&b);
-    int first = pos[0] < pos[1] ? 0 : 1, second = 1 - first;
-    int val[2] = {s->ow, s->oh};
-    carve__buf_put(&b, s->svg, (size_t)(pos[first] - s->svg));
-    carve__buf_printf(&b, "%d", val[first]);
-    carve__buf_put(&b, pos[first] + vlen[first], (size_t)(pos[second] - (pos[first] + vlen[first])));
-    carve__buf_printf(&b, "%d", val[second]);
-    const char *rest = pos[second] + vlen[second];
-    carve__buf_put(&b, rest, s->svg_len - (size_t)(rest - s->svg));
-    size_t len = 0;
-    char *out = carve__buf_take(&b, &len);
-    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    free(s->svg);
-    s->svg = out;
-    s->svg_len = len;
-    return CARVE_OK;
-}
-
 static void set_report(carve_ctx *ctx, json_t *report) {
     free(ctx->report_json);
     ctx->report_json = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
@@ -1393,7 +1366,6 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
         st = run_phase(ctx, &s, &phases[i]);
         if (st) carve__errprefix(ctx, "%s", phases[i].name);
     }
-    if (!st) st = svg_display_size(ctx, &s);
     if (!st) st = carve__progress(ctx, 1.0, "done");
 
     double total = carve__now() - t0;
@@ -1417,6 +1389,9 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
         for (const char *p = s.svg; (p = strstr(p, "<path")); p += 5) paths++;
         json_object_set_new(o, "svg_bytes", json_integer((json_int_t)s.svg_len));
         json_object_set_new(o, "paths", json_integer((json_int_t)paths));
+        char fmt[16] = "svg";
+        carve_ctx_get_option(ctx, "format", fmt, sizeof fmt);
+        json_object_set_new(o, "format", json_string(fmt));
         json_object_set_new(o, "width", json_integer(s.ow));
         json_object_set_new(o, "height", json_integer(s.oh));
         json_object_set_new(o, "viewbox_width", json_integer(s.w));

@@ -181,6 +181,15 @@ static const char *sniff_mime(const char *d, size_t n) {
     return NULL;
 }
 
+/* the type of a job's result document from its first bytes (the writers of
+ * option format start with fixed magic: docs/vector.md); *ext its suffix */
+static const char *result_mime(const char *d, size_t n, const char **ext) {
+    if (n >= 5 && !memcmp(d, "%PDF-", 5)) return *ext = "pdf", "application/pdf";
+    if (n >= 4 && !memcmp(d, "%!PS", 4)) return *ext = "eps", "application/postscript";
+    if (n >= 9 && !memcmp(d, "0\nSECTION", 9)) return *ext = "dxf", "image/vnd.dxf";
+    return *ext = "svg", "image/svg+xml";
+}
+
 /* ---- job JSON ------------------------------------------------------------------ */
 void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row, srv_job *live) {
     (void)s;
@@ -1097,10 +1106,12 @@ static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, con
                               carve__job_state_name(st), what);
         return send_error(s, c, 404, "not_found", "job %s (%s) has no %s", id, carve__job_state_name(st), what);
     }
+    const char *ext = "svg";
+    if (!strcmp(file, "result.svg")) ctype = result_mime(data, len, &ext); /* the job's format */
     if (!ctype) ctype = sniff_mime(data, len) ? sniff_mime(data, len) : "application/octet-stream";
     const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
     char disp[96];
-    snprintf(disp, sizeof disp, "attachment; filename=\"carve-%.8s.svg\"", id);
+    snprintf(disp, sizeof disp, "attachment; filename=\"carve-%.8s.%s\"", id, ext);
     const char *h[] = {"Content-Disposition", disp, NULL};
     enum MHD_Result ret = send_bytes(s, c, 200, ctype, data, len, true, dl && !strcmp(file, "result.svg") ? h : NULL);
     free(data);

@@ -49,7 +49,7 @@ static int64_t seg_ex(const vec_seg *s) { return s->p[s->cubic ? 4 : 0]; }
 static int64_t seg_ey(const vec_seg *s) { return s->p[s->cubic ? 5 : 1]; }
 
 /* start point of a chain use */
-static void use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
+void carve__vec_use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
     if (!rev || !c->nseg) {
         *x = c->sx;
         *y = c->sy;
@@ -61,7 +61,7 @@ static void use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
 
 /* appends the segments of a chain use (forward, or reversed: cubics with
  * their control points swapped) to the last subpath */
-static int add_use(vec_geom *g, const vec_chain *c, bool rev) {
+int carve__vec_geom_add_use(vec_geom *g, const vec_chain *c, bool rev) {
     for (int32_t k = 0; k < c->nseg; k++) {
         int32_t i = rev ? c->nseg - 1 - k : k;
         const vec_seg *s = &c->seg[i];
@@ -87,11 +87,11 @@ static int add_use(vec_geom *g, const vec_chain *c, bool rev) {
 
 static int add_ring(vec_geom *g, const vec_topo *t, int64_t ring) {
     int64_t u0 = t->uses[t->ring_off[ring]], x, y;
-    use_start(&t->chains[u0 >> 1], (u0 & 1) != 0, &x, &y);
+    carve__vec_use_start(&t->chains[u0 >> 1], (u0 & 1) != 0, &x, &y);
     if (carve__vec_geom_path(g, x, y)) return -1;
     for (int64_t k = t->ring_off[ring]; k < t->ring_off[ring + 1]; k++) {
         int64_t u = t->uses[k];
-        if (add_use(g, &t->chains[u >> 1], (u & 1) != 0)) return -1;
+        if (carve__vec_geom_add_use(g, &t->chains[u >> 1], (u & 1) != 0)) return -1;
     }
     carve__vec_geom_close(g);
     return 0;
@@ -206,7 +206,7 @@ static int add_gap_strokes(bstate *s) {
         if (carve__vec_geom_item(s->g, &it)) goto out;
         for (int64_t q = a; q < e; q++) {
             const vec_chain *ch = &t->chains[border[q]];
-            if (carve__vec_geom_path(s->g, ch->sx, ch->sy) || add_use(s->g, ch, false)) goto out;
+            if (carve__vec_geom_path(s->g, ch->sx, ch->sy) || carve__vec_geom_add_use(s->g, ch, false)) goto out;
             if (ch->closed) carve__vec_geom_close(s->g); /* a loop: joined all round */
         }
     }
@@ -374,6 +374,7 @@ carve_status carve__vec_build_geom(carve_ctx *ctx, const vec_labels *l, const ve
     s.self_stroke = (!p->stacked && p->gap_filler && s.nco > 0 && !s.cvoid[s.co[0].id]) ? s.co[0].id : -1;
     if (p->gap_filler && add_gap_strokes(&s)) goto out;
     st = p->stacked ? add_fills_stacked(ctx, &s) : add_fills_mosaic(ctx, &s);
+    if (!st && p->cut_contour && carve__vec_add_cut_contour(t, p, g)) st = CARVE_ERR_NOMEM;
 out:
     free(s.rrank);
     free(s.ro);

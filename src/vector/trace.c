@@ -27,17 +27,79 @@ static int fit_task(void *arg, int64_t i) {
     return rc;
 }
 
-carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size_t *len) {
-    if (svg) *svg = NULL;
-    if (len) *len = 0;
-    if (!ctx) return CARVE_ERR_INVALID_ARG;
-    if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "trace: NULL %s", in ? "svg pointer" : "image");
+static carve_status check_input(carve_ctx *ctx, const carve_image *in) {
     if (in->w <= 0 || in->h <= 0 || !in->px)
         return carve__fail(ctx, CARVE_ERR_EMPTY, "trace: the image is empty (%dx%d pixels)", in->w, in->h);
     if ((int64_t)in->w * in->h > carve__opt_int(ctx, CARVE_OPTID_max_pixels))
         return carve__fail(ctx, CARVE_ERR_TOO_LARGE, "trace: the image has %lld pixels, more than max_pixels = %lld",
                            (long long)in->w * in->h, (long long)carve__opt_int(ctx, CARVE_OPTID_max_pixels));
+    return CARVE_OK;
+}
+
+/* speckle filter: core's small-region merging (docs/core.md) */
+static carve_status speckle(carve_ctx *ctx, vec_labels *lab) {
+    int64_t speck = carve__opt_int(ctx, CARVE_OPTID_filter_speckle);
+    if (speck <= 1) return CARVE_OK;
+    double clab[256][3];
+    for (int i = 0; i < lab->ncolors; i++) carve_rgb_to_lab(lab->colors[i], clab[i]);
+    int64_t m = 0;
+    carve__range sr = carve__progress_push(ctx, 0.05, 0.15);
+    carve_status st = carve__merge_small_regions(ctx, lab->lab, lab->w, lab->h, (const double(*)[3])clab, lab->ncolors,
+                                                 speck, "trace", &m);
+    carve__progress_pop(ctx, sr);
+    if (!st) carve__log(ctx, CARVE_LOG_DEBUG, "trace: filter_speckle %lld merged %lld regions", (long long)speck, (long long)m);
+    return st;
+}
+
+/* fits every chain once, in parallel; each writes only its own chain */
+static carve_status fit_all(carve_ctx *ctx, vec_topo *topo) {
+    vec_fit_params fp;
+    fp.mode = carve__opt_enum(ctx, CARVE_OPTID_mode);
+    fp.corner_deg = carve__opt_float(ctx, CARVE_OPTID_corner_threshold);
+    fp.length_px = carve__opt_float(ctx, CARVE_OPTID_length_threshold);
+    fp.splice_deg = carve__opt_float(ctx, CARVE_OPTID_splice_threshold);
+    fp.scale = pow(10.0, (double)carve__opt_int(ctx, CARVE_OPTID_path_precision));
+    fp.poly_eps = carve__opt_float(ctx, CARVE_OPTID_trace_tolerance);
+    fp.fit_tol = fp.poly_eps;
+    int threads = carve__threads(ctx);
+    const int64_t step = 1 << 14, per = 256;
+    for (int64_t lo = 0; lo < topo->nchains; lo += step) {
+        int64_t hi = lo + step < topo->nchains ? lo + step : topo->nchains;
+        fit_job job = {topo, &fp, lo, hi, per, ctx};
+        int rc = carve__parallel_for(threads, (hi - lo + per - 1) / per, fit_task, &job);
+        if (rc == 2 || carve__cancelled(ctx)) return carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during trace");
+        if (rc) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory while fitting curves");
+        carve_status st = carve__progress(ctx, 0.35 + 0.5 * (double)hi / (double)topo->nchains, "trace");
+        if (st) return st;
+    }
+    return CARVE_OK;
+}
+
+/* the IR, then the document */
+static carve_status write_doc(carve_ctx *ctx, const vec_labels *lab, const vec_topo *topo, const vec_out_params *op,
+                              char **out, size_t *outlen) {
+    bool cut = carve__opt_bool(ctx, CARVE_OPTID_cut);
+    vec_build_params bp = {(int)carve__opt_int(ctx, CARVE_OPTID_path_precision),
+                           !cut && carve__opt_bool(ctx, CARVE_OPTID_stacked),
+                           !cut && carve__opt_bool(ctx, CARVE_OPTID_gap_filler), VEC_GAP_WIDTH_PX, cut,
+                           VEC_CUT_WIDTH_MM / op->mm_per_px};
+    vec_geom geom;
+    carve__range r = carve__progress_push(ctx, 0.85, 0.92);
+    carve_status st = carve__vec_build_geom(ctx, lab, topo, &bp, &geom);
+    carve__progress_pop(ctx, r);
+    if (st) return st;
+    r = carve__progress_push(ctx, 0.92, 1.0);
+    st = carve__vec_write(ctx, &geom, op, out, outlen);
+    carve__progress_pop(ctx, r);
+    carve__vec_geom_free(&geom);
+    return st;
+}
+
+carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h, char **doc,
+                                  size_t *len) {
     carve_status st;
+    vec_out_params op;
+    if ((st = check_input(ctx, in)) || (st = carve__vec_out_params(ctx, in->w, in->h, disp_w, disp_h, &op))) return st;
     if ((st = carve__progress(ctx, 0, "trace"))) return st;
     vec_labels lab;
     vec_topo topo;
@@ -49,65 +111,14 @@ carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size
         carve__vec_labels_free(&lab);
         return st;
     }
-    if ((st = carve__progress(ctx, 0.05, "trace"))) goto done;
-    int64_t speck = carve__opt_int(ctx, CARVE_OPTID_filter_speckle);
-    if (speck > 1) {
-        /* speckle filter: core's small-region merging (docs/core.md) */
-        double clab[256][3];
-        for (int i = 0; i < lab.ncolors; i++) carve_rgb_to_lab(lab.colors[i], clab[i]);
-        int64_t m = 0;
-        carve__range sr = carve__progress_push(ctx, 0.05, 0.15);
-        st = carve__merge_small_regions(ctx, lab.lab, lab.w, lab.h, (const double(*)[3])clab, lab.ncolors, speck,
-                                        "trace", &m);
-        carve__progress_pop(ctx, sr);
-        if (st) goto done;
-        carve__log(ctx, CARVE_LOG_DEBUG, "trace: filter_speckle %lld merged %lld regions", (long long)speck, (long long)m);
-    }
+    if ((st = carve__progress(ctx, 0.05, "trace")) || (st = speckle(ctx, &lab))) goto done;
+    if (carve__opt_bool(ctx, CARVE_OPTID_cut) && (st = carve__vec_cut_filter(ctx, &lab, op.mm_per_px))) goto done;
     if ((st = carve__progress(ctx, 0.15, "trace"))) goto done;
     carve__range r = carve__progress_push(ctx, 0.15, 0.35);
     st = carve__vec_topology(ctx, &lab, &topo);
     carve__progress_pop(ctx, r);
-    if (st) goto done;
-    if ((st = carve__progress(ctx, 0.35, "trace"))) goto done;
-    /* fit every chain once, in parallel; each writes only its own chain */
-    vec_fit_params fp;
-    fp.mode = carve__opt_enum(ctx, CARVE_OPTID_mode);
-    fp.corner_deg = carve__opt_float(ctx, CARVE_OPTID_corner_threshold);
-    fp.length_px = carve__opt_float(ctx, CARVE_OPTID_length_threshold);
-    fp.splice_deg = carve__opt_float(ctx, CARVE_OPTID_splice_threshold);
-    int prec = (int)carve__opt_int(ctx, CARVE_OPTID_path_precision);
-    fp.scale = pow(10.0, prec);
-    fp.poly_eps = carve__opt_float(ctx, CARVE_OPTID_trace_tolerance);
-    fp.fit_tol = fp.poly_eps;
-    int threads = carve__threads(ctx);
-    const int64_t step = 1 << 14, per = 256;
-    for (int64_t lo = 0; lo < topo.nchains; lo += step) {
-        int64_t hi = lo + step < topo.nchains ? lo + step : topo.nchains;
-        fit_job job = {&topo, &fp, lo, hi, per, ctx};
-        int rc = carve__parallel_for(threads, (hi - lo + per - 1) / per, fit_task, &job);
-        if (rc == 2 || carve__cancelled(ctx)) {
-            st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during trace");
-            goto done;
-        }
-        if (rc) {
-            st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory while fitting curves");
-            goto done;
-        }
-        if ((st = carve__progress(ctx, 0.35 + 0.5 * (double)hi / (double)topo.nchains, "trace"))) goto done;
-    }
-    vec_build_params bp = {prec, carve__opt_bool(ctx, CARVE_OPTID_stacked), carve__opt_bool(ctx, CARVE_OPTID_gap_filler),
-                           2.0, false, 1.0};
-    vec_geom geom;
-    r = carve__progress_push(ctx, 0.85, 0.92);
-    st = carve__vec_build_geom(ctx, &lab, &topo, &bp, &geom);
-    carve__progress_pop(ctx, r);
-    if (st) goto done;
-    vec_out_params op = {VEC_FMT_SVG, VEC_GROUP_NONE, topo.w, topo.h, "", 25.4 / 96};
-    r = carve__progress_push(ctx, 0.92, 1.0);
-    st = carve__vec_write_svg(ctx, &geom, &op, &out, &outlen);
-    carve__progress_pop(ctx, r);
-    carve__vec_geom_free(&geom);
-    if (st) goto done;
+    if (st || (st = carve__progress(ctx, 0.35, "trace")) || (st = fit_all(ctx, &topo))) goto done;
+    if ((st = write_doc(ctx, &lab, &topo, &op, &out, &outlen))) goto done;
     st = carve__progress(ctx, 1.0, "trace");
 done:
     carve__vec_topo_free(&topo);
@@ -116,7 +127,15 @@ done:
         free(out);
         return st;
     }
-    *svg = out;
+    *doc = out;
     if (len) *len = outlen;
     return CARVE_OK;
+}
+
+carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size_t *len) {
+    if (svg) *svg = NULL;
+    if (len) *len = 0;
+    if (!ctx) return CARVE_ERR_INVALID_ARG;
+    if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "trace: NULL %s", in ? "svg pointer" : "image");
+    return carve__vec_trace_doc(ctx, in, 0, 0, svg, len);
 }

@@ -109,6 +109,10 @@ typedef struct vec_build_params {
     double cut_width;     /* its width (px) */
 } vec_build_params;
 
+/* start point of a chain use; appends a chain use's segments (reversed:
+ * cubics' control points swapped) to g's last subpath, 0 or -1 (build.c) */
+void carve__vec_use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y);
+int carve__vec_geom_add_use(vec_geom *g, const vec_chain *c, bool rev);
 /* Builds the IR from the fitted topology (build.c).  On failure g is empty. */
 carve_status carve__vec_build_geom(carve_ctx *ctx, const vec_labels *l, const vec_topo *t, const vec_build_params *p,
                                    vec_geom *g);
@@ -128,6 +132,25 @@ typedef struct vec_out_params {
 } vec_out_params;
 
 #define VEC_CUT_SPOT_NAME "CutContour"
+#define VEC_GAP_WIDTH_PX 2.0  /* gap-filler stroke width */
+#define VEC_CUT_WIDTH_MM 0.25 /* CutContour stroke width */
+
+/* format, grouping and size from the options; the canvas (w x h px) shows
+ * disp_w x disp_h px of the original (0: w x h) (out.c) */
+carve_status carve__vec_out_params(carve_ctx *ctx, int w, int h, double disp_w, double disp_h, vec_out_params *o);
+/* writes g in o->format */
+carve_status carve__vec_write(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
+
+/* carve_trace with a display size (the pipeline traces at work size and
+ * shows the input's size); *doc in option format (trace.c) */
+carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h, char **doc,
+                                  size_t *len);
+
+/* cut mode (cut.c): features thinner than option min_feature merged into
+ * their neighbours (morphological opening per colour, then the core region
+ * merge); the outer contour of the opaque shapes as CutContour strokes */
+carve_status carve__vec_cut_filter(carve_ctx *ctx, vec_labels *lab, double mm_per_px);
+int carve__vec_add_cut_contour(const vec_topo *t, const vec_build_params *p, vec_geom *g);
 
 carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);
 carve_status carve__vec_write_pdf(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len);

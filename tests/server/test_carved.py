@@ -697,10 +697,36 @@ def test_graceful_restart_requeues():
         tmp.cleanup()
 
 
+def test_result_format():
+    """format=pdf / dxf (a schema option, so the HTTP API takes it): the result
+    is served with the format's content type and download name."""
+    s = Carved('--workers', '1')
+    try:
+        if not check(s.port, 'carved started'):
+            return
+        st, _, hz = s.jreq('GET', '/readyz')
+        if not hz.get('pipeline'):
+            sys.stderr.write('skip: the carve pipeline is not built into carved\n')
+            return
+        img = open(os.path.join(DATA, 'samples', 'bus_red_london_plate.jpg'), 'rb').read()
+        for fmt, ctype, magic in (('pdf', 'application/pdf', b'%PDF-'), ('dxf', 'image/vnd.dxf', b'0\nSECTION')):
+            st, h, j = s.submit(img, '?preset=poster&work_size=256&format=' + fmt, ctype='image/jpeg')
+            check(st == 202, 'POST format=%s: %d %r' % (fmt, st, j))
+            j = s.wait_state(j.get('id', ''), timeout=120)
+            check(j and j['state'] == 'done', 'job done: %r' % (j,))
+            st, h, doc = s.req('GET', '/v1/jobs/%s/result?download=1' % j['id'])
+            check(st == 200 and h['content-type'] == ctype and doc.startswith(magic), '%s result %r' % (fmt, h))
+            check(h.get('content-disposition', '').endswith('.%s"' % fmt), 'download name .%s' % fmt)
+        st, _, j = s.submit(img, '?format=gif', ctype='image/jpeg')
+        check(st == 400 and 'svg|pdf|eps|dxf' in json.dumps(j), 'format=gif refused: %d %r' % (st, j))
+    finally:
+        s.close()
+
+
 TESTS = [test_validation_errors, test_415_and_413, test_queue_full_429, test_delete_cancels_running, test_timeout,
          test_auth_and_cors, test_config_file_and_env, test_path_traversal, test_sse_progress, test_metrics,
          test_palettes, test_sigkill_durability, test_retention_race, test_slow_client,
-         test_graceful_restart_requeues, test_submit_poll_result_pipeline]
+         test_graceful_restart_requeues, test_submit_poll_result_pipeline, test_result_format]
 
 
 def main():
