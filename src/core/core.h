@@ -55,16 +55,19 @@ struct carve_ctx {
     double prog_lo, prog_hi;
     double prog_last;
     int prog_depth; /* nesting of carve__progress_push */
-    /* pipeline results */
-    char *report_json;
-    struct carve__intermediate *intermediates;
+    /* results of the last top-level call, made and read by a higher layer
+     * (the pipeline: report, intermediates); core only frees them */
+    void *results;
+    void (*results_free)(void *results);
 };
 
-struct carve__intermediate {
-    char name[32];
-    carve_image *img;
-    struct carve__intermediate *next;
-};
+/* options.c: a ctx's option values (defaults), freed, copied */
+carve_status carve__options_init(carve_ctx *ctx);
+void carve__options_free(carve_ctx *ctx);
+carve_status carve__options_copy(carve_ctx *dst, const carve_ctx *src);
+
+/** Replaces ctx's results (freeing the old ones with their destructor). */
+void carve__ctx_set_results(carve_ctx *ctx, void *results, void (*results_free)(void *results));
 
 /** Sets ctx's message (printf-style) and returns status. */
 carve_status carve__fail(carve_ctx *ctx, carve_status status, const char *fmt, ...) CARVE_PRINTF(3, 4);

@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-carve_status carve__options_init(carve_ctx *ctx);
-void carve__options_free(carve_ctx *ctx);
-carve_status carve__options_copy(carve_ctx *dst, const carve_ctx *src);
 
 carve_ctx *carve_ctx_create(void) {
     carve_ctx *ctx = calloc(1, sizeof *ctx);
@@ -22,23 +19,16 @@ carve_ctx *carve_ctx_create(void) {
     return ctx;
 }
 
-void carve__intermediates_clear(carve_ctx *ctx);
-void carve__intermediates_clear(carve_ctx *ctx) {
-    struct carve__intermediate *it = ctx->intermediates;
-    while (it) {
-        struct carve__intermediate *next = it->next;
-        carve_image_destroy(it->img);
-        free(it);
-        it = next;
-    }
-    ctx->intermediates = NULL;
+void carve__ctx_set_results(carve_ctx *ctx, void *results, void (*results_free)(void *results)) {
+    if (ctx->results && ctx->results_free) ctx->results_free(ctx->results);
+    ctx->results = results;
+    ctx->results_free = results_free;
 }
 
 void carve_ctx_destroy(carve_ctx *ctx) {
     if (!ctx) return;
     carve__options_free(ctx);
-    carve__intermediates_clear(ctx);
-    free(ctx->report_json);
+    carve__ctx_set_results(ctx, NULL, NULL);
     free(ctx);
 }
 
@@ -111,11 +101,3 @@ void carve__progress_pop(carve_ctx *ctx, carve__range saved) {
     if (ctx->prog_depth > 0) ctx->prog_depth--;
 }
 
-const char *carve_ctx_report_json(const carve_ctx *ctx) { return ctx ? ctx->report_json : NULL; }
-
-const carve_image *carve_ctx_intermediate(const carve_ctx *ctx, const char *phase) {
-    if (!ctx || !phase) return NULL;
-    for (struct carve__intermediate *it = ctx->intermediates; it; it = it->next)
-        if (!strcmp(it->name, phase)) return it->img;
-    return NULL;
-}

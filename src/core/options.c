@@ -152,7 +152,6 @@ static void store(carve_ctx *ctx, int i, carve_optval v) {
     ctx->opt[i] = v;
 }
 
-carve_status carve__options_init(carve_ctx *ctx);
 carve_status carve__options_init(carve_ctx *ctx) {
     for (int i = 0; i < CARVE_OPTID__COUNT; i++) {
         carve_optval v;
@@ -164,7 +163,6 @@ carve_status carve__options_init(carve_ctx *ctx) {
     return CARVE_OK;
 }
 
-void carve__options_free(carve_ctx *ctx);
 void carve__options_free(carve_ctx *ctx) {
     for (int i = 0; i < CARVE_OPTID__COUNT; i++)
         if (schema[i].type == CARVE_OPT_STRING) {
@@ -173,7 +171,6 @@ void carve__options_free(carve_ctx *ctx) {
         }
 }
 
-carve_status carve__options_copy(carve_ctx *dst, const carve_ctx *src);
 carve_status carve__options_copy(carve_ctx *dst, const carve_ctx *src) {
     for (int i = 0; i < CARVE_OPTID__COUNT; i++) {
         carve_optval v = src->opt[i];

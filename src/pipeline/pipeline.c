@@ -24,7 +24,6 @@
 #include <strings.h>
 #include <sys/resource.h>
 
-void carve__intermediates_clear(carve_ctx *ctx); /* ctx.c */
 
 /* ---- run state ------------------------------------------------------------ */
 
@@ -1322,17 +1321,14 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
 }
 
 static void set_report(carve_ctx *ctx, json_t *report) {
-    free(ctx->report_json);
-    ctx->report_json = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    carve__results_set_report(ctx, json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)));
 }
 
 carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palette *pal, char **svg, size_t *len) {
     if (svg) *svg = NULL;
     if (len) *len = 0;
     if (!ctx) return CARVE_ERR_INVALID_ARG;
-    free(ctx->report_json);
-    ctx->report_json = NULL;
-    carve__intermediates_clear(ctx);
+    carve__results_clear(ctx);
     carve__clear_error(ctx);
     if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_run: NULL argument");
 

@@ -26,6 +26,26 @@ carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **b
  *  the same way.  Deterministic; *out is a new image. */
 carve_status carve__fill_pushpull(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out);
 
+/* ---- the results of the last carve_run on a ctx (results.c) ----------------
+ * Kept in ctx's results slot (core frees them, the pipeline owns the shape):
+ * the report as JSON text and the phase images in pipeline order. */
+typedef struct carve__intermediate {
+    char name[32];
+    carve_image *img;
+    struct carve__intermediate *next;
+} carve__intermediate;
+typedef struct carve__run_results {
+    char *report_json;
+    carve__intermediate *intermediates;
+} carve__run_results;
+
+/** The results of ctx's last run, or NULL when there are none. */
+const carve__run_results *carve__results(const carve_ctx *ctx);
+/** Drops ctx's results (a new run starts). */
+void carve__results_clear(carve_ctx *ctx);
+/** Sets the report text (taking ownership of json); NOMEM. */
+carve_status carve__results_set_report(carve_ctx *ctx, char *json);
+
 /** Keeps a copy of img as ctx's intermediate name (replacing one of that
  *  name). */
 carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const carve_image *img);

@@ -240,29 +240,6 @@ done:
 }
 
 
-/* ---- intermediates ------------------------------------------------------------- */
-
-carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const carve_image *img) {
-    carve_image *copy = carve_image_copy(img);
-    if (!copy) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory keeping intermediate %s", name);
-    struct carve__intermediate **pp = &ctx->intermediates;
-    for (; *pp; pp = &(*pp)->next)
-        if (!strcmp((*pp)->name, name)) {
-            carve_image_destroy((*pp)->img);
-            (*pp)->img = copy;
-            return CARVE_OK;
-        }
-    struct carve__intermediate *it = calloc(1, sizeof *it);
-    if (!it) {
-        carve_image_destroy(copy);
-        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory keeping intermediate %s", name);
-    }
-    snprintf(it->name, sizeof it->name, "%s", name);
-    it->img = copy;
-    *pp = it; /* appended: the list keeps pipeline order */
-    return CARVE_OK;
-}
-
 carve_image *carve__map_to_image(const uint8_t *map, int w, int h) {
     carve_image *im = carve_image_create(w, h);
     if (!im) return NULL;
