@@ -210,6 +210,18 @@ typedef struct carve__box {
     char kind[16];       /* "plate", "text", "user", ... */
 } carve__box;
 
+/* ---- option subject (run group) ------------------------------------------ */
+enum { CARVE__SUBJECT_AUTO = 0, CARVE__SUBJECT_ALL, CARVE__SUBJECT_POINT, CARVE__SUBJECT_BOX };
+typedef struct carve__subject_spec {
+    int mode;       /* CARVE__SUBJECT_* */
+    int x, y, w, h; /* input pixels; a point has w = h = 0 */
+} carve__subject_spec;
+/** Parses "auto", "all", "x,y" or "x,y,w,h" (non-negative integers, input
+ *  pixels).  CARVE_ERR_INVALID_ARG (syntax) or CARVE_ERR_OUT_OF_RANGE
+ *  (negative, empty box) with a message naming the option.  Used by the
+ *  option setter, so a bad value is refused at submission. */
+carve_status carve__parse_subject(carve_ctx *ctx, const char *text, carve__subject_spec *out);
+
 /* ---- misc --------------------------------------------------------------- */
 static inline int carve__clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 double carve__now(void); /* monotonic seconds */

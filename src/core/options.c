@@ -141,6 +141,11 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
             if (carve__parse_length(value, &mm, NULL, err, sizeof err))
                 return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: %s", o->key, err);
         }
+        if (i == CARVE_OPTID_subject) { /* syntax and range checked here, bounds at run time */
+            carve__subject_spec sp;
+            carve_status st = carve__parse_subject(ctx, value, &sp);
+            if (st) return st;
+        }
         v->s = strdup(value);
         return v->s ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "option %s: out of memory", o->key);
     }

@@ -12,12 +12,14 @@
 #include "pipeline/pipeline.h"
 
 #include "nn/nn.h"
+#include "pipeline/subject.h"
 #include "sanitize/sanitize.h"
 #include "steer/steer.h"
 #include "vector/vector.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,17 @@ typedef struct run_state {
     bool input_alpha;             /* the input has a usable alpha channel */
     int bg_mode;
     uint32_t bg_rgb;
+    /* subject: chosen by the first step (before sanitize, so the plate search
+     * can look inside it); work coordinates */
+    carve__subject_spec subj_spec; /* option subject, in work pixels */
+    carve__box *objects;           /* every detection (vehicles, persons), by score */
+    int nobjects;
+    carve__box *subject;           /* the chosen vehicle(s); NULL/0 = none (salient object) */
+    int nsubject;
+    int *occluders;                /* indices into objects: persons in front of the subject */
+    int noccluders;
+    bool subject_point;            /* a point with no vehicle under it: the matte is seeded there */
+    json_t *warnings;              /* report: things the user should know (array) */
     /* sanitize */
     carve__box *boxes; /* user + detected boxes, work coordinates */
     int nboxes, nuser;
@@ -84,6 +97,10 @@ static void discard_candidates(run_state *s) {
 
 static void state_free(run_state *s) {
     discard_candidates(s);
+    free(s->objects);
+    free(s->subject);
+    free(s->occluders);
+    json_decref(s->warnings);
     carve_image_destroy(s->img);
     carve_image_destroy(s->pre_erase);
     free(s->boxes);
@@ -285,6 +302,170 @@ static json_t *box_json(const run_state *s, const carve__box *b) {
     json_object_set_new(o, "w", json_integer(x1 - x0));
     json_object_set_new(o, "h", json_integer(y1 - y0));
     return o;
+}
+
+/* ============================================================================
+ * Subject: detect vehicles and persons, choose the vehicle(s) the
+ * illustration is of.  Runs first (on the photo before any erasing), so the
+ * plate search and the matte both know the subject.
+ * ========================================================================== */
+
+#define MAX_OBJECTS 256 /* a car park: bounded work, the best-scored kept */
+
+static void warn(carve_ctx *ctx, run_state *s, const char *fmt, ...) CARVE_PRINTF(3, 4);
+static void warn(carve_ctx *ctx, run_state *s, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!s->warnings) s->warnings = json_array();
+    json_array_append_new(s->warnings, json_string(buf));
+    carve__log(ctx, CARVE_LOG_WARN, "%s", buf);
+}
+
+static carve_status subject_neural(carve_ctx *ctx, run_state *s, json_t *d) {
+    carve__nn_info info;
+    carve_status st = carve__nn_detect_objects_info(ctx, s->img, &s->cand_boxes, &s->cand_n, &info);
+    if (st) return st;
+    json_t *p = json_object();
+    json_object_set_new(p, "model", json_string(info.model));
+    json_object_set_new(p, "file", json_string(info.file));
+    json_object_set_new(p, "sha256", json_string(info.sha256));
+    json_object_set_new(p, "runtime", json_string(info.runtime));
+    json_object_set_new(p, "input_width", json_integer(info.input_w));
+    json_object_set_new(p, "input_height", json_integer(info.input_h));
+    json_object_set_new(p, "threads", json_integer(info.threads));
+    json_object_set_new(p, "image_width", json_integer(s->w));
+    json_object_set_new(p, "image_height", json_integer(s->h));
+    json_object_set_new(p, "time_s", json_real(ms3(info.seconds)));
+    json_object_set_new(d, "detector", p);
+    return CARVE_OK;
+}
+
+static carve_status subject_classical(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    (void)s;
+    json_object_set_new(d, "detector", json_string("none (no vehicle detector: the matte finds the salient object)"));
+    return CARVE_OK;
+}
+
+static const backend be_subject_neural = {"neural", subject_neural};
+static const backend be_subject_classical = {"classical", subject_classical};
+
+static int subject_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)s;
+    int n = 0;
+    if (carve__opt_enum(ctx, CARVE_OPTID_object_backend) != 1) list[n++] = &be_subject_neural;
+    list[n++] = &be_subject_classical;
+    return n;
+}
+
+static bool subject_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    if (s->cand_n < 0 || (s->cand_n > 0 && !s->cand_boxes)) {
+        snprintf(why, n, "detector returned an invalid box list");
+        return false;
+    }
+    int k = 0;
+    for (int i = 0; i < s->cand_n; i++) {
+        carve__box b = s->cand_boxes[i];
+        int x0 = carve__clampi(b.x, 0, s->w), y0 = carve__clampi(b.y, 0, s->h);
+        int x1 = carve__clampi(b.x + b.w, 0, s->w), y1 = carve__clampi(b.y + b.h, 0, s->h);
+        if (b.w <= 0 || b.h <= 0 || x1 <= x0 || y1 <= y0) continue;
+        b = (carve__box){x0, y0, x1 - x0, y1 - y0, b.score, ""};
+        memcpy(b.kind, s->cand_boxes[i].kind, sizeof b.kind);
+        b.kind[sizeof b.kind - 1] = 0;
+        if (!(b.score >= 0 && b.score <= 1)) b.score = b.score > 1 ? 1 : 0;
+        int j = k++; /* keep sorted by score (stable) */
+        while (j > 0 && s->cand_boxes[j - 1].score < b.score) {
+            s->cand_boxes[j] = s->cand_boxes[j - 1];
+            j--;
+        }
+        s->cand_boxes[j] = b;
+    }
+    if (k > MAX_OBJECTS) {
+        json_object_set_new(d, "dropped", json_integer(k - MAX_OBJECTS));
+        k = MAX_OBJECTS;
+    }
+    s->cand_n = k;
+    return true;
+}
+
+static json_t *subject_detections_json(const run_state *s, const carve__subject_score *sc, const bool *chosen) {
+    json_t *arr = json_array();
+    for (int i = 0; i < s->nobjects; i++) {
+        json_t *o = box_json(s, &s->objects[i]);
+        if (carve__is_vehicle(s->objects[i].kind)) {
+            json_t *c = json_object();
+            json_object_set_new(c, "area", json_real(round(sc[i].area * 10000) / 10000));
+            json_object_set_new(c, "centrality", json_real(round(sc[i].centrality * 1000) / 1000));
+            json_object_set_new(c, "sharpness", json_real(round(sc[i].sharpness * 1000) / 1000));
+            json_object_set_new(c, "prominence", json_real(round(sc[i].prominence * 1e6) / 1e6));
+            json_object_set_new(o, "criteria", c);
+        }
+        json_object_set_new(o, "chosen", json_boolean(chosen[i]));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static carve_status subject_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    free(s->objects);
+    s->objects = s->cand_boxes;
+    s->nobjects = s->cand_n;
+    s->cand_boxes = NULL;
+    s->cand_n = 0;
+    int n = s->nobjects;
+    carve__subject_score *sc = malloc((size_t)(n ? n : 1) * sizeof *sc);
+    bool *chosen = malloc((size_t)(n ? n : 1) * sizeof *chosen);
+    s->occluders = malloc((size_t)(n ? n : 1) * sizeof *s->occluders);
+    if (!sc || !chosen || !s->occluders) {
+        free(sc);
+        free(chosen);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    char why[512];
+    int capped = 0;
+    int maxs = (int)carve__opt_int(ctx, CARVE_OPTID_max_subjects);
+    carve_status st = carve__subject_choose(ctx, s->img, s->objects, n, &s->subj_spec, maxs, sc, chosen, &s->subject,
+                                            &s->nsubject, &capped, why, sizeof why);
+    if (st) {
+        free(sc);
+        free(chosen);
+        return st;
+    }
+    static const char *const modes[] = {"auto", "all", "point", "box"};
+    json_object_set_new(d, "mode", json_string(modes[s->subj_spec.mode]));
+    json_object_set_new(d, "detections", subject_detections_json(s, sc, chosen));
+    json_t *sub = json_array();
+    for (int i = 0; i < s->nsubject; i++) json_array_append_new(sub, box_json(s, &s->subject[i]));
+    json_object_set_new(d, "subject", sub);
+    bool detector = json_is_object(json_object_get(d, "detector"));
+    if (!detector && s->subj_spec.mode <= CARVE__SUBJECT_ALL)
+        snprintf(why, sizeof why, "no vehicle detector: the salient object (see this step's fallbacks for why)");
+    json_object_set_new(d, "why", json_string(why));
+    s->subject_point = s->subj_spec.mode == CARVE__SUBJECT_POINT && !s->nsubject;
+    if (capped)
+        warn(ctx, s, "subject: %d more vehicle%s left out: option max_subjects is %d", capped, capped == 1 ? "" : "s",
+             maxs);
+    if (!s->nsubject && s->subj_spec.mode <= CARVE__SUBJECT_ALL)
+        warn(ctx, s, "subject: %s; the matte falls back to the salient object",
+             detector ? "no vehicle detected" : "no vehicle detector available");
+    /* persons in front of the subject */
+    s->noccluders = s->nsubject ? carve__subject_occluders(s->objects, n, s->subject, s->nsubject, s->occluders) : 0;
+    bool remove = carve__opt_enum(ctx, CARVE_OPTID_occluders) == 0;
+    json_t *oc = json_array();
+    for (int i = 0; i < s->noccluders; i++) json_array_append_new(oc, box_json(s, &s->objects[s->occluders[i]]));
+    json_object_set_new(d, "occluders", oc);
+    json_object_set_new(d, "occluders_action",
+                        json_string(!s->noccluders ? "none found"
+                                    : remove       ? "remove: the persons' pixels leave the matte"
+                                                   : "keep: the persons stay with the vehicle"));
+    json_object_set_new(d, "coordinates", json_string("input image pixels"));
+    free(sc);
+    free(chosen);
+    return CARVE_OK;
 }
 
 /* ============================================================================
@@ -524,6 +705,7 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 }
 
 static const step sanitize_steps[] = {
+    {"subject", 0.15, true, NULL, NULL, subject_plan, subject_validate, subject_commit, CARVE_OPTID_object_backend},
     {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
     {"inpaint", 0.65, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_inpaint, -1},
 };
@@ -550,25 +732,119 @@ static carve_status matte_input_alpha(carve_ctx *ctx, run_state *s, json_t *d) {
     return CARVE_OK;
 }
 
+/* The seed the classical matte gets: the subject boxes, the other objects
+ * (background outside the subject), the occluders.  *others and *occ are
+ * malloc'd (free them). */
+static carve_status matte_seed_build(carve_ctx *ctx, const run_state *s, carve__matte_seed *seed, carve__box **others,
+                                     carve__box **occ) {
+    memset(seed, 0, sizeof *seed);
+    *others = malloc((size_t)(s->nobjects + 1) * sizeof **others);
+    *occ = malloc((size_t)(s->noccluders + 1) * sizeof **occ);
+    if (!*others || !*occ) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    int no = 0;
+    for (int i = 0; i < s->nobjects; i++) {
+        bool skip = false;
+        for (int j = 0; j < s->nsubject && !skip; j++) skip = carve__subject_same(&s->objects[i], &s->subject[j]);
+        for (int j = 0; j < s->noccluders && !skip; j++) skip = s->occluders[j] == i;
+        if (!skip) (*others)[no++] = s->objects[i];
+    }
+    for (int j = 0; j < s->noccluders; j++) (*occ)[j] = s->objects[s->occluders[j]];
+    seed->subject = s->subject;
+    seed->nsubject = s->nsubject;
+    seed->others = *others;
+    seed->nothers = no;
+    seed->occluders = *occ;
+    seed->noccluders = s->noccluders;
+    seed->keep_occluders = carve__opt_enum(ctx, CARVE_OPTID_occluders) == 1;
+    seed->has_point = s->subject_point;
+    seed->px = s->subj_spec.x;
+    seed->py = s->subj_spec.y;
+    return CARVE_OK;
+}
+
+/* Neural matte: on the subject's crop (boxes grown by 10 %) when there is a
+ * subject, not the whole street; the components inside the subject boxes
+ * are kept (hint), and the occluders' central strips removed. */
+#define NEURAL_CROP_GROW 0.10
 static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)d;
-    return carve__nn_matte(ctx, matte_source(s), &s->cand_map);
+    const carve_image *src = matte_source(s);
+    if (!s->nsubject) return carve__nn_matte(ctx, src, &s->cand_map);
+    carve__box u = s->subject[0];
+    for (int i = 1; i < s->nsubject; i++) {
+        const carve__box *b = &s->subject[i];
+        int x1 = u.x + u.w > b->x + b->w ? u.x + u.w : b->x + b->w, y1 = u.y + u.h > b->y + b->h ? u.y + u.h : b->y + b->h;
+        u.x = u.x < b->x ? u.x : b->x;
+        u.y = u.y < b->y ? u.y : b->y;
+        u.w = x1 - u.x;
+        u.h = y1 - u.y;
+    }
+    int gx = (int)ceil(NEURAL_CROP_GROW * u.w), gy = (int)ceil(NEURAL_CROP_GROW * u.h);
+    int x0 = carve__clampi(u.x - gx, 0, s->w), y0 = carve__clampi(u.y - gy, 0, s->h);
+    int x1 = carve__clampi(u.x + u.w + gx, 0, s->w), y1 = carve__clampi(u.y + u.h + gy, 0, s->h);
+    int cw = x1 - x0, ch = y1 - y0;
+    carve_image *crop = carve_image_create(cw, ch);
+    uint8_t *hint = calloc((size_t)cw * ch, 1), *ca = NULL;
+    s->cand_map = calloc((size_t)s->w * s->h, 1);
+    if (!crop || !hint || !s->cand_map) {
+        carve_image_destroy(crop);
+        free(hint);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    for (int y = 0; y < ch; y++) memcpy(crop->px + 4 * (size_t)y * cw, src->px + 4 * ((size_t)(y0 + y) * s->w + x0), 4 * (size_t)cw);
+    for (int i = 0; i < s->nsubject; i++) {
+        const carve__box *b = &s->subject[i];
+        for (int y = b->y - y0; y < b->y + b->h - y0; y++) memset(hint + (size_t)y * cw + (b->x - x0), 255, (size_t)b->w);
+    }
+    carve_status st = carve__nn_matte_hint(ctx, crop, hint, &ca);
+    if (!st) {
+        for (int y = 0; y < ch; y++) memcpy(s->cand_map + (size_t)(y0 + y) * s->w + x0, ca + (size_t)y * cw, (size_t)cw);
+        if (carve__opt_enum(ctx, CARVE_OPTID_occluders) == 0)
+            for (int j = 0; j < s->noccluders; j++) {
+                const carve__box *o = &s->objects[s->occluders[j]];
+                int cx0 = (int)(o->x + o->w * 0.33), cx1 = (int)ceil(o->x + o->w * 0.67);
+                for (int y = o->y; y < o->y + o->h; y++) memset(s->cand_map + (size_t)y * s->w + cx0, 0, (size_t)(cx1 - cx0));
+            }
+        json_t *c = box_json(s, &(carve__box){x0, y0, cw, ch, 1, "crop"});
+        json_object_del(c, "score");
+        json_object_set_new(d, "crop", c);
+    }
+    carve_image_destroy(crop);
+    free(hint);
+    free(ca);
+    return st;
 }
 
 static carve_status matte_classical(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)d;
+    carve__matte_seed seed;
+    carve__box *others = NULL, *occ = NULL;
+    carve_status st = matte_seed_build(ctx, s, &seed, &others, &occ);
+    if (!st) {
+        json_object_set_new(d, "seed", json_string(seed.nsubject ? "subject boxes" : seed.has_point ? "point" : "none (salient object)"));
+        if (seed.noccluders)
+            json_object_set_new(d, "occluders", json_string(seed.keep_occluders ? "kept" : "removed"));
+        st = carve__matte_seeded(ctx, matte_source(s), &seed, &s->cand_map);
+    }
+    free(others);
+    free(occ);
+    return st;
+}
+
+static carve_status matte_unseeded(carve_ctx *ctx, run_state *s, json_t *d) {
+    json_object_set_new(d, "seed", json_string("none (salient object)"));
     return carve__matte_classical(ctx, matte_source(s), &s->cand_map);
 }
 
 static const backend be_matte_alpha = {"input-alpha", matte_input_alpha};
 static const backend be_matte_neural = {"neural", matte_neural};
 static const backend be_matte_classical = {"classical", matte_classical};
+static const backend be_matte_unseeded = {"classical-unseeded", matte_unseeded};
 
 static int matte_plan(carve_ctx *ctx, run_state *s, const backend **list) {
     int n = 0;
     if (s->input_alpha) list[n++] = &be_matte_alpha;
     if (carve__opt_enum(ctx, CARVE_OPTID_matte_backend) != 1) list[n++] = &be_matte_neural;
     list[n++] = &be_matte_classical;
+    if (s->nsubject || s->subject_point) list[n++] = &be_matte_unseeded;
     return n;
 }
 
@@ -580,7 +856,15 @@ static bool matte_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, js
     }
     double f = fg_fraction(s->cand_map, (size_t)s->w * s->h);
     json_object_set_new(d, "foreground_fraction", json_real(round(f * 1000) / 1000));
-    if (f < 0.005) {
+    double boxes = 0; /* a small subject may be under 0.5 % of the photo: compare with its boxes */
+    for (int i = 0; i < s->nsubject; i++) boxes += (double)s->subject[i].w * s->subject[i].h;
+    boxes /= (double)s->w * s->h;
+    if (s->nsubject && f < 0.2 * boxes) {
+        snprintf(why, n, "matte keeps %.1f%% of the photo, under a fifth of the subject's boxes (%.1f%%)", f * 100,
+                 boxes * 100);
+        return false;
+    }
+    if (!s->nsubject && f < 0.005) {
         snprintf(why, n, "matte is empty (%.1f%% foreground)", f * 100);
         return false;
     }
@@ -1184,6 +1468,42 @@ static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
     return st;
 }
 
+/* Option subject against the image: a point must lie inside it, a box must
+ * overlap it (it is clipped).  Input pixels. */
+static carve_status subject_spec_check(carve_ctx *ctx, run_state *s, int w, int h) {
+    carve__subject_spec *sp = &s->subj_spec;
+    carve_status st = carve__parse_subject(ctx, carve__opt_str(ctx, CARVE_OPTID_subject), sp);
+    if (st) return st;
+    if (sp->mode == CARVE__SUBJECT_POINT && (sp->x >= w || sp->y >= h))
+        return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE,
+                           "option subject: point %d,%d is outside the %dx%d image (input pixels, x < %d and y < %d)",
+                           sp->x, sp->y, w, h, w, h);
+    if (sp->mode == CARVE__SUBJECT_BOX) {
+        if (sp->x >= w || sp->y >= h)
+            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE,
+                               "option subject: box %d,%d,%d,%d is outside the %dx%d image (input pixels)", sp->x,
+                               sp->y, sp->w, sp->h, w, h);
+        if (sp->x + sp->w > w) sp->w = w - sp->x;
+        if (sp->y + sp->h > h) sp->h = h - sp->y;
+    }
+    return CARVE_OK;
+}
+
+/* The subject point/box in work pixels (the box covers the input box). */
+static void subject_spec_to_work(run_state *s) {
+    carve__subject_spec *sp = &s->subj_spec;
+    if (sp->mode == CARVE__SUBJECT_POINT) {
+        sp->x = carve__clampi((int)floor((sp->x + 0.5) * s->sx), 0, s->w - 1);
+        sp->y = carve__clampi((int)floor((sp->y + 0.5) * s->sy), 0, s->h - 1);
+    } else if (sp->mode == CARVE__SUBJECT_BOX) {
+        int x0 = carve__clampi((int)floor(sp->x * s->sx), 0, s->w - 1);
+        int y0 = carve__clampi((int)floor(sp->y * s->sy), 0, s->h - 1);
+        int x1 = carve__clampi((int)ceil((sp->x + sp->w) * s->sx), x0 + 1, s->w);
+        int y1 = carve__clampi((int)ceil((sp->y + sp->h) * s->sy), y0 + 1, s->h);
+        *sp = (carve__subject_spec){CARVE__SUBJECT_BOX, x0, y0, x1 - x0, y1 - y0};
+    }
+}
+
 /* Input checks, background option, erase boxes and mask, downscale. */
 static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     double t0 = carve__now();
@@ -1211,10 +1531,14 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     else
         return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option background: '%s' is not remove, keep or #rrggbb", bg);
 
+    /* option subject: syntax checked when set; the image's bounds here */
+    carve_status st = subject_spec_check(ctx, s, in->w, in->h);
+    if (st) return st;
+
     /* user boxes, in input pixels; validated before any work */
     carve__box *ub = NULL;
     int nub = 0;
-    carve_status st = carve__parse_erase(ctx, carve__opt_str(ctx, CARVE_OPTID_erase), &ub, &nub);
+    st = carve__parse_erase(ctx, carve__opt_str(ctx, CARVE_OPTID_erase), &ub, &nub);
     if (st) return st;
 
     /* erase mask file: same size as the input */
@@ -1259,6 +1583,7 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     s->h = s->img->h;
     s->sx = (double)s->w / in->w;
     s->sy = (double)s->h / in->h;
+    subject_spec_to_work(s);
     json_object_set_new(inp, "work_width", json_integer(s->w));
     json_object_set_new(inp, "work_height", json_integer(s->h));
 
@@ -1372,6 +1697,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     if (s.w > 0 && s.h > 0)
         json_object_set_new(totals, "s_per_mpx_work", json_real(round(total / ((double)s.w * s.h / 1e6) * 1000) / 1000));
     json_object_set_new(report, "totals", totals);
+    json_object_set_new(report, "warnings", s.warnings ? json_incref(s.warnings) : json_array());
     if (st) {
         json_t *e = json_object();
         json_object_set_new(e, "status", json_integer(st));

@@ -378,6 +378,7 @@ typedef struct matte_level {
     uint8_t *lab;     /* current labels: 1 foreground */
     float *prior_fg, *prior_bg; /* spatial prior costs (nats) */
     float *wt;        /* 4 smoothness weights per pixel: E, SE, S, SW */
+    uint8_t *outside; /* seeded: 1 outside the subject box (only those feed the background model) */
 } matte_level;
 
 static void level_free(matte_level *m) {
@@ -388,6 +389,7 @@ static void level_free(matte_level *m) {
     free(m->prior_fg);
     free(m->prior_bg);
     free(m->wt);
+    free(m->outside);
 }
 
 /* E, SE, S, SW: the grid directions 0..3 of the max-flow graph */
@@ -398,9 +400,17 @@ static double coldist2(const float *a, const float *b) {
            (double)(a[2] - b[2]) * (a[2] - b[2]);
 }
 
+/* The spatial prior: an ellipse in the image's pixels; being foreground
+ * costs MATTE_PRIOR per unit of normalised radius beyond r_fg, being
+ * background costs the same inside r_bg. */
+typedef struct matte_prior {
+    double cx, cy, rx, ry;
+    double r_fg, r_bg;
+} matte_prior;
+
 /* Allocates a level for img resized to long side `side`, with its colours,
  * spatial priors and contrast-sensitive smoothness weights. */
-static bool level_init(matte_level *m, const carve_image *img, int side) {
+static bool level_init(matte_level *m, const carve_image *img, int side, const matte_prior *pr) {
     memset(m, 0, sizeof *m);
     int W = img->w, H = img->h, L = W > H ? W : H;
     int w = W, h = H;
@@ -441,11 +451,11 @@ static bool level_init(matte_level *m, const carve_image *img, int side) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
-            double dx = (x + 0.5 - w / 2.0) / (w / 2.0), dy = (y + 0.5 - h / 2.0) / (h / 2.0);
+            double dx = ((x + 0.5) * W / w - pr->cx) / pr->rx, dy = ((y + 0.5) * H / h - pr->cy) / pr->ry;
             double r = sqrt(dx * dx + dy * dy);
-            /* r = 1 on the ellipse through the middles of the sides */
-            m->prior_fg[i] = (float)(r > 0.8 ? MATTE_PRIOR * (r - 0.8) : 0.0);
-            m->prior_bg[i] = (float)(r < 0.5 ? MATTE_PRIOR * (0.5 - r) : 0.0);
+            /* r = 1 on the prior's ellipse */
+            m->prior_fg[i] = (float)(r > pr->r_fg ? MATTE_PRIOR * (r - pr->r_fg) : 0.0);
+            m->prior_bg[i] = (float)(r < pr->r_bg ? MATTE_PRIOR * (pr->r_bg - r) : 0.0);
         }
     double sum = 0;
     long cnt = 0;
@@ -508,119 +518,228 @@ static carve_status graph_cut(carve_ctx *ctx, matte_level *m, const gmm *fg, con
     return st;
 }
 
-carve_status carve__matte_classical(carve_ctx *ctx, const carve_image *img, uint8_t **alpha) {
-    if (!alpha) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: alpha is NULL");
-    *alpha = NULL;
-    if (!img || !img->px) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: no image");
-    if (img->w <= 0 || img->h <= 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "matte: empty %dx%d image", img->w, img->h);
+/* ---- seeds ------------------------------------------------------------------
+ * A crop seed is the subject in the pixels of the image being matted (a crop
+ * around one subject box): sure background outside `grow`, in the other
+ * objects' boxes outside `box`, and in the central strip of each occluder;
+ * costs against foreground for occluders' boxes and for shadow-like pixels
+ * in the bottom band of the box. */
+#define SEED_GROW 0.06         /* sure background beyond the box grown by this share of its size + 3 px */
+#define SEED_GROW_BOTTOM 0.015 /* ... but only this much below it: the ground under the wheels */
+#define SEED_CROP 0.25         /* the crop: the box grown by this share (background context for the models) */
+#define SEED_INIT_SHRINK 0.15  /* first foreground model: the box shrunk by this share per side */
+#define SHADOW_BAND 0.12       /* bottom share of the box where ground shadow shows between the wheels */
+#define SHADOW_L 45.0          /* shadow-like: L* below this ... */
+#define SHADOW_C 14.0          /* ... and chroma below this */
+#define SHADOW_COST 2.5        /* nats against foreground for a shadow-like pixel */
+#define PERSON_COST 1.5        /* nats against foreground inside an occluder's box */
+#define PERSON_CORE 0.17       /* occluder core: the central +-17 % of its width is background for sure */
+
+typedef struct crop_seed {
+    carve__box box, grow;    /* crop pixels */
+    carve__box *bg;          /* other objects (crop pixels) */
+    int nbg;
+    carve__box *occ;         /* occluders to remove (crop pixels) */
+    int nocc;
+    bool point;              /* unseeded matte centred on (px, py) with a sure-foreground disc */
+    int px, py;
+} crop_seed;
+
+static bool in_box(const carve__box *b, double x, double y) {
+    return x >= b->x && y >= b->y && x < b->x + b->w && y < b->y + b->h;
+}
+
+static bool in_core(const carve__box *o, double x, double y) {
+    double cx = o->x + o->w / 2.0;
+    return fabs(x - cx) <= PERSON_CORE * o->w && y >= o->y + 0.03 * o->h && y < o->y + 0.98 * o->h;
+}
+
+/* Sure background from the seed (both levels, after the trimap). */
+static void seed_hard(matte_level *m, const crop_seed *cs, int W, int H) {
+    if (cs->point) {
+        double r = 0.02 * (W > H ? W : H) + 1;
+        for (int y = 0; y < m->h; y++)
+            for (int x = 0; x < m->w; x++) {
+                double ix = (x + 0.5) * W / m->w - cs->px, iy = (y + 0.5) * H / m->h - cs->py;
+                if (ix * ix + iy * iy <= r * r) m->hard[(size_t)y * m->w + x] = T_FG;
+            }
+        return;
+    }
+    for (int y = 0; y < m->h; y++)
+        for (int x = 0; x < m->w; x++) {
+            double ix = (x + 0.5) * W / m->w, iy = (y + 0.5) * H / m->h;
+            bool bg = !in_box(&cs->grow, ix, iy);
+            for (int k = 0; k < cs->nbg && !bg; k++) bg = in_box(&cs->bg[k], ix, iy) && !in_box(&cs->box, ix, iy);
+            for (int k = 0; k < cs->nocc && !bg; k++) bg = in_core(&cs->occ[k], ix, iy);
+            if (bg) m->hard[(size_t)y * m->w + x] = T_BG;
+        }
+}
+
+/* Costs against foreground: occluders' boxes, shadow-like pixels. */
+static bool seed_costs(matte_level *m, const crop_seed *cs, int W, int H) {
+    if (cs->point) return true;
+    const carve__box *b = &cs->box;
+    m->outside = malloc((size_t)m->n);
+    if (!m->outside) return false;
+    for (int y = 0; y < m->h; y++)
+        for (int x = 0; x < m->w; x++) {
+            size_t i = (size_t)y * m->w + x;
+            double ix = (x + 0.5) * W / m->w, iy = (y + 0.5) * H / m->h;
+            m->outside[i] = !in_box(b, ix, iy);
+            for (int k = 0; k < cs->nocc; k++) m->outside[i] |= in_core(&cs->occ[k], ix, iy);
+            for (int k = 0; k < cs->nocc; k++)
+                if (in_box(&cs->occ[k], ix, iy)) m->prior_fg[i] += (float)PERSON_COST;
+            /* ground shadow between the wheels: dark, grey, low in the box */
+            if (iy >= b->y + (1 - SHADOW_BAND) * b->h && fabs(ix - (b->x + b->w / 2.0)) <= 0.25 * b->w) {
+                const float *c = m->col + 3 * i;
+                double L = c[0] / 2, C = sqrt((double)c[1] * c[1] + (double)c[2] * c[2]);
+                if (L < SHADOW_L && C < SHADOW_C) m->prior_fg[i] += (float)SHADOW_COST;
+            }
+        }
+    return true;
+}
+
+/* Refits both models on the current labels.  Seeded, the background model
+ * learns only from outside the subject box: inside it, a part of the
+ * vehicle once cut away (a white cab against a white sky) would otherwise
+ * teach the background model the vehicle's colours. */
+static void refit(matte_level *m, gmm *fg, gmm *bg, uint8_t *tmp, int *idx, uint8_t *clab) {
+    if (m->outside) {
+        for (int i = 0; i < m->n; i++) tmp[i] = m->lab[i] == 0 && m->outside[i] ? 0 : 1;
+        gmm_fit(bg, m->col, tmp, 0, m->n, false, idx, clab);
+    } else {
+        gmm_fit(bg, m->col, m->lab, 0, m->n, false, idx, clab);
+    }
+    gmm_fit(fg, m->col, m->lab, 1, m->n, false, idx, clab);
+}
+
+/* ---- the matte -------------------------------------------------------------- */
+
+/* The trimap of the coarse level: without a box, the border band is sure
+ * background and the first foreground model comes from a central box; with
+ * a box, outside the grown box is sure background and the first foreground
+ * model is the box shrunk.  init: 0 first background, 1 first foreground,
+ * 2 neither. */
+static void coarse_trimap(matte_level *c, const crop_seed *cs, int W, int H, uint8_t *init, bool *can_band) {
+    int w = c->w, h = c->h;
+    int band = (int)lround(0.02 * (w > h ? w : h));
+    if (band < 1) band = 1;
+    *can_band = !cs && w > 2 * band + 2 && h > 2 * band + 2;
+    if (cs && !cs->point) {
+        const carve__box *b = &cs->box;
+        double sx = SEED_INIT_SHRINK * b->w, sy = SEED_INIT_SHRINK * b->h;
+        carve__box in = {(int)(b->x + sx), (int)(b->y + sy), (int)(b->w - 2 * sx), (int)(b->h - 2 * sy), 0, ""};
+        for (int i = 0; i < c->n; i++) c->hard[i] = T_UNKNOWN;
+        seed_hard(c, cs, W, H);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                size_t i = (size_t)y * w + x;
+                double ix = (x + 0.5) * W / w, iy = (y + 0.5) * H / h;
+                init[i] = c->hard[i] == T_BG ? 0 : in_box(&in, ix, iy) ? 1 : 2;
+            }
+        return;
+    }
+    int fx0 = (int)(0.25 * w), fx1 = (int)ceil(0.75 * w), fy0 = (int)(0.30 * h), fy1 = (int)ceil(0.80 * h);
+    bool band_ok = w > 2 * band + 2 && h > 2 * band + 2;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            bool border = x < band || y < band || x >= w - band || y >= h - band;
+            c->hard[i] = border && band_ok ? T_BG : T_UNKNOWN;
+            init[i] = border ? 0 : (x >= fx0 && x < fx1 && y >= fy0 && y < fy1) ? 1 : 2;
+        }
+    *can_band = band_ok;
+    if (cs) seed_hard(c, cs, W, H);
+}
+
+/* The fine level's trimap: the coarse labels upsampled; only a band around
+ * the coarse boundary stays unknown. */
+static bool fine_trimap(matte_level *f, const matte_level *c, const crop_seed *cs, int W, int H, bool can_band) {
+    int fw = f->w, fh = f->h, w = c->w, h = c->h;
+    int rad = (int)ceil(MATTE_BAND * (double)fw / w) + 1;
+    uint8_t *up = malloc((size_t)f->n), *tmp = malloc((size_t)f->n);
+    if (!up || !tmp) {
+        free(up);
+        free(tmp);
+        return false;
+    }
+    for (int y = 0; y < fh; y++) {
+        int cy = (int)(((int64_t)y * h) / fh);
+        for (int x = 0; x < fw; x++) up[(size_t)y * fw + x] = c->lab[(size_t)cy * w + (size_t)((int64_t)x * w / fw)];
+    }
+    /* tmp = 1 if the row window holds both labels; then columns */
+    for (int y = 0; y < fh; y++)
+        for (int x = 0; x < fw; x++) {
+            int any0 = 0, any1 = 0;
+            for (int t = x - rad; t <= x + rad; t++) {
+                if (t < 0 || t >= fw) continue;
+                if (up[(size_t)y * fw + t]) any1 = 1;
+                else any0 = 1;
+            }
+            tmp[(size_t)y * fw + x] = (uint8_t)(any0 | (any1 << 1));
+        }
+    for (int y = 0; y < fh; y++)
+        for (int x = 0; x < fw; x++) {
+            int m2 = 0;
+            for (int t = y - rad; t <= y + rad; t++)
+                if (t >= 0 && t < fh) m2 |= tmp[(size_t)t * fw + x];
+            size_t i = (size_t)y * fw + x;
+            f->hard[i] = m2 == 3 ? T_UNKNOWN : up[i] ? T_FG : T_BG;
+            f->lab[i] = up[i];
+        }
+    /* the image border stays background (unseeded) */
+    int fb = (int)lround(0.02 * (fw > fh ? fw : fh));
+    if (can_band)
+        for (int y = 0; y < fh; y++)
+            for (int x = 0; x < fw; x++)
+                if (x < fb || y < fb || x >= fw - fb || y >= fh - fb) f->hard[(size_t)y * fw + x] = T_BG;
+    if (cs) seed_hard(f, cs, W, H);
+    free(up);
+    free(tmp);
+    return true;
+}
+
+/* Mattes img (whole, or a crop around one subject) into out (w*h). */
+static carve_status matte_run(carve_ctx *ctx, const carve_image *img, const crop_seed *cs, const matte_prior *pr,
+                              uint8_t *out) {
     size_t N = (size_t)img->w * (size_t)img->h;
-    uint8_t *out = malloc(N);
-    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
-    if (has_alpha(img)) { /* the input is already cut out */
-        for (size_t i = 0; i < N; i++) out[i] = img->px[4 * i + 3];
-        *alpha = out;
-        return carve__progress(ctx, 1, "matte");
-    }
-    carve_status st = carve__progress(ctx, 0, "matte");
-    if (st) {
-        free(out);
-        return st;
-    }
-    matte_level c, f;  /* coarse and fine levels */
+    int W = img->w, H = img->h;
+    carve_status st = CARVE_OK;
+    matte_level c, f; /* coarse and fine levels */
     memset(&f, 0, sizeof f);
     gmm fg, bg;
     uint8_t *init = NULL, *clab = NULL;
     int *idx = NULL;
     float *lo = NULL;
-    if (!level_init(&c, img, MATTE_COARSE)) goto oom;
+    if (!level_init(&c, img, MATTE_COARSE, pr)) goto oom;
+    if (cs && !seed_costs(&c, cs, W, H)) goto oom;
     size_t n = (size_t)c.n;
-    int w = c.w, h = c.h;
-    init = malloc(n);
+    init = malloc(N < n ? n : N);
     idx = malloc(N < n ? n * sizeof(int) : N * sizeof(int));
     clab = malloc(N < n ? n : N);
     if (!init || !idx || !clab) goto oom;
-    /* trimap: a border band is background for sure; the first foreground
-     * model comes from a central box, the first background model from the band */
-    int band = (int)lround(0.02 * (w > h ? w : h));
-    if (band < 1) band = 1;
-    bool can_band = w > 2 * band + 2 && h > 2 * band + 2;
-    int fx0 = (int)(0.25 * w), fx1 = (int)ceil(0.75 * w), fy0 = (int)(0.30 * h), fy1 = (int)ceil(0.80 * h);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            bool border = x < band || y < band || x >= w - band || y >= h - band;
-            c.hard[i] = border && can_band ? T_BG : T_UNKNOWN;
-            init[i] = border ? 0 : (x >= fx0 && x < fx1 && y >= fy0 && y < fy1) ? 1 : 2;
-        }
+    bool can_band;
+    coarse_trimap(&c, cs, W, H, init, &can_band);
     gmm_fit(&bg, c.col, init, 0, c.n, true, idx, clab);
     gmm_fit(&fg, c.col, init, 1, c.n, true, idx, clab);
     if ((st = carve__progress(ctx, 0.05, "matte"))) goto done;
     for (int it = 0; it < MATTE_ITERS; it++) {
-        if (it > 0) {
-            gmm_fit(&bg, c.col, c.lab, 0, c.n, false, idx, clab);
-            gmm_fit(&fg, c.col, c.lab, 1, c.n, false, idx, clab);
-        }
+        if (it > 0) refit(&c, &fg, &bg, init, idx, clab);
         if ((st = graph_cut(ctx, &c, &fg, &bg))) goto done;
         if ((st = carve__progress(ctx, 0.05 + 0.5 * (it + 1) / MATTE_ITERS, "matte"))) goto done;
     }
-    if (!cleanup(c.lab, w, h)) goto oom;
-
-    /* fine level: only a band around the coarse boundary is unknown */
-    if (!level_init(&f, img, MATTE_SIDE)) goto oom;
-    {
-        int fw = f.w, fh = f.h;
-        int rad = (int)ceil(MATTE_BAND * (double)fw / w) + 1;
-        /* coarse labels upsampled (nearest), then the band: pixels with a
-         * pixel of the other label within rad (separable max/min filter) */
-        uint8_t *up = malloc((size_t)f.n), *tmp = malloc((size_t)f.n);
-        if (!up || !tmp) {
-            free(up);
-            free(tmp);
-            goto oom;
-        }
-        for (int y = 0; y < fh; y++) {
-            int cy = (int)(((int64_t)y * h) / fh);
-            for (int x = 0; x < fw; x++) up[(size_t)y * fw + x] = c.lab[(size_t)cy * w + (size_t)((int64_t)x * w / fw)];
-        }
-        /* tmp = 1 if the row window holds both labels; then columns */
-        for (int y = 0; y < fh; y++)
-            for (int x = 0; x < fw; x++) {
-                int any0 = 0, any1 = 0;
-                for (int t = x - rad; t <= x + rad; t++) {
-                    if (t < 0 || t >= fw) continue;
-                    if (up[(size_t)y * fw + t]) any1 = 1;
-                    else any0 = 1;
-                }
-                tmp[(size_t)y * fw + x] = (uint8_t)(any0 | (any1 << 1));
-            }
-        for (int y = 0; y < fh; y++)
-            for (int x = 0; x < fw; x++) {
-                int m2 = 0;
-                for (int t = y - rad; t <= y + rad; t++)
-                    if (t >= 0 && t < fh) m2 |= tmp[(size_t)t * fw + x];
-                size_t i = (size_t)y * fw + x;
-                f.hard[i] = m2 == 3 ? T_UNKNOWN : up[i] ? T_FG : T_BG;
-                f.lab[i] = up[i];
-            }
-        /* the image border stays background */
-        int fb = (int)lround(0.02 * (fw > fh ? fw : fh));
-        if (can_band)
-            for (int y = 0; y < fh; y++)
-                for (int x = 0; x < fw; x++)
-                    if (x < fb || y < fb || x >= fw - fb || y >= fh - fb) f.hard[(size_t)y * fw + x] = T_BG;
-        free(up);
-        free(tmp);
-    }
-    gmm_fit(&bg, f.col, f.lab, 0, f.n, false, idx, clab);
-    gmm_fit(&fg, f.col, f.lab, 1, f.n, false, idx, clab);
+    if (!cleanup(c.lab, c.w, c.h)) goto oom;
+    if (!level_init(&f, img, MATTE_SIDE, pr)) goto oom;
+    if (cs && !seed_costs(&f, cs, W, H)) goto oom;
+    if (!fine_trimap(&f, &c, cs, W, H, can_band)) goto oom;
+    refit(&f, &fg, &bg, init, idx, clab);
     if ((st = graph_cut(ctx, &f, &fg, &bg))) goto done;
     if ((st = carve__progress(ctx, 0.75, "matte"))) goto done;
     if (!cleanup(f.lab, f.w, f.h)) goto oom;
     lo = malloc((size_t)f.n * sizeof(float));
     if (!lo) goto oom;
     for (int i = 0; i < f.n; i++) lo[i] = f.lab[i] ? 1.0f : 0.0f;
-    if ((st = guided_upsample(ctx, img, f.grey, lo, f.w, f.h, out))) goto done;
-    st = carve__progress(ctx, 1, "matte");
+    st = guided_upsample(ctx, img, f.grey, lo, f.w, f.h, out);
     goto done;
 oom:
     st = carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
@@ -631,6 +750,132 @@ done:
     free(idx);
     free(clab);
     free(lo);
+    return st;
+}
+
+static carve_status matte_checks(carve_ctx *ctx, const carve_image *img, uint8_t **alpha) {
+    if (!alpha) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: alpha is NULL");
+    *alpha = NULL;
+    if (!img || !img->px) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "matte: no image");
+    if (img->w <= 0 || img->h <= 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "matte: empty %dx%d image", img->w, img->h);
+    return CARVE_OK;
+}
+
+static carve_status matte_whole(carve_ctx *ctx, const carve_image *img, const crop_seed *cs, uint8_t **alpha) {
+    carve_status st = matte_checks(ctx, img, alpha);
+    if (st) return st;
+    size_t N = (size_t)img->w * (size_t)img->h;
+    uint8_t *out = malloc(N);
+    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
+    if (has_alpha(img)) { /* the input is already cut out */
+        for (size_t i = 0; i < N; i++) out[i] = img->px[4 * i + 3];
+        *alpha = out;
+        return carve__progress(ctx, 1, "matte");
+    }
+    matte_prior pr = {img->w / 2.0, img->h / 2.0, img->w / 2.0, img->h / 2.0, 0.8, 0.5};
+    if (cs) { /* a point: the prior's centre moves there */
+        pr.cx = cs->px;
+        pr.cy = cs->py;
+    }
+    if (!(st = carve__progress(ctx, 0, "matte"))) st = matte_run(ctx, img, cs, &pr, out);
+    if (!st) st = carve__progress(ctx, 1, "matte");
+    if (st) free(out);
+    else *alpha = out;
+    return st;
+}
+
+carve_status carve__matte_classical(carve_ctx *ctx, const carve_image *img, uint8_t **alpha) {
+    return matte_whole(ctx, img, NULL, alpha);
+}
+
+static carve__box box_grow(const carve__box *b, double fx, double fy_top, double fy_bottom, int pad, int W, int H) {
+    int x0 = carve__clampi((int)floor(b->x - fx * b->w) - pad, 0, W);
+    int y0 = carve__clampi((int)floor(b->y - fy_top * b->h) - pad, 0, H);
+    int x1 = carve__clampi((int)ceil(b->x + b->w + fx * b->w) + pad, 0, W);
+    int y1 = carve__clampi((int)ceil(b->y + b->h + fy_bottom * b->h) + pad, 0, H);
+    return (carve__box){x0, y0, x1 - x0, y1 - y0, b->score, ""};
+}
+
+static carve__box box_shift(carve__box b, int dx, int dy) {
+    b.x -= dx;
+    b.y -= dy;
+    return b;
+}
+
+static carve__box box_union(const carve__box *a, const carve__box *b) {
+    int x0 = a->x < b->x ? a->x : b->x, y0 = a->y < b->y ? a->y : b->y;
+    int x1 = a->x + a->w > b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h > b->y + b->h ? a->y + a->h : b->y + b->h;
+    return (carve__box){x0, y0, x1 - x0, y1 - y0, a->score, ""};
+}
+
+static bool boxes_touch(const carve__box *a, const carve__box *b) {
+    return a->x < b->x + b->w && b->x < a->x + a->w && a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+/* Mattes one subject box in its crop and ORs the result into out. */
+static carve_status matte_subject(carve_ctx *ctx, const carve_image *img, const carve__matte_seed *seed, int k,
+                                  uint8_t *out) {
+    int W = img->w, H = img->h;
+    carve__box box = seed->subject[k];
+    /* occluders=keep: persons touching the subject become part of it */
+    for (int j = 0; j < seed->noccluders && seed->keep_occluders; j++)
+        if (boxes_touch(&box, &seed->occluders[j])) box = box_union(&box, &seed->occluders[j]);
+    carve__box grow = box_grow(&box, SEED_GROW, SEED_GROW, SEED_GROW_BOTTOM, 3, W, H);
+    carve__box crop = box_grow(&box, SEED_CROP, SEED_CROP, SEED_CROP, 4, W, H);
+    if (crop.w < 4 || crop.h < 4) return CARVE_OK;
+    carve_image *ci = carve_image_create(crop.w, crop.h);
+    uint8_t *ca = malloc((size_t)crop.w * crop.h);
+    crop_seed cs = {box_shift(box, crop.x, crop.y), box_shift(grow, crop.x, crop.y), NULL, 0, NULL, 0, false, 0, 0};
+    cs.bg = malloc((size_t)(seed->nothers + seed->nsubject + 1) * sizeof *cs.bg);
+    cs.occ = malloc((size_t)(seed->noccluders + 1) * sizeof *cs.occ);
+    carve_status st = CARVE_OK;
+    if (!ci || !ca || !cs.bg || !cs.occ) {
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for a %dx%d crop", crop.w, crop.h);
+        goto done;
+    }
+    for (int y = 0; y < crop.h; y++)
+        memcpy(ci->px + 4 * (size_t)y * crop.w, img->px + 4 * ((size_t)(crop.y + y) * W + crop.x), 4 * (size_t)crop.w);
+    for (int j = 0; j < seed->nothers; j++) cs.bg[cs.nbg++] = box_shift(seed->others[j], crop.x, crop.y);
+    for (int j = 0; j < seed->noccluders && !seed->keep_occluders; j++)
+        cs.occ[cs.nocc++] = box_shift(seed->occluders[j], crop.x, crop.y);
+    matte_prior pr = {cs.box.x + cs.box.w / 2.0, cs.box.y + cs.box.h / 2.0, cs.box.w / 2.0, cs.box.h / 2.0, 1.05, 0.5};
+    carve__range r = carve__progress_push(ctx, (double)k / seed->nsubject, (double)(k + 1) / seed->nsubject);
+    st = matte_run(ctx, ci, &cs, &pr, ca);
+    carve__progress_pop(ctx, r);
+    if (!st)
+        for (int y = 0; y < crop.h; y++) {
+            uint8_t *o = out + (size_t)(crop.y + y) * W + crop.x;
+            const uint8_t *a = ca + (size_t)y * crop.w;
+            for (int x = 0; x < crop.w; x++)
+                if (a[x] > o[x]) o[x] = a[x];
+        }
+done:
+    carve_image_destroy(ci);
+    free(ca);
+    free(cs.bg);
+    free(cs.occ);
+    return st;
+}
+
+carve_status carve__matte_seeded(carve_ctx *ctx, const carve_image *img, const carve__matte_seed *seed,
+                                 uint8_t **alpha) {
+    if (!seed || (!seed->nsubject && !seed->has_point)) return matte_whole(ctx, img, NULL, alpha);
+    if (!seed->nsubject) {
+        if (seed->px < 0 || seed->py < 0 || (img && (seed->px >= img->w || seed->py >= img->h)))
+            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "matte: seed point %d,%d outside the image", seed->px,
+                               seed->py);
+        crop_seed cs = {{0, 0, 0, 0, 0, ""}, {0, 0, 0, 0, 0, ""}, NULL, 0, NULL, 0, true, seed->px, seed->py};
+        return matte_whole(ctx, img, &cs, alpha);
+    }
+    carve_status st = matte_checks(ctx, img, alpha);
+    if (st) return st;
+    size_t N = (size_t)img->w * (size_t)img->h;
+    uint8_t *out = calloc(N, 1);
+    if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
+    st = carve__progress(ctx, 0, "matte");
+    for (int k = 0; k < seed->nsubject && !st; k++) st = matte_subject(ctx, img, seed, k, out);
+    if (!st) st = carve__progress(ctx, 1, "matte");
     if (st) free(out);
     else *alpha = out;
     return st;

@@ -72,6 +72,14 @@ has "$T/err" "nope" "bad preset message"
 expect 2 "run --mode curvy" -- "$CARVE" run "$BUS" -o "$T/x.svg" --mode curvy
 expect 2 "run --erase 1,2,3" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --erase 1,2,3
 has "$T/err" "erase" "bad erase message"
+expect 2 "run --subject 900,20 (outside the image)" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --subject 900,20
+has "$T/err" "outside the 546x413 image" "subject outside the image: message"
+expect 2 "run --subject bus" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --subject bus
+has "$T/err" "option subject" "bad subject message"
+absent "$T/x.svg" "no output after a bad subject"
+expect 0 "run --subject box --object-backend classical" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" \
+    --subject 64,112,411,276 --object-backend classical
+rm -f "$T/x.svg"
 expect 2 "run --background purple" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --background purple
 has "$T/err" "background" "bad background message"
 expect 2 "run --palette missing" -- "$CARVE" run "$BUS" -o "$T/x.svg" "${FAST[@]}" --palette "$T/nopal.gpl" \
