@@ -4,8 +4,9 @@ to ONNX, written by carve with the Python standard library only.
 
 usage: tfjs2onnx.py MODEL.json OUT.onnx [--concat-outputs NAME:OUT1,OUT2;...]
 
-Scope: the ops of TF.js graph models exported through onnx-tf (NanoDet):
-Conv2D, MaxPool (NHWC, VALID), Add/AddV2, LeakyRelu, Sigmoid, Pad, PadV2,
+Scope: the ops of the TF.js graph models carve converts (NanoDet, BlazeFace):
+Conv2D, _FusedConv2D (BiasAdd [+ Relu]), DepthwiseConv2dNative, MaxPool
+(NHWC, VALID or SAME), Add/AddV2, Relu, LeakyRelu, Sigmoid, Pad, PadV2,
 Transpose, ConcatV2, SplitV, Reshape, ResizeBilinear, Identity; integer
 shape arithmetic (SparseToDense, AddV2 on constants) is folded here.  Every
 tensor keeps its TF.js shape: NHWC ops are wrapped in Transpose nodes (ONNX
@@ -126,6 +127,14 @@ def load_weights(model_path, spec):
     return out
 
 
+def signature(spec):
+    """The model's signature (top level, or in userDefinedMetadata)."""
+    sig = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature")
+    if not sig:
+        fail("the model has no signature (inputs/outputs)")
+    return sig
+
+
 def attr_ints(node, name):
     return [int(i) for i in node["attr"][name]["list"].get("i", [])]
 
@@ -219,22 +228,42 @@ class Converter:
         return False
 
     def conv(self, node, name, ins):
-        if attr_str(node, "data_format") != "NHWC" or attr_str(node, "padding") != "VALID":
-            fail("%s: only NHWC VALID Conv2D is supported" % name)
+        """Conv2D / _FusedConv2D / DepthwiseConv2dNative (NHWC, VALID or SAME)."""
+        padding = attr_str(node, "padding")
+        if attr_str(node, "data_format") != "NHWC" or padding not in ("VALID", "SAME"):
+            fail("%s: only NHWC VALID/SAME convolutions are supported" % name)
         if attr_ints(node, "dilations") != [1, 1, 1, 1]:
-            fail("%s: dilated Conv2D is not supported" % name)
+            fail("%s: dilated convolutions are not supported" % name)
         kind, (kh, kw, ci, co), v = self.const(ins[1])
-        oihw = [0.0] * len(v)  # HWIO -> OIHW
+        depthwise = node["op"] == "DepthwiseConv2dNative"
+        # HWIO -> OIHW; depthwise HWCM -> (C*M)1HW with group C
+        oc, ic = (ci * co, 1) if depthwise else (co, ci)
+        oihw = [0.0] * len(v)
         for h in range(kh):
             for w_ in range(kw):
                 for i in range(ci):
                     base = ((h * kw + w_) * ci + i) * co
                     for o in range(co):
-                        oihw[((o * ci + i) * kh + h) * kw + w_] = v[base + o]
-        wname = self.init(ref(ins[1])[0] + "/oihw", "float", [co, ci, kh, kw], oihw)
+                        if depthwise:
+                            oihw[(i * co + o) * kh * kw + h * kw + w_] = v[base + o]
+                        else:
+                            oihw[((o * ci + i) * kh + h) * kw + w_] = v[base + o]
+        args = [self.nchw(self.src(ins[0]), name), self.init(ref(ins[1])[0] + "/oihw", "float", [oc, ic, kh, kw], oihw)]
+        fused = []
+        if node["op"] == "_FusedConv2D":
+            fused = [base64.b64decode(f).decode() for f in node["attr"]["fused_ops"]["list"].get("s", [])]
+            if not fused or fused[0] != "BiasAdd" or any(f not in ("Relu",) for f in fused[1:]) or len(ins) != 3:
+                fail("%s: fused ops %s are not supported" % (name, fused))
+            args.append(self.src(ins[2]))
         s = attr_ints(node, "strides")
+        extra = {"group": ci} if depthwise else {}
+        if padding == "SAME":
+            extra["auto_pad"] = "SAME_UPPER"  # TF's SAME: the extra pixel at the end
         t = name + "/nchw_out"
-        self.emit("Conv", [self.nchw(self.src(ins[0]), name), wname], [t], kernel_shape=[kh, kw], strides=[s[1], s[2]])
+        conv_out = t if len(fused) < 2 else name + "/conv"
+        self.emit("Conv", args, [conv_out], kernel_shape=[kh, kw], strides=[s[1], s[2]], **extra)
+        if len(fused) == 2:
+            self.emit("Relu", [conv_out], [t])
         self.nhwc_out(t, name)
 
     def pad(self, node, name, ins):
@@ -257,22 +286,23 @@ class Converter:
             self.inputs.append(value_info(name, dims))
         elif self.fold(node):
             pass
-        elif op == "Conv2D":
+        elif op in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative"):
             self.conv(node, name, ins)
         elif op == "MaxPool":
-            k, s = attr_ints(node, "ksize"), attr_ints(node, "strides")
-            if attr_str(node, "data_format") != "NHWC" or attr_str(node, "padding") != "VALID":
-                fail("%s: only NHWC VALID MaxPool is supported" % name)
+            k, s, padding = attr_ints(node, "ksize"), attr_ints(node, "strides"), attr_str(node, "padding")
+            if attr_str(node, "data_format") != "NHWC" or padding not in ("VALID", "SAME"):
+                fail("%s: only NHWC VALID/SAME MaxPool is supported" % name)
             t = name + "/nchw_out"
+            extra = {"auto_pad": "SAME_UPPER"} if padding == "SAME" else {}
             self.emit("MaxPool", [self.nchw(self.src(ins[0]), name)], [t], kernel_shape=[k[1], k[2]],
-                      strides=[s[1], s[2]])
+                      strides=[s[1], s[2]], **extra)
             self.nhwc_out(t, name)
         elif op in ("Add", "AddV2"):
             self.emit("Add", [self.src(ins[0]), self.src(ins[1])], [name])
         elif op == "LeakyRelu":
             self.emit("LeakyRelu", [self.src(ins[0])], [name], alpha=float(node["attr"]["alpha"]["f"]))
-        elif op == "Sigmoid":
-            self.emit("Sigmoid", [self.src(ins[0])], [name])
+        elif op in ("Sigmoid", "Relu"):
+            self.emit(op, [self.src(ins[0])], [name])
         elif op == "Identity":
             self.emit("Identity", [self.src(ins[0])], [name])
         elif op in ("Pad", "PadV2"):
@@ -322,7 +352,7 @@ class Converter:
         for node in self.spec["modelTopology"]["node"]:
             self.convert_node(node)
         out_vi = []
-        sig = self.spec["signature"]["outputs"]
+        sig = signature(self.spec)["outputs"]
         if concat:
             self.concat_outputs([ref(o)[0] for o in outs], concat)
             width = sum(int(sig[o + ":0"]["tensorShape"]["dim"][2]["size"]) for o in outs[:2])
@@ -349,7 +379,7 @@ def main(argv):
         spec = json.load(f)
     if spec.get("format") != "graph-model":
         fail("%s: not a TF.js graph model" % a.model)
-    outs = a.outputs.split(",") if a.outputs else [ref(o)[0] for o in spec["signature"]["outputs"]]
+    outs = a.outputs.split(",") if a.outputs else [ref(o)[0] for o in signature(spec)["outputs"]]
     data = Converter(spec, load_weights(a.model, spec)).model(outs, a.concat)
     tmp = a.out + ".part"
     with open(tmp, "wb") as f:

@@ -9,6 +9,8 @@
  *   decode: softmax over the bins, expected value x stride, box around the
  *           anchor centre (cell + 0.5) x stride, per-class NMS, top-K
  *   output: boxes in input pixels, kind = COCO name (person and vehicles)
+ * Faces (BlazeFace, task face_detect) share the input, NMS and output; their
+ * decoding is carve__face_decode.
  * The choices and the measurements behind them are in docs/nn.md. */
 #include "nn/nn_internal.h"
 
@@ -62,17 +64,19 @@ carve_status carve__det_input(carve_ctx *ctx, const carve__nn_model *m, const ca
         carve_image_destroy(r);
         return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory preparing %s's input", m->name);
     }
-    t->rank = 4, t->shape[0] = 1, t->shape[1] = 3, t->shape[2] = H, t->shape[3] = W;
+    t->rank = 4, t->shape[0] = 1;
+    if (m->nhwc) t->shape[1] = H, t->shape[2] = W, t->shape[3] = 3;
+    else t->shape[1] = 3, t->shape[2] = H, t->shape[3] = W;
+    memset(t->data, 0, plane * 3 * sizeof(float)); /* padding: the mean */
     for (int c = 0; c < 3; c++) {
         int ch = m->bgr ? 2 - c : c; /* tensor channel c holds image channel ch */
         double mean = m->mean[c], inv = 1.0 / m->std[c];
-        float *o = t->data + (size_t)c * plane;
-        for (size_t i = 0; i < plane; i++) o[i] = 0; /* padding: the mean */
         for (int y = 0; y < nh; y++)
             for (int x = 0; x < nw; x++) {
                 const uint8_t *p = r->px + 4 * ((size_t)y * (size_t)nw + (size_t)x);
                 double a = p[3] / 255.0, v = p[ch] * a + mean * (1 - a); /* transparent: the mean */
-                o[(size_t)(y + py) * (size_t)W + (size_t)(x + px)] = (float)((v - mean) * inv);
+                size_t i = (size_t)(y + py) * (size_t)W + (size_t)(x + px);
+                t->data[m->nhwc ? i * 3 + (size_t)c : (size_t)c * plane + i] = (float)((v - mean) * inv);
             }
     }
     carve_image_destroy(r);
@@ -174,6 +178,56 @@ carve_status carve__det_decode(carve_ctx *ctx, const float *out, int rows, int w
     return CARVE_OK;
 }
 
+/* ---- faces (BlazeFace) ------------------------------------------------------------ */
+/* Anchor layout of the 256x256 BlazeFace ("back" model, MediaPipe's SSD
+ * anchors: offset 0.5, fixed size): 16x16 cells x 2 anchors, then 8x8 cells
+ * x 6 anchors; rows are cell-major, the anchors of a cell consecutive. */
+#define FACE_NLEVELS 2
+static const int face_grid[FACE_NLEVELS] = {16, 8};
+static const int face_per_cell[FACE_NLEVELS] = {2, 6};
+#define FACE_BOX 4           /* cx, cy, w, h offsets in input pixels; 6 keypoints follow */
+#define FACE_LOGIT_CLAMP 100.0
+
+carve_status carve__face_decode(carve_ctx *ctx, const float *out, int rows, int width, const carve__det_frame *f,
+                                const carve__det_params *p, carve__det **dets, int *n) {
+    *dets = NULL;
+    *n = 0;
+    int want = 0;
+    for (int l = 0; l < FACE_NLEVELS; l++) want += face_grid[l] * face_grid[l] * face_per_cell[l];
+    if (rows != want || width < 1 + FACE_BOX)
+        return carve__fail(ctx, CARVE_ERR_BACKEND, "face detection: output %dx%d is not BlazeFace's (want %d x (1 + 16))",
+                           rows, width, want);
+    carve__det *cand = malloc(DET_MAX_CANDIDATES * sizeof *cand);
+    if (!cand) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory decoding faces");
+    int nc = 0, r = 0;
+    for (int l = 0; l < FACE_NLEVELS; l++) {
+        int g = face_grid[l];
+        for (int cell = 0; cell < g * g; cell++)
+            for (int a = 0; a < face_per_cell[l]; a++, r++) {
+                const float *row = out + (size_t)r * (size_t)width;
+                double logit = fmax(-FACE_LOGIT_CLAMP, fmin(FACE_LOGIT_CLAMP, row[0])), sc = 1 / (1 + exp(-logit));
+                if (!(sc > p->score) || nc >= DET_MAX_CANDIDATES) continue;
+                double ax = (cell % g + p->centre) / g * f->in_w, ay = (cell / g + p->centre) / g * f->in_h;
+                double cx = ax + row[1], cy = ay + row[2], w = row[3], h = row[4];
+                double x0 = fmax(0, (cx - w / 2 - f->pad_x) / f->sx), y0 = fmax(0, (cy - h / 2 - f->pad_y) / f->sy);
+                double x1 = fmin(f->img_w, (cx + w / 2 - f->pad_x) / f->sx), y1 = fmin(f->img_h, (cy + h / 2 - f->pad_y) / f->sy);
+                if (x1 <= x0 || y1 <= y0) continue;
+                cand[nc++] = (carve__det){(float)x0, (float)y0, (float)x1, (float)y1, (float)sc, CARVE_DET_FACE};
+            }
+    }
+    if (nc > 1) qsort(cand, (size_t)nc, sizeof *cand, cmp_det);
+    int k = nms(cand, nc, p->iou);
+    if (k > p->max_out) k = p->max_out;
+    if (!k) {
+        free(cand);
+        return CARVE_OK;
+    }
+    carve__det *res = realloc(cand, (size_t)k * sizeof *res);
+    *dets = res ? res : cand;
+    *n = k;
+    return CARVE_OK;
+}
+
 /* ---- the adapter ------------------------------------------------------------------ */
 static void fill_info(carve_ctx *ctx, const carve__nn_model *m, const char *task, carve__nn_info *info) {
     const char *ver = NULL;
@@ -209,7 +263,7 @@ static carve_status to_boxes(carve_ctx *ctx, const carve__det *d, int nd, carve_
         int x0 = (int)floor(d[i].x0), y0 = (int)floor(d[i].y0), x1 = (int)ceil(d[i].x1), y1 = (int)ceil(d[i].y1);
         if (x1 <= x0 || y1 <= y0) continue;
         b[k].x = x0, b[k].y = y0, b[k].w = x1 - x0, b[k].h = y1 - y0, b[k].score = d[i].score;
-        snprintf(b[k].kind, sizeof b[k].kind, "%s", carve__coco_name(d[i].cls));
+        snprintf(b[k].kind, sizeof b[k].kind, "%s", d[i].cls == CARVE_DET_FACE ? "face" : carve__coco_name(d[i].cls));
         k++;
     }
     *boxes = b;
@@ -217,23 +271,25 @@ static carve_status to_boxes(carve_ctx *ctx, const carve__det *d, int nd, carve_
     return CARVE_OK;
 }
 
-carve_status carve__nn_detect_objects_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
-                                           carve__nn_info *info) {
+/* Runs the detector of task (object_detect or face_detect) on img. */
+static carve_status detect(carve_ctx *ctx, const char *task, const carve_image *img, carve__box **boxes, int *n,
+                           carve__nn_info *info) {
     *boxes = NULL;
     *n = 0;
     double t0 = carve__now();
-    if (!img || !img->px) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "object detection: no image");
-    if (img->w <= 0 || img->h <= 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "object detection: empty %dx%d image", img->w, img->h);
+    if (!img || !img->px) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "%s: no image", task);
+    if (img->w <= 0 || img->h <= 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "%s: empty %dx%d image", task, img->w, img->h);
     carve__nn_manifest *man = NULL;
     const carve__nn_model *m = NULL;
-    carve_status st = carve__nn_find_model(ctx, "object_detect", &man, &m);
+    carve_status st = carve__nn_find_model(ctx, task, &man, &m);
     if (st) return st;
     carve__nn_tensor in = {0}, out = {0};
     carve__det_frame f;
     carve__det *dets = NULL;
     int nd = 0;
+    bool faces = m->task == CARVE_NN_FACE_DETECT;
     if (m->size_mode != CARVE_NN_SIZE_FIXED) {
-        st = carve__fail(ctx, CARVE_ERR_CONFIG, "model %s: object_detect needs size_policy \"fixed\"", m->name);
+        st = carve__fail(ctx, CARVE_ERR_CONFIG, "model %s: %s needs size_policy \"fixed\"", m->name, task);
         goto done;
     }
     if ((st = carve__det_input(ctx, m, img, &in, &f))) goto done;
@@ -244,10 +300,11 @@ carve_status carve__nn_detect_objects_info(carve_ctx *ctx, const carve_image *im
         goto done;
     }
     carve__det_params p = {m->det_score, m->det_iou, m->det_max, DET_CENTRE};
-    if ((st = carve__det_decode(ctx, out.data, (int)out.shape[1], (int)out.shape[2], &f, &p, &dets, &nd))) goto done;
-    if ((st = to_boxes(ctx, dets, nd, boxes, n))) goto done;
+    st = (faces ? carve__face_decode : carve__det_decode)(ctx, out.data, (int)out.shape[1], (int)out.shape[2], &f, &p,
+                                                          &dets, &nd);
+    if (st || (st = to_boxes(ctx, dets, nd, boxes, n))) goto done;
     if (info) {
-        fill_info(ctx, m, "object_detect", info);
+        fill_info(ctx, m, task, info);
         info->seconds = carve__now() - t0;
     }
     st = carve__progress(ctx, 1, "nn");
@@ -264,6 +321,20 @@ done:
     return st;
 }
 
+carve_status carve__nn_detect_objects_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
+                                           carve__nn_info *info) {
+    return detect(ctx, "object_detect", img, boxes, n, info);
+}
+
 carve_status carve__nn_detect_objects(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n) {
-    return carve__nn_detect_objects_info(ctx, img, boxes, n, NULL);
+    return detect(ctx, "object_detect", img, boxes, n, NULL);
+}
+
+carve_status carve__nn_detect_faces_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
+                                         carve__nn_info *info) {
+    return detect(ctx, "face_detect", img, boxes, n, info);
+}
+
+carve_status carve__nn_detect_faces(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n) {
+    return detect(ctx, "face_detect", img, boxes, n, NULL);
 }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 static const char *const task_names[CARVE_NN_TASK__COUNT] = {"matte", "text_detect", "inpaint", "super_resolution",
-                                                             "depth", "object_detect"};
+                                                             "depth", "object_detect", "face_detect"};
 
 const char *carve__nn_task_name(int task) {
     return task >= 0 && task < CARVE_NN_TASK__COUNT ? task_names[task] : NULL;
@@ -155,7 +155,7 @@ static carve_status parse_params(vctx *v, json_t *pj, carve__nn_model *m) {
     carve_status st;
     double d;
     if (!json_is_object(pj)) return bad(v, "params", "must be an object");
-    if (m->task == CARVE_NN_OBJECT_DETECT) {
+    if (m->task == CARVE_NN_OBJECT_DETECT || m->task == CARVE_NN_FACE_DETECT) {
         static const char *const okeys[] = {"score", "iou", "max_detections", "letterbox", NULL};
         if ((st = only_keys(v, pj, "params.", okeys))) return st;
         if ((st = get_num(v, pj, "params.", "score", 0, 1, false, &m->det_score, false))) return st;
@@ -168,7 +168,7 @@ static carve_status parse_params(vctx *v, json_t *pj, carve__nn_model *m) {
         if (lb) m->letterbox = json_is_true(lb);
         return CARVE_OK;
     }
-    if (m->task != CARVE_NN_TEXT_DETECT) return bad(v, "params", "only text_detect and object_detect models take params");
+    if (m->task != CARVE_NN_TEXT_DETECT) return bad(v, "params", "only text_detect, object_detect and face_detect models take params");
     static const char *const pkeys[] = {"threshold", "box_score", "unclip", "max_candidates", NULL};
     if ((st = only_keys(v, pj, "params.", pkeys))) return st;
     if ((st = get_num(v, pj, "params.", "threshold", 0, 1, false, &m->threshold, false))) return st;
@@ -192,7 +192,7 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     char task[32];
     if ((st = get_str(v, jm, "task", true, task, sizeof task))) return st;
     m->task = carve__nn_task_find(task);
-    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution, depth or object_detect");
+    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution, depth, object_detect or face_detect");
     if ((st = get_str(v, jm, "file", true, m->file, sizeof m->file))) return st;
     if (strstr(m->file, "..")) return bad(v, "file", "must not contain \"..\"");
     if (m->file[0] == '/') snprintf(m->path, sizeof m->path, "%s", m->file);

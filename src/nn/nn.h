@@ -16,7 +16,8 @@
 #include "core.h"
 
 /** True if the runtime loads and a model for task ("matte", "text_detect",
- *  "inpaint", "super_resolution", "depth", "object_detect") is installed.  Clears no error;
+ *  "inpaint", "super_resolution", "depth", "object_detect", "face_detect") is
+ *  installed.  Clears no error;
  *  on false ctx's message says why. */
 bool carve__nn_available(carve_ctx *ctx, const char *task);
 /** "isnet-medium (ONNX Runtime 1.30.0, 2 threads)" for the run report, or
@@ -63,6 +64,12 @@ carve_status carve__nn_detect_objects(carve_ctx *ctx, const carve_image *img, ca
 /** As carve__nn_detect_objects; info (may be NULL) gets the provenance. */
 carve_status carve__nn_detect_objects_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
                                            carve__nn_info *info);
+
+/** Face detection (BlazeFace, for option erase_faces): as
+ *  carve__nn_detect_objects, kind "face", task "face_detect". */
+carve_status carve__nn_detect_faces(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n);
+carve_status carve__nn_detect_faces_info(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n,
+                                         carve__nn_info *info);
 
 /** Inpainting (LaMa-like: image + mask in, image out): pixels whose mask
  *  byte is non-zero are replaced; others are copied unchanged. */

@@ -23,6 +23,7 @@ typedef enum carve__nn_task {
     CARVE_NN_SUPER_RESOLUTION,
     CARVE_NN_DEPTH,
     CARVE_NN_OBJECT_DETECT,
+    CARVE_NN_FACE_DETECT,
     CARVE_NN_TASK__COUNT
 } carve__nn_task;
 /** "matte", "text_detect", ... ; NULL if out of range. */
@@ -161,6 +162,7 @@ carve_status carve__db_postprocess(carve_ctx *ctx, const float *prob, int w, int
 /* ---- object detection (detect.c) --------------------------------------- */
 #define CARVE_DET_CLASSES 80        /* COCO */
 #define CARVE_DET_SIDES 4           /* left, top, right, bottom distances */
+#define CARVE_DET_FACE (-1)         /* carve__det.cls of a face (BlazeFace) */
 /** How the model's input maps to the image: image = (tensor - pad) / scale. */
 typedef struct carve__det_frame {
     int in_w, in_h;          /* tensor size */
@@ -187,7 +189,13 @@ const char *carve__coco_name(int cls);
  *  malloc'd (NULL when *n == 0). */
 carve_status carve__det_decode(carve_ctx *ctx, const float *out, int rows, int width, const carve__det_frame *f,
                                const carve__det_params *p, carve__det **dets, int *n);
-/** The letterboxed (or stretched) NCHW input tensor of img (resampled with
+/** Decodes a BlazeFace output ([896, 1 + 16]: score logit, box cx, cy, w, h
+ *  offsets in input pixels, 6 keypoints) around its SSD anchors (centre
+ *  (cell + p->centre) / grid); sigmoid score > p->score, NMS, sorted; cls =
+ *  CARVE_DET_FACE. */
+carve_status carve__face_decode(carve_ctx *ctx, const float *out, int rows, int width, const carve__det_frame *f,
+                                const carve__det_params *p, carve__det **dets, int *n);
+/** The letterboxed (or stretched) NCHW/NHWC input tensor of img (resampled with
  *  carve__resize; alpha composited over the mean colour; padding = mean). */
 carve_status carve__det_input(carve_ctx *ctx, const carve__nn_model *m, const carve_image *img, carve__nn_tensor *t,
                               carve__det_frame *f);

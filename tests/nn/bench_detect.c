@@ -1,15 +1,16 @@
 /* bench_detect.c — the object detector's numbers and the measurements behind
  * its pre-processing and decoding choices (docs/nn.md); not a test.
  *
- *   bench_detect [--rgb255] [--stretch|--letterbox] [--centre C] [--score S] [--runs N]
- *                [--threads T] IMAGE...
+ *   bench_detect [--faces] [--rgb255] [--stretch|--letterbox] [--centre C] [--score S]
+ *                [--runs N] [--threads T] IMAGE...
  *       one line per detection: image, class, score, x, y, w, h (input
  *       pixels); then a line per image with the adapter's wall and CPU time
  *       (medians over N runs of pre-processing + inference + decoding, ms;
  *       the first run, which creates the session, is not counted when N > 1).  The flags
  *       change the manifest's pre-processing (RGB / 255 instead of BGR with
  *       mean/std; stretch or letterbox) and the decoding (anchor
- *       centre inside the cell; score threshold) for comparisons.
+ *       centre inside the cell; score threshold) for comparisons.  --faces:
+ *       the face detector (BlazeFace) instead of the object detector.
  */
 #include "core.h"
 #include "nn/nn_internal.h"
@@ -57,7 +58,8 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
         d = NULL;
         carve__det_params p = {o->score >= 0 ? o->score : m.det_score, m.det_iou, m.det_max, o->centre};
         if (carve__det_input(c, &m, im, &in, &f) || carve__ort_run(c, &m, &in, 1, &out, 1) ||
-            carve__det_decode(c, out.data, (int)out.shape[1], (int)out.shape[2], &f, &p, &d, &nd)) {
+            (m.task == CARVE_NN_FACE_DETECT ? carve__face_decode : carve__det_decode)(c, out.data, (int)out.shape[1],
+                                                                                   (int)out.shape[2], &f, &p, &d, &nd)) {
             fprintf(stderr, "%s: %s\n", path, carve_ctx_errmsg(c));
             return 1;
         }
@@ -67,7 +69,7 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
     }
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     for (int i = 0; i < nd; i++)
-        printf("%s\t%s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\n", name, carve__coco_name(d[i].cls), d[i].score, d[i].x0, d[i].y0,
+        printf("%s\t%s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\n", name, d[i].cls == CARVE_DET_FACE ? "face" : carve__coco_name(d[i].cls), d[i].score, d[i].x0, d[i].y0,
                d[i].x1 - d[i].x0, d[i].y1 - d[i].y0);
     qsort(tv, (size_t)o->runs, sizeof *tv, cmp_d);
     qsort(cv, (size_t)o->runs, sizeof *cv, cmp_d);
@@ -82,7 +84,7 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
 
 int main(int argc, char **argv) {
     opts o = {false, false, false, 0.5, -1, 1};
-    const char *threads = "1";
+    const char *threads = "1", *task = "object_detect";
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--rgb255")) o.rgb255 = true;
@@ -92,6 +94,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--score") && i + 1 < argc) o.score = atof(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = argv[++i];
+        else if (!strcmp(argv[i], "--faces")) task = "face_detect";
         else { fprintf(stderr, "bench_detect: unknown flag %s\n", argv[i]); return 2; }
     }
     if (i >= argc || o.runs < 1) { fprintf(stderr, "usage: bench_detect [flags] IMAGE...\n"); return 2; }
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
     carve_ctx_set_option(c, "nn_threads", threads);
     carve__nn_manifest *man = NULL;
     const carve__nn_model *m = NULL;
-    if (carve__nn_find_model(c, "object_detect", &man, &m)) { fprintf(stderr, "%s\n", carve_ctx_errmsg(c)); return 1; }
+    if (carve__nn_find_model(c, task, &man, &m)) { fprintf(stderr, "%s\n", carve_ctx_errmsg(c)); return 1; }
     int rc = 0;
     for (; i < argc && !rc; i++) rc = one(c, m, argv[i], &o);
     carve__nn_manifest_free(man);

@@ -121,20 +121,22 @@ static void test_manifest(void) {
     const char *broken = "{\"version\":1,\"models\":[";
     CHECK_ST(carve__nn_manifest_parse(c, broken, strlen(broken), "broken.json", "/m", &m), CARVE_ERR_CONFIG);
     CHECK(strstr(carve_ctx_errmsg(c), "broken.json") != NULL);
-    /* the committed default manifest is valid and lists the four models */
+    /* the committed default manifest is valid and lists the five models */
     char *text = NULL;
     size_t len = 0;
     CHECK_ST(carve__read_file(c, CARVE_SOURCE_ROOT "/share/models/manifest.json", 0, &text, &len), CARVE_OK);
     if (text) {
         CHECK_ST(carve__nn_manifest_parse(c, text, len, "manifest.json", "/m", &m), CARVE_OK);
-        CHECK(m && m->n == 4);
-        if (m && m->n == 4) {
+        CHECK(m && m->n == 5);
+        if (m && m->n == 5) {
             CHECK(m->models[0].task == CARVE_NN_TEXT_DETECT && m->models[0].bgr && m->models[0].long_side == 960 &&
                   m->models[0].multiple == 32 && fabs(m->models[0].box_score - 0.6) < 1e-9);
             CHECK(m->models[1].task == CARVE_NN_OBJECT_DETECT && !m->models[1].optional && m->models[1].bgr &&
                   m->models[1].width == 416 && !m->models[1].letterbox && m->models[1].det_max == 100 &&
                   fabs(m->models[1].mean[0] - 103.53) < 1e-9 && fabs(m->models[1].det_score - 0.25) < 1e-9);
-            CHECK(m->models[2].task == CARVE_NN_MATTE && m->models[2].optional && strstr(m->models[2].licence, "AGPL"));
+            CHECK(m->models[2].task == CARVE_NN_FACE_DETECT && m->models[2].nhwc && m->models[2].letterbox &&
+                  m->models[2].width == 256 && !m->models[2].bgr && fabs(m->models[2].det_score - 0.6) < 1e-9);
+            CHECK(m->models[3].task == CARVE_NN_MATTE && m->models[3].optional && strstr(m->models[3].licence, "AGPL"));
         }
         carve__nn_manifest_free(m);
         free(text);

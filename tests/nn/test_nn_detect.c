@@ -8,8 +8,11 @@
  *   pickup     the white pickup: "truck" or "car", tight box
  *   corrupt    a model file with the wrong bytes: CARVE_ERR_NOT_FOUND naming it
  *   missing    no model: unavailable, the message names the folder
+ *   face_decode / faces   BlazeFace: synthetic decoding; the face in
+ *              tests/data/faces (hand-measured box), none on vehicle photos
  * "decode" (decode, missing) needs neither runtime nor model; "nanodet" (bus,
- * pickup, corrupt) exits 77 (SKIP) when the runtime or the model is absent. */
+ * pickup, corrupt) and "blazeface" (faces) exit 77 (SKIP) when the runtime or
+ * the model is absent. */
 #include "../test.h"
 #include "core.h"
 #include "nn/nn_internal.h"
@@ -22,6 +25,7 @@ typedef struct hand_box { int x, y, w, h; } hand_box;
 static const hand_box bus_box = {65, 113, 408, 274};     /* rear edge, roof, front edge, front wheel */
 static const hand_box taxi_box = {463, 281, 83, 107};     /* visible part, cut by the frame at the right */
 static const hand_box pickup_box = {82, 281, 1628, 569};  /* tow bar to bumper, canopy to tyres */
+static const hand_box face_box = {247, 135, 103, 97};      /* tests/data/faces: forehead to chin, nose to ear */
 
 static double iou_box(const carve__box *b, hand_box h) {
     double iw = fmin(b->x + b->w, h.x + h.w) - fmax(b->x, h.x), ih = fmin(b->y + b->h, h.y + h.h) - fmax(b->y, h.y);
@@ -103,6 +107,36 @@ static void test_decode(void) {
     /* an output of the wrong shape is a backend error, not a crash */
     CHECK_ST(carve__det_decode(c, out, ROWS - 1, WIDTH, &f, &p, &dets, &n), CARVE_ERR_BACKEND);
     CHECK(n == 0 && dets == NULL);
+    free(out);
+    carve_ctx_destroy(c);
+}
+
+/* BlazeFace decoding: one face on the 16x16 level, one under the threshold. */
+static void test_face_decode(void) {
+    carve_ctx *c = carve_ctx_create();
+    enum { W = 17, ROWS16 = 16 * 16 * 2, ROWS8 = 8 * 8 * 6 };
+    float *out = calloc((size_t)(ROWS16 + ROWS8) * W, sizeof *out);
+    for (int r = 0; r < ROWS16 + ROWS8; r++) out[(size_t)r * W] = -20; /* sigmoid ~ 0 */
+    /* cell (5, 3) of the 16x16 level, second anchor: centre (88, 56) in the 256 input */
+    float *row = out + (size_t)((3 * 16 + 5) * 2 + 1) * W;
+    row[0] = 3, row[1] = 2, row[2] = -4, row[3] = 40, row[4] = 48; /* sigmoid(3) = 0.953 */
+    out[(size_t)(ROWS16 + 7) * W] = 0; /* 0.5: under the threshold */
+    /* a 512x256 image letterboxed into 256x256: scale 0.5, 64 rows of padding above */
+    carve__det_frame f = {256, 256, 0.5, 0.5, 0, 64, 512, 256};
+    carve__det_params p = {0.6, 0.3, 100, 0.5};
+    carve__det *d = NULL;
+    int n = 0;
+    CHECK_ST(carve__face_decode(c, out, ROWS16 + ROWS8, W, &f, &p, &d, &n), CARVE_OK);
+    CHECK(n == 1);
+    if (n == 1) {
+        CHECK(d[0].cls == CARVE_DET_FACE && fabsf(d[0].score - 0.9526f) < 1e-3f);
+        CHECK_NEAR(d[0].x0, (90 - 20) * 2, 1e-3); /* centre 88 + 2, half width 20 */
+        CHECK_NEAR(d[0].x1, (90 + 20) * 2, 1e-3);
+        CHECK_NEAR(d[0].y0, (52 - 24 - 64) * 2 < 0 ? 0 : (52 - 24 - 64) * 2, 1e-3); /* clipped at the top */
+        CHECK_NEAR(d[0].y1, (52 + 24 - 64) * 2, 1e-3);
+    }
+    free(d);
+    CHECK_ST(carve__face_decode(c, out, ROWS16, W, &f, &p, &d, &n), CARVE_ERR_BACKEND);
     free(out);
     carve_ctx_destroy(c);
 }
@@ -211,10 +245,40 @@ static void test_missing(void) {
     carve_ctx_destroy(c);
 }
 
+static void test_faces(void) {
+    carve_ctx *c = new_ctx();
+    carve_image *im = NULL;
+    CHECK_ST(carve_image_load(c, CARVE_TEST_DATA "/faces/office_chessboard_left06.jpg", &im), CARVE_OK);
+    carve__box *b = NULL;
+    int n = 0;
+    carve__nn_info info;
+    CHECK_ST(carve__nn_detect_faces_info(c, im, &b, &n, &info), CARVE_OK);
+    float s = 0;
+    double v = best_iou(b, n, face_box, "face", NULL, &s);
+    fprintf(stderr, "  face IoU %.3f (score %.2f), %d boxes\n", v, s, n);
+    CHECK(n == 1 && v >= 0.7 && s >= 0.8);
+    CHECK(!strcmp(info.model, "blazeface") && info.input_w == 256 && info.seconds > 0);
+    free(b);
+    carve_image_destroy(im);
+    /* no face on the vehicle photos (their false positives score <= 0.52) */
+    static const char *const photos[] = {"bus_red_london_plate.jpg", "pickup_white_street.jpg", "sedan_black_side.jpg"};
+    for (size_t k = 0; k < sizeof photos / sizeof photos[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, photos[k]);
+        CHECK_ST(carve_image_load(c, path, &im), CARVE_OK);
+        CHECK_ST(carve__nn_detect_faces(c, im, &b, &n), CARVE_OK);
+        CHECKF(n == 0, "%s: %d faces", photos[k], n);
+        free(b);
+        carve_image_destroy(im);
+    }
+    carve_ctx_destroy(c);
+}
+
 int main(int argc, char **argv) {
     const char *part = argc > 1 ? argv[1] : "";
     if (!strcmp(part, "decode")) { /* no runtime or model needed */
         RUN(test_decode);
+        RUN(test_face_decode);
         RUN(test_missing);
     } else if (!strcmp(part, "nanodet")) { /* SKIP (77) when the detector is not installed */
         carve_ctx *c = new_ctx();
@@ -224,8 +288,15 @@ int main(int argc, char **argv) {
         RUN(test_bus);
         RUN(test_pickup);
         RUN(test_corrupt);
+    } else if (!strcmp(part, "blazeface")) { /* SKIP (77) when the face detector is not installed */
+        carve_ctx *c = new_ctx();
+        bool have = carve__nn_available(c, "face_detect");
+        if (!have) fprintf(stderr, "  skipped: %s\n", carve_ctx_errmsg(c));
+        carve_ctx_destroy(c);
+        if (!have) { carve__nn_shutdown(); return 77; }
+        RUN(test_faces);
     } else {
-        fprintf(stderr, "usage: test_nn_detect decode|nanodet\n");
+        fprintf(stderr, "usage: test_nn_detect decode|nanodet|blazeface\n");
         return 2;
     }
     carve__nn_shutdown();

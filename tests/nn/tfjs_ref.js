@@ -1,9 +1,10 @@
-// tfjs_ref.js — the TF.js reference for the NanoDet conversion test.
-//   node tfjs_ref.js MODEL.json DIR
+// tfjs_ref.js — the TF.js reference for the conversion test (tests/nn/convert.sh).
+//   node tfjs_ref.js MODEL.json DIR OUT1,OUT2,...
 // Runs the TF.js graph model (CPU backend) on every DIR/in_K.f32 (float32,
 // the model's input shape) and writes DIR/ref_K.f32: for each (scores, boxes)
-// output pair of the strides 8, 16, 32, the rows [scores | boxes] — the layout
-// of the converted model's single output.
+// pair of the named outputs ([1, N, a] and [1, N, b]), the rows
+// [scores | boxes], pairs one after the other — the layout of the converted
+// model's single output (tfjs2onnx.py --outputs ... --concat).
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -12,11 +13,9 @@ const tf = require(path.join(modules, '@tensorflow', 'tfjs-core'));
 require(path.join(modules, '@tensorflow', 'tfjs-backend-cpu'));
 const tfc = require(path.join(modules, '@tensorflow', 'tfjs-converter'));
 
-// (scores, boxes) per stride, as in the converter's --outputs
-const OUTPUTS = ['Identity', 'Identity_3', 'Identity_1', 'Identity_4', 'Identity_2', 'Identity_5'];
-
 async function main() {
-  const [modelPath, dir] = process.argv.slice(2);
+  const [modelPath, dir, names] = process.argv.slice(2);
+  const OUTPUTS = names.split(',');
   const spec = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
   const group = spec.weightsManifest[0];
   const bufs = group.paths.map((p) => fs.readFileSync(path.join(path.dirname(modelPath), p)));
@@ -24,13 +23,15 @@ async function main() {
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
   await tf.setBackend('cpu');
   const model = await tfc.loadGraphModel(tf.io.fromMemory({ modelTopology: spec.modelTopology, weightSpecs: group.weights, weightData }));
-  const dims = spec.signature.inputs['input_1:0'].tensorShape.dim.map((d) => Number(d.size));
+  const sig = spec.signature || spec.userDefinedMetadata.signature;
+  const [inName] = Object.keys(sig.inputs);
+  const dims = sig.inputs[inName].tensorShape.dim.map((d) => Number(d.size));
   const files = fs.readdirSync(dir).filter((f) => /^in_\d+\.f32$/.test(f)).sort();
   if (!files.length) throw new Error(`no in_K.f32 files in ${dir}`);
   for (const f of files) {
     const raw = fs.readFileSync(path.join(dir, f));
     const x = tf.tensor(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), dims);
-    const outs = model.execute({ input_1: x }, OUTPUTS);
+    const outs = model.execute({ [inName.replace(/:0$/, '')]: x }, OUTPUTS);
     const rows = [];
     for (let k = 0; k < OUTPUTS.length; k += 2) {
       const [s, b] = [outs[k], outs[k + 1]];
