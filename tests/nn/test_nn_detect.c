@@ -4,7 +4,8 @@
  *              bins around (cell + 0.5) x stride, image mapping, per-class NMS,
  *              dropped classes, the detection cap
  *   bus        the London bus photo: the bus as "bus" with a tight box, the
- *              taxi as "car" (boxes measured by hand on the photo), provenance
+ *              taxi as "car" (boxes measured by hand on the photo), provenance,
+ *              the same boxes (bytes) at 2 and 1 threads
  *   pickup     the white pickup: "truck" or "car", tight box
  *   corrupt    a model file with the wrong bytes: CARVE_ERR_NOT_FOUND naming it
  *   missing    no model: unavailable, the message names the folder
@@ -175,7 +176,11 @@ static void test_bus(void) {
     CHECK(!strcmp(info.task, "object_detect") && !strcmp(info.model, "nanodet-coco"));
     CHECK(strlen(info.sha256) == 64 && *info.runtime && strstr(info.file, "nanodet_coco_416.onnx"));
     CHECK(info.input_w == 416 && info.input_h == 416 && info.seconds > 0 && info.threads == 2);
-    /* deterministic */
+    /* deterministic, whatever the thread count (a session per count) */
+    CHECK_ST(carve__nn_detect_objects(c, im, &b2, &n2), CARVE_OK);
+    CHECK(n2 == n && (n == 0 || !memcmp(b, b2, (size_t)n * sizeof *b)));
+    free(b2);
+    CHECK_ST(carve_ctx_set_option(c, "nn_threads", "1"), CARVE_OK);
     CHECK_ST(carve__nn_detect_objects(c, im, &b2, &n2), CARVE_OK);
     CHECK(n2 == n && (n == 0 || !memcmp(b, b2, (size_t)n * sizeof *b)));
     free(b);
