@@ -9,8 +9,8 @@ sudo=""
 
 pkgs=(gcc pkg-config meson ninja-build libvips-dev libpng-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev
       librsvg2-dev librsvg2-bin)
-# carved's PostgreSQL store (several nodes)
-pkgs+=(libpq-dev)
+# carved's PostgreSQL store (several nodes) and webhooks (libcurl)
+pkgs+=(libpq-dev libcurl4-openssl-dev)
 # python3 + npm: the default models' installer (scripts/onnx/setup.sh: ONNX
 # Runtime and model downloads, the NanoDet conversion)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

@@ -2,6 +2,7 @@
  * no CPU work here beyond header sniffing: jobs run on the worker pool).
  * Every error is JSON: {"error":{"code":"...","message":"..."}}. */
 #include "srv_internal.h"
+#include "webhook.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -224,6 +225,19 @@ void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row
         carve__buf_json_str(b, row->error);
         carve__buf_puts(b, "\"},");
     } else carve__buf_puts(b, "\"error\":null,");
+    if (row->webhook_url) {
+        static const char *hs[] = {"none", "pending", "delivered", "failed"};
+        int h = row->webhook_state >= 0 && row->webhook_state <= CARVE__HOOK_FAILED ? row->webhook_state : 0;
+        carve__buf_puts(b, "\"webhook\":{\"url\":\"");
+        carve__buf_json_str(b, row->webhook_url);
+        carve__buf_printf(b, "\",\"state\":\"%s\",\"attempts\":%d,\"%s\":%.3f,\"last_error\":", hs[h],
+                          row->webhook_attempts, h == CARVE__HOOK_PENDING ? "next_attempt" : "at", row->webhook_at);
+        if (row->webhook_error) {
+            carve__buf_putc(b, '"');
+            carve__buf_json_str(b, row->webhook_error);
+            carve__buf_puts(b, "\"},");
+        } else carve__buf_puts(b, "null},");
+    } else carve__buf_puts(b, "\"webhook\":null,");
     carve__buf_printf(b,
                       "\"urls\":{\"self\":\"/v1/jobs/%s\",\"events\":\"/v1/jobs/%s/events\",\"result\":"
                       "\"/v1/jobs/%s/result\",\"report\":\"/v1/jobs/%s/report\",\"artifacts\":{",
@@ -331,6 +345,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static bool option_forbidden(const carve_option_info *o) {
     static const char *const keys[] = {"threads", "max_pixels", "models_dir", "ort_library", "erase_mask",
                                        "nn_threads", "keep_intermediates"};
+    if (!strcmp(o->key, "callback_url")) return false; /* a server default a job may override */
     if (!strcmp(o->group, "server")) return true;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(o->key, keys[i])) return true;
@@ -349,7 +364,31 @@ static bool builtin_palette(const char *name) {
 
 /* Validates the options object in place (palette names resolved: custom
  * palettes are moved into *pal_text).  0 or an HTTP code with msg. */
-static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char *msg, size_t mlen) {
+/* The job's effective callback_url (its own or the server default): checked
+ * against the address policy; *url malloc'd, NULL when none. */
+static int check_callback(carve__srv *s, carve_ctx *t, char **url, char *msg, size_t mlen) {
+    const char *cb = carve__opt_str(t, CARVE_OPTID_callback_url);
+    *url = NULL;
+    if (!cb || !*cb) return 0;
+    const char *secret = carve__opt_str(s->cfg, CARVE_OPTID_webhook_secret);
+    if (!carve__hook_available()) {
+        snprintf(msg, mlen, "option 'callback_url': this carved was built without libcurl (no webhooks)");
+        return 501;
+    }
+    if (!secret || !*secret) {
+        snprintf(msg, mlen, "option 'callback_url': webhooks are off on this server (the operator has not set "
+                            "webhook_secret)");
+        return 400;
+    }
+    if (carve__hook_check_url(cb, carve__opt_str(s->cfg, CARVE_OPTID_webhook_allow), msg, mlen)) return 400;
+    if (!(*url = strdup(cb))) {
+        snprintf(msg, mlen, "out of memory");
+        return 500;
+    }
+    return 0;
+}
+
+static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char **hook_url, char *msg, size_t mlen) {
     const char *key;
     json_t *val;
     void *tmp;
@@ -400,7 +439,7 @@ static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char *m
     } else if (carve_ctx_apply_json(t, dump, "request")) {
         snprintf(msg, mlen, "%s", carve_ctx_errmsg(t));
         code = 400;
-    }
+    } else code = check_callback(s, t, hook_url, msg, mlen);
     carve_ctx_destroy(t);
     free(dump);
     return code;
@@ -591,8 +630,8 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
             goto done;
         }
     }
-    char *pal_text = NULL;
-    int code = validate_options(s, opts, &pal_text, msg, sizeof msg);
+    char *pal_text = NULL, *hook_url = NULL;
+    int code = validate_options(s, opts, &pal_text, &hook_url, msg, sizeof msg);
     if (!code && pal_upload) {
 #if CARVE_SRV_HAVE_CHROMA
         carve_ctx *t = carve_ctx_create();
@@ -615,6 +654,7 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     }
     if (code) {
         free(pal_text);
+        free(hook_url);
         pthread_mutex_lock(&s->mmu);
         s->rejected_invalid++;
         pthread_mutex_unlock(&s->mmu);
@@ -636,6 +676,8 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         row.options = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
         row.palette = pal_text;
         pal_text = NULL;
+        row.webhook_url = hook_url;
+        hook_url = NULL;
         if (ikey) {
             row.idem_key = strdup(ikey);
             row.idem_hash = ihash;
@@ -648,6 +690,7 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
             s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
     }
     free(pal_text);
+    free(hook_url);
     if (code == 429) {
         if (full) {
             pthread_mutex_lock(&s->mmu);

@@ -9,6 +9,7 @@
  * (registry, worker, SSE streams each hold one) and are never touched by the
  * sweeper, so nothing is freed under a worker or a client. */
 #include "srv_internal.h"
+#include "webhook.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -914,6 +915,7 @@ static void *worker_main(void *arg) {
 
         /* store first (outside srv->mu: commits fsync), memory after */
         final = commit_outcome(s, j, final, st, msg, tj, lj);
+        if (carve__job_terminal(final)) carve__hook_wake(s); /* its webhook, if any, is due now */
         pthread_mutex_lock(&s->mu);
         j->state = final;
         reg_remove(s, j);
@@ -1199,6 +1201,7 @@ carve_status carve__srv_create(carve_ctx *cfg, carve__srv **out) {
     pthread_mutex_init(&s->mmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->sweep_cv, NULL);
+    pthread_cond_init(&s->hook_cv, NULL);
     s->log_level = carve__opt_enum(s->cfg, CARVE_OPTID_log_level);
     s->avg_job_s = 5;
     s->engine = carve__opt_enum(s->cfg, CARVE_OPTID_engine) == 1 ? synthetic_engine : PIPELINE_ENGINE;
@@ -1322,6 +1325,7 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
             return carve__fail(errctx, CARVE_ERR_INTERNAL, "cannot start worker threads");
         }
     if (pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0) s->sweeper_started = true;
+    if (carve__hook_start(s)) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "cannot start the webhook thread");
     st = carve__http_start(s, errctx);
     if (st) {
         carve__srv_stop(s);
@@ -1353,6 +1357,7 @@ void carve__srv_stop(carve__srv *s) {
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
     if (s->sweeper_started) pthread_join(s->sweeper, NULL);
+    carve__hook_stop(s);
     s->sweeper_started = false;
     s->nworkers = 0;
     s->started = false;
@@ -1379,5 +1384,6 @@ void carve__srv_destroy(carve__srv *s) {
     pthread_mutex_destroy(&s->mmu);
     pthread_cond_destroy(&s->qcv);
     pthread_cond_destroy(&s->sweep_cv);
+    pthread_cond_destroy(&s->hook_cv);
     free(s);
 }

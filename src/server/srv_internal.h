@@ -76,6 +76,11 @@ struct carve__srv {
     double lease_s;
     unsigned wake_seq;      /* mu: bumped by local submissions and NOTIFY */
     bool store_down;        /* mu: the last store call failed */
+    /* webhooks (webhook.c) */
+    pthread_t hook_thread;
+    bool hook_started;
+    bool hook_wake;         /* mu */
+    pthread_cond_t hook_cv; /* with mu */
     /* metrics (mmu) */
     pthread_mutex_t mmu;
     long long submitted, rejected_full, rejected_invalid, http_requests[6];

@@ -32,6 +32,13 @@ typedef struct carve__job_row {
     char *log;                         /* JSON array of the last log lines, or NULL */
     double progress;                   /* shared stores: the running node's last heartbeat */
     char stage[32];
+    /* webhook (the durable outbox is these columns: a terminal state with a
+     * callback_url makes the delivery pending in the same statement) */
+    char *webhook_url;                 /* put_job: where to POST the final state, or NULL */
+    int webhook_state;                 /* CARVE__HOOK_* */
+    int webhook_attempts;
+    double webhook_at;                 /* delivered at, or next try */
+    char *webhook_error;               /* last failure */
     char *idem_key;                    /* put_job: Idempotency-Key to record with the job, or NULL */
     char *idem_hash;                   /* put_job: sha256 (hex) of the request it keys */
 } carve__job_row;
@@ -45,6 +52,8 @@ typedef struct carve__job_query {
     char after_id[33];
     int limit;            /* rows wanted (the caller's array holds that many) */
 } carve__job_query;
+
+enum { CARVE__HOOK_NONE, CARVE__HOOK_PENDING, CARVE__HOOK_DELIVERED, CARVE__HOOK_FAILED };
 
 /* Idempotency keys are remembered this long (seconds). */
 #define CARVE__IDEM_TTL_S (24.0 * 3600.0)
@@ -74,6 +83,14 @@ struct carve__store {
                     size_t errlen);
     /* forgets an idempotency key (its job was deleted) */
     int (*idem_forget)(carve__store *s, const char *key, char *err, size_t errlen);
+    /* webhooks due at `now` (pending, next try passed), oldest first; each
+     * is leased for lease_s (its next try moved on) so that one node
+     * delivers it */
+    int (*webhook_claim)(carve__store *s, double now, double lease_s, char (*ids)[33], int max, int *n, char *err,
+                         size_t errlen);
+    /* records a delivery attempt: state, attempts, when (delivered at, or the next try), error */
+    int (*webhook_done)(carve__store *s, const char *id, int state, int attempts, double when, const char *error,
+                        char *err, size_t errlen);
     /* counts[state] for every state */
     int (*count_states)(carve__store *s, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen);
     /* deletes the row if its state is terminal (or any state when force) and

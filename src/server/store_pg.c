@@ -181,6 +181,11 @@ static const char *const migrations[] = {
     " created double precision NOT NULL);"
     "ALTER TABLE carve_jobs ADD COLUMN progress double precision NOT NULL DEFAULT 0,"
     " ADD COLUMN stage text NOT NULL DEFAULT '', ADD COLUMN completions int NOT NULL DEFAULT 0;",
+    /* 3: webhooks (the outbox: pending deliveries are rows with webhook_state 1) */
+    "ALTER TABLE carve_jobs ADD COLUMN webhook_url text, ADD COLUMN webhook_state int NOT NULL DEFAULT 0,"
+    " ADD COLUMN webhook_attempts int NOT NULL DEFAULT 0,"
+    " ADD COLUMN webhook_at double precision NOT NULL DEFAULT 0, ADD COLUMN webhook_error text;"
+    "CREATE INDEX carve_jobs_webhook ON carve_jobs(webhook_state, webhook_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK "7305661442"
@@ -242,7 +247,9 @@ int carve__store_pg_migrate(const char *conninfo, int upto, char *err, size_t er
 }
 
 /* ---- jobs ------------------------------------------------------------------- */
-#define ROW_COLS "id,state,created,started,finished,attempts,options,palette,error,error_kind,timings,progress,stage"
+#define ROW_COLS                                                                                          \
+    "id,state,created,started,finished,attempts,options,palette,error,error_kind,timings,progress,stage,"   \
+    "webhook_url,webhook_state,webhook_attempts,webhook_at,webhook_error"
 
 static void read_row(const PGresult *r, int i, carve__job_row *o, bool with_log) {
     memset(o, 0, sizeof *o);
@@ -259,7 +266,12 @@ static void read_row(const PGresult *r, int i, carve__job_row *o, bool with_log)
     o->timings = dup_val(r, i, 10);
     o->progress = strtod(PQgetvalue(r, i, 11), NULL);
     snprintf(o->stage, sizeof o->stage, "%s", PQgetvalue(r, i, 12));
-    if (with_log) o->log = dup_val(r, i, 13);
+    o->webhook_url = dup_val(r, i, 13);
+    o->webhook_state = atoi(PQgetvalue(r, i, 14));
+    o->webhook_attempts = atoi(PQgetvalue(r, i, 15));
+    o->webhook_at = strtod(PQgetvalue(r, i, 16), NULL);
+    o->webhook_error = dup_val(r, i, 17);
+    if (with_log) o->log = dup_val(r, i, 18);
 }
 
 static void fmt_double(char *out, size_t n, double v) { snprintf(out, n, "%.17g", v); }
@@ -292,10 +304,11 @@ static int put_job(carve__store *st, const carve__job_row *row, char *err, size_
         char created[40], state[8];
         fmt_double(created, sizeof created, row->created);
         snprintf(state, sizeof state, "%d", CARVE__JOB_QUEUED);
-        const char *v[] = {row->id, state, created, row->options ? row->options : "{}", row->palette};
+        const char *v[] = {row->id, state, created, row->options ? row->options : "{}", row->palette,
+                           row->webhook_url};
         PGresult *r = run(pc, PGRES_COMMAND_OK,
-                          "INSERT INTO carve_jobs(id,state,created,options,palette) VALUES($1,$2,$3,$4,$5)", 5, v, err,
-                          errlen);
+                          "INSERT INTO carve_jobs(id,state,created,options,palette,webhook_url) "
+                          "VALUES($1,$2,$3,$4,$5,$6)", 6, v, err, errlen);
         if (r) {
             PQclear(r);
             r = run(pc, PGRES_TUPLES_OK, "SELECT pg_notify('carve_jobs','')", 0, NULL, err, errlen);
@@ -338,7 +351,9 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
             ? "UPDATE carve_jobs SET state=$3::int, started=0, lease_token=NULL, lease_until=NULL WHERE id=$1 AND "
               "($2::int<0 OR state=$2::int)"
             : "UPDATE carve_jobs SET state=$3::int, finished=$4::float8, error=$5, error_kind=$6, "
-              "timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL WHERE id=$1 AND "
+              "timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL, "
+              "webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END, "
+              "webhook_at=$4::float8 WHERE id=$1 AND "
               "($2::int<0 OR state=$2::int)";
     long n = cmd((pg_store *)st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v, err, errlen);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
@@ -356,7 +371,8 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
     pg_conn *pc = conn_get(s, err, errlen);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "SELECT id FROM carve_jobs WHERE state=$1::int AND ($2::float8<=0 OR finished<$2::float8) ORDER BY seq "
+                      "SELECT id FROM carve_jobs WHERE state=$1::int AND ($2::float8<=0 OR finished<$2::float8) AND "
+                      "webhook_state<>1 ORDER BY seq "
                       "LIMIT $3::int", 3, v,
                       err, errlen);
     conn_put(pc);
@@ -415,6 +431,40 @@ static int idem_forget(carve__store *st, const char *key, char *err, size_t errl
     return cmd((pg_store *)st, "DELETE FROM carve_idempotency WHERE key=$1", 1, v, err, errlen) < 0 ? -1 : 0;
 }
 
+static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n,
+                         char *err, size_t errlen) {
+    *n = 0;
+    char sn[40], sl[40], sm[16];
+    fmt_double(sn, sizeof sn, now);
+    fmt_double(sl, sizeof sl, lease_s);
+    snprintf(sm, sizeof sm, "%d", max);
+    const char *v[] = {sn, sl, sm};
+    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    if (!pc) return -1;
+    PGresult *r = run(pc, PGRES_TUPLES_OK,
+                      "UPDATE carve_jobs SET webhook_at=$1::float8+$2::float8 WHERE id IN (SELECT id FROM carve_jobs"
+                      " WHERE webhook_state=1 AND webhook_at<=$1::float8 ORDER BY webhook_at LIMIT $3::int"
+                      " FOR UPDATE SKIP LOCKED) RETURNING id", 3, v, err, errlen);
+    conn_put(pc);
+    if (!r) return -1;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
+    PQclear(r);
+    return 0;
+}
+
+static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error,
+                        char *err, size_t errlen) {
+    char ss[8], sa[16], sw[40];
+    snprintf(ss, sizeof ss, "%d", state);
+    snprintf(sa, sizeof sa, "%d", attempts);
+    fmt_double(sw, sizeof sw, when);
+    const char *v[] = {id, ss, sa, sw, error};
+    long n = cmd((pg_store *)st,
+                 "UPDATE carve_jobs SET webhook_state=$2::int, webhook_attempts=$3::int, webhook_at=$4::float8,"
+                 " webhook_error=$5 WHERE id=$1", 5, v, err, errlen);
+    return n < 0 ? -1 : n > 0 ? 0 : 1;
+}
+
 static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen) {
     for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = 0;
     pg_conn *pc = conn_get((pg_store *)st, err, errlen);
@@ -442,7 +492,7 @@ static int delete_job(carve__store *st, const char *id, int force, char *err, si
     const char *v[] = {id, sf, sd};
     int rc = begin(pc, err, errlen) ? 0 : -1;
     PGresult *r = NULL;
-    if (!rc && !(r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_jobs WHERE id=$1 AND ($2::int=1 OR state>=$3::int)", 3, v,
+    if (!rc && !(r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_jobs WHERE id=$1 AND ($2::int=1 OR (state>=$3::int AND webhook_state<>1))", 3, v,
                          err, errlen))) rc = -1;
     if (!rc) {
         rc = atol(PQcmdTuples(r)) > 0 ? 0 : 1;
@@ -673,6 +723,8 @@ static int finish(carve__store *st, const char *id, const char *token, int to, d
     long n = cmd((pg_store *)st,
                  "UPDATE carve_jobs SET state=$3::int, finished=$4::float8, error=$5, error_kind=$6,"
                  " timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL,"
+                 " webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END,"
+                 " webhook_at=$4::float8,"
                  " progress=CASE WHEN $3::int=2 THEN 1 ELSE progress END,"
                  " completions=completions+CASE WHEN $3::int=2 THEN 1 ELSE 0 END"
                  " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v, err, errlen);
@@ -712,7 +764,9 @@ static int expire(carve__store *st, int max_attempts, int *requeued, int *failed
                       " time its node stopped answering (lease expired on '||coalesce(lease_owner,'?')||');"
                       " max_attempts is '||$1 END, error_kind=CASE WHEN attempts>=$1::int THEN 'lease_expired' END,"
                       " lease_token=CASE WHEN attempts>=$1::int THEN lease_token END, lease_owner=NULL,"
-                      " lease_until=NULL"
+                      " lease_until=NULL, webhook_state=CASE WHEN attempts>=$1::int AND webhook_url IS NOT NULL AND"
+                      " webhook_state=0 THEN 1 ELSE webhook_state END,"
+                      " webhook_at=extract(epoch from clock_timestamp())"
                       " WHERE state=1 AND lease_until<clock_timestamp() RETURNING state", 1, v, err, errlen);
     if (r) {
         for (int i = 0; i < PQntuples(r); i++) (atoi(PQgetvalue(r, i, 0)) == 0 ? (*requeued)++ : (*failed)++);
@@ -843,6 +897,8 @@ static void set_ops(pg_store *s) {
     s->ops.idem_get = idem_get;
     s->ops.idem_forget = idem_forget;
     s->ops.count_states = count_states;
+    s->ops.webhook_claim = webhook_claim;
+    s->ops.webhook_done = webhook_done;
     s->ops.delete_job = delete_job;
     s->ops.put_file = put_file;
     s->ops.get_file = get_file;

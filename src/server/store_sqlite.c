@@ -64,6 +64,8 @@ void carve__job_row_free(carve__job_row *r) {
     free(r->timings);
     free(r->log);
     free(r->idem_key);
+    free(r->webhook_url);
+    free(r->webhook_error);
     free(r->idem_hash);
     memset(r, 0, sizeof *r);
 }
@@ -127,14 +129,15 @@ static int insert_job(sq_store *s, const carve__job_row *r) {
     sqlite3_stmt *q = NULL;
     int rc = -1;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO jobs(id,state,created,started,finished,attempts,options,palette) "
-                           "VALUES(?,?,?,0,0,0,?,?)", -1, &q, NULL) != SQLITE_OK) return -1;
+                           "INSERT INTO jobs(id,state,created,started,finished,attempts,options,palette,webhook_url) "
+                           "VALUES(?,?,?,0,0,0,?,?,?)", -1, &q, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 2, CARVE__JOB_QUEUED);
     sqlite3_bind_double(q, 3, r->created);
     sqlite3_bind_text(q, 4, r->options ? r->options : "{}", -1, SQLITE_STATIC);
     if (r->palette) sqlite3_bind_text(q, 5, r->palette, -1, SQLITE_STATIC);
     else sqlite3_bind_null(q, 5);
+    if (r->webhook_url) sqlite3_bind_text(q, 6, r->webhook_url, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
     sqlite3_finalize(q);
     return rc;
@@ -156,7 +159,9 @@ static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t 
     return rc;
 }
 
-#define ROW_COLUMNS "id,state,created,started,finished,attempts,options,palette,error,error_kind,timings"
+#define ROW_COLUMNS                                                                                      \
+    "id,state,created,started,finished,attempts,options,palette,error,error_kind,timings,webhook_url,"     \
+    "webhook_state,webhook_attempts,webhook_at,webhook_error"
 
 /* Fills o from a row selected with ROW_COLUMNS (then log, when with_log). */
 static void read_row(sqlite3_stmt *q, carve__job_row *o, bool with_log) {
@@ -171,7 +176,12 @@ static void read_row(sqlite3_stmt *q, carve__job_row *o, bool with_log) {
     o->error = dupn(sqlite3_column_text(q, 8));
     o->error_kind = dupn(sqlite3_column_text(q, 9));
     o->timings = dupn(sqlite3_column_text(q, 10));
-    if (with_log) o->log = dupn(sqlite3_column_text(q, 11));
+    o->webhook_url = dupn(sqlite3_column_text(q, 11));
+    o->webhook_state = sqlite3_column_int(q, 12);
+    o->webhook_attempts = sqlite3_column_int(q, 13);
+    o->webhook_at = sqlite3_column_double(q, 14);
+    o->webhook_error = dupn(sqlite3_column_text(q, 15));
+    if (with_log) o->log = dupn(sqlite3_column_text(q, 16));
 }
 
 static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
@@ -211,7 +221,8 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
         : to == CARVE__JOB_QUEUED
             ? "UPDATE jobs SET state=?2, started=0 WHERE id=?1 AND (?4<0 OR state=?4)"
             : "UPDATE jobs SET state=?2, finished=?3, error=?5, error_kind=?6, timings=coalesce(?7,timings), "
-              "log=coalesce(?8,log) WHERE id=?1 AND (?4<0 OR state=?4)";
+              "log=coalesce(?8,log), webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 "
+              "ELSE webhook_state END, webhook_at=?3 WHERE id=?1 AND (?4<0 OR state=?4)";
     pthread_mutex_lock(&s->mu);
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) goto out;
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
@@ -242,7 +253,8 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
     int k = reader_get(s);
     sqlite3 *db = RDB(s, k);
     if (sqlite3_prepare_v2(db,
-                           "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) ORDER BY seq LIMIT ?3",
+                           "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) AND webhook_state<>1 "
+                           "ORDER BY seq LIMIT ?3",
                            -1, &q, NULL) != SQLITE_OK) goto out;
     sqlite3_bind_int(q, 1, state);
     sqlite3_bind_double(q, 2, before);
@@ -330,6 +342,77 @@ static int idem_forget(carve__store *st, const char *key, char *err, size_t errl
     return rc;
 }
 
+static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n,
+                         char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE jobs SET webhook_at=?1+?2 WHERE id IN (SELECT id FROM jobs WHERE webhook_state=1 "
+                           "AND webhook_at<=?1 ORDER BY webhook_at LIMIT ?3) RETURNING id", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_double(q, 1, now);
+        sqlite3_bind_double(q, 2, lease_s);
+        sqlite3_bind_int(q, 3, max);
+        int r;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW)
+            if (*n < max) snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
+        if (r == SQLITE_DONE) rc = 0;
+    }
+    if (rc) seterr(err, errlen, "sqlite: webhooks due: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error,
+                        char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET webhook_state=?2, webhook_attempts=?3, webhook_at=?4, "
+                                  "webhook_error=?5 WHERE id=?1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 2, state);
+        sqlite3_bind_int(q, 3, attempts);
+        sqlite3_bind_double(q, 4, when);
+        if (error) sqlite3_bind_text(q, 5, error, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+    }
+    if (rc < 0) seterr(err, errlen, "sqlite: webhook of %s: %s", id, sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Forward-only schema steps for databases made by older carveds
+ * (PRAGMA user_version counts the steps applied). */
+static const char *const sq_migrations[] = {
+    "ALTER TABLE jobs ADD COLUMN webhook_url TEXT; ALTER TABLE jobs ADD COLUMN webhook_state INTEGER DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN webhook_attempts INTEGER DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN webhook_at REAL DEFAULT 0; ALTER TABLE jobs ADD COLUMN webhook_error TEXT;"
+    "CREATE INDEX IF NOT EXISTS jobs_webhook ON jobs(webhook_state, webhook_at);",
+};
+
+static int sq_migrate(sq_store *s, char *err, size_t errlen) {
+    sqlite3_stmt *q = NULL;
+    int v = 0, n = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    for (; v < n; v++) {
+        char sql[1200];
+        snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", sq_migrations[v], v + 1);
+        if (exec_sql(s, sql, err, errlen)) {
+            exec_sql(s, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
@@ -374,7 +457,7 @@ static int delete_job(carve__store *st, const char *id, int force, char *err, si
     sqlite3_stmt *q = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?1 AND (?2 OR state>=?3)", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?1 AND (?2 OR (state>=?3 AND webhook_state<>1))", -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 2, force ? 1 : 0);
@@ -662,6 +745,11 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
         sq_close(&s->ops);
         return NULL;
     }
+    if (sq_migrate(s, e2, sizeof e2)) {
+        seterr(err, errlen, "data_dir: %s: schema upgrade: %s", path, e2);
+        sq_close(&s->ops);
+        return NULL;
+    }
     for (int i = 0; i < N_READERS; i++) {
         if (sqlite3_open_v2(path, &s->rdb[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
             sqlite3_close(s->rdb[i]);
@@ -678,6 +766,8 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     s->ops.list_jobs = list_jobs;
     s->ops.idem_get = idem_get;
     s->ops.idem_forget = idem_forget;
+    s->ops.webhook_claim = webhook_claim;
+    s->ops.webhook_done = webhook_done;
     s->ops.delete_job = delete_job;
     s->ops.put_file = put_file;
     s->ops.get_file = get_file;

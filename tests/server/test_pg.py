@@ -8,6 +8,7 @@ Usage: test_pg.py PATH/TO/carved PATH/TO/test_pg_store [ONLY_TEST ...]
 
 * the store unit test (migrations, claims, leases, fencing) on fresh databases
 * the listing and idempotency tests of test_jobs_api.py, on PostgreSQL
+* webhooks on PostgreSQL (signed delivery, outbox surviving a restart)
 * PostgreSQL unreachable at start: clear error, non-zero exit
 * three nodes, 24 real photos round-robin, one node SIGKILLed mid-work: every
   job done once, results served by any surviving node
@@ -27,6 +28,7 @@ sys.path.insert(0, HERE)
 import pgharness  # noqa: E402
 import test_carved as tc  # noqa: E402
 import test_jobs_api  # noqa: E402
+import test_webhooks  # noqa: E402
 from test_carved import Carved, check, png_bytes  # noqa: E402
 
 CARVED = tc.CARVED
@@ -83,6 +85,17 @@ def test_jobs_api_on_postgresql():
             fn()
         finally:
             test_jobs_api.Carved = Carved
+
+
+def test_webhooks_on_postgresql():
+    """signed delivery, server default, retries from the outbox across a restart"""
+    for fn in (test_webhooks.test_webhook_signed_and_default, test_webhooks.test_webhook_retry_across_restart):
+        uri, _ = new_db()
+        test_webhooks.Carved = lambda *f, **k: Carved('--store', uri, *f, **k)
+        try:
+            fn()
+        finally:
+            test_webhooks.Carved = Carved
 
 
 def test_unreachable_at_start():
@@ -267,7 +280,8 @@ def test_pg_restart_under_load():
             n.stop()
 
 
-TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_cancel_across_nodes,
+TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_webhooks_on_postgresql,
+         test_cancel_across_nodes,
          test_pg_restart_under_load, test_three_nodes_sigkill]
 
 
