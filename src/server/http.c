@@ -829,7 +829,8 @@ static uint64_t last_event_id(struct MHD_Connection *c) {
 
 /* Appends a finished job's stored log lines after `last`, then its final
  * state (nothing for a job that is not finished). */
-static void replay_row(carve__buf *b, const carve__job_row *row, uint64_t last) {
+/* Appends the stored log lines after `last`; returns the newest seq sent. */
+static uint64_t replay_log(carve__buf *b, const carve__job_row *row, uint64_t last) {
     json_t *log = row->log ? json_loads(row->log, 0, NULL) : NULL;
     size_t i;
     json_t *ent;
@@ -848,6 +849,11 @@ static void replay_row(carve__buf *b, const carve__job_row *row, uint64_t last) 
         if (ev.seq > maxseq) maxseq = ev.seq;
     }
     json_decref(log);
+    return maxseq > last ? maxseq : last;
+}
+
+static void replay_row(carve__buf *b, const carve__job_row *row, uint64_t last) {
+    uint64_t maxseq = replay_log(b, row, last);
     carve__event fin;
     memset(&fin, 0, sizeof fin);
     fin.seq = (maxseq > last ? maxseq : last) + 1;
@@ -896,6 +902,7 @@ static void remote_poll(rsse *e, carve__buf *b) {
     } else {
         if (row.state != e->state) carve__buf_printf(b, "event: state\ndata: {\"state\":\"%s\"}\n\n",
                                                     carve__job_state_name(row.state));
+        e->last = replay_log(b, &row, e->last); /* lines the runner's heartbeats stored */
         if (row.state == CARVE__JOB_RUNNING && (row.progress != e->progress || strcmp(row.stage, e->stage))) {
             carve__buf_printf(b, "event: progress\ndata: {\"time\":%.3f,\"progress\":%.4f,\"stage\":\"",
                               carve__srv_wall(), row.progress);

@@ -1054,6 +1054,7 @@ typedef struct hb_item {
     srv_job *j;
     char id[33], token[33], stage[32];
     double progress;
+    char *log; /* the log so far when it has new lines (others stream it) */
 } hb_item;
 
 /* Renews the lease of every job this node runs (a lost lease stops the
@@ -1073,15 +1074,22 @@ static void heartbeats(carve__srv *s) {
                 pthread_mutex_lock(&j->mu);
                 it[n].progress = j->progress;
                 memcpy(it[n].stage, j->stage, sizeof it[n].stage);
+                uint64_t seq = carve__srv_job_ring(j)->next_seq;
                 pthread_mutex_unlock(&j->mu);
+                if (seq != j->hb_seq) {
+                    j->hb_seq = seq;
+                    it[n].log = (char *)1; /* built below, outside srv->mu */
+                }
                 n++;
             }
     pthread_mutex_unlock(&s->mu);
     char err[512];
     for (int i = 0; i < n; i++) {
         bool cancel = false;
+        if (it[i].log) it[i].log = log_json(it[i].j);
         int r = s->store->heartbeat(s->store, it[i].id, it[i].token, s->lease_s, it[i].progress, it[i].stage,
-                                    &cancel, err, sizeof err);
+                                    it[i].log, &cancel, err, sizeof err);
+        free(it[i].log);
         store_health(s, r < 0 ? -1 : 0, err);
         pthread_mutex_lock(&s->mu);
         srv_job *j = it[i].j;

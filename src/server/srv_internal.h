@@ -23,6 +23,7 @@ typedef struct srv_job {
     bool timed_out;    /* srv->mu */
     bool lease_lost;   /* srv->mu: shared store: another node owns the job now */
     char token[33];    /* shared store: the lease token of this attempt */
+    uint64_t hb_seq;   /* srv->mu: ring position already sent with a heartbeat */
     bool finished;     /* job->mu: the final event is in the ring */
     carve_ctx *ctx;    /* srv->mu: set while a worker runs it */
     double created, started;

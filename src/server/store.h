@@ -117,10 +117,11 @@ struct carve__store {
      * 1 when nothing is queued */
     int (*claim)(carve__store *s, const char *node, double lease_s, carve__job_row *out, char token[33], char *err,
                  size_t errlen);
-    /* renews the lease and records progress; *cancel set when a cancel was
-     * asked; 1 when the lease is lost (the job is someone else's now) */
+    /* renews the lease and records progress (and the log so far, when not
+     * NULL: other nodes stream it); *cancel set when a cancel was asked; 1
+     * when the lease is lost (the job is someone else's now) */
     int (*heartbeat)(carve__store *s, const char *id, const char *token, double lease_s, double progress,
-                     const char *stage, bool *cancel, char *err, size_t errlen);
+                     const char *stage, const char *log, bool *cancel, char *err, size_t errlen);
     /* result files of the attempt holding `token` (served once it commits) */
     int (*put_file_fenced)(carve__store *s, const char *id, const char *token, const char *name, const void *data,
                            size_t len, char *err, size_t errlen);

@@ -694,17 +694,18 @@ static int claim(carve__store *st, const char *node, double lease_s, carve__job_
 }
 
 static int heartbeat(carve__store *st, const char *id, const char *token, double lease_s, double progress,
-                     const char *stage, bool *cancel, char *err, size_t errlen) {
+                     const char *stage, const char *log, bool *cancel, char *err, size_t errlen) {
     char sl[40], sp[40];
     fmt_double(sl, sizeof sl, lease_s);
     fmt_double(sp, sizeof sp, progress);
-    const char *v[] = {id, token, sl, sp, stage ? stage : ""};
+    const char *v[] = {id, token, sl, sp, stage ? stage : "", log};
     *cancel = false;
     pg_conn *pc = conn_get((pg_store *)st, err, errlen);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "UPDATE carve_jobs SET lease_until=clock_timestamp()+make_interval(secs=>$3::float8),"
-                      " progress=$4::float8, stage=$5 WHERE id=$1 AND lease_token=$2 AND state=1 RETURNING cancel", 5, v, err,
+                      " progress=$4::float8, stage=$5, log=coalesce($6,log) WHERE id=$1 AND lease_token=$2 AND"
+                      " state=1 RETURNING cancel", 6, v, err,
                       errlen);
     conn_put(pc);
     if (!r) return -1;

@@ -22,8 +22,9 @@ def find_bindir():
 
 
 class Postgres:
-    def __init__(self, bindir):
+    def __init__(self, bindir, fsync=False):
         self.bin = bindir
+        self.fsync = fsync
         self.tmp = tempfile.mkdtemp(prefix='carve-pg-')
         self.data = os.path.join(self.tmp, 'data')
         self.log = os.path.join(self.tmp, 'postgres.log')
@@ -46,8 +47,10 @@ class Postgres:
         return r
 
     def start(self):
-        # fsync off: these tests are about carved's behaviour, not the disk's
-        opts = "-k %s -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c max_connections=200" % self.tmp
+        # fsync off for tests (carved's behaviour, not the disk's); on for benchmarks
+        opts = "-k %s -c listen_addresses='' -c max_connections=200" % self.tmp
+        if not self.fsync:
+            opts += ' -c fsync=off -c synchronous_commit=off'
         self._run('pg_ctl', '-D', self.data, '-l', self.log, '-o', opts, '-w', '-t', '60', 'start')
 
     def stop(self, mode='fast'):

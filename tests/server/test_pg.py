@@ -210,6 +210,8 @@ def test_cancel_across_nodes():
         prog = [e for e in evs if e[1] == 'progress']
         check(len(prog) >= 2 and prog[-1][2]['progress'] > prog[0][2]['progress'],
               'live progress over SSE from the other node: %r' % evs[:6])
+        logs = [e for e in evs if e[1] == 'log']
+        check(len(logs) >= 2 and all(e[0] for e in logs), 'live log lines over SSE from the other node: %r' % logs[:3])
         check(evs and evs[-1][1] == 'state' and evs[-1][2]['state'] == 'cancelled', 'the stream ends cancelled')
         for n in (a, b):
             st, _, _ = n.jreq('GET', '/v1/jobs/' + jid)

@@ -83,8 +83,9 @@ static void test_leases(void) {
     carve__job_row_free(&row);
     CHECK(s->claim(s, "node-b", 0.3, &row, tb, err, sizeof err) == 1); /* nothing else queued */
     bool cancel = true;
-    CHECK(s->heartbeat(s, id, ta, 0.3, 0.5, "steer", &cancel, err, sizeof err) == 0 && !cancel);
-    CHECK(s->get_job(s, id, &row, err, sizeof err) == 0 && row.progress == 0.5 && !strcmp(row.stage, "steer"));
+    CHECK(s->heartbeat(s, id, ta, 0.3, 0.5, "steer", "[{\"seq\":1}]", &cancel, err, sizeof err) == 0 && !cancel);
+    CHECK(s->get_job(s, id, &row, err, sizeof err) == 0 && row.progress == 0.5 && !strcmp(row.stage, "steer") &&
+          row.log && strstr(row.log, "seq"));
     carve__job_row_free(&row);
     /* node a stops renewing: after the lease the job is queued again */
     int rq = 0, fl = 0;
@@ -94,7 +95,7 @@ static void test_leases(void) {
     CHECK(s->claim(s, "node-b", 5, &row, tb, err, sizeof err) == 0 && row.attempts == 2 && strcmp(ta, tb));
     carve__job_row_free(&row);
     /* node a comes back late: it can neither renew, write a served result, nor commit */
-    CHECK(s->heartbeat(s, id, ta, 5, 0.9, "vector", &cancel, err, sizeof err) == 1);
+    CHECK(s->heartbeat(s, id, ta, 5, 0.9, "vector", NULL, &cancel, err, sizeof err) == 1);
     CHECK(s->put_file_fenced(s, id, ta, "result.svg", "<svg>A</svg>", 12, err, sizeof err) == 0);
     CHECK(s->put_file_fenced(s, id, tb, "result.svg", "<svg>B</svg>", 12, err, sizeof err) == 0);
     CHECK(s->finish(s, id, ta, CARVE__JOB_DONE, 5, NULL, NULL, NULL, NULL, err, sizeof err) == 1);
@@ -128,7 +129,7 @@ static void test_leases(void) {
     CHECK(s->claim(s, "node-b", 5, &row, tb, err, sizeof err) == 0 && !strcmp(row.id, id3) && row.attempts == 2);
     carve__job_row_free(&row);
     CHECK(s->request_cancel(s, id3, err, sizeof err) == 2);
-    CHECK(s->heartbeat(s, id3, tb, 5, 0.1, "x", &cancel, err, sizeof err) == 0 && cancel);
+    CHECK(s->heartbeat(s, id3, tb, 5, 0.1, "x", NULL, &cancel, err, sizeof err) == 0 && cancel);
     CHECK(s->delete_job(s, id3, 1, err, sizeof err) == 0 && s->get_job(s, id3, &row, err, sizeof err) == 1);
     /* a queued job is deleted at once; an unknown one is 1 */
     put(s, "dddddddddddddddddddddddddddddddd", 4);
