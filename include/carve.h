@@ -106,6 +106,15 @@ CARVE_API carve_ctx *carve_ctx_clone(const carve_ctx *ctx);
 /** The message of the last failed call made with ctx ("" if none).  Owned by
  *  ctx; valid until the next call with ctx. */
 CARVE_API const char *carve_ctx_errmsg(const carve_ctx *ctx);
+/** Sets ctx's message (printf-style; "" clears it) and returns status, so a
+ *  caller's own failure reads like a library one: return
+ *  carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "cannot write '%s'", path).  With
+ *  prefix non-zero the text is put before the current message ("text: old"). */
+CARVE_API carve_status carve_ctx_set_error(carve_ctx *ctx, carve_status status, int prefix, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 CARVE_API void carve_ctx_set_progress(carve_ctx *ctx, carve_progress_fn fn, void *user);
 CARVE_API void carve_ctx_set_log(carve_ctx *ctx, carve_log_fn fn, void *user);
 /** Requests cancellation of the call running with ctx (thread-safe,
@@ -291,6 +300,14 @@ CARVE_API const char *carve_ctx_report_json(const carve_ctx *ctx);
  *  when they were made), or NULL when option keep_intermediates was off.
  *  Byte maps (matte, mask, edges) are grey RGBA.  Owned by ctx. */
 CARVE_API const carve_image *carve_ctx_intermediate(const carve_ctx *ctx, const char *phase);
+/** The last carve_run on ctx as one self-contained HTML page: the phase
+ *  images kept (option keep_intermediates) embedded as PNG, svg inline when
+ *  given (may be NULL, e.g. a failed run or another output format), the
+ *  timings, backends and fallbacks, and the JSON report.  title may be NULL.
+ *  *html is NUL-terminated, freed with carve_free.  CARVE_ERR_EMPTY when ctx
+ *  holds no report; NOMEM. */
+CARVE_API carve_status carve_ctx_report_html(carve_ctx *ctx, const char *title, const char *svg, size_t svg_len,
+                                             char **html, size_t *len);
 
 /* ------------------------------------------------------------------------
  * Models (neural backends).

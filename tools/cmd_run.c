@@ -1,9 +1,10 @@
 /* cmd_run.c — carve run: a photo in, a clean SVG out (the whole pipeline);
  * carve run DIR -o OUTDIR: the same over a folder, with a summary. */
 #include "cli.h"
-#include "pipeline/pipeline.h"
 
 #include <ctype.h>
+#include <jansson.h>
+#include <math.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ static carve_status write_report(carve_ctx *ctx, const char *path, const char *t
     if (has_suffix(path, ".html") || has_suffix(path, ".htm")) {
         char *html = NULL;
         size_t hl = 0;
-        carve_status st = carve__report_html(ctx, title, svg, len, &html, &hl);
+        carve_status st = carve_ctx_report_html(ctx, title, svg, len, &html, &hl);
         if (st) return st;
         st = carve_write_file(ctx, path, html, hl);
         carve_free(html);
@@ -182,13 +183,13 @@ static carve_status run_one(carve_ctx *ctx, const char *in, job_out *o, cli_prog
     if (!st) st = carve_write_file(ctx, o->svg_path, svg, len);
     if (!st && o->inter_dir) {
         st = write_intermediates(ctx, o->inter_dir, o->title);
-        if (st) carve__errprefix(ctx, "--keep-intermediates");
+        if (st) carve_ctx_set_error(ctx, st, 1, "--keep-intermediates");
     }
     if (o->report_path && st != CARVE_ERR_CANCELLED) {
         bool is_svg = !strcmp(cli_format_suffix(ctx), ".svg"); /* the HTML report shows an SVG only */
         carve_status rs = write_report(ctx, o->report_path, o->title, is_svg ? svg : NULL, is_svg ? len : 0);
         if (rs && !st) st = rs;
-        else if (st) snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", msg); /* keep the run's message */
+        else if (st) carve_ctx_set_error(ctx, st, 0, "%s", msg); /* keep the run's message */
     }
     carve_free(svg);
     struct timespec ts;
@@ -260,9 +261,7 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     }
     double total = 0;
     bool cancelled = false;
-    carve__buf sum; /* report folder: summary.json */
-    carve__buf_init(&sum);
-    carve__buf_puts(&sum, "{\"files\":[");
+    json_t *files = json_array(); /* report folder: summary.json */
     for (int i = 0; i < n && !cancelled; i++) {
         char *in = join(dir, names[i], "");
         char *stem = stem_of(names[i]);
@@ -284,26 +283,18 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
         carve_status st = (!in || !stem || !svgp || (report && !repp)) ? CARVE_ERR_NOMEM : run_one(ctx, in, &o, &p);
         total += o.seconds;
         done++;
-        carve__buf_printf(&sum, "%s\n{\"input\":\"", i ? "," : "");
-        carve__buf_json_str(&sum, names[i]);
-        carve__buf_printf(&sum, "\",\"status\":\"%s\",\"seconds\":%.3f",
-                          st == CARVE_ERR_CANCELLED ? "cancelled" : st ? "failed" : "ok", o.seconds);
-        if (!st && svgp) {
-            carve__buf_puts(&sum, ",\"svg\":\"");
-            carve__buf_json_str(&sum, svgp);
-            carve__buf_putc(&sum, '"');
-        }
-        if (repp && !o.load_failed && st != CARVE_ERR_CANCELLED) {
-            carve__buf_puts(&sum, ",\"report\":\"");
-            carve__buf_json_str(&sum, repp);
-            carve__buf_putc(&sum, '"');
-        }
+        json_t *f = json_object();
+        json_object_set_new(f, "input", json_string(names[i]));
+        json_object_set_new(f, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : st ? "failed" : "ok"));
+        json_object_set_new(f, "seconds", json_real(round(o.seconds * 1000) / 1000));
+        if (!st && svgp) json_object_set_new(f, "svg", json_string(svgp));
+        if (repp && !o.load_failed && st != CARVE_ERR_CANCELLED) json_object_set_new(f, "report", json_string(repp));
         if (st && st != CARVE_ERR_CANCELLED) {
-            carve__buf_puts(&sum, ",\"error\":\"");
-            carve__buf_json_str(&sum, carve_ctx_errmsg(ctx));
-            carve__buf_printf(&sum, "\",\"exit_code\":%d", o.load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : cli_exit_code(st));
+            json_object_set_new(f, "error", json_string(carve_ctx_errmsg(ctx)));
+            json_object_set_new(f, "exit_code",
+                                json_integer(o.load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : cli_exit_code(st)));
         }
-        carve__buf_putc(&sum, '}');
+        json_array_append_new(files, f);
         if (st == CARVE_ERR_CANCELLED) {
             cancelled = true;
             done--;
@@ -323,10 +314,16 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     }
     fprintf(stderr, "carve run: %d of %d done, %d failed%s (%.1f s)\n", ok, n, failed,
             cancelled ? ", interrupted" : "", total);
-    carve__buf_printf(&sum, "\n],\"images\":%d,\"done\":%d,\"failed\":%d,\"interrupted\":%s,\"seconds\":%.3f}\n", n, ok,
-                      failed, cancelled ? "true" : "false", total);
-    size_t slen = 0;
-    char *stext = carve__buf_take(&sum, &slen);
+    json_t *sum = json_object();
+    json_object_set_new(sum, "files", files);
+    json_object_set_new(sum, "images", json_integer(n));
+    json_object_set_new(sum, "done", json_integer(ok));
+    json_object_set_new(sum, "failed", json_integer(failed));
+    json_object_set_new(sum, "interrupted", json_boolean(cancelled));
+    json_object_set_new(sum, "seconds", json_real(round(total * 1000) / 1000));
+    char *stext = json_dumps(sum, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(sum);
+    size_t slen = stext ? strlen(stext) : 0;
     if (report && stext) {
         bool taken = false; /* an input named summary.* already has summary.json */
         for (int i = 0; i < n; i++) {

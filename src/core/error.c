@@ -54,6 +54,18 @@ void carve__errprefix(carve_ctx *ctx, const char *fmt, ...) {
     snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s: %s", pre, old);
 }
 
+carve_status carve_ctx_set_error(carve_ctx *ctx, carve_status status, int prefix, const char *fmt, ...) {
+    if (!ctx || !fmt) return status;
+    char text[sizeof ctx->errmsg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (prefix && ctx->errmsg[0]) carve__errprefix(ctx, "%s", text);
+    else memcpy(ctx->errmsg, text, sizeof text);
+    return status;
+}
+
 void carve__clear_error(carve_ctx *ctx) {
     if (ctx) ctx->errmsg[0] = 0;
 }

@@ -70,6 +70,14 @@ carve_status carve__keep_intermediate(carve_ctx *ctx, const char *name, const ca
     return CARVE_OK;
 }
 
+carve_status carve_ctx_report_html(carve_ctx *ctx, const char *title, const char *svg, size_t svg_len, char **html,
+                                   size_t *len) {
+    if (html) *html = NULL;
+    if (len) *len = 0;
+    if (!ctx || !html) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_ctx_report_html: NULL argument");
+    return carve__report_html(ctx, title, svg, svg_len, html, len);
+}
+
 const char *carve_ctx_report_json(const carve_ctx *ctx) {
     const carve__run_results *r = carve__results(ctx);
     return r ? r->report_json : NULL;
