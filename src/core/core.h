@@ -182,6 +182,18 @@ carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, in
  *  malloc'd.  CARVE_ERR_INTERNAL past 256 colours, NOMEM, IO. (png.c) */
 carve_status carve__png_encode_indexed(carve_ctx *ctx, const carve_image *img, void **out, size_t *out_len);
 
+/** Significance merging (trace's detail budget): the region of least cost
+ *  = area x CIEDE2000 to its most similar neighbour merges into that
+ *  neighbour (same tie rules and same-colour joins as above), repeatedly,
+ *  while more than max_regions regions remain (<= 0: no count limit) or the
+ *  least cost is under max_cost (<= 0: no cost limit).  Costs go stale as
+ *  regions grow; a stale heap entry is re-pushed with its current cost.
+ *  Regions without an opaque neighbour are never merged, so more than
+ *  max_regions can remain.  Deterministic; same contract as above. */
+carve_status carve__merge_insignificant_regions(carve_ctx *ctx, uint16_t *lab, int w, int h,
+                                                const double (*color_lab)[3], int ncolors, double max_cost,
+                                                int64_t max_regions, const char *stage, int64_t *merged);
+
 /* ---- growable byte buffer (SVG, JSON, ...) ------------------------------ */
 typedef struct carve__buf {
     char *data;

@@ -160,9 +160,9 @@ static void ivec_compact(ivec *v, int32_t *parent, int32_t self) {
     v->clean = u;
 }
 
-/* min-heap of (area, region id), ordered by area then id */
+/* min-heap of (key, region id), ordered by key then id */
 typedef struct heap_item {
-    int64_t area;
+    double key; /* area (exact below 2^53) or significance cost */
     int32_t id;
 } heap_item;
 
@@ -171,7 +171,7 @@ typedef struct heap {
     size_t n, cap;
 } heap;
 
-static inline bool hi_less(heap_item a, heap_item b) { return a.area < b.area || (a.area == b.area && a.id < b.id); }
+static inline bool hi_less(heap_item a, heap_item b) { return a.key < b.key || (a.key == b.key && a.id < b.id); }
 
 static bool heap_push(heap *h, heap_item it) {
     if (h->n == h->cap) {
@@ -208,37 +208,68 @@ static heap_item heap_pop(heap *h) {
 /* colour distance tables up to this many colours (4 MiB); beyond, computed */
 #define DTAB_MAX_COLORS 1024
 
-carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, int h, const double (*color_lab)[3],
-                                        int ncolors, int64_t min_area, const char *stage, int64_t *merged_out) {
-    if (merged_out) *merged_out = 0;
-    if (min_area <= 1 || w <= 0 || h <= 0) return CARVE_OK;
-    if (!stage) stage = "merge regions";
-    size_t npx = (size_t)w * (size_t)h;
-    carve_status st = CARVE_OK;
-    int32_t *reg = NULL, *parent = NULL;
-    int64_t *area = NULL;
-    uint16_t *color = NULL;
-    ivec *adj = NULL, members = {0};
-    float *dtab = NULL;
-    heap hp = {0};
-    int64_t merged = 0;
-    /* 1. regions */
-    int32_t nreg = carve__components(lab, w, h, &reg, &area);
-    if (nreg < 0) goto nomem;
-    if ((st = carve__progress(ctx, 0.3, stage))) goto done;
-    int64_t nsmall = 0;
-    for (int32_t r = 0; r < nreg; r++) nsmall += area[r] < min_area;
-    if (nsmall == 0) goto finish;
-    parent = malloc(sizeof *parent * (size_t)nreg);
-    color = malloc(sizeof *color * (size_t)nreg);
-    adj = calloc((size_t)nreg, sizeof *adj);
-    if (!parent || !color || !adj) goto nomem;
-    for (int32_t r = 0; r < nreg; r++) parent[r] = r;
+/* The state both merges share: regions, union-find, colours, adjacency
+ * lists (of the regions that may merge), memoised colour distances. */
+typedef struct merge_state {
+    carve_ctx *ctx;
+    const char *stage;
+    int w, h;
+    int32_t nreg, alive;
+    int32_t *reg, *parent;
+    int64_t *area;
+    uint16_t *color;
+    ivec *adj, members;
+    const double (*clab)[3];
+    size_t nc;
+    float *dtab;
+    heap hp;
+    int64_t merged;
+} merge_state;
+
+static void merge_state_free(merge_state *m) {
+    if (m->adj)
+        for (int32_t r = 0; r < m->nreg; r++) free(m->adj[r].a);
+    free(m->adj);
+    free(m->members.a);
+    free(m->hp.a);
+    free(m->dtab);
+    free(m->parent);
+    free(m->color);
+    free(m->area);
+    free(m->reg);
+}
+
+/* regions, parents, colours, distance table; 0, -1 on OOM */
+static int merge_state_init(merge_state *m, const uint16_t *lab, int ncolors) {
+    size_t npx = (size_t)m->w * (size_t)m->h;
+    m->nreg = carve__components(lab, m->w, m->h, &m->reg, &m->area);
+    if (m->nreg < 0) return -1;
+    m->alive = m->nreg;
+    m->parent = malloc(sizeof *m->parent * (size_t)(m->nreg ? m->nreg : 1));
+    m->color = malloc(sizeof *m->color * (size_t)(m->nreg ? m->nreg : 1));
+    m->adj = calloc((size_t)(m->nreg ? m->nreg : 1), sizeof *m->adj);
+    if (!m->parent || !m->color || !m->adj) return -1;
+    for (int32_t r = 0; r < m->nreg; r++) m->parent[r] = r;
     for (size_t i = 0; i < npx; i++)
-        if (reg[i] >= 0) color[reg[i]] = lab[i];
-    /* 2. adjacency lists of the small regions (consecutive duplicates dropped) */
+        if (m->reg[i] >= 0) m->color[m->reg[i]] = lab[i];
+    m->nc = ncolors > 0 ? (size_t)ncolors : 0;
+    if (m->nc <= DTAB_MAX_COLORS) {
+        m->dtab = malloc(sizeof *m->dtab * (m->nc ? m->nc * m->nc : 1));
+        if (!m->dtab) return -1;
+        for (size_t i = 0; i < m->nc * m->nc; i++) m->dtab[i] = -1;
+    }
+    return 0;
+}
+
+/* adjacency lists of the regions with area < min_area (consecutive
+ * duplicates dropped); progress from p0 to p0 + 0.2 */
+static carve_status merge_adjacency(merge_state *m, int64_t min_area, double p0) {
+    int w = m->w, h = m->h;
+    const int32_t *reg = m->reg;
+    const int64_t *area = m->area;
+    carve_status st;
     for (int y = 0; y < h; y++) {
-        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 + 0.2 * y / h, stage))) goto done;
+        if ((y & 255) == 0 && (st = carve__progress(m->ctx, p0 + 0.2 * y / h, m->stage))) return st;
         for (int x = 0; x < w; x++) {
             size_t p = (size_t)y * w + x;
             int32_t a = reg[p];
@@ -250,119 +281,225 @@ carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, in
             for (int t = 0; t < k; t++) {
                 int32_t b = reg[q2[t]];
                 if (b < 0 || b == a) continue;
-                if (area[a] < min_area && (adj[a].n == 0 || adj[a].a[adj[a].n - 1] != b) && !ivec_push(&adj[a], b))
-                    goto nomem;
-                if (area[b] < min_area && (adj[b].n == 0 || adj[b].a[adj[b].n - 1] != a) && !ivec_push(&adj[b], a))
-                    goto nomem;
+                ivec *va = &m->adj[a], *vb = &m->adj[b];
+                if (area[a] < min_area && (va->n == 0 || va->a[va->n - 1] != b) && !ivec_push(va, b)) return CARVE_ERR_NOMEM;
+                if (area[b] < min_area && (vb->n == 0 || vb->a[vb->n - 1] != a) && !ivec_push(vb, a)) return CARVE_ERR_NOMEM;
             }
         }
     }
     /* lists are compacted when their region is taken from the heap */
-    for (int32_t r = 0; r < nreg; r++) adj[r].clean = adj[r].n;
-    /* CIEDE2000 between colours, computed on demand and memoised */
-    size_t nc = ncolors > 0 ? (size_t)ncolors : 0;
-    if (nc <= DTAB_MAX_COLORS) {
-        dtab = malloc(sizeof *dtab * (nc ? nc * nc : 1));
-        if (!dtab) goto nomem;
-        for (size_t i = 0; i < nc * nc; i++) dtab[i] = -1;
+    for (int32_t r = 0; r < m->nreg; r++) m->adj[r].clean = m->adj[r].n;
+    return CARVE_OK;
+}
+
+/* CIEDE2000 between colours a and b, memoised */
+static float merge_dist(merge_state *m, uint16_t a, uint16_t b) {
+    if (!m->dtab) return (float)carve_ciede2000(m->clab[a], m->clab[b]);
+    float *dp = &m->dtab[(size_t)a * m->nc + b];
+    if (*dp < 0) {
+        *dp = (float)carve_ciede2000(m->clab[a], m->clab[b]);
+        m->dtab[(size_t)b * m->nc + a] = *dp;
     }
-    for (int32_t r = 0; r < nreg; r++)
-        if (area[r] < min_area && !heap_push(&hp, (heap_item){area[r], r})) goto nomem;
-    /* 3. merge, smallest first */
+    return *dp;
+}
+
+/* the neighbour of r (compacted list) of least colour difference (ties: the
+ * larger, then the lower id); -1 when r has no opaque neighbour */
+static int32_t merge_best(merge_state *m, int32_t r, float *bd_out) {
+    ivec_compact(&m->adj[r], m->parent, r);
+    int32_t best = -1;
+    float bd = 0;
+    for (int32_t i = 0; i < m->adj[r].n; i++) {
+        int32_t t = m->adj[r].a[i];
+        float d = merge_dist(m, m->color[r], m->color[t]);
+        if (best < 0 || d < bd || (d == bd && (m->area[t] > m->area[best] || (m->area[t] == m->area[best] && t < best)))) {
+            bd = d;
+            best = t;
+        }
+    }
+    *bd_out = bd;
+    return best;
+}
+
+/* r joins t; r's neighbours of t's colour now touch t and join too.  The
+ * lists of the joined regions move into t's (small-to-large), unless t now
+ * has min_area pixels (it will never merge again: lists freed). */
+static bool merge_join(merge_state *m, int32_t r, int32_t t, int64_t min_area) {
+    int32_t *parent = m->parent;
+    m->members.n = 0;
+    parent[r] = t;
+    m->area[t] += m->area[r];
+    m->merged++;
+    m->alive--;
+    for (int32_t i = 0; i < m->adj[r].n; i++) {
+        int32_t u = uf_find(parent, m->adj[r].a[i]);
+        if (u == t || m->color[u] != m->color[t]) continue;
+        parent[u] = t;
+        m->area[t] += m->area[u];
+        m->alive--;
+        if (!ivec_push(&m->members, u)) return false;
+    }
+    if (!ivec_push(&m->members, r)) return false;
+    if (m->area[t] >= min_area) {
+        ivec_free(&m->adj[t]);
+        for (int32_t i = 0; i < m->members.n; i++) ivec_free(&m->adj[m->members.a[i]]);
+        return true;
+    }
+    for (int32_t s = 0; s < m->members.n; s++) {
+        ivec *v = &m->adj[m->members.a[s]];
+        if (v->n > m->adj[t].n) { /* small-to-large: keep the longer array */
+            ivec tmp = m->adj[t];
+            m->adj[t] = *v;
+            *v = tmp;
+        }
+        for (int32_t i = 0; i < v->n; i++)
+            if (!ivec_push(&m->adj[t], v->a[i])) return false;
+        ivec_free(v);
+    }
+    if (m->adj[t].n > 2 * m->adj[t].clean + 16) ivec_compact(&m->adj[t], parent, t);
+    return true;
+}
+
+/* writes the merged colours back into lab */
+static void merge_write_back(merge_state *m, uint16_t *lab) {
+    size_t npx = (size_t)m->w * (size_t)m->h;
+    if (m->merged)
+        for (size_t i = 0; i < npx; i++)
+            if (m->reg[i] >= 0) lab[i] = m->color[uf_find(m->parent, m->reg[i])];
+}
+
+static carve_status merge_fail(merge_state *m, carve_status st) {
+    if (st == CARVE_ERR_NOMEM)
+        return carve__fail(m->ctx, CARVE_ERR_NOMEM, "out of memory (%s: %dx%d, region merging)", m->stage, m->w, m->h);
+    return st;
+}
+
+/* the speckle loop: smallest first while under min_area */
+static carve_status merge_small_loop(merge_state *m, int64_t min_area, int64_t nsmall) {
     int64_t pops = 0;
     double prog = 0.5;
-    while (hp.n) {
+    carve_status st;
+    while (m->hp.n) {
         if ((++pops & 4095) == 0) {
-            double f = 0.5 + 0.45 * (1.0 - (double)hp.n / (double)nsmall);
+            double f = 0.5 + 0.45 * (1.0 - (double)m->hp.n / (double)nsmall);
             if (f > prog) prog = f;
-            if ((st = carve__progress(ctx, prog, stage))) goto done;
+            if ((st = carve__progress(m->ctx, prog, m->stage))) return st;
         }
-        heap_item it = heap_pop(&hp);
+        heap_item it = heap_pop(&m->hp);
         int32_t r = it.id;
-        if (parent[r] != r || area[r] >= min_area) continue;
-        if (area[r] != it.area) { /* stale entry: grew since it was pushed */
-            if (!heap_push(&hp, (heap_item){area[r], r})) goto nomem;
+        if (m->parent[r] != r || m->area[r] >= min_area) continue;
+        if (m->area[r] != (int64_t)it.key) { /* stale entry: grew since it was pushed */
+            if (!heap_push(&m->hp, (heap_item){(double)m->area[r], r})) return CARVE_ERR_NOMEM;
             continue;
         }
-        ivec_compact(&adj[r], parent, r);
-        int32_t best = -1;
-        float bd = 0;
-        for (int32_t i = 0; i < adj[r].n; i++) {
-            int32_t t = adj[r].a[i];
-            float d;
-            if (dtab) {
-                float *dp = &dtab[(size_t)color[r] * nc + color[t]];
-                if (*dp < 0) {
-                    *dp = (float)carve_ciede2000(color_lab[color[r]], color_lab[color[t]]);
-                    dtab[(size_t)color[t] * nc + color[r]] = *dp;
-                }
-                d = *dp;
-            } else {
-                d = (float)carve_ciede2000(color_lab[color[r]], color_lab[color[t]]);
-            }
-            if (best < 0 || d < bd || (d == bd && (area[t] > area[best] || (area[t] == area[best] && t < best)))) {
-                bd = d;
-                best = t;
-            }
-        }
-        if (best < 0) { /* no opaque neighbour: kept */
-            ivec_free(&adj[r]);
+        float bd;
+        int32_t t = merge_best(m, r, &bd);
+        if (t < 0) { /* no opaque neighbour: kept */
+            ivec_free(&m->adj[r]);
             continue;
         }
-        /* r joins best; r's neighbours of best's colour now touch it and join too */
-        int32_t t = best;
-        members.n = 0;
-        parent[r] = t;
-        area[t] += area[r];
-        merged++;
-        for (int32_t i = 0; i < adj[r].n; i++) {
-            int32_t u = uf_find(parent, adj[r].a[i]);
-            if (u == t || color[u] != color[t]) continue;
-            parent[u] = t;
-            area[t] += area[u];
-            if (!ivec_push(&members, u)) goto nomem;
-        }
-        if (!ivec_push(&members, r)) goto nomem;
-        if (area[t] >= min_area) {
-            /* t will never be merged: no list needed */
-            ivec_free(&adj[t]);
-            for (int32_t i = 0; i < members.n; i++) ivec_free(&adj[members.a[i]]);
-        } else {
-            for (int32_t s = 0; s < members.n; s++) {
-                ivec *v = &adj[members.a[s]];
-                if (v->n > adj[t].n) { /* small-to-large: keep the longer array */
-                    ivec tmp = adj[t];
-                    adj[t] = *v;
-                    *v = tmp;
-                }
-                for (int32_t i = 0; i < v->n; i++)
-                    if (!ivec_push(&adj[t], v->a[i])) goto nomem;
-                ivec_free(v);
-            }
-            if (adj[t].n > 2 * adj[t].clean + 16) ivec_compact(&adj[t], parent, t);
-            if (!heap_push(&hp, (heap_item){area[t], t})) goto nomem;
-        }
+        if (!merge_join(m, r, t, min_area)) return CARVE_ERR_NOMEM;
+        if (m->area[t] < min_area && !heap_push(&m->hp, (heap_item){(double)m->area[t], t})) return CARVE_ERR_NOMEM;
     }
-    /* 4. write the merged colours back */
-    if (merged)
-        for (size_t i = 0; i < npx; i++)
-            if (reg[i] >= 0) lab[i] = color[uf_find(parent, reg[i])];
-finish:
-    st = carve__progress(ctx, 1, stage);
+    return CARVE_OK;
+}
+
+carve_status carve__merge_small_regions(carve_ctx *ctx, uint16_t *lab, int w, int h, const double (*color_lab)[3],
+                                        int ncolors, int64_t min_area, const char *stage, int64_t *merged_out) {
+    if (merged_out) *merged_out = 0;
+    if (min_area <= 1 || w <= 0 || h <= 0) return CARVE_OK;
+    merge_state m = {.ctx = ctx, .stage = stage ? stage : "merge regions", .w = w, .h = h, .clab = color_lab};
+    carve_status st = CARVE_OK;
+    if (merge_state_init(&m, lab, ncolors)) goto nomem;
+    if ((st = carve__progress(ctx, 0.3, m.stage))) goto done;
+    int64_t nsmall = 0;
+    for (int32_t r = 0; r < m.nreg; r++) nsmall += m.area[r] < min_area;
+    if (nsmall > 0) {
+        if ((st = merge_adjacency(&m, min_area, 0.3))) goto done;
+        for (int32_t r = 0; r < m.nreg; r++)
+            if (m.area[r] < min_area && !heap_push(&m.hp, (heap_item){(double)m.area[r], r})) goto nomem;
+        if ((st = merge_small_loop(&m, min_area, nsmall))) goto done;
+        merge_write_back(&m, lab);
+    }
+    st = carve__progress(ctx, 1, m.stage);
     goto done;
 nomem:
-    st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (%s: %dx%d, region merging)", stage, w, h);
+    st = CARVE_ERR_NOMEM;
 done:
-    if (merged_out) *merged_out = merged;
-    if (adj)
-        for (int32_t r = 0; r < nreg; r++) free(adj[r].a);
-    free(adj);
-    free(members.a);
-    free(hp.a);
-    free(dtab);
-    free(parent);
-    free(color);
-    free(area);
-    free(reg);
+    if (merged_out) *merged_out = m.merged;
+    st = merge_fail(&m, st);
+    merge_state_free(&m);
+    return st;
+}
+
+/* ---- significance merging (detail budget) -------------------------------
+ * cost(r) = area(r) x CIEDE2000 to its most similar neighbour: the pixels
+ * that change colour weighted by how much.  Keys go stale as regions grow
+ * or their neighbours merge; an entry whose recomputed cost differs is
+ * pushed again with the current cost (lazy update), so the region of least
+ * current cost is taken next. */
+static carve_status merge_significance_loop(merge_state *m, double max_cost, int64_t max_regions) {
+    int64_t pops = 0, start = m->alive;
+    carve_status st;
+    float *bdc = malloc(sizeof *bdc * (size_t)(m->nreg ? m->nreg : 1)); /* last best distance per region */
+    if (!bdc) return CARVE_ERR_NOMEM;
+    for (int32_t r = 0; r < m->nreg; r++) {
+        float bd;
+        bdc[r] = merge_best(m, r, &bd) < 0 ? INFINITY : bd;
+        if (isfinite(bdc[r]) && !heap_push(&m->hp, (heap_item){(double)m->area[r] * bdc[r], r})) goto nomem;
+    }
+    while (m->hp.n) {
+        if ((++pops & 4095) == 0) {
+            double f = start > 0 ? 0.5 + 0.45 * (double)(start - m->alive) / (double)start : 0.5;
+            if ((st = carve__progress(m->ctx, f, m->stage))) goto out;
+        }
+        heap_item it = heap_pop(&m->hp);
+        int32_t r = it.id;
+        if (m->parent[r] != r) continue;
+        float bd;
+        int32_t t = merge_best(m, r, &bd);
+        if (t < 0) continue;
+        bdc[r] = bd;
+        double cost = (double)m->area[r] * bd;
+        if (cost != it.key) { /* stale */
+            if (!heap_push(&m->hp, (heap_item){cost, r})) goto nomem;
+            continue;
+        }
+        if (m->alive <= max_regions && cost >= max_cost) break;
+        if (!merge_join(m, r, t, INT64_MAX)) goto nomem;
+        if (!heap_push(&m->hp, (heap_item){(double)m->area[t] * bdc[t], t})) goto nomem;
+    }
+    st = CARVE_OK;
+    goto out;
+nomem:
+    st = CARVE_ERR_NOMEM;
+out:
+    free(bdc);
+    return st;
+}
+
+carve_status carve__merge_insignificant_regions(carve_ctx *ctx, uint16_t *lab, int w, int h,
+                                                const double (*color_lab)[3], int ncolors, double max_cost,
+                                                int64_t max_regions, const char *stage, int64_t *merged_out) {
+    if (merged_out) *merged_out = 0;
+    if (w <= 0 || h <= 0 || (max_cost <= 0 && max_regions <= 0)) return CARVE_OK;
+    if (max_regions <= 0) max_regions = INT64_MAX;
+    merge_state m = {.ctx = ctx, .stage = stage ? stage : "merge regions", .w = w, .h = h, .clab = color_lab};
+    carve_status st = CARVE_OK;
+    if (merge_state_init(&m, lab, ncolors)) {
+        st = CARVE_ERR_NOMEM;
+        goto done;
+    }
+    if ((st = carve__progress(ctx, 0.3, m.stage))) goto done;
+    if (m.nreg > max_regions || max_cost > 0) {
+        if ((st = merge_adjacency(&m, INT64_MAX, 0.3))) goto done;
+        if ((st = merge_significance_loop(&m, max_cost, max_regions))) goto done;
+        merge_write_back(&m, lab);
+    }
+    st = carve__progress(ctx, 1, m.stage);
+done:
+    if (merged_out) *merged_out = m.merged;
+    st = merge_fail(&m, st);
+    merge_state_free(&m);
     return st;
 }
