@@ -27,6 +27,27 @@ static int fit_task(void *arg, int64_t i) {
     return rc;
 }
 
+/* detail 1 .. 0 maps to a merge cost (px x CIEDE2000) of 0 .. 10^DETAIL_DECADES */
+#define DETAIL_DECADES 6.0
+
+/* the detail budget: options detail and max_paths (docs/vector.md) */
+static carve_status simplify(carve_ctx *ctx, vec_labels *lab) {
+    double detail = carve__opt_float(ctx, CARVE_OPTID_detail);
+    int64_t max_paths = carve__opt_int(ctx, CARVE_OPTID_max_paths);
+    double max_cost = pow(10.0, DETAIL_DECADES * (1.0 - detail)) - 1.0;
+    if (max_cost < 1e-9 && max_paths <= 0) return CARVE_OK;
+    double clab[256][3];
+    for (int i = 0; i < lab->ncolors; i++) carve_rgb_to_lab(lab->colors[i], clab[i]);
+    int64_t m = 0;
+    carve__range sr = carve__progress_push(ctx, 0.15, 0.17);
+    carve_status st = carve__merge_insignificant_regions(ctx, lab->lab, lab->w, lab->h, (const double(*)[3])clab,
+                                                         lab->ncolors, max_cost, max_paths, "trace", &m);
+    carve__progress_pop(ctx, sr);
+    carve__log(ctx, CARVE_LOG_DEBUG, "trace: detail %g (cost %g), max_paths %lld merged %lld regions", detail, max_cost,
+               (long long)max_paths, (long long)m);
+    return st;
+}
+
 static carve_status check_input(carve_ctx *ctx, const carve_image *in) {
     if (in->w <= 0 || in->h <= 0 || !in->px)
         return carve__fail(ctx, CARVE_ERR_EMPTY, "trace: the image is empty (%dx%d pixels)", in->w, in->h);
@@ -111,7 +132,7 @@ carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double 
         carve__vec_labels_free(&lab);
         return st;
     }
-    if ((st = carve__progress(ctx, 0.05, "trace")) || (st = speckle(ctx, &lab))) goto done;
+    if ((st = carve__progress(ctx, 0.05, "trace")) || (st = speckle(ctx, &lab)) || (st = simplify(ctx, &lab))) goto done;
     if (carve__opt_bool(ctx, CARVE_OPTID_cut) && (st = carve__vec_cut_filter(ctx, &lab, op.mm_per_px))) goto done;
     if ((st = carve__progress(ctx, 0.15, "trace"))) goto done;
     carve__range r = carve__progress_push(ctx, 0.15, 0.35);
