@@ -181,10 +181,43 @@ static int32_t gap_key(const bstate *s, int64_t k) {
     return 2 * s->crank[c] + (vend ? 1 : 0);
 }
 
-/* each shared chain once, in the colour of the side drawn first, one stroke
- * item per (colour, cap); round caps close the notches at junctions, but a
- * chain ending next to a transparent pixel gets butt caps so that nothing is
- * painted into transparency */
+/* the outline of every region of colour c (mosaic: the same subpaths as its
+ * fills, in the same order), as one gap stroke item */
+static int add_color_outline(bstate *s, int c) {
+    const vec_topo *t = s->t;
+    vec_item it = {VEC_ITEM_STROKE, VEC_ROLE_GAP, VEC_CAP_ROUND, 0, (uint16_t)c, -1, s->p->stroke_width, 0, 0, 1};
+    if (carve__vec_geom_item(s->g, &it)) return -1;
+    for (int32_t g = 0; g < t->nreg; g++) {
+        if (t->reg_color[g] != c) continue;
+        for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++)
+            if (add_ring(s->g, t, r)) return -1;
+    }
+    return 0;
+}
+
+/* the chains in bucket bk (2 * colour rank + butt) as one stroke item */
+static int add_chain_bucket(bstate *s, int64_t bk, const int64_t *border, int64_t a, int64_t e) {
+    const vec_topo *t = s->t;
+    vec_item it = {VEC_ITEM_STROKE, VEC_ROLE_GAP, (uint8_t)(bk & 1), 0, (uint16_t)s->co[bk / 2].id, -1,
+                   s->p->stroke_width, 0, 0, 0};
+    if (carve__vec_geom_item(s->g, &it)) return -1;
+    for (int64_t q = a; q < e; q++) {
+        const vec_chain *ch = &t->chains[border[q]];
+        if (carve__vec_geom_path(s->g, ch->sx, ch->sy) || carve__vec_geom_add_use(s->g, ch, false)) return -1;
+        if (ch->closed) carve__vec_geom_close(s->g); /* a loop: joined all round */
+    }
+    return 0;
+}
+
+/* The gap filler, under all fills, drawn in reverse drawing order so that
+ * wherever two strokes overlap the colour drawn first is on top (the ideal
+ * blend under the antialiased fills, see docs/vector.md).  Mosaic: a colour
+ * that borders no transparency strokes its whole outline (of_fills: an SVG
+ * <use> of its fill path, no segment repeated); a colour that does, and every
+ * colour in stacked mode, strokes each chain it shares with a region drawn
+ * later, once; round caps close the notches at junctions, but a chain ending
+ * next to a transparent pixel gets butt caps so that nothing is painted into
+ * transparency. */
 static int add_gap_strokes(bstate *s) {
     const vec_topo *t = s->t;
     int64_t nb = 2 * (int64_t)s->nco, nc = t->nchains ? t->nchains : 1;
@@ -198,16 +231,16 @@ static int add_gap_strokes(bstate *s) {
     for (int64_t i = 0; i < nb; i++) boff[i + 2] += boff[i + 1];
     for (int64_t k = 0; k < t->nchains; k++) /* stable counting sort; boff[b+1] = fill pointer */
         if (bkey[k] >= 0) border[boff[bkey[k] + 1]++] = k;
-    for (int64_t bk = 0; bk < nb; bk++) {
-        int64_t a = bk ? boff[bk] : 0, e = boff[bk + 1];
-        if (a == e) continue;
-        vec_item it = {VEC_ITEM_STROKE, VEC_ROLE_GAP, (uint8_t)(bk & 1), 0, (uint16_t)s->co[bk / 2].id, -1,
-                       s->p->stroke_width, 0, 0};
-        if (carve__vec_geom_item(s->g, &it)) goto out;
-        for (int64_t q = a; q < e; q++) {
-            const vec_chain *ch = &t->chains[border[q]];
-            if (carve__vec_geom_path(s->g, ch->sx, ch->sy) || carve__vec_geom_add_use(s->g, ch, false)) goto out;
-            if (ch->closed) carve__vec_geom_close(s->g); /* a loop: joined all round */
+    for (int64_t i = s->nco - 1; i >= 0; i--) {
+        int c = s->co[i].id;
+        if (c == s->self_stroke) continue;
+        if (!s->p->stacked && !s->cvoid[c]) {
+            if (add_color_outline(s, c)) goto out;
+            continue;
+        }
+        for (int64_t bk = 2 * i; bk < 2 * i + 2; bk++) {
+            int64_t a = bk ? boff[bk] : 0, e = boff[bk + 1];
+            if (a < e && add_chain_bucket(s, bk, border, a, e)) goto out;
         }
     }
     rc = 0;

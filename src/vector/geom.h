@@ -61,6 +61,10 @@ typedef struct vec_item {
     double width;        /* strokes: width in px */
     int64_t path_off;    /* paths[path_off .. path_off + npath) */
     int64_t npath;
+    uint8_t of_fills;    /* gap strokes: the subpaths are exactly those of the
+                          * fill items of `color`, in order (a writer that can
+                          * reference geometry, SVG <use>, draws them from the
+                          * fills instead of repeating them) */
 } vec_item;
 
 typedef struct vec_geom {

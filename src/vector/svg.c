@@ -24,6 +24,8 @@ typedef struct pw {
     int64_t sx, sy; /* subpath start */
     bool pend;      /* a straight segment held back */
     int64_t pdx, pdy;
+    const bool *by_ref; /* per colour: its fill path has an id and its gap
+                         * stroke is a <use> of it (mosaic, group_by none) */
 } pw;
 
 /* appends n bytes (n <= 48): straight into the buffer when it has room
@@ -215,8 +217,21 @@ static void put_len(carve__buf *b, const char *name, double v, const char *unit)
     else carve__buf_printf(b, " %s=\"%.6g%s\"", name, v, unit);
 }
 
-static void svg_header(carve__buf *b, const vec_geom *g, const vec_out_params *o) {
-    carve__buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\"%s viewBox=\"0 0 %d %d\"",
+/* the colours whose gap stroke is an of_fills item, drawn as a <use> of the
+ * colour's fill path (only when every colour's fills form one path); true
+ * when there is any */
+static bool find_by_ref(const vec_geom *g, const vec_out_params *o, bool *by_ref) {
+    bool any = false;
+    memset(by_ref, 0, 256 * sizeof *by_ref);
+    if (o->group_by != VEC_GROUP_NONE) return false;
+    for (int64_t i = 0; i < g->nitems; i++)
+        if (g->items[i].kind == VEC_ITEM_STROKE && g->items[i].of_fills) any = by_ref[g->items[i].color] = true;
+    return any;
+}
+
+static void svg_header(carve__buf *b, const vec_geom *g, const vec_out_params *o, bool xlink) {
+    carve__buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\"%s%s viewBox=\"0 0 %d %d\"",
+                      xlink ? " xmlns:xlink=\"http://www.w3.org/1999/xlink\"" : "",
                       o->group_by == VEC_GROUP_LAYER ? " xmlns:inkscape=\"http://www.inkscape.org/namespaces/inkscape\"" : "",
                       g->w, g->h);
     put_len(b, "width", o->doc_w, o->unit);
@@ -233,6 +248,10 @@ static void svg_gap_strokes(pw *w, const vec_geom *g, int64_t *i) {
         it = &g->items[*i];
         char hx[8];
         color_attr(hx, g->colors[it->color]);
+        if (it->of_fills && w->by_ref[it->color]) { /* the fill path, by reference */
+            carve__buf_printf(w->b, "<use xlink:href=\"#c%d\" stroke=\"%s\"/>\n", it->color, hx);
+            continue;
+        }
         carve__buf_printf(w->b, "<path stroke=\"%s\"%s d=\"", hx, it->cap == VEC_CAP_BUTT ? " stroke-linecap=\"butt\"" : "");
         w->last_cmd = 0;
         bool first = true;
@@ -263,16 +282,18 @@ static void svg_top_stroke(pw *w, const vec_geom *g, const vec_item *it) {
 static void open_fill(pw *w, const vec_geom *g, const vec_item *it) {
     char hx[8];
     color_attr(hx, g->colors[it->color]);
-    if (it->self_stroke)
+    if (w->by_ref[it->color]) /* referenced by its gap stroke: the fill on a <g>, so the <use> is not filled */
+        carve__buf_printf(w->b, "<g fill=\"%s\"><path id=\"c%d\" d=\"", hx, it->color);
+    else if (it->self_stroke)
         carve__buf_printf(w->b, "<path fill=\"%s\" stroke=\"%s\" stroke-width=\"%g\" stroke-linejoin=\"round\" "
                                 "paint-order=\"stroke\" d=\"", hx, hx, g->gap_width);
     else carve__buf_printf(w->b, "<path fill=\"%s\" d=\"", hx);
     w->last_cmd = 0;
 }
 
-static void close_fill(pw *w) {
+static void close_fill(pw *w, int color) {
     pw_end(w);
-    carve__buf_puts(w->b, "\"/>\n");
+    carve__buf_puts(w->b, w->by_ref[color] ? "\"/></g>\n" : "\"/>\n");
 }
 
 /* the run of fill items of one colour from *i: one <path>, or (grouped) a
@@ -300,17 +321,18 @@ static void svg_fill_run(pw *w, const vec_geom *g, const vec_out_params *o, int6
             first = true;
         }
         emit_item(w, g, it, &first);
-        if (grouped) close_fill(w);
+        if (grouped) close_fill(w, it->color);
     }
     if (grouped) carve__buf_puts(w->b, "</g>\n");
-    else close_fill(w);
+    else close_fill(w, it0->color);
 }
 
 carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, char **doc, size_t *len) {
     carve__buf b;
     carve__buf_init(&b);
-    pw w = {&b, g->prec, g->unit, 0, false, false, 0, 0, 0, 0, false, 0, 0};
-    svg_header(&b, g, o);
+    bool by_ref[256];
+    pw w = {&b, g->prec, g->unit, 0, false, false, 0, 0, 0, 0, false, 0, 0, by_ref};
+    svg_header(&b, g, o, find_by_ref(g, o, by_ref));
     int runs[256] = {0};
     int64_t next = 0;
     for (int64_t i = 0; i < g->nitems;) {
