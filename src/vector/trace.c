@@ -39,7 +39,7 @@ static carve_status simplify(carve_ctx *ctx, vec_labels *lab) {
     double clab[256][3];
     for (int i = 0; i < lab->ncolors; i++) carve_rgb_to_lab(lab->colors[i], clab[i]);
     int64_t m = 0;
-    carve__range sr = carve__progress_push(ctx, 0.15, 0.17);
+    carve__range sr = carve__progress_push(ctx, 0.13, 0.15);
     carve_status st = carve__merge_insignificant_regions(ctx, lab->lab, lab->w, lab->h, (const double(*)[3])clab,
                                                          lab->ncolors, max_cost, max_paths, "trace", &m);
     carve__progress_pop(ctx, sr);
@@ -64,7 +64,7 @@ static carve_status speckle(carve_ctx *ctx, vec_labels *lab) {
     double clab[256][3];
     for (int i = 0; i < lab->ncolors; i++) carve_rgb_to_lab(lab->colors[i], clab[i]);
     int64_t m = 0;
-    carve__range sr = carve__progress_push(ctx, 0.05, 0.15);
+    carve__range sr = carve__progress_push(ctx, 0.05, 0.13);
     carve_status st = carve__merge_small_regions(ctx, lab->lab, lab->w, lab->h, (const double(*)[3])clab, lab->ncolors,
                                                  speck, "trace", &m);
     carve__progress_pop(ctx, sr);

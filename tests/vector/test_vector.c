@@ -10,6 +10,7 @@
 
 #include <cairo.h>
 #include <librsvg/rsvg.h>
+#include <stdarg.h>
 #include <time.h>
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -256,6 +257,7 @@ static void test_one_color(void) {
  * (holes, diagonal contacts, transparency, canvas border) */
 static void test_pixel_exact(void) {
     carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
     set_opt(ctx, "mode", "pixel");
     set_opt(ctx, "filter_speckle", "0");
     for (int holes = 0; holes < 2; holes++)
@@ -492,6 +494,7 @@ static void test_speckle(void) {
     uint32_t pal[4] = {0xffffff, 0x2040c0, 0x2242c4, 0x000000};
     carve_image *im = img_from_labels(lab, w, h, pal);
     carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
     set_opt(ctx, "mode", "pixel");
     const char *sp[3] = {"0", "4", "5"};
     for (int k = 0; k < 3; k++) {
@@ -529,6 +532,7 @@ static void test_speckle(void) {
 
 static void test_stacked(void) {
     carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
     set_opt(ctx, "stacked", "true");
     set_opt(ctx, "mode", "pixel");
     set_opt(ctx, "filter_speckle", "0");
@@ -857,6 +861,161 @@ static void test_fuzz(void) {
     CHECKF(fails_exact == 0, "%d pixel-mode SVGs differ from the input", fails_exact);
 }
 
+/* ---- fewer nodes, detail budget (issue 10) ------------------------------- */
+
+/* path segments as the shared bench counts them: every command and every
+ * implicit repeat of its arguments is one (m and z included) */
+static int64_t count_segs(const char *svg) {
+    int64_t n = 0;
+    for (const char *p = svg; (p = strstr(p, " d=\"")); ) {
+        p += 4;
+        int ar = 0;
+        int64_t nums = 0;
+        for (;; p++) {
+            char c = *p;
+            if (c == '"' || !c || strchr("MmLlHhVvCcZz", c)) {
+                if (ar) n += nums / ar > 0 ? nums / ar : 1;
+                if (c == '"' || !c) break;
+                ar = strchr("Zz", c) ? 0 : strchr("HhVv", c) ? 1 : strchr("Cc", c) ? 6 : 2;
+                if (!ar) n++;
+                nums = 0;
+            } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
+                if (c == '-') p++;
+                while (*p >= '0' && *p <= '9') p++;
+                if (*p == '.') {
+                    p++;
+                    while (*p >= '0' && *p <= '9') p++;
+                }
+                p--;
+                nums++;
+            }
+        }
+    }
+    return n;
+}
+
+/* a sample photo posterized to 3 levels per channel (at most 27 flat colours) */
+static carve_image *posterized_photo(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *im = NULL;
+    carve_status st = carve_image_load(ctx, path, &im);
+    CHECKF(st == CARVE_OK && im, "load %s: %s", path, carve_ctx_errmsg(ctx));
+    carve_ctx_destroy(ctx);
+    if (!im) return NULL;
+    int w = carve_image_width(im), h = carve_image_height(im);
+    uint8_t *px = carve_image_pixels(im);
+    for (int i = 0; i < w * h; i++) {
+        for (int k = 0; k < 3; k++) px[4 * i + k] = (uint8_t)((px[4 * i + k] * 3 / 256) * 127);
+        px[4 * i + 3] = 255;
+    }
+    return im;
+}
+
+/* 4-connected regions of a rendered (opaque, exact) picture */
+static int32_t rendered_regions(const uint32_t *px, int w, int h) {
+    uint16_t *lab = malloc((size_t)w * h * sizeof(uint16_t));
+    uint32_t cols[256];
+    int nc = 0;
+    for (int i = 0; i < w * h; i++) {
+        uint32_t c = RGB(px[i]);
+        int k = 0;
+        while (k < nc && cols[k] != c) k++;
+        if (k == nc && nc < 256) cols[nc++] = c;
+        lab[i] = (uint16_t)k;
+    }
+    int32_t *reg = NULL;
+    int32_t n = carve__components(lab, w, h, &reg, NULL);
+    free(reg);
+    free(lab);
+    return n;
+}
+
+/* traces with key=value option pairs; NULL-terminated */
+static char *trace_with(const carve_image *im, size_t *len, ...) {
+    carve_ctx *ctx = carve_ctx_create();
+    va_list ap;
+    va_start(ap, len);
+    for (const char *k; (k = va_arg(ap, const char *));) set_opt(ctx, k, va_arg(ap, const char *));
+    va_end(ap);
+    carve_status st;
+    char *svg = trace(ctx, im, len, &st);
+    CHECKF(st == CARVE_OK, "trace: %s", carve_ctx_errmsg(ctx));
+    carve_ctx_destroy(ctx);
+    return svg;
+}
+
+static void test_detail_budget(void) {
+    carve_image *im = posterized_photo("bus_red_london_plate.jpg");
+    if (!im) return;
+    int w = carve_image_width(im), h = carve_image_height(im);
+    /* pixel mode renders exactly, so the rendered regions are the traced ones */
+    int32_t prev = INT32_MAX;
+    const char *details[4] = {"1", "0.6", "0.4", "0"};
+    for (int d = 0; d < 4; d++) {
+        size_t len;
+        char *svg = trace_with(im, &len, "mode", "pixel", "detail", details[d], (char *)NULL);
+        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        int32_t n = px ? rendered_regions(px, w, h) : -1;
+        CHECKF(n > 0 && n < prev, "detail %s: %d regions (previous level %d)", details[d], n, prev);
+        if (d == 3) CHECKF(n <= 20, "detail 0 (poster) keeps %d regions", n);
+        prev = n;
+        free(px);
+        carve_free(svg);
+    }
+    const char *budgets[3] = {"2000", "300", "50"};
+    for (int b = 0; b < 3; b++) {
+        size_t len;
+        char *svg = trace_with(im, &len, "mode", "pixel", "detail", "1", "max_paths", budgets[b], (char *)NULL);
+        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        int32_t n = px ? rendered_regions(px, w, h) : -1;
+        int full = 0;
+        for (int i = 0; px && i < w * h; i++) full += A(px[i]) == 255;
+        CHECKF(n > 0 && n <= atoi(budgets[b]) && n >= atoi(budgets[b]) * 8 / 10, "max_paths %s: %d regions", budgets[b], n);
+        CHECKF(full == w * h, "max_paths %s: %d of %d pixels covered", budgets[b], full, w * h);
+        free(px);
+        carve_free(svg);
+    }
+    /* byte-identical whatever the thread count */
+    size_t l1, l4;
+    char *s1 = trace_with(im, &l1, "threads", "1", "detail", "0.4", "max_paths", "400", (char *)NULL);
+    char *s4 = trace_with(im, &l4, "threads", "4", "detail", "0.4", "max_paths", "400", (char *)NULL);
+    CHECK(s1 && s4 && l1 == l4 && !memcmp(s1, s4, l1));
+    carve_free(s1);
+    carve_free(s4);
+    carve_image_destroy(im);
+}
+
+static void test_fewer_segments(void) {
+    carve_image *im = posterized_photo("motorcycle_red_garage.png");
+    if (!im) return;
+    int w = carve_image_width(im), h = carve_image_height(im);
+    size_t l0, l1, l2;
+    /* the previous defaults: every region the speckle filter keeps, 0.6 px */
+    char *old = trace_with(im, &l0, "detail", "1", "trace_tolerance", "0.6", (char *)NULL);
+    char *def = trace_with(im, &l1, (char *)NULL);
+    char *nogap = trace_with(im, &l2, "gap_filler", "false", (char *)NULL);
+    int64_t so = old ? count_segs(old) : 0, sd = def ? count_segs(def) : 0, sn = nogap ? count_segs(nogap) : 0;
+    printf("  segments: previous defaults %lld, defaults %lld, without gap filler %lld\n", (long long)so, (long long)sd,
+           (long long)sn);
+    CHECKF(sd > 0 && sd * 2 <= so, "defaults %lld segments, previous defaults %lld: not 2x fewer", (long long)sd,
+           (long long)so);
+    /* the gap filler references the fills: not one segment more */
+    CHECKF(sd == sn, "gap filler adds %lld segments", (long long)(sd - sn));
+    CHECK(strstr(def, "<use xlink:href=\"#c") != NULL);
+    /* and still no seam: every pixel covered */
+    uint32_t *px = def ? render(def, l1, w, h) : NULL;
+    int low = 0;
+    for (int i = 0; px && i < w * h; i++) low += A(px[i]) < 250;
+    CHECKF(px && low == 0, "%d pixels with alpha < 250", low);
+    free(px);
+    carve_free(old);
+    carve_free(def);
+    carve_free(nogap);
+    carve_image_destroy(im);
+}
+
 int main(void) {
     RUN(test_one_color);
     RUN(test_pixel_exact);
@@ -869,6 +1028,8 @@ int main(void) {
     RUN(test_bad_input);
     RUN(test_progress_cancel);
     RUN(test_large);
+    RUN(test_detail_budget);
+    RUN(test_fewer_segments);
     RUN(test_fuzz);
     return test_done();
 }
