@@ -13,15 +13,25 @@ typedef struct fit_job {
     const carve_ctx *ctx;
 } fit_job;
 
+/* most tolerance (px) of a chain against transparency: nothing hides a
+ * corner cut there (between two opaque regions the gap filler does), so the
+ * pixels next to transparency keep their coverage >= 250 */
+#define VOID_TOLERANCE 0.6
+
 static int fit_task(void *arg, int64_t i) {
     fit_job *j = arg;
     int64_t a = j->lo + i * j->per, b = a + j->per;
     if (b > j->hi) b = j->hi;
     vec_scratch sc = {0};
     int rc = 0;
+    vec_fit_params tight = *j->p;
+    tight.poly_eps = fmin(tight.poly_eps, VOID_TOLERANCE);
+    tight.fit_tol = fmin(tight.fit_tol, VOID_TOLERANCE);
     for (int64_t k = a; k < b && !rc; k++) {
+        const vec_chain *c = &j->t->chains[k];
+        const vec_fit_params *p = c->left < 0 || c->right < 0 ? &tight : j->p;
         if (((k - a) & 255) == 255 && carve__cancelled(j->ctx)) rc = 2;
-        else if (carve__vec_fit_chain(j->t, &j->t->chains[k], j->p, &sc)) rc = 1;
+        else if (carve__vec_fit_chain(j->t, &j->t->chains[k], p, &sc)) rc = 1;
     }
     carve__vec_scratch_free(&sc);
     return rc;

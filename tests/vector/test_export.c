@@ -232,8 +232,10 @@ static void test_render(void) {
  * "color-rrggbb=N" arguments */
 static void svg_subpaths_by_layer(const char *svg, char *args, size_t cap) {
     args[0] = 0;
-    for (const char *p = svg; (p = strstr(p, "<path fill=\"#"));) {
-        p += 13;
+    /* <path fill="#.." d=..>, or <g fill="#.."><path id=.. d=..> when the
+     * colour's gap stroke is a <use> of its fill path */
+    for (const char *p = svg; (p = strstr(p, " fill=\"#"));) {
+        p += 8;
         char hex[7];
         size_t n = strcspn(p, "\"");
         if (n == 3) snprintf(hex, sizeof hex, "%c%c%c%c%c%c", p[0], p[0], p[1], p[1], p[2], p[2]);
