@@ -352,6 +352,107 @@ CARVE_API carve_status carve_ctx_report_html(carve_ctx *ctx, const char *title, 
  *  added in later versions; existing keys keep their meaning. */
 CARVE_API carve_status carve_models_json(carve_ctx *ctx, const char *const *names, int n, int verify, char **json);
 
+
+/* ------------------------------------------------------------------------
+ * Presets installed by name (docs/tune.md).  The option preset accepts a
+ * built-in name or the name of a preset installed in the presets folder:
+ * option presets_dir, else $CARVE_PRESETS_DIR, else
+ * $XDG_CONFIG_HOME/carve/presets, else ~/.config/carve/presets.  An
+ * installed preset is a JSON object of options (a config file) stored as
+ * NAME.json; NAME is [A-Za-z0-9_-]{1,64} and may not be a built-in name.
+ * ------------------------------------------------------------------------ */
+/** Validates json (every key an option, every value in range, applied to a
+ *  copy of ctx's options; server, path and preset keys refused) and writes
+ *  it atomically as NAME.json in ctx's presets folder (created if missing).
+ *  Errors: CARVE_ERR_INVALID_ARG (bad name), CARVE_ERR_CONFIG (bad JSON,
+ *  message names the key), CARVE_ERR_IO. */
+CARVE_API carve_status carve_preset_install(carve_ctx *ctx, const char *name, const char *json);
+/** The presets folder in effect for ctx (caller frees with carve_free), or NULL. */
+CARVE_API char *carve_presets_dir(const carve_ctx *ctx);
+
+/* ------------------------------------------------------------------------
+ * Style distance and tuning (src/tune, docs/tune.md).
+ * ------------------------------------------------------------------------ */
+/** Rasterises an SVG document (librsvg through libvips) to exactly
+ *  width x height pixels (the drawing is scaled to fit; 0 x 0 = its own
+ *  size).  CARVE_ERR_DECODE names source_name when the SVG is invalid. */
+CARVE_API carve_status carve_image_from_svg(carve_ctx *ctx, const char *svg, size_t len, const char *source_name,
+                                            int width, int height, carve_image **out);
+/** The style distance between a render and a reference illustration of the
+ *  same size (>= 0, 0 = same style; documented in docs/tune.md): a weighted
+ *  mix of mean CIEDE2000 between the pixels, palette distance, region
+ *  density and edge density.  When the reference has transparent pixels
+ *  only its opaque pixels (the subject) count.  details (may be NULL) gets a
+ *  JSON object with each term (carve_free).  CARVE_ERR_INVALID_ARG for
+ *  different sizes. */
+CARVE_API carve_status carve_style_distance(carve_ctx *ctx, const carve_image *render, const carve_image *reference,
+                                            double *distance, char **details);
+
+/** Runs the pipeline with ctx's options on photo, renders the SVG at the
+ *  work size and returns its style distance to reference (scaled to that
+ *  size): how close carve's output is to a reference's style.  details as
+ *  for carve_style_distance. */
+CARVE_API carve_status carve_style_evaluate(carve_ctx *ctx, const carve_image *photo, const carve_image *reference,
+                                            double *distance, char **details);
+
+/** A tuning: searches the options that shape the look so that carve_run on
+ *  each photo comes closest (style distance) to its reference. */
+typedef struct carve_tuner carve_tuner;
+
+/** One finished evaluation, passed to the tuner's callback. */
+typedef struct carve_tune_trial {
+    int index;                /* evaluation number, 0, 1, ... (deterministic order) */
+    int config;               /* the candidate configuration it evaluated */
+    int rung;                 /* fidelity: 0 = smallest work size ... rungs-1 = full */
+    int work_size;            /* long side (px) of the largest photo at this rung */
+    double score;             /* mean style distance over the pairs (lower is better) */
+    double best_score;        /* best score at the highest rung reached so far (or this rung) */
+    const char *options_json; /* the candidate's options (the preset it would be); valid during the call */
+    int restored;             /* 1 when the score came from carve_tuner_restore, not a run */
+    double fraction;          /* progress of the whole tuning, 0..1 */
+} carve_tune_trial;
+/** Called after every evaluation (from the thread calling carve_tuner_run).
+ *  Return non-zero to stop: carve_tuner_run then returns CARVE_ERR_CANCELLED
+ *  and the best preset so far stays available. */
+typedef int (*carve_tune_fn)(void *user, const carve_tune_trial *trial);
+
+/** A tuner whose base options (those not searched: work_size, background,
+ *  palette, ...) are copied from base.  NULL on OOM. */
+CARVE_API carve_tuner *carve_tuner_create(const carve_ctx *base);
+CARVE_API void carve_tuner_destroy(carve_tuner *t);
+/** The message of the tuner's last failed call ("" if none); owned by t. */
+CARVE_API const char *carve_tuner_errmsg(const carve_tuner *t);
+/** Adds a photo and its reference illustration (borrowed; copied).  The
+ *  reference is scaled to the photo's work size (a warning is logged when
+ *  the aspect ratios differ by more than 2 %); its transparent pixels mark
+ *  the background.  name is used in messages. */
+CARVE_API carve_status carve_tuner_add_pair(carve_tuner *t, const char *name, const carve_image *photo,
+                                            const carve_image *reference);
+/** trials: candidate configurations (1..10000, default 40); time_limit_s:
+ *  stop starting new evaluations after this many seconds (0 = none; results
+ *  then depend on the machine's speed); seed: the search's random seed (same
+ *  seed, inputs and trials => the same result, byte for byte); threads: pairs
+ *  evaluated at once (0 = one per core; results do not depend on it). */
+CARVE_API carve_status carve_tuner_configure(carve_tuner *t, int trials, double time_limit_s, uint64_t seed,
+                                             int threads);
+CARVE_API void carve_tuner_set_callback(carve_tuner *t, carve_tune_fn fn, void *user);
+CARVE_API void carve_tuner_set_log(carve_tuner *t, carve_log_fn fn, void *user);
+/** Supplies the score of evaluation index from an earlier, interrupted run
+ *  with the same pairs, options and seed: carve_tuner_run reuses it instead
+ *  of running it (resuming).  Call before carve_tuner_run, indices in order. */
+CARVE_API carve_status carve_tuner_restore(carve_tuner *t, int index, double score);
+/** Runs the search.  CARVE_ERR_EMPTY with fewer than 2 pairs;
+ *  CARVE_ERR_TIMEOUT when the time limit did not allow one evaluation;
+ *  CARVE_ERR_CANCELLED when cancelled (the best so far is kept). */
+CARVE_API carve_status carve_tuner_run(carve_tuner *t);
+/** Requests cancellation (thread-safe, async-signal-safe): the running
+ *  evaluation stops within one pipeline poll interval. */
+CARVE_API void carve_tuner_cancel(carve_tuner *t);
+/** The best preset found so far as a JSON object of options (a config file
+ *  for carve run --config; carve_free), with its score, or
+ *  CARVE_ERR_NOT_FOUND when no evaluation finished yet. */
+CARVE_API carve_status carve_tuner_best(const carve_tuner *t, char **json, double *score);
+
 #ifdef __cplusplus
 }
 #endif

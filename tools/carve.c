@@ -10,7 +10,7 @@
 
 carve_ctx *volatile cli_current_ctx;
 
-static const cli_cmd *const commands[] = {&cmd_run, &cmd_trace, &cmd_quantize, &cmd_palette, &cmd_models, &cmd_options};
+static const cli_cmd *const commands[] = {&cmd_run, &cmd_trace, &cmd_quantize, &cmd_palette, &cmd_models, &cmd_options, &cmd_tune, &cmd_presets};
 #define NCMD ((int)(sizeof commands / sizeof commands[0]))
 
 int cli_exit_code(carve_status st) {

@@ -66,5 +66,6 @@ void cli_progress_done(cli_progress *p);
 
 /* The commands (one file each). */
 extern const cli_cmd cmd_trace, cmd_quantize, cmd_palette, cmd_run, cmd_models, cmd_options;
+extern const cli_cmd cmd_tune, cmd_presets;
 
 #endif

@@ -234,6 +234,14 @@ typedef struct carve__subject_spec {
  *  option setter, so a bad value is refused at submission. */
 carve_status carve__parse_subject(carve_ctx *ctx, const char *text, carve__subject_spec *out);
 
+/* ---- installed presets (presets.c) ------------------------------------- */
+bool carve__preset_name_ok(const char *name);
+/** NAME.json in ctx's presets folder (malloc'd), or NULL for a bad name. */
+char *carve__preset_path(const carve_ctx *ctx, const char *name);
+bool carve__preset_installed(const carve_ctx *ctx, const char *name);
+/** Applies the installed preset NAME's options (not the option preset). */
+carve_status carve__preset_apply_installed(carve_ctx *ctx, const char *name);
+
 /* ---- misc --------------------------------------------------------------- */
 static inline int carve__clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 double carve__now(void); /* monotonic seconds */

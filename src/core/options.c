@@ -132,6 +132,9 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
         return CARVE_OK;
     }
     case CARVE_OPT_STRING:
+        if (i == CARVE_OPTID_preset && choice_index(o->choices, value) < 0 && !carve__preset_installed(ctx, value))
+            return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option preset: '%s' is not one of %s nor an installed preset",
+                               value, o->choices);
         if (strlen(value) > 65536)
             return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option %s: value longer than 65536 bytes", o->key);
         if ((i == CARVE_OPTID_width || i == CARVE_OPTID_height || i == CARVE_OPTID_min_feature) &&
@@ -430,6 +433,10 @@ carve_status carve_ctx_apply_preset(carve_ctx *ctx, const char *name) {
             if (st) return st;
         }
         return carve_ctx_set_option(ctx, "preset", name);
+    }
+    if (carve__preset_installed(ctx, name)) {
+        carve_status st = carve__preset_apply_installed(ctx, name);
+        return st ? st : carve_ctx_set_option(ctx, "preset", name);
     }
     return carve__fail(ctx, CARVE_ERR_NOT_FOUND, "unknown preset '%s' (one of %s)", name, schema[CARVE_OPTID_preset].choices);
 }
