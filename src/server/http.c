@@ -3,6 +3,7 @@
  * Every error is JSON: {"error":{"code":"...","message":"..."}}. */
 #include "srv_internal.h"
 #include "webhook.h"
+#include "tunings.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -1409,6 +1410,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         free(m);
         return r;
     }
+    if (carve__tunings_owns(url)) return carve__tunings_route(s, c, url, method, rq->body.data, rq->body.len);
     if (!strcmp(url, "/v1/options")) return get_options(s, c);
     if (!strcmp(url, "/v1/jobs")) {
         if (!strcmp(method, "POST")) return post_job(s, c, rq);

@@ -10,6 +10,7 @@
  * sweeper, so nothing is freed under a worker or a client. */
 #include "srv_internal.h"
 #include "webhook.h"
+#include "tunings.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1334,7 +1335,8 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
         }
     if (pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0) s->sweeper_started = true;
     if (carve__hook_start(s)) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "cannot start the webhook thread");
-    st = carve__http_start(s, errctx);
+    st = carve__tunings_start(s, errctx);
+    if (!st) st = carve__http_start(s, errctx);
     if (st) {
         carve__srv_stop(s);
         return st;
@@ -1366,6 +1368,7 @@ void carve__srv_stop(carve__srv *s) {
     for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
     if (s->sweeper_started) pthread_join(s->sweeper, NULL);
     carve__hook_stop(s);
+    carve__tunings_stop(s);
     s->sweeper_started = false;
     s->nworkers = 0;
     s->started = false;

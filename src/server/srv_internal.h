@@ -93,6 +93,7 @@ struct carve__srv {
     srv_hist job_hist;
     double start_time;
     carve__srv_engine_fn engine;
+    struct carve__tunings *tunings; /* tunings.c */
 };
 
 double carve__srv_wall(void);

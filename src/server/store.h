@@ -60,6 +60,7 @@ enum { CARVE__HOOK_NONE, CARVE__HOOK_PENDING, CARVE__HOOK_DELIVERED, CARVE__HOOK
 void carve__job_row_free(carve__job_row *r);
 
 typedef struct carve__store carve__store;
+struct carve__tuning_row;
 struct carve__store {
     /* inserts a new job row (state queued); with row->idem_key, records the
      * key in the same transaction and returns 1 (nothing inserted) when a
@@ -143,7 +144,39 @@ struct carve__store {
      * thread): a job was queued (id NULL) or a cancel was asked (id) */
     void (*set_listener)(carve__store *s, void (*on_job)(void *user), void (*on_cancel)(void *user, const char *id),
                          void *user);
+    /* tunings (docs/tune.md): a row per tuning, its uploaded files, and one
+     * row per finished trial (what a restarted carved resumes from) */
+    int (*put_tuning)(carve__store *s, const struct carve__tuning_row *row, char *err, size_t errlen);
+    int (*get_tuning)(carve__store *s, const char *id, struct carve__tuning_row *out, char *err, size_t errlen);
+    /* sets state, finished, best preset + score, trial count, error (NULL/0 = keep) */
+    int (*update_tuning)(carve__store *s, const char *id, int state, double finished, const char *best,
+                         double best_score, int trials, const char *error, char *err, size_t errlen);
+    /* ids in a state, oldest first */
+    int (*list_tunings)(carve__store *s, int state, char (*ids)[33], int max, int *n, char *err, size_t errlen);
+    int (*delete_tuning)(carve__store *s, const char *id, char *err, size_t errlen);
+    int (*put_tuning_file)(carve__store *s, const char *id, const char *name, const void *data, size_t len,
+                           char *err, size_t errlen);
+    int (*get_tuning_file)(carve__store *s, const char *id, const char *name, char **data, size_t *len, char *err,
+                           size_t errlen);
+    /* trial `index` (0, 1, ... in order) with its score and JSON object */
+    int (*put_trial)(carve__store *s, const char *id, int index, double score, const char *json, char *err,
+                     size_t errlen);
+    /* the trials in index order: scores (malloc'd *scores, *n) and a JSON array of their objects */
+    int (*list_trials)(carve__store *s, const char *id, double **scores, int *n, char **json, char *err,
+                       size_t errlen);
 };
+
+typedef struct carve__tuning_row {
+    char id[33];
+    int state;           /* CARVE__JOB_* */
+    double created, finished;
+    char *request;       /* JSON: options, trials, seed, time_limit, pairs */
+    char *best;          /* best preset JSON, or NULL */
+    double best_score;
+    int trials;          /* finished evaluations */
+    char *error;
+} carve__tuning_row;
+void carve__tuning_row_free(carve__tuning_row *r);
 
 /** Opens (creating) the SQLite store in dir: dir/carved.db (WAL,
  *  synchronous=FULL) and dir/jobs/<id>/ for files.  NULL with err set. */

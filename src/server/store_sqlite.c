@@ -1,7 +1,7 @@
 /* store_sqlite.c — the default carved store: SQLite in WAL mode for rows,
  * plain files under <data_dir>/jobs/<id>/ for job files (written to a
  * temporary name, fsync'd, renamed, then the folder fsync'd). */
-#include "store.h"
+#include "store_sqlite_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,21 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define N_READERS 4
-
-/* One write connection (serialised by mu; commits fsync) and a few read
- * connections: in WAL mode readers never wait for the writer's fsync. */
-typedef struct sq_store {
-    carve__store ops;
-    sqlite3 *db;
-    pthread_mutex_t mu;
-    sqlite3 *rdb[N_READERS];
-    pthread_mutex_t rmu[N_READERS];
-    atomic_uint rnext;
-    int lock_fd; /* flock on data_dir/carved.lock: one carved per data dir */
-    char dir[4096];
-} sq_store;
-
 /* Takes a read connection (round robin); release with reader_put. */
 static int reader_get(sq_store *s) {
     int k = (int)(atomic_fetch_add(&s->rnext, 1u) % N_READERS);
@@ -43,7 +28,6 @@ static int reader_get(sq_store *s) {
     return k;
 }
 static void reader_put(sq_store *s, int k) { pthread_mutex_unlock(k < 0 ? &s->mu : &s->rmu[k]); }
-#define RDB(s, k) ((k) < 0 ? (s)->db : (s)->rdb[k])
 
 static const char *state_names[CARVE__JOB_NSTATES] = {"queued", "running", "done", "failed", "cancelled"};
 
@@ -740,7 +724,8 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
                     "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, hash TEXT NOT NULL,"
                     " job_id TEXT NOT NULL, created REAL NOT NULL);"
                     "CREATE TABLE IF NOT EXISTS palettes(name TEXT PRIMARY KEY, body TEXT NOT NULL);",
-                 e2, sizeof e2)) {
+                 e2, sizeof e2) ||
+        exec_sql(s, carve__sq_tunings_schema, e2, sizeof e2)) {
         seterr(err, errlen, "data_dir: %s: %s", path, e2);
         sq_close(&s->ops);
         return NULL;
@@ -776,5 +761,18 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     s->ops.delete_palette = delete_palette;
     s->ops.list_palettes = list_palettes;
     s->ops.close = sq_close;
+    carve__sq_tunings_wire(&s->ops);
     return &s->ops;
+}
+
+/* ---- shared with store_tunings.c ---------------------------------------- */
+int carve__sq_reader_get(sq_store *s) { return reader_get(s); }
+void carve__sq_reader_put(sq_store *s, int k) { reader_put(s, k); }
+char *carve__sq_dup(const unsigned char *t) { return dupn(t); }
+void carve__sq_seterr(char *err, size_t n, const char *fmt, ...) {
+    if (!err || !n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
 }

@@ -1,0 +1,39 @@
+/* store_sqlite_internal.h — the SQLite store's state, shared by
+ * store_sqlite.c (jobs, files, palettes) and store_tunings.c (tunings). */
+#ifndef CARVE_SRV_STORE_SQLITE_INTERNAL_H
+#define CARVE_SRV_STORE_SQLITE_INTERNAL_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#define N_READERS 4
+
+/* One write connection (serialised by mu; commits fsync) and a few read
+ * connections: in WAL mode readers never wait for the writer's fsync. */
+typedef struct sq_store {
+    carve__store ops;
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    sqlite3 *rdb[N_READERS];
+    pthread_mutex_t rmu[N_READERS];
+    atomic_uint rnext;
+    int lock_fd; /* flock on data_dir/carved.lock: one carved per data dir */
+    char dir[4096];
+} sq_store;
+
+#define RDB(s, k) ((k) < 0 ? (s)->db : (s)->rdb[k])
+
+/* a read connection (round robin); release with carve__sq_reader_put */
+int carve__sq_reader_get(sq_store *s);
+void carve__sq_reader_put(sq_store *s, int k);
+char *carve__sq_dup(const unsigned char *t);
+void carve__sq_seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* store_tunings.c */
+extern const char *const carve__sq_tunings_schema;
+void carve__sq_tunings_wire(carve__store *ops);
+
+#endif

@@ -1,0 +1,275 @@
+/* store_tunings.c — the SQLite store's tunings: rows, uploaded files (BLOBs)
+ * and finished trials, in the same database as the jobs (store_sqlite.c
+ * opens it and wires these in). */
+#include "store_sqlite_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void carve__tuning_row_free(carve__tuning_row *r) {
+    if (!r) return;
+    free(r->request);
+    free(r->best);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+const char *const carve__sq_tunings_schema =
+    "CREATE TABLE IF NOT EXISTS tunings(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
+    " state INTEGER NOT NULL, created REAL, finished REAL, request TEXT, best TEXT, best_score REAL,"
+    " trials INTEGER DEFAULT 0, error TEXT);"
+    "CREATE TABLE IF NOT EXISTS tuning_files(id TEXT NOT NULL, name TEXT NOT NULL, data BLOB,"
+    " PRIMARY KEY(id, name));"
+    "CREATE TABLE IF NOT EXISTS tuning_trials(id TEXT NOT NULL, idx INTEGER NOT NULL, score REAL, body TEXT,"
+    " PRIMARY KEY(id, idx));";
+
+/* Runs one write statement under the write lock; bind fills the parameters. */
+typedef void (*bind_fn)(sqlite3_stmt *q, const void *arg);
+
+static int write_stmt(sq_store *s, const char *sql, bind_fn bind, const void *arg, const char *what, char *err,
+                      size_t errlen) {
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        bind(q, arg);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+    }
+    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void bind_put(sqlite3_stmt *q, const void *arg) {
+    const carve__tuning_row *r = arg;
+    sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, r->state);
+    sqlite3_bind_double(q, 3, r->created);
+    sqlite3_bind_text(q, 4, r->request ? r->request : "{}", -1, SQLITE_STATIC);
+}
+
+static int put_tuning(carve__store *st, const carve__tuning_row *r, char *err, size_t errlen) {
+    return write_stmt((sq_store *)st, "INSERT INTO tunings(id,state,created,finished,request) VALUES(?,?,?,0,?)",
+                      bind_put, r, "insert tuning", err, errlen);
+}
+
+static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    memset(o, 0, sizeof *o);
+    int k = carve__sq_reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT id,state,created,finished,request,best,best_score,trials,error FROM tunings "
+                               "WHERE id=?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_DONE) rc = 1;
+        else if (r == SQLITE_ROW) {
+            snprintf(o->id, sizeof o->id, "%s", (const char *)sqlite3_column_text(q, 0));
+            o->state = sqlite3_column_int(q, 1);
+            o->created = sqlite3_column_double(q, 2);
+            o->finished = sqlite3_column_double(q, 3);
+            o->request = carve__sq_dup(sqlite3_column_text(q, 4));
+            o->best = carve__sq_dup(sqlite3_column_text(q, 5));
+            o->best_score = sqlite3_column_double(q, 6);
+            o->trials = sqlite3_column_int(q, 7);
+            o->error = carve__sq_dup(sqlite3_column_text(q, 8));
+            rc = 0;
+        }
+    }
+    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: get tuning: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    carve__sq_reader_put(s, k);
+    return rc;
+}
+
+typedef struct upd { const char *id; int state; double finished; const char *best; double score; int trials;
+                     const char *error; } upd;
+
+static void bind_upd(sqlite3_stmt *q, const void *arg) {
+    const upd *u = arg;
+    sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, u->state);
+    sqlite3_bind_double(q, 3, u->finished);
+    if (u->best) sqlite3_bind_text(q, 4, u->best, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 5, u->score);
+    sqlite3_bind_int(q, 6, u->trials);
+    if (u->error) sqlite3_bind_text(q, 7, u->error, -1, SQLITE_STATIC);
+}
+
+static int update_tuning(carve__store *st, const char *id, int state, double finished, const char *best,
+                         double best_score, int trials, const char *error, char *err, size_t errlen) {
+    upd u = {id, state, finished, best, best_score, trials, error};
+    return write_stmt((sq_store *)st,
+                      "UPDATE tunings SET state=?2, finished=CASE WHEN ?3>0 THEN ?3 ELSE finished END,"
+                      " best=coalesce(?4,best), best_score=CASE WHEN ?4 IS NULL THEN best_score ELSE ?5 END,"
+                      " trials=CASE WHEN ?6>0 THEN ?6 ELSE trials END, error=coalesce(?7,error) WHERE id=?1",
+                      bind_upd, &u, "update tuning", err, errlen);
+}
+
+static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *n = 0;
+    int k = carve__sq_reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT id FROM tunings WHERE state=?1 ORDER BY seq LIMIT ?2", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int(q, 1, state);
+        sqlite3_bind_int(q, 2, max);
+        int r;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW && *n < max)
+            snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
+        if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
+    }
+    if (rc) carve__sq_seterr(err, errlen, "sqlite: list tunings: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    carve__sq_reader_put(s, k);
+    return rc;
+}
+
+static void bind_id(sqlite3_stmt *q, const void *arg) { sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC); }
+
+static int delete_tuning(carve__store *st, const char *id, char *err, size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    write_stmt(s, "DELETE FROM tuning_files WHERE id=?1", bind_id, id, "delete tuning files", err, errlen);
+    write_stmt(s, "DELETE FROM tuning_trials WHERE id=?1", bind_id, id, "delete trials", err, errlen);
+    return write_stmt(s, "DELETE FROM tunings WHERE id=?1", bind_id, id, "delete tuning", err, errlen);
+}
+
+typedef struct blob { const char *id, *name; const void *data; size_t len; } blob;
+
+static void bind_blob(sqlite3_stmt *q, const void *arg) {
+    const blob *b = arg;
+    sqlite3_bind_text(q, 1, b->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, b->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(q, 3, b->data, b->len, SQLITE_STATIC);
+}
+
+static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len,
+                           char *err, size_t errlen) {
+    blob b = {id, name, data, len};
+    return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_files(id,name,data) VALUES(?1,?2,?3)", bind_blob,
+                      &b, "put tuning file", err, errlen);
+}
+
+static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
+                           size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    *data = NULL;
+    *len = 0;
+    int k = carve__sq_reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT data FROM tuning_files WHERE id=?1 AND name=?2", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_DONE) rc = 1;
+        else if (r == SQLITE_ROW) {
+            size_t n = (size_t)sqlite3_column_bytes(q, 0);
+            *data = malloc(n + 1);
+            if (*data) {
+                if (n) memcpy(*data, sqlite3_column_blob(q, 0), n);
+                (*data)[n] = 0;
+                *len = n;
+                rc = 0;
+            }
+        }
+    }
+    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: get tuning file: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    carve__sq_reader_put(s, k);
+    return rc;
+}
+
+typedef struct trial { const char *id; int idx; double score; const char *json; } trial;
+
+static void bind_trial(sqlite3_stmt *q, const void *arg) {
+    const trial *t = arg;
+    sqlite3_bind_text(q, 1, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, t->idx);
+    sqlite3_bind_double(q, 3, t->score);
+    sqlite3_bind_text(q, 4, t->json, -1, SQLITE_STATIC);
+}
+
+static int put_trial(carve__store *st, const char *id, int index, double score, const char *json, char *err,
+                     size_t errlen) {
+    trial t = {id, index, score, json ? json : "{}"};
+    return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_trials(id,idx,score,body) VALUES(?1,?2,?3,?4)",
+                      bind_trial, &t, "put trial", err, errlen);
+}
+
+static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json, char *err,
+                       size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    sqlite3_stmt *q = NULL;
+    int rc = -1, cap = 0;
+    *scores = NULL;
+    *n = 0;
+    *json = NULL;
+    size_t jlen = 1, jcap = 256;
+    char *j = malloc(jcap);
+    if (!j) return -1;
+    strcpy(j, "[");
+    int k = carve__sq_reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, "SELECT idx,score,body FROM tuning_trials WHERE id=?1 ORDER BY idx", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        int r;
+        rc = 0;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW && !rc) {
+            if (sqlite3_column_int(q, 0) != *n) break; /* a gap: resume before it */
+            const char *body = (const char *)sqlite3_column_text(q, 2);
+            size_t bl = body ? strlen(body) : 2;
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 64;
+                double *ns = realloc(*scores, (size_t)cap * sizeof *ns);
+                if (!ns) { rc = -1; break; }
+                *scores = ns;
+            }
+            while (jlen + bl + 3 > jcap) {
+                jcap *= 2;
+                char *nj = realloc(j, jcap);
+                if (!nj) { rc = -1; break; }
+                j = nj;
+            }
+            if (rc) break;
+            (*scores)[(*n)++] = sqlite3_column_double(q, 1);
+            if (*n > 1) j[jlen++] = ',';
+            memcpy(j + jlen, body ? body : "{}", bl);
+            jlen += bl;
+        }
+    }
+    j[jlen++] = ']';
+    j[jlen] = 0;
+    if (rc) {
+        carve__sq_seterr(err, errlen, "sqlite: list trials: %s", sqlite3_errmsg(db));
+        free(j);
+        free(*scores);
+        *scores = NULL;
+        *n = 0;
+    } else
+        *json = j;
+    sqlite3_finalize(q);
+    carve__sq_reader_put(s, k);
+    return rc;
+}
+
+void carve__sq_tunings_wire(carve__store *ops) {
+    ops->put_tuning = put_tuning;
+    ops->get_tuning = get_tuning;
+    ops->update_tuning = update_tuning;
+    ops->list_tunings = list_tunings;
+    ops->delete_tuning = delete_tuning;
+    ops->put_tuning_file = put_tuning_file;
+    ops->get_tuning_file = get_tuning_file;
+    ops->put_trial = put_trial;
+    ops->list_trials = list_trials;
+}
