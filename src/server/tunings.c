@@ -354,6 +354,10 @@ carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
         mkdir(dir, 0700);
         carve_ctx_set_option(s->cfg, "presets_dir", dir);
     }
+    if (!s->store->put_tuning || !s->store->list_trials) {
+        carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "tunings are off: this store does not keep tunings (SQLite does)");
+        return CARVE_OK;
+    }
     carve__tunings *tm = calloc(1, sizeof *tm);
     if (!tm) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
     tm->s = s;

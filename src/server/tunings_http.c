@@ -641,9 +641,9 @@ static bool hex_id(const char *p, size_t n) {
 
 enum MHD_Result carve__tunings_route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method,
                                      const char *body, size_t len) {
-    if (!s->tunings) return fail(s, c, 503, "unavailable", "tunings are not running");
     if (!strcmp(url, "/v1/presets")) return presets_route(s, c, method, NULL, body, len);
     if (!strncmp(url, "/v1/presets/", 12)) return presets_route(s, c, method, url + 12, body, len);
+    if (!s->tunings) return fail(s, c, 501, "not_implemented", "tunings need carved's SQLite store");
     if (!strcmp(url, "/v1/tunings")) {
         if (!strcmp(method, "POST")) return post_tuning(s, c, body, len);
         return fail(s, c, 405, "method_not_allowed", "use POST on /v1/tunings");
