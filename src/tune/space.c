@@ -22,6 +22,7 @@ static const tune_dim all_dims[] = {
     {"corner_threshold", TUNE_FLOAT, 20, 160, false, TUNE_SCALE_NONE, 0, {0}},
     {"length_threshold", TUNE_FLOAT, 0.5, 30, true, TUNE_SCALE_LENGTH, 0, {0}},
     {"splice_threshold", TUNE_FLOAT, 20, 150, false, TUNE_SCALE_NONE, 0, {0}},
+    {"detail", TUNE_FLOAT, 0.1, 1, false, TUNE_SCALE_NONE, 0, {0}},
     {"mode", TUNE_ENUM, 0, 0, false, TUNE_SCALE_NONE, 3, {"spline", "polygon", "pixel"}},
     {"dither", TUNE_ENUM, 0, 0, false, TUNE_SCALE_NONE, 2, {"none", "floyd-steinberg"}},
     {"outline", TUNE_BOOL, 0, 1, false, TUNE_SCALE_NONE, 0, {0}},
