@@ -1375,9 +1375,8 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         bool store_ok = true;
         if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
             store_ok = s->store->ping(s->store, serr, sizeof serr) == 0;
-            long long counts[CARVE__JOB_NSTATES];
-            if (store_ok && !s->store->count_states(s->store, counts, serr, sizeof serr))
-                q = (int)counts[CARVE__JOB_QUEUED];
+            long long queued = 0;
+            if (store_ok && !s->store->count_queued(s->store, &queued, serr, sizeof serr)) q = (int)queued;
         }
         bool ready = !stopping && q < qm && store_ok;
         carve__buf sb;

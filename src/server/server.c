@@ -476,13 +476,13 @@ static bool queue_remove(carve__srv *s, srv_job *j) {
 
 /* Shared store: the queue is the store's; its depth is counted there. */
 static int enqueue_shared(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
-    long long counts[CARVE__JOB_NSTATES];
-    int rc = s->store->count_states(s->store, counts, err, errlen);
-    if (rc == 0 && counts[CARVE__JOB_QUEUED] >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+    long long queued = 0;
+    int rc = s->store->count_queued(s->store, &queued, err, errlen);
+    if (rc == 0 && queued >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
         pthread_mutex_lock(&s->mmu);
         s->rejected_full++;
         pthread_mutex_unlock(&s->mmu);
-        snprintf(err, errlen, "the job queue is full (%lld jobs); retry later", counts[CARVE__JOB_QUEUED]);
+        snprintf(err, errlen, "the job queue is full (%lld jobs); retry later", queued);
         return 429;
     }
     if (rc == 0) rc = s->store->put_job(s->store, row, err, errlen);

@@ -138,6 +138,8 @@ struct carve__store {
     /* DELETE from any node: a queued or finished job is deleted (0); a
      * running one is flagged and its node told (2); 1 when there is none */
     int (*request_cancel)(carve__store *s, const char *id, char *err, size_t errlen);
+    /* jobs waiting in the shared queue (an index-only count) */
+    int (*count_queued)(carve__store *s, long long *n, char *err, size_t errlen);
     /* 0 when the store answers */
     int (*ping)(carve__store *s, char *err, size_t errlen);
     /* notifications from other nodes (called on the store's listener

@@ -800,6 +800,18 @@ static int request_cancel(carve__store *st, const char *id, char *err, size_t er
     return rc;
 }
 
+static int count_queued(carve__store *st, long long *n, char *err, size_t errlen) {
+    *n = 0;
+    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    if (!pc) return -1;
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT count(*) FROM carve_jobs WHERE state=0", 0, NULL, err, errlen);
+    conn_put(pc);
+    if (!r) return -1;
+    *n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 static int ping(carve__store *st, char *err, size_t errlen) {
     pg_conn *pc = conn_get((pg_store *)st, err, errlen);
     if (!pc) return -1;
@@ -916,6 +928,7 @@ static void set_ops(pg_store *s) {
     s->ops.expire = expire;
     s->ops.request_cancel = request_cancel;
     s->ops.ping = ping;
+    s->ops.count_queued = count_queued;
     s->ops.set_listener = set_listener;
 }
 

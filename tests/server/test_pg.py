@@ -98,6 +98,27 @@ def test_webhooks_on_postgresql():
             test_webhooks.Carved = Carved
 
 
+def test_queue_full_shared():
+    """queue_max counts the shared queue (all nodes' queued jobs)"""
+    uri, _ = new_db()
+    flags = ('--workers', '1', '--engine', 'synthetic', '--synthetic-ms', '30000', '--queue-max', '2')
+    a, b = node(uri, *flags), node(uri, *flags)
+    try:
+        codes = [n.submit(png_bytes(8, 8, seed=i))[0] for i, n in enumerate((a, b))]
+        deadline = time.time() + 10
+        while time.time() < deadline and metric(a, 'carved_jobs_running') + metric(b, 'carved_jobs_running') < 2:
+            time.sleep(0.05)
+        codes += [n.submit(png_bytes(8, 8, seed=10 + i))[0] for i, n in enumerate((a, b, a))]
+        st, h, e = b.submit(png_bytes(8, 8, seed=20))
+        check(codes == [202] * 4 + [429] and st == 429 and h.get('retry-after'),
+              '2 running + 2 queued (over two nodes), then 429 on both: %r %r' % (codes, st))
+        check(metric(a, 'carved_queue_depth') == 2 and metric(b, 'carved_queue_depth') == 2,
+              'queue depth from the store on each node')
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_unreachable_at_start():
     t0 = time.time()
     r = subprocess.run([CARVED, '--listen', '127.0.0.1:0', '--store',
@@ -283,7 +304,7 @@ def test_pg_restart_under_load():
 
 
 TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_webhooks_on_postgresql,
-         test_cancel_across_nodes,
+         test_queue_full_shared, test_cancel_across_nodes,
          test_pg_restart_under_load, test_three_nodes_sigkill]
 
 
