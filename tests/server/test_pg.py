@@ -98,6 +98,42 @@ def test_webhooks_on_postgresql():
             test_webhooks.Carved = Carved
 
 
+def test_paused_node_fenced():
+    """a node that stalls past its lease (SIGSTOP) loses the job to another
+    node; when it wakes up it cannot commit: the result is committed once"""
+    uri, db = new_db()
+    flags = ('--workers', '1', '--engine', 'synthetic', '--synthetic-ms', '2500', '--lease-seconds', '1')
+    c = node(uri, *flags)
+    a = None
+    try:
+        st, _, j = c.submit(png_bytes(8, 8))
+        jid = j['id']
+        c.wait_state(jid, ('running',), timeout=10)
+        time.sleep(0.3)
+        c.proc.send_signal(signal.SIGSTOP)
+        a = node(uri, *flags)
+        j = a.wait_state(jid, timeout=30)
+        check(j and j['state'] == 'done' and j['attempts'] == 2, 'node A re-claimed and finished it: %r' %
+              ((j and (j['state'], j['attempts'])),))
+        c.proc.send_signal(signal.SIGCONT)
+        deadline = time.time() + 8
+        while time.time() < deadline and b'lease lost' not in open(c.log_path, 'rb').read():
+            time.sleep(0.1)
+        check(b'lease lost' in open(c.log_path, 'rb').read(), 'the paused node notices it lost the lease')
+        time.sleep(0.5)
+        rows = sql(db, "SELECT state, attempts, completions FROM carve_jobs WHERE id='%s'" % jid)
+        check(rows == [['2', '2', '1']], 'done once, by node A: %r' % rows)
+        check(metric(c, 'carved_jobs_finished_total{state="done"}') == 0, 'node C committed nothing')
+        st, _, svg = c.req('GET', '/v1/jobs/%s/result' % jid)
+        check(st == 200 and svg.startswith(b'<svg'), 'the result is served by node C too')
+    finally:
+        if c.proc.poll() is None:
+            c.proc.send_signal(signal.SIGCONT)
+        c.stop()
+        if a:
+            a.stop()
+
+
 def test_queue_full_shared():
     """queue_max counts the shared queue (all nodes' queued jobs)"""
     uri, _ = new_db()
@@ -304,7 +340,7 @@ def test_pg_restart_under_load():
 
 
 TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_webhooks_on_postgresql,
-         test_queue_full_shared, test_cancel_across_nodes,
+         test_queue_full_shared, test_paused_node_fenced, test_cancel_across_nodes,
          test_pg_restart_under_load, test_three_nodes_sigkill]
 
 
