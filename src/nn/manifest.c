@@ -3,7 +3,9 @@
 #include "nn/nn_internal.h"
 #include "nn/nn_config.h"
 
+#include <dlfcn.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +24,58 @@ int carve__nn_task_find(const char *name) {
     return -1;
 }
 
+/* Where carve's data lives.  An installed libcarve finds its share folder
+ * from its own place (LIBDIR/../share/carve, located with dladdr), so the
+ * install is relocatable; a build tree (or a program linked statically)
+ * finds none there and uses the source tree's paths meson recorded. */
+typedef struct data_paths {
+    char manifest[1024], models[1024], fetch[1024];
+} data_paths;
+
+static data_paths g_paths;
+static pthread_once_t g_paths_once = PTHREAD_ONCE_INIT;
+
+static void find_paths(void) {
+    snprintf(g_paths.manifest, sizeof g_paths.manifest, "%s", CARVE_NN_MANIFEST_DEFAULT);
+    snprintf(g_paths.models, sizeof g_paths.models, "%s", CARVE_NN_MODELS_DEFAULT);
+    snprintf(g_paths.fetch, sizeof g_paths.fetch, "%s", CARVE_NN_FETCH_SCRIPT);
+    Dl_info info;
+    if (!dladdr((void *)carve__nn_models_dir, &info) || !info.dli_fname) return;
+    char lib[900];
+    snprintf(lib, sizeof lib, "%s", info.dli_fname);
+    char *slash = strrchr(lib, '/');
+    if (!slash) return;
+    *slash = 0;
+    char share[1000], cand[1024];
+    snprintf(share, sizeof share, "%s/%s", lib, CARVE_NN_SHARE_FROM_LIB);
+    snprintf(cand, sizeof cand, "%s/models/manifest.json", share);
+    struct stat st;
+    if (stat(cand, &st) || !S_ISREG(st.st_mode)) return; /* not an installed layout */
+    snprintf(g_paths.manifest, sizeof g_paths.manifest, "%s", cand);
+    snprintf(g_paths.models, sizeof g_paths.models, "%s/models", share);
+    snprintf(g_paths.fetch, sizeof g_paths.fetch, "%s/fetch_models.py", share);
+}
+
+static const data_paths *paths(void) {
+    pthread_once(&g_paths_once, find_paths);
+    return &g_paths;
+}
+
 void carve__nn_models_dir(const carve_ctx *ctx, char *buf, size_t len) {
     const char *d = ctx ? carve__opt_str(ctx, CARVE_OPTID_models_dir) : "";
     if (!d || !*d) d = getenv("CARVE_MODELS_DIR");
-    if (!d || !*d) d = CARVE_NN_MODELS_DEFAULT;
+    if (!d || !*d) d = paths()->models;
     snprintf(buf, len, "%s", d);
 }
 
 const char *carve__nn_default_manifest(void) {
     const char *e = getenv("CARVE_MANIFEST");
-    return e && *e ? e : CARVE_NN_MANIFEST_DEFAULT;
+    return e && *e ? e : paths()->manifest;
 }
 
 const char *carve__nn_fetch_script(void) {
     const char *e = getenv("CARVE_FETCH_SCRIPT");
-    return e && *e ? e : CARVE_NN_FETCH_SCRIPT;
+    return e && *e ? e : paths()->fetch;
 }
 
 static bool is_file(const char *p) {
