@@ -118,6 +118,20 @@ struct carve_image {
 enum { CARVE_KERNEL_NEAREST = 0, CARVE_KERNEL_LINEAR, CARVE_KERNEL_CUBIC, CARVE_KERNEL_MITCHELL, CARVE_KERNEL_LANCZOS2,
        CARVE_KERNEL_LANCZOS3 };
 carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, int kernel, carve_image **out);
+/** A copy of the rectangle (x, y, w, h) of in, clipped to the image; NULL
+ *  when the clipped rectangle is empty or memory runs out. */
+carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h);
+/** Rotates in by deg degrees (counter-clockwise as seen on screen: a point
+ *  right of the centre moves up) about its centre with libvips' affine
+ *  transform (bilinear), into a new image just large enough to hold it;
+ *  corners outside the input repeat its border pixels.  A point (x, y) of
+ *  in lands at carve__rotate_map(in->w, in->h, deg, x, y).  */
+carve_status carve__rotate(carve_ctx *ctx, const carve_image *in, double deg, carve_image **out);
+/** Size of carve__rotate's output for a w x h input. */
+void carve__rotate_size(int w, int h, double deg, int *ow, int *oh);
+/** Where carve__rotate moves (x, y) of a w x h image (sign -1: the inverse,
+ *  from the rotated image back to the input). */
+void carve__rotate_map(int w, int h, double deg, int sign, double x, double y, double *ox, double *oy);
 /** Ensures libvips is initialised (thread-safe, once). */
 carve_status carve__vips_init(carve_ctx *ctx);
 static inline uint32_t carve__rgb_at(const carve_image *im, int x, int y) {

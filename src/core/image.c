@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,5 +420,82 @@ fail: {
 }
 done:
     for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
+    return st;
+}
+
+carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h) {
+    if (!in) return NULL;
+    int x0 = carve__clampi(x, 0, in->w), y0 = carve__clampi(y, 0, in->h);
+    int x1 = carve__clampi(x + w, 0, in->w), y1 = carve__clampi(y + h, 0, in->h);
+    if (x1 <= x0 || y1 <= y0) return NULL;
+    carve_image *im = carve_image_create(x1 - x0, y1 - y0);
+    if (!im) return NULL;
+    for (int r = y0; r < y1; r++)
+        memcpy(im->px + 4 * (size_t)(r - y0) * im->w, in->px + 4 * ((size_t)r * in->w + x0), 4 * (size_t)im->w);
+    return im;
+}
+
+void carve__rotate_size(int w, int h, double deg, int *ow, int *oh) {
+    double a = deg * M_PI / 180.0, c = fabs(cos(a)), s = fabs(sin(a));
+    *ow = (int)ceil(w * c + h * s - 1e-9);
+    *oh = (int)ceil(w * s + h * c - 1e-9);
+    if (*ow < 1) *ow = 1;
+    if (*oh < 1) *oh = 1;
+}
+
+void carve__rotate_map(int w, int h, double deg, int sign, double x, double y, double *ox, double *oy) {
+    int rw, rh;
+    carve__rotate_size(w, h, deg, &rw, &rh);
+    double a = deg * M_PI / 180.0, c = cos(a), s = sin(a);
+    if (sign >= 0) { /* screen y points down: counter-clockwise is (c, s; -s, c) */
+        double dx = x - 0.5 * w, dy = y - 0.5 * h;
+        *ox = c * dx + s * dy + 0.5 * rw;
+        *oy = -s * dx + c * dy + 0.5 * rh;
+    } else {
+        double dx = x - 0.5 * rw, dy = y - 0.5 * rh;
+        *ox = c * dx - s * dy + 0.5 * w;
+        *oy = s * dx + c * dy + 0.5 * h;
+    }
+}
+
+carve_status carve__rotate(carve_ctx *ctx, const carve_image *in, double deg, carve_image **out) {
+    *out = NULL;
+    if (!in || in->w <= 0 || in->h <= 0 || !isfinite(deg))
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "rotate: empty image or bad angle");
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    int rw, rh;
+    carve__rotate_size(in->w, in->h, deg, &rw, &rh);
+    double a = deg * M_PI / 180.0, c = cos(a), s = sin(a);
+    /* output = M (input - centre) + output centre, with pixel centres at +0.5 */
+    double odx = 0.5 * rw - (c * 0.5 * in->w + s * 0.5 * in->h);
+    double ody = 0.5 * rh - (-s * 0.5 * in->w + c * 0.5 * in->h);
+    size_t np = (size_t)in->w * in->h;
+    VipsImage *src = vips_image_new_from_memory(in->px, np * 4, in->w, in->h, 4, VIPS_FORMAT_UCHAR), *rot = NULL;
+    VipsArrayInt *area = vips_array_int_newv(4, 0, 0, rw, rh);
+    VipsInterpolate *bil = vips_interpolate_new("bilinear");
+    int err = !src || !area || !bil ||
+              vips_affine(src, &rot, c, s, -s, c, "oarea", area, "odx", odx - 0.5, "ody", ody - 0.5, "idx", 0.5, "idy", 0.5,
+                          "interpolate", bil, "extend", VIPS_EXTEND_COPY, NULL);
+    /* pixel i's centre is at i + 0.5 on both sides: idx/idy move the input's
+     * centres there, odx/ody - 0.5 move the output's back to integers */
+    size_t sz = 0;
+    void *mem = err ? NULL : vips_image_write_to_memory(rot, &sz);
+    if (mem && sz == (size_t)rw * rh * 4) {
+        carve_image *im = carve_image_create(rw, rh);
+        if (im) memcpy(im->px, mem, sz);
+        else st = carve__fail(ctx, CARVE_ERR_NOMEM, "rotate: out of memory");
+        *out = im;
+    } else {
+        const char *e = vips_error_buffer();
+        st = carve__fail(ctx, CARVE_ERR_BACKEND, "rotate %dx%d by %.1f deg: %s", in->w, in->h, deg,
+                         e && *e ? e : "unexpected result");
+        vips_error_clear();
+    }
+    g_free(mem);
+    if (rot) g_object_unref(rot);
+    if (src) g_object_unref(src);
+    if (bil) g_object_unref(bil);
+    if (area) vips_area_unref(VIPS_AREA(area));
     return st;
 }

@@ -10,6 +10,7 @@
  * goes on unchanged) and a required step fails the run.  Cancellation and
  * out-of-memory are never "fallen back" from: they end the run at once. */
 #include "pipeline/pipeline.h"
+#include "pipeline/plates.h"
 
 #include "nn/nn.h"
 #include "pipeline/subject.h"
@@ -54,8 +55,11 @@ typedef struct run_state {
     bool subject_point;            /* a point with no vehicle under it: the matte is seeded there */
     json_t *warnings;              /* report: things the user should know (array) */
     /* sanitize */
-    carve__box *boxes; /* user + detected boxes, work coordinates */
+    carve__box *boxes; /* user boxes (erased by inpainting), work coordinates */
     int nboxes, nuser;
+    carve__panel *panels; /* detected plates, text, faces: erased as flat panels */
+    char (*panel_kind)[16];
+    int npanels;
     uint8_t *mask;     /* erase mask (w*h), NULL when nothing to erase */
     int64_t mask_px;
     /* steer */
@@ -72,7 +76,8 @@ typedef struct run_state {
     uint8_t *cand_map;
     carve__box *cand_boxes;
     int cand_n;
-    bool cand_padded; /* the backend's boxes already cover the plate frame */
+    carve__plate_hit *cand_hits; /* the detect step's plate/text hits */
+    int cand_nhits;
     carve_palette *cand_pal;
     char *cand_svg;
     size_t cand_svg_len;
@@ -88,6 +93,9 @@ static void discard_candidates(run_state *s) {
     free(s->cand_boxes);
     s->cand_boxes = NULL;
     s->cand_n = 0;
+    free(s->cand_hits);
+    s->cand_hits = NULL;
+    s->cand_nhits = 0;
     carve_palette_destroy(s->cand_pal);
     s->cand_pal = NULL;
     free(s->cand_svg);
@@ -104,6 +112,8 @@ static void state_free(run_state *s) {
     carve_image_destroy(s->img);
     carve_image_destroy(s->pre_erase);
     free(s->boxes);
+    free(s->panels);
+    free(s->panel_kind);
     free(s->mask);
     free(s->matte);
     free(s->edges);
@@ -483,17 +493,30 @@ static bool detect_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
     return true;
 }
 
-static carve_status detect_neural(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)d;
-    s->cand_padded = false; /* text detectors hug the characters */
-    return carve__nn_text_detect(ctx, s->img, &s->cand_boxes, &s->cand_n);
+/* The regions searched for plates at a higher resolution: the vehicles the
+ * run knows of, else (no vehicle detected) the whole frame. */
+static int plate_regions(const run_state *s, carve__box *regs, int max) {
+    int n = 0;
+    (void)max;
+    if (n == 0) {
+        carve__box f = {0, 0, s->w, s->h, 1, "frame"};
+        regs[n++] = f;
+    }
+    return n;
 }
 
-static carve_status detect_classical(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)d;
-    s->cand_padded = true; /* the classical detector pads its boxes itself */
-    return carve__detect_plates(ctx, s->img, &s->cand_boxes, &s->cand_n);
+#define MAX_PLATE_REGIONS 8
+
+static carve_status detect_run(carve_ctx *ctx, run_state *s, json_t *d, bool neural) {
+    carve__box regs[MAX_PLATE_REGIONS];
+    int nreg = plate_regions(s, regs, MAX_PLATE_REGIONS);
+    return carve__plate_search(ctx, s->orig, s->img, s->sx, s->sy, regs, nreg, neural, &s->cand_hits, &s->cand_nhits,
+                               d);
 }
+
+static carve_status detect_neural(carve_ctx *ctx, run_state *s, json_t *d) { return detect_run(ctx, s, d, true); }
+
+static carve_status detect_classical(carve_ctx *ctx, run_state *s, json_t *d) { return detect_run(ctx, s, d, false); }
 
 static const backend be_detect_neural = {"neural", detect_neural};
 static const backend be_detect_classical = {"classical", detect_classical};
@@ -508,18 +531,19 @@ static int detect_plan(carve_ctx *ctx, run_state *s, const backend **list) {
 
 static bool detect_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
     (void)ctx;
-    if (s->cand_n < 0 || (s->cand_n > 0 && !s->cand_boxes)) {
+    if (s->cand_nhits < 0 || (s->cand_nhits > 0 && !s->cand_hits)) {
         snprintf(why, n, "detector returned an invalid box list");
         return false;
     }
     /* clamp to the image, drop empty boxes, reject implausible ones */
     int k = 0;
     double area = (double)s->w * s->h;
-    for (int i = 0; i < s->cand_n; i++) {
-        carve__box b = s->cand_boxes[i];
+    for (int i = 0; i < s->cand_nhits; i++) {
+        carve__plate_hit h = s->cand_hits[i];
+        carve__box b = h.box;
         int x0 = carve__clampi(b.x, 0, s->w), y0 = carve__clampi(b.y, 0, s->h);
         int x1 = carve__clampi(b.x + b.w, 0, s->w), y1 = carve__clampi(b.y + b.h, 0, s->h);
-        if (b.w <= 0 || b.h <= 0 || x1 <= x0 || y1 <= y0) continue;
+        if (b.w <= 0 || b.h <= 0 || x1 <= x0 || y1 <= y0 || !(h.r.w > 0 && h.r.h > 0)) continue;
         if ((double)(x1 - x0) * (y1 - y0) > 0.25 * area) {
             snprintf(why, n, "detector returned a box of %dx%d covering %.0f%% of the image", x1 - x0, y1 - y0,
                      100.0 * (x1 - x0) * (y1 - y0) / area);
@@ -532,49 +556,205 @@ static bool detect_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, j
         b.kind[sizeof b.kind - 1] = 0;
         if (!b.kind[0]) snprintf(b.kind, sizeof b.kind, "text");
         if (!(b.score >= 0 && b.score <= 1)) b.score = b.score > 1 ? 1 : 0;
-        s->cand_boxes[k++] = b;
+        h.box = b;
+        s->cand_hits[k++] = h;
     }
     if (k > MAX_DETECTED) {
         json_object_set_new(d, "dropped", json_integer(k - MAX_DETECTED));
         k = MAX_DETECTED; /* sorted by score: keep the best */
     }
-    s->cand_n = k;
+    s->cand_nhits = k;
     return true;
+}
+
+/* A plate panel's margin beyond the detected rectangle: the frame and the
+ * blur of its edge. */
+#define PANEL_GROW_FRAC 0.06
+#define PANEL_GROW_PX 1.0
+
+static bool add_panel(run_state *s, const carve__obox *r, int shape, const char *kind) {
+    carve__panel *np = realloc(s->panels, (size_t)(s->npanels + 1) * sizeof *np);
+    if (!np) return false;
+    s->panels = np;
+    char(*nk)[16] = realloc(s->panel_kind, (size_t)(s->npanels + 1) * sizeof *nk);
+    if (!nk) return false;
+    s->panel_kind = nk;
+    carve__panel p;
+    memset(&p, 0, sizeof p);
+    p.r = *r;
+    p.grow = shape == CARVE__PANEL_RECT ? PANEL_GROW_PX + PANEL_GROW_FRAC * fmin(r->w, r->h) : 1.0;
+    p.shape = shape;
+    /* text: a plain panel in the colour of its own background (the letters
+     * are the minority); plates and faces: the colour around them */
+    p.from_inside = !strcmp(kind, "text");
+    s->panels[s->npanels] = p;
+    snprintf(s->panel_kind[s->npanels], 16, "%s", kind);
+    s->npanels++;
+    return true;
+}
+
+static json_t *hit_json(const run_state *s, const carve__plate_hit *h, bool erase) {
+    json_t *bj = box_json(s, &h->box);
+    json_object_set_new(bj, "erased", json_boolean(erase));
+    if (erase) json_object_set_new(bj, "erased_as", json_string("panel"));
+    json_object_set_new(bj, "angle", json_real(round(h->r.deg * 10) / 10));
+    json_object_set_new(bj, "detector", json_string(h->detector));
+    json_object_set_new(bj, "found_in", json_string(h->region < 0 ? "frame" : "region"));
+    if (h->region >= 0) json_object_set_new(bj, "region", json_integer(h->region));
+    json_object_set_new(bj, "scale", json_real(round(h->scale * 1000) / 1000));
+    if (h->turn != 0) json_object_set_new(bj, "turned", json_real(h->turn));
+    return bj;
 }
 
 static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     json_t *arr = json_array();
-    if (s->cand_n) {
-        carve__box *nb = realloc(s->boxes, (size_t)(s->nboxes + s->cand_n) * sizeof *nb);
-        if (!nb) {
-            json_decref(arr);
-            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-        }
-        s->boxes = nb;
-    }
     /* option erase_text decides which detections are erased, whatever the
      * backend: plates only, all text (stickers, adverts, blinds) or none */
     int policy = carve__opt_enum(ctx, CARVE_OPTID_erase_text); /* plates|all|none */
-    for (int i = 0; i < s->cand_n; i++) {
-        carve__box b = s->cand_boxes[i];
-        bool erase = policy == 1 || (policy == 0 && !strcmp(b.kind, "plate"));
-        json_t *bj = box_json(s, &b);
-        json_object_set_new(bj, "erased", json_boolean(erase));
-        json_array_append_new(arr, bj);
-        if (!erase) continue;
-        /* a text detection hugs the characters: grow it to take the frame */
-        int m = s->cand_padded ? 0 : (int)ceil(0.12 * (b.h < b.w ? b.h : b.w)) + 2;
-        int x0 = carve__clampi(b.x - m, 0, s->w), y0 = carve__clampi(b.y - m, 0, s->h);
-        int x1 = carve__clampi(b.x + b.w + m, 0, s->w), y1 = carve__clampi(b.y + b.h + m, 0, s->h);
-        b.x = x0;
-        b.y = y0;
-        b.w = x1 - x0;
-        b.h = y1 - y0;
-        s->boxes[s->nboxes++] = b;
+    for (int i = 0; i < s->cand_nhits; i++) {
+        const carve__plate_hit *h = &s->cand_hits[i];
+        bool erase = policy == 1 || (policy == 0 && !strcmp(h->box.kind, "plate"));
+        json_array_append_new(arr, hit_json(s, h, erase));
+        if (erase && !add_panel(s, &h->r, CARVE__PANEL_RECT, h->box.kind)) {
+            json_decref(arr);
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        }
     }
     json_object_set_new(d, "boxes", arr);
     json_object_set_new(d, "erase_text", json_string(policy == 0 ? "plates" : policy == 1 ? "all" : "none"));
     json_object_set_new(d, "coordinates", json_string("input image pixels"));
+    return CARVE_OK;
+}
+
+/* ---- faces: option erase_faces ------------------------------------------- */
+
+static bool faces_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)s;
+    if (!carve__opt_bool(ctx, CARVE_OPTID_erase_faces)) {
+        snprintf(why, n, "option erase_faces is off");
+        return false;
+    }
+    return true;
+}
+
+/* Persons the run knows of (work pixels): none until a detector gives them. */
+static int person_boxes(const run_state *s, const carve__box **out) {
+    (void)s;
+    *out = NULL;
+    return 0;
+}
+
+static carve_status faces_from_persons(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    const carve__box *p = NULL;
+    int np = person_boxes(s, &p);
+    s->cand_hits = np ? calloc((size_t)np, sizeof *s->cand_hits) : NULL;
+    if (np && !s->cand_hits) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < np; i++) {
+        carve__plate_hit *h = &s->cand_hits[i];
+        h->r = carve__head_of_person(&p[i]);
+        carve__obox_bounds(&h->r, 0, s->w, s->h, &h->box);
+        h->box.score = p[i].score;
+        snprintf(h->box.kind, sizeof h->box.kind, "face");
+        h->region = -1;
+        h->scale = s->sx;
+        snprintf(h->detector, sizeof h->detector, "person-box");
+    }
+    s->cand_nhits = np;
+    json_object_set_new(d, "persons", json_integer(np));
+    return CARVE_OK;
+}
+
+static const backend be_faces = {"head-of-person", faces_from_persons};
+
+static int faces_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_faces;
+    return 1;
+}
+
+static carve_status faces_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    json_t *arr = json_array();
+    for (int i = 0; i < s->cand_nhits; i++) {
+        const carve__plate_hit *h = &s->cand_hits[i];
+        json_t *bj = box_json(s, &h->box);
+        json_object_set_new(bj, "erased", json_true());
+        json_object_set_new(bj, "erased_as", json_string("panel"));
+        json_object_set_new(bj, "detector", json_string(h->detector));
+        json_array_append_new(arr, bj);
+        if (!add_panel(s, &h->r, CARVE__PANEL_ELLIPSE, "face")) {
+            json_decref(arr);
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+        }
+    }
+    json_object_set_new(d, "boxes", arr);
+    return CARVE_OK;
+}
+
+/* ---- panels: detected plates, text and faces as flat panels --------------- */
+
+static bool panel_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
+    (void)ctx;
+    if (!s->npanels) {
+        snprintf(why, n, "no detection to erase");
+        return false;
+    }
+    return true;
+}
+
+static carve_status panel_flat(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)d;
+    return carve__fill_panels(ctx, s->img, s->panels, s->npanels, &s->cand_img);
+}
+
+static const backend be_panel = {"flat", panel_flat};
+
+static int panel_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
+    (void)s;
+    list[0] = &be_panel;
+    return 1;
+}
+
+static bool panel_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_img || s->cand_img->w != s->w || s->cand_img->h != s->h) {
+        snprintf(why, n, "returned %s", s->cand_img ? "an image of another size" : "no image");
+        return false;
+    }
+    return true;
+}
+
+/* The matte reads the photo before anything was erased (see commit_inpaint). */
+static void adopt_erased(run_state *s) {
+    if (s->pre_erase) carve_image_destroy(s->img);
+    else s->pre_erase = s->img;
+    s->img = s->cand_img;
+    s->cand_img = NULL;
+}
+
+static carve_status panel_commit(carve_ctx *ctx, run_state *s, json_t *d) {
+    (void)ctx;
+    json_t *arr = json_array();
+    for (int i = 0; i < s->npanels; i++) {
+        const carve__panel *p = &s->panels[i];
+        carve__box b;
+        carve__obox_bounds(&p->r, p->grow, s->w, s->h, &b);
+        snprintf(b.kind, sizeof b.kind, "%s", s->panel_kind[i]);
+        b.score = 1;
+        json_t *o = box_json(s, &b);
+        json_object_del(o, "score");
+        json_object_set_new(o, "shape", json_string(p->shape == CARVE__PANEL_ELLIPSE ? "ellipse" : "rectangle"));
+        json_object_set_new(o, "angle", json_real(round(p->r.deg * 10) / 10));
+        char hex[8];
+        carve__hex(p->rgb, hex);
+        json_object_set_new(o, "colour", p->has_colour ? json_string(hex) : json_null());
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(d, "panels", arr);
+    adopt_erased(s);
     return CARVE_OK;
 }
 
@@ -686,10 +866,7 @@ static carve_status commit_image(carve_ctx *ctx, run_state *s, json_t *d) {
 static carve_status commit_inpaint(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)ctx;
     (void)d;
-    carve_image_destroy(s->pre_erase);
-    s->pre_erase = s->img;
-    s->img = s->cand_img;
-    s->cand_img = NULL;
+    adopt_erased(s);
     return CARVE_OK;
 }
 
@@ -699,6 +876,13 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
     (void)ctx;
     json_t *arr = json_array();
     for (int i = 0; i < s->nboxes; i++) json_array_append_new(arr, box_json(s, &s->boxes[i]));
+    for (int i = 0; i < s->npanels; i++) {
+        carve__box b;
+        carve__obox_bounds(&s->panels[i].r, s->panels[i].grow, s->w, s->h, &b);
+        snprintf(b.kind, sizeof b.kind, "%s", s->panel_kind[i]);
+        b.score = 1;
+        json_array_append_new(arr, box_json(s, &b));
+    }
     json_object_set_new(ph, "erased_boxes", arr);
     json_object_set_new(ph, "erased_pixels", json_integer(s->mask_px));
     return CARVE_OK;
@@ -707,7 +891,9 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 static const step sanitize_steps[] = {
     {"subject", 0.15, true, NULL, NULL, subject_plan, subject_validate, subject_commit, CARVE_OPTID_object_backend},
     {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
-    {"inpaint", 0.65, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_inpaint, -1},
+    {"faces", 0.02, true, NULL, faces_applies, faces_plan, NULL, faces_commit, -1},
+    {"panel", 0.05, true, NULL, panel_applies, panel_plan, panel_validate, panel_commit, -1},
+    {"inpaint", 0.58, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_inpaint, -1},
 };
 
 /* ============================================================================

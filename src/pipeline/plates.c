@@ -1,0 +1,285 @@
+/* plates.c — plates and text, searched where they are.
+ *
+ * The whole-frame detectors see a plate at the work size, where a distant
+ * car's plate is 15-25 px wide and its characters blur together.  Plates
+ * live on vehicles, so each vehicle box is searched again on a crop of the
+ * *input* image (often larger than the work image), grown by CROP_GROW and
+ * resampled (core's carve__resize, libvips) so that its long side is about
+ * CROP_TARGET px, at most CROP_MAX_UP times the input and CROP_MAX_PX
+ * pixels.  On the crop run:
+ *   - the classical detector on the upright crop and on copies turned by
+ *     +-CROP_TURN degrees (core's carve__rotate), so plates tilted by up to
+ *     ~35 deg meet its centre-line test (it tolerates ~15 deg) upright in
+ *     one of them;
+ *   - the neural text detector (when asked) on the upright crop.
+ * Boxes are mapped back to work pixels as oriented rectangles (the turn, or
+ * for upright boxes the tilt estimated from the box's edge directions),
+ * merged with the frame's and with each other (a box overlapping a better
+ * one by half of the smaller is dropped; the kept one grows to the union
+ * when that is at most 1.5x its area), and sorted by score. */
+#include "pipeline/plates.h"
+
+#include "nn/nn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CROP_GROW 0.06      /* each side of a vehicle box grows by this share of its size */
+#define CROP_TARGET 1280.0  /* px: long side a crop is resampled to */
+#define CROP_MAX_UP 4.0     /* at most this many crop pixels per input pixel (per axis) */
+#define CROP_MAX_PX 1.3e6   /* and at most this many pixels in all */
+#define CROP_TURN 22.0      /* deg: the turned copies */
+#define MAX_REGIONS 4       /* vehicle boxes searched (the largest first) */
+#define MERGE_OVERLAP 0.5   /* intersection over the smaller box: the same detection */
+#define MERGE_GROW 1.5      /* the kept box grows to the union up to this area ratio */
+
+typedef struct hitlist {
+    carve__plate_hit *h;
+    int n, cap;
+} hitlist;
+
+static bool hits_add(hitlist *L, const carve__plate_hit *h) {
+    if (L->n == L->cap) {
+        int nc = L->cap ? 2 * L->cap : 32;
+        carve__plate_hit *p = realloc(L->h, (size_t)nc * sizeof *p);
+        if (!p) return false;
+        L->h = p;
+        L->cap = nc;
+    }
+    L->h[L->n++] = *h;
+    return true;
+}
+
+/* Frame detections: boxes in work pixels, tilt from the box's edges. */
+static bool add_frame(hitlist *L, const carve_image *work, const carve__box *b, int n, const char *det, double sx) {
+    for (int i = 0; i < n; i++) {
+        carve__plate_hit h;
+        memset(&h, 0, sizeof h);
+        h.box = b[i];
+        h.r = carve__obox_in_box(&b[i], carve__text_angle(work, &b[i]));
+        h.region = -1;
+        h.scale = sx;
+        snprintf(h.detector, sizeof h.detector, "%s", det);
+        if (!hits_add(L, &h)) return false;
+    }
+    return true;
+}
+
+/* The crop of one region: its place in the input and its scale. */
+typedef struct crop {
+    int x0, y0;        /* top-left, input pixels */
+    double f;          /* crop pixels per input pixel */
+    carve_image *img;  /* the resampled crop */
+    int region;
+} crop;
+
+/* Maps a box found on the crop turned by turn deg (rw x rh) back to work
+ * pixels as an oriented rectangle. */
+static carve__plate_hit map_back(const crop *c, const carve_image *turned, double turn, const carve__box *b, double sx,
+                                 double sy, const char *det, int W, int H) {
+    carve__plate_hit h;
+    memset(&h, 0, sizeof h);
+    double bx = b->x + 0.5 * b->w, by = b->y + 0.5 * b->h, cx = bx, cy = by;
+    double resid = carve__text_angle(turned, b);
+    carve__obox r = carve__obox_in_box(b, resid); /* in the turned copy */
+    if (turn != 0) carve__rotate_map(c->img->w, c->img->h, turn, -1, bx, by, &cx, &cy);
+    /* crop -> input -> work (sx ~ sy: the work image keeps the aspect) */
+    double k = 0.5 * (sx + sy) / c->f;
+    h.r.cx = (c->x0 + cx / c->f) * sx;
+    h.r.cy = (c->y0 + cy / c->f) * sy;
+    h.r.w = r.w * k;
+    h.r.h = r.h * k;
+    h.r.deg = r.deg - turn; /* turning by +turn made a plate at -turn upright */
+    carve__obox_bounds(&h.r, 0, W, H, &h.box);
+    h.box.score = b->score;
+    snprintf(h.box.kind, sizeof h.box.kind, "%s", b->kind);
+    h.region = c->region;
+    h.scale = c->f;
+    h.turn = turn;
+    snprintf(h.detector, sizeof h.detector, "%s", det);
+    return h;
+}
+
+static carve_status make_crop(carve_ctx *ctx, const carve_image *orig, const carve__box *reg, double sx, double sy,
+                              crop *c) {
+    double gx = CROP_GROW * reg->w, gy = CROP_GROW * reg->h;
+    int x0 = carve__clampi((int)floor((reg->x - gx) / sx), 0, orig->w);
+    int y0 = carve__clampi((int)floor((reg->y - gy) / sy), 0, orig->h);
+    int x1 = carve__clampi((int)ceil((reg->x + reg->w + gx) / sx), 0, orig->w);
+    int y1 = carve__clampi((int)ceil((reg->y + reg->h + gy) / sy), 0, orig->h);
+    c->img = NULL;
+    if (x1 - x0 < 8 || y1 - y0 < 8) return CARVE_OK;
+    int cw = x1 - x0, ch = y1 - y0, lg = cw > ch ? cw : ch;
+    double f = fmin(CROP_TARGET / lg, CROP_MAX_UP);
+    if (f * f * cw * ch > CROP_MAX_PX) f = sqrt(CROP_MAX_PX / ((double)cw * ch));
+    carve_image *raw = carve__crop(orig, x0, y0, cw, ch);
+    if (!raw) return carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
+    int tw = (int)lround(cw * f), th = (int)lround(ch * f);
+    carve_status st = CARVE_OK;
+    if (tw == cw && th == ch) c->img = raw, raw = NULL;
+    else st = carve__resize(ctx, raw, tw < 1 ? 1 : tw, th < 1 ? 1 : th, CARVE_KERNEL_CUBIC, &c->img);
+    carve_image_destroy(raw);
+    c->x0 = x0;
+    c->y0 = y0;
+    c->f = (double)(c->img ? c->img->w : tw) / cw;
+    return st;
+}
+
+/* The classical detector on the crop, upright and turned both ways. */
+static carve_status search_classical(carve_ctx *ctx, const crop *c, double sx, double sy, int W, int H, hitlist *L) {
+    const double turns[3] = {0, CROP_TURN, -CROP_TURN};
+    for (int t = 0; t < 3; t++) {
+        carve_image *im = NULL;
+        const carve_image *src = c->img;
+        carve_status st = CARVE_OK;
+        if (turns[t] != 0) {
+            if ((st = carve__rotate(ctx, c->img, turns[t], &im))) return st;
+            src = im;
+        }
+        carve__box *b = NULL;
+        int nb = 0;
+        st = carve__detect_plates(ctx, src, &b, &nb);
+        for (int i = 0; i < nb && !st; i++) {
+            /* crops are searched for plates: the classical text paths, tuned
+             * at the photo's own scale, see grilles and railings as text on
+             * an upscaled crop */
+            if (strcmp(b[i].kind, "plate")) continue;
+            carve__plate_hit h = map_back(c, src, turns[t], &b[i], sx, sy, "classical", W, H);
+            if (!hits_add(L, &h)) st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
+        }
+        free(b);
+        carve_image_destroy(im);
+        if (st) return st;
+    }
+    return CARVE_OK;
+}
+
+static carve_status search_neural(carve_ctx *ctx, const crop *c, double sx, double sy, int W, int H, hitlist *L) {
+    carve__box *b = NULL;
+    int nb = 0;
+    carve_status st = carve__nn_text_detect(ctx, c->img, &b, &nb);
+    for (int i = 0; i < nb && !st; i++) {
+        /* the text detector hugs the characters: add the plate's frame */
+        carve__box g = b[i];
+        int m = (int)ceil(0.12 * (g.h < g.w ? g.h : g.w)) + 2;
+        g.x -= m, g.y -= m, g.w += 2 * m, g.h += 2 * m;
+        carve__plate_hit h = map_back(c, c->img, 0, &g, sx, sy, "neural", W, H);
+        if (!hits_add(L, &h)) st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
+    }
+    free(b);
+    return st;
+}
+
+static double overlap_small(const carve__box *a, const carve__box *b) {
+    int x0 = a->x > b->x ? a->x : b->x, y0 = a->y > b->y ? a->y : b->y;
+    int x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    if (x1 <= x0 || y1 <= y0) return 0;
+    double amin = fmin((double)a->w * a->h, (double)b->w * b->h);
+    return amin > 0 ? (double)(x1 - x0) * (y1 - y0) / amin : 0;
+}
+
+static int cmp_hit(const void *pa, const void *pb) {
+    const carve__plate_hit *a = pa, *b = pb;
+    if (a->box.score != b->box.score) return a->box.score > b->box.score ? -1 : 1;
+    if (a->box.y != b->box.y) return a->box.y < b->box.y ? -1 : 1;
+    if (a->box.x != b->box.x) return a->box.x < b->box.x ? -1 : 1;
+    if (a->box.w != b->box.w) return a->box.w < b->box.w ? -1 : 1;
+    if (a->box.h != b->box.h) return a->box.h < b->box.h ? -1 : 1;
+    return a->region - b->region;
+}
+
+/* Non-maximum suppression; a plate seen as text elsewhere stays a plate. */
+static void merge_hits(hitlist *L, int W, int H) {
+    if (L->n > 1) qsort(L->h, (size_t)L->n, sizeof *L->h, cmp_hit);
+    int k = 0;
+    for (int i = 0; i < L->n; i++) {
+        carve__plate_hit *o = &L->h[i];
+        bool keep = true;
+        for (int j = 0; j < k && keep; j++) {
+            carve__plate_hit *a = &L->h[j];
+            if (overlap_small(&a->box, &o->box) <= MERGE_OVERLAP) continue;
+            keep = false;
+            if (!strcmp(o->box.kind, "plate")) snprintf(a->box.kind, sizeof a->box.kind, "plate");
+            int ux0 = a->box.x < o->box.x ? a->box.x : o->box.x, uy0 = a->box.y < o->box.y ? a->box.y : o->box.y;
+            int ux1 = a->box.x + a->box.w > o->box.x + o->box.w ? a->box.x + a->box.w : o->box.x + o->box.w;
+            int uy1 = a->box.y + a->box.h > o->box.y + o->box.h ? a->box.y + a->box.h : o->box.y + o->box.h;
+            if ((double)(ux1 - ux0) * (uy1 - uy0) > MERGE_GROW * (double)a->box.w * a->box.h) continue;
+            carve__box u = a->box;
+            u.x = ux0, u.y = uy0, u.w = ux1 - ux0, u.h = uy1 - uy0;
+            if (u.w == a->box.w && u.h == a->box.h) continue;
+            a->r = carve__obox_in_box(&u, a->r.deg);
+            carve__obox_bounds(&a->r, 0, W, H, &a->box);
+        }
+        if (keep) L->h[k++] = *o;
+    }
+    L->n = k;
+}
+
+static int cmp_area_desc(const void *pa, const void *pb) {
+    const carve__box *a = pa, *b = pb;
+    double x = (double)a->w * a->h, y = (double)b->w * b->h;
+    if (x != y) return x > y ? -1 : 1;
+    return a->y != b->y ? (a->y < b->y ? -1 : 1) : (a->x < b->x ? -1 : a->x > b->x);
+}
+
+carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
+                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
+                                 int *n, json_t *details) {
+    *hits = NULL;
+    *n = 0;
+    hitlist L = {NULL, 0, 0};
+    carve__box *b = NULL, *regs = NULL;
+    int nb = 0;
+    carve_status st = neural ? carve__nn_text_detect(ctx, work, &b, &nb) : carve__detect_plates(ctx, work, &b, &nb);
+    if (!st && neural) /* the frame's neural boxes hug the characters too */
+        for (int i = 0; i < nb; i++) {
+            int m = (int)ceil(0.12 * (b[i].h < b[i].w ? b[i].h : b[i].w)) + 2;
+            b[i].x -= m, b[i].y -= m, b[i].w += 2 * m, b[i].h += 2 * m;
+        }
+    if (!st && !add_frame(&L, work, b, nb, neural ? "neural" : "classical", sx))
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
+    free(b);
+    if (!st && nreg > 0) {
+        regs = malloc((size_t)nreg * sizeof *regs);
+        if (!regs) st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
+        else {
+            memcpy(regs, regions, (size_t)nreg * sizeof *regs);
+            qsort(regs, (size_t)nreg, sizeof *regs, cmp_area_desc);
+        }
+    }
+    json_t *arr = details ? json_array() : NULL;
+    for (int r = 0; r < nreg && r < MAX_REGIONS && !st; r++) {
+        crop c = {0, 0, 1, NULL, r};
+        double t0 = carve__now();
+        st = make_crop(ctx, orig, &regs[r], sx, sy, &c);
+        if (!st && c.img) st = search_classical(ctx, &c, sx, sy, work->w, work->h, &L);
+        if (!st && c.img && neural) st = search_neural(ctx, &c, sx, sy, work->w, work->h, &L);
+        if (arr && c.img) {
+            json_t *o = json_object();
+            json_object_set_new(o, "x", json_integer((json_int_t)floor(regs[r].x / sx)));
+            json_object_set_new(o, "y", json_integer((json_int_t)floor(regs[r].y / sy)));
+            json_object_set_new(o, "w", json_integer((json_int_t)ceil(regs[r].w / sx)));
+            json_object_set_new(o, "h", json_integer((json_int_t)ceil(regs[r].h / sy)));
+            json_object_set_new(o, "kind", json_string(regs[r].kind));
+            json_object_set_new(o, "crop_scale", json_real(round(c.f * 1000) / 1000));
+            json_object_set_new(o, "crop_width", json_integer(c.img->w));
+            json_object_set_new(o, "crop_height", json_integer(c.img->h));
+            json_object_set_new(o, "time_s", json_real(round((carve__now() - t0) * 1000) / 1000));
+            json_array_append_new(arr, o);
+        }
+        carve_image_destroy(c.img);
+    }
+    free(regs);
+    if (arr) json_object_set_new(details, "searched", arr);
+    if (st) {
+        free(L.h);
+        return st;
+    }
+    merge_hits(&L, work->w, work->h);
+    *hits = L.h;
+    *n = L.n;
+    return CARVE_OK;
+}

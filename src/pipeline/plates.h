@@ -1,0 +1,33 @@
+/* plates.h — the plate and text search of the pipeline's detect step: the
+ * whole frame, then each vehicle's box at a higher resolution (crop from
+ * the input, upscale, upright and turned copies), with the classical
+ * detector and, when asked, the neural one.  Pipeline-private. */
+#ifndef CARVE_PIPELINE_PLATES_H
+#define CARVE_PIPELINE_PLATES_H
+#include "core.h"
+#include "sanitize/sanitize.h"
+
+#include <jansson.h>
+
+/** One plate or text detection, in work pixels. */
+typedef struct carve__plate_hit {
+    carve__box box;    /* bounds of r (kind "plate"/"text", score) */
+    carve__obox r;     /* the plate's (oriented) rectangle */
+    int region;        /* -1: found on the whole frame; else the index of the searched vehicle box */
+    double scale;      /* pixels of the searched image per input pixel */
+    double turn;       /* deg the searched copy was turned by (0, +-CROP_TURN) */
+    char detector[12]; /* "classical" or "neural" */
+} carve__plate_hit;
+
+/** Searches the work image (the whole frame) and, for each of the nreg
+ *  regions (work pixels; vehicles), a crop of the input image orig around
+ *  it, grown and upscaled so that small plates are large enough (work/input
+ *  scale sx, sy).  neural: also run the neural text detector (an absent
+ *  model is then an error, CARVE_ERR_NOT_FOUND, as for the frame).
+ *  Duplicates are merged.  *hits malloc'd (caller frees), sorted by score.
+ *  details (may be NULL) receives the regions searched and their scale. */
+carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
+                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
+                                 int *n, json_t *details);
+
+#endif
