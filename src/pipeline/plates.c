@@ -4,9 +4,9 @@
  * car's plate is 15-25 px wide and its characters blur together.  Plates
  * live on vehicles, so each vehicle box is searched again on a crop of the
  * *input* image (often larger than the work image), grown by CROP_GROW and
- * resampled (core's carve__resize, libvips) so that its long side is about
- * CROP_TARGET px, at most CROP_MAX_UP times the input and CROP_MAX_PX
- * pixels.  On the crop run:
+ * resampled (core's carve__resize, libvips) to about CROP_PX pixels, at
+ * most CROP_MAX_UP times the input (an 18 px plate on a 300 px car is then
+ * ~110 px wide).  On the crop run:
  *   - the classical detector on the upright crop and on copies turned by
  *     +-CROP_TURN degrees (core's carve__rotate), so plates tilted by up to
  *     ~35 deg meet its centre-line test (it tolerates ~15 deg) upright in
@@ -27,9 +27,8 @@
 #include <string.h>
 
 #define CROP_GROW 0.06      /* each side of a vehicle box grows by this share of its size */
-#define CROP_TARGET 1280.0  /* px: long side a crop is resampled to */
-#define CROP_MAX_UP 4.0     /* at most this many crop pixels per input pixel (per axis) */
-#define CROP_MAX_PX 1.3e6   /* and at most this many pixels in all */
+#define CROP_MAX_UP 6.0     /* at most this many crop pixels per input pixel (per axis) */
+#define CROP_PX 1.3e6       /* a crop is resampled to about this many pixels */
 #define CROP_TURN 22.0      /* deg: the turned copies */
 #define MAX_REGIONS 4       /* vehicle boxes searched (the largest first) */
 #define MERGE_OVERLAP 0.5   /* intersection over the smaller box: the same detection */
@@ -111,9 +110,8 @@ static carve_status make_crop(carve_ctx *ctx, const carve_image *orig, const car
     int y1 = carve__clampi((int)ceil((reg->y + reg->h + gy) / sy), 0, orig->h);
     c->img = NULL;
     if (x1 - x0 < 8 || y1 - y0 < 8) return CARVE_OK;
-    int cw = x1 - x0, ch = y1 - y0, lg = cw > ch ? cw : ch;
-    double f = fmin(CROP_TARGET / lg, CROP_MAX_UP);
-    if (f * f * cw * ch > CROP_MAX_PX) f = sqrt(CROP_MAX_PX / ((double)cw * ch));
+    int cw = x1 - x0, ch = y1 - y0;
+    double f = fmin(sqrt(CROP_PX / ((double)cw * ch)), CROP_MAX_UP);
     carve_image *raw = carve__crop(orig, x0, y0, cw, ch);
     if (!raw) return carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
     int tw = (int)lround(cw * f), th = (int)lround(ch * f);

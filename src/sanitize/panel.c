@@ -115,9 +115,9 @@ static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)
 #define NBIN (1 << HIST_BITS)
 #define NSIDE 4 /* top, bottom, left, right of the panel (in its own frame) */
 
-/* Bin of the 3x3x3 neighbourhood with the most pixels (hist: NBIN^3). */
+/* Centre bin of the 3x3x3 neighbourhood with the most pixels (hist: NBIN^3). */
 static int dominant_bin(const int *hist, int *count) {
-    int best = -1, bb = 0;
+    int best = -1, bb = 0, bown = -1;
     for (int i = 0; i < NBIN; i++)
         for (int j = 0; j < NBIN; j++)
             for (int k = 0; k < NBIN; k++) {
@@ -127,7 +127,8 @@ static int dominant_bin(const int *hist, int *count) {
                         for (int c = k - 1; c <= k + 1; c++)
                             if (a >= 0 && b >= 0 && c >= 0 && a < NBIN && b < NBIN && c < NBIN)
                                 s += hist[(a * NBIN + b) * NBIN + c];
-                if (s > best) best = s, bb = (i * NBIN + j) * NBIN + k;
+                int own = hist[(i * NBIN + j) * NBIN + k]; /* ties: the fuller bin (never an empty one) */
+                if (own > 0 && (s > best || (s == best && own > bown))) best = s, bown = own, bb = (i * NBIN + j) * NBIN + k;
             }
     *count = best;
     return bb;
