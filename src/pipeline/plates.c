@@ -25,12 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CROP_GROW 0.06      /* each side of a vehicle box grows by this share of its size */
 #define CROP_MAX_UP 6.0     /* at most this many crop pixels per input pixel (per axis) */
 #define CROP_PX 1.3e6       /* a crop is resampled to about this many pixels */
 #define CROP_TURN 22.0      /* deg: the turned copies */
 #define MAX_REGIONS 4       /* vehicle boxes searched (the largest first) */
+#define NEURAL_REGION_MAX 0.5 /* the neural detector searches regions under this share of the frame
+                               * (it resamples its input to 960 px: on a larger region it sees what
+                               * it saw on the frame) */
 #define MERGE_OVERLAP 0.5   /* intersection over the smaller box: the same detection */
 #define MERGE_GROW 1.5      /* the kept box grows to the union up to this area ratio */
 
@@ -251,10 +255,11 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
     json_t *arr = details ? json_array() : NULL;
     for (int r = 0; r < nreg && r < MAX_REGIONS && !st; r++) {
         crop c = {0, 0, 1, NULL, r};
-        double t0 = carve__now();
+        double t0 = carve__now(), c0 = (double)clock() / CLOCKS_PER_SEC;
+        bool nn_here = neural && (double)regs[r].w * regs[r].h < NEURAL_REGION_MAX * (double)work->w * work->h;
         st = make_crop(ctx, orig, &regs[r], sx, sy, &c);
         if (!st && c.img) st = search_classical(ctx, &c, sx, sy, work->w, work->h, &L);
-        if (!st && c.img && neural) st = search_neural(ctx, &c, sx, sy, work->w, work->h, &L);
+        if (!st && c.img && nn_here) st = search_neural(ctx, &c, sx, sy, work->w, work->h, &L);
         if (arr && c.img) {
             json_t *o = json_object();
             json_object_set_new(o, "x", json_integer((json_int_t)floor(regs[r].x / sx)));
@@ -265,7 +270,9 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
             json_object_set_new(o, "crop_scale", json_real(round(c.f * 1000) / 1000));
             json_object_set_new(o, "crop_width", json_integer(c.img->w));
             json_object_set_new(o, "crop_height", json_integer(c.img->h));
+            json_object_set_new(o, "detectors", json_string(nn_here ? "classical+neural" : "classical"));
             json_object_set_new(o, "time_s", json_real(round((carve__now() - t0) * 1000) / 1000));
+            json_object_set_new(o, "cpu_s", json_real(round(((double)clock() / CLOCKS_PER_SEC - c0) * 1000) / 1000));
             json_array_append_new(arr, o);
         }
         carve_image_destroy(c.img);

@@ -44,8 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CH_MIN 6
-#define CH_MAX 30
 #define WIN_R 10 /* local statistics window radius (px at the scale) */
 
 typedef struct plane {
@@ -65,6 +63,71 @@ typedef struct dlist {
     int n, cap;
     bool oom;
 } dlist;
+
+/* The detector's thresholds, named.  Lengths are in pixels at the pyramid
+ * scale unless said otherwise; "h" is a character's height.  The values
+ * were tuned on the six sample photos and their rescaled copies (see
+ * docs/sanitize.md, "How it was tuned"). */
+typedef struct detect_params {
+    /* local statistics and the character path's threshold */
+    int fg_ksd_pct;    /* foreground: |Y - mean| > max(fg_min, fg_ksd_pct% of the deviation) */
+    int fg_min;
+    /* a character-like component */
+    int char_h_min, char_h_max;      /* height (px) */
+    double char_aspect_min, char_aspect_max; /* width / height */
+    double char_fill_min, char_fill_max;     /* area / box */
+    double char_contrast;            /* levels between it and its ring (h/4 wide) */
+    /* linking characters into rows */
+    double link_height_ratio;        /* taller / shorter */
+    double link_centre_dev;          /* centre lines within this share of h */
+    double link_gap_min, link_gap_max; /* horizontal gap, in h */
+    /* a row */
+    double row_spread_max;           /* relative sd of heights, baselines, tops */
+    double row_aspect_min;           /* width / height */
+    double row_bg_grow;              /* the background box grows by this share of h */
+    int row_bg_min_px;               /* background pixels needed */
+    double row_score_min;            /* rows scoring less are dropped */
+    double score_spread;             /* regularity term: 1 - (spreads summed) / this */
+    double score_contrast_range;     /* contrast term: (contrast - char_contrast) / this */
+    /* a plate row (else text) */
+    double plate_bg_sd_max;          /* luma sd of the background (also the uniformity term's range) */
+    int plate_chars_strong;          /* with at least this many characters ... */
+    double plate_contrast;           /* ... the contrast needed; with 3: */
+    double plate_contrast_3;
+    int plate_chars_max;
+    double plate_aspect_min, plate_aspect_max;
+    double plate_ink_min, plate_ink_max; /* foreground share of the background box */
+    int text_chars_min;              /* a text row needs this many characters */
+    double text_score_factor;        /* text rows score this share of a plate's */
+    /* growing a plate's box to its border */
+    double extent_rows, extent_cols; /* at most this many h up/down, left/right */
+    int extent_luma_tol;             /* a pixel is background within this many levels */
+    double extent_share;             /* ... in this share of the row/column */
+    /* blob paths (small plates, text panels): the stricter threshold */
+    int blob_ksd_pct, blob_min;
+    /* the final boxes */
+    double nms_overlap;              /* intersection over the smaller box: the same detection */
+    double nms_union_max;            /* the kept box grows to the union up to this area ratio */
+    double pad_plate_y, pad_plate_x, pad_text; /* padding in h (of the box), plus pad_px */
+    double pad_px;
+    double box_area_max;             /* share of the image: larger boxes are dropped */
+} detect_params;
+
+static const detect_params P = {
+    .fg_ksd_pct = 35, .fg_min = 14,
+    .char_h_min = 6, .char_h_max = 30, .char_aspect_min = 0.1, .char_aspect_max = 1.15,
+    .char_fill_min = 0.15, .char_fill_max = 0.92, .char_contrast = 35,
+    .link_height_ratio = 1.4, .link_centre_dev = 0.3, .link_gap_min = -0.15, .link_gap_max = 1.5,
+    .row_spread_max = 0.2, .row_aspect_min = 2.0, .row_bg_grow = 0.25, .row_bg_min_px = 8, .row_score_min = 0.3,
+    .score_spread = 0.45, .score_contrast_range = 80.0,
+    .plate_bg_sd_max = 45, .plate_chars_strong = 4, .plate_contrast = 45, .plate_contrast_3 = 70,
+    .plate_chars_max = 14, .plate_aspect_min = 2.0, .plate_aspect_max = 14, .plate_ink_min = 0.1,
+    .plate_ink_max = 0.6, .text_chars_min = 4, .text_score_factor = 0.6,
+    .extent_rows = 0.8, .extent_cols = 6, .extent_luma_tol = 40, .extent_share = 0.6,
+    .blob_ksd_pct = 80, .blob_min = 20,
+    .nms_overlap = 0.5, .nms_union_max = 1.5, .pad_plate_y = 0.12, .pad_plate_x = 0.25, .pad_text = 0.08,
+    .pad_px = 2.5, .box_area_max = 0.2,
+};
 
 static void dlist_add(dlist *L, const carve__box *b) {
     if (L->oom) return;
@@ -711,10 +774,10 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
             }
             continue;
         }
-        if (bh < CH_MIN || bh > CH_MAX) continue;
-        if (bw < 0.1 * bh || bw > 1.15 * bh) continue;
+        if (bh < P.char_h_min || bh > P.char_h_max) continue;
+        if (bw < P.char_aspect_min * bh || bw > P.char_aspect_max * bh) continue;
         double fill = (double)c.area / ((double)bw * bh);
-        if (fill < 0.15 || fill > 0.92) continue;
+        if (fill < P.char_fill_min || fill > P.char_fill_max) continue;
         if (c.x0 == 0 || c.y0 == 0 || c.x1 == w - 1 || c.y1 == h - 1) continue;
         /* ring: pixels of the box grown by ~h/4 that are not foreground */
         int g = bh / 4 < 2 ? 2 : bh / 4;
@@ -733,7 +796,7 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
         c.mean_in = (float)(sum / c.area);
         c.mean_ring = (float)(rs / rn);
         float contrast = dark ? c.mean_ring - c.mean_in : c.mean_in - c.mean_ring;
-        if (contrast < 35) continue;
+        if (contrast < P.char_contrast) continue;
         if (!comp_push(S, &c)) return false;
     }
     return true;
@@ -764,19 +827,9 @@ static bool is_bg_colour(double r, double g, double b, bool *yellow) {
 
 static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
-/* Groups the components into rows and emits plate/text boxes. */
-static bool rows(scale_ctx *S, bool dark, dlist *out) {
-    int n = S->ncomp;
-    if (n < 3) return true;
-    comp *c = S->comps;
-    qsort(c, (size_t)n, sizeof(comp), cmp_comp_x);
-    int *par = malloc(sizeof(int) * (size_t)n);
-    int *cnt = calloc((size_t)n, sizeof(int));
-    if (!par || !cnt) {
-        free(par);
-        free(cnt);
-        return false;
-    }
+/* Links each character to its nearest right neighbour of similar height on
+ * the same centre line (union-find over c, sorted by x0). */
+static void link_neighbours(const comp *c, int n, int *par) {
     for (int i = 0; i < n; i++) par[i] = i;
     for (int i = 0; i < n; i++) {
         int hi = c[i].y1 - c[i].y0 + 1;
@@ -784,15 +837,15 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
         int best = -1;
         int bestgap = 1 << 30;
         for (int j = i + 1; j < n; j++) {
-            if (c[j].x0 > c[i].x1 + 1.5 * hi + 1) break;
+            if (c[j].x0 > c[i].x1 + P.link_gap_max * hi + 1) break;
             int hj = c[j].y1 - c[j].y0 + 1;
             double hr = hi > hj ? (double)hi / hj : (double)hj / hi;
-            if (hr > 1.4) continue;
+            if (hr > P.link_height_ratio) continue;
             int hm = hi > hj ? hi : hj;
             double cyj = 0.5 * (c[j].y0 + c[j].y1);
-            if (fabs(cyi - cyj) > 0.3 * hm) continue;
+            if (fabs(cyi - cyj) > P.link_centre_dev * hm) continue;
             int gap = c[j].x0 - c[i].x1 - 1;
-            if (gap < -0.15 * hm || gap > 1.5 * hm) continue;
+            if (gap < P.link_gap_min * hm || gap > P.link_gap_max * hm) continue;
             if (gap < bestgap) {
                 bestgap = gap;
                 best = j;
@@ -803,162 +856,202 @@ static bool rows(scale_ctx *S, bool dark, dlist *out) {
             if (a != b) par[a < b ? b : a] = a < b ? a : b;
         }
     }
-    /* members of each row, grouped by root (counting sort) */
-    int *start = malloc(sizeof(int) * (size_t)(n + 1)), *mem = malloc(sizeof(int) * (size_t)n);
-    if (!start || !mem) {
-        free(par);
-        free(cnt);
-        free(start);
-        free(mem);
-        return false;
+}
+
+/* A row's characters, measured. */
+typedef struct row_stats {
+    int k;              /* characters */
+    int x0, y0, x1, y1; /* bounds of the characters */
+    double mh;          /* mean character height */
+    double hsd, bsd, tsd; /* relative spread of heights, baselines, tops */
+    double con;         /* mean character contrast */
+} row_stats;
+
+static void row_measure(const comp *c, const int *mem, int m0, int m1, int w, int h, row_stats *R) {
+    double sh = 0, sh2 = 0, sb = 0, sb2 = 0, st = 0, st2 = 0, scon = 0;
+    R->k = 0;
+    R->x0 = w, R->y0 = h, R->x1 = -1, R->y1 = -1;
+    for (int m = m0; m < m1; m++) {
+        const comp *ci = &c[mem[m]];
+        double hh = ci->y1 - ci->y0 + 1;
+        sh += hh;
+        sh2 += hh * hh;
+        sb += ci->y1;
+        sb2 += (double)ci->y1 * ci->y1;
+        st += ci->y0;
+        st2 += (double)ci->y0 * ci->y0;
+        scon += fabs(ci->mean_ring - ci->mean_in);
+        if (ci->x0 < R->x0) R->x0 = ci->x0;
+        if (ci->y0 < R->y0) R->y0 = ci->y0;
+        if (ci->x1 > R->x1) R->x1 = ci->x1;
+        if (ci->y1 > R->y1) R->y1 = ci->y1;
+        R->k++;
     }
-    for (int i = 0; i < n; i++) {
-        par[i] = uf_find(par, i);
-        cnt[par[i]]++;
-    }
-    start[0] = 0;
-    for (int i = 0; i < n; i++) start[i + 1] = start[i] + cnt[i];
-    {
-        int *pos = malloc(sizeof(int) * (size_t)n);
-        if (!pos) {
-            free(par);
-            free(cnt);
-            free(start);
-            free(mem);
-            return false;
-        }
-        memcpy(pos, start, sizeof(int) * (size_t)n);
-        for (int i = 0; i < n; i++) mem[pos[par[i]]++] = i;
-        free(pos);
-    }
+    int k = R->k;
+    R->mh = sh / k;
+    R->hsd = sqrt(fmax(0, sh2 / k - R->mh * R->mh)) / R->mh;
+    R->bsd = sqrt(fmax(0, sb2 / k - (sb / k) * (sb / k))) / R->mh;
+    R->tsd = sqrt(fmax(0, st2 / k - (st / k) * (st / k))) / R->mh;
+    R->con = scon / k;
+}
+
+/* The background between a row's characters: the non-foreground pixels of
+ * the row box grown by P.row_bg_grow of the character height. */
+typedef struct row_bg {
+    int x0, y0, x1, y1; /* the grown box, clipped */
+    int g;              /* the growth (px) */
+    double r, g_, b;    /* mean colour */
+    double ym, ysd;     /* luma mean and deviation */
+    double ink;         /* share of foreground pixels in the box */
+    int n;              /* background pixels */
+} row_bg;
+
+static void row_background(const scale_ctx *S, const row_stats *R, row_bg *B) {
     const plane *p = S->p;
     int w = p->w, h = p->h;
-    bool ok = true;
+    int g = (int)(P.row_bg_grow * R->mh + 0.5);
+    B->g = g;
+    B->x0 = R->x0 - g < 0 ? 0 : R->x0 - g, B->x1 = R->x1 + g >= w ? w - 1 : R->x1 + g;
+    B->y0 = R->y0 - g < 0 ? 0 : R->y0 - g, B->y1 = R->y1 + g >= h ? h - 1 : R->y1 + g;
+    double br = 0, bg_ = 0, bb = 0, by = 0, by2 = 0;
+    int bn = 0, fgn = 0;
+    for (int y = B->y0; y <= B->y1; y++)
+        for (int x = B->x0; x <= B->x1; x++) {
+            size_t j = (size_t)y * w + x;
+            if (S->fg[j]) {
+                fgn++;
+                continue;
+            }
+            br += p->rgb[3 * j];
+            bg_ += p->rgb[3 * j + 1];
+            bb += p->rgb[3 * j + 2];
+            by += p->y[j];
+            by2 += (double)p->y[j] * p->y[j];
+            bn++;
+        }
+    B->n = bn;
+    B->ink = (double)fgn / ((double)(B->x1 - B->x0 + 1) * (B->y1 - B->y0 + 1));
+    if (bn == 0) return;
+    B->r = br / bn;
+    B->g_ = bg_ / bn;
+    B->b = bb / bn;
+    B->ym = by / bn;
+    B->ysd = sqrt(fmax(0, by2 / bn - B->ym * B->ym));
+}
+
+/* Grows a plate row's box (ex0..ey1, inclusive) to the plate's border:
+ * rows above/below must be mostly background luma; columns left/right are
+ * judged on the top and bottom quarters of the box (the plate's margins),
+ * since the characters cross their middle. */
+static void plate_extent(const plane *p, double bym, double mh, int *ex0, int *ey0, int *ex1, int *ey1) {
+    int w = p->w, h = p->h;
+    for (int it = 0; it < 4; it++) { /* it: 0 up, 1 down, 2 left, 3 right */
+        int steps = 0, maxsteps = (int)(it < 2 ? P.extent_rows * mh : P.extent_cols * mh);
+        for (;;) {
+            int ny = it == 0 ? *ey0 - 1 : it == 1 ? *ey1 + 1 : 0;
+            int nx = it == 2 ? *ex0 - 1 : it == 3 ? *ex1 + 1 : 0;
+            if (steps >= maxsteps) break;
+            if ((it == 0 && ny < 0) || (it == 1 && ny >= h) || (it == 2 && nx < 0) || (it == 3 && nx >= w)) break;
+            int same = 0, tot = 0;
+            if (it < 2)
+                for (int x = *ex0; x <= *ex1; x++, tot++)
+                    same += abs((int)p->y[(size_t)ny * w + x] - (int)bym) < P.extent_luma_tol;
+            else {
+                int q = (*ey1 - *ey0 + 1) / 4 < 1 ? 1 : (*ey1 - *ey0 + 1) / 4;
+                for (int y = *ey0; y <= *ey1; y++) {
+                    if (y >= *ey0 + q && y <= *ey1 - q) continue;
+                    same += abs((int)p->y[(size_t)y * w + nx] - (int)bym) < P.extent_luma_tol;
+                    tot++;
+                }
+            }
+            if (same < P.extent_share * tot) break;
+            if (it == 0) *ey0 = ny;
+            else if (it == 1) *ey1 = ny;
+            else if (it == 2) *ex0 = nx;
+            else *ex1 = nx;
+            steps++;
+        }
+    }
+}
+
+/* Scores one row and emits its plate or text box; false only on OOM. */
+static bool row_emit(scale_ctx *S, bool dark, const row_stats *R, dlist *out) {
+    double rw = R->x1 - R->x0 + 1, rh = R->y1 - R->y0 + 1;
+    if (R->hsd > P.row_spread_max || R->bsd > P.row_spread_max || R->tsd > P.row_spread_max) return true;
+    if (rw < P.row_aspect_min * rh) return true;
+    row_bg B;
+    row_background(S, R, &B);
+    if (B.n < P.row_bg_min_px) return true;
+    bool yellow = false;
+    bool plate_bg = dark && is_bg_colour(B.r, B.g_, B.b, &yellow) && B.ysd < P.plate_bg_sd_max;
+    int k = R->k;
+    double regular = 1.0 - clamp01((R->hsd + R->bsd + R->tsd) / P.score_spread);
+    double count_t = clamp01((k - 2) / 4.0);
+    double con_t = clamp01((R->con - P.char_contrast) / P.score_contrast_range);
+    double uni_t = 1.0 - clamp01(B.ysd / P.plate_bg_sd_max);
+    double aspect = rw / rh;
+    bool plate = plate_bg &&
+                 ((k >= P.plate_chars_strong && R->con >= P.plate_contrast) || R->con >= P.plate_contrast_3) &&
+                 k >= 3 && k <= P.plate_chars_max && aspect >= P.plate_aspect_min && aspect <= P.plate_aspect_max &&
+                 B.ink > P.plate_ink_min && B.ink < P.plate_ink_max;
+    if (!plate && k < P.text_chars_min) return true;
+    double score = 0.3 * count_t + 0.25 * con_t + 0.25 * regular + 0.2 * uni_t;
+    if (!plate) score *= P.text_score_factor;
+    if (score < P.row_score_min) return true;
+    int ex0 = B.x0, ex1 = B.x1, ey0 = B.y0, ey1 = B.y1;
+    if (plate) plate_extent(S->p, B.ym, R->mh, &ex0, &ey0, &ex1, &ey1);
+    else { /* text: the rows of characters plus the background's growth */
+        ex0 = R->x0 - B.g;
+        ex1 = R->x1 + B.g;
+        ey0 = R->y0 - B.g;
+        ey1 = R->y1 + B.g;
+    }
+    int sc = S->scale;
+    carve__box b;
+    memset(&b, 0, sizeof b);
+    b.x = ex0 * sc;
+    b.y = ey0 * sc;
+    b.w = (ex1 - ex0 + 1) * sc;
+    b.h = (ey1 - ey0 + 1) * sc;
+    b.score = (float)clamp01(score);
+    snprintf(b.kind, sizeof b.kind, "%s", plate ? "plate" : "text");
+    dlist_add(out, &b);
+    return !out->oom;
+}
+
+/* Groups the components into rows and emits plate/text boxes. */
+static bool rows(scale_ctx *S, bool dark, dlist *out) {
+    int n = S->ncomp;
+    if (n < 3) return true;
+    comp *c = S->comps;
+    qsort(c, (size_t)n, sizeof(comp), cmp_comp_x);
+    int *par = malloc(sizeof(int) * (size_t)n), *cnt = calloc((size_t)n, sizeof(int));
+    int *start = malloc(sizeof(int) * (size_t)(n + 1)), *mem = malloc(sizeof(int) * (size_t)n);
+    int *pos = malloc(sizeof(int) * (size_t)n);
+    bool ok = par && cnt && start && mem && pos;
+    if (ok) {
+        link_neighbours(c, n, par);
+        /* members of each row, grouped by root (counting sort) */
+        for (int i = 0; i < n; i++) {
+            par[i] = uf_find(par, i);
+            cnt[par[i]]++;
+        }
+        start[0] = 0;
+        for (int i = 0; i < n; i++) start[i + 1] = start[i] + cnt[i];
+        memcpy(pos, start, sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) mem[pos[par[i]]++] = i;
+    }
     for (int r = 0; r < n && ok; r++) {
         if (par[r] != r || cnt[r] < 3) continue;
-        /* row statistics */
-        int k = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
-        double sh = 0, sh2 = 0, sb = 0, sb2 = 0, st = 0, st2 = 0, scon = 0;
-        for (int m = start[r]; m < start[r + 1]; m++) {
-            int i = mem[m];
-            double hh = c[i].y1 - c[i].y0 + 1;
-            sh += hh;
-            sh2 += hh * hh;
-            sb += c[i].y1;
-            sb2 += (double)c[i].y1 * c[i].y1;
-            st += c[i].y0;
-            st2 += (double)c[i].y0 * c[i].y0;
-            scon += fabs(c[i].mean_ring - c[i].mean_in);
-            if (c[i].x0 < x0) x0 = c[i].x0;
-            if (c[i].y0 < y0) y0 = c[i].y0;
-            if (c[i].x1 > x1) x1 = c[i].x1;
-            if (c[i].y1 > y1) y1 = c[i].y1;
-            k++;
-        }
-        double mh = sh / k;
-        double hsd = sqrt(fmax(0, sh2 / k - mh * mh)) / mh;
-        double bsd = sqrt(fmax(0, sb2 / k - (sb / k) * (sb / k))) / mh;
-        double tsd = sqrt(fmax(0, st2 / k - (st / k) * (st / k))) / mh;
-        double con = scon / k;
-        double rw = x1 - x0 + 1, rh = y1 - y0 + 1;
-        if (hsd > 0.2 || bsd > 0.2 || tsd > 0.2) continue;
-        if (rw < 2.0 * rh) continue;
-        /* background between the characters (non-foreground pixels of the
-         * row box grown by a quarter of the character height) */
-        int g = (int)(0.25 * mh + 0.5);
-        int bx0 = x0 - g < 0 ? 0 : x0 - g, bx1 = x1 + g >= w ? w - 1 : x1 + g;
-        int by0 = y0 - g < 0 ? 0 : y0 - g, by1 = y1 + g >= h ? h - 1 : y1 + g;
-        double br = 0, bg_ = 0, bb = 0, by = 0, by2 = 0;
-        int bn = 0, fgn = 0;
-        for (int y = by0; y <= by1; y++)
-            for (int x = bx0; x <= bx1; x++) {
-                size_t j = (size_t)y * w + x;
-                if (S->fg[j]) {
-                    fgn++;
-                    continue;
-                }
-                br += p->rgb[3 * j];
-                bg_ += p->rgb[3 * j + 1];
-                bb += p->rgb[3 * j + 2];
-                by += p->y[j];
-                by2 += (double)p->y[j] * p->y[j];
-                bn++;
-            }
-        if (bn < 8) continue;
-        br /= bn;
-        bg_ /= bn;
-        bb /= bn;
-        double bym = by / bn, bysd = sqrt(fmax(0, by2 / bn - bym * bym));
-        bool yellow = false;
-        bool plate_bg = dark && is_bg_colour(br, bg_, bb, &yellow) && bysd < 45;
-        double ink = (double)fgn / ((double)(bx1 - bx0 + 1) * (by1 - by0 + 1));
-        double regular = 1.0 - clamp01((hsd + bsd + tsd) / 0.45);
-        double count_t = clamp01((k - 2) / 4.0);
-        double con_t = clamp01((con - 35) / 80.0);
-        double uni_t = 1.0 - clamp01(bysd / 45.0);
-        double aspect = rw / rh;
-        bool plate = plate_bg && ((k >= 4 && con >= 45) || con >= 70) && k >= 3 && k <= 14 && aspect >= 2.0 && aspect <= 14 && ink > 0.1 && ink < 0.6;
-        if (!plate && k < 4) continue;
-        double score = 0.3 * count_t + 0.25 * con_t + 0.25 * regular + 0.2 * uni_t;
-        if (!plate) score *= 0.6;
-        if (score < 0.3) continue;
-        /* box: plates grow to the plate border, text gets a margin */
-        int ex0 = bx0, ex1 = bx1, ey0 = by0, ey1 = by1;
-        if (plate) {
-            for (int it = 0; it < 4; it++) {
-                /* it: 0 up, 1 down, 2 left, 3 right.  Rows must be mostly
-                 * background; columns are judged on the top and bottom
-                 * quarters of the box (the plate's margins), since the
-                 * characters cross their middle. */
-                int steps = 0, maxsteps = (int)(it < 2 ? 0.8 * mh : 6 * mh);
-                for (;;) {
-                    int ny = it == 0 ? ey0 - 1 : it == 1 ? ey1 + 1 : 0;
-                    int nx = it == 2 ? ex0 - 1 : it == 3 ? ex1 + 1 : 0;
-                    if (steps >= maxsteps) break;
-                    if ((it == 0 && ny < 0) || (it == 1 && ny >= h) || (it == 2 && nx < 0) || (it == 3 && nx >= w))
-                        break;
-                    int same = 0, tot = 0;
-                    if (it < 2)
-                        for (int x = ex0; x <= ex1; x++, tot++) same += abs((int)p->y[(size_t)ny * w + x] - (int)bym) < 40;
-                    else {
-                        int q = (ey1 - ey0 + 1) / 4 < 1 ? 1 : (ey1 - ey0 + 1) / 4;
-                        for (int y = ey0; y <= ey1; y++) {
-                            if (y >= ey0 + q && y <= ey1 - q) continue;
-                            same += abs((int)p->y[(size_t)y * w + nx] - (int)bym) < 40;
-                            tot++;
-                        }
-                    }
-                    if (same < 0.6 * tot) break;
-                    if (it == 0) ey0 = ny;
-                    else if (it == 1) ey1 = ny;
-                    else if (it == 2) ex0 = nx;
-                    else ex1 = nx;
-                    steps++;
-                }
-            }
-        }
-        if (!plate) { /* text: the rows of characters plus a quarter height */
-            ex0 = x0 - g;
-            ex1 = x1 + g;
-            ey0 = y0 - g;
-            ey1 = y1 + g;
-        }
-        int sc = S->scale;
-        carve__box b;
-        memset(&b, 0, sizeof b);
-        b.x = ex0 * sc;
-        b.y = ey0 * sc;
-        b.w = (ex1 - ex0 + 1) * sc;
-        b.h = (ey1 - ey0 + 1) * sc;
-        b.score = (float)clamp01(score);
-        snprintf(b.kind, sizeof b.kind, "%s", plate ? "plate" : "text");
-        dlist_add(out, &b);
-        if (out->oom) ok = false;
+        row_stats R;
+        row_measure(c, mem, start[r], start[r + 1], S->p->w, S->p->h, &R);
+        ok = row_emit(S, dark, &R, out);
     }
     free(par);
     free(cnt);
     free(start);
     free(mem);
+    free(pos);
     return ok;
 }
 
@@ -981,6 +1074,109 @@ static double box_overlap(const carve__box *a, const carve__box *b) {
     return in / amin; /* intersection over the smaller box */
 }
 
+/* Sorts L by score and drops boxes overlapping a better one by more than
+ * P.nms_overlap of the smaller; a dropped box of the same kind (the same
+ * plate at another scale or by the other path) grows the kept one to their
+ * union, within reason. */
+static void suppress(dlist *L) {
+    if (L->n) qsort(L->b, (size_t)L->n, sizeof(carve__box), cmp_box);
+    int k = 0;
+    for (int i = 0; i < L->n; i++) {
+        bool keep = true;
+        for (int j = 0; j < k && keep; j++)
+            if (box_overlap(&L->b[i], &L->b[j]) > P.nms_overlap) {
+                keep = false;
+                carve__box *a = &L->b[j], *o = &L->b[i];
+                if (strcmp(a->kind, o->kind)) continue;
+                int ux0 = a->x < o->x ? a->x : o->x, uy0 = a->y < o->y ? a->y : o->y;
+                int ux1 = a->x + a->w > o->x + o->w ? a->x + a->w : o->x + o->w;
+                int uy1 = a->y + a->h > o->y + o->h ? a->y + a->h : o->y + o->h;
+                if ((double)(ux1 - ux0) * (uy1 - uy0) <= P.nms_union_max * (double)a->w * a->h) {
+                    a->x = ux0;
+                    a->y = uy0;
+                    a->w = ux1 - ux0;
+                    a->h = uy1 - uy0;
+                }
+            }
+        if (keep) L->b[k++] = L->b[i];
+    }
+    L->n = k;
+}
+
+/* Pads each box (a plate's frame, and the slant of a plate seen at an angle:
+ * more room left and right, where a tilted rectangle's corners go; text is
+ * upright: just the strokes' blur), clips it, and drops empty boxes and
+ * boxes over P.box_area_max of the image (no plate or sign in a vehicle
+ * photo is that big, and erasing one would wipe the subject). */
+static void pad_and_clip(dlist *L, int W, int H) {
+    int k = 0;
+    double area = (double)W * H;
+    for (int i = 0; i < L->n; i++) {
+        carve__box *b = &L->b[i];
+        int pad = (int)(P.pad_plate_y * b->h + P.pad_px), padx = (int)(P.pad_plate_x * b->h + P.pad_px);
+        if (!strcmp(b->kind, "text")) pad = padx = (int)(P.pad_text * b->h + P.pad_px);
+        b->x -= padx;
+        b->y -= pad;
+        b->w += 2 * padx;
+        b->h += 2 * pad;
+        int x1 = b->x + b->w, y1 = b->y + b->h;
+        if (b->x < 0) b->x = 0;
+        if (b->y < 0) b->y = 0;
+        if (x1 > W) x1 = W;
+        if (y1 > H) y1 = H;
+        b->w = x1 - b->x;
+        b->h = y1 - b->y;
+        if (b->w > 0 && b->h > 0 && (double)b->w * b->h <= P.box_area_max * area) L->b[k++] = *b;
+    }
+    L->n = k;
+}
+
+/* The working buffers of a full-resolution plane (reused at every scale). */
+static bool scale_alloc(scale_ctx *S, const carve_image *img, const plane *cur, uint8_t **fullY) {
+    size_t n0 = (size_t)img->w * img->h;
+    *fullY = malloc(n0);
+    if (!*fullY) return false;
+    memcpy(*fullY, cur->y, n0);
+    S->fy = *fullY;
+    S->frgba = img->px;
+    S->fw = img->w;
+    S->fh = img->h;
+    S->fg = malloc(n0);
+    S->seen = malloc(n0);
+    S->stack = malloc(sizeof(int) * n0);
+    S->mean = malloc(sizeof(uint16_t) * n0);
+    S->sdev = malloc(sizeof(uint16_t) * n0);
+    S->col = malloc(sizeof(uint32_t) * (size_t)img->w);
+    S->col2 = malloc(sizeof(uint32_t) * (size_t)img->w);
+    return S->fg && S->seen && S->stack && S->mean && S->sdev && S->col && S->col2;
+}
+
+static void scale_free(scale_ctx *S) {
+    free(S->fg);
+    free(S->seen);
+    free(S->stack);
+    free(S->mean);
+    free(S->sdev);
+    free(S->col);
+    free(S->col2);
+    free(S->comps);
+}
+
+/* Every path at one scale; false only on OOM. */
+static bool detect_scale(scale_ctx *S, dlist *L) {
+    local_stats(S);
+    for (int pol = 0; pol < 2; pol++) {
+        threshold(S, pol == 0, P.fg_ksd_pct, P.fg_min);
+        if (!components(S, pol == 0, false) || !rows(S, pol == 0, L)) return false;
+    }
+    /* small plates and text panels: bright plate-shaped blobs with ink
+     * inside; text panels also as dark blobs with light letters */
+    threshold(S, false, P.blob_ksd_pct, P.blob_min);
+    if (!components(S, false, true)) return false;
+    threshold(S, true, P.blob_ksd_pct, P.blob_min);
+    return components(S, true, true);
+}
+
 carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve__box **boxes, int *n) {
     if (boxes) *boxes = NULL;
     if (n) *n = 0;
@@ -995,59 +1191,17 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
     dlist L = {NULL, 0, 0, false};
     scale_ctx S;
     memset(&S, 0, sizeof S);
-    if (!plane_from_image(img, &cur)) {
+    if (!plane_from_image(img, &cur) || !scale_alloc(&S, img, &cur, &fullY)) {
         st = CARVE_ERR_NOMEM;
         goto done;
-    }
-    fullY = malloc((size_t)img->w * img->h);
-    if (!fullY) {
-        st = CARVE_ERR_NOMEM;
-        goto done;
-    }
-    memcpy(fullY, cur.y, (size_t)img->w * img->h);
-    S.fy = fullY;
-    S.frgba = img->px;
-    S.fw = img->w;
-    S.fh = img->h;
-    {
-        size_t n0 = (size_t)img->w * img->h;
-        S.fg = malloc(n0);
-        S.seen = malloc(n0);
-        S.stack = malloc(sizeof(int) * n0);
-        S.mean = malloc(sizeof(uint16_t) * n0);
-        S.sdev = malloc(sizeof(uint16_t) * n0);
-        S.col = malloc(sizeof(uint32_t) * (size_t)img->w);
-        S.col2 = malloc(sizeof(uint32_t) * (size_t)img->w);
-        if (!S.fg || !S.seen || !S.stack || !S.mean || !S.sdev || !S.col || !S.col2) {
-            st = CARVE_ERR_NOMEM;
-            goto done;
-        }
     }
     int nscales = 0;
-    for (int sc = 1; cur.w >= 32 && cur.h >= 16; sc *= 2) nscales++, cur.w /= 2, cur.h /= 2;
-    cur.w = img->w;
-    cur.h = img->h;
+    for (int w = img->w, h = img->h; w >= 32 && h >= 16; w /= 2, h /= 2) nscales++;
     for (int si = 0, sc = 1; si < nscales; si++, sc *= 2) {
         S.p = &cur;
         S.scale = sc;
         S.out = &L;
-        local_stats(&S);
-        for (int pol = 0; pol < 2; pol++) {
-            threshold(&S, pol == 0, 35, 14);
-            if (!components(&S, pol == 0, false) || !rows(&S, pol == 0, &L)) {
-                st = CARVE_ERR_NOMEM;
-                goto done;
-            }
-        }
-        /* small plates and text panels: bright plate-shaped blobs with ink
-         * inside; text panels also as dark blobs with light letters */
-        threshold(&S, false, 80, 20);
-        if (!components(&S, false, true)) {
-            st = CARVE_ERR_NOMEM;
-            goto done;
-        }
-        threshold(&S, true, 80, 20);
-        if (!components(&S, true, true)) {
+        if (!detect_scale(&S, &L)) {
             st = CARVE_ERR_NOMEM;
             goto done;
         }
@@ -1063,62 +1217,8 @@ carve_status carve__detect_plates(carve_ctx *ctx, const carve_image *img, carve_
             memset(&nxt, 0, sizeof nxt);
         }
     }
-    /* sort, suppress, pad (a plate's frame and slant), clip */
-    if (L.n) qsort(L.b, (size_t)L.n, sizeof(carve__box), cmp_box);
-    {
-        int k = 0;
-        for (int i = 0; i < L.n; i++) {
-            bool keep = true;
-            for (int j = 0; j < k && keep; j++)
-                if (box_overlap(&L.b[i], &L.b[j]) > 0.5) {
-                    keep = false;
-                    /* the same plate seen at another scale or by the other
-                     * path: the kept box grows to cover both, within reason */
-                    carve__box *a = &L.b[j], *o = &L.b[i];
-                    if (strcmp(a->kind, o->kind)) continue;
-                    int ux0 = a->x < o->x ? a->x : o->x, uy0 = a->y < o->y ? a->y : o->y;
-                    int ux1 = a->x + a->w > o->x + o->w ? a->x + a->w : o->x + o->w;
-                    int uy1 = a->y + a->h > o->y + o->h ? a->y + a->h : o->y + o->h;
-                    if ((double)(ux1 - ux0) * (uy1 - uy0) <= 1.5 * (double)a->w * a->h) {
-                        a->x = ux0;
-                        a->y = uy0;
-                        a->w = ux1 - ux0;
-                        a->h = uy1 - uy0;
-                    }
-                }
-            if (keep) L.b[k++] = L.b[i];
-        }
-        L.n = k;
-    }
-    for (int i = 0; i < L.n; i++) {
-        carve__box *b = &L.b[i];
-        /* the frame, and the slant of a plate seen at an angle (more room
-         * left and right, where a tilted rectangle's corners go) */
-        int pad = (int)(0.12 * b->h + 2.5), padx = (int)(0.25 * b->h + 2.5);
-        if (!strcmp(b->kind, "text")) /* text is upright: just the strokes' blur */
-            pad = padx = (int)(0.08 * b->h + 2.5);
-        b->x -= padx;
-        b->y -= pad;
-        b->w += 2 * padx;
-        b->h += 2 * pad;
-        int x1 = b->x + b->w, y1 = b->y + b->h;
-        if (b->x < 0) b->x = 0;
-        if (b->y < 0) b->y = 0;
-        if (x1 > img->w) x1 = img->w;
-        if (y1 > img->h) y1 = img->h;
-        b->w = x1 - b->x;
-        b->h = y1 - b->y;
-    }
-    {
-        int k = 0;
-        /* empty boxes go, and so do boxes over a fifth of the image: no
-         * plate or sign in a vehicle photo is that big, and erasing one
-         * would wipe the subject */
-        double area = (double)img->w * img->h;
-        for (int i = 0; i < L.n; i++)
-            if (L.b[i].w > 0 && L.b[i].h > 0 && (double)L.b[i].w * L.b[i].h <= 0.2 * area) L.b[k++] = L.b[i];
-        L.n = k;
-    }
+    suppress(&L);
+    pad_and_clip(&L, img->w, img->h);
     *boxes = L.b;
     *n = L.n;
     L.b = NULL;
@@ -1127,14 +1227,7 @@ done:
     free(L.b);
     plane_free(&cur);
     plane_free(&nxt);
-    free(S.fg);
-    free(S.seen);
-    free(S.stack);
-    free(S.mean);
-    free(S.sdev);
-    free(S.col);
-    free(S.col2);
-    free(S.comps);
+    scale_free(&S);
     free(fullY);
     return st;
 }
