@@ -6,12 +6,14 @@
  * *input* image (often larger than the work image), grown by CROP_GROW and
  * resampled (core's carve__resize, libvips) to about CROP_PX pixels, at
  * most CROP_MAX_UP times the input (an 18 px plate on a 300 px car is then
- * ~110 px wide).  On the crop run:
+ * ~90 px wide).  On the crop run:
  *   - the classical detector on the upright crop and on copies turned by
- *     +-CROP_TURN degrees (core's carve__rotate), so plates tilted by up to
- *     ~35 deg meet its centre-line test (it tolerates ~15 deg) upright in
- *     one of them;
- *   - the neural text detector (when asked) on the upright crop.
+ *     +-CROP_TURN degrees (core's carve__rotate; resampled at TURN_SCALE of
+ *     the crop's scale, half the pixels), so plates tilted by up to ~35 deg
+ *     meet its centre-line test (it tolerates ~15 deg) upright in one of
+ *     them;
+ *   - the neural text detector (when asked) on the upright crop of the
+ *     largest region, if it is under half the frame.
  * Boxes are mapped back to work pixels as oriented rectangles (the turn, or
  * for upright boxes the tilt estimated from the box's edge directions),
  * merged with the frame's and with each other (a box overlapping a better
@@ -29,7 +31,9 @@
 
 #define CROP_GROW 0.06      /* each side of a vehicle box grows by this share of its size */
 #define CROP_MAX_UP 6.0     /* at most this many crop pixels per input pixel (per axis) */
-#define CROP_PX 1.3e6       /* a crop is resampled to about this many pixels */
+#define CROP_PX 0.8e6       /* a crop is resampled to about this many pixels */
+#define TURN_SCALE 0.7      /* the turned copies are resampled at this share of the crop's scale */
+#define NEURAL_REGIONS 1    /* the neural detector searches the largest region only (one model run) */
 #define CROP_TURN 22.0      /* deg: the turned copies */
 #define MAX_REGIONS 4       /* vehicle boxes searched (the largest first) */
 #define NEURAL_REGION_MAX 0.5 /* the neural detector searches regions under this share of the frame
@@ -106,7 +110,7 @@ static carve__plate_hit map_back(const crop *c, const carve_image *turned, doubl
 }
 
 static carve_status make_crop(carve_ctx *ctx, const carve_image *orig, const carve__box *reg, double sx, double sy,
-                              crop *c) {
+                              double fmul, crop *c) {
     double gx = CROP_GROW * reg->w, gy = CROP_GROW * reg->h;
     int x0 = carve__clampi((int)floor((reg->x - gx) / sx), 0, orig->w);
     int y0 = carve__clampi((int)floor((reg->y - gy) / sy), 0, orig->h);
@@ -115,7 +119,7 @@ static carve_status make_crop(carve_ctx *ctx, const carve_image *orig, const car
     c->img = NULL;
     if (x1 - x0 < 8 || y1 - y0 < 8) return CARVE_OK;
     int cw = x1 - x0, ch = y1 - y0;
-    double f = fmin(sqrt(CROP_PX / ((double)cw * ch)), CROP_MAX_UP);
+    double f = fmin(sqrt(CROP_PX / ((double)cw * ch)), CROP_MAX_UP) * fmul;
     carve_image *raw = carve__crop(orig, x0, y0, cw, ch);
     if (!raw) return carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
     int tw = (int)lround(cw * f), th = (int)lround(ch * f);
@@ -129,10 +133,14 @@ static carve_status make_crop(carve_ctx *ctx, const carve_image *orig, const car
     return st;
 }
 
-/* The classical detector on the crop, upright and turned both ways. */
-static carve_status search_classical(carve_ctx *ctx, const crop *c, double sx, double sy, int W, int H, hitlist *L) {
+/* The classical detector on the crop, upright (c) and turned both ways
+ * (ct: the crop at a lower resolution). */
+static carve_status search_classical(carve_ctx *ctx, const crop *c0, const crop *ct, double sx, double sy, int W,
+                                     int H, hitlist *L) {
     const double turns[3] = {0, CROP_TURN, -CROP_TURN};
     for (int t = 0; t < 3; t++) {
+        const crop *c = t ? ct : c0;
+        if (!c->img) continue;
         carve_image *im = NULL;
         const carve_image *src = c->img;
         carve_status st = CARVE_OK;
@@ -256,9 +264,12 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
     for (int r = 0; r < nreg && r < MAX_REGIONS && !st; r++) {
         crop c = {0, 0, 1, NULL, r};
         double t0 = carve__now(), c0 = (double)clock() / CLOCKS_PER_SEC;
-        bool nn_here = neural && (double)regs[r].w * regs[r].h < NEURAL_REGION_MAX * (double)work->w * work->h;
-        st = make_crop(ctx, orig, &regs[r], sx, sy, &c);
-        if (!st && c.img) st = search_classical(ctx, &c, sx, sy, work->w, work->h, &L);
+        bool nn_here = neural && r < NEURAL_REGIONS &&
+                       (double)regs[r].w * regs[r].h < NEURAL_REGION_MAX * (double)work->w * work->h;
+        crop ct = {0, 0, 1, NULL, r};
+        st = make_crop(ctx, orig, &regs[r], sx, sy, 1.0, &c);
+        if (!st && c.img) st = make_crop(ctx, orig, &regs[r], sx, sy, TURN_SCALE, &ct);
+        if (!st && c.img) st = search_classical(ctx, &c, &ct, sx, sy, work->w, work->h, &L);
         if (!st && c.img && nn_here) st = search_neural(ctx, &c, sx, sy, work->w, work->h, &L);
         if (arr && c.img) {
             json_t *o = json_object();
@@ -276,6 +287,7 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
             json_array_append_new(arr, o);
         }
         carve_image_destroy(c.img);
+        carve_image_destroy(ct.img);
     }
     free(regs);
     if (arr) json_object_set_new(details, "searched", arr);
