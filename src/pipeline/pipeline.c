@@ -495,9 +495,27 @@ static bool detect_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
 
 /* The regions searched for plates at a higher resolution: the vehicles the
  * run knows of, else (no vehicle detected) the whole frame. */
+static double box_iou(const carve__box *a, const carve__box *b) {
+    int x0 = a->x > b->x ? a->x : b->x, y0 = a->y > b->y ? a->y : b->y;
+    int x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    if (x1 <= x0 || y1 <= y0) return 0;
+    double in = (double)(x1 - x0) * (y1 - y0);
+    return in / ((double)a->w * a->h + (double)b->w * b->h - in);
+}
+
+/* The subject's vehicle(s) first, then the other vehicles (by score; one
+ * box per vehicle); with none, the whole frame. */
 static int plate_regions(const run_state *s, carve__box *regs, int max) {
     int n = 0;
-    (void)max;
+    for (int i = 0; i < s->nsubject && n < max; i++) regs[n++] = s->subject[i];
+    for (int i = 0; i < s->nobjects && n < max; i++) {
+        const carve__box *o = &s->objects[i];
+        if (!carve__is_vehicle(o->kind)) continue;
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++) dup = box_iou(o, &regs[j]) > 0.5;
+        if (!dup) regs[n++] = *o;
+    }
     if (n == 0) {
         carve__box f = {0, 0, s->w, s->h, 1, "frame"};
         regs[n++] = f;
@@ -637,41 +655,90 @@ static bool faces_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
     return true;
 }
 
-/* Persons the run knows of (work pixels): none until a detector gives them. */
-static int person_boxes(const run_state *s, const carve__box **out) {
-    (void)s;
-    *out = NULL;
-    return 0;
+/* Persons in or around the subject (their box meets the subject's grown
+ * by FACE_AROUND of its size on each side; every person without a subject). */
+#define FACE_AROUND 0.25
+
+static bool near_subject(const run_state *s, const carve__box *b) {
+    if (!s->nsubject) return true;
+    for (int i = 0; i < s->nsubject; i++) {
+        const carve__box *v = &s->subject[i];
+        double gx = FACE_AROUND * v->w, gy = FACE_AROUND * v->h;
+        if (b->x < v->x + v->w + gx && b->x + b->w > v->x - gx && b->y < v->y + v->h + gy && b->y + b->h > v->y - gy)
+            return true;
+    }
+    return false;
 }
 
-static carve_status faces_from_persons(carve_ctx *ctx, run_state *s, json_t *d) {
-    (void)ctx;
-    const carve__box *p = NULL;
-    int np = person_boxes(s, &p);
-    s->cand_hits = np ? calloc((size_t)np, sizeof *s->cand_hits) : NULL;
-    if (np && !s->cand_hits) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < np; i++) {
-        carve__plate_hit *h = &s->cand_hits[i];
-        h->r = carve__head_of_person(&p[i]);
-        carve__obox_bounds(&h->r, 0, s->w, s->h, &h->box);
-        h->box.score = p[i].score;
-        snprintf(h->box.kind, sizeof h->box.kind, "face");
-        h->region = -1;
-        h->scale = s->sx;
-        snprintf(h->detector, sizeof h->detector, "person-box");
+static bool add_face_hit(run_state *s, const carve__obox *r, float score, const char *det) {
+    carve__plate_hit *nh = realloc(s->cand_hits, (size_t)(s->cand_nhits + 1) * sizeof *nh);
+    if (!nh) return false;
+    s->cand_hits = nh;
+    carve__plate_hit *h = &nh[s->cand_nhits++];
+    memset(h, 0, sizeof *h);
+    h->r = *r;
+    carve__obox_bounds(r, 0, s->w, s->h, &h->box);
+    h->box.score = score;
+    snprintf(h->box.kind, sizeof h->box.kind, "face");
+    h->region = -1;
+    h->scale = s->sx;
+    snprintf(h->detector, sizeof h->detector, "%s", det);
+    return true;
+}
+
+/* The head of every person near the subject that holds no detected face. */
+static carve_status heads_of_persons(carve_ctx *ctx, run_state *s, int nfaces) {
+    for (int i = 0; i < s->nobjects; i++) {
+        const carve__box *p = &s->objects[i];
+        if (strcmp(p->kind, "person") || !near_subject(s, p)) continue;
+        carve__obox head = carve__head_of_person(p);
+        carve__box hb;
+        carve__obox_bounds(&head, 0, s->w, s->h, &hb);
+        bool has_face = false;
+        for (int f = 0; f < nfaces && !has_face; f++) {
+            const carve__box *fb = &s->cand_hits[f].box;
+            double cx = fb->x + 0.5 * fb->w, cy = fb->y + 0.5 * fb->h;
+            has_face = cx >= p->x && cx <= p->x + p->w && cy >= p->y && cy <= p->y + p->h;
+        }
+        if (!has_face && !add_face_hit(s, &head, p->score, "person-box"))
+            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
     }
-    s->cand_nhits = np;
-    json_object_set_new(d, "persons", json_integer(np));
     return CARVE_OK;
 }
 
+/* Faces found by the face detector near the subject (grown by a fifth:
+ * a detector box hugs the face), then the heads of the persons without one. */
+static carve_status faces_neural(carve_ctx *ctx, run_state *s, json_t *d) {
+    carve__box *f = NULL;
+    int nf = 0;
+    carve_status st = carve__nn_detect_faces(ctx, s->img, &f, &nf);
+    for (int i = 0; i < nf && !st; i++) {
+        if (!near_subject(s, &f[i])) continue;
+        carve__obox r = {f[i].x + 0.5 * f[i].w, f[i].y + 0.5 * f[i].h, 1.2 * f[i].w, 1.3 * f[i].h, 0};
+        if (!add_face_hit(s, &r, f[i].score, "face-detector")) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    free(f);
+    int nfaces = s->cand_nhits;
+    if (!st) st = heads_of_persons(ctx, s, nfaces);
+    json_object_set_new(d, "faces_detected", json_integer(nfaces));
+    return st;
+}
+
+static carve_status faces_from_persons(carve_ctx *ctx, run_state *s, json_t *d) {
+    carve_status st = heads_of_persons(ctx, s, 0);
+    json_object_set_new(d, "heads_from_persons", json_integer(s->cand_nhits));
+    return st;
+}
+
+static const backend be_faces_neural = {"neural", faces_neural};
 static const backend be_faces = {"head-of-person", faces_from_persons};
 
 static int faces_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
     (void)s;
-    list[0] = &be_faces;
-    return 1;
+    int n = 0;
+    if (carve__nn_available(ctx, "face_detect")) list[n++] = &be_faces_neural;
+    list[n++] = &be_faces;
+    return n;
 }
 
 static carve_status faces_commit(carve_ctx *ctx, run_state *s, json_t *d) {

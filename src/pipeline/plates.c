@@ -13,7 +13,7 @@
  *     meet its centre-line test (it tolerates ~15 deg) upright in one of
  *     them;
  *   - the neural text detector (when asked) on the upright crop of the
- *     largest region, if it is under half the frame.
+ *     first region (the subject), if it is under half the frame.
  * Boxes are mapped back to work pixels as oriented rectangles (the turn, or
  * for upright boxes the tilt estimated from the box's edge directions),
  * merged with the frame's and with each other (a box overlapping a better
@@ -33,9 +33,9 @@
 #define CROP_MAX_UP 6.0     /* at most this many crop pixels per input pixel (per axis) */
 #define CROP_PX 0.8e6       /* a crop is resampled to about this many pixels */
 #define TURN_SCALE 0.7      /* the turned copies are resampled at this share of the crop's scale */
-#define NEURAL_REGIONS 1    /* the neural detector searches the largest region only (one model run) */
+#define NEURAL_REGIONS 1    /* the neural detector searches the first region only (one model run) */
 #define CROP_TURN 22.0      /* deg: the turned copies */
-#define MAX_REGIONS 4       /* vehicle boxes searched (the largest first) */
+#define MAX_REGIONS 4       /* vehicle boxes searched, in the order given (the subject first) */
 #define NEURAL_REGION_MAX 0.5 /* the neural detector searches regions under this share of the frame
                                * (it resamples its input to 960 px: on a larger region it sees what
                                * it saw on the frame) */
@@ -228,13 +228,6 @@ static void merge_hits(hitlist *L, int W, int H) {
     L->n = k;
 }
 
-static int cmp_area_desc(const void *pa, const void *pb) {
-    const carve__box *a = pa, *b = pb;
-    double x = (double)a->w * a->h, y = (double)b->w * b->h;
-    if (x != y) return x > y ? -1 : 1;
-    return a->y != b->y ? (a->y < b->y ? -1 : 1) : (a->x < b->x ? -1 : a->x > b->x);
-}
-
 carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
                                  double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
                                  int *n, json_t *details) {
@@ -255,10 +248,7 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
     if (!st && nreg > 0) {
         regs = malloc((size_t)nreg * sizeof *regs);
         if (!regs) st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
-        else {
-            memcpy(regs, regions, (size_t)nreg * sizeof *regs);
-            qsort(regs, (size_t)nreg, sizeof *regs, cmp_area_desc);
-        }
+        else memcpy(regs, regions, (size_t)nreg * sizeof *regs); /* in the caller's order: the subject first */
     }
     json_t *arr = details ? json_array() : NULL;
     for (int r = 0; r < nreg && r < MAX_REGIONS && !st; r++) {

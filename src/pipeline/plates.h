@@ -24,6 +24,7 @@ typedef struct carve__plate_hit {
  *  it, grown and upscaled so that small plates are large enough (work/input
  *  scale sx, sy).  neural: also run the neural text detector (an absent
  *  model is then an error, CARVE_ERR_NOT_FOUND, as for the frame).
+ *  Regions are searched in the order given (at most 4; the subject first).
  *  Duplicates are merged.  *hits malloc'd (caller frees), sorted by score.
  *  details (may be NULL) receives the regions searched and their scale. */
 carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
