@@ -41,6 +41,7 @@
                                * it saw on the frame) */
 #define MERGE_OVERLAP 0.5   /* intersection over the smaller box: the same detection */
 #define MERGE_GROW 1.5      /* the kept box grows to the union up to this area ratio */
+#define PLATE_RELABEL 0.5   /* share of the kept box a plate must cover to make it a plate */
 
 typedef struct hitlist {
     carve__plate_hit *h;
@@ -157,6 +158,10 @@ static carve_status search_classical(carve_ctx *ctx, const crop *c0, const crop 
              * an upscaled crop */
             if (strcmp(b[i].kind, "plate")) continue;
             carve__plate_hit h = map_back(c, src, turns[t], &b[i], sx, sy, "classical", W, H);
+            /* a turned copy is for tilted plates: what is upright in the
+             * photo had its chance on the upright crop (an advert's line
+             * can pass for a plate only when turned) */
+            if (turns[t] != 0 && fabs(h.r.deg) < 0.5 * CROP_TURN) continue;
             if (!hits_add(L, &h)) st = carve__fail(ctx, CARVE_ERR_NOMEM, "plate search: out of memory");
         }
         free(b);
@@ -201,7 +206,7 @@ static int cmp_hit(const void *pa, const void *pb) {
     return a->region - b->region;
 }
 
-/* Non-maximum suppression; a plate seen as text elsewhere stays a plate. */
+/* Non-maximum suppression; the same plate seen as text elsewhere stays a plate. */
 static void merge_hits(hitlist *L, int W, int H) {
     if (L->n > 1) qsort(L->h, (size_t)L->n, sizeof *L->h, cmp_hit);
     int k = 0;
@@ -212,7 +217,13 @@ static void merge_hits(hitlist *L, int W, int H) {
             carve__plate_hit *a = &L->h[j];
             if (overlap_small(&a->box, &o->box) <= MERGE_OVERLAP) continue;
             keep = false;
-            if (!strcmp(o->box.kind, "plate")) snprintf(a->box.kind, sizeof a->box.kind, "plate");
+            /* a plate seen as text elsewhere stays a plate, when the two are
+             * one object (the plate covers half the kept box): a line of an
+             * advert read as a plate does not make the advert a plate */
+            double covered = overlap_small(&a->box, &o->box) *
+                             fmin(1.0, (double)o->box.w * o->box.h / ((double)a->box.w * a->box.h));
+            if (!strcmp(o->box.kind, "plate") && covered >= PLATE_RELABEL)
+                snprintf(a->box.kind, sizeof a->box.kind, "plate");
             int ux0 = a->box.x < o->box.x ? a->box.x : o->box.x, uy0 = a->box.y < o->box.y ? a->box.y : o->box.y;
             int ux1 = a->box.x + a->box.w > o->box.x + o->box.w ? a->box.x + a->box.w : o->box.x + o->box.w;
             int uy1 = a->box.y + a->box.h > o->box.y + o->box.h ? a->box.y + a->box.h : o->box.y + o->box.h;
