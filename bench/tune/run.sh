@@ -5,7 +5,8 @@
 # for two kinds of references:
 #   carve  — carve's own output with options the tuner is not told (HIDDEN)
 #   poster — not carve: ImageMagick's median filter + posterize (a scripted
-#            "hand-simplified" drawing), transparent outside nothing
+#            "hand-simplified" drawing) that keeps the background, so this
+#            kind runs with --background keep (a base option, not searched)
 # Usage: bench/tune/run.sh [BUILD_DIR] [OUT_DIR] [TRIALS]
 set -eu
 B=${1:-build}
@@ -14,6 +15,7 @@ TRIALS=${3:-40}
 C=$B/tools/carve
 HIDDEN='{"colors": 6, "flatten": 3, "min_region": 60, "filter_speckle": 40, "corner_threshold": 110, "mode": "polygon", "trace_tolerance": 2.0}'
 WS=1224  # 1224 x 816 = 1.0 Mpx for a 3:2 photo
+if [ -z "${KEEP_REFS:-}" ]; then
 rm -rf "$OUT"
 mkdir -p "$OUT/photos" "$OUT/held" "$OUT/carve/refs" "$OUT/carve/held" "$OUT/poster/refs" "$OUT/poster/held"
 cp tests/data/samples/* "$OUT/photos/"
@@ -27,18 +29,22 @@ for d in photos held; do
     convert "$f" -resize ${WS}x${WS}\> -median 7 -posterize 3 "$OUT/poster/$sub/$s.png"
   done
 done
-for kind in carve poster; do
+fi
+KINDS=${KINDS:-carve poster}
+for kind in $KINDS; do
+  BASE="--work-size $WS"
+  [ $kind = poster ] && BASE="$BASE --background keep"
   echo "== $kind references: tuning $TRIALS trials on 6 photos (work size $WS)"
   start=$(date +%s.%N)
   "$C" tune --photos "$OUT/photos" --references "$OUT/$kind/refs" -o "$OUT/$kind/style.json" --trials "$TRIALS" \
-    --seed 1 --work-size $WS --trials-log "$OUT/$kind/trials.jsonl" -q
+    --seed 1 $BASE --trials-log "$OUT/$kind/trials.jsonl" -q
   end=$(date +%s.%N)
   echo "wall $(echo "$end - $start" | bc) s"
   cat "$OUT/$kind/style.json"
   for set in refs:photos held:held; do
     r=${set%%:*}; p=${set##*:}
-    d=$("$C" tune --photos "$OUT/$p" --references "$OUT/$kind/$r" --evaluate --work-size $WS -q | sed -n 's/.*"mean_distance": \([0-9.]*\).*/\1/p')
-    t=$("$C" tune --photos "$OUT/$p" --references "$OUT/$kind/$r" --evaluate --work-size $WS --config "$OUT/$kind/style.json" -q | sed -n 's/.*"mean_distance": \([0-9.]*\).*/\1/p')
+    d=$("$C" tune --photos "$OUT/$p" --references "$OUT/$kind/$r" --evaluate $BASE -q | sed -n 's/.*"mean_distance": \([0-9.]*\).*/\1/p')
+    t=$("$C" tune --photos "$OUT/$p" --references "$OUT/$kind/$r" --evaluate $BASE --config "$OUT/$kind/style.json" -q | sed -n 's/.*"mean_distance": \([0-9.]*\).*/\1/p')
     echo "$kind $p: default $d tuned $t ratio $(echo "scale=3; $t / $d" | bc)"
   done
 done
