@@ -280,7 +280,12 @@ CARVE_API carve_status carve_upscale(carve_ctx *ctx, const carve_image *in, doub
  *  trace options (mode, filter_speckle, corner_threshold, ...).  Shapes share
  *  their boundaries: no seams, no overlaps; every fill is an input colour.
  *  *svg is NUL-terminated, *len excludes the NUL; free with carve_free.
- *  CARVE_ERR_TOO_MANY_COLORS when the image has too many colours. */
+ *  The document is in option format: "svg" (default), "pdf", "eps" or "dxf"
+ *  (same geometry and colours; sized by options width/height/dpi; option cut
+ *  for cutting plotters; see docs/vector.md).  Despite its name *svg then
+ *  holds that document (PDF bytes may be non-ASCII; use *len).
+ *  CARVE_ERR_TOO_MANY_COLORS when the image has too many colours;
+ *  CARVE_ERR_OUT_OF_RANGE when the physical size would exceed 10 m. */
 CARVE_API carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char **svg, size_t *len);
 
 /* ------------------------------------------------------------------------
@@ -290,7 +295,9 @@ CARVE_API carve_status carve_trace(carve_ctx *ctx, const carve_image *in, char *
  *  pal may be NULL: then the palette comes from the option palette, or is
  *  chosen from the image (option colors).  Progress is reported in one
  *  overall range with a sub-range per phase.  After the call (success or
- *  not) carve_ctx_report_json() returns the run report. */
+ *  not) carve_ctx_report_json() returns the run report.  *svg is the
+ *  document in option format, as for carve_trace, sized to the input photo
+ *  (its viewBox in work pixels). */
 CARVE_API carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palette *pal,
                                  char **svg, size_t *len);
 /** The run report (JSON) of the last carve_run on ctx, or NULL.  Owned by ctx. */

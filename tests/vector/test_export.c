@@ -229,7 +229,7 @@ static void test_render(void) {
 /* ---- dxf: read back by ezdxf ------------------------------------------------- */
 
 /* per fill colour of an SVG (group_by none): its subpaths ('z' count) as
- * "color-rrggbb=N" arguments */
+ * "color-rrggbb=N,..." */
 static void svg_subpaths_by_layer(const char *svg, char *args, size_t cap) {
     args[0] = 0;
     /* <path fill="#.." d=..>, or <g fill="#.."><path id=.. d=..> when the
@@ -244,12 +244,13 @@ static void svg_subpaths_by_layer(const char *svg, char *args, size_t cap) {
         int z = 0;
         for (const char *q = d; q && q < e; q++) z += *q == 'z';
         size_t l = strlen(args);
-        snprintf(args + l, cap - l, " color-%s=%d", hex, z);
+        snprintf(args + l, cap - l, "%scolor-%s=%d", l ? "," : "", hex, z);
         p = e ? e : p;
     }
 }
 
-static void dxf_case(const char *img_name, bool cut) {
+/* writes the DXF of a case and appends its check_dxf.py argument */
+static void dxf_case(const char *img_name, bool cut, int k, char *args, size_t cap) {
     carve_image *im = load(img_name);
     if (!im) return;
     carve_ctx *ctx = carve_ctx_create();
@@ -258,14 +259,13 @@ static void dxf_case(const char *img_name, bool cut) {
     size_t ls = 0, ld = 0;
     char *svg = doc(ctx, im, "svg", &ls), *dxf = doc(ctx, im, "dxf", &ld);
     if (svg && dxf) {
-        write_tmp("t.dxf", dxf, ld);
-        char args[16384], cmd[20000];
-        svg_subpaths_by_layer(svg, args, sizeof args);
+        char name[32], layers[8192];
+        snprintf(name, sizeof name, "t%d.dxf", k);
+        write_tmp(name, dxf, ld);
+        svg_subpaths_by_layer(svg, layers, sizeof layers);
         double hmm = 250.0 * carve_image_height(im) / carve_image_width(im);
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../vector/check_dxf.py %s/t.dxf 250 %.4f %d%s", CARVE_TEST_DATA,
-                 tmpdir, hmm, cut ? 1 : 0, args);
-        int rc = system(cmd);
-        CHECKF(rc == 0, "check_dxf.py failed for %s (cut %d)", img_name, cut);
+        size_t l = strlen(args);
+        snprintf(args + l, cap - l, " %s/%s:250:%.4f:%d:%s", tmpdir, name, hmm, cut ? 1 : 0, layers);
     }
     carve_free(svg);
     carve_free(dxf);
@@ -274,9 +274,14 @@ static void dxf_case(const char *img_name, bool cut) {
 }
 
 static void test_dxf(void) {
-    dxf_case("bus_q16.png", false);
-    dxf_case("firetruck_q16.png", false);
-    dxf_case("firetruck_q16.png", true);
+    static char args[32768];
+    dxf_case("bus_q16.png", false, 0, args, sizeof args);
+    dxf_case("firetruck_q16.png", false, 1, args, sizeof args);
+    dxf_case("firetruck_q16.png", true, 2, args, sizeof args);
+    char cmd[33000];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../vector/check_dxf.py%s", CARVE_TEST_DATA, args);
+    int rc = system(cmd);
+    CHECKF(rc == 0, "check_dxf.py failed");
 }
 
 /* ---- size ----------------------------------------------------------------------- */
