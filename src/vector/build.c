@@ -399,6 +399,11 @@ carve_status carve__vec_build_geom(carve_ctx *ctx, const vec_labels *l, const ve
     s.p = p;
     s.g = g;
     carve_status st = CARVE_ERR_NOMEM;
+    int64_t chain_segs = 0; /* every chain is used by its two sides (and the gap filler): no regrowth */
+    for (int64_t k = 0; k < t->nchains; k++) chain_segs += t->chains[k].nseg;
+    if (carve__vec_geom_reserve(g, (p->gap_filler ? 3 : 2) * chain_segs + 1, t->nrings + (p->gap_filler ? t->nchains : 0) + 1,
+                                (int64_t)t->nreg + 2 * 256 + 2))
+        goto out;
     order_colors(&s);
     if (order_regions(&s)) goto out;
     find_void(&s);

@@ -1,7 +1,7 @@
 /* dxf.c — the IR as DXF R2000 (AC1015) in millimetres ($INSUNITS 4).
  *
  * Every subpath of every region is one closed LWPOLYLINE; cubic Béziers are
- * flattened within DXF_TOL_MM (a polyline is what every cutter and CAD
+ * flattened within DXF_TOL_MM = 0.025 mm (a polyline is what every cutter and CAD
  * program reads; SPLINE support varies).  One layer per palette colour,
  * named color-RRGGBB, with its true colour (group 420) and the nearest basic
  * ACI colour (group 62) for older readers; the entities are BYLAYER.
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DXF_TOL_MM 0.01
+#define DXF_TOL_MM 0.025 /* 1 mil: a cutter's step */
 #define DXF_MAX_FLAT 256 /* most pieces one cubic is flattened into */
 #define DXF_FIX 10000    /* 4 decimals */
 
@@ -35,14 +35,26 @@ static void gi(carve__buf *b, int code, long long v) { carve__buf_printf(b, "%d\
 static void gs(carve__buf *b, int code, const char *v) { carve__buf_printf(b, "%d\n%s\n", code, v); }
 static void gh(dxfw *w, int code, unsigned h) { carve__buf_printf(w->b, "%d\n%X\n", code, h); }
 
-/* a coordinate in mm with 4 decimals, without printf */
+/* a coordinate in mm with 4 decimals, without printf (codes < 100) */
 static void gfix(carve__buf *b, int code, double v) {
-    char s[48];
+    char s[48], d[24];
+    int k = 0, n = 0;
+    if (code >= 10) s[k++] = (char)('0' + code / 10);
+    s[k++] = (char)('0' + code % 10);
+    s[k++] = '\n';
     int64_t q = llround(v * DXF_FIX);
-    uint64_t a = q < 0 ? (uint64_t)(-q) : (uint64_t)q;
-    int n = snprintf(s, sizeof s, "%d\n%s%llu.%04llu\n", code, q < 0 ? "-" : "", (unsigned long long)(a / DXF_FIX),
-                     (unsigned long long)(a % DXF_FIX));
-    carve__buf_put(b, s, (size_t)n);
+    if (q < 0) s[k++] = '-';
+    uint64_t a = q < 0 ? (uint64_t)(-q) : (uint64_t)q, ip = a / DXF_FIX, fp = a % DXF_FIX;
+    do {
+        d[n++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    while (n) s[k++] = d[--n];
+    s[k++] = '.';
+    for (int i = 3; i >= 0; i--, fp /= 10) s[k + i] = (char)('0' + fp % 10);
+    k += 4;
+    s[k++] = '\n';
+    carve__buf_put(b, s, (size_t)k);
 }
 
 static int nearest_aci(uint32_t rgb) {

@@ -28,6 +28,12 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t sz) {
     return 0;
 }
 
+int carve__vec_geom_reserve(vec_geom *g, int64_t nsegs, int64_t npaths, int64_t nitems) {
+    if (grow((void **)&g->segs, &g->segcap, nsegs, sizeof *g->segs)) return -1;
+    if (grow((void **)&g->paths, &g->pathcap, npaths, sizeof *g->paths)) return -1;
+    return grow((void **)&g->items, &g->itemcap, nitems, sizeof *g->items);
+}
+
 int carve__vec_geom_item(vec_geom *g, const vec_item *it) {
     if (grow((void **)&g->items, &g->itemcap, g->nitems + 1, sizeof *g->items)) return -1;
     vec_item *d = &g->items[g->nitems++];

@@ -85,6 +85,7 @@ typedef struct vec_geom {
 void carve__vec_geom_free(vec_geom *g);
 
 /* builder helpers (geom.c): 0 or -1 on OOM */
+int carve__vec_geom_reserve(vec_geom *g, int64_t nsegs, int64_t npaths, int64_t nitems); /* capacity hint */
 int carve__vec_geom_item(vec_geom *g, const vec_item *it);        /* appends an item with no paths yet */
 int carve__vec_geom_path(vec_geom *g, int64_t sx, int64_t sy);    /* opens a subpath in the last item */
 int carve__vec_geom_seg(vec_geom *g, const vec_gseg *s);          /* appends to the last subpath */
