@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -217,6 +218,14 @@ typedef struct carve__buf {
 void carve__buf_init(carve__buf *b);
 void carve__buf_free(carve__buf *b);
 void carve__buf_put(carve__buf *b, const void *data, size_t n);
+/* carve__buf_put for hot paths: a plain copy while the buffer has room */
+static inline void carve__buf_put_fast(carve__buf *b, const char *s, size_t n) {
+    if (!b->oom && b->len + n + 1 <= b->cap) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = 0;
+    } else carve__buf_put(b, s, n);
+}
 void carve__buf_puts(carve__buf *b, const char *s);
 void carve__buf_putc(carve__buf *b, char c);
 void carve__buf_printf(carve__buf *b, const char *fmt, ...) CARVE_PRINTF(2, 3);

@@ -30,10 +30,44 @@ typedef struct dxfw {
     int64_t n, cap;
 } dxfw;
 
+/* writes v in base (10 or 16, upper case) backwards ending at e; returns the start */
+static char *digits(char *e, unsigned long long v, unsigned base) {
+    do {
+        *--e = "0123456789ABCDEF"[v % base];
+        v /= base;
+    } while (v);
+    return e;
+}
+
+/* "code\n" (codes are small non-negative numbers) */
+static void gcode(carve__buf *b, int code) {
+    char s[16], *e = s + sizeof s;
+    *--e = '\n';
+    char *p = digits(e, (unsigned)code, 10);
+    carve__buf_put_fast(b, p, (size_t)(s + sizeof s - p));
+}
+
 /* a group code and a value */
-static void gi(carve__buf *b, int code, long long v) { carve__buf_printf(b, "%d\n%lld\n", code, v); }
-static void gs(carve__buf *b, int code, const char *v) { carve__buf_printf(b, "%d\n%s\n", code, v); }
-static void gh(dxfw *w, int code, unsigned h) { carve__buf_printf(w->b, "%d\n%X\n", code, h); }
+static void gs(carve__buf *b, int code, const char *v) {
+    gcode(b, code);
+    carve__buf_put_fast(b, v, strlen(v));
+    carve__buf_put_fast(b, "\n", 1);
+}
+static void gi(carve__buf *b, int code, long long v) {
+    char s[32], *e = s + sizeof s;
+    *--e = '\n';
+    char *p = digits(e, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, 10);
+    if (v < 0) *--p = '-';
+    gcode(b, code);
+    carve__buf_put_fast(b, p, (size_t)(s + sizeof s - p));
+}
+static void gh(dxfw *w, int code, unsigned h) {
+    char s[32], *e = s + sizeof s;
+    *--e = '\n';
+    char *p = digits(e, h, 16);
+    gcode(w->b, code);
+    carve__buf_put_fast(w->b, p, (size_t)(s + sizeof s - p));
+}
 
 /* a coordinate in mm with 4 decimals, without printf (codes < 100) */
 static void gfix(carve__buf *b, int code, double v) {
@@ -42,7 +76,8 @@ static void gfix(carve__buf *b, int code, double v) {
     if (code >= 10) s[k++] = (char)('0' + code / 10);
     s[k++] = (char)('0' + code % 10);
     s[k++] = '\n';
-    int64_t q = llround(v * DXF_FIX);
+    double f = v * DXF_FIX;
+    int64_t q = (int64_t)(f < 0 ? f - 0.5 : f + 0.5); /* round half away from zero, as llround */
     if (q < 0) s[k++] = '-';
     uint64_t a = q < 0 ? (uint64_t)(-q) : (uint64_t)q, ip = a / DXF_FIX, fp = a % DXF_FIX;
     do {
@@ -54,7 +89,7 @@ static void gfix(carve__buf *b, int code, double v) {
     for (int i = 3; i >= 0; i--, fp /= 10) s[k + i] = (char)('0' + fp % 10);
     k += 4;
     s[k++] = '\n';
-    carve__buf_put(b, s, (size_t)k);
+    carve__buf_put_fast(b, s, (size_t)k);
 }
 
 static int nearest_aci(uint32_t rgb) {

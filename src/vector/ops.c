@@ -21,13 +21,13 @@ static void put_int(carve__buf *b, int64_t v) {
         a /= 10;
     } while (a);
     if (v < 0) s[k--] = '-';
-    carve__buf_put(b, s + k + 1, (size_t)(23 - k));
+    carve__buf_put_fast(b, s + k + 1, (size_t)(23 - k));
 }
 
 static void put_pt(carve__buf *b, int64_t x, int64_t y, const char *op) {
     put_int(b, x);
     put_int(b, y);
-    carve__buf_puts(b, op);
+    carve__buf_put_fast(b, op, 2); /* "m\n", "l\n", "c\n" */
 }
 
 /* one subpath: m, l / c, h */
@@ -45,7 +45,7 @@ static void put_path(carve__buf *b, const vec_geom *g, const vec_gpath *pa) {
             put_pt(b, vec_gseg_ex(&s[i]), vec_gseg_ey(&s[i]), "l\n");
         }
     }
-    if (pa->closed) carve__buf_puts(b, "h\n");
+    if (pa->closed) carve__buf_put_fast(b, "h\n", 2);
 }
 
 static void put_item(carve__buf *b, const vec_geom *g, const vec_item *it) {
