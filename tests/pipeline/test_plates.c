@@ -420,6 +420,65 @@ static void test_face_panel(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* erase_faces through carve_run: the pedestrian beside the London bus
+ * (labelled 512,282 26x40 in bench/perception) is a person box of the
+ * object detector; with erase_faces its head is reported erased and is one
+ * flat colour in the sanitized image; without it, no faces step runs. */
+static void test_run_erase_faces(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    if (!carve__nn_available(ctx, "object_detect")) {
+        fprintf(stderr, "  (no object_detect model: persons are not detected, the run part is left out)\n");
+        carve_ctx_destroy(ctx);
+        return;
+    }
+    carve_image *img = load_sample(ctx, "bus_red_london_plate.jpg");
+    for (int on = 0; on < 2 && img; on++) {
+        CHECK_ST(carve_ctx_set_option(ctx, "keep_intermediates", "true"), CARVE_OK);
+        CHECK_ST(carve_ctx_set_option(ctx, "erase_faces", on ? "true" : "false"), CARVE_OK);
+        char *svg = NULL;
+        size_t len = 0;
+        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+        json_t *rep = json_loads(carve_ctx_report_json(ctx), 0, NULL);
+        json_t *faces = NULL, *fstep = NULL;
+        json_t *phases = json_object_get(rep, "phases");
+        for (size_t i = 0; i < json_array_size(phases); i++) {
+            json_t *steps = json_object_get(json_array_get(phases, i), "steps");
+            for (size_t j = 0; j < json_array_size(steps); j++)
+                if (!strcmp(json_string_value(json_object_get(json_array_get(steps, j), "name")), "faces"))
+                    fstep = json_array_get(steps, j);
+        }
+        CHECK(fstep != NULL);
+        faces = json_object_get(json_object_get(fstep, "details"), "boxes");
+        if (!on) {
+            CHECK(!strcmp(json_string_value(json_object_get(fstep, "status")), "skipped") && !faces);
+        } else {
+            int hit = -1;
+            for (size_t i = 0; i < json_array_size(faces); i++) {
+                json_t *b = json_array_get(faces, i);
+                int x = (int)json_integer_value(json_object_get(b, "x")), y = (int)json_integer_value(json_object_get(b, "y"));
+                int w = (int)json_integer_value(json_object_get(b, "w")), h = (int)json_integer_value(json_object_get(b, "h"));
+                double cx = x + 0.5 * w, cy = y + 0.5 * h;
+                if (cx >= 512 && cx <= 538 && cy >= 280 && cy <= 300 && json_is_true(json_object_get(b, "erased")) &&
+                    !strcmp(json_string_value(json_object_get(b, "kind")), "face") && hit < 0) {
+                    hit = (int)i;
+                    const carve_image *san = carve_ctx_intermediate(ctx, "sanitize");
+                    double mean[3];
+                    /* the middle of the head's ellipse */
+                    double spread = san ? rect_spread(san, (int)cx - w / 5, (int)cy - h / 5, 2 * w / 5 + 1, 2 * h / 5 + 1, mean) : 99;
+                    fprintf(stderr, "  face %d,%d %dx%d (%s): spread in its middle dE %.2f\n", x, y, w, h,
+                            json_string_value(json_object_get(b, "detector")), spread);
+                    CHECKF(spread < 1.0, "the erased head is not flat (dE up to %.2f)", spread);
+                }
+            }
+            CHECKF(hit >= 0, "no erased face on the pedestrian at 512,282 26x40 (%zu faces)", json_array_size(faces));
+        }
+        json_decref(rep);
+        carve_free(svg);
+    }
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_panel_colour);
     RUN(test_face_panel);
@@ -427,5 +486,6 @@ int main(void) {
     RUN(test_tilted_plate);
     RUN(test_run_bus_plate);
     RUN(test_run_supercar_plate);
+    RUN(test_run_erase_faces);
     return test_done();
 }
