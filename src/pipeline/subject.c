@@ -22,6 +22,7 @@
 #define AUTO_MAX 3        /* auto keeps at most this many vehicles */
 #define DUP_IOU 0.6       /* two boxes this similar are one vehicle */
 #define SHARP_SAMPLES 4096 /* Laplacian samples per box */
+#define OCCLUDER_FEET 0.12 /* an occluder's box ends in the bottom 12 % of the vehicle's box or below */
 
 bool carve__is_vehicle(const char *k) {
     static const char *const v[] = {"car", "bus", "truck", "motorcycle", "bicycle", "train"};
@@ -195,8 +196,12 @@ int carve__subject_occluders(const carve__box *det, int n, const carve__box *sub
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (strcmp(det[i].kind, "person") || det[i].score < MIN_SCORE) continue;
+        /* in front of the vehicle: standing on the ground nearer the camera,
+         * so the feet are at or below the vehicle's ground line; a passenger
+         * seen through a window, or a person behind the vehicle, ends higher */
         for (int j = 0; j < nsub; j++)
-            if (inter_area(&det[i], &sub[j]) >= 0.15 * box_area(&det[i])) {
+            if (inter_area(&det[i], &sub[j]) >= 0.15 * box_area(&det[i]) &&
+                det[i].y + det[i].h >= sub[j].y + (1 - OCCLUDER_FEET) * sub[j].h) {
                 idx[k++] = i;
                 break;
             }

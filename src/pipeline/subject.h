@@ -32,9 +32,11 @@ carve_status carve__subject_choose(carve_ctx *ctx, const carve_image *img, const
  *  similar size (a "car" and a "truck" box on one vehicle). */
 bool carve__subject_same(const carve__box *a, const carve__box *b);
 
-/** Person boxes among det that overlap the subject boxes (a person in front
- *  of, or beside and touching, the vehicle): indices into det written to
- *  idx (n entries available); returns how many. */
+/** Person boxes among det standing in front of a subject box: overlapping
+ *  it by >= 15 % of the person's box, feet (box bottom) in the bottom 12 %
+ *  of the vehicle's box or lower (passengers behind windows and people
+ *  behind the vehicle end higher).  Indices into det written to idx (n
+ *  entries available); returns how many. */
 int carve__subject_occluders(const carve__box *det, int n, const carve__box *sub, int nsub, int *idx);
 
 #endif

@@ -323,10 +323,12 @@ static void test_choose_rules(void) {
     free(sub);
     /* nothing but a person: no subject */
     CHECK(choose(&e[2], 1, "auto", 8, &sub, &capped, chosen) == 0);
-    /* occluders: the person over the car, not the one elsewhere */
-    carve__box f[] = {{100, 100, 200, 120, 0.8f, "car"}, {150, 80, 40, 150, 0.9f, "person"}, {350, 50, 30, 90, 0.9f, "person"}};
-    int idx[3];
-    CHECK(carve__subject_occluders(f, 3, &f[0], 1, idx) == 1 && idx[0] == 1);
+    /* occluders: the person standing over the car, not the one elsewhere, not
+     * a passenger seen through a window */
+    carve__box f[] = {{100, 100, 200, 120, 0.8f, "car"}, {150, 80, 40, 150, 0.9f, "person"},
+                      {350, 50, 30, 90, 0.9f, "person"}, {220, 110, 30, 50, 0.9f, "person"}};
+    int idx[4];
+    CHECK(carve__subject_occluders(f, 4, &f[0], 1, idx) == 1 && idx[0] == 1);
 }
 
 int main(void) {
