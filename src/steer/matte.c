@@ -534,6 +534,10 @@ static carve_status graph_cut(carve_ctx *ctx, matte_level *m, const gmm *fg, con
 #define SHADOW_COST 2.5        /* nats against foreground for a shadow-like pixel */
 #define PERSON_COST 1.5        /* nats against foreground inside an occluder's box */
 #define PERSON_CORE 0.17       /* occluder core: the central +-17 % of its width is background for sure */
+#define WHEEL_COST 2.0         /* two-wheelers: nats against background inside the wheel discs */
+#define GROUND_C 24.0          /* ... (chroma below this: floors and tarmac, also warm grey ones) */
+#define GROUND_BAND 0.3        /* two-wheelers: grey pixels in this bottom share, outside the wheels, cost foreground */
+#define WHEEL_R 0.27           /* ... discs of this share of the box height, centred at the lower corners */
 
 typedef struct crop_seed {
     carve__box box, grow;    /* crop pixels */
@@ -543,6 +547,7 @@ typedef struct crop_seed {
     int nocc;
     bool point;              /* unseeded matte centred on (px, py) with a sure-foreground disc */
     int px, py;
+    bool two_wheeler;        /* motorcycle, bicycle: the wheels sit in the lower corners of the box */
 } crop_seed;
 
 static bool in_box(const carve__box *b, double x, double y) {
@@ -589,6 +594,22 @@ static bool seed_costs(matte_level *m, const crop_seed *cs, int W, int H) {
             for (int k = 0; k < cs->nocc; k++) m->outside[i] |= in_core(&cs->occ[k], ix, iy);
             for (int k = 0; k < cs->nocc; k++)
                 if (in_box(&cs->occ[k], ix, iy)) m->prior_fg[i] += (float)PERSON_COST;
+            /* a two-wheeler's tyres are dark like the ground under them: the
+             * wheels' places (lower corners of a side view) favour foreground */
+            if (cs->two_wheeler) {
+                double r = WHEEL_R * b->h, wy = b->y + b->h - r;
+                bool wheel = false;
+                for (int side = 0; side < 2; side++) {
+                    double wx = side ? b->x + b->w - r : b->x + r;
+                    wheel |= (ix - wx) * (ix - wx) + (iy - wy) * (iy - wy) <= r * r;
+                }
+                if (wheel) m->prior_bg[i] += (float)WHEEL_COST;
+                /* the floor seen between the wheels: grey, low in the box */
+                const float *c = m->col + 3 * i;
+                if (!wheel && iy >= b->y + (1 - GROUND_BAND) * b->h && hypot(c[1], c[2]) < GROUND_C)
+                    m->prior_fg[i] += (float)SHADOW_COST;
+                continue;
+            }
             /* ground shadow between the wheels: dark, grey, low in the box */
             if (iy >= b->y + (1 - SHADOW_BAND) * b->h && fabs(ix - (b->x + b->w / 2.0)) <= 0.25 * b->w) {
                 const float *c = m->col + 3 * i;
@@ -826,7 +847,8 @@ static carve_status matte_subject(carve_ctx *ctx, const carve_image *img, const 
     if (crop.w < 4 || crop.h < 4) return CARVE_OK;
     carve_image *ci = carve_image_create(crop.w, crop.h);
     uint8_t *ca = malloc((size_t)crop.w * crop.h);
-    crop_seed cs = {box_shift(box, crop.x, crop.y), box_shift(grow, crop.x, crop.y), NULL, 0, NULL, 0, false, 0, 0};
+    crop_seed cs = {box_shift(box, crop.x, crop.y), box_shift(grow, crop.x, crop.y), NULL, 0, NULL, 0, false, 0, 0, false};
+    cs.two_wheeler = !strcmp(seed->subject[k].kind, "motorcycle") || !strcmp(seed->subject[k].kind, "bicycle");
     cs.bg = malloc((size_t)(seed->nothers + seed->nsubject + 1) * sizeof *cs.bg);
     cs.occ = malloc((size_t)(seed->noccluders + 1) * sizeof *cs.occ);
     carve_status st = CARVE_OK;
@@ -865,7 +887,7 @@ carve_status carve__matte_seeded(carve_ctx *ctx, const carve_image *img, const c
         if (seed->px < 0 || seed->py < 0 || (img && (seed->px >= img->w || seed->py >= img->h)))
             return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "matte: seed point %d,%d outside the image", seed->px,
                                seed->py);
-        crop_seed cs = {{0, 0, 0, 0, 0, ""}, {0, 0, 0, 0, 0, ""}, NULL, 0, NULL, 0, true, seed->px, seed->py};
+        crop_seed cs = {{0, 0, 0, 0, 0, ""}, {0, 0, 0, 0, 0, ""}, NULL, 0, NULL, 0, true, seed->px, seed->py, false};
         return matte_whole(ctx, img, &cs, alpha);
     }
     carve_status st = matte_checks(ctx, img, alpha);
