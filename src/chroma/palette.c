@@ -372,6 +372,9 @@ carve_status carve_palette_parse(carve_ctx *ctx, const char *text, size_t len, c
     if (!text) text = "";
     if (memchr(text, 0, len))
         return carve__fail(ctx, CARVE_ERR_PALETTE, "%s: not a text file (contains NUL bytes)", src);
+    /* names are served as JSON: the text must be UTF-8 (no guessing) */
+    if (!carve__utf8_valid(text, len))
+        return carve__fail(ctx, CARVE_ERR_PALETTE, "%s: not UTF-8 text (colour names must be UTF-8)", src);
     /* skip a UTF-8 byte order mark */
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) text += 3, len -= 3;
     char base[256];

@@ -271,4 +271,38 @@ double carve__now(void); /* monotonic seconds */
 /** Peak resident set size of the process in bytes (0 if unknown). */
 size_t carve__peak_rss(void);
 
+/* ---- option values and text checks (optcheck.c) ------------------------ */
+/** Parses the option erase text ("x,y,w,h;x,y,w,h", also separated by
+ *  spaces or newlines) into boxes of kind "user".  Empty text gives n = 0 and
+ *  *boxes = NULL.  CARVE_ERR_INVALID_ARG with a message naming option erase
+ *  and the offending item. */
+carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **boxes, int *n);
+/** Checks the text of a STRING option with a syntax of its own (background,
+ *  erase, lock): CARVE_OK, or CARVE_ERR_INVALID_ARG / OUT_OF_RANGE with a
+ *  message naming the option.  Other options: CARVE_OK. */
+carve_status carve__option_check(carve_ctx *ctx, carve_optid id, const char *value);
+/** True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
+ *  code points above U+10FFFF). */
+bool carve__utf8_valid(const char *s, size_t n);
+/** The image format of an upload from its first bytes: "image/jpeg",
+ *  "image/png", "image/gif", "image/webp", "image/tiff", "image/heif" (an
+ *  ISO-BMFF file whose major or compatible brand is a HEIF/AVIF one), or NULL
+ *  for anything else (MP4/MOV/3GP, SVG, PDF, ...). */
+const char *carve__sniff_image(const void *data, size_t len);
+
+/* ---- libvips calls (image.c) ---------------------------------------------
+ * libvips' error text is process-wide; a call brackets its libvips work with
+ * begin/end, and on failure detail() gives " (libvips: first line)" only when
+ * no other libvips call overlapped it (else ""), then clears the buffer. */
+typedef struct carve__vips_call {
+    unsigned epoch;
+    bool alone;
+} carve__vips_call;
+void carve__vips_call_begin(carve__vips_call *vc);
+void carve__vips_call_end(carve__vips_call *vc);
+void carve__vips_call_detail(carve__vips_call *vc, char *out, size_t n);
+/** Reads only the header of an in-memory image of an allowed format: its
+ *  size.  CARVE_ERR_UNSUPPORTED (not an allowed format) or CARVE_ERR_DECODE. */
+carve_status carve__image_probe(carve_ctx *ctx, const void *data, size_t len, const char *name, int *w, int *h);
+
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,21 @@ static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg
     (void)user;
 }
 
+/* Decoders: libvips' "untrusted" loaders (ImageMagick, PDF, SVG, FITS, ...)
+ * are blocked, then every loader, then the ones carve supports are allowed
+ * again (a block on a class applies to its subclasses; later calls win).  So
+ * no input, from the CLI or carved, reaches another decoder. */
+static const char *const allowed_loaders[] = {"VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp",
+                                              "VipsForeignLoadTiff", "VipsForeignLoadNsgif", "VipsForeignLoadGif",
+                                              "VipsForeignLoadHeif"};
+
+static void allow_list_loaders(void) {
+    vips_block_untrusted_set(TRUE);
+    vips_operation_block_set("VipsForeignLoad", TRUE);
+    for (size_t i = 0; i < sizeof allowed_loaders / sizeof allowed_loaders[0]; i++)
+        vips_operation_block_set(allowed_loaders[i], FALSE);
+}
+
 static void do_vips_init(void) {
     vips_ok = VIPS_INIT("carve") == 0;
     if (vips_ok) {
@@ -70,6 +86,7 @@ static void do_vips_init(void) {
          * predictable (also keeps leak checkers quiet). */
         vips_cache_set_max(0);
         vips_concurrency_set(1);
+        allow_list_loaders();
     }
 }
 
@@ -79,21 +96,72 @@ carve_status carve__vips_init(carve_ctx *ctx) {
     return CARVE_OK;
 }
 
-/* libvips keeps its error text in a process-wide buffer: copy it out into the
- * ctx's message at once and clear it. */
-static void vips_msg(char *out, size_t n) {
+/* libvips keeps its error text in ONE process-wide buffer, written by any
+ * thread (its own workers too), so the text after a failure may be another
+ * call's.  carve's messages therefore say what failed in its own words
+ * ("corrupt or truncated JPEG data"); libvips' detail is appended only when
+ * this call was the only libvips call in flight from start to failure (the
+ * CLI, a quiet server).  Calls are tracked with a counter and an epoch. */
+static pthread_mutex_t vips_err_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int vips_inflight;
+static atomic_uint vips_epoch;
+
+void carve__vips_call_begin(carve__vips_call *vc) {
+    int before = atomic_fetch_add(&vips_inflight, 1);
+    vc->epoch = atomic_fetch_add(&vips_epoch, 1) + 1;
+    vc->alone = before == 0;
+    if (vc->alone) { /* stale text of an earlier, unread failure */
+        pthread_mutex_lock(&vips_err_mu);
+        vips_error_clear();
+        pthread_mutex_unlock(&vips_err_mu);
+    }
+}
+
+void carve__vips_call_end(carve__vips_call *vc) {
+    (void)vc;
+    atomic_fetch_sub(&vips_inflight, 1);
+}
+
+void carve__vips_call_detail(carve__vips_call *vc, char *out, size_t n) {
+    out[0] = 0;
+    pthread_mutex_lock(&vips_err_mu);
+    bool mine = vc->alone && atomic_load(&vips_inflight) == 1 && atomic_load(&vips_epoch) == vc->epoch;
     const char *e = vips_error_buffer();
-    snprintf(out, n, "%s", e && *e ? e : "unknown libvips error");
-    /* keep the first line only, without the trailing newline */
-    char *nl = strchr(out, '\n');
-    if (nl) *nl = 0;
+    if (mine && e && *e) {
+        snprintf(out, n, " (libvips: %s", e);
+        char *nl = strchr(out, '\n'); /* first line only */
+        if (nl) *nl = 0;
+        size_t l = strlen(out);
+        if (l + 2 <= n) memcpy(out + l, ")", 2);
+    }
     vips_error_clear();
+    pthread_mutex_unlock(&vips_err_mu);
+}
+
+static const char *format_name(const char *mime) {
+    if (!mime) return "image";
+    if (!strcmp(mime, "image/jpeg")) return "JPEG";
+    if (!strcmp(mime, "image/png")) return "PNG";
+    if (!strcmp(mime, "image/gif")) return "GIF";
+    if (!strcmp(mime, "image/webp")) return "WebP";
+    if (!strcmp(mime, "image/tiff")) return "TIFF";
+    return "HEIF/AVIF";
+}
+
+/* "corrupt or truncated JPEG data (libvips: ...)" */
+static carve_status decode_fail(carve_ctx *ctx, carve__vips_call *vc, const char *name, const char *mime,
+                                const char *what) {
+    char detail[400];
+    carve__vips_call_detail(vc, detail, sizeof detail);
+    return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s %s data%s", name, what, format_name(mime),
+                       detail);
 }
 
 static const char *supported = "JPEG, PNG, WebP, HEIC/HEIF, TIFF or GIF";
 
 /* Takes ownership of *in (unrefs it) and produces 8-bit sRGB RGBA pixels. */
-static carve_status normalise(carve_ctx *ctx, VipsImage *in, const char *name, carve_image **out) {
+static carve_status normalise(carve_ctx *ctx, carve__vips_call *vc, VipsImage *in, const char *name, const char *mime,
+                              carve_image **out) {
     VipsImage *t[8] = {0};
     VipsImage *cur = in;
     char msg[512];
@@ -118,8 +186,8 @@ static carve_status normalise(carve_ctx *ctx, VipsImage *in, const char *name, c
         if (vips_icc_transform(cur, &t[k], "srgb", "embedded", TRUE, "depth", 8, NULL) == 0) {
             cur = t[k++];
         } else {
-            vips_msg(msg, sizeof msg);
-            carve__log(ctx, CARVE_LOG_WARN, "'%s': ignoring an unusable ICC profile (%s)", name, msg);
+            carve__vips_call_detail(vc, msg, sizeof msg);
+            carve__log(ctx, CARVE_LOG_WARN, "'%s': ignoring an unusable ICC profile%s", name, msg);
         }
     }
     if (vips_image_get_interpretation(cur) != VIPS_INTERPRETATION_sRGB ||
@@ -185,13 +253,23 @@ static carve_status normalise(carve_ctx *ctx, VipsImage *in, const char *name, c
     goto done;
 
 vips_fail:
-    vips_msg(msg, sizeof msg);
-    st = carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", name, msg);
+    st = decode_fail(ctx, vc, name, mime, "corrupt or truncated");
 done:
     for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
     g_object_unref(in);
     return st;
 }
+
+/* The first bytes of a file, for sniffing. */
+static size_t read_head(const char *path, unsigned char *buf, size_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    return got;
+}
+
+#define SNIFF_BYTES 256
 
 carve_status carve_image_load(carve_ctx *ctx, const char *path, carve_image **out) {
     if (out) *out = NULL;
@@ -214,18 +292,21 @@ carve_status carve_image_load(carve_ctx *ctx, const char *path, carve_image **ou
     FILE *f = fopen(path, "rb");
     if (!f) return carve__fail(ctx, CARVE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     fclose(f);
-    const char *loader = vips_foreign_find_load(path);
+    unsigned char head[SNIFF_BYTES];
+    const char *mime = carve__sniff_image(head, read_head(path, head, sizeof head));
+    carve__vips_call vc;
+    carve__vips_call_begin(&vc);
+    const char *loader = mime ? vips_foreign_find_load(path) : NULL;
     if (!loader) {
-        vips_error_clear();
+        char detail[8];
+        carve__vips_call_detail(&vc, detail, sizeof detail);
+        carve__vips_call_end(&vc);
         return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s' is not a %s image", path, supported);
     }
     VipsImage *im = vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
-    if (!im) {
-        char msg[512];
-        vips_msg(msg, sizeof msg);
-        return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", path, msg);
-    }
-    return normalise(ctx, im, path, out);
+    st = im ? normalise(ctx, &vc, im, path, mime, out) : decode_fail(ctx, &vc, path, mime, "unreadable header in the");
+    carve__vips_call_end(&vc);
+    return st;
 }
 
 carve_status carve_image_load_memory(carve_ctx *ctx, const void *data, size_t len, const char *name, carve_image **out) {
@@ -236,18 +317,45 @@ carve_status carve_image_load_memory(carve_ctx *ctx, const void *data, size_t le
     carve_status st = carve__vips_init(ctx);
     if (st) return st;
     if (len == 0) return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': it is empty", name);
-    const char *loader = vips_foreign_find_load_buffer(data, len);
+    const char *mime = carve__sniff_image(data, len);
+    carve__vips_call vc;
+    carve__vips_call_begin(&vc);
+    const char *loader = mime ? vips_foreign_find_load_buffer(data, len) : NULL;
     if (!loader) {
-        vips_error_clear();
+        char detail[8];
+        carve__vips_call_detail(&vc, detail, sizeof detail);
+        carve__vips_call_end(&vc);
         return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s' is not a %s image", name, supported);
     }
     VipsImage *im = vips_image_new_from_buffer(data, len, "", "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
-    if (!im) {
-        char msg[512];
-        vips_msg(msg, sizeof msg);
-        return carve__fail(ctx, CARVE_ERR_DECODE, "cannot decode '%s': %s", name, msg);
+    st = im ? normalise(ctx, &vc, im, name, mime, out) : decode_fail(ctx, &vc, name, mime, "unreadable header in the");
+    carve__vips_call_end(&vc);
+    return st;
+}
+
+carve_status carve__image_probe(carve_ctx *ctx, const void *data, size_t len, const char *name, int *w, int *h) {
+    *w = *h = 0;
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    const char *mime = carve__sniff_image(data, len);
+    carve__vips_call vc;
+    carve__vips_call_begin(&vc);
+    VipsImage *hdr = mime && vips_foreign_find_load_buffer(data, len) ? vips_image_new_from_buffer(data, len, "", NULL)
+                                                                      : NULL;
+    if (!mime) st = carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "'%s' is not a %s image", name, supported);
+    else if (!hdr) st = decode_fail(ctx, &vc, name, mime, "unreadable header in the");
+    else {
+        *w = vips_image_get_width(hdr);
+        *h = vips_image_get_height(hdr);
+        g_object_unref(hdr);
     }
-    return normalise(ctx, im, name, out);
+    if (!hdr) {
+        char detail[8];
+        carve__vips_call_detail(&vc, detail, sizeof detail); /* clears */
+    }
+    carve__vips_call_end(&vc);
+    vips_thread_shutdown();
+    return st;
 }
 
 /* Counts distinct RGBA values up to limit+1 (open addressing). */
@@ -278,19 +386,8 @@ static const char *suffix_of(const char *path) {
     return (dot && (!slash || dot > slash)) ? dot : NULL;
 }
 
-carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, const char *format, void **out,
-                                     size_t *out_len) {
-    if (out) *out = NULL;
-    if (out_len) *out_len = 0;
-    if (!ctx || !img || !format || !out || !out_len)
-        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_save_memory: NULL argument");
-    if (img->w == 0 || img->h == 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "cannot encode an empty image");
-    carve_status st = carve__vips_init(ctx);
-    if (st) return st;
-    char fmt[16];
-    snprintf(fmt, sizeof fmt, "%s", format);
-    for (char *p = fmt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-    if (!strcmp(fmt, ".png") && count_colors(img, 256) <= 256) return carve__png_encode_indexed(ctx, img, out, out_len);
+static carve_status encode(carve_ctx *ctx, carve__vips_call *vc, const carve_image *img, const char *fmt, void **out,
+                           size_t *out_len) {
     VipsImage *v = vips_image_new_from_memory(img->px, (size_t)img->w * img->h * 4, img->w, img->h, 4, VIPS_FORMAT_UCHAR);
     if (!v) goto vfail;
     v->Type = VIPS_INTERPRETATION_sRGB;
@@ -318,7 +415,7 @@ carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, con
     } else {
         g_object_unref(v);
         return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "cannot write '%s' images (use .png, .jpg, .webp, .tif or .gif)",
-                           format);
+                           fmt);
     }
     g_object_unref(v);
     if (r) goto vfail;
@@ -333,9 +430,29 @@ carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, con
     return CARVE_OK;
 vfail: {
     char msg[512];
-    vips_msg(msg, sizeof msg);
-    return carve__fail(ctx, CARVE_ERR_IO, "cannot encode %s: %s", fmt, msg);
+    carve__vips_call_detail(vc, msg, sizeof msg);
+    return carve__fail(ctx, CARVE_ERR_IO, "cannot encode %s%s", fmt, msg);
 }
+}
+
+carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image *img, const char *format, void **out,
+                                     size_t *out_len) {
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!ctx || !img || !format || !out || !out_len)
+        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_image_save_memory: NULL argument");
+    if (img->w == 0 || img->h == 0) return carve__fail(ctx, CARVE_ERR_EMPTY, "cannot encode an empty image");
+    carve_status st = carve__vips_init(ctx);
+    if (st) return st;
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "%s", format);
+    for (char *p = fmt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    if (!strcmp(fmt, ".png") && count_colors(img, 256) <= 256) return carve__png_encode_indexed(ctx, img, out, out_len);
+    carve__vips_call vc;
+    carve__vips_call_begin(&vc);
+    st = encode(ctx, &vc, img, fmt, out, out_len);
+    carve__vips_call_end(&vc);
+    return st;
 }
 
 carve_status carve_image_save(carve_ctx *ctx, const carve_image *img, const char *path) {
@@ -370,6 +487,8 @@ carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, 
     for (size_t i = 0; i < np && !alpha; i++) alpha = in->px[4 * i + 3] != 255;
     VipsImage *t[8] = {0};
     int k = 0;
+    carve__vips_call vc;
+    carve__vips_call_begin(&vc);
     VipsImage *cur = vips_image_new_from_memory(in->px, np * 4, in->w, in->h, 4, VIPS_FORMAT_UCHAR);
     if (!cur) goto fail;
     t[k++] = cur;
@@ -410,16 +529,13 @@ carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, 
     *out = im;
     goto done;
 fail: {
-    const char *e = vips_error_buffer();
     char msg[256];
-    snprintf(msg, sizeof msg, "%s", e && *e ? e : "unknown libvips error");
-    char *nl = strchr(msg, '\n');
-    if (nl) *nl = 0;
-    vips_error_clear();
-    st = carve__fail(ctx, CARVE_ERR_BACKEND, "resize %dx%d to %dx%d: %s", in->w, in->h, w, h, msg);
+    carve__vips_call_detail(&vc, msg, sizeof msg);
+    st = carve__fail(ctx, CARVE_ERR_BACKEND, "resize %dx%d to %dx%d failed%s", in->w, in->h, w, h, msg);
 }
 done:
     for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
+    carve__vips_call_end(&vc);
     return st;
 }
 

@@ -131,7 +131,7 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
         v->i = idx;
         return CARVE_OK;
     }
-    case CARVE_OPT_STRING:
+    case CARVE_OPT_STRING: {
         if (i == CARVE_OPTID_preset && choice_index(o->choices, value) < 0 && !carve__preset_installed(ctx, value))
             return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option preset: '%s' is not one of %s nor an installed preset",
                                value, o->choices);
@@ -149,8 +149,11 @@ static carve_status parse_value(carve_ctx *ctx, int i, const char *value, carve_
             carve_status st = carve__parse_subject(ctx, value, &sp);
             if (st) return st;
         }
+        carve_status st = carve__option_check(ctx, (carve_optid)i, value);
+        if (st) return st;
         v->s = strdup(value);
         return v->s ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "option %s: out of memory", o->key);
+    }
     }
     return carve__fail(ctx, CARVE_ERR_INTERNAL, "option %s: bad schema type", o->key);
 }
@@ -304,6 +307,44 @@ static void free_pairs(kv *p, int n) {
     free(p);
 }
 
+/* JSON values are typed at the boundary: a text option (string, enum) takes
+ * only a JSON string (so {"palette":1} never becomes a file name "1"); a
+ * number takes a number or its text; a boolean true/false or its text. */
+static const char *json_value_text(const carve_option_info *o, json_t *val, char *buf, size_t len) {
+    bool numeric = o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT;
+    if (json_is_string(val)) return json_string_value(val);
+    if (numeric && json_is_integer(val)) {
+        snprintf(buf, len, "%lld", (long long)json_integer_value(val));
+        return buf;
+    }
+    if (numeric && json_is_real(val)) {
+        snprintf(buf, len, "%.17g", json_real_value(val));
+        return buf;
+    }
+    if (o->type == CARVE_OPT_BOOL && json_is_boolean(val)) return json_is_true(val) ? "true" : "false";
+    return NULL;
+}
+
+static const char *json_expected(carve_option_type t) {
+    switch (t) {
+    case CARVE_OPT_INT:
+    case CARVE_OPT_FLOAT: return "a number";
+    case CARVE_OPT_BOOL: return "true or false";
+    case CARVE_OPT_ENUM: return "a string (one of its choices)";
+    case CARVE_OPT_STRING: return "a string";
+    }
+    return "?";
+}
+
+static const char *json_kind(const json_t *v) {
+    if (json_is_string(v)) return "a string";
+    if (json_is_number(v)) return "a number";
+    if (json_is_boolean(v)) return "a boolean";
+    if (json_is_null(v)) return "null";
+    if (json_is_array(v)) return "an array";
+    return "an object";
+}
+
 carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *source) {
     if (!ctx) return CARVE_ERR_INVALID_ARG;
     if (!json) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no JSON given");
@@ -330,16 +371,14 @@ carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *
     json_object_foreach(root, key, val) {
         char buf[64];
         const char *text = NULL;
-        if (json_is_string(val)) text = json_string_value(val);
-        else if (json_is_integer(val)) { snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(val)); text = buf; }
-        else if (json_is_real(val)) { snprintf(buf, sizeof buf, "%.17g", json_real_value(val)); text = buf; }
-        else if (json_is_boolean(val)) text = json_is_true(val) ? "true" : "false";
-        else {
-            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: option %s: expected a string, number or boolean", source, key);
+        int id = find_id(key);
+        if (id < 0) {
+            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: unknown option '%s'", source, key);
             break;
         }
-        if (find_id(key) < 0) {
-            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: unknown option '%s'", source, key);
+        if (!(text = json_value_text(&schema[id], val, buf, sizeof buf))) {
+            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: option %s: expected %s, got %s", source, key,
+                             json_expected(schema[id].type), json_kind(val));
             break;
         }
         pairs[np].key = strdup(key);

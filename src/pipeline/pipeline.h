@@ -14,12 +14,6 @@
 carve_status carve__report_html(carve_ctx *ctx, const char *title, const char *svg, size_t svg_len, char **html,
                                 size_t *len);
 
-/** Parses the option erase text ("x,y,w,h;x,y,w,h", also separated by
- *  spaces or newlines) into boxes of kind "user".  Empty text gives n = 0 and
- *  *boxes = NULL.  CARVE_ERR_INVALID_ARG with a message naming option erase
- *  and the offending item. */
-carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **boxes, int *n);
-
 /** Fills the pixels whose mask byte is non-zero by push-pull diffusion
  *  (mask-aware pyramid down, then up, filling holes from coarser levels):
  *  the pipeline's fallback when exemplar inpainting fails.  Alpha is filled

@@ -2,109 +2,10 @@
  * inpaint fallback), libvips resizing and intermediates. */
 #include "pipeline/pipeline.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
-
-/* ---- erase boxes ------------------------------------------------------------ */
-
-#define MAX_ERASE_BOXES 1024
-
-static bool parse_int(const char **p, const char *end, long *v) {
-    const char *q = *p;
-    while (q < end && isspace((unsigned char)*q)) q++;
-    if (q >= end) return false;
-    char buf[32];
-    size_t n = 0;
-    if (*q == '-' || *q == '+') buf[n++] = *q++;
-    while (q < end && isdigit((unsigned char)*q) && n < sizeof buf - 1) buf[n++] = *q++;
-    buf[n] = 0;
-    if (!n || !isdigit((unsigned char)buf[n - 1])) return false;
-    errno = 0;
-    *v = strtol(buf, NULL, 10);
-    if (errno || *v < -1000000000L || *v > 1000000000L) return false;
-    while (q < end && isspace((unsigned char)*q)) q++;
-    *p = q;
-    return true;
-}
-
-carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **boxes, int *n) {
-    *boxes = NULL;
-    *n = 0;
-    if (!text) return CARVE_OK;
-    carve__box *out = NULL;
-    int cnt = 0, cap = 0;
-    const char *p = text;
-    while (*p) {
-        while (*p == ';' || *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') p++;
-        if (!*p) break;
-        const char *end = p + strcspn(p, ";\n\r");
-        /* a list separated by spaces only ("1,2,3,4 5,6,7,8") also works */
-        const char *sp = p;
-        int commas = 0;
-        bool digit4 = false; /* a digit after the third comma */
-        for (const char *q = p; q < end; q++) {
-            if (*q == ',') commas++;
-            if (commas == 3 && isdigit((unsigned char)*q)) digit4 = true;
-            if (digit4 && (*q == ' ' || *q == '\t')) {
-                const char *r = q;
-                while (r < end && (*r == ' ' || *r == '\t')) r++;
-                if (r < end && *r != ',') {
-                    end = q;
-                    break;
-                }
-            }
-        }
-        long v[4];
-        const char *q = sp;
-        bool ok = true;
-        for (int k = 0; k < 4 && ok; k++) {
-            ok = parse_int(&q, end, &v[k]);
-            if (ok && k < 3) {
-                if (q < end && *q == ',') q++;
-                else ok = false;
-            }
-        }
-        if (ok && q != end) ok = false;
-        if (ok && (v[2] <= 0 || v[3] <= 0)) ok = false;
-        if (!ok) {
-            free(out);
-            return carve__fail(ctx, CARVE_ERR_INVALID_ARG,
-                               "option erase: '%.*s' is not a box x,y,w,h (integers, w and h above 0; boxes "
-                               "separated by ';')",
-                               (int)(end - p > 80 ? 80 : end - p), p);
-        }
-        if (cnt == MAX_ERASE_BOXES) {
-            free(out);
-            return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "option erase: more than %d boxes", MAX_ERASE_BOXES);
-        }
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 8;
-            carve__box *nb = realloc(out, (size_t)cap * sizeof *nb);
-            if (!nb) {
-                free(out);
-                return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-            }
-            out = nb;
-        }
-        carve__box b;
-        memset(&b, 0, sizeof b);
-        b.x = (int)v[0];
-        b.y = (int)v[1];
-        b.w = (int)v[2];
-        b.h = (int)v[3];
-        b.score = 1;
-        snprintf(b.kind, sizeof b.kind, "user");
-        out[cnt++] = b;
-        p = end;
-    }
-    *boxes = out;
-    *n = cnt;
-    return CARVE_OK;
-}
 
 /* ---- push-pull fill ------------------------------------------------------------ */
 
