@@ -1,11 +1,14 @@
 /* http.c — carved's HTTP API on libmicrohttpd (one thread per connection;
  * no CPU work here beyond header sniffing: jobs run on the worker pool).
  * Every error is JSON: {"error":{"code":"...","message":"..."}}. */
+#include "guard.h"
+#include "multipart.h"
 #include "srv_internal.h"
 #include "webhook.h"
 #include "tunings.h"
 
 #include <arpa/inet.h>
+#include <glib.h>
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -17,7 +20,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vips/vips.h>
+
+#define UPLOAD_GRACE_S 5.0 /* seconds of body before min_upload_rate is judged */
+#define HTTP_POOL_BYTES (96u << 10) /* libmicrohttpd's per-connection memory (default 32 KiB) */
+#define HTTP_MAX_URL 8192
+#define HTTP_MAX_HEAD (32 << 10)
+#define HTTP_MAX_HEADERS 100
 
 static const char *const artifact_phases[] = {"original", "sanitize", "steer", "matte", "chroma"};
 #define N_ARTIFACTS 5
@@ -162,26 +170,23 @@ static bool authorized(carve__srv *s, struct MHD_Connection *c) {
     return ok;
 }
 
-static void new_id(char out[33]) {
+#define GETRANDOM_TRIES 8
+
+/* A 128-bit random id; false when the kernel's generator keeps failing (the
+ * loop is bounded: EINTR and short reads are retried a few times). */
+static bool new_id(char out[33]) {
     unsigned char r[16];
     size_t got = 0;
-    while (got < sizeof r) {
+    for (int tries = 0; got < sizeof r && tries < GETRANDOM_TRIES; tries++) {
         ssize_t n = getrandom(r + got, sizeof r - got, 0);
         if (n > 0) got += (size_t)n;
     }
+    if (got < sizeof r) return false;
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return true;
 }
 
-static const char *sniff_mime(const char *d, size_t n) {
-    const unsigned char *u = (const unsigned char *)d;
-    if (n >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF) return "image/jpeg";
-    if (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
-    if (n >= 6 && (!memcmp(d, "GIF87a", 6) || !memcmp(d, "GIF89a", 6))) return "image/gif";
-    if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "image/webp";
-    if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) return "image/tiff";
-    if (n >= 12 && !memcmp(d + 4, "ftyp", 4)) return "image/heif";
-    return NULL;
-}
+static const char *sniff_mime(const char *d, size_t n) { return carve__sniff_image(d, n); }
 
 /* the type of a job's result document from its first bytes (the writers of
  * option format start with fixed magic: docs/vector.md); *ext its suffix */
@@ -249,96 +254,37 @@ void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row
     carve__buf_puts(b, "}}}");
 }
 
-/* ---- multipart ------------------------------------------------------------------ */
-typedef struct part {
-    char name[64];
-    char ctype[128];
-    const char *data;
-    size_t len;
-} part;
-
-static bool boundary_of(const char *ct, char *out, size_t n) {
-    const char *b = strcasestr(ct, "boundary=");
-    if (!b) return false;
-    b += 9;
-    size_t i = 0;
-    if (*b == '"') {
-        b++;
-        while (b[i] && b[i] != '"') i++;
-    } else
-        while (b[i] && b[i] != ';' && b[i] != ' ') i++;
-    if (!i || i + 3 > n) return false;
-    out[0] = '-';
-    out[1] = '-';
-    memcpy(out + 2, b, i);
-    out[i + 2] = 0;
-    return true;
-}
-
-/* Splits a multipart/form-data body; returns the number of parts or -1. */
-static int parse_multipart(const char *body, size_t len, const char *dash_boundary, part *parts, int max) {
-    size_t bl = strlen(dash_boundary);
-    const char *end = body + len;
-    const char *p = memmem(body, len, dash_boundary, bl);
-    int np = 0;
-    while (p) {
-        p += bl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-') return np;
-        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
-        const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hend) return -1;
-        part pt;
-        memset(&pt, 0, sizeof pt);
-        /* headers */
-        for (const char *h = p; h < hend;) {
-            const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
-            if (!eol) eol = hend;
-            size_t hl = (size_t)(eol - h);
-            char line[1024];
-            if (hl >= sizeof line) hl = sizeof line - 1;
-            memcpy(line, h, hl);
-            line[hl] = 0;
-            if (!strncasecmp(line, "Content-Disposition:", 20)) {
-                char *nm = strstr(line, " name=\"");
-                if (!nm) nm = strstr(line, ";name=\"");
-                if (nm) {
-                    nm += 7;
-                    char *q = strchr(nm, '"');
-                    if (q && (size_t)(q - nm) < sizeof pt.name) {
-                        memcpy(pt.name, nm, (size_t)(q - nm));
-                        pt.name[q - nm] = 0;
-                    }
-                }
-            } else if (!strncasecmp(line, "Content-Type:", 13)) {
-                const char *v = line + 13;
-                while (*v == ' ') v++;
-                snprintf(pt.ctype, sizeof pt.ctype, "%s", v);
-            }
-            h = eol + 2;
-        }
-        const char *data = hend + 4;
-        char delim[260];
-        snprintf(delim, sizeof delim, "\r\n%s", dash_boundary);
-        const char *next = memmem(data, (size_t)(end - data), delim, strlen(delim));
-        if (!next) return -1;
-        pt.data = data;
-        pt.len = (size_t)(next - data);
-        if (np < max) parts[np++] = pt;
-        p = next + 2;
-    }
-    return np ? np : -1;
-}
-
 /* ---- POST /v1/jobs ---------------------------------------------------------------- */
 typedef struct argctx {
     json_t *obj;
+    char err[200]; /* the first refused value */
 } argctx;
+
+/* Option values arrive as text (query, multipart fields); JSON strings must
+ * be UTF-8, and a value that is not is refused, never dropped. */
+static bool put_text_option(json_t *obj, const char *key, const char *value, size_t vlen, char *err, size_t elen) {
+    if (!carve__utf8_valid(key, strlen(key))) {
+        snprintf(err, elen, "an option name is not valid UTF-8");
+        return false;
+    }
+    if (!carve__utf8_valid(value, vlen) || memchr(value, 0, vlen)) {
+        snprintf(err, elen, "option '%.64s': the value is not valid UTF-8 text", key);
+        return false;
+    }
+    json_t *v = json_stringn(value, vlen);
+    if (!v || json_object_set_new(obj, key, v)) {
+        snprintf(err, elen, "option '%.64s': out of memory", key);
+        return false;
+    }
+    return true;
+}
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     (void)kind;
     argctx *a = cls;
-    if (!key || !strcmp(key, "access_token")) return MHD_YES;
-    json_object_set_new(a->obj, key, json_string(value ? value : ""));
+    if (!key || !strcmp(key, "access_token") || a->err[0]) return MHD_YES;
+    if (!value) value = "";
+    put_text_option(a->obj, key, value, strlen(value), a->err, sizeof a->err);
     return MHD_YES;
 }
 
@@ -519,11 +465,15 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     size_t img_len = 0, pal_upload_len = 0;
     json_t *opts = json_object();
     if (!opts) return send_error(s, c, 500, "nomem", "out of memory");
-    argctx ac = {opts};
+    argctx ac = {opts, ""};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
     enum MHD_Result ret;
     char msg[1100];
     char *ihash = NULL;
+    if (ac.err[0]) {
+        ret = send_error(s, c, 400, "invalid_option", "%s", ac.err);
+        goto done;
+    }
     const char *ikey = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     if (ikey && !idem_key_ok(ikey)) {
         ret = send_error(s, c, 400, "bad_idempotency_key",
@@ -536,15 +486,18 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         goto done;
     }
     if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
-        char bnd[256];
-        part parts[16];
-        int np = boundary_of(ct, bnd, sizeof bnd) ? parse_multipart(rq->body.data, rq->body.len, bnd, parts, 16) : -1;
+        char bnd[300];
+        carve__part parts[CARVE__PART_MAX];
+        snprintf(msg, sizeof msg, "multipart/form-data without a boundary parameter");
+        int np = carve__multipart_boundary(ct, bnd, sizeof bnd)
+                     ? carve__multipart_parse(rq->body.data, rq->body.len, bnd, parts, CARVE__PART_MAX, msg, sizeof msg)
+                     : -1;
         if (np < 0) {
-            ret = send_error(s, c, 400, "bad_multipart", "malformed multipart/form-data body");
+            ret = send_error(s, c, 400, "bad_multipart", "%s", msg);
             goto done;
         }
         for (int i = 0; i < np; i++) {
-            part *pt = &parts[i];
+            carve__part *pt = &parts[i];
             if (!strcmp(pt->name, "image")) {
                 img = pt->data;
                 img_len = pt->len;
@@ -569,11 +522,13 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
                     ret = send_error(s, c, 400, "bad_field", "field '%s' is too long", pt->name);
                     goto done;
                 }
-                char *t = strndup(pt->data, pt->len);
-                if (t) {
-                    if (*t) json_object_set_new(opts, pt->name, json_string(t));
-                    free(t);
+                if (pt->len && !put_text_option(opts, pt->name, pt->data, pt->len, msg, sizeof msg)) {
+                    ret = send_error(s, c, 400, "invalid_option", "%s", msg);
+                    goto done;
                 }
+            } else {
+                ret = send_error(s, c, 400, "bad_multipart", "a multipart part has no field name");
+                goto done;
             }
         }
         if (!img) {
@@ -601,25 +556,22 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     }
     /* content sniffing (never trust the declared type) */
     const char *mime = sniff_mime(img, img_len);
-    if (!mime || !vips_foreign_find_load_buffer(img, img_len)) {
-        vips_error_clear();
-        ret = send_error(s, c, 415, "unsupported_media_type",
-                         "the upload is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF)");
-        goto done;
-    }
-    /* pixel limit from the header, before decoding */
+    /* pixel limit from the header, before decoding (allow-listed decoders only) */
     {
-        VipsImage *hdr = vips_image_new_from_buffer(img, img_len, "", NULL);
-        if (!hdr) {
-            vips_error_clear();
-            vips_thread_shutdown();
-            ret = send_error(s, c, 400, "decode", "cannot read the image header (corrupt or truncated %s)", mime);
-            goto done;
+        int w = 0, h = 0;
+        carve_ctx *t = mime ? carve_ctx_create() : NULL;
+        carve_status pst = !mime ? CARVE_ERR_UNSUPPORTED : t ? carve__image_probe(t, img, img_len, "upload", &w, &h)
+                                                                : CARVE_ERR_NOMEM;
+        if (pst == CARVE_ERR_UNSUPPORTED) {
+            ret = send_error(s, c, 415, "unsupported_media_type",
+                             "the upload is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
+        } else if (pst) {
+            ret = send_error(s, c, pst == CARVE_ERR_NOMEM ? 500 : 400, pst == CARVE_ERR_NOMEM ? "nomem" : "decode", "%s",
+                             t ? carve_ctx_errmsg(t) : "out of memory");
         }
-        long long px = (long long)vips_image_get_width(hdr) * vips_image_get_height(hdr);
-        int w = vips_image_get_width(hdr), h = vips_image_get_height(hdr);
-        g_object_unref(hdr);
-        vips_thread_shutdown();
+        carve_ctx_destroy(t);
+        if (pst) goto done;
+        long long px = (long long)w * h;
         long long maxpx = carve__opt_int(s->cfg, CARVE_OPTID_max_pixels);
         if (px > maxpx) {
             ret = send_error(s, c, 413, "too_many_pixels", "the image is %dx%d = %lld pixels, over max_pixels %lld", w,
@@ -672,7 +624,11 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     char err[512] = "";
     if (full) code = 429;
     else {
-        new_id(row.id);
+        if (!new_id(row.id)) {
+            code = 503;
+            snprintf(err, sizeof err, "no random bytes for a job id (getrandom failed); try again");
+            goto respond;
+        }
         row.created = carve__srv_wall();
         row.options = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
         row.palette = pal_text;
@@ -690,6 +646,7 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
         else if ((code = carve__srv_enqueue(s, &row, err, sizeof err)))
             s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
     }
+respond:
     free(pal_text);
     free(hook_url);
     if (code == 429) {
@@ -1140,11 +1097,35 @@ static enum MHD_Result get_job(carve__srv *s, struct MHD_Connection *c, const ch
     return ret;
 }
 
+#define SNIFF_HEAD 256
+
+/* Streams an open job file: libmicrohttpd reads it as the client takes it
+ * (sendfile where it can), so a download costs no memory whatever its size
+ * and however slowly it is read. */
+static enum MHD_Result send_fd(carve__srv *s, struct MHD_Connection *c, int fd, uint64_t size, const char *ctype,
+                               const char **hdrs) {
+    struct MHD_Response *r = MHD_create_response_from_fd64(size, fd);
+    if (!r) {
+        close(fd);
+        return send_error(s, c, 500, "nomem", "cannot create a response");
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    add_common(s, r, true);
+    for (int i = 0; hdrs && hdrs[i]; i += 2) MHD_add_response_header(r, hdrs[i], hdrs[i + 1]);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    carve__srv_count_http(s, 200);
+    return ret;
+}
+
 static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, const char *id, const char *file,
                                     const char *ctype, const char *what) {
     char *data = NULL, err[512];
     size_t len = 0;
-    int r = s->store->get_file(s->store, id, file, &data, &len, err, sizeof err);
+    int fd = -1;
+    uint64_t size = 0;
+    int r = s->store->open_file ? s->store->open_file(s->store, id, file, &fd, &size, err, sizeof err)
+                                : s->store->get_file(s->store, id, file, &data, &len, err, sizeof err);
     if (r < 0) return send_store_error(s, c, err);
     if (r > 0) {
         carve__job_row row;
@@ -1157,14 +1138,24 @@ static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, con
                               carve__job_state_name(st), what);
         return send_error(s, c, 404, "not_found", "job %s (%s) has no %s", id, carve__job_state_name(st), what);
     }
+    char head[SNIFF_HEAD]; /* the type is read from the first bytes */
+    const char *hd = data;
+    size_t hn = len;
+    if (fd >= 0) {
+        ssize_t n = pread(fd, head, sizeof head, 0);
+        hd = head;
+        hn = n > 0 ? (size_t)n : 0;
+    }
     const char *ext = "svg";
-    if (!strcmp(file, "result.svg")) ctype = result_mime(data, len, &ext); /* the job's format */
-    if (!ctype) ctype = sniff_mime(data, len) ? sniff_mime(data, len) : "application/octet-stream";
+    if (!strcmp(file, "result.svg")) ctype = result_mime(hd, hn, &ext); /* the job's format */
+    if (!ctype) ctype = sniff_mime(hd, hn) ? sniff_mime(hd, hn) : "application/octet-stream";
     const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
     char disp[96];
     snprintf(disp, sizeof disp, "attachment; filename=\"carve-%.8s.%s\"", id, ext);
     const char *h[] = {"Content-Disposition", disp, NULL};
-    enum MHD_Result ret = send_bytes(s, c, 200, ctype, data, len, true, dl && !strcmp(file, "result.svg") ? h : NULL);
+    const char **hdrs = dl && !strcmp(file, "result.svg") ? h : NULL;
+    if (fd >= 0) return send_fd(s, c, fd, size, ctype, hdrs);
+    enum MHD_Result ret = send_bytes(s, c, 200, ctype, data, len, true, hdrs);
     free(data);
     return ret;
 }
@@ -1355,6 +1346,27 @@ static bool needs_body(const char *method) { return !strcmp(method, "POST") || !
 
 static bool is_api(const char *url) { return !strncmp(url, "/v1/", 4) || !strcmp(url, "/v1") || !strcmp(url, "/metrics"); }
 
+static void guard_metrics(carve__srv *s, carve__buf *b) {
+    carve__guard_stats g;
+    carve__guard_stats_get(s->guard, &g);
+    carve__buf_printf(b,
+                      "# HELP carved_connections_dropped_total connections closed by the connection guard\n"
+                      "# TYPE carved_connections_dropped_total counter\n"
+                      "carved_connections_dropped_total{reason=\"header_timeout\"} %lld\n"
+                      "carved_connections_dropped_total{reason=\"slow_upload\"} %lld\n"
+                      "carved_connections_dropped_total{reason=\"evicted\"} %lld\n"
+                      "# HELP carved_connections_open HTTP connections open now\n"
+                      "# TYPE carved_connections_open gauge\ncarved_connections_open %lld\n"
+                      "# HELP carved_connections_peak most HTTP connections open at once\n"
+                      "# TYPE carved_connections_peak gauge\ncarved_connections_peak %lld\n",
+                      g.header_timeouts, g.slow_uploads, g.evicted, g.open, g.peak);
+}
+
+static bool read_only_endpoint(const char *url) {
+    return !strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics") ||
+           !strcmp(url, "/v1/options");
+}
+
 static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method, req *rq) {
     if (!strcmp(method, "OPTIONS")) {
         const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
@@ -1363,6 +1375,10 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
                            "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key",
                            "Access-Control-Max-Age", "600", NULL};
         return send_bytes(s, c, 204, "text/plain", "", 0, true, h);
+    }
+    if (read_only_endpoint(url) && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        const char *h[] = {"Allow", "GET, HEAD", NULL};
+        return send_error_h(s, c, 405, "method_not_allowed", h, "use GET on %s", url);
     }
     if (!strcmp(url, "/healthz")) return send_json(s, c, 200, "{\"status\":\"ok\"}", NULL);
     if (!strcmp(url, "/readyz")) {
@@ -1405,8 +1421,17 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
     if (!strcmp(url, "/metrics")) {
         char *m = carve__srv_metrics(s);
         if (!m) return send_error(s, c, 500, "nomem", "out of memory");
-        enum MHD_Result r = send_bytes(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", m, strlen(m), true, NULL);
+        carve__buf b;
+        carve__buf_init(&b);
+        carve__buf_puts(&b, m);
         free(m);
+        guard_metrics(s, &b);
+        if (b.oom) {
+            carve__buf_free(&b);
+            return send_error(s, c, 500, "nomem", "out of memory");
+        }
+        enum MHD_Result r = send_bytes(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, true, NULL);
+        carve__buf_free(&b);
         return r;
     }
     if (carve__tunings_owns(url)) return carve__tunings_route(s, c, url, method, rq->body.data, rq->body.len);
@@ -1460,42 +1485,93 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
     return send_error(s, c, 404, "not_found", "no such endpoint %.200s", url);
 }
 
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    (void)key;
+    (void)value;
+    (*(int *)cls)++;
+    return MHD_YES;
+}
+
+/* carve's own limits on the request head, below libmicrohttpd's memory pool
+ * (HTTP_POOL_BYTES), so an oversized head gets a JSON error from here; only
+ * a head beyond the pool is refused by libmicrohttpd itself (HTML, see
+ * docs/API.md).  True when refused (*sent: a response was queued). */
+static bool head_too_big(carve__srv *s, struct MHD_Connection *c, const char *url, bool *sent) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t hsize = ci ? ci->header_size : 0;
+    int nheaders = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_value, &nheaders);
+    *sent = true;
+    if (strlen(url) > HTTP_MAX_URL) {
+        send_error(s, c, 414, "uri_too_long", "the URL is longer than %d bytes", HTTP_MAX_URL);
+        return true;
+    }
+    if (hsize > HTTP_MAX_HEAD) {
+        send_error(s, c, 431, "headers_too_large", "the request head is %zu bytes, over %d", hsize, HTTP_MAX_HEAD);
+        return true;
+    }
+    if (nheaders > HTTP_MAX_HEADERS) {
+        send_error(s, c, 431, "headers_too_large", "the request has %d headers, over %d", nheaders,
+                   HTTP_MAX_HEADERS);
+        return true;
+    }
+    *sent = false;
+    return false;
+}
+
+static enum MHD_Result first_call(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, void **con_cls) {
+    (void)version;
+    req *rq = calloc(1, sizeof *rq);
+    if (!rq) return MHD_NO;
+    carve__buf_init(&rq->body);
+    rq->max = (size_t)carve__opt_int(s->cfg, CARVE_OPTID_max_upload);
+    rq->t0 = carve__now();
+    *con_cls = rq;
+    if (head_too_big(s, c, url, &rq->responded)) return rq->responded ? MHD_YES : MHD_NO;
+    if (!needs_body(method)) {
+        rq->responded = true;
+        return route(s, c, url, method, rq);
+    }
+    /* refuse before reading the body: auth, declared length */
+    if (is_api(url) && !authorized(s, c)) {
+        rq->responded = true;
+        const char *h[] = {"WWW-Authenticate", "Bearer realm=\"carved\"", NULL};
+        return send_error_h(s, c, 401, "unauthorized", h,
+                            "missing or wrong API key: send 'Authorization: Bearer KEY'");
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > rq->max) {
+        rq->responded = true;
+        return send_error(s, c, 413, "too_large", "the request body (%s bytes) is over max_upload (%zu bytes)", cl,
+                          rq->max);
+    }
+    return MHD_YES;
+}
+
+static carve__gconn *gconn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
-    (void)version;
     carve__srv *s = cls;
     req *rq = *con_cls;
     if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq) return MHD_NO;
-        carve__buf_init(&rq->body);
-        rq->max = (size_t)carve__opt_int(s->cfg, CARVE_OPTID_max_upload);
-        rq->t0 = carve__now();
-        *con_cls = rq;
-        if (!needs_body(method)) {
-            rq->responded = true;
-            return route(s, c, url, method, rq);
-        }
-        /* refuse before reading the body: auth, declared length */
-        if (is_api(url) && !authorized(s, c)) {
-            rq->responded = true;
-            const char *h[] = {"WWW-Authenticate", "Bearer realm=\"carved\"", NULL};
-            return send_error_h(s, c, 401, "unauthorized", h,
-                                "missing or wrong API key: send 'Authorization: Bearer KEY'");
-        }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > rq->max) {
-            rq->responded = true;
-            return send_error(s, c, 413, "too_large", "the request body (%s bytes) is over max_upload (%zu bytes)", cl,
-                              rq->max);
-        }
-        return MHD_YES;
+        carve__guard_headers_done(s->guard, gconn_of(c));
+        enum MHD_Result r = first_call(s, c, url, method, version, con_cls);
+        rq = *con_cls;
+        if (!rq || rq->responded) carve__guard_responding(s->guard, gconn_of(c));
+        return r;
     }
     if (rq->responded) {
         *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {
+        carve__guard_body(s->guard, gconn_of(c), *upload_size);
         if (carve__now() - rq->t0 > (double)carve__opt_int(s->cfg, CARVE_OPTID_request_timeout)) {
             carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "request body too slow: connection closed");
             return MHD_NO;
@@ -1506,6 +1582,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     rq->responded = true;
+    carve__guard_responding(s->guard, gconn_of(c));
     if (rq->too_large)
         return send_error(s, c, 413, "too_large", "the request body is over max_upload (%zu bytes)", rq->max);
     if (rq->body.oom) return send_error(s, c, 500, "nomem", "out of memory");
@@ -1513,14 +1590,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)c;
     (void)toe;
+    carve__guard_request_done(((carve__srv *)cls)->guard, gconn_of(c));
     req *rq = *con_cls;
     if (!rq) return;
     carve__buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    carve__srv *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? carve__guard_open(s->guard, ci->connect_fd) : NULL;
+    } else {
+        carve__guard_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -1597,6 +1685,13 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
                            "listen: %s is not a loopback address, so an API key is required: set api_key (or "
                            "CARVED_API_KEY), or require_key=never if a proxy authenticates",
                            carve__opt_str(s->cfg, CARVE_OPTID_listen));
+    long long maxc = carve__opt_int(s->cfg, CARVE_OPTID_max_connections);
+    long long room = carve__opt_int(s->cfg, CARVE_OPTID_conn_headroom);
+    carve__guard_cfg gc = {(double)carve__opt_int(s->cfg, CARVE_OPTID_header_timeout),
+                           (double)carve__opt_int(s->cfg, CARVE_OPTID_min_upload_rate), UPLOAD_GRACE_S,
+                           room > 0 && room < maxc ? (int)(maxc - room) : 0};
+    s->guard = carve__guard_create(&gc);
+    if (!s->guard) return carve__fail(errctx, CARVE_ERR_NOMEM, "cannot start the connection guard");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
@@ -1606,7 +1701,15 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
                                 MHD_OPTION_CONNECTION_LIMIT,
                                 (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_max_connections),
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_max_per_client),
                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (!s->httpd) {
+        carve__guard_destroy(s->guard);
+        s->guard = NULL;
+    }
     if (!s->httpd)
         return carve__fail(errctx, CARVE_ERR_IO, "listen: cannot listen on %s (address in use or not allowed)",
                            carve__opt_str(s->cfg, CARVE_OPTID_listen));
@@ -1623,4 +1726,6 @@ void carve__http_stop(carve__srv *s) {
     pthread_mutex_unlock(&s->mu);
     MHD_stop_daemon(s->httpd);
     s->httpd = NULL;
+    carve__guard_destroy(s->guard);
+    s->guard = NULL;
 }

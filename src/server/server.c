@@ -37,6 +37,8 @@
 #define SHARED_POLL_S 1.0       /* shared store: a worker looks at the queue at least this often */
 #define STORE_RETRY_US 250000   /* pause between tries while the store is unreachable */
 #define HEARTBEAT_MAX_S 1.0     /* heartbeats at least this often (cancel fallback, remote progress) */
+#define DRAIN_WINDOW_S 120.0
+#define DRAIN_MIN_JOB_S 0.25
 
 static const double hist_bounds[SRV_HIST_BUCKETS - 1] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
@@ -444,9 +446,34 @@ static int store_put_result(carve__srv *s, srv_job *j, const char *name, const v
 }
 
 /* ---- admission ------------------------------------------------------------------ */
+/* Seconds until the queue has drained by one more job than it holds, from
+ * the measured drain rate: the finish times of the last SRV_DRAIN_SAMPLES jobs
+ * (within DRAIN_WINDOW_S).  Before two jobs finished, each queued job is
+ * assumed to take as long as the oldest running one has run so far (at
+ * least DRAIN_MIN_JOB_S) — a burst at start-up gets seconds, not minutes. */
+static double drain_rate_locked(carve__srv *s, double now) {
+    int n = s->drain_n < SRV_DRAIN_SAMPLES ? (int)s->drain_n : SRV_DRAIN_SAMPLES;
+    double newest = 0, oldest = 0;
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        double t = s->drain_t[i];
+        if (now - t > DRAIN_WINDOW_S) continue;
+        if (!used || t > newest) newest = t;
+        if (!used || t < oldest) oldest = t;
+        used++;
+    }
+    if (used >= 2 && newest > oldest) return (used - 1) / (newest - oldest);
+    double run = DRAIN_MIN_JOB_S;
+    for (size_t b = 0; b < s->table_size; b++)
+        for (srv_job *j = s->table[b]; j; j = j->hnext)
+            if (j->state == CARVE__JOB_RUNNING && j->started > 0 && now - j->started > run)
+                run = now - j->started;
+    return (s->nworkers ? s->nworkers : 1) / run;
+}
+
 int carve__srv_retry_after(carve__srv *s) {
     pthread_mutex_lock(&s->mu);
-    double est = s->avg_job_s * (s->qlen + 1) / (s->nworkers ? s->nworkers : 1);
+    double est = (s->qlen + 1) / drain_rate_locked(s, carve__now());
     pthread_mutex_unlock(&s->mu);
     int r = (int)ceil(est);
     return r < 1 ? 1 : r > 3600 ? 3600 : r;
@@ -922,6 +949,7 @@ static void *worker_main(void *arg) {
         reg_remove(s, j);
         s->running--;
         s->avg_job_s = 0.8 * s->avg_job_s + 0.2 * dt;
+        s->drain_t[s->drain_n++ % SRV_DRAIN_SAMPLES] = carve__now();
         job_unref_locked(j); /* the registry's */
         pthread_mutex_unlock(&s->mu);
 
@@ -1016,10 +1044,11 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     }
     j->cancel = true;
     if (j->state == CARVE__JOB_QUEUED && queue_remove(s, j)) {
-        s->store->delete_job(s->store, id, 1, err, sizeof err);
         j->state = CARVE__JOB_CANCELLED;
         reg_remove(s, j);
         pthread_mutex_unlock(&s->mu);
+        /* no worker can take it now: commit (fsync) without holding mu */
+        s->store->delete_job(s->store, id, 1, err, sizeof err);
         pthread_mutex_lock(&s->mmu);
         s->finished_state[CARVE__JOB_CANCELLED]++;
         pthread_mutex_unlock(&s->mmu);

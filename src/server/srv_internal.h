@@ -13,6 +13,7 @@
 #define SRV_MAX_STAGES 16
 #define SRV_HIST_BUCKETS 12
 #define SRV_MAX_PHASES 24
+#define SRV_DRAIN_SAMPLES 16
 
 typedef struct srv_job {
     char id[33];
@@ -53,6 +54,7 @@ struct carve__srv {
     carve_ctx *cfg;   /* every option; job ctxs are clones */
     carve__store *store;
     struct MHD_Daemon *httpd;
+    struct carve__guard *guard; /* connection deadlines (guard.c) */
     int port;
     int log_level;
     /* jobs */
@@ -82,6 +84,8 @@ struct carve__srv {
     bool hook_started;
     bool hook_wake;         /* mu */
     pthread_cond_t hook_cv; /* with mu */
+    double drain_t[SRV_DRAIN_SAMPLES]; /* finish times (carve__now) of the last jobs: Retry-After */
+    long long drain_n;
     /* metrics (mmu) */
     pthread_mutex_t mmu;
     long long submitted, rejected_full, rejected_invalid, http_requests[6];

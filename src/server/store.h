@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, CARVE__JOB_DONE, CARVE__JOB_FAILED, CARVE__JOB_CANCELLED,
        CARVE__JOB_NSTATES };
@@ -103,6 +104,10 @@ struct carve__store {
                     size_t errlen);
     int (*get_file)(carve__store *s, const char *id, const char *name, char **data, size_t *len, char *err,
                     size_t errlen);
+    /* optional (NULL: use get_file): the file opened read-only for streaming
+     * (*fd owned by the caller) and its size; 0, 1 = no such file, -1 */
+    int (*open_file)(carve__store *s, const char *id, const char *name, int *fd, uint64_t *size, char *err,
+                     size_t errlen);
     /* palettes: name -> text */
     int (*put_palette)(carve__store *s, const char *name, const char *text, char *err, size_t errlen);
     int (*get_palette)(carve__store *s, const char *name, char **text, char *err, size_t errlen);

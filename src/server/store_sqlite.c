@@ -523,6 +523,31 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
     return 0;
 }
 
+static int open_file(carve__store *st, const char *id, const char *name, int *fd, uint64_t *size, char *err,
+                     size_t errlen) {
+    sq_store *s = (sq_store *)st;
+    *fd = -1;
+    *size = 0;
+    if (!valid_id(id) || !valid_file_name(name)) return 1;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/jobs/%s/%s", s->dir, id, name);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return 1;
+        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(f, &sb) || sb.st_size < 0 || !S_ISREG(sb.st_mode)) {
+        close(f);
+        seterr(err, errlen, "cannot stat %s", path);
+        return -1;
+    }
+    *fd = f;
+    *size = (uint64_t)sb.st_size;
+    return 0;
+}
+
 static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
                     size_t errlen) {
     sq_store *s = (sq_store *)st;
@@ -756,6 +781,7 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     s->ops.delete_job = delete_job;
     s->ops.put_file = put_file;
     s->ops.get_file = get_file;
+    s->ops.open_file = open_file;
     s->ops.put_palette = put_palette;
     s->ops.get_palette = get_palette;
     s->ops.delete_palette = delete_palette;
