@@ -24,6 +24,8 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(postgresql)
   # vector exports: PDF rendered by poppler, EPS by Ghostscript, DXF read back by ezdxf
   pkgs+=(poppler-utils ghostscript python3-ezdxf)
+  # clang + its runtime libraries: libFuzzer targets (scripts/fuzz.sh)
+  pkgs+=(clang libclang-rt-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,8 @@
 # The whole test suite on a fresh machine: installs what it needs, builds,
 # runs every test, then runs them all again under AddressSanitizer +
 # UndefinedBehaviorSanitizer.  Ends with "tests: N passed, N failed".
-#   bash scripts/test.sh            (SKIP_ASAN=1 to skip the sanitizer pass)
+#   bash scripts/test.sh            (SKIP_ASAN=1 to skip the sanitizer pass,
+#                                    SKIP_FUZZ=1 the libFuzzer runs, 20 s each)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test || exit 1
@@ -33,6 +34,12 @@ echo "== release build"
 BUILD_DIR=build bash scripts/build.sh || exit 1
 meson test -C build --print-errorlogs --num-processes 2 || rc=1
 logs+=(build/meson-logs/testlog.json)
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  # libFuzzer, once (not in the ASan pass: the fuzz build is ASan+UBSan itself)
+  echo "== fuzzing: ${CARVE_FUZZ_SECONDS:-20} s per target (scripts/fuzz.sh)"
+  bash scripts/fuzz.sh "${CARVE_FUZZ_SECONDS:-20}" || rc=1
+  logs+=(build-fuzz/fuzz-testlog.json)
+fi
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
   BUILD_DIR=build-asan bash scripts/build.sh -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false || exit 1
