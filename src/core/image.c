@@ -64,10 +64,14 @@ static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg
 /* Decoders: libvips' "untrusted" loaders (ImageMagick, PDF, SVG, FITS, ...)
  * are blocked, then every loader, then the ones carve supports are allowed
  * again (a block on a class applies to its subclasses; later calls win).  So
- * no input, from the CLI or carved, reaches another decoder. */
+ * no input, from the CLI or carved, reaches another decoder.  The SVG loader
+ * (librsvg) stays available for tune's explicit vips_svgload_buffer of SVG
+ * references; photo inputs never reach it, because carve_image_load* only
+ * hand libvips what carve__sniff_image recognised as one of the six photo
+ * formats. */
 static const char *const allowed_loaders[] = {"VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp",
                                               "VipsForeignLoadTiff", "VipsForeignLoadNsgif", "VipsForeignLoadGif",
-                                              "VipsForeignLoadHeif"};
+                                              "VipsForeignLoadHeif", "VipsForeignLoadSvg"};
 
 static void allow_list_loaders(void) {
     vips_block_untrusted_set(TRUE);
