@@ -117,7 +117,10 @@ struct carve_image {
  *  is a CARVE_KERNEL_* value (the order of option upscale_kernel).
  *  CARVE_ERR_INVALID_ARG for an empty image/size, CARVE_ERR_BACKEND if libvips fails. */
 enum { CARVE_KERNEL_NEAREST = 0, CARVE_KERNEL_LINEAR, CARVE_KERNEL_CUBIC, CARVE_KERNEL_MITCHELL, CARVE_KERNEL_LANCZOS2,
-       CARVE_KERNEL_LANCZOS3 };
+       CARVE_KERNEL_LANCZOS3,
+       /* not an upscale_kernel choice; RGBA only: area average down, bilinear up
+        * (no libvips, no premultiply) */
+       CARVE_KERNEL_AREA };
 carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, int kernel, carve_image **out);
 /** A copy of the rectangle (x, y, w, h) of in, clipped to the image; NULL
  *  when the clipped rectangle is empty or memory runs out. */
@@ -133,6 +136,11 @@ void carve__rotate_size(int w, int h, double deg, int *ow, int *oh);
 /** Where carve__rotate moves (x, y) of a w x h image (sign -1: the inverse,
  *  from the rotated image back to the input). */
 void carve__rotate_map(int w, int h, double deg, int sign, double x, double y, double *ox, double *oy);
+/** Resamples one float plane sw x sh (row-major) to dw x dh into dst (the
+ *  caller's dw*dh floats) with the same vips_resize and kernel (no rounding;
+ *  equal sizes copy).  Errors as carve__resize. */
+carve_status carve__resize_plane(carve_ctx *ctx, const float *src, int sw, int sh, float *dst, int dw, int dh,
+                                 int kernel);
 /** Ensures libvips is initialised (thread-safe, once). */
 carve_status carve__vips_init(carve_ctx *ctx);
 static inline uint32_t carve__rgb_at(const carve_image *im, int x, int y) {

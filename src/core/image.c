@@ -476,72 +476,7 @@ carve_status carve_image_save(carve_ctx *ctx, const carve_image *img, const char
     return st;
 }
 
-/* ---- resampling ------------------------------------------------------------ */
-
-carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, int kernel, carve_image **out) {
-    *out = NULL;
-    if (!in || in->w <= 0 || in->h <= 0 || w <= 0 || h <= 0)
-        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "resize: empty image or size");
-    if (kernel < VIPS_KERNEL_NEAREST || kernel > VIPS_KERNEL_LANCZOS3)
-        return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "resize: unknown kernel %d", kernel);
-    carve_status st = carve__vips_init(ctx);
-    if (st) return st;
-    size_t np = (size_t)in->w * in->h;
-    bool alpha = false;
-    for (size_t i = 0; i < np && !alpha; i++) alpha = in->px[4 * i + 3] != 255;
-    VipsImage *t[8] = {0};
-    int k = 0;
-    carve__vips_call vc;
-    carve__vips_call_begin(&vc);
-    VipsImage *cur = vips_image_new_from_memory(in->px, np * 4, in->w, in->h, 4, VIPS_FORMAT_UCHAR);
-    if (!cur) goto fail;
-    t[k++] = cur;
-    if (alpha) { /* premultiply so transparent pixels do not bleed their colour */
-        if (vips_premultiply(cur, &t[k], NULL)) goto fail;
-        cur = t[k++];
-    }
-    if (vips_resize(cur, &t[k], (double)w / in->w, "vscale", (double)h / in->h, "kernel", (VipsKernel)kernel, NULL))
-        goto fail;
-    cur = t[k++];
-    if (alpha) {
-        if (vips_unpremultiply(cur, &t[k], NULL)) goto fail;
-        cur = t[k++];
-    }
-    if (vips_image_get_format(cur) != VIPS_FORMAT_UCHAR) {
-        if (vips_round(cur, &t[k], VIPS_OPERATION_ROUND_RINT, NULL)) goto fail;
-        cur = t[k++];
-        if (vips_cast_uchar(cur, &t[k], NULL)) goto fail;
-        cur = t[k++];
-    }
-    if (vips_image_get_width(cur) != w || vips_image_get_height(cur) != h) {
-        /* rounding inside vips_resize: pad or crop by the odd pixel */
-        if (vips_embed(cur, &t[k], 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL)) goto fail;
-        cur = t[k++];
-    }
-    size_t sz = 0;
-    void *mem = vips_image_write_to_memory(cur, &sz);
-    if (!mem) goto fail;
-    carve_image *im = carve_image_create(w, h);
-    if (!im || sz != (size_t)w * h * 4) {
-        g_free(mem);
-        carve_image_destroy(im);
-        st = carve__fail(ctx, im ? CARVE_ERR_INTERNAL : CARVE_ERR_NOMEM, "resize: unexpected result size");
-        goto done;
-    }
-    memcpy(im->px, mem, sz);
-    g_free(mem);
-    *out = im;
-    goto done;
-fail: {
-    char msg[256];
-    carve__vips_call_detail(&vc, msg, sizeof msg);
-    st = carve__fail(ctx, CARVE_ERR_BACKEND, "resize %dx%d to %dx%d failed%s", in->w, in->h, w, h, msg);
-}
-done:
-    for (int i = k - 1; i >= 0; i--) g_object_unref(t[i]);
-    carve__vips_call_end(&vc);
-    return st;
-}
+/* ---- crops and rotation (resampling is resample.c) ---------------------- */
 
 carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h) {
     if (!in) return NULL;

@@ -14,89 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- resampling ------------------------------------------------------------ */
-typedef struct taps {
-    int *start, *count;
-    float *w;   /* count[i] weights from w + i * maxn */
-    int maxn;
-} taps;
-
-static void taps_free(taps *t) {
-    free(t->start);
-    free(t->count);
-    free(t->w);
-}
-
-/* Triangle filter, support grown by the shrink factor (antialiasing). */
-static bool taps_make(taps *t, int sn, int dn) {
-    double scale = (double)sn / dn, support = scale > 1 ? scale : 1;
-    t->maxn = (int)ceil(support) * 2 + 2;
-    t->start = malloc((size_t)dn * sizeof(int));
-    t->count = malloc((size_t)dn * sizeof(int));
-    t->w = malloc((size_t)dn * (size_t)t->maxn * sizeof(float));
-    if (!t->start || !t->count || !t->w) return false;
-    for (int o = 0; o < dn; o++) {
-        double c = (o + 0.5) * scale;
-        int lo = (int)floor(c - support), hi = (int)ceil(c + support);
-        if (lo < 0) lo = 0;
-        if (hi > sn) hi = sn;
-        float *w = t->w + (size_t)o * (size_t)t->maxn;
-        double sum = 0;
-        int k = 0;
-        for (int i = lo; i < hi && k < t->maxn; i++) {
-            double x = fabs((i + 0.5 - c) / support), v = x < 1 ? 1 - x : 0;
-            w[k++] = (float)v;
-            sum += v;
-        }
-        if (sum <= 0) { /* degenerate: nearest */
-            int i = carve__clampi((int)c, 0, sn - 1);
-            lo = i, k = 1, w[0] = 1, sum = 1;
-        }
-        for (int j = 0; j < k; j++) w[j] = (float)(w[j] / sum);
-        t->start[o] = lo;
-        t->count[o] = k;
-    }
-    return true;
-}
-
-carve_status carve__nn_resample(carve_ctx *ctx, const float *src, int sw, int sh, float *dst, int dw, int dh) {
-    if (sw == dw && sh == dh) {
-        memcpy(dst, src, (size_t)sw * (size_t)sh * sizeof(float));
-        return CARVE_OK;
-    }
-    taps tx = {0}, ty = {0};
-    float *tmp = malloc((size_t)dw * (size_t)sh * sizeof(float));
-    if (!tmp || !taps_make(&tx, sw, dw) || !taps_make(&ty, sh, dh)) {
-        free(tmp);
-        taps_free(&tx);
-        taps_free(&ty);
-        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", sw, sh, dw, dh);
-    }
-    for (int y = 0; y < sh; y++) {
-        const float *row = src + (size_t)y * (size_t)sw;
-        float *o = tmp + (size_t)y * (size_t)dw;
-        for (int x = 0; x < dw; x++) {
-            const float *w = tx.w + (size_t)x * (size_t)tx.maxn;
-            double s = 0;
-            for (int k = 0; k < tx.count[x]; k++) s += w[k] * row[tx.start[x] + k];
-            o[x] = (float)s;
-        }
-    }
-    for (int y = 0; y < dh; y++) {
-        const float *w = ty.w + (size_t)y * (size_t)ty.maxn;
-        float *o = dst + (size_t)y * (size_t)dw;
-        for (int x = 0; x < dw; x++) {
-            double s = 0;
-            for (int k = 0; k < ty.count[y]; k++) s += w[k] * tmp[(size_t)(ty.start[y] + k) * (size_t)dw + (size_t)x];
-            o[x] = (float)s;
-        }
-    }
-    free(tmp);
-    taps_free(&tx);
-    taps_free(&ty);
-    return CARVE_OK;
-}
-
 /* ---- input tensors ---------------------------------------------------------- */
 static int round_mult(double v, int mult) {
     int r = (int)lround(v / mult) * mult;
@@ -138,7 +55,7 @@ static carve_status image_tensor(carve_ctx *ctx, const carve__nn_model *m, const
             float *o = src + (size_t)y * (size_t)rw;
             for (int x = 0; x < rw; x++) o[x] = p[4 * x + ch];
         }
-        if ((st = carve__nn_resample(ctx, src, rw, rh, dst, tw, th))) goto done;
+        if ((st = carve__resize_plane(ctx, src, rw, rh, dst, tw, th, CARVE_KERNEL_LINEAR))) goto done;
         double mean = m->mean[c], inv = 1.0 / m->std[c];
         for (size_t i = 0; i < plane; i++) {
             float v = (float)((dst[i] - mean) * inv);
@@ -314,7 +231,7 @@ carve_status carve__nn_matte_hint(carve_ctx *ctx, const carve_image *img, const 
     full = malloc(np * sizeof(float));
     a = malloc(np);
     if (!plane || !full || !a) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory in the neural matte"); goto done; }
-    if ((st = carve__nn_resample(ctx, plane, ow, oh, full, img->w, img->h))) goto done;
+    if ((st = carve__resize_plane(ctx, plane, ow, oh, full, img->w, img->h, CARVE_KERNEL_LINEAR))) goto done;
     for (size_t i = 0; i < np; i++) a[i] = to8(full[i] * 255.0);
     if ((st = select_components(ctx, a, img->w, img->h, hint, carve__opt_enum(ctx, CARVE_OPTID_matte_components))))
         goto done;
@@ -431,7 +348,7 @@ carve_status carve__nn_inpaint(carve_ctx *ctx, const carve_image *img, const uin
     if (!msrc || !in[1].data) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
     for (int y = 0; y < rh; y++)
         for (int x = 0; x < rw; x++) msrc[(size_t)y * (size_t)rw + (size_t)x] = mask[(size_t)(y0 + y) * (size_t)img->w + (size_t)(x0 + x)] ? 1.0f : 0.0f;
-    if ((st = carve__nn_resample(ctx, msrc, rw, rh, in[1].data, tw, th))) goto done;
+    if ((st = carve__resize_plane(ctx, msrc, rw, rh, in[1].data, tw, th, CARVE_KERNEL_LINEAR))) goto done;
     for (size_t i = 0; i < (size_t)tw * (size_t)th; i++) in[1].data[i] = in[1].data[i] > 0 ? 1.0f : 0.0f;
     in[1].rank = 4, in[1].shape[0] = 1;
     if (m->nhwc) in[1].shape[1] = th, in[1].shape[2] = tw, in[1].shape[3] = 1;
@@ -446,7 +363,7 @@ carve_status carve__nn_inpaint(carve_ctx *ctx, const carve_image *img, const uin
         int ch = m->bgr ? 2 - c : c;
         free(plane);
         if (!(plane = out_plane(m, &o, oc, oh, ow, c))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = carve__nn_resample(ctx, plane, ow, oh, back, rw, rh))) goto done;
+        if ((st = carve__resize_plane(ctx, plane, ow, oh, back, rw, rh, CARVE_KERNEL_LINEAR))) goto done;
         for (int y = 0; y < rh; y++)
             for (int x = 0; x < rw; x++) {
                 size_t gi = (size_t)(y0 + y) * (size_t)img->w + (size_t)(x0 + x);
@@ -504,13 +421,13 @@ carve_status carve__nn_super_resolution(carve_ctx *ctx, const carve_image *img, 
         int ch = m->bgr ? 2 - c : c;
         free(plane);
         if (!(plane = out_plane(m, &o, oc, oh, ow, c))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = carve__nn_resample(ctx, plane, ow, oh, dst, W, H))) goto done;
+        if ((st = carve__resize_plane(ctx, plane, ow, oh, dst, W, H, CARVE_KERNEL_LINEAR))) goto done;
         for (size_t i = 0; i < (size_t)W * (size_t)H; i++) res->px[4 * i + (size_t)ch] = to8(dst[i] * m->out_scale + m->out_offset);
     }
     asrc = malloc((size_t)img->w * (size_t)img->h * sizeof(float));
     if (!asrc) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < (size_t)img->w * (size_t)img->h; i++) asrc[i] = img->px[4 * i + 3];
-    if ((st = carve__nn_resample(ctx, asrc, img->w, img->h, dst, W, H))) goto done;
+    if ((st = carve__resize_plane(ctx, asrc, img->w, img->h, dst, W, H, CARVE_KERNEL_LINEAR))) goto done;
     for (size_t i = 0; i < (size_t)W * (size_t)H; i++) res->px[4 * i + 3] = to8(dst[i]);
     if ((st = carve__progress(ctx, 1, "nn"))) goto done;
     *out = res;
@@ -542,7 +459,7 @@ carve_status carve__nn_depth(carve_ctx *ctx, const carve_image *img, float **dep
     plane = out_plane(m, &o, oc, oh, ow, 0);
     d = malloc(np * sizeof(float));
     if (!plane || !d) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    if ((st = carve__nn_resample(ctx, plane, ow, oh, d, img->w, img->h))) goto done;
+    if ((st = carve__resize_plane(ctx, plane, ow, oh, d, img->w, img->h, CARVE_KERNEL_LINEAR))) goto done;
     float lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < np; i++) {
         if (!isfinite(d[i])) d[i] = 0;

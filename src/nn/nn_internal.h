@@ -200,8 +200,5 @@ carve_status carve__face_decode(carve_ctx *ctx, const float *out, int rows, int 
 carve_status carve__det_input(carve_ctx *ctx, const carve__nn_model *m, const carve_image *img, carve__nn_tensor *t,
                               carve__det_frame *f);
 
-/* ---- resampling (deterministic, separable triangle filter) ------------- */
-/** Resizes a float plane; antialiased when shrinking. */
-carve_status carve__nn_resample(carve_ctx *ctx, const float *src, int sw, int sh, float *dst, int dw, int dh);
 
 #endif

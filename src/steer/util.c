@@ -1,5 +1,5 @@
 /* util.c — small image helpers of the steer phase: box means on float
- * planes (running sums, O(1) per pixel) and RGBA resampling. */
+ * planes (running sums, O(1) per pixel).  Resampling is core's carve__resize. */
 #include "steer_internal.h"
 
 #include <math.h>
@@ -62,59 +62,4 @@ void carve__steer_boxmean(const float *src, float *out, float *tmp, int w, int h
     j.src = tmp;
     j.dst = out;
     carve__parallel_for(threads, (w + 63) / 64, box_v, &j);
-}
-
-carve_image *carve__steer_resize(const carve_image *img, int dw, int dh) {
-    if (!img || dw <= 0 || dh <= 0) return NULL;
-    carve_image *out = carve_image_create(dw, dh);
-    if (!out) return NULL;
-    int sw = img->w, sh = img->h;
-    if (dw <= sw && dh <= sh) {
-        /* area average over the source pixels whose centres fall in the cell */
-        for (int y = 0; y < dh; y++) {
-            int y0 = (int)((int64_t)y * sh / dh), y1 = (int)((int64_t)(y + 1) * sh / dh);
-            if (y1 <= y0) y1 = y0 + 1;
-            for (int x = 0; x < dw; x++) {
-                int x0 = (int)((int64_t)x * sw / dw), x1 = (int)((int64_t)(x + 1) * sw / dw);
-                if (x1 <= x0) x1 = x0 + 1;
-                uint32_t acc[4] = {0, 0, 0, 0};
-                for (int yy = y0; yy < y1; yy++) {
-                    const uint8_t *p = img->px + 4 * ((size_t)yy * (size_t)sw + (size_t)x0);
-                    for (int xx = x0; xx < x1; xx++, p += 4) {
-                        acc[0] += p[0];
-                        acc[1] += p[1];
-                        acc[2] += p[2];
-                        acc[3] += p[3];
-                    }
-                }
-                uint32_t cnt = (uint32_t)((y1 - y0) * (x1 - x0));
-                uint8_t *q = out->px + 4 * ((size_t)y * (size_t)dw + (size_t)x);
-                for (int c = 0; c < 4; c++) q[c] = (uint8_t)((acc[c] + cnt / 2) / cnt);
-            }
-        }
-        return out;
-    }
-    /* bilinear, pixel centres aligned */
-    for (int y = 0; y < dh; y++) {
-        double fy = ((double)y + 0.5) * sh / dh - 0.5;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-        double ty = fy - y0;
-        for (int x = 0; x < dw; x++) {
-            double fx = ((double)x + 0.5) * sw / dw - 0.5;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-            double tx = fx - x0;
-            const uint8_t *p00 = img->px + 4 * ((size_t)y0 * (size_t)sw + (size_t)x0);
-            const uint8_t *p01 = img->px + 4 * ((size_t)y0 * (size_t)sw + (size_t)x1);
-            const uint8_t *p10 = img->px + 4 * ((size_t)y1 * (size_t)sw + (size_t)x0);
-            const uint8_t *p11 = img->px + 4 * ((size_t)y1 * (size_t)sw + (size_t)x1);
-            uint8_t *q = out->px + 4 * ((size_t)y * (size_t)dw + (size_t)x);
-            for (int c = 0; c < 4; c++) {
-                double v = (1 - ty) * ((1 - tx) * p00[c] + tx * p01[c]) + ty * ((1 - tx) * p10[c] + tx * p11[c]);
-                q[c] = (uint8_t)lrint(v);
-            }
-        }
-    }
-    return out;
 }

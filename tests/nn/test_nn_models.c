@@ -29,7 +29,7 @@ static carve_image *busy_background(carve_ctx *c, int w, int h) {
     float *in = malloc((size_t)sw * (size_t)sh * sizeof(float)), *out = malloc((size_t)w * (size_t)h * sizeof(float));
     for (int k = 0; k < 3 && bg && in && out; k++) {
         for (size_t i = 0; i < (size_t)sw * (size_t)sh; i++) in[i] = src->px[4 * i + (size_t)k];
-        carve__nn_resample(c, in, sw, sh, out, w, h);
+        carve__resize_plane(c, in, sw, sh, out, w, h, CARVE_KERNEL_LINEAR);
         for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
             bg->px[4 * i + (size_t)k] = (uint8_t)carve__clampi((int)lroundf(out[i]), 0, 255);
             bg->px[4 * i + 3] = 255;
