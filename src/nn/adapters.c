@@ -107,17 +107,82 @@ static carve_status check_image(carve_ctx *ctx, const carve_image *img, const ch
     return CARVE_OK;
 }
 
-/* Runs a one-input image model on the whole image: *out_t holds the output. */
-static carve_status run_image(carve_ctx *ctx, const carve__nn_model *m, const carve_image *img, carve__nn_tensor *out_t,
-                              int *tw, int *th) {
+/* ---- the adapter skeleton ------------------------------------------------------
+ * Every adapter: find the task's model (adapter_open) -> prepare the input
+ * tensor(s) and run (adapter_run_image for one whole-image input, or
+ * adapter_run for prepared inputs) -> read the image-like output's channels
+ * mapped back to the caller's size (adapter_map_back) -> adapter_close. */
+typedef struct adapter {
+    carve__nn_manifest *man;
+    const carve__nn_model *m;
+    carve__nn_tensor out; /* the model's (single) output */
+    int tw, th;           /* model input size */
+    int oc, oh, ow;       /* output channels and size */
+} adapter;
+
+static carve_status adapter_open(carve_ctx *ctx, const char *task, adapter *a) {
+    *a = (adapter){0};
+    return carve__nn_find_model(ctx, task, &a->man, &a->m);
+}
+
+static void adapter_close(adapter *a) {
+    carve__nn_tensor_free(&a->out);
+    carve__nn_manifest_free(a->man);
+    *a = (adapter){0};
+}
+
+/* Runs the model on prepared inputs and reads the output's dimensions. */
+static carve_status adapter_run(carve_ctx *ctx, adapter *a, carve__nn_tensor *in, int nin) {
+    carve_status st = carve__progress(ctx, 0.15, "nn");
+    if (!st) st = carve__ort_run(ctx, a->m, in, nin, &a->out, 1);
+    if (!st) st = map_dims(ctx, a->m, &a->out, &a->oc, &a->oh, &a->ow);
+    return st;
+}
+
+/* Runs a one-input image model on the whole image. */
+static carve_status adapter_run_image(carve_ctx *ctx, adapter *a, const carve_image *img) {
     carve__nn_tensor in = {0};
-    carve_status st = input_size(ctx, m, img->w, img->h, tw, th);
-    if (!st) st = image_tensor(ctx, m, img, 0, 0, img->w, img->h, *tw, *th, &in);
-    if (!st) st = carve__progress(ctx, 0.15, "nn");
-    if (!st) st = carve__ort_run(ctx, m, &in, 1, out_t, 1);
+    carve_status st = input_size(ctx, a->m, img->w, img->h, &a->tw, &a->th);
+    if (!st) st = image_tensor(ctx, a->m, img, 0, 0, img->w, img->h, a->tw, a->th, &in);
+    if (!st) st = adapter_run(ctx, a, &in, 1);
     carve__nn_tensor_free(&in);
     if (!st) st = carve__progress(ctx, 0.85, "nn");
     return st;
+}
+
+static carve_status adapter_want_channels(carve_ctx *ctx, const adapter *a, int want, const char *what) {
+    if (a->oc == want) return CARVE_OK;
+    return carve__fail(ctx, CARVE_ERR_BACKEND, "model %s: %soutput has %d channels, want %d", a->m->name, what, a->oc,
+                       want);
+}
+
+/* Output channel c resampled to w x h into dst (w*h floats). */
+static carve_status adapter_map_back(carve_ctx *ctx, const adapter *a, int c, float *dst, int w, int h) {
+    float *plane = out_plane(a->m, &a->out, a->oc, a->oh, a->ow, c);
+    if (!plane) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory reading %s's output", a->m->name);
+    carve_status st = carve__resize_plane(ctx, plane, a->ow, a->oh, dst, w, h, CARVE_KERNEL_LINEAR);
+    free(plane);
+    return st;
+}
+
+/* The three colour channels of the output, resampled to rw x rh (buf: rw*rh
+ * floats), scaled by the manifest's output scale/offset and written into
+ * dst at (x0,y0) — only where mask (dst's size) is set, when given. */
+static carve_status adapter_write_rgb(carve_ctx *ctx, const adapter *a, float *buf, int rw, int rh, carve_image *dst,
+                                      int x0, int y0, const uint8_t *mask) {
+    const carve__nn_model *m = a->m;
+    for (int c = 0; c < 3; c++) {
+        int ch = m->bgr ? 2 - c : c;
+        carve_status st = adapter_map_back(ctx, a, c, buf, rw, rh);
+        if (st) return st;
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++) {
+                size_t gi = (size_t)(y0 + y) * (size_t)dst->w + (size_t)(x0 + x);
+                if (!mask || mask[gi])
+                    dst->px[4 * gi + (size_t)ch] = to8(buf[(size_t)y * (size_t)rw + (size_t)x] * m->out_scale + m->out_offset);
+            }
+    }
+    return CARVE_OK;
 }
 
 /* ---- matte -------------------------------------------------------------------- */
@@ -216,22 +281,16 @@ done:
 carve_status carve__nn_matte_hint(carve_ctx *ctx, const carve_image *img, const uint8_t *hint, uint8_t **alpha) {
     *alpha = NULL;
     carve_status st = check_image(ctx, img, "matte");
-    if (st) return st;
-    carve__nn_manifest *man = NULL;
-    const carve__nn_model *m = NULL;
-    if ((st = carve__nn_find_model(ctx, "matte", &man, &m))) return st;
-    carve__nn_tensor out = {0};
-    int tw, th, c, oh, ow;
-    float *plane = NULL, *full = NULL;
-    uint8_t *a = NULL;
-    if ((st = run_image(ctx, m, img, &out, &tw, &th))) goto done;
-    if ((st = map_dims(ctx, m, &out, &c, &oh, &ow))) goto done;
+    adapter ad;
+    if (st || (st = adapter_open(ctx, "matte", &ad))) return st;
     size_t np = (size_t)img->w * (size_t)img->h;
-    plane = out_plane(m, &out, c, oh, ow, 0);
+    float *full = NULL;
+    uint8_t *a = NULL;
+    if ((st = adapter_run_image(ctx, &ad, img))) goto done;
     full = malloc(np * sizeof(float));
     a = malloc(np);
-    if (!plane || !full || !a) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory in the neural matte"); goto done; }
-    if ((st = carve__resize_plane(ctx, plane, ow, oh, full, img->w, img->h, CARVE_KERNEL_LINEAR))) goto done;
+    if (!full || !a) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory in the neural matte"); goto done; }
+    if ((st = adapter_map_back(ctx, &ad, 0, full, img->w, img->h))) goto done;
     for (size_t i = 0; i < np; i++) a[i] = to8(full[i] * 255.0);
     if ((st = select_components(ctx, a, img->w, img->h, hint, carve__opt_enum(ctx, CARVE_OPTID_matte_components))))
         goto done;
@@ -239,11 +298,9 @@ carve_status carve__nn_matte_hint(carve_ctx *ctx, const carve_image *img, const 
     *alpha = a;
     a = NULL;
 done:
-    carve__nn_tensor_free(&out);
-    free(plane);
     free(full);
     free(a);
-    carve__nn_manifest_free(man);
+    adapter_close(&ad);
     return st;
 }
 
@@ -264,17 +321,16 @@ carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve
     *n = 0;
     carve_status st = check_image(ctx, img, "text detection");
     if (st) return st;
-    carve__nn_manifest *man = NULL;
-    const carve__nn_model *m = NULL;
-    if ((st = carve__nn_find_model(ctx, "text_detect", &man, &m))) return st;
-    carve__nn_tensor out = {0};
-    int tw, th, c, oh, ow, nb = 0;
+    adapter ad;
+    if ((st = adapter_open(ctx, "text_detect", &ad))) return st;
+    const carve__nn_model *m = ad.m;
+    int nb = 0, oh = 0, ow = 0;
     float *plane = NULL;
     carve__db_box *db = NULL;
     carve__box *res = NULL;
-    if ((st = run_image(ctx, m, img, &out, &tw, &th))) goto done;
-    if ((st = map_dims(ctx, m, &out, &c, &oh, &ow))) goto done;
-    if (!(plane = out_plane(m, &out, c, oh, ow, 0))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = adapter_run_image(ctx, &ad, img))) goto done;
+    oh = ad.oh, ow = ad.ow;
+    if (!(plane = out_plane(m, &ad.out, ad.oc, oh, ow, 0))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = carve__db_postprocess(ctx, plane, ow, oh, m->threshold, m->box_score, m->unclip, m->max_candidates, &db, &nb)))
         goto done;
     if (nb && !(res = calloc((size_t)nb, sizeof *res))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
@@ -305,20 +361,19 @@ carve_status carve__nn_text_detect(carve_ctx *ctx, const carve_image *img, carve
     if (k) *boxes = res, res = NULL;
     *n = k;
 done:
-    carve__nn_tensor_free(&out);
     free(plane);
     free(db);
     free(res);
-    carve__nn_manifest_free(man);
+    adapter_close(&ad);
     return st;
 }
 
 /* ---- inpainting ------------------------------------------------------------- */
-carve_status carve__nn_inpaint(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out) {
-    *out = NULL;
-    carve_status st = check_image(ctx, img, "inpaint");
-    if (st) return st;
-    if (!mask) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "neural inpaint: no mask");
+typedef struct region { int x0, y0, w, h; } region;
+
+/* The mask's bounding box plus context around it (half its long side + 16);
+ * false when the mask is empty. */
+static bool inpaint_region(const carve_image *img, const uint8_t *mask, region *r) {
     int bx0 = img->w, by0 = img->h, bx1 = -1, by1 = -1;
     for (int y = 0; y < img->h; y++)
         for (int x = 0; x < img->w; x++)
@@ -328,104 +383,96 @@ carve_status carve__nn_inpaint(carve_ctx *ctx, const carve_image *img, const uin
                 if (y < by0) by0 = y;
                 if (y > by1) by1 = y;
             }
-    carve_image *res = carve_image_copy(img);
-    if (!res) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    if (bx1 < 0) { *out = res; return CARVE_OK; } /* nothing to erase */
-    carve__nn_manifest *man = NULL;
-    const carve__nn_model *m = NULL;
-    if ((st = carve__nn_find_model(ctx, "inpaint", &man, &m))) { carve_image_destroy(res); return st; }
-    /* the region: the mask's bounds plus context around it */
+    if (bx1 < 0) return false;
     int mw = bx1 - bx0 + 1, mh = by1 - by0 + 1, margin = (mw > mh ? mw : mh) / 2 + 16;
     int x0 = bx0 - margin < 0 ? 0 : bx0 - margin, y0 = by0 - margin < 0 ? 0 : by0 - margin;
     int x1 = bx1 + margin >= img->w ? img->w - 1 : bx1 + margin, y1 = by1 + margin >= img->h ? img->h - 1 : by1 + margin;
-    int rw = x1 - x0 + 1, rh = y1 - y0 + 1, tw, th, oc, oh, ow;
-    carve__nn_tensor in[2] = {{0}, {0}}, o = {0};
-    float *msrc = NULL, *plane = NULL, *back = NULL;
-    if ((st = input_size(ctx, m, rw, rh, &tw, &th))) goto done;
-    if ((st = image_tensor(ctx, m, img, x0, y0, rw, rh, tw, th, &in[0]))) goto done;
-    msrc = malloc((size_t)rw * (size_t)rh * sizeof(float));
-    in[1].data = malloc((size_t)tw * (size_t)th * sizeof(float));
-    if (!msrc || !in[1].data) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    for (int y = 0; y < rh; y++)
-        for (int x = 0; x < rw; x++) msrc[(size_t)y * (size_t)rw + (size_t)x] = mask[(size_t)(y0 + y) * (size_t)img->w + (size_t)(x0 + x)] ? 1.0f : 0.0f;
-    if ((st = carve__resize_plane(ctx, msrc, rw, rh, in[1].data, tw, th, CARVE_KERNEL_LINEAR))) goto done;
-    for (size_t i = 0; i < (size_t)tw * (size_t)th; i++) in[1].data[i] = in[1].data[i] > 0 ? 1.0f : 0.0f;
-    in[1].rank = 4, in[1].shape[0] = 1;
-    if (m->nhwc) in[1].shape[1] = th, in[1].shape[2] = tw, in[1].shape[3] = 1;
-    else in[1].shape[1] = 1, in[1].shape[2] = th, in[1].shape[3] = tw;
-    if ((st = carve__progress(ctx, 0.15, "nn"))) goto done;
-    if ((st = carve__ort_run(ctx, m, in, 2, &o, 1))) goto done;
-    if ((st = map_dims(ctx, m, &o, &oc, &oh, &ow))) goto done;
-    if (oc != 3) { st = carve__fail(ctx, CARVE_ERR_BACKEND, "model %s: inpaint output has %d channels, want 3", m->name, oc); goto done; }
-    back = malloc((size_t)rw * (size_t)rh * sizeof(float));
-    if (!back) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    for (int c = 0; c < 3; c++) {
-        int ch = m->bgr ? 2 - c : c;
-        free(plane);
-        if (!(plane = out_plane(m, &o, oc, oh, ow, c))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = carve__resize_plane(ctx, plane, ow, oh, back, rw, rh, CARVE_KERNEL_LINEAR))) goto done;
-        for (int y = 0; y < rh; y++)
-            for (int x = 0; x < rw; x++) {
-                size_t gi = (size_t)(y0 + y) * (size_t)img->w + (size_t)(x0 + x);
-                if (mask[gi]) res->px[4 * gi + (size_t)ch] = to8(back[(size_t)y * (size_t)rw + (size_t)x] * m->out_scale + m->out_offset);
-            }
-    }
+    *r = (region){x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+    return true;
+}
+
+/* The mask's region resampled to tw x th and binarised (> 0 -> 1) into t. */
+static carve_status mask_tensor(carve_ctx *ctx, const carve__nn_model *m, const uint8_t *mask, int iw, region r, int tw,
+                                int th, carve__nn_tensor *t) {
+    float *msrc = malloc((size_t)r.w * (size_t)r.h * sizeof(float));
+    t->data = malloc((size_t)tw * (size_t)th * sizeof(float));
+    carve_status st = CARVE_OK;
+    if (!msrc || !t->data) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory preparing %s's mask", m->name);
+    for (int y = 0; !st && y < r.h; y++)
+        for (int x = 0; x < r.w; x++)
+            msrc[(size_t)y * (size_t)r.w + (size_t)x] = mask[(size_t)(r.y0 + y) * (size_t)iw + (size_t)(r.x0 + x)] ? 1.0f : 0.0f;
+    if (!st) st = carve__resize_plane(ctx, msrc, r.w, r.h, t->data, tw, th, CARVE_KERNEL_LINEAR);
+    free(msrc);
+    if (st) return st;
+    for (size_t i = 0; i < (size_t)tw * (size_t)th; i++) t->data[i] = t->data[i] > 0 ? 1.0f : 0.0f;
+    t->rank = 4, t->shape[0] = 1;
+    if (m->nhwc) t->shape[1] = th, t->shape[2] = tw, t->shape[3] = 1;
+    else t->shape[1] = 1, t->shape[2] = th, t->shape[3] = tw;
+    return CARVE_OK;
+}
+
+carve_status carve__nn_inpaint(carve_ctx *ctx, const carve_image *img, const uint8_t *mask, carve_image **out) {
+    *out = NULL;
+    carve_status st = check_image(ctx, img, "inpaint");
+    if (st) return st;
+    if (!mask) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "neural inpaint: no mask");
+    carve_image *res = carve_image_copy(img);
+    if (!res) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    region r;
+    if (!inpaint_region(img, mask, &r)) { *out = res; return CARVE_OK; } /* nothing to erase */
+    adapter ad;
+    if ((st = adapter_open(ctx, "inpaint", &ad))) { carve_image_destroy(res); return st; }
+    carve__nn_tensor in[2] = {{0}, {0}};
+    float *back = NULL;
+    if ((st = input_size(ctx, ad.m, r.w, r.h, &ad.tw, &ad.th))) goto done;
+    if ((st = image_tensor(ctx, ad.m, img, r.x0, r.y0, r.w, r.h, ad.tw, ad.th, &in[0]))) goto done;
+    if ((st = mask_tensor(ctx, ad.m, mask, img->w, r, ad.tw, ad.th, &in[1]))) goto done;
+    if ((st = adapter_run(ctx, &ad, in, 2))) goto done;
+    if ((st = adapter_want_channels(ctx, &ad, 3, "inpaint "))) goto done;
+    if (!(back = malloc((size_t)r.w * (size_t)r.h * sizeof(float)))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = adapter_write_rgb(ctx, &ad, back, r.w, r.h, res, r.x0, r.y0, mask))) goto done;
     if ((st = carve__progress(ctx, 1, "nn"))) goto done;
     *out = res;
     res = NULL;
 done:
     carve__nn_tensor_free(&in[0]);
     carve__nn_tensor_free(&in[1]);
-    carve__nn_tensor_free(&o);
-    free(msrc);
-    free(plane);
     free(back);
     carve_image_destroy(res);
-    carve__nn_manifest_free(man);
+    adapter_close(&ad);
     return st;
 }
 
 /* ---- super-resolution -------------------------------------------------------- */
+static carve_status sr_check_size(carve_ctx *ctx, const carve__nn_model *m, const carve_image *img) {
+    if (m->size_mode == CARVE_NN_SIZE_FIXED)
+        return carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "model %s: super_resolution needs size_policy \"any\" or \"cap\"", m->name);
+    if (m->long_side > 0 && (img->w > m->long_side || img->h > m->long_side))
+        return carve__fail(ctx, CARVE_ERR_TOO_LARGE, "neural super_resolution: %dx%d is over model %s's long side %d",
+                           img->w, img->h, m->name, m->long_side);
+    return CARVE_OK;
+}
+
 carve_status carve__nn_super_resolution(carve_ctx *ctx, const carve_image *img, carve_image **out) {
     *out = NULL;
     carve_status st = check_image(ctx, img, "super_resolution");
-    if (st) return st;
-    carve__nn_manifest *man = NULL;
-    const carve__nn_model *m = NULL;
-    if ((st = carve__nn_find_model(ctx, "super_resolution", &man, &m))) return st;
-    carve__nn_tensor o = {0};
+    adapter ad;
+    if (st || (st = adapter_open(ctx, "super_resolution", &ad))) return st;
     carve_image *res = NULL;
-    float *plane = NULL, *asrc = NULL, *adst = NULL;
-    int tw, th, oc, oh, ow;
-    if (m->size_mode == CARVE_NN_SIZE_FIXED) {
-        st = carve__fail(ctx, CARVE_ERR_UNSUPPORTED, "model %s: super_resolution needs size_policy \"any\" or \"cap\"", m->name);
-        goto done;
-    }
-    if (m->long_side > 0 && (img->w > m->long_side || img->h > m->long_side)) {
-        st = carve__fail(ctx, CARVE_ERR_TOO_LARGE, "neural super_resolution: %dx%d is over model %s's long side %d",
-                         img->w, img->h, m->name, m->long_side);
-        goto done;
-    }
-    if ((st = run_image(ctx, m, img, &o, &tw, &th))) goto done;
-    if ((st = map_dims(ctx, m, &o, &oc, &oh, &ow))) goto done;
-    if (oc != 3) { st = carve__fail(ctx, CARVE_ERR_BACKEND, "model %s: output has %d channels, want 3", m->name, oc); goto done; }
+    float *asrc = NULL, *dst = NULL;
+    if ((st = sr_check_size(ctx, ad.m, img))) goto done;
+    if ((st = adapter_run_image(ctx, &ad, img))) goto done;
+    if ((st = adapter_want_channels(ctx, &ad, 3, ""))) goto done;
     /* the output covers the (rounded) input: map it to scale x the image */
-    double sc = (double)ow / tw;
+    double sc = (double)ad.ow / ad.tw;
     int W = (int)lround(img->w * sc), H = (int)lround(img->h * sc);
-    if (W < 1 || H < 1 || sc < 1) { st = carve__fail(ctx, CARVE_ERR_BACKEND, "model %s: output %dx%d is smaller than its input %dx%d", m->name, ow, oh, tw, th); goto done; }
-    if (!(res = carve_image_create(W, H))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    float *dst = malloc((size_t)W * (size_t)H * sizeof(float));
-    adst = dst;
-    if (!dst) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    for (int c = 0; c < 3; c++) {
-        int ch = m->bgr ? 2 - c : c;
-        free(plane);
-        if (!(plane = out_plane(m, &o, oc, oh, ow, c))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = carve__resize_plane(ctx, plane, ow, oh, dst, W, H, CARVE_KERNEL_LINEAR))) goto done;
-        for (size_t i = 0; i < (size_t)W * (size_t)H; i++) res->px[4 * i + (size_t)ch] = to8(dst[i] * m->out_scale + m->out_offset);
-    }
+    if (W < 1 || H < 1 || sc < 1) { st = carve__fail(ctx, CARVE_ERR_BACKEND, "model %s: output %dx%d is smaller than its input %dx%d", ad.m->name, ad.ow, ad.oh, ad.tw, ad.th); goto done; }
+    res = carve_image_create(W, H);
+    dst = malloc((size_t)W * (size_t)H * sizeof(float));
     asrc = malloc((size_t)img->w * (size_t)img->h * sizeof(float));
-    if (!asrc) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
+    if (!res || !dst || !asrc) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = adapter_write_rgb(ctx, &ad, dst, W, H, res, 0, 0, NULL))) goto done;
+    /* alpha: the input's, resampled with the same filter */
     for (size_t i = 0; i < (size_t)img->w * (size_t)img->h; i++) asrc[i] = img->px[4 * i + 3];
     if ((st = carve__resize_plane(ctx, asrc, img->w, img->h, dst, W, H, CARVE_KERNEL_LINEAR))) goto done;
     for (size_t i = 0; i < (size_t)W * (size_t)H; i++) res->px[4 * i + 3] = to8(dst[i]);
@@ -433,12 +480,10 @@ carve_status carve__nn_super_resolution(carve_ctx *ctx, const carve_image *img, 
     *out = res;
     res = NULL;
 done:
-    carve__nn_tensor_free(&o);
     carve_image_destroy(res);
-    free(plane);
     free(asrc);
-    free(adst);
-    carve__nn_manifest_free(man);
+    free(dst);
+    adapter_close(&ad);
     return st;
 }
 
@@ -446,20 +491,13 @@ done:
 carve_status carve__nn_depth(carve_ctx *ctx, const carve_image *img, float **depth) {
     *depth = NULL;
     carve_status st = check_image(ctx, img, "depth");
-    if (st) return st;
-    carve__nn_manifest *man = NULL;
-    const carve__nn_model *m = NULL;
-    if ((st = carve__nn_find_model(ctx, "depth", &man, &m))) return st;
-    carve__nn_tensor o = {0};
-    float *plane = NULL, *d = NULL;
-    int tw, th, oc, oh, ow;
-    if ((st = run_image(ctx, m, img, &o, &tw, &th))) goto done;
-    if ((st = map_dims(ctx, m, &o, &oc, &oh, &ow))) goto done;
+    adapter ad;
+    if (st || (st = adapter_open(ctx, "depth", &ad))) return st;
     size_t np = (size_t)img->w * (size_t)img->h;
-    plane = out_plane(m, &o, oc, oh, ow, 0);
-    d = malloc(np * sizeof(float));
-    if (!plane || !d) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
-    if ((st = carve__resize_plane(ctx, plane, ow, oh, d, img->w, img->h, CARVE_KERNEL_LINEAR))) goto done;
+    float *d = NULL;
+    if ((st = adapter_run_image(ctx, &ad, img))) goto done;
+    if (!(d = malloc(np * sizeof(float)))) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
+    if ((st = adapter_map_back(ctx, &ad, 0, d, img->w, img->h))) goto done;
     float lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < np; i++) {
         if (!isfinite(d[i])) d[i] = 0;
@@ -470,9 +508,7 @@ carve_status carve__nn_depth(carve_ctx *ctx, const carve_image *img, float **dep
     *depth = d;
     d = NULL;
 done:
-    carve__nn_tensor_free(&o);
-    free(plane);
     free(d);
-    carve__nn_manifest_free(man);
+    adapter_close(&ad);
     return st;
 }
