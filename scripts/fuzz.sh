@@ -26,6 +26,10 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 nice -n 5 ninja -j2 -C "$dir" $(printf 'fuzz/fuzz_%s ' "${targets[@]}") >/dev/null ||
   { echo "fuzz: build failed (ninja -C $dir)" >&2; exit 1; }
+# FUZZ_SEED=N: a fixed seed and a fixed number of runs per target (below), so
+# a run is reproducible — CI uses this: the same inputs are tried every time
+# (SECONDS then only caps a slow machine, which tries a prefix of them).
+declare -A fixed_runs=([palette]=600000 [config]=100000 [options]=400000 [multipart]=300000 [manifest]=60000 [image]=1200)
 rc=0
 : > "$dir/fuzz-testlog.json"
 printf '| target | seconds | runs | coverage | corpus | result |\n|---|---|---|---|---|---|\n'
@@ -35,7 +39,7 @@ for t in "${targets[@]}"; do
   t0=$(date +%s)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    nice -n 5 "$dir/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    nice -n 5 "$dir/fuzz/fuzz_$t" -max_total_time="$secs" ${FUZZ_SEED:+-seed=$FUZZ_SEED -runs=${fixed_runs[$t]}} -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -artifact_prefix="$dir/crashes/$t/" -print_final_stats=1 "$dir/corpus/$t" "fuzz/corpus/$t" >"$log" 2>&1
   r=$?
   dt=$(( $(date +%s) - t0 ))

@@ -119,9 +119,19 @@ static bool next_line(line_src *s, const char **ls, size_t *ll) {
     return true;
 }
 
-/* Copies at most 60 chars of s for a message. */
+/* The longest prefix of s[0..n) of at most cap bytes that does not cut a
+ * UTF-8 sequence (names and messages are served as JSON, which must stay
+ * valid UTF-8). */
+static int utf8_prefix(const char *s, size_t n, size_t cap) {
+    if (n <= cap) return (int)n;
+    size_t m = cap;
+    while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80) m--;
+    return (int)m;
+}
+
+/* Copies at most 60 bytes of s (whole characters) for a message. */
 static const char *snip(const char *s, size_t n, char out[64]) {
-    if (n > 60) n = 60;
+    n = (size_t)utf8_prefix(s, n, 60);
     size_t j = 0;
     for (size_t i = 0; i < n; i++) out[j++] = (s[i] == '\t' || s[i] == '\r') ? ' ' : s[i];
     out[j] = 0;
@@ -198,7 +208,7 @@ static carve_status parse_gpl(carve_ctx *ctx, const char *text, size_t len, cons
         }
         /* "R G B [name]" */
         char line[512];
-        snprintf(line, sizeof line, "%.*s", (int)(n < 511 ? n : 511), l);
+        snprintf(line, sizeof line, "%.*s", utf8_prefix(l, n, 511), l);
         long v[3];
         char *p = line;
         bool ok = true;
@@ -257,7 +267,7 @@ static carve_status parse_plain(carve_ctx *ctx, const char *text, size_t len, co
                                    s.lineno, snip(a, (size_t)(te - a), sn));
             while (te < b && isspace((unsigned char)*te)) te++;
             char nm[256];
-            snprintf(nm, sizeof nm, "%.*s", (int)(b - te < 255 ? b - te : 255), te);
+            snprintf(nm, sizeof nm, "%.*s", utf8_prefix(te, (size_t)(b - te), 255), te);
             char *hash = strstr(nm, " #");
             if (nm[0] == '#') nm[0] = 0;
             else if (hash) {
