@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/trace/run.sh — phase 4 benchmark: `carve trace` beside VTracer
 # (@neplex/vectorizer, default config) and potrace multi-scan, in ONE run of
-# the shared harness (../shared/bench/trace_bench.py), on the same inputs:
-#   q8/ q16/ q32/   the sample vehicle photos (../shared/samples), flattened on
+# the anchor harness (bench/harness/trace_bench.py, a copy of the team's
+# shared harness), on the same inputs:
+#   q8/ q16/ q32/   the sample vehicle photos (tests/data/samples), flattened on
 #                   white, fitted into 1024 px, quantized to 8/16/32 colours
 #                   without dither (ImageMagick -colors N +dither)
 #   synth_flat/     the harness's synthetic set made flat: 01_flat_shapes,
@@ -12,12 +13,12 @@
 #
 #   bash bench/trace/run.sh [OUT_DIR]      (default $BENCH_WORK/trace_results)
 # env: CARVE (default build/tools/carve), RUNS (default 3), TOOLS (tools file,
-#      default bench/trace/tools.txt; e.g. ../shared/bench/anchors.txt for all
+#      default bench/trace/tools.txt; e.g. bench/harness/anchors.txt for all
 #      anchors), SETS (default "q8 q16 q32 synth_flat"), CARVE_ARGS (extra
 #      options for carve trace)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-B=${B:-$root/../shared/bench}
+B=${B:-$root/bench/harness}
 B=$(cd "$B" && pwd)
 work=${BENCH_WORK:-/tmp/carve-bench}
 export BENCH_WORK=$work NODE_PATH="$work/node_modules"

@@ -7,7 +7,7 @@ Here each image is traced alternately by both tools, RUNS times each, and
 both wall time and CPU time (user + sys of the process and its children) are
 recorded; the table gives per-set medians and the ratio VTracer / carve.
 
-    speed.py --carve build/tools/carve --bench ../shared/bench \
+    speed.py --carve build/tools/carve --bench bench/harness \
              --images DIR [--images DIR ...] [--runs 5] [--per-image]
 
 --per-image adds a table with each image's medians and wall ratio.
