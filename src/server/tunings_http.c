@@ -6,6 +6,7 @@
  *   DELETE /v1/tunings/{id}          cancels a queued/running tuning (< 1 s), deletes a finished one
  *   GET    /v1/presets               built-in and installed presets
  *   PUT    /v1/presets/{name}        installs a preset (JSON object of options) for later jobs */
+#include "multipart.h"
 #include "tunings.h"
 
 #include <jansson.h>
@@ -75,21 +76,6 @@ typedef struct mpart {
     const char *data;
     size_t len;
 } mpart;
-
-static bool get_boundary(const char *ct, char *out, size_t n) {
-    const char *b = ct ? strcasestr(ct, "boundary=") : NULL;
-    if (!b) return false;
-    b += 9;
-    size_t i = 0;
-    if (*b == '"') {
-        b++;
-        while (b[i] && b[i] != '"') i++;
-    } else
-        while (b[i] && b[i] != ';' && b[i] != ' ') i++;
-    if (!i || i + 3 > n) return false;
-    snprintf(out, n, "--%.*s", (int)i, b);
-    return true;
-}
 
 static void header_param(const char *line, const char *key, char *out, size_t n) {
     char pat[32];
@@ -355,7 +341,7 @@ static int store_upload(carve__srv *s, upload *u, const char *id, char *msg, siz
 static enum MHD_Result post_tuning(carve__srv *s, struct MHD_Connection *c, const char *body, size_t len) {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     char bnd[256], msg[1200];
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19) || !get_boundary(ct, bnd, sizeof bnd))
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19) || !carve__multipart_boundary(ct, bnd, sizeof bnd))
         return fail(s, c, 415, "unsupported_media_type",
                     "send multipart/form-data with file fields 'photos' and 'references' (paired by file name)");
     mpart *parts = calloc(MAX_PARTS, sizeof *parts);
