@@ -208,7 +208,13 @@ static bool monotone(const P2 *c) {
 }
 
 typedef struct fitter {
-    const P2 *D;        /* staircase points */
+    const int32_t *V;   /* the chain's lattice points V[0..n] (x, y pairs) */
+    int64_t n;          /* unit edges */
+    int64_t *K;         /* staircase turns: indices into V */
+    int64_t nk;
+    P2 *Dw;             /* staircase points (written by staircase_points) */
+    uint8_t *keep;      /* Douglas–Peucker: staircase point i is a polygon vertex */
+    const P2 *D;        /* staircase points, as the spline fit reads them */
     int64_t nD;
     bool closed;
     P2 *P;              /* polygon */
@@ -382,24 +388,18 @@ static void *sc_alloc(vec_scratch *sc, size_t bytes, bool zero) {
 #define SC_MALLOC(bytes) sc_alloc(sc, (bytes), false)
 #define SC_CALLOC(n, size) sc_alloc(sc, (size_t)(n) * (size_t)(size), true)
 
-int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm, vec_scratch *sc) {
-    const int32_t *V = t->pts + 2 * c->off;
-    int64_t n = c->n;
-    /* every array below is bounded by a multiple of n: one arena, reused by
-     * the chains of a task (no malloc/free per chain) */
-    if (sc_reserve(sc, (size_t)300 * (size_t)(n + 8) + 1024)) return -1;
-    segbuf sb = {sc->seg, 0, sc->segcap, prm->scale}; /* grows in the scratch, reused by the next chain */
-    int rc = -1;
-    /* turning vertices of the staircase */
-    int64_t *K = SC_MALLOC((size_t)(n + 2) * sizeof(int64_t));
-    P2 *D = SC_CALLOC((size_t)(2 * n + 4), sizeof(P2));
-    uint8_t *keep = NULL;
-    fitter f = {0};
-    if (!K || !D) goto out;
-    int64_t nk = 0;
-    bool closed = c->closed;
+/* ---- one chain, step by step --------------------------------------------
+ * carve__vec_fit_chain: staircase turns -> (pixel: done) -> staircase points
+ * -> Douglas–Peucker -> polygon with restored corners -> (polygon: done) ->
+ * turning angles -> corners -> one Bézier run between consecutive corners. */
+
+/* the lattice vertices where the staircase changes direction (K[0..nk), the
+ * chain ends included; a closed chain ends with K = n, its vertex 0) */
+static void staircase_turns(fitter *f) {
+    const int32_t *V = f->V;
+    int64_t n = f->n, *K = f->K, nk = 0;
 #define VDIR(i, j) ((V[2 * (j)] - V[2 * (i)]) * 3 + (V[2 * (j) + 1] - V[2 * (i) + 1]))
-    if (!closed) {
+    if (!f->closed) {
         K[nk++] = 0;
         for (int64_t i = 1; i < n; i++)
             if (VDIR(i - 1, i) != VDIR(i, i + 1)) K[nk++] = i;
@@ -412,25 +412,31 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         K[nk++] = n; /* == vertex 0 */
     }
 #undef VDIR
-    c->sx = (int64_t)V[0] * (int64_t)llround(prm->scale);
-    c->sy = (int64_t)V[1] * (int64_t)llround(prm->scale);
-    if (prm->mode == VEC_MODE_PIXEL || n < 2) {
-        for (int64_t k = 1; k < nk; k++)
-            if (seg_line(&sb, p2(V[2 * K[k]], V[2 * K[k] + 1]))) goto out;
-        rc = 0;
-        goto out;
-    }
-    /* staircase points: the midpoint of every straight run (unbiased: a
-     * digital line or curve passes through them), plus the turning vertex
-     * itself where the staircase really turns: between two runs of at least
-     * 2 px, or at either end of a 1 px "cap" (a run whose two turns go the
-     * same way, e.g. the end of a 1 px wide line) */
-    int64_t nD = 0, nr = nk - 1;
+    f->nk = nk;
+}
+
+/* pixel mode: the staircase itself, collinear unit edges merged */
+static int emit_staircase(const fitter *f) {
+    const int32_t *V = f->V;
+    for (int64_t k = 1; k < f->nk; k++)
+        if (seg_line(f->out, p2(V[2 * f->K[k]], V[2 * f->K[k] + 1]))) return -1;
+    return 0;
+}
+
+/* staircase points: the midpoint of every straight run (unbiased: a digital
+ * line or curve passes through them), plus the turning vertex itself where
+ * the staircase really turns: between two runs of at least 2 px, or at
+ * either end of a 1 px "cap" (a run whose two turns go the same way, e.g.
+ * the end of a 1 px wide line).  Open chains keep their ends exactly. */
+static int staircase_points(fitter *f, vec_scratch *sc) {
+    const int32_t *V = f->V;
+    const int64_t *K = f->K;
+    bool closed = f->closed;
+    int64_t nD = 0, nr = f->nk - 1;
+    P2 *D = f->Dw;
     int8_t *ts = SC_CALLOC((size_t)nr + 1, 1); /* turn sign at the start of run i */
     int32_t *rl = SC_MALLOC((size_t)(nr + 1) * sizeof(int32_t));
-    if (!ts || !rl) {
-        goto out;
-    }
+    if (!ts || !rl) return -1;
     for (int64_t i = 0; i < nr; i++) {
         int64_t a = K[i], b = K[i + 1];
         rl[i] = abs(V[2 * b] - V[2 * a]) + abs(V[2 * b + 1] - V[2 * a + 1]);
@@ -453,164 +459,226 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
         D[nD++] = mul(add(a, b), 0.5);
     }
 #undef CAP
-    if (!closed) D[nD++] = p2(V[2 * n], V[2 * n + 1]);
-    keep = SC_CALLOC((size_t)nD + 1, 1);
-    if (!keep) goto out;
-    P2 *DX = D; /* closed: D[nD] = D[0] for the second half */
-    if (!closed) {
+    if (!closed) D[nD++] = p2(V[2 * f->n], V[2 * f->n + 1]);
+    f->nD = nD;
+    return 0;
+}
+
+/* Douglas–Peucker over the staircase points: keep[i] marks the polygon's
+ * vertices.  A closed chain is split at point 0 and the point farthest from
+ * it (D[nD] = D[0] closes the second half). */
+static int simplify_points(fitter *f, vec_scratch *sc) {
+    P2 *D = f->Dw;
+    int64_t nD = f->nD;
+    double eps = f->prm->poly_eps;
+    uint8_t *keep = f->keep = SC_CALLOC((size_t)nD + 1, 1);
+    if (!keep) return -1;
+    if (!f->closed) {
         keep[0] = keep[nD - 1] = 1;
-        if (dp(D, 0, nD - 1, prm->poly_eps, keep)) goto out;
-    } else {
-        D[nD] = D[0];
-        int64_t far = 0;
-        double fd = -1;
-        for (int64_t i = 1; i < nD; i++) {
-            double d = len(sub(D[i], D[0]));
-            if (d > fd) {
-                fd = d;
-                far = i;
-            }
-        }
-        keep[0] = keep[far] = 1;
-        if (dp(DX, 0, far, prm->poly_eps, keep) || dp(DX, far, nD, prm->poly_eps, keep)) goto out;
-        keep[nD] = 0;
+        return dp(D, 0, nD - 1, eps, keep);
     }
-    /* polygon */
-    int64_t nP = 0;
-    f.P = SC_CALLOC((size_t)(nD + 2), sizeof(P2));
-    f.pi = SC_MALLOC((size_t)(nD + 2) * sizeof(int64_t));
-    f.turn = SC_CALLOC((size_t)nD + 2, sizeof(double));
-    if (!f.P || !f.pi || !f.turn) goto out;
+    D[nD] = D[0];
+    int64_t far = 0;
+    double fd = -1;
+    for (int64_t i = 1; i < nD; i++) {
+        double d = len(sub(D[i], D[0]));
+        if (d > fd) {
+            fd = d;
+            far = i;
+        }
+    }
+    keep[0] = keep[far] = 1;
+    if (dp(D, 0, far, eps, keep) || dp(D, far, nD, eps, keep)) return -1;
+    keep[nD] = 0;
+    return 0;
+}
+
+/* corner restoration: a short edge i..i+1 (<= 1.5 px) between two edges at
+ * least twice as long is replaced by the intersection of their lines when it
+ * is within 1 px of both ends (the square corner the inset points cut off);
+ * a closed polygon keeps its seam vertex 0 */
+static void restore_corners(fitter *f) {
+    bool closed = f->closed;
+    int64_t nP = f->nP;
+    int64_t lo = closed ? 0 : 1;
+    for (int64_t i = lo; i + 1 < nP - (closed ? 0 : 1); i++) {
+        int64_t im = i - 1, ip = i + 2;
+        if (closed) {
+            if (nP - 1 < 5) break;
+            if (i + 1 >= nP - 1) break; /* keep the seam vertex 0 fixed */
+            if (i == 0) continue;
+            if (ip >= nP) ip -= (nP - 1);
+        }
+        if (im < 0 || ip >= nP) continue;
+        P2 e = sub(f->P[i + 1], f->P[i]);
+        double el = len(e);
+        if (el > 1.5) continue;
+        P2 a = sub(f->P[i], f->P[im]), b = sub(f->P[ip], f->P[i + 1]);
+        if (len(a) < 2 * el || len(b) < 2 * el) continue;
+        double den = cross(a, b);
+        if (fabs(den) < 1e-9 * len(a) * len(b) + 1e-12) continue;
+        double s = cross(sub(f->P[i + 1], f->P[im]), b) / den;
+        P2 X = add(f->P[im], mul(a, s));
+        if (len(sub(X, f->P[i])) > 1.0 || len(sub(X, f->P[i + 1])) > 1.0) continue;
+        f->P[i] = X;
+        memmove(&f->P[i + 1], &f->P[i + 2], (size_t)(nP - i - 2) * sizeof(P2));
+        memmove(&f->pi[i + 1], &f->pi[i + 2], (size_t)(nP - i - 2) * sizeof(int64_t));
+        nP--;
+    }
+    f->nP = nP;
+}
+
+/* the polygon: the kept staircase points (a closed one repeats P[0] at the
+ * end), then corner restoration */
+static int build_polygon(fitter *f, vec_scratch *sc) {
+    int64_t nD = f->nD, nP = 0;
+    f->P = SC_CALLOC((size_t)(nD + 2), sizeof(P2));
+    f->pi = SC_MALLOC((size_t)(nD + 2) * sizeof(int64_t));
+    f->turn = SC_CALLOC((size_t)nD + 2, sizeof(double));
+    if (!f->P || !f->pi || !f->turn) return -1;
     for (int64_t i = 0; i < nD; i++)
-        if (keep[i]) {
-            f.P[nP] = D[i];
-            f.pi[nP++] = i;
+        if (f->keep[i]) {
+            f->P[nP] = f->Dw[i];
+            f->pi[nP++] = i;
         }
-    if (closed) {
-        f.P[nP] = f.P[0];
-        f.pi[nP++] = f.pi[0];
+    if (f->closed) {
+        f->P[nP] = f->P[0];
+        f->pi[nP++] = f->pi[0];
     }
-    /* corner restoration: short edge i..i+1 between longer edges */
-    {
-        int64_t lo = closed ? 0 : 1;
-        for (int64_t i = lo; i + 1 < nP - (closed ? 0 : 1); i++) {
-            int64_t im = i - 1, ip = i + 2;
-            if (closed) {
-                if (nP - 1 < 5) break;
-                if (i + 1 >= nP - 1) break; /* keep the seam vertex 0 fixed */
-                if (i == 0) continue;
-                if (ip >= nP) ip -= (nP - 1);
-            }
-            if (im < 0 || ip >= nP) continue;
-            P2 e = sub(f.P[i + 1], f.P[i]);
-            double el = len(e);
-            if (el > 1.5) continue;
-            P2 a = sub(f.P[i], f.P[im]), b = sub(f.P[ip], f.P[i + 1]);
-            if (len(a) < 2 * el || len(b) < 2 * el) continue;
-            double den = cross(a, b);
-            if (fabs(den) < 1e-9 * len(a) * len(b) + 1e-12) continue;
-            double s = cross(sub(f.P[i + 1], f.P[im]), b) / den;
-            P2 X = add(f.P[im], mul(a, s));
-            if (len(sub(X, f.P[i])) > 1.0 || len(sub(X, f.P[i + 1])) > 1.0) continue;
-            f.P[i] = X;
-            memmove(&f.P[i + 1], &f.P[i + 2], (size_t)(nP - i - 2) * sizeof(P2));
-            memmove(&f.pi[i + 1], &f.pi[i + 2], (size_t)(nP - i - 2) * sizeof(int64_t));
-            nP--;
-        }
-    }
-    if (prm->mode == VEC_MODE_POLYGON) {
-        c->sx = llround(f.P[0].x * prm->scale);
-        c->sy = llround(f.P[0].y * prm->scale);
-        for (int64_t k = 1; k < nP; k++)
-            if (seg_line(&sb, f.P[k])) goto out;
-        rc = 0;
-        goto out;
-    }
-    /* spline: turning angles and corners */
-    f.D = D;
-    f.nD = nD;
-    f.closed = closed;
-    f.nP = nP;
-    f.prm = prm;
-    f.out = &sb;
+    f->nP = nP;
+    restore_corners(f);
+    return 0;
+}
+
+/* signed turning angle (degrees) at every polygon vertex; 0 at open ends */
+static void turning_angles(fitter *f) {
+    int64_t nP = f->nP;
     for (int64_t k = 0; k < nP; k++) {
         int64_t kp = k - 1, kn = k + 1;
-        if (closed) {
+        if (f->closed) {
             if (k == 0 || k == nP - 1) {
                 kp = nP - 2;
                 kn = 1;
             }
         } else if (k == 0 || k == nP - 1) {
-            f.turn[k] = 0;
+            f->turn[k] = 0;
             continue;
         }
-        P2 a = sub(f.P[k], f.P[kp]), b = sub(f.P[kn], f.P[k]);
+        P2 a = sub(f->P[k], f->P[kp]), b = sub(f->P[kn], f->P[k]);
         double la = len(a), lb = len(b);
-        f.turn[k] = (la > 0 && lb > 0) ? atan2(cross(a, b), dot(a, b)) * (180.0 / M_PI) : 0; /* signed */
+        f->turn[k] = (la > 0 && lb > 0) ? atan2(cross(a, b), dot(a, b)) * (180.0 / M_PI) : 0; /* signed */
     }
+}
+
+/* rotates a closed polygon (P, pi, turn, corner; P[m] == P[0]) so that it
+ * starts at vertex `first` */
+static int rotate_closed(fitter *f, uint8_t *corner, int64_t first, vec_scratch *sc) {
+    int64_t m = f->nP - 1;
+    P2 *rp = SC_MALLOC((size_t)(m + 1) * sizeof(P2));
+    int64_t *ri = SC_MALLOC((size_t)(m + 1) * sizeof(int64_t));
+    double *rt = SC_MALLOC((size_t)(m + 1) * sizeof(double));
+    uint8_t *rc = SC_MALLOC((size_t)(m + 1));
+    if (!rp || !ri || !rt || !rc) return -1;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t s = (k + first) % m;
+        rp[k] = f->P[s];
+        ri[k] = f->pi[s];
+        rt[k] = f->turn[s];
+        rc[k] = corner[s];
+    }
+    rp[m] = rp[0];
+    ri[m] = ri[0];
+    rt[m] = rt[0];
+    rc[m] = rc[0];
+    memcpy(f->P, rp, (size_t)(m + 1) * sizeof(P2));
+    memcpy(f->pi, ri, (size_t)(m + 1) * sizeof(int64_t));
+    memcpy(f->turn, rt, (size_t)(m + 1) * sizeof(double));
+    memcpy(corner, rc, (size_t)(m + 1));
+    return 0;
+}
+
+/* corners: vertices turning by at least corner_deg with an adjacent edge of
+ * at least length_px; open ends are corners; a closed loop with a corner is
+ * rotated to start at one (then its ends are corners too).  NULL on OOM. */
+static uint8_t *find_corners(fitter *f, vec_scratch *sc) {
+    bool closed = f->closed;
+    int64_t nP = f->nP;
     uint8_t *corner = SC_CALLOC((size_t)nP + 1, 1);
-    if (!corner) goto out;
+    if (!corner) return NULL;
     int64_t ncorner = 0, firstc = -1;
     for (int64_t k = (closed ? 0 : 1); k < nP - 1; k++) {
         int64_t kp = (closed && k == 0) ? nP - 2 : k - 1;
-        double la = len(sub(f.P[k], f.P[kp])), lb = len(sub(f.P[k + 1], f.P[k]));
-        if (fabs(f.turn[k]) >= prm->corner_deg && fmax(la, lb) >= prm->length_px) {
+        double la = len(sub(f->P[k], f->P[kp])), lb = len(sub(f->P[k + 1], f->P[k]));
+        if (fabs(f->turn[k]) >= f->prm->corner_deg && fmax(la, lb) >= f->prm->length_px) {
             corner[k] = 1;
             ncorner++;
             if (firstc < 0) firstc = k;
         }
     }
-    if (closed && firstc > 0) {
-        /* rotate so that the loop starts at a corner */
-        int64_t m = nP - 1;
-        P2 *rp = SC_MALLOC((size_t)(m + 1) * sizeof(P2));
-        int64_t *ri = SC_MALLOC((size_t)(m + 1) * sizeof(int64_t));
-        double *rt = SC_MALLOC((size_t)(m + 1) * sizeof(double));
-        uint8_t *rc2 = SC_MALLOC((size_t)(m + 1));
-        if (!rp || !ri || !rt || !rc2) {
-            goto out;
-        }
-        for (int64_t k = 0; k < m; k++) {
-            int64_t s = (k + firstc) % m;
-            rp[k] = f.P[s];
-            ri[k] = f.pi[s];
-            rt[k] = f.turn[s];
-            rc2[k] = corner[s];
-        }
-        rp[m] = rp[0];
-        ri[m] = ri[0];
-        rt[m] = rt[0];
-        rc2[m] = rc2[0];
-        memcpy(f.P, rp, (size_t)(m + 1) * sizeof(P2));
-        memcpy(f.pi, ri, (size_t)(m + 1) * sizeof(int64_t));
-        memcpy(f.turn, rt, (size_t)(m + 1) * sizeof(double));
-        memcpy(corner, rc2, (size_t)(m + 1));
-    }
+    if (closed && firstc > 0 && rotate_closed(f, corner, firstc, sc)) return NULL;
     if (closed) corner[0] = corner[nP - 1] = ncorner > 0;
     else corner[0] = corner[nP - 1] = 1;
-    f.qcap = 2 * nD + 8;
-    f.Q = SC_MALLOC((size_t)f.qcap * sizeof(P2));
-    f.u = SC_MALLOC((size_t)f.qcap * sizeof(double));
-    if (!f.Q || !f.u) {
-        goto out;
-    }
-    c->sx = llround(f.P[0].x * prm->scale);
-    c->sy = llround(f.P[0].y * prm->scale);
+    return corner;
+}
+
+/* spline mode: the Bézier runs between consecutive corners (and the ends),
+ * each with its end tangents */
+static int fit_runs(fitter *f, const uint8_t *corner, vec_scratch *sc) {
+    f->qcap = 2 * f->nD + 8;
+    f->Q = SC_MALLOC((size_t)f->qcap * sizeof(P2));
+    f->u = SC_MALLOC((size_t)f->qcap * sizeof(double));
+    if (!f->Q || !f->u) return -1;
     int64_t a = 0;
-    for (int64_t k = 1; k < nP; k++) {
-        if (!(corner[k] || k == nP - 1)) continue;
-        P2 ta, tb;
-        if (corner[a]) ta = corner_tangent(&f, a, +1);
-        else ta = smooth_tangent(&f, a);
-        if (corner[k]) tb = corner_tangent(&f, k, -1);
-        else tb = mul(smooth_tangent(&f, k), -1);
-        if (fit_span(&f, a, k, ta, tb, 0)) {
-            goto out;
-        }
+    for (int64_t k = 1; k < f->nP; k++) {
+        if (!(corner[k] || k == f->nP - 1)) continue;
+        P2 ta = corner[a] ? corner_tangent(f, a, +1) : smooth_tangent(f, a);
+        P2 tb = corner[k] ? corner_tangent(f, k, -1) : mul(smooth_tangent(f, k), -1);
+        if (fit_span(f, a, k, ta, tb, 0)) return -1;
         a = k;
     }
-    rc = 0;
-out:
+    return 0;
+}
+
+/* the fitting proper, into f->out; sets the chain's start point */
+static int fit_steps(fitter *f, vec_chain *c, vec_scratch *sc) {
+    const vec_fit_params *prm = f->prm;
+    staircase_turns(f);
+    c->sx = (int64_t)f->V[0] * (int64_t)llround(prm->scale);
+    c->sy = (int64_t)f->V[1] * (int64_t)llround(prm->scale);
+    if (prm->mode == VEC_MODE_PIXEL || f->n < 2) return emit_staircase(f);
+    if (staircase_points(f, sc) || simplify_points(f, sc) || build_polygon(f, sc)) return -1;
+    c->sx = llround(f->P[0].x * prm->scale);
+    c->sy = llround(f->P[0].y * prm->scale);
+    if (prm->mode == VEC_MODE_POLYGON) {
+        for (int64_t k = 1; k < f->nP; k++)
+            if (seg_line(f->out, f->P[k])) return -1;
+        return 0;
+    }
+    f->D = f->Dw;
+    turning_angles(f);
+    uint8_t *corner = find_corners(f, sc);
+    if (!corner) return -1;
+    /* the rotation may have moved the start to a corner */
+    c->sx = llround(f->P[0].x * prm->scale);
+    c->sy = llround(f->P[0].y * prm->scale);
+    return fit_runs(f, corner, sc);
+}
+
+int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm, vec_scratch *sc) {
+    int64_t n = c->n;
+    /* every array is bounded by a multiple of n: one arena, reused by the
+     * chains of a task (no malloc/free per chain) */
+    if (sc_reserve(sc, (size_t)300 * (size_t)(n + 8) + 1024)) return -1;
+    segbuf sb = {sc->seg, 0, sc->segcap, prm->scale}; /* grows in the scratch, reused by the next chain */
+    fitter f = {0};
+    f.V = t->pts + 2 * c->off;
+    f.n = n;
+    f.closed = c->closed;
+    f.prm = prm;
+    f.out = &sb;
+    f.K = SC_MALLOC((size_t)(n + 2) * sizeof(int64_t));
+    f.Dw = SC_CALLOC((size_t)(2 * n + 4), sizeof(P2));
+    int rc = (!f.K || !f.Dw) ? -1 : fit_steps(&f, c, sc);
     sc->seg = sb.v;
     sc->segcap = sb.cap;
     if (rc == 0 && sb.n) {

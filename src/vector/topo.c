@@ -173,210 +173,269 @@ void carve__vec_topo_free(vec_topo *t) {
     memset(t, 0, sizeof *t);
 }
 
-carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *t) {
-    memset(t, 0, sizeof *t);
-    t->w = l->w;
-    t->h = l->h;
-    carve_status st = CARVE_OK;
-    int32_t nreg = carve__components(l->lab, l->w, l->h, &t->reg, &t->reg_area);
-    if (nreg < 0) return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
-    t->nreg = nreg;
-    int w = l->w, h = l->h;
-    size_t n = (size_t)w * h, W = (size_t)w + 1;
-    t->reg_color = malloc((size_t)(nreg ? nreg : 1) * sizeof(uint16_t));
-    topo_state s = {w, h, t->reg, calloc(W * ((size_t)h + 1), 1)};
-    uint32_t *jv = NULL;
-    int64_t nj = 0, jcap = 0;
-    pbuf pb = {0};
-    cbuf cb = {0};
-    int64_t *juse = NULL, *cnt = NULL, *uend = NULL;
-    uint8_t *used = NULL;
-    if (!t->reg_color || !s.vf) goto oom;
-    for (size_t i = 0; i < n; i++)
-        if (t->reg[i] >= 0) t->reg_color[t->reg[i]] = l->lab[i];
-    /* boundary bits of every vertex's right and down edge */
+/* ---- the topology, step by step -------------------------------------------
+ * carve__vec_topology: regions -> boundary bits -> junctions -> chains (from
+ * junctions, then junction-free loops) -> junction table -> chain uses per
+ * region -> rings. */
+
+/* working state of carve__vec_topology; everything here is freed at the end */
+typedef struct topo_build {
+    topo_state s;
+    uint32_t *jv;     /* junction vertices, ascending (raster order) */
+    int64_t nj, jcap;
+    pbuf pb;          /* chain points (moved to t->pts) */
+    cbuf cb;          /* chains (moved to t->chains) */
+    int64_t *juse;    /* junction j, outgoing direction d -> chain use (-1: none) */
+    int64_t *uend;    /* chain use -> junction index at its end */
+    int64_t *cnt;     /* region g's uses are byreg[cnt[g] .. cnt[g+1]) */
+    int64_t *byreg;
+    uint8_t *used;    /* chain use already in a ring */
+} topo_build;
+
+static void topo_build_free(topo_build *b) {
+    free(b->jv);
+    free(b->juse);
+    free(b->uend);
+    free(b->cnt);
+    free(b->byreg);
+    free(b->used);
+    free(b->s.vf);
+    free(b->pb.v);
+    free(b->cb.v);
+}
+
+static carve_status topo_oom(carve_ctx *ctx) { return carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory"); }
+static carve_status topo_internal(carve_ctx *ctx) {
+    return carve__fail(ctx, CARVE_ERR_INTERNAL, "trace: inconsistent boundary topology (a bug, please report it)");
+}
+
+/* boundary bits of every vertex's right (8) and down (16) edge */
+static void mark_boundaries(topo_state *s) {
+    int w = s->w, h = s->h;
+    size_t W = (size_t)w + 1;
     for (int y = 0; y <= h; y++) {
-        const int32_t *up = y > 0 ? t->reg + (size_t)(y - 1) * w : NULL;
-        const int32_t *dn = y < h ? t->reg + (size_t)y * w : NULL;
-        uint8_t *f = s.vf + (size_t)y * W;
+        const int32_t *up = y > 0 ? s->reg + (size_t)(y - 1) * w : NULL;
+        const int32_t *dn = y < h ? s->reg + (size_t)y * w : NULL;
+        uint8_t *f = s->vf + (size_t)y * W;
         for (int x = 0; x < w; x++)
             if ((up ? up[x] : -1) != (dn ? dn[x] : -1)) f[x] |= 8;
         if (dn)
             for (int x = 0; x <= w; x++)
                 if ((x > 0 ? dn[x - 1] : -1) != (x < w ? dn[x] : -1)) f[x] |= 16;
     }
-    /* junctions */
-    for (int y = 0; y <= h; y++) {
-        for (int x = 0; x <= w; x++) {
-            unsigned m = bmask(&s, x, y);
-            if (!m) continue;
-            int deg = (0x4332322132212110ull >> (4 * m)) & 15; /* popcount (no libgcc call) */
-            if (deg == 2 && x > 0 && x < w && y > 0 && y < h) continue; /* interior pass-through */
-            bool corner = (x == 0 || x == w) && (y == 0 || y == h);
-            /* on the canvas border, a boundary that leaves the border (into
-             * transparency) starts a new chain, so that chains along the
-             * border stay exactly straight */
-            bool leaves = false;
-            if (deg == 2 && !corner) {
-                if (y == 0 || y == h) leaves = bnd(&s, x, y, y == 0 ? 1 : 3);
-                else if (x == 0 || x == w) leaves = bnd(&s, x, y, x == 0 ? 0 : 2);
-            }
-            if (deg >= 3 || (corner && deg >= 2) || leaves) {
-                if (nj == jcap) {
-                    jcap = jcap ? jcap * 2 : 1024;
-                    uint32_t *nv = realloc(jv, (size_t)jcap * sizeof(uint32_t));
-                    if (!nv) goto oom;
-                    jv = nv;
-                }
-                jv[nj++] = (uint32_t)((size_t)y * W + (size_t)x);
-                s.vf[(size_t)y * W + x] |= 4;
-            }
-        }
-        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 * y / (h + 1.0), "trace"))) goto fail;
+}
+
+/* is boundary vertex (x,y) with direction mask m a junction?  Degree >= 3,
+ * a canvas corner on a boundary, or a border vertex where a boundary leaves
+ * the border (into transparency: chains along the border stay straight) */
+static bool is_junction(const topo_state *s, int x, int y, unsigned m) {
+    int w = s->w, h = s->h;
+    int deg = (0x4332322132212110ull >> (4 * m)) & 15; /* popcount (no libgcc call) */
+    if (deg == 2 && x > 0 && x < w && y > 0 && y < h) return false; /* interior pass-through */
+    bool corner = (x == 0 || x == w) && (y == 0 || y == h);
+    bool leaves = false;
+    if (deg == 2 && !corner) {
+        if (y == 0 || y == h) leaves = bnd(s, x, y, y == 0 ? 1 : 3);
+        else if (x == 0 || x == w) leaves = bnd(s, x, y, x == 0 ? 0 : 2);
     }
-    /* chains from junctions, in raster order of junctions and direction */
-    for (int64_t j = 0; j < nj; j++) {
-        int x = (int)(jv[j] % W), y = (int)(jv[j] / W);
+    return deg >= 3 || (corner && deg >= 2) || leaves;
+}
+
+/* the junctions in raster order (b->jv, flag 4 in vf); progress 0 .. 0.3 */
+static carve_status find_junctions(carve_ctx *ctx, topo_build *b) {
+    topo_state *s = &b->s;
+    size_t W = (size_t)s->w + 1;
+    carve_status st;
+    for (int y = 0; y <= s->h; y++) {
+        for (int x = 0; x <= s->w; x++) {
+            unsigned m = bmask(s, x, y);
+            if (!m || !is_junction(s, x, y, m)) continue;
+            if (b->nj == b->jcap) {
+                b->jcap = b->jcap ? b->jcap * 2 : 1024;
+                uint32_t *nv = realloc(b->jv, (size_t)b->jcap * sizeof(uint32_t));
+                if (!nv) return topo_oom(ctx);
+                b->jv = nv;
+            }
+            b->jv[b->nj++] = (uint32_t)((size_t)y * W + (size_t)x);
+            s->vf[(size_t)y * W + x] |= 4;
+        }
+        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 * y / (s->h + 1.0), "trace"))) return st;
+    }
+    return CARVE_OK;
+}
+
+static carve_status walk_status(carve_ctx *ctx, int rc) {
+    return rc == -1 ? topo_oom(ctx) : rc ? topo_internal(ctx) : CARVE_OK;
+}
+
+/* every chain: from the junctions (raster order, then direction), then the
+ * loops without junctions (their raster-first vertex starts rightwards);
+ * progress 0.3 .. 0.5 */
+static carve_status trace_chains(carve_ctx *ctx, topo_build *b) {
+    topo_state *s = &b->s;
+    size_t W = (size_t)s->w + 1;
+    carve_status st;
+    for (int64_t j = 0; j < b->nj; j++) {
+        int x = (int)(b->jv[j] % W), y = (int)(b->jv[j] / W);
         for (int d = 0; d < 4; d++) {
-            if (!bnd(&s, x, y, d)) continue;
+            if (!bnd(s, x, y, d)) continue;
             uint8_t bit;
-            if (*vflag(&s, x, y, d, &bit) & bit) continue;
-            int rc = walk(&s, &pb, &cb, x, y, d, false);
-            if (rc == -1) goto oom;
-            if (rc) goto internal;
+            if (*vflag(s, x, y, d, &bit) & bit) continue;
+            if ((st = walk_status(ctx, walk(s, &b->pb, &b->cb, x, y, d, false)))) return st;
         }
     }
-    /* loops without junctions: their raster-first vertex starts rightwards */
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            uint8_t f = s.vf[(size_t)y * W + x];
-            if ((f & 1) || !bnd(&s, x, y, 0)) continue;
-            int rc = walk(&s, &pb, &cb, x, y, 0, true);
-            if (rc == -1) goto oom;
-            if (rc) goto internal;
+    for (int y = 0; y < s->h; y++) {
+        for (int x = 0; x < s->w; x++) {
+            uint8_t f = s->vf[(size_t)y * W + x];
+            if ((f & 1) || !bnd(s, x, y, 0)) continue;
+            if ((st = walk_status(ctx, walk(s, &b->pb, &b->cb, x, y, 0, true)))) return st;
         }
-        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 + 0.2 * y / (h + 1.0), "trace"))) goto fail;
+        if ((y & 255) == 0 && (st = carve__progress(ctx, 0.3 + 0.2 * y / (s->h + 1.0), "trace"))) return st;
     }
-    t->pts = pb.v;
-    t->npts = pb.n / 2;
-    pb.v = NULL;
-    t->chains = cb.v;
-    t->nchains = cb.n;
-    cb.v = NULL;
-    int64_t nc = t->nchains;
-    /* junction table: outgoing direction -> chain use */
-    juse = malloc((size_t)(nj ? nj : 1) * 4 * sizeof(int64_t));
-    if (!juse) goto oom;
-    for (int64_t i = 0; i < nj * 4; i++) juse[i] = -1;
-    /* junction index at the end of each chain use (u = 2c: v1, 2c+1: v0) */
-    uend = malloc((size_t)(nc ? nc : 1) * 2 * sizeof(int64_t));
-    if (!uend) goto oom;
+    return CARVE_OK;
+}
+
+/* junction table: for each junction and outgoing direction the chain use
+ * that leaves it (u = 2c forward, 2c+1 reversed), and the junction at the
+ * end of every use */
+static carve_status junction_uses(carve_ctx *ctx, const vec_topo *t, topo_build *b) {
+    int64_t nj = b->nj, nc = t->nchains;
+    b->juse = malloc((size_t)(nj ? nj : 1) * 4 * sizeof(int64_t));
+    b->uend = malloc((size_t)(nc ? nc : 1) * 2 * sizeof(int64_t));
+    if (!b->juse || !b->uend) return topo_oom(ctx);
+    for (int64_t i = 0; i < nj * 4; i++) b->juse[i] = -1;
     for (int64_t c = 0; c < nc; c++) {
-        vec_chain *ch = &t->chains[c];
+        const vec_chain *ch = &t->chains[c];
         if (ch->closed) continue;
-        int64_t j0 = jfind(jv, nj, ch->v0), j1 = jfind(jv, nj, ch->v1);
-        if (j0 < 0 || j1 < 0) goto internal;
-        juse[j0 * 4 + ch->d0] = c << 1;
-        juse[j1 * 4 + ((ch->d1 + 2) & 3)] = (c << 1) | 1;
-        uend[c << 1] = j1;
-        uend[(c << 1) | 1] = j0;
+        int64_t j0 = jfind(b->jv, nj, ch->v0), j1 = jfind(b->jv, nj, ch->v1);
+        if (j0 < 0 || j1 < 0) return topo_internal(ctx);
+        b->juse[j0 * 4 + ch->d0] = c << 1;
+        b->juse[j1 * 4 + ((ch->d1 + 2) & 3)] = (c << 1) | 1;
+        b->uend[c << 1] = j1;
+        b->uend[(c << 1) | 1] = j0;
     }
-    /* uses per region (CSR) */
-    cnt = calloc((size_t)nreg + 1, sizeof(int64_t));
-    if (!cnt) goto oom;
+    return CARVE_OK;
+}
+
+/* the chain uses of each region (CSR: cnt, byreg; forward where the region is
+ * on the chain's left), and the ring arrays of t sized for them */
+static carve_status uses_by_region(carve_ctx *ctx, vec_topo *t, topo_build *b) {
+    int32_t nreg = t->nreg;
+    int64_t nc = t->nchains;
+    int64_t *cnt = b->cnt = calloc((size_t)nreg + 1, sizeof(int64_t));
+    if (!cnt) return topo_oom(ctx);
     for (int64_t c = 0; c < nc; c++) {
         if (t->chains[c].left >= 0) cnt[t->chains[c].left + 1]++;
         if (t->chains[c].right >= 0) cnt[t->chains[c].right + 1]++;
     }
     for (int32_t r = 0; r < nreg; r++) cnt[r + 1] += cnt[r];
     int64_t nuses = cnt[nreg];
-    int64_t *byreg = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
+    b->byreg = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
     t->uses = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
     t->ring_off = malloc((size_t)(nuses + 1) * sizeof(int64_t));
     t->ring_shoelace = malloc((size_t)(nuses ? nuses : 1) * sizeof(int64_t));
     t->reg_ring_off = malloc((size_t)(nreg + 1) * sizeof(int64_t));
-    used = calloc((size_t)(nc ? nc : 1) * 2, 1);
-    if (!byreg || !t->uses || !t->ring_off || !t->ring_shoelace || !t->reg_ring_off || !used) {
-        free(byreg);
-        goto oom;
-    }
-    {
-        int64_t *fill = malloc((size_t)(nreg + 1) * sizeof(int64_t));
-        if (!fill) {
-            free(byreg);
-            goto oom;
-        }
-        memcpy(fill, cnt, (size_t)(nreg + 1) * sizeof(int64_t));
-        for (int64_t c = 0; c < nc; c++) {
-            if (t->chains[c].left >= 0) byreg[fill[t->chains[c].left]++] = c << 1;
-            if (t->chains[c].right >= 0) byreg[fill[t->chains[c].right]++] = (c << 1) | 1;
-        }
+    b->used = calloc((size_t)(nc ? nc : 1) * 2, 1);
+    int64_t *fill = malloc((size_t)(nreg + 1) * sizeof(int64_t));
+    if (!b->byreg || !t->uses || !t->ring_off || !t->ring_shoelace || !t->reg_ring_off || !b->used || !fill) {
         free(fill);
+        return topo_oom(ctx);
     }
-    /* rings */
+    memcpy(fill, cnt, (size_t)(nreg + 1) * sizeof(int64_t));
+    for (int64_t c = 0; c < nc; c++) {
+        if (t->chains[c].left >= 0) b->byreg[fill[t->chains[c].left]++] = c << 1;
+        if (t->chains[c].right >= 0) b->byreg[fill[t->chains[c].right]++] = (c << 1) | 1;
+    }
+    free(fill);
+    return CARVE_OK;
+}
+
+/* walks one ring of region g from chain use u0 with g on the left, appending
+ * its uses to t->uses[*nu ..]; at a junction it turns left / goes straight /
+ * turns right by the two pixels ahead (the 4-connected contour rule).  The
+ * ring's doubled signed area in *area2.  0, or -1 on an inconsistency. */
+static int walk_ring(vec_topo *t, topo_build *b, int32_t g, int64_t u0, int64_t *nu, int64_t *area2) {
+    size_t W = (size_t)t->w + 1;
+    int64_t nuses = b->cnt[t->nreg], u = u0, guard = 0;
+    *area2 = 0;
+    for (;;) {
+        b->used[u] = 1;
+        t->uses[(*nu)++] = u;
+        const vec_chain *ch = &t->chains[u >> 1];
+        *area2 += (u & 1) ? -ch->shoelace : ch->shoelace;
+        if (ch->closed) return 0;
+        uint32_t v = (u & 1) ? ch->v0 : ch->v1;
+        int d = (u & 1) ? ((ch->d0 + 2) & 3) : ch->d1;
+        int x = (int)(v % W), y = (int)(v / W);
+        int nd;
+        if (left_of(&b->s, x, y, d) != g) nd = (d + 3) & 3;  /* turn left */
+        else if (right_of(&b->s, x, y, d) != g) nd = d;     /* straight */
+        else nd = (d + 1) & 3;                              /* turn right */
+        int64_t nx = b->juse[b->uend[u] * 4 + nd];
+        if (nx < 0) return -1;
+        const vec_chain *nch = &t->chains[nx >> 1];
+        if (((nx & 1) ? nch->right : nch->left) != g) return -1;
+        if (nx == u0) return 0;
+        if (b->used[nx] || ++guard > nuses) return -1;
+        u = nx;
+    }
+}
+
+/* every region's rings, in region order, each from its first unused use;
+ * progress 0.5 .. 1 */
+static carve_status assemble_rings(carve_ctx *ctx, vec_topo *t, topo_build *b) {
+    int32_t nreg = t->nreg;
     int64_t nu = 0, nr = 0;
+    carve_status st;
     for (int32_t g = 0; g < nreg; g++) {
         t->reg_ring_off[g] = nr;
-        for (int64_t k = cnt[g]; k < cnt[g + 1]; k++) {
-            int64_t u0 = byreg[k];
-            if (used[u0]) continue;
+        for (int64_t k = b->cnt[g]; k < b->cnt[g + 1]; k++) {
+            int64_t u0 = b->byreg[k];
+            if (b->used[u0]) continue;
             t->ring_off[nr] = nu;
-            int64_t area2 = 0, u = u0, guard = 0;
-            for (;;) {
-                used[u] = 1;
-                t->uses[nu++] = u;
-                const vec_chain *ch = &t->chains[u >> 1];
-                area2 += (u & 1) ? -ch->shoelace : ch->shoelace;
-                if (ch->closed) break;
-                uint32_t v = (u & 1) ? ch->v0 : ch->v1;
-                int d = (u & 1) ? ((ch->d0 + 2) & 3) : ch->d1;
-                int x = (int)(v % W), y = (int)(v / W);
-                int nd;
-                if (left_of(&s, x, y, d) != g) nd = (d + 3) & 3;      /* turn left */
-                else if (right_of(&s, x, y, d) != g) nd = d;         /* straight */
-                else nd = (d + 1) & 3;                               /* turn right */
-                int64_t j = uend[u];
-                int64_t nx = juse[j * 4 + nd];
-                if (nx < 0) goto internal;
-                const vec_chain *nch = &t->chains[nx >> 1];
-                if (((nx & 1) ? nch->right : nch->left) != g) goto internal;
-                if (nx == u0) break;
-                if (used[nx] || ++guard > nuses) goto internal;
-                u = nx;
-            }
-            t->ring_shoelace[nr] = area2;
+            if (walk_ring(t, b, g, u0, &nu, &t->ring_shoelace[nr])) return topo_internal(ctx);
             nr++;
         }
-        if ((g & 1023) == 0 && (st = carve__progress(ctx, 0.5 + 0.5 * g / (nreg + 1.0), "trace"))) {
-            free(byreg);
-            goto fail;
-        }
+        if ((g & 1023) == 0 && (st = carve__progress(ctx, 0.5 + 0.5 * g / (nreg + 1.0), "trace"))) return st;
     }
     t->reg_ring_off[nreg] = nr;
     t->ring_off[nr] = nu;
     t->nrings = nr;
-    free(byreg);
-    free(jv);
-    free(juse);
-    free(uend);
-    free(cnt);
-    free(used);
-    free(s.vf);
     return CARVE_OK;
-internal:
-    st = carve__fail(ctx, CARVE_ERR_INTERNAL, "trace: inconsistent boundary topology (a bug, please report it)");
-    goto fail;
-oom:
-    st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
-fail:
-    free(jv);
-    free(juse);
-    free(uend);
-    free(cnt);
-    free(used);
-    free(s.vf);
-    free(pb.v);
-    free(cb.v);
-    carve__vec_topo_free(t);
+}
+
+carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *t) {
+    memset(t, 0, sizeof *t);
+    t->w = l->w;
+    t->h = l->h;
+    int32_t nreg = carve__components(l->lab, l->w, l->h, &t->reg, &t->reg_area);
+    if (nreg < 0) return topo_oom(ctx);
+    t->nreg = nreg;
+    size_t n = (size_t)l->w * l->h, W = (size_t)l->w + 1;
+    topo_build b = {0};
+    b.s = (topo_state){l->w, l->h, t->reg, calloc(W * ((size_t)l->h + 1), 1)};
+    t->reg_color = malloc((size_t)(nreg ? nreg : 1) * sizeof(uint16_t));
+    carve_status st = CARVE_OK;
+    if (!t->reg_color || !b.s.vf) st = topo_oom(ctx);
+    if (!st) {
+        for (size_t i = 0; i < n; i++)
+            if (t->reg[i] >= 0) t->reg_color[t->reg[i]] = l->lab[i];
+        mark_boundaries(&b.s);
+        st = find_junctions(ctx, &b);
+    }
+    if (!st) st = trace_chains(ctx, &b);
+    if (!st) {
+        t->pts = b.pb.v;
+        t->npts = b.pb.n / 2;
+        b.pb.v = NULL;
+        t->chains = b.cb.v;
+        t->nchains = b.cb.n;
+        b.cb.v = NULL;
+        st = junction_uses(ctx, t, &b);
+    }
+    if (!st) st = uses_by_region(ctx, t, &b);
+    if (!st) st = assemble_rings(ctx, t, &b);
+    topo_build_free(&b);
+    if (st) carve__vec_topo_free(t);
     return st;
 }
