@@ -167,6 +167,24 @@ CARVE_API carve_status carve_ctx_get_option(const carve_ctx *ctx, const char *ke
 CARVE_API carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *source_name);
 /** Applies a config file: JSON (as above) or "key = value" lines (# comments). */
 CARVE_API carve_status carve_ctx_load_config(carve_ctx *ctx, const char *path);
+/** Called by carve_ctx_load_config_ex for each key of the file that is not a
+ *  libcarve option, in file order, with its value as text (a JSON number or
+ *  boolean written as text; value is valid during the call).  Return
+ *  CARVE_OK when the key is the application's (it took the value),
+ *  CARVE_ERR_UNKNOWN_OPTION when it is nobody's (the load then fails with
+ *  CARVE_ERR_CONFIG naming the file, line and key), or another status after
+ *  setting a message on ctx (carve_ctx_set_error): the load then fails with
+ *  CARVE_ERR_CONFIG (NOMEM stays NOMEM) and that message after the file
+ *  and line. */
+typedef carve_status (*carve_config_key_fn)(void *user, carve_ctx *ctx, const char *key, const char *value);
+/** As carve_ctx_load_config, for a file that also holds settings of the
+ *  application (carved's listen, data_dir, ...): keys that are not options
+ *  go to fn (NULL: they are errors, as in carve_ctx_load_config).  fn runs
+ *  while the file is read, before ctx's options are applied; ctx's options
+ *  are all-or-nothing as before, what fn took is the application's
+ *  business. */
+CARVE_API carve_status carve_ctx_load_config_ex(carve_ctx *ctx, const char *path, carve_config_key_fn fn,
+                                                void *user);
 /** Applies a named preset ("illustration", "poster", "detailed"). */
 CARVE_API carve_status carve_ctx_apply_preset(carve_ctx *ctx, const char *name);
 /** The options as a JSON object string (caller frees with carve_free), or NULL. */

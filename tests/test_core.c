@@ -101,6 +101,18 @@ static void test_options(void) {
     carve_ctx_destroy(ctx);
 }
 
+
+/* carve_ctx_load_config_ex's hook in the test: takes app_port (<= 65535),
+ * records what it took in user (a char[128]). */
+static carve_status app_key(void *user, carve_ctx *ctx, const char *key, const char *value) {
+    if (strcmp(key, "app_port")) return CARVE_ERR_UNKNOWN_OPTION;
+    if (atoi(value) > 65535) return carve_ctx_set_error(ctx, CARVE_ERR_OUT_OF_RANGE, 0, "app_port: %s too large", value);
+    char *seen = user;
+    size_t n = strlen(seen);
+    snprintf(seen + n, 128 - n, "%s=%s;", key, value);
+    return CARVE_OK;
+}
+
 static void test_json_config(void) {
     carve_ctx *ctx = carve_ctx_create();
     CHECK_ST(carve_ctx_apply_json(ctx, "{\"corner_threshold\": 30, \"mode\": \"pixel\", \"stacked\": true}", "t.json"),
@@ -133,6 +145,32 @@ static void test_json_config(void) {
     close(fd);
     CHECK_ST(carve_ctx_load_config(ctx, path), CARVE_ERR_CONFIG);
     CHECKF(strstr(carve_ctx_errmsg(ctx), ":3:") && strstr(carve_ctx_errmsg(ctx), "threads"), "%s", carve_ctx_errmsg(ctx));
+    /* an application's own keys in the same file (carved's settings) */
+    char seen[128] = "";
+    fd = open(path, O_WRONLY | O_TRUNC);
+    text = "app_port = 80\ncolors = 7\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK_ST(carve_ctx_load_config_ex(ctx, path, app_key, seen), CARVE_OK);
+    CHECKF(!strcmp(seen, "app_port=80;") && carve__opt_int(ctx, CARVE_OPTID_colors) == 7, "%s", seen);
+    CHECK_ST(carve_ctx_load_config(ctx, path), CARVE_ERR_CONFIG); /* no hook: an unknown key */
+    CHECKF(strstr(carve_ctx_errmsg(ctx), ":1: unknown option 'app_port'"), "%s", carve_ctx_errmsg(ctx));
+    fd = open(path, O_WRONLY | O_TRUNC);
+    text = "colors = 9\napp_port = 99999\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK_ST(carve_ctx_load_config_ex(ctx, path, app_key, seen), CARVE_ERR_CONFIG);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), ":2: app_port: 99999 too large") && carve__opt_int(ctx, CARVE_OPTID_colors) == 7,
+           "%s", carve_ctx_errmsg(ctx));
+    fd = open(path, O_WRONLY | O_TRUNC);
+    text = "{\"app_port\": 81, \"colors\": 8, \"nobody\": true}";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    seen[0] = 0;
+    CHECK_ST(carve_ctx_load_config_ex(ctx, path, app_key, seen), CARVE_ERR_CONFIG);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), "unknown option 'nobody'") && carve__opt_int(ctx, CARVE_OPTID_colors) == 7,
+           "%s", carve_ctx_errmsg(ctx));
+    CHECKF(!strcmp(seen, "app_port=81;"), "%s", seen);
     unlink(path);
     CHECK_ST(carve_ctx_load_config(ctx, "/nonexistent/x.conf"), CARVE_ERR_IO);
     CHECK_ST(carve_ctx_apply_preset(ctx, "nope"), CARVE_ERR_NOT_FOUND);

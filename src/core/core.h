@@ -32,7 +32,6 @@ typedef enum carve_optid {
 #include "schema/chroma.def"
 #include "schema/run.def"
 #include "schema/nn.def"
-#include "schema/server.def"
 #undef CARVE_OPTION
     CARVE_OPTID__COUNT
 } carve_optid;

@@ -28,9 +28,6 @@ static const carve_option_info schema[] = {
 #define CARVE__GROUP "nn"
 #include "schema/nn.def"
 #undef CARVE__GROUP
-#define CARVE__GROUP "server"
-#include "schema/server.def"
-#undef CARVE__GROUP
 #undef CARVE_OPTION
 };
 
@@ -345,7 +342,33 @@ static const char *json_kind(const json_t *v) {
     return "an object";
 }
 
-carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *source) {
+/* A key that is not an option: the caller's (fn), or an error naming it
+ * (line 0: a JSON source). */
+static carve_status foreign_key(carve_ctx *ctx, const char *source, int line, const char *key, const char *val,
+                                carve_config_key_fn fn, void *user) {
+    carve_status st = fn ? fn(user, ctx, key, val) : CARVE_ERR_UNKNOWN_OPTION;
+    if (st == CARVE_OK) return CARVE_OK;
+    if (st == CARVE_ERR_UNKNOWN_OPTION) {
+        if (line > 0) return carve__fail(ctx, CARVE_ERR_CONFIG, "%s:%d: unknown option '%s'", source, line, key);
+        return carve__fail(ctx, CARVE_ERR_CONFIG, "%s: unknown option '%s'", source, key);
+    }
+    if (line > 0) carve__errprefix(ctx, "%s:%d", source, line);
+    else carve__errprefix(ctx, "%s", source);
+    return st == CARVE_ERR_NOMEM ? st : CARVE_ERR_CONFIG;
+}
+
+/* A JSON value of a key that is not an option, as text for foreign_key. */
+static const char *json_foreign_text(json_t *val, char *buf, size_t len) {
+    if (json_is_string(val)) return json_string_value(val);
+    if (json_is_integer(val)) snprintf(buf, len, "%lld", (long long)json_integer_value(val));
+    else if (json_is_real(val)) snprintf(buf, len, "%.17g", json_real_value(val));
+    else if (json_is_boolean(val)) return json_is_true(val) ? "true" : "false";
+    else return NULL;
+    return buf;
+}
+
+static carve_status apply_json_ex(carve_ctx *ctx, const char *json, const char *source, carve_config_key_fn fn,
+                                  void *user) {
     if (!ctx) return CARVE_ERR_INVALID_ARG;
     if (!json) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no JSON given");
     if (!source) source = "options";
@@ -372,9 +395,14 @@ carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *
         char buf[64];
         const char *text = NULL;
         int id = find_id(key);
-        if (id < 0) {
-            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: unknown option '%s'", source, key);
+        if (id < 0 && fn && !(text = json_foreign_text(val, buf, sizeof buf))) {
+            st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: %s: expected a string, number or boolean, got %s", source,
+                             key, json_kind(val));
             break;
+        }
+        if (id < 0) {
+            if ((st = foreign_key(ctx, source, 0, key, text, fn, user))) break;
+            continue;
         }
         if (!(text = json_value_text(&schema[id], val, buf, sizeof buf))) {
             st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s: option %s: expected %s, got %s", source, key,
@@ -392,6 +420,10 @@ carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *
     return st;
 }
 
+carve_status carve_ctx_apply_json(carve_ctx *ctx, const char *json, const char *source) {
+    return apply_json_ex(ctx, json, source, NULL, NULL);
+}
+
 static char *trim(char *s) {
     while (isspace((unsigned char)*s)) s++;
     char *e = s + strlen(s);
@@ -400,6 +432,10 @@ static char *trim(char *s) {
 }
 
 carve_status carve_ctx_load_config(carve_ctx *ctx, const char *path) {
+    return carve_ctx_load_config_ex(ctx, path, NULL, NULL);
+}
+
+carve_status carve_ctx_load_config_ex(carve_ctx *ctx, const char *path, carve_config_key_fn fn, void *user) {
     if (!ctx) return CARVE_ERR_INVALID_ARG;
     char *text = NULL;
     size_t len = 0;
@@ -408,7 +444,7 @@ carve_status carve_ctx_load_config(carve_ctx *ctx, const char *path) {
     const char *p = text;
     while (*p && isspace((unsigned char)*p)) p++;
     if (*p == '{') {
-        st = carve_ctx_apply_json(ctx, text, path);
+        st = apply_json_ex(ctx, text, path, fn, user);
         free(text);
         return st;
     }
@@ -431,7 +467,10 @@ carve_status carve_ctx_load_config(carve_ctx *ctx, const char *path) {
             v[vl - 1] = 0;
             v++;
         }
-        if (find_id(k) < 0) { st = carve__fail(ctx, CARVE_ERR_CONFIG, "%s:%d: unknown option '%s'", path, lineno, k); break; }
+        if (find_id(k) < 0) {
+            if ((st = foreign_key(ctx, path, lineno, k, v, fn, user))) break;
+            continue;
+        }
         if (np == cap) {
             cap *= 2;
             kv *np2 = realloc(pairs, (size_t)cap * sizeof *pairs);

@@ -95,11 +95,11 @@ static int mkdir_p(const char *path) {
     return 0;
 }
 
-/* Keys a preset may not carry: where files live, server settings, itself. */
+/* Keys a preset may not carry: where files live, operator limits, itself.
+ * (carved's settings are not options at all: unknown keys.) */
 static bool key_refused(const carve_option_info *o) {
     static const char *const refused[] = {"preset", "presets_dir", "models_dir", "ort_library", "erase", "erase_mask",
                                           "palette", "lock", "max_pixels", "threads", "nn_threads"};
-    if (!strcmp(o->group, "server")) return true;
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (!strcmp(o->key, refused[i])) return true;
     return false;

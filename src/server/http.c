@@ -40,7 +40,7 @@ typedef struct req {
 
 /* ---- responses ------------------------------------------------------------- */
 static void add_common(carve__srv *s, struct MHD_Response *r, bool api) {
-    const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+    const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
     if (cors && *cors) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", cors);
         MHD_add_response_header(r, "Vary", "Origin");
@@ -138,7 +138,7 @@ static bool ct_eq(const char *a, size_t alen, const char *b, size_t blen) {
 }
 
 static bool key_required(carve__srv *s) {
-    const char *k = carve__opt_str(s->cfg, CARVE_OPTID_api_key);
+    const char *k = carve__srvopt_str(s->opt, CARVE_SRVOPT_api_key);
     return k && *k;
 }
 
@@ -156,7 +156,7 @@ static bool authorized(carve__srv *s, struct MHD_Connection *c) {
     }
     if (!given) return false;
     glen = strlen(given);
-    const char *keys = carve__opt_str(s->cfg, CARVE_OPTID_api_key);
+    const char *keys = carve__srvopt_str(s->opt, CARVE_SRVOPT_api_key);
     bool ok = false;
     for (const char *p = keys; *p;) {
         const char *comma = strchr(p, ',');
@@ -288,12 +288,11 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Job options the operator owns: refused per job. */
+/* libcarve options the operator owns: refused per job (carved's own
+ * settings are refused by validate_options, except callback_url). */
 static bool option_forbidden(const carve_option_info *o) {
     static const char *const keys[] = {"threads", "max_pixels", "models_dir", "ort_library", "erase_mask",
                                        "nn_threads", "keep_intermediates"};
-    if (!strcmp(o->key, "callback_url")) return false; /* a server default a job may override */
-    if (!strcmp(o->group, "server")) return true;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(o->key, keys[i])) return true;
     return false;
@@ -309,15 +308,13 @@ static bool builtin_palette(const char *name) {
     return false;
 }
 
-/* Validates the options object in place (palette names resolved: custom
- * palettes are moved into *pal_text).  0 or an HTTP code with msg. */
-/* The job's effective callback_url (its own or the server default): checked
- * against the address policy; *url malloc'd, NULL when none. */
-static int check_callback(carve__srv *s, carve_ctx *t, char **url, char *msg, size_t mlen) {
-    const char *cb = carve__opt_str(t, CARVE_OPTID_callback_url);
+/* The job's effective callback_url (its own, cb, or the server default):
+ * checked against the address policy; *url malloc'd, NULL when none. */
+static int check_callback(carve__srv *s, const char *cb, char **url, char *msg, size_t mlen) {
+    if (!cb) cb = carve__srvopt_str(s->opt, CARVE_SRVOPT_callback_url);
     *url = NULL;
     if (!cb || !*cb) return 0;
-    const char *secret = carve__opt_str(s->cfg, CARVE_OPTID_webhook_secret);
+    const char *secret = carve__srvopt_str(s->opt, CARVE_SRVOPT_webhook_secret);
     if (!carve__hook_available()) {
         snprintf(msg, mlen, "option 'callback_url': this carved was built without libcurl (no webhooks)");
         return 501;
@@ -327,7 +324,7 @@ static int check_callback(carve__srv *s, carve_ctx *t, char **url, char *msg, si
                             "webhook_secret)");
         return 400;
     }
-    if (carve__hook_check_url(cb, carve__opt_str(s->cfg, CARVE_OPTID_webhook_allow), msg, mlen)) return 400;
+    if (carve__hook_check_url(cb, carve__srvopt_str(s->opt, CARVE_SRVOPT_webhook_allow), msg, mlen)) return 400;
     if (!(*url = strdup(cb))) {
         snprintf(msg, mlen, "out of memory");
         return 500;
@@ -335,13 +332,45 @@ static int check_callback(carve__srv *s, carve_ctx *t, char **url, char *msg, si
     return 0;
 }
 
+/* A job's callback_url (carved's setting, not a libcarve option) taken out of
+ * obj into *cb (malloc'd; NULL when the job has none).  0 or 400 with msg. */
+static int take_callback(json_t *obj, char **cb, char *msg, size_t mlen) {
+    json_t *v = json_object_get(obj, "callback_url");
+    *cb = NULL;
+    if (!v) return 0;
+    if (!json_is_string(v)) {
+        snprintf(msg, mlen, "option callback_url: expected a string");
+        return 400;
+    }
+    if (!(*cb = strdup(json_string_value(v)))) {
+        snprintf(msg, mlen, "out of memory");
+        return 500;
+    }
+    json_object_del(obj, "callback_url");
+    return 0;
+}
+
+/* Validates the options object in place (palette names resolved: custom
+ * palettes are moved into *pal_text; callback_url checked and moved into
+ * *hook_url).  0 or an HTTP code with msg. */
 static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char **hook_url, char *msg, size_t mlen) {
     const char *key;
     json_t *val;
     void *tmp;
     *pal_text = NULL;
+    *hook_url = NULL;
+    char *cb = NULL;
+    int code = take_callback(obj, &cb, msg, mlen);
+    if (code) return code;
+    code = check_callback(s, cb, hook_url, msg, mlen);
+    free(cb);
+    if (code) return code;
     json_object_foreach_safe(obj, tmp, key, val) {
         const carve_option_info *o = carve_option_find(key);
+        if (carve__srvopt_find(key)) {
+            snprintf(msg, mlen, "option '%s' is a server setting and cannot be set per job", key);
+            return 400;
+        }
         if (!o) {
             snprintf(msg, mlen, "unknown option '%s' (see GET /v1/options)", key);
             return 400;
@@ -379,14 +408,13 @@ static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char **
         return 500;
     }
     carve_ctx *t = carve_ctx_clone(s->cfg);
-    int code = 0;
     if (!t) {
         snprintf(msg, mlen, "out of memory");
         code = 500;
     } else if (carve_ctx_apply_json(t, dump, "request")) {
         snprintf(msg, mlen, "%s", carve_ctx_errmsg(t));
         code = 400;
-    } else code = check_callback(s, t, hook_url, msg, mlen);
+    }
     carve_ctx_destroy(t);
     free(dump);
     return code;
@@ -617,7 +645,7 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     }
     /* cheap early check so a full queue does not cost a file write */
     pthread_mutex_lock(&s->mu);
-    bool full = s->qlen >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max);
+    bool full = s->qlen >= carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
     pthread_mutex_unlock(&s->mu);
     carve__job_row row;
     memset(&row, 0, sizeof row);
@@ -659,7 +687,7 @@ respond:
         snprintf(ra, sizeof ra, "%d", carve__srv_retry_after(s));
         const char *h[] = {"Retry-After", ra, NULL};
         ret = send_error_h(s, c, 429, "queue_full", h, "the job queue is full (queue_max %lld); retry after %s s",
-                           (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max), ra);
+                           (long long)carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max), ra);
     } else if (code == 409 && ikey && row.idem_hash && idem_replay(s, c, ikey, row.idem_hash, &ret)) {
         /* a concurrent request with the same key won: its job answers */
     } else if (code == 503) {
@@ -911,7 +939,7 @@ static enum MHD_Result remote_events(carve__srv *s, struct MHD_Connection *c, co
     e->last = last;
     e->state = -1;
     e->progress = -1;
-    e->t_end = carve__now() + (double)carve__opt_int(s->cfg, CARVE_OPTID_sse_max_seconds);
+    e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
     carve__buf_init(&e->out);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, remote_read, e, remote_free);
     if (!r) {
@@ -939,7 +967,7 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
         e->s = s;
         e->j = j;
         e->next = last + 1;
-        e->t_end = carve__now() + (double)carve__opt_int(s->cfg, CARVE_OPTID_sse_max_seconds);
+        e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
         struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, e, sse_free);
         if (!r) {
             sse_free(e);
@@ -1261,8 +1289,28 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
 }
 
 /* ---- options, health ---------------------------------------------------------------- */
-static enum MHD_Result get_options(carve__srv *s, struct MHD_Connection *c) {
+/* One entry of GET /v1/options: o's description with its default def. */
+static void option_entry(carve__buf *b, const carve_option_info *o, const char *def, bool first) {
     static const char *types[] = {"int", "float", "bool", "enum", "string"};
+    carve__buf_printf(b, "%s{\"key\":\"%s\",\"group\":\"%s\",\"type\":\"%s\",\"default\":\"", first ? "" : ",",
+                      o->key, o->group, types[o->type]);
+    carve__buf_json_str(b, def);
+    carve__buf_puts(b, "\"");
+    if (o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT)
+        carve__buf_printf(b, ",\"min\":%.17g,\"max\":%.17g", o->min, o->max);
+    if (o->choices) {
+        carve__buf_puts(b, ",\"choices\":\"");
+        carve__buf_json_str(b, o->choices);
+        carve__buf_puts(b, "\"");
+    }
+    carve__buf_puts(b, ",\"help\":\"");
+    carve__buf_json_str(b, o->help);
+    carve__buf_puts(b, "\"}");
+}
+
+/* libcarve's options a job may set, then callback_url (a setting of carved
+ * that a job may override). */
+static enum MHD_Result get_options(carve__srv *s, struct MHD_Connection *c) {
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_puts(&b, "{\"options\":[");
@@ -1272,22 +1320,10 @@ static enum MHD_Result get_options(carve__srv *s, struct MHD_Connection *c) {
         if (option_forbidden(o)) continue;
         char def[256];
         carve_ctx_get_option(s->cfg, o->key, def, sizeof def);
-        carve__buf_printf(&b, "%s{\"key\":\"%s\",\"group\":\"%s\",\"type\":\"%s\",\"default\":\"", first ? "" : ",",
-                          o->key, o->group, types[o->type]);
-        carve__buf_json_str(&b, def);
-        carve__buf_puts(&b, "\"");
-        if (o->type == CARVE_OPT_INT || o->type == CARVE_OPT_FLOAT)
-            carve__buf_printf(&b, ",\"min\":%.17g,\"max\":%.17g", o->min, o->max);
-        if (o->choices) {
-            carve__buf_puts(&b, ",\"choices\":\"");
-            carve__buf_json_str(&b, o->choices);
-            carve__buf_puts(&b, "\"");
-        }
-        carve__buf_puts(&b, ",\"help\":\"");
-        carve__buf_json_str(&b, o->help);
-        carve__buf_puts(&b, "\"}");
+        option_entry(&b, o, def, first);
         first = false;
     }
+    option_entry(&b, carve__srvopt_find("callback_url"), carve__srvopt_str(s->opt, CARVE_SRVOPT_callback_url), first);
     carve__buf_printf(&b, "],\"pipeline\":%s,\"palettes\":%s}", carve__srv_have_pipeline() ? "true" : "false",
                       carve__srv_have_palettes() ? "true" : "false");
     return send_buf(s, c, 200, &b, NULL);
@@ -1308,7 +1344,7 @@ static const char *mime_of(const char *path) {
 
 static enum MHD_Result serve_static(carve__srv *s, struct MHD_Connection *c, const char *url) {
     if (!strcmp(url, "/")) url = "/index.html";
-    const char *dir = carve__opt_str(s->cfg, CARVE_OPTID_web_dir);
+    const char *dir = carve__srvopt_str(s->opt, CARVE_SRVOPT_web_dir);
     const char *h[] = {"Content-Security-Policy",
                        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'", NULL};
     if (dir && *dir) {
@@ -1369,7 +1405,7 @@ static bool read_only_endpoint(const char *url) {
 
 static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method, req *rq) {
     if (!strcmp(method, "OPTIONS")) {
-        const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+        const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
         if (!cors || !*cors) return send_error(s, c, 405, "method_not_allowed", "CORS is not enabled (cors_origin)");
         const char *h[] = {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS",
                            "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key",
@@ -1386,7 +1422,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         bool stopping = s->stopping;
         int q = s->qlen;
         pthread_mutex_unlock(&s->mu);
-        long long qm = carve__opt_int(s->cfg, CARVE_OPTID_queue_max);
+        long long qm = carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
         char body[1024], serr[512] = "";
         bool store_ok = true;
         if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
@@ -1402,7 +1438,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
                  "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s,"
                  "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
                  ready ? "true" : "false", q, qm, s->nworkers,
-                 carve__opt_enum(s->cfg, CARVE_OPTID_engine) ? "synthetic" : "pipeline",
+                 carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) ? "synthetic" : "pipeline",
                  carve__srv_have_pipeline() ? "true" : "false", s->shared ? "postgresql" : "sqlite",
                  store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
         carve__buf_free(&sb);
@@ -1526,7 +1562,7 @@ static enum MHD_Result first_call(carve__srv *s, struct MHD_Connection *c, const
     req *rq = calloc(1, sizeof *rq);
     if (!rq) return MHD_NO;
     carve__buf_init(&rq->body);
-    rq->max = (size_t)carve__opt_int(s->cfg, CARVE_OPTID_max_upload);
+    rq->max = (size_t)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_upload);
     rq->t0 = carve__now();
     *con_cls = rq;
     if (head_too_big(s, c, url, &rq->responded)) return rq->responded ? MHD_YES : MHD_NO;
@@ -1572,7 +1608,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size) {
         carve__guard_body(s->guard, gconn_of(c), *upload_size);
-        if (carve__now() - rq->t0 > (double)carve__opt_int(s->cfg, CARVE_OPTID_request_timeout)) {
+        if (carve__now() - rq->t0 > (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_request_timeout)) {
             carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "request body too slow: connection closed");
             return MHD_NO;
         }
@@ -1676,19 +1712,19 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
     socklen_t sl = 0;
     bool loopback = false;
     char err[512];
-    if (!parse_listen(carve__opt_str(s->cfg, CARVE_OPTID_listen), &ss, &sl, &loopback, err, sizeof err))
+    if (!parse_listen(carve__srvopt_str(s->opt, CARVE_SRVOPT_listen), &ss, &sl, &loopback, err, sizeof err))
         return carve__fail(errctx, CARVE_ERR_CONFIG, "%s", err);
-    int req_mode = carve__opt_enum(s->cfg, CARVE_OPTID_require_key);
+    int req_mode = carve__srvopt_enum(s->opt, CARVE_SRVOPT_require_key);
     bool need = req_mode == 1 || (req_mode == 0 && !loopback);
     if (need && !key_required(s))
         return carve__fail(errctx, CARVE_ERR_CONFIG,
                            "listen: %s is not a loopback address, so an API key is required: set api_key (or "
                            "CARVED_API_KEY), or require_key=never if a proxy authenticates",
-                           carve__opt_str(s->cfg, CARVE_OPTID_listen));
-    long long maxc = carve__opt_int(s->cfg, CARVE_OPTID_max_connections);
-    long long room = carve__opt_int(s->cfg, CARVE_OPTID_conn_headroom);
-    carve__guard_cfg gc = {(double)carve__opt_int(s->cfg, CARVE_OPTID_header_timeout),
-                           (double)carve__opt_int(s->cfg, CARVE_OPTID_min_upload_rate), UPLOAD_GRACE_S,
+                           carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
+    long long maxc = carve__srvopt_int(s->opt, CARVE_SRVOPT_max_connections);
+    long long room = carve__srvopt_int(s->opt, CARVE_SRVOPT_conn_headroom);
+    carve__guard_cfg gc = {(double)carve__srvopt_int(s->opt, CARVE_SRVOPT_header_timeout),
+                           (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_min_upload_rate), UPLOAD_GRACE_S,
                            room > 0 && room < maxc ? (int)(maxc - room) : 0};
     s->guard = carve__guard_create(&gc);
     if (!s->guard) return carve__fail(errctx, CARVE_ERR_NOMEM, "cannot start the connection guard");
@@ -1697,14 +1733,14 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
     s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                 MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_conn_timeout),
+                                (unsigned int)carve__srvopt_int(s->opt, CARVE_SRVOPT_conn_timeout),
                                 MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_max_connections),
+                                (unsigned int)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_connections),
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                (unsigned int)carve__opt_int(s->cfg, CARVE_OPTID_max_per_client),
+                                (unsigned int)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_per_client),
                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (!s->httpd) {
         carve__guard_destroy(s->guard);
@@ -1712,7 +1748,7 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
     }
     if (!s->httpd)
         return carve__fail(errctx, CARVE_ERR_IO, "listen: cannot listen on %s (address in use or not allowed)",
-                           carve__opt_str(s->cfg, CARVE_OPTID_listen));
+                           carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->httpd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
     return CARVE_OK;

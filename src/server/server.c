@@ -115,11 +115,11 @@ const char *carve__srv_status_kind(carve_status st) {
 /* A synthetic engine: synthetic_ms of "work" in 10 ms steps through four
  * stages, progress and a log line per stage, then a flat SVG of the image's
  * mean colour.  It measures the server, not the pipeline. */
-static carve_status synthetic_engine(carve_ctx *ctx, const carve_image *img, const carve_palette *pal, char **svg,
-                                     size_t *len) {
+static carve_status synthetic_engine(carve__srv *s, carve_ctx *ctx, const carve_image *img, const carve_palette *pal,
+                                     char **svg, size_t *len) {
     (void)pal;
     static const char *stages[4] = {"sanitize", "steer", "chroma", "vector"};
-    int64_t ms = carve__opt_int(ctx, CARVE_OPTID_synthetic_ms);
+    int64_t ms = carve__srvopt_int(s->opt, CARVE_SRVOPT_synthetic_ms);
     int64_t steps = ms / 10;
     for (int st = 0; st < 4; st++) {
         carve__log(ctx, CARVE_LOG_INFO, "synthetic %s: %dx%d", stages[st], img->w, img->h);
@@ -147,8 +147,9 @@ static carve_status synthetic_engine(carve_ctx *ctx, const carve_image *img, con
     return *svg ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
 }
 
-CARVE_UNUSED static carve_status missing_engine(carve_ctx *ctx, const carve_image *img, const carve_palette *pal, char **svg,
-                                   size_t *len) {
+CARVE_UNUSED static carve_status missing_engine(carve__srv *s, carve_ctx *ctx, const carve_image *img,
+                                                const carve_palette *pal, char **svg, size_t *len) {
+    (void)s;
     (void)img;
     (void)pal;
     *svg = NULL;
@@ -163,10 +164,36 @@ CARVE_UNUSED static carve_status missing_engine(carve_ctx *ctx, const carve_imag
 #endif
 
 #if CARVE_SRV_HAVE_PIPELINE
-#define PIPELINE_ENGINE carve_run
+static carve_status pipeline_engine(carve__srv *s, carve_ctx *ctx, const carve_image *img, const carve_palette *pal,
+                                    char **svg, size_t *len) {
+    (void)s;
+    return carve_run(ctx, img, pal, svg, len);
+}
+#define PIPELINE_ENGINE pipeline_engine
 #else
 #define PIPELINE_ENGINE missing_engine
 #endif
+
+/* Applies a job's stored options to its ctx.  Rows written before carved's
+ * settings left libcarve's schema may hold callback_url (a setting): such
+ * keys are dropped here, they were used at admission. */
+static carve_status apply_job_options(carve_ctx *ctx, const char *options) {
+    json_t *o = json_loads(options ? options : "{}", 0, NULL);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return carve_ctx_apply_json(ctx, options ? options : "{}", "job options");
+    }
+    const char *key;
+    json_t *val;
+    void *tmp;
+    json_object_foreach_safe(o, tmp, key, val) if (carve__srvopt_find(key)) json_object_del(o, key);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    carve_status st = carve_ctx_apply_json(ctx, text, "job options");
+    free(text);
+    return st;
+}
 
 /* ---- registry ---------------------------------------------------------------- */
 static size_t hash_id(const char *id) {
@@ -345,7 +372,7 @@ char *carve__srv_metrics(carve__srv *s) {
     carve__buf_printf(&b, "# HELP carved_workers Size of the worker pool.\n# TYPE carved_workers gauge\n"
                           "carved_workers %d\n", s->nworkers);
     carve__buf_printf(&b, "# HELP carved_queue_capacity Option queue_max.\n# TYPE carved_queue_capacity gauge\n"
-                          "carved_queue_capacity %lld\n", (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max));
+                          "carved_queue_capacity %lld\n", (long long)carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max));
     pthread_mutex_lock(&s->mmu);
     carve__buf_printf(&b, "# HELP carved_jobs_submitted_total Jobs accepted (202).\n"
                           "# TYPE carved_jobs_submitted_total counter\ncarved_jobs_submitted_total %lld\n",
@@ -505,7 +532,7 @@ static bool queue_remove(carve__srv *s, srv_job *j) {
 static int enqueue_shared(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
     long long queued = 0;
     int rc = s->store->count_queued(s->store, &queued, err, errlen);
-    if (rc == 0 && queued >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+    if (rc == 0 && queued >= carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max)) {
         pthread_mutex_lock(&s->mmu);
         s->rejected_full++;
         pthread_mutex_unlock(&s->mmu);
@@ -547,13 +574,13 @@ int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t err
         snprintf(err, errlen, "the server is shutting down");
         return 503;
     }
-    if (s->qlen + s->pending >= carve__opt_int(s->cfg, CARVE_OPTID_queue_max)) {
+    if (s->qlen + s->pending >= carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max)) {
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_lock(&s->mmu);
         s->rejected_full++;
         pthread_mutex_unlock(&s->mmu);
         snprintf(err, errlen, "the job queue is full (%lld jobs); retry later",
-                 (long long)carve__opt_int(s->cfg, CARVE_OPTID_queue_max));
+                 (long long)carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max));
         return 429;
     }
     s->pending++;
@@ -608,7 +635,7 @@ static int job_progress(void *user, double f, const char *stage) {
     pthread_mutex_unlock(&j->mu);
     /* the timeout is also enforced by the sweeper (engines that report
      * rarely); here it costs nothing */
-    double limit = carve__opt_float(s->cfg, CARVE_OPTID_job_timeout);
+    double limit = carve__srvopt_float(s->opt, CARVE_SRVOPT_job_timeout);
     if (now - j->started > limit) {
         pthread_mutex_lock(&s->mu);
         j->timed_out = true;
@@ -700,7 +727,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
         goto out;
     }
     carve_ctx_set_option(ctx, "keep_intermediates", "true");
-    if ((st = carve_ctx_apply_json(ctx, row.options ? row.options : "{}", "job options"))) {
+    if ((st = apply_job_options(ctx, row.options))) {
         *errmsg = strdup(carve_ctx_errmsg(ctx));
         goto out;
     }
@@ -734,7 +761,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
     }
 #endif
     double t0 = carve__now();
-    st = s->engine(ctx, img, pal, &svg, &svg_len);
+    st = s->engine(s, ctx, img, pal, &svg, &svg_len);
     double dt = carve__now() - t0;
     if (st) {
         *errmsg = strdup(carve_ctx_errmsg(ctx)[0] ? carve_ctx_errmsg(ctx) : carve_strerror(st));
@@ -785,7 +812,7 @@ out:
                 free(*errmsg);
                 char m[160];
                 snprintf(m, sizeof m, "the job ran longer than job_timeout (%g s)",
-                         carve__opt_float(s->cfg, CARVE_OPTID_job_timeout));
+                         carve__srvopt_float(s->opt, CARVE_SRVOPT_job_timeout));
                 *errmsg = strdup(m);
             } else if (requeue && !cancel) {
                 st = CARVE_ERR_CANCELLED;
@@ -1143,7 +1170,7 @@ static void heartbeats(carve__srv *s) {
 static void expire_leases(carve__srv *s) {
     char err[512];
     int rq = 0, fl = 0;
-    int r = s->store->expire(s->store, (int)carve__opt_int(s->cfg, CARVE_OPTID_max_attempts), &rq, &fl, err,
+    int r = s->store->expire(s->store, (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_attempts), &rq, &fl, err,
                              sizeof err);
     if (r) return;
     if (rq || fl) {
@@ -1172,7 +1199,7 @@ static void *sweeper_main(void *arg) {
             continue;
         }
         /* timeouts */
-        double now = carve__now(), limit = carve__opt_float(s->cfg, CARVE_OPTID_job_timeout);
+        double now = carve__now(), limit = carve__srvopt_float(s->opt, CARVE_SRVOPT_job_timeout);
         for (size_t h = 0; h < s->table_size; h++)
             for (srv_job *j = s->table[h]; j; j = j->hnext)
                 if (j->state == CARVE__JOB_RUNNING && j->ctx && now - j->started > limit && !j->timed_out) {
@@ -1180,9 +1207,9 @@ static void *sweeper_main(void *arg) {
                     carve_ctx_cancel(j->ctx);
                 }
         if (now >= next_sweep) {
-            next_sweep = now + carve__opt_float(s->cfg, CARVE_OPTID_sweep_interval);
+            next_sweep = now + carve__srvopt_float(s->opt, CARVE_SRVOPT_sweep_interval);
             pthread_mutex_unlock(&s->mu);
-            double before = carve__srv_wall() - carve__opt_float(s->cfg, CARVE_OPTID_retention);
+            double before = carve__srv_wall() - carve__srvopt_float(s->opt, CARVE_SRVOPT_retention);
             long long n = 0;
             for (int st = CARVE__JOB_DONE; st < CARVE__JOB_NSTATES; st++) {
                 for (int round = 0; round < 64; round++) {
@@ -1222,15 +1249,17 @@ static void *sweeper_main(void *arg) {
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */
-carve_status carve__srv_create(carve_ctx *cfg, carve__srv **out) {
+carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve__srv **out) {
     *out = NULL;
     carve__srv *s = calloc(1, sizeof *s);
     if (!s) return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
     s->cfg = carve_ctx_clone(cfg);
+    s->opt = carve__srvopts_clone(opt);
     s->table_size = 4096;
     s->table = calloc(s->table_size, sizeof *s->table);
-    if (!s->cfg || !s->table) {
+    if (!s->cfg || !s->opt || !s->table) {
         carve_ctx_destroy(s->cfg);
+        carve__srvopts_destroy(s->opt);
         free(s->table);
         free(s);
         return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
@@ -1240,9 +1269,9 @@ carve_status carve__srv_create(carve_ctx *cfg, carve__srv **out) {
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->sweep_cv, NULL);
     pthread_cond_init(&s->hook_cv, NULL);
-    s->log_level = carve__opt_enum(s->cfg, CARVE_OPTID_log_level);
+    s->log_level = carve__srvopt_enum(s->opt, CARVE_SRVOPT_log_level);
     s->avg_job_s = 5;
-    s->engine = carve__opt_enum(s->cfg, CARVE_OPTID_engine) == 1 ? synthetic_engine : PIPELINE_ENGINE;
+    s->engine = carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == 1 ? synthetic_engine : PIPELINE_ENGINE;
     *out = s;
     return CARVE_OK;
 }
@@ -1260,7 +1289,7 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
         for (int i = 0; i < n; i++) {
             carve__job_row row;
             if (s->store->get_job(s->store, ids[i], &row, err, sizeof err)) continue;
-            if (row.attempts >= carve__opt_int(s->cfg, CARVE_OPTID_max_attempts)) {
+            if (row.attempts >= carve__srvopt_int(s->opt, CARVE_SRVOPT_max_attempts)) {
                 char m[128];
                 snprintf(m, sizeof m, "the job was interrupted %d times (carved stopped while running it)",
                          row.attempts);
@@ -1320,21 +1349,21 @@ fail:
 /* SQLite under data_dir, or PostgreSQL when option store is a URI. */
 static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
     char err[1024];
-    const char *uri = carve__opt_str(s->cfg, CARVE_OPTID_store);
+    const char *uri = carve__srvopt_str(s->opt, CARVE_SRVOPT_store);
     if (!uri || !*uri) {
-        s->store = carve__store_sqlite_open(carve__opt_str(s->cfg, CARVE_OPTID_data_dir), err, sizeof err);
+        s->store = carve__store_sqlite_open(carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir), err, sizeof err);
         return s->store ? CARVE_OK : carve__fail(errctx, CARVE_ERR_IO, "%s", err);
     }
     if (strncmp(uri, "postgresql://", 13) && strncmp(uri, "postgres://", 11))
         return carve__fail(errctx, CARVE_ERR_CONFIG,
                            "store: not a postgresql:// URI (leave it empty for SQLite under data_dir)");
 #if CARVE_SRV_HAVE_PG
-    int nc = (int)carve__opt_int(s->cfg, CARVE_OPTID_store_connections);
-    if (nc <= 0) nc = (int)carve__opt_int(s->cfg, CARVE_OPTID_workers) + 4;
+    int nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_store_connections);
+    if (nc <= 0) nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_workers) + 4;
     s->store = carve__store_pg_open(uri, nc, err, sizeof err);
     if (!s->store) return carve__fail(errctx, CARVE_ERR_IO, "store: %s", err);
     s->shared = true;
-    s->lease_s = carve__opt_float(s->cfg, CARVE_OPTID_lease_seconds);
+    s->lease_s = carve__srvopt_float(s->opt, CARVE_SRVOPT_lease_seconds);
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(s->node, sizeof s->node, "%s:%d", host, (int)getpid());
@@ -1352,7 +1381,7 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
     carve_status st = open_store(s, errctx);
     if (st) return st;
     if (!s->shared && (st = recover(s, errctx))) return st;
-    s->nworkers = (int)carve__opt_int(s->cfg, CARVE_OPTID_workers);
+    s->nworkers = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_workers);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (!s->workers) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
     s->started = true;
@@ -1376,7 +1405,7 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
              s->port, s->nworkers, s->engine == synthetic_engine ? "synthetic" : "pipeline",
              CARVE_SRV_HAVE_PIPELINE ? "true" : "false", s->shared ? "postgresql" : "sqlite", s->node);
     carve__srv_log(s, CARVE_LOG_INFO, NULL, extra, "carved %s listening on %s", carve_version(),
-                   carve__opt_str(s->cfg, CARVE_OPTID_listen));
+                   carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
     return CARVE_OK;
 }
 
@@ -1420,6 +1449,7 @@ void carve__srv_destroy(carve__srv *s) {
     free(s->workers);
     if (s->store) s->store->close(s->store);
     carve_ctx_destroy(s->cfg);
+    carve__srvopts_destroy(s->opt);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->mmu);
     pthread_cond_destroy(&s->qcv);

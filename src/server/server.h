@@ -8,19 +8,20 @@
 #define CARVE_SRV_SERVER_H
 
 #include "core.h"
+#include "settings.h"
 
 typedef struct carve__srv carve__srv;
 
 /** The function that turns a decoded photo into an SVG (carve_run's
- *  signature).  It must call the ctx's progress callback often (cancellation
- *  and timeouts work through it). */
-typedef carve_status (*carve__srv_engine_fn)(carve_ctx *ctx, const carve_image *img, const carve_palette *pal,
-                                             char **svg, size_t *len);
+ *  signature after the server).  It must call the ctx's progress callback
+ *  often (cancellation and timeouts work through it). */
+typedef carve_status (*carve__srv_engine_fn)(carve__srv *s, carve_ctx *ctx, const carve_image *img,
+                                             const carve_palette *pal, char **svg, size_t *len);
 
-/** A server configured from cfg (every option: the server group configures
- *  carved, the others are the defaults of each job).  cfg is copied.  On
- *  error the message is in cfg. */
-carve_status carve__srv_create(carve_ctx *cfg, carve__srv **out);
+/** A server with the settings opt (settings.h: listen, data_dir, ...) whose
+ *  jobs start from cfg's options (libcarve's).  Both are copied.  On error
+ *  the message is in cfg. */
+carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve__srv **out);
 /** Opens the store, recovers interrupted jobs, starts workers, sweeper and
  *  HTTP.  On error the message is in errctx. */
 carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx);

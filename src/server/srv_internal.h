@@ -51,7 +51,8 @@ typedef struct srv_hist {
 } srv_hist;
 
 struct carve__srv {
-    carve_ctx *cfg;   /* every option; job ctxs are clones */
+    carve_ctx *cfg;   /* libcarve's options: the defaults of every job; job ctxs are clones */
+    carve__srvopts *opt; /* carved's settings (settings.h) */
     carve__store *store;
     struct MHD_Daemon *httpd;
     struct carve__guard *guard; /* connection deadlines (guard.c) */

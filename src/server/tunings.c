@@ -350,7 +350,7 @@ carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
     const char *pd = carve__opt_str(s->cfg, CARVE_OPTID_presets_dir);
     if (!pd || !*pd) {
         char dir[4200];
-        snprintf(dir, sizeof dir, "%s/presets", carve__opt_str(s->cfg, CARVE_OPTID_data_dir));
+        snprintf(dir, sizeof dir, "%s/presets", carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir));
         mkdir(dir, 0700);
         carve_ctx_set_option(s->cfg, "presets_dir", dir);
     }

@@ -31,7 +31,7 @@ static enum MHD_Result reply(carve__srv *s, struct MHD_Connection *c, int code, 
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", ctype);
-    const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+    const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
     if (cors && *cors) MHD_add_response_header(r, "Access-Control-Allow-Origin", cors);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -189,7 +189,6 @@ static int check_image(carve__srv *s, const mpart *p, bool svg_ok, char *msg, si
 static bool option_refused(const carve_option_info *o) {
     static const char *const keys[] = {"threads", "max_pixels", "models_dir", "ort_library", "erase_mask",
                                        "nn_threads", "keep_intermediates", "presets_dir", "palette", "lock"};
-    if (!strcmp(o->group, "server")) return true;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(o->key, keys[i])) return true;
     return false;
@@ -276,7 +275,7 @@ static int validate_upload(carve__srv *s, upload *u, char *msg, size_t n) {
     json_t *val;
     json_object_foreach(u->opts, key, val) {
         const carve_option_info *o = carve_option_find(key);
-        if (o && option_refused(o)) {
+        if (carve__srvopt_find(key) || (o && option_refused(o))) {
             snprintf(msg, n, "option '%s' cannot be set for a tuning", key);
             return 400;
         }
@@ -559,7 +558,7 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     }
     e->s = s;
     e->t = t;
-    e->t_end = carve__now() + (double)carve__opt_int(s->cfg, CARVE_OPTID_sse_max_seconds);
+    e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK, tsse_read, e, tsse_free);
     if (!r) {
         tsse_free(e);
@@ -568,7 +567,7 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    const char *cors = carve__opt_str(s->cfg, CARVE_OPTID_cors_origin);
+    const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
     if (cors && *cors) MHD_add_response_header(r, "Access-Control-Allow-Origin", cors);
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);

@@ -202,8 +202,8 @@ static curl_socket_t open_checked(void *user, curlsocktype purpose, struct curl_
 /* POSTs body; 0 on a 2xx answer, else -1 with err. */
 static int post(carve__srv *s, const char *url, const char *id, int attempt, const char *state, const char *body,
                 size_t len, char *err, size_t errlen) {
-    const char *secret = carve__opt_str(s->cfg, CARVE_OPTID_webhook_secret);
-    const char *allow = carve__opt_str(s->cfg, CARVE_OPTID_webhook_allow);
+    const char *secret = carve__srvopt_str(s->opt, CARVE_SRVOPT_webhook_secret);
+    const char *allow = carve__srvopt_str(s->opt, CARVE_SRVOPT_webhook_allow);
     char sig[65], h1[100], h2[100], h3[120];
     carve__hook_sign(secret ? secret : "", body, len, sig);
     snprintf(h1, sizeof h1, "X-Carve-Signature: sha256=%s", sig);
@@ -222,7 +222,7 @@ static int post(carve__srv *s, const char *url, const char *id, int attempt, con
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    long timeout_ms = (long)(carve__opt_float(s->cfg, CARVE_OPTID_webhook_timeout) * 1000);
+    long timeout_ms = (long)(carve__srvopt_float(s->opt, CARVE_SRVOPT_webhook_timeout) * 1000);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
@@ -279,9 +279,9 @@ static void deliver(carve__srv *s, const char *id) {
                             sizeof perr) == 0;
     if (b.oom) snprintf(perr, sizeof perr, "out of memory");
     double now = carve__srv_wall();
-    int max = (int)carve__opt_int(s->cfg, CARVE_OPTID_webhook_max_attempts);
-    double wait = carve__opt_float(s->cfg, CARVE_OPTID_webhook_backoff) * pow(2.0, attempt - 1);
-    wait = fmin(wait, carve__opt_float(s->cfg, CARVE_OPTID_webhook_backoff_max));
+    int max = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_webhook_max_attempts);
+    double wait = carve__srvopt_float(s->opt, CARVE_SRVOPT_webhook_backoff) * pow(2.0, attempt - 1);
+    wait = fmin(wait, carve__srvopt_float(s->opt, CARVE_SRVOPT_webhook_backoff_max));
     int state = ok ? CARVE__HOOK_DELIVERED : attempt >= max ? CARVE__HOOK_FAILED : CARVE__HOOK_PENDING;
     s->store->webhook_done(s->store, id, state, attempt, ok || state == CARVE__HOOK_FAILED ? now : now + wait,
                            ok ? NULL : perr, err, sizeof err);
@@ -296,7 +296,7 @@ static void deliver(carve__srv *s, const char *id) {
 
 static void *hook_main(void *arg) {
     carve__srv *s = arg;
-    double lease = carve__opt_float(s->cfg, CARVE_OPTID_webhook_timeout) + HOOK_LEASE_EXTRA_S;
+    double lease = carve__srvopt_float(s->opt, CARVE_SRVOPT_webhook_timeout) + HOOK_LEASE_EXTRA_S;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         bool woken = s->hook_wake;

@@ -375,14 +375,36 @@ def test_auth_and_cors():
 
 def test_config_file_and_env():
     with tempfile.TemporaryDirectory() as d:
-        open(d + '/carved.conf', 'w').write('# carved config\nqueue_max = 7\nworkers = 3\nengine = synthetic\n')
+        # one file holds carved's settings and libcarve's options (the jobs' defaults)
+        open(d + '/carved.conf', 'w').write('# carved config\nqueue_max = 7\nworkers = 3\nengine = synthetic\n'
+                                            'colors = 5\n')
         s = Carved('--config', d + '/carved.conf', '--workers', '5', env={'CARVED_QUEUE_MAX': '9'})
         try:
             st, _, r = s.jreq('GET', '/readyz')
             check(st == 200 and r['queue_max'] == 9 and r['workers'] == 5 and r['engine'] == 'synthetic',
                   'precedence file < env < flags: %r' % (r,))
+            st, _, o = s.jreq('GET', '/v1/options')
+            defaults = {e['key']: e['default'] for e in o['options']}
+            check(defaults.get('colors') == '5', 'a library option in the config file is the jobs default')
         finally:
             s.close()
+        open(d + '/c.json', 'w').write('{"workers": 2, "engine": "synthetic", "colors": 6, "listen": "127.0.0.1:0"}')
+        s = Carved('--config', d + '/c.json')
+        try:
+            st, _, r = s.jreq('GET', '/readyz')
+            st2, _, o = s.jreq('GET', '/v1/options')
+            defaults = {e['key']: e['default'] for e in o['options']}
+            check(r['workers'] == 2 and defaults.get('colors') == '6', 'JSON config with settings and options')
+        finally:
+            s.close()
+        open(d + '/bad.conf', 'w').write('workers = 2\ncolors = 5\nwrokers = 3\n')
+        p = subprocess.run([CARVED, '--config', d + '/bad.conf'], capture_output=True, timeout=30)
+        check(p.returncode == 2 and b'bad.conf:3' in p.stderr and b"unknown option 'wrokers'" in p.stderr,
+              'unknown config key named with file:line: %r' % p.stderr[-300:])
+        open(d + '/bad.json', 'w').write('{"workers": [2]}')
+        p = subprocess.run([CARVED, '--config', d + '/bad.json'], capture_output=True, timeout=30)
+        check(p.returncode == 2 and b'bad.json' in p.stderr and b'workers' in p.stderr,
+              'a setting of the wrong JSON type named: %r' % p.stderr[-300:])
 
 
 def test_path_traversal():

@@ -156,12 +156,13 @@ static void test_lifecycle(void) {
     char dir[300];
     snprintf(dir, sizeof dir, "%s/data", tmpdir);
     carve_ctx *cfg = carve_ctx_create();
-    CHECK_ST(carve_ctx_set_option(cfg, "listen", "127.0.0.1:0"), CARVE_OK);
-    CHECK_ST(carve_ctx_set_option(cfg, "data_dir", dir), CARVE_OK);
-    CHECK_ST(carve_ctx_set_option(cfg, "engine", "synthetic"), CARVE_OK);
+    carve__srvopts *opt = carve__srvopts_create();
+    CHECK_ST(carve__srvopts_set(opt, cfg, "listen", "127.0.0.1:0"), CARVE_OK);
+    CHECK_ST(carve__srvopts_set(opt, cfg, "data_dir", dir), CARVE_OK);
+    CHECK_ST(carve__srvopts_set(opt, cfg, "engine", "synthetic"), CARVE_OK);
     for (int round = 0; round < 2; round++) {
         carve__srv *s = NULL;
-        CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+        CHECK_ST(carve__srv_create(cfg, opt, &s), CARVE_OK);
         CHECK_ST(carve__srv_start(s, cfg), CARVE_OK);
         CHECK(carve__srv_port(s) > 0);
         carve__srv_stop(s);
@@ -169,36 +170,51 @@ static void test_lifecycle(void) {
         carve__srv_destroy(s);
     }
     /* a key is required: refused with a message naming api_key */
-    CHECK_ST(carve_ctx_set_option(cfg, "require_key", "always"), CARVE_OK);
+    CHECK_ST(carve__srvopts_set(opt, cfg, "require_key", "always"), CARVE_OK);
     carve__srv *s = NULL;
-    CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+    CHECK_ST(carve__srv_create(cfg, opt, &s), CARVE_OK);
     CHECK_ST(carve__srv_start(s, cfg), CARVE_ERR_CONFIG);
     CHECK(strstr(carve_ctx_errmsg(cfg), "api_key") != NULL);
     carve__srv_destroy(s);
     /* bad listen address */
-    CHECK_ST(carve_ctx_set_option(cfg, "require_key", "auto"), CARVE_OK);
-    CHECK_ST(carve_ctx_set_option(cfg, "listen", "127.0.0.1"), CARVE_OK);
-    CHECK_ST(carve__srv_create(cfg, &s), CARVE_OK);
+    CHECK_ST(carve__srvopts_set(opt, cfg, "require_key", "auto"), CARVE_OK);
+    CHECK_ST(carve__srvopts_set(opt, cfg, "listen", "127.0.0.1"), CARVE_OK);
+    CHECK_ST(carve__srv_create(cfg, opt, &s), CARVE_OK);
     CHECK_ST(carve__srv_start(s, cfg), CARVE_ERR_CONFIG);
     CHECK(strstr(carve_ctx_errmsg(cfg), "listen") != NULL);
     carve__srv_destroy(s);
+    carve__srvopts_destroy(opt);
     carve_ctx_destroy(cfg);
     rm_rf(tmpdir);
 }
 
 static void test_schema(void) {
-    /* every server option documented, with a default that parses */
-    int n = 0;
+    /* every setting of carved documented, with a default that parses; none
+     * of them is a libcarve option; ranges and choices enforced */
     carve_ctx *ctx = carve_ctx_create();
-    for (int i = 0; i < carve_option_count(); i++) {
-        const carve_option_info *o = carve_option_at(i);
-        if (strcmp(o->group, "server")) continue;
-        n++;
+    carve__srvopts *opt = carve__srvopts_create();
+    CHECK(opt != NULL);
+    int n = carve__srvopt_count();
+    for (int i = 0; i < n; i++) {
+        const carve_option_info *o = carve__srvopt_at(i);
         CHECKF(o->help && strlen(o->help) > 10, "%s has help", o->key);
-        CHECKF(carve_ctx_set_option(ctx, o->key, o->def) == CARVE_OK, "%s default '%s' parses", o->key, o->def);
+        CHECKF(!strcmp(o->group, "server"), "%s in group server", o->key);
+        CHECKF(carve__srvopts_set(opt, ctx, o->key, o->def) == CARVE_OK, "%s default '%s' parses", o->key, o->def);
+        CHECKF(carve_option_find(o->key) == NULL, "%s is not a libcarve option", o->key);
     }
-    CHECKF(n >= 15, "%d server options", n);
-    CHECK(carve_option_find("data-dir") != NULL && carve_option_find("listen") != NULL);
+    CHECKF(n >= 15, "%d settings", n);
+    for (int i = 0; i < carve_option_count(); i++)
+        CHECKF(strcmp(carve_option_at(i)->group, "server"), "libcarve option %s is not a server one", carve_option_at(i)->key);
+    CHECK(carve__srvopt_find("data-dir") != NULL && carve__srvopt_find("listen") != NULL);
+    CHECK_ST(carve__srvopts_set(opt, ctx, "workers", "0"), CARVE_ERR_OUT_OF_RANGE);
+    CHECK(strstr(carve_ctx_errmsg(ctx), "workers") && strstr(carve_ctx_errmsg(ctx), "1..256"));
+    CHECK_ST(carve__srvopts_set(opt, ctx, "engine", "fast"), CARVE_ERR_INVALID_ARG);
+    CHECK_ST(carve__srvopts_set(opt, ctx, "corner_threshold", "45"), CARVE_ERR_UNKNOWN_OPTION);
+    CHECK_ST(carve__srvopts_set(opt, ctx, "queue_max", "7"), CARVE_OK);
+    carve__srvopts *copy = carve__srvopts_clone(opt);
+    CHECK(copy && carve__srvopt_int(copy, CARVE_SRVOPT_queue_max) == 7 && carve__srvopt_int(opt, CARVE_SRVOPT_workers) == 2);
+    carve__srvopts_destroy(copy);
+    carve__srvopts_destroy(opt);
     carve_ctx_destroy(ctx);
 }
 
