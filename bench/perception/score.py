@@ -54,6 +54,12 @@ def render(svg, png, w, h):
     return np.asarray(im)
 
 
+def floor3(x):
+    """IoU printed with 3 decimals, rounded down: 0.8499 is a miss of the
+    0.85 target and must not print as 0.850 (the counts use the exact value)."""
+    return np.floor(x * 1000.0) / 1000.0
+
+
 def union_box(boxes):
     x0 = min(b[0] for b in boxes); y0 = min(b[1] for b in boxes)
     x1 = max(b[0] + b[2] for b in boxes); y1 = max(b[1] + b[3] for b in boxes)
@@ -209,7 +215,7 @@ def main():
             ok, why = legible(rgba, p["box"])
             left += ok
             plate_notes.append(("READS " if ok else "gone ") + why)
-        rows.append(dict(photo=stem, kind=e["kind"], rc=0, iou=round(box_iou, 3), outside=round(outside, 4),
+        rows.append(dict(photo=stem, kind=e["kind"], rc=0, iou=box_iou, outside=outside,
                          kept_box=kb, plates=len(e["plates"]), plates_left=left, plate_notes=plate_notes,
                          sec=round(sec, 2), mpx=round(w * h / 1e6, 3), rss_mb=round(rss, 1)))
 
@@ -217,7 +223,7 @@ def main():
         f.write("photo\tkind\tiou\toutside\tplates_left\tplates\tsec\tmpx\trss_mb\n")
         for r in rows:
             if r["rc"] == 0:
-                f.write("%s\t%s\t%.3f\t%.4f\t%d\t%d\t%.2f\t%.3f\t%.1f\n" % (r["photo"], r["kind"], r["iou"], r["outside"],
+                f.write("%s\t%s\t%.4f\t%.4f\t%d\t%d\t%.2f\t%.3f\t%.1f\n" % (r["photo"], r["kind"], r["iou"], r["outside"],
                         r["plates_left"], r["plates"], r["sec"], r["mpx"], r["rss_mb"]))
     ok = [r for r in rows if r["rc"] == 0]
     print("\n### %s: carve run %s\n" % (a.name, " ".join(opts) or "(default options)"))
@@ -227,7 +233,7 @@ def main():
         if r["rc"]:
             print("| %s | %s | failed (exit %d) | | | | | |" % (r["photo"], r["kind"], r["rc"]))
             continue
-        print("| %s | %s | %.3f | %.1f %% | %d / %d | %.2f | %.2f | %.0f |" % (r["photo"], r["kind"], r["iou"],
+        print("| %s | %s | %.3f | %.1f %% | %d / %d | %.2f | %.2f | %.0f |" % (r["photo"], r["kind"], floor3(r["iou"]),
               100 * r["outside"], r["plates_left"], r["plates"], r["sec"], r["mpx"], r["rss_mb"]))
     if ok:
         ious = [r["iou"] for r in ok]
@@ -236,7 +242,7 @@ def main():
         spm = [r["sec"] / max(r["mpx"], 1e-6) for r in ok]
         print("\n%s summary: %d photos; IoU median %.3f, >= 0.85 on %d/%d (%.0f %%); outside median %.1f %%, "
               "90th percentile %.1f %%; legible plates left %d of %d; %.2f s/Mpx median; peak RSS max %.0f MB"
-              % (a.name, len(ok), statistics.median(ious), sum(i >= 0.85 for i in ious), len(ious),
+              % (a.name, len(ok), floor3(statistics.median(ious)), sum(i >= 0.85 for i in ious), len(ious),
                  100.0 * sum(i >= 0.85 for i in ious) / len(ious), 100 * statistics.median(outs), 100 * worst,
                  sum(r["plates_left"] for r in ok), sum(r["plates"] for r in ok), statistics.median(spm),
                  max(r["rss_mb"] for r in ok)))

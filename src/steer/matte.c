@@ -525,6 +525,8 @@ static carve_status graph_cut(carve_ctx *ctx, matte_level *m, const gmm *fg, con
  * costs against foreground for occluders' boxes and for shadow-like pixels
  * in the bottom band of the box. */
 #define SEED_GROW 0.06         /* sure background beyond the box grown by this share of its size + 3 px */
+#define SEED_OUT_COST 5.0      /* nats against foreground just outside the box (the detector's box is tight) ... */
+#define SEED_OUT_SLOPE 5.0     /* ... plus this much more at the sure-background line (linear in between) */
 #define SEED_GROW_BOTTOM 0.015 /* ... but only this much below it: the ground under the wheels */
 #define SEED_CROP 0.25         /* the crop: the box grown by this share (background context for the models) */
 #define SEED_INIT_SHRINK 0.15  /* first foreground model: the box shrunk by this share per side */
@@ -580,7 +582,19 @@ static void seed_hard(matte_level *m, const crop_seed *cs, int W, int H) {
         }
 }
 
-/* Costs against foreground: occluders' boxes, shadow-like pixels. */
+/* Being foreground outside the box: a detector's box is tight, so what
+ * shows in the margin between it and the sure-background line is most
+ * likely background (a kerb, a window sill, a shelf); the margin is only
+ * there for a box that cuts the vehicle a little, where the colour models
+ * then have to be clearly for the vehicle. */
+static double outside_cost(const carve__box *b, double x, double y) {
+    double ox = x < b->x ? b->x - x : x >= b->x + b->w ? x - (b->x + b->w) : 0;
+    double oy = y < b->y ? b->y - y : y >= b->y + b->h ? y - (b->y + b->h) : 0;
+    double d = fmax(ox / b->w, oy / b->h) / SEED_GROW; /* 1 at the sure-background line (sides, top) */
+    return SEED_OUT_COST + SEED_OUT_SLOPE * fmin(d, 1.0);
+}
+
+/* Costs against foreground: outside the box, occluders' boxes, shadow-like pixels. */
 static bool seed_costs(matte_level *m, const crop_seed *cs, int W, int H) {
     if (cs->point) return true;
     const carve__box *b = &cs->box;
@@ -591,6 +605,7 @@ static bool seed_costs(matte_level *m, const crop_seed *cs, int W, int H) {
             size_t i = (size_t)y * m->w + x;
             double ix = (x + 0.5) * W / m->w, iy = (y + 0.5) * H / m->h;
             m->outside[i] = !in_box(b, ix, iy);
+            if (m->outside[i]) m->prior_fg[i] += (float)outside_cost(b, ix, iy);
             for (int k = 0; k < cs->nocc; k++) m->outside[i] |= in_core(&cs->occ[k], ix, iy);
             for (int k = 0; k < cs->nocc; k++)
                 if (in_box(&cs->occ[k], ix, iy)) m->prior_fg[i] += (float)PERSON_COST;
@@ -638,8 +653,11 @@ static void refit(matte_level *m, gmm *fg, gmm *bg, uint8_t *tmp, int *idx, uint
 
 /* The trimap of the coarse level: without a box, the border band is sure
  * background and the first foreground model comes from a central box; with
- * a box, outside the grown box is sure background and the first foreground
- * model is the box shrunk.  init: 0 first background, 1 first foreground,
+ * a box, outside the grown box is sure background, the first background
+ * model comes from everything outside the box (as in GrabCut: the margin
+ * holds the kerb or the sill next to the vehicle, which the background
+ * model must know from the start) and the first foreground model from the
+ * box shrunk.  init: 0 first background, 1 first foreground,
  * 2 neither. */
 static void coarse_trimap(matte_level *c, const crop_seed *cs, int W, int H, uint8_t *init, bool *can_band) {
     int w = c->w, h = c->h;
@@ -656,7 +674,7 @@ static void coarse_trimap(matte_level *c, const crop_seed *cs, int W, int H, uin
             for (int x = 0; x < w; x++) {
                 size_t i = (size_t)y * w + x;
                 double ix = (x + 0.5) * W / w, iy = (y + 0.5) * H / h;
-                init[i] = c->hard[i] == T_BG ? 0 : in_box(&in, ix, iy) ? 1 : 2;
+                init[i] = c->hard[i] == T_BG || !in_box(b, ix, iy) ? 0 : in_box(&in, ix, iy) ? 1 : 2;
             }
         return;
     }

@@ -184,7 +184,8 @@ static void test_matte_seeded_composite(void) {
         carve_ctx_destroy(ctx);
         return;
     }
-    double worst = 1;
+    double worst = 1, sum = 0;
+    int nsum = 0;
     for (size_t k = 0; k < sizeof CONFIGS / sizeof CONFIGS[0]; k++) {
         const comp_cfg *c = &CONFIGS[k];
         carve_image *bg = load(ctx, c->bg);
@@ -201,6 +202,8 @@ static void test_matte_seeded_composite(void) {
             if (alpha) {
                 double v = iou(alpha, truth, (size_t)img->w * img->h);
                 if (v < worst) worst = v;
+                sum += v;
+                nsum++;
                 fprintf(stderr, "  seeded composite %zu (%s): IoU %.4f (%.0f ms)\n", k, c->bg, v, (t1 - t0) * 1e3);
                 char nm[64];
                 snprintf(nm, sizeof nm, "seeded%zu", k);
@@ -215,7 +218,11 @@ static void test_matte_seeded_composite(void) {
         carve_image_destroy(img);
         carve_image_destroy(bg);
     }
-    fprintf(stderr, "  seeded: worst IoU %.4f\n", worst);
+    fprintf(stderr, "  seeded: worst IoU %.4f, mean %.4f\n", worst, nsum ? sum / nsum : 0);
+    /* mean 0.880 today; 0.851 before the margin between the box and the
+     * sure-background line cost foreground and fed the first background
+     * model (#6, #7: parts of the white pickup touching the truck were kept) */
+    CHECKF(nsum == 0 || sum / nsum >= 0.87, "seeded mean IoU %.4f < 0.87", nsum ? sum / nsum : 0);
     carve_image_destroy(fg);
     carve_ctx_destroy(ctx);
 }
