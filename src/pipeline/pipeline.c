@@ -16,7 +16,7 @@
 #include "pipeline/subject.h"
 #include "sanitize/sanitize.h"
 #include "steer/steer.h"
-#include "vector/vector.h"
+#include "vector/stroke.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -81,6 +81,7 @@ typedef struct run_state {
     carve_palette *cand_pal;
     char *cand_svg;
     size_t cand_svg_len;
+    vec_stroke_stats strokes; /* the trace's stroke layers (outline: from edges) */
     /* report */
     json_t *phases; /* array */
 } run_state;
@@ -1266,7 +1267,7 @@ static const step steer_steps[] = {
 };
 
 /* ============================================================================
- * Phase 3 — chroma: palette, optional upscale, quantize, outline.
+ * Phase 3 — chroma: palette, optional upscale, quantize.
  * ========================================================================== */
 
 static carve_status parse_lock(carve_ctx *ctx, const char *text, carve_palette **out) {
@@ -1504,57 +1505,6 @@ static bool quantize_validate(carve_ctx *ctx, run_state *s, char *why, size_t n,
     return true;
 }
 
-static bool outline_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
-    (void)ctx;
-    if (!s->edges) {
-        snprintf(why, n, carve__opt_bool(ctx, CARVE_OPTID_outline) ? "no edge map (the edges step was skipped)"
-                                                                   : "option outline is off");
-        return false;
-    }
-    return true;
-}
-
-static carve_status outline_run(carve_ctx *ctx, run_state *s, json_t *d) {
-    /* draw the edges (inside the vehicle) in the darkest palette colour */
-    int pc = carve_palette_count(s->pal), best = 0;
-    double bestL = 1e9;
-    for (int i = 0; i < pc; i++) {
-        double lab[3];
-        carve_rgb_to_lab(carve_palette_color(s->pal, i), lab);
-        if (lab[0] < bestL) bestL = lab[0], best = i;
-    }
-    uint32_t c = carve_palette_color(s->pal, best);
-    char hex[8];
-    carve__hex(c, hex);
-    json_object_set_new(d, "color", json_string(hex));
-    s->cand_img = carve_image_copy(s->quant);
-    if (!s->cand_img) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    int64_t drawn = 0;
-    for (int y = 0; y < s->h; y++) {
-        for (int x = 0; x < s->w; x++) {
-            size_t i = (size_t)y * s->w + x;
-            if (!s->edges[i]) continue;
-            uint8_t *p = s->cand_img->px + 4 * i;
-            if (p[3] < 128) continue;
-            p[0] = (uint8_t)(c >> 16);
-            p[1] = (uint8_t)(c >> 8);
-            p[2] = (uint8_t)c;
-            drawn++;
-        }
-    }
-    json_object_set_new(d, "pixels", json_integer(drawn));
-    return CARVE_OK;
-}
-
-static const backend be_outline = {"edge-map", outline_run};
-
-static int outline_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_outline;
-    return 1;
-}
-
 static carve_status quant_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)ctx;
     (void)d;
@@ -1582,7 +1532,6 @@ static const step chroma_steps[] = {
     {"palette", 0.35, false, NULL, NULL, palette_plan, palette_validate, palette_commit, -1},
     {"upscale", 0.1, false, NULL, upscale_applies, upscale_plan, upscale_validate, upscale_commit, -1},
     {"quantize", 0.5, false, NULL, NULL, quantize_plan, quantize_validate, quant_commit, -1},
-    {"outline", 0.05, true, NULL, outline_applies, outline_plan, image_validate, quant_commit, -1},
 };
 
 /* ============================================================================
@@ -1594,8 +1543,10 @@ static carve_status trace_mode(carve_ctx *ctx, run_state *s, const char *mode) {
     carve_ctx_get_option(ctx, "mode", old, sizeof old);
     bool swap = mode && strcmp(old, mode);
     if (swap) carve_ctx_set_option(ctx, "mode", mode);
-    /* the document shows the input's size (the viewBox is in work pixels) */
-    carve_status st = carve__vec_trace_doc(ctx, s->quant, s->ow, s->oh, &s->cand_svg, &s->cand_svg_len);
+    /* the document shows the input's size (the viewBox is in work pixels);
+     * the edge map (option outline) becomes stroked paths on top */
+    carve_status st = carve__vec_trace_doc_ex(ctx, s->quant, s->ow, s->oh, s->edges, &s->strokes, &s->cand_svg,
+                                              &s->cand_svg_len);
     if (swap) {
         char msg[sizeof ctx->errmsg];
         memcpy(msg, ctx->errmsg, sizeof msg);
@@ -1643,6 +1594,20 @@ static bool trace_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, js
     return true;
 }
 
+/* the stroke layers in the trace step's report */
+static void stroke_report(const run_state *s, json_t *d) {
+    const vec_stroke_stats *k = &s->strokes;
+    char hex[8];
+    carve__hex(k->color, hex);
+    if (s->edges) json_object_set_new(d, "outline_strokes", json_integer((json_int_t)k->outline_paths));
+    if (k->centerline_paths) {
+        json_object_set_new(d, "centerline_strokes", json_integer((json_int_t)k->centerline_paths));
+        json_object_set_new(d, "centerline_width", json_real(k->centerline_width));
+    }
+    if (k->outline_paths || k->centerline_paths) json_object_set_new(d, "stroke_color", json_string(hex));
+    if (k->excluded_by_cut) json_object_set_new(d, "strokes", json_string("left out in cut mode"));
+}
+
 static carve_status trace_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)ctx;
     free(s->svg);
@@ -1653,6 +1618,7 @@ static carve_status trace_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     for (const char *p = s->svg; (p = strstr(p, "<path")); p += 5) paths++;
     json_object_set_new(d, "svg_bytes", json_integer((json_int_t)s->svg_len));
     json_object_set_new(d, "paths", json_integer((json_int_t)paths));
+    stroke_report(s, d);
     return CARVE_OK;
 }
 
@@ -1701,8 +1667,7 @@ static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
     json_array_foreach(steps, i, sobj) {
         const char *sb = json_string_value(json_object_get(sobj, "backend"));
         const char *ss = json_string_value(json_object_get(sobj, "status"));
-        if (sb && strcmp(sb, "none") && strcmp(json_string_value(json_object_get(sobj, "name")), "outline") &&
-            strcmp(json_string_value(json_object_get(sobj, "name")), "edges"))
+        if (sb && strcmp(sb, "none") && strcmp(json_string_value(json_object_get(sobj, "name")), "edges"))
             be = sb;
         if (ss && !strcmp(ss, "fallback")) fallback = true;
         size_t k;

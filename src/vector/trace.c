@@ -1,6 +1,6 @@
 /* trace.c — carve_trace: an image of few flat colours to a seam-free SVG.
  * See docs/vector.md for the design. */
-#include "vector.h"
+#include "stroke.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -107,8 +107,8 @@ static carve_status fit_all(carve_ctx *ctx, vec_topo *topo) {
 }
 
 /* the IR, then the document */
-static carve_status write_doc(carve_ctx *ctx, const vec_labels *lab, const vec_topo *topo, const vec_out_params *op,
-                              char **out, size_t *outlen) {
+static carve_status write_doc(carve_ctx *ctx, const vec_labels *lab, const vec_topo *topo, const vec_strokes *sk,
+                              const vec_out_params *op, char **out, size_t *outlen) {
     bool cut = carve__opt_bool(ctx, CARVE_OPTID_cut);
     vec_build_params bp = {(int)carve__opt_int(ctx, CARVE_OPTID_path_precision),
                            !cut && carve__opt_bool(ctx, CARVE_OPTID_stacked),
@@ -117,8 +117,12 @@ static carve_status write_doc(carve_ctx *ctx, const vec_labels *lab, const vec_t
     vec_geom geom;
     carve__range r = carve__progress_push(ctx, 0.85, 0.92);
     carve_status st = carve__vec_build_geom(ctx, lab, topo, &bp, &geom);
+    if (!st) st = carve__vec_add_strokes(ctx, sk, &geom); /* the stroke layers, on top (stroke.c) */
     carve__progress_pop(ctx, r);
-    if (st) return st;
+    if (st) {
+        carve__vec_geom_free(&geom);
+        return st;
+    }
     r = carve__progress_push(ctx, 0.92, 1.0);
     st = carve__vec_write(ctx, &geom, op, out, outlen);
     carve__progress_pop(ctx, r);
@@ -128,6 +132,11 @@ static carve_status write_doc(carve_ctx *ctx, const vec_labels *lab, const vec_t
 
 carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h, char **doc,
                                   size_t *len) {
+    return carve__vec_trace_doc_ex(ctx, in, disp_w, disp_h, NULL, NULL, doc, len);
+}
+
+carve_status carve__vec_trace_doc_ex(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h,
+                                     const uint8_t *outline, vec_stroke_stats *stats, char **doc, size_t *len) {
     carve_status st;
     vec_out_params op;
     if ((st = check_input(ctx, in)) || (st = carve__vec_out_params(ctx, in->w, in->h, disp_w, disp_h, &op))) return st;
@@ -135,6 +144,8 @@ carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double 
     vec_labels lab;
     vec_topo topo;
     memset(&topo, 0, sizeof topo);
+    vec_strokes strokes;
+    memset(&strokes, 0, sizeof strokes);
     char *out = NULL;
     size_t outlen = 0;
     st = carve__vec_labels(ctx, in, (int)carve__opt_int(ctx, CARVE_OPTID_max_colors), &lab);
@@ -142,6 +153,7 @@ carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double 
         carve__vec_labels_free(&lab);
         return st;
     }
+    if ((st = carve__vec_stroke_layers(ctx, &lab, outline, &strokes, stats))) goto done;
     if ((st = carve__progress(ctx, 0.05, "trace")) || (st = speckle(ctx, &lab)) || (st = simplify(ctx, &lab))) goto done;
     if (carve__opt_bool(ctx, CARVE_OPTID_cut) && (st = carve__vec_cut_filter(ctx, &lab, op.mm_per_px))) goto done;
     if ((st = carve__progress(ctx, 0.15, "trace"))) goto done;
@@ -149,9 +161,10 @@ carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double 
     st = carve__vec_topology(ctx, &lab, &topo);
     carve__progress_pop(ctx, r);
     if (st || (st = carve__progress(ctx, 0.35, "trace")) || (st = fit_all(ctx, &topo))) goto done;
-    if ((st = write_doc(ctx, &lab, &topo, &op, &out, &outlen))) goto done;
+    if ((st = write_doc(ctx, &lab, &topo, &strokes, &op, &out, &outlen))) goto done;
     st = carve__progress(ctx, 1.0, "trace");
 done:
+    carve__vec_strokes_free(&strokes);
     carve__vec_topo_free(&topo);
     carve__vec_labels_free(&lab);
     if (st) {

@@ -795,7 +795,10 @@ static void test_html_report(void) {
     json_t *e = step_of(rep, "steer", "edges");
     if (!strcmp(jstr(e, "status"), "ok")) {
         CHECK(carve_ctx_intermediate(ctx, "edges") != NULL);
-        CHECK(!strcmp(jstr(step_of(rep, "chroma", "outline"), "status"), "ok"));
+        /* the outline is stroked paths on top of the fills (docs/vector.md, "Strokes") */
+        json_t *td = json_object_get(step_of(rep, "vector", "trace"), "details");
+        CHECK(json_integer_value(json_object_get(td, "outline_strokes")) > 0);
+        CHECK(svg && strstr(svg, "<path fill=\"none\" stroke=\"#") != NULL);
     }
     json_decref(rep);
     carve_free(html);

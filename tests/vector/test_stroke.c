@@ -1,0 +1,409 @@
+/* test_stroke.c — the stroke layers (docs/vector.md, "Strokes"):
+ *
+ *   centerline  an X, a circle and an L drawn 3 px wide (plus a thick block)
+ *               traced with option centerline: a few stroked paths (open for
+ *               the X and the L, closed for the circle), measured width ~3,
+ *               the rendered strokes (librsvg) match the drawn lines (IoU),
+ *               the fills no longer paint the lines, the block stays a fill;
+ *               the width option honoured; PDF, EPS and DXF carry the strokes
+ *               (round joins/caps, constant-width open polylines); cut mode
+ *               leaves them out; bad widths are refused naming the option
+ *   outline     an edge map through carve__vec_trace_doc_ex: strokes of the
+ *               outline_width in the darkest colour; and carve_run with
+ *               option outline on a sample photo: stroked paths in SVG and
+ *               PDF with the width option, nothing painted as regions
+ *   determinism byte-identical SVG/PDF/DXF for threads 1, 2, 4
+ *
+ * Usage: test_stroke GROUP. */
+#include "test.h"
+#include "core.h"
+#include "vector/stroke.h"
+
+#include <cairo.h>
+#include <librsvg/rsvg.h>
+
+#define W 200
+#define H 150
+#define LINE_W 3.0
+#define IOU_MIN 0.80
+
+static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
+    carve_status st = carve_ctx_set_option(ctx, k, v);
+    CHECKF(st == CARVE_OK, "set %s=%s: %s", k, v, carve_ctx_errmsg(ctx));
+}
+
+/* distance from (px, py) to the segment a-b */
+static double seg_dist(double px, double py, double ax, double ay, double bx, double by) {
+    double dx = bx - ax, dy = by - ay, t = ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return hypot(px - ax - t * dx, py - ay - t * dy);
+}
+
+/* white canvas; black lines 3 px wide: an X, a circle, an L; a black block
+ * 30 x 24 (too thick for a line); line[] marks the line pixels */
+static carve_image *scene(uint8_t *line) {
+    carve_image *im = carve_image_create(W, H);
+    uint8_t *p = carve_image_pixels(im);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double cx = x + 0.5, cy = y + 0.5, r = LINE_W / 2;
+            bool on = seg_dist(cx, cy, 15.5, 15.5, 85.5, 85.5) <= r || seg_dist(cx, cy, 85.5, 15.5, 15.5, 85.5) <= r ||
+                      fabs(hypot(cx - 140.5, cy - 50.5) - 30) <= r || seg_dist(cx, cy, 20.5, 110.5, 20.5, 140.5) <= r ||
+                      seg_dist(cx, cy, 20.5, 140.5, 90.5, 140.5) <= r;
+            bool block = x >= 150 && x < 180 && y >= 105 && y < 129;
+            line[(size_t)y * W + x] = on;
+            uint8_t v = on || block ? 0 : 255;
+            uint8_t *q = p + 4 * ((size_t)y * W + x);
+            q[0] = q[1] = q[2] = v;
+            q[3] = 255;
+        }
+    return im;
+}
+
+/* the stroke <path>s of an SVG (fill="none", not the gap filler's <g>) */
+static int stroke_paths(const char *svg, char *out, size_t cap, int *subpaths, int *closed) {
+    int n = 0;
+    size_t ol = 0;
+    *subpaths = *closed = 0;
+    for (const char *p = svg; (p = strstr(p, "<path fill=\"none\"")); p++) {
+        const char *e = strstr(p, "/>");
+        if (!e) break;
+        size_t l = (size_t)(e + 2 - p);
+        if (ol + l + 2 < cap) {
+            memcpy(out + ol, p, l);
+            ol += l;
+            out[ol++] = '\n';
+        }
+        for (const char *d = strstr(p, " d=\""); d && d < e; d++) {
+            *subpaths += *d == 'M' || *d == 'm';
+            *closed += *d == 'z' || *d == 'Z';
+        }
+        n++;
+    }
+    out[ol] = 0;
+    return n;
+}
+
+/* alpha of an SVG rendered by librsvg at w x h */
+static uint8_t *render_alpha(const char *svg, int w, int h, bool dark_only) {
+    GError *err = NULL;
+    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, strlen(svg), &err);
+    if (!hd) {
+        if (err) g_error_free(err);
+        return NULL;
+    }
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    cairo_t *cr = cairo_create(s);
+    RsvgRectangle vp = {0, 0, w, h};
+    rsvg_handle_render_document(hd, cr, &vp, NULL);
+    cairo_destroy(cr);
+    cairo_surface_flush(s);
+    uint8_t *a = malloc((size_t)w * h);
+    const uint8_t *d = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint32_t px;
+            memcpy(&px, d + (size_t)y * stride + 4 * x, 4);
+            int al = (int)(px >> 24), g = (int)((px >> 8) & 255) + (255 - al); /* over white */
+            a[(size_t)y * w + x] = (uint8_t)(dark_only ? (g < 128 ? 255 : 0) : al);
+        }
+    cairo_surface_destroy(s);
+    g_object_unref(hd);
+    return a;
+}
+
+static double iou(const uint8_t *a, const uint8_t *ref, size_t n) {
+    size_t in = 0, un = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool x = a[i] >= 128, y = ref[i] != 0;
+        in += x && y;
+        un += x || y;
+    }
+    return un ? (double)in / (double)un : 0;
+}
+
+static char *trace(carve_ctx *ctx, const carve_image *im, const char *fmt, size_t *len) {
+    set_opt(ctx, "format", fmt);
+    char *d = NULL;
+    carve_status st = carve_trace(ctx, im, &d, len);
+    CHECKF(st == CARVE_OK && d, "trace %s: %s", fmt, carve_ctx_errmsg(ctx));
+    return d;
+}
+
+/* the stroke layer of the scene: count, kind, width, render vs the lines */
+static void check_centerline_svg(const char *svg, const uint8_t *line) {
+    static char strokes[1 << 20], doc[(1 << 20) + 256];
+    int sub = 0, closed = 0;
+    int items = stroke_paths(svg, strokes, sizeof strokes, &sub, &closed);
+    CHECKF(items >= 1 && items <= 3, "%d stroke items (one per measured width)", items);
+    CHECKF(sub >= 4 && sub <= 6, "%d stroked subpaths (X 2, circle 1, L 1 expected)", sub);
+    CHECKF(closed == 1, "%d closed subpaths (the circle only)", closed);
+    CHECK(strstr(strokes, "stroke=\"#000\"") != NULL); /* palette-exact: the input's black */
+    CHECK(strstr(strokes, "stroke-linejoin=\"round\"") && strstr(strokes, "stroke-linecap=\"round\""));
+    double wd = 0;
+    for (const char *sw = strokes; (sw = strstr(sw, "stroke-width=\"")); sw++) {
+        wd = atof(sw + 14); /* the X's diagonals are 3.54 px of pixel centres wide, the rest 3 */
+        CHECKF(wd >= 2.5 && wd <= 3.75, "measured width %g (drawn %g)", wd, LINE_W);
+    }
+    snprintf(doc, sizeof doc, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n%s</svg>\n",
+             W, H, W, H, strokes);
+    uint8_t *a = render_alpha(doc, W, H, false);
+    CHECK(a != NULL);
+    if (a) {
+        double v = iou(a, line, (size_t)W * H);
+        fprintf(stderr, "  centreline strokes vs drawn lines: IoU %.3f, %d subpaths, width %g\n", v, sub, wd);
+        CHECKF(v >= IOU_MIN, "IoU %.3f < %.2f", v, IOU_MIN);
+    }
+    free(a);
+}
+
+/* the SVG without its stroke paths */
+static char *fills_only(const char *svg) {
+    size_t n = strlen(svg);
+    char *o = malloc(n + 1), *q = o;
+    for (const char *p = svg; *p;) {
+        const char *s = strstr(p, "<path fill=\"none\"");
+        if (!s) s = svg + n;
+        memcpy(q, p, (size_t)(s - p));
+        q += s - p;
+        if (!*s) break;
+        const char *e = strstr(s, "/>\n");
+        p = e ? e + 3 : svg + n;
+    }
+    *q = 0;
+    return o;
+}
+
+static void check_fills(const char *svg, const uint8_t *line) {
+    char *fo = fills_only(svg);
+    uint8_t *f = render_alpha(fo, W, H, true);
+    CHECK(f != NULL);
+    size_t ln = 0, dark = 0, bdark = 0;
+    for (int y = 0; f && y < H; y++)
+        for (int x = 0; x < W; x++) {
+            size_t i = (size_t)y * W + x;
+            if (line[i]) ln++, dark += f[i] != 0;
+            if (x >= 152 && x < 178 && y >= 107 && y < 127) bdark += f[i] != 0; /* the block's inside */
+        }
+    CHECKF(ln > 0 && dark * 20 < ln, "the fills still paint %zu of %zu line pixels", dark, ln);
+    CHECKF(bdark == 26 * 20, "block: %zu of %d inner pixels filled dark", bdark, 26 * 20);
+    free(f);
+    free(fo);
+}
+
+static void test_centerline(void) {
+    uint8_t *line = malloc((size_t)W * H);
+    carve_image *im = scene(line);
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "centerline", "true");
+    size_t n = 0;
+    char *svg = trace(ctx, im, "svg", &n);
+    if (svg) {
+        check_centerline_svg(svg, line);
+        check_fills(svg, line);
+    }
+    carve_free(svg);
+    /* the width option */
+    set_opt(ctx, "outline_width", "1.5");
+    svg = trace(ctx, im, "svg", &n);
+    CHECK(svg && strstr(svg, "stroke-width=\"1.5\" stroke-linejoin=\"round\" stroke-linecap=\"round\""));
+    carve_free(svg);
+    /* PDF / EPS: round joins and caps, width in IR units (1.5 px x 100), stroked */
+    char *pdf = trace(ctx, im, "pdf", &n);
+    CHECK(pdf && strstr(pdf, "1 j 1 J") && strstr(pdf, "\n150 w 1 J\n") && strstr(pdf, "\nS\n"));
+    carve_free(pdf);
+    char *eps = trace(ctx, im, "eps", &n);
+    CHECK(eps && strstr(eps, "\n150 w 1 J\n"));
+    carve_free(eps);
+    /* DXF: open polylines (70 = 0) with a constant width (43) */
+    char *dxf = trace(ctx, im, "dxf", &n);
+    CHECK(dxf && strstr(dxf, "\n70\n0\n43\n0.3969\n") != NULL); /* 1.5 px at 96 dpi = 0.396875 mm */
+    carve_free(dxf);
+    /* cut mode: no strokes (a blade has no width), the lines stay shapes */
+    set_opt(ctx, "cut", "true");
+    set_opt(ctx, "min_feature", "0.5mm");
+    svg = trace(ctx, im, "svg", &n);
+    CHECK(svg && !strstr(svg, "<path fill=\"none\"") && strstr(svg, "CutContour"));
+    carve_free(svg);
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(line);
+}
+
+static void test_bad_width(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    static const char *const bad[][2] = {{"outline_width", "100"}, {"outline_width", "-1"},
+                                         {"outline_width", "wide"}, {"centerline_max_width", "0"}};
+    for (int i = 0; i < 4; i++) {
+        carve_status st = carve_ctx_set_option(ctx, bad[i][0], bad[i][1]);
+        CHECKF(st == CARVE_ERR_OUT_OF_RANGE || st == CARVE_ERR_INVALID_ARG, "%s=%s accepted", bad[i][0], bad[i][1]);
+        CHECKF(strstr(carve_ctx_errmsg(ctx), bad[i][0]) != NULL, "message '%s' does not name %s", carve_ctx_errmsg(ctx),
+               bad[i][0]);
+    }
+    carve_ctx_destroy(ctx);
+}
+
+/* a grey rectangle on white; the edge map: its 1-px boundary ring and a
+ * diagonal line inside */
+static carve_image *edge_scene(uint8_t *edges) {
+    carve_image *im = carve_image_create(W, H);
+    uint8_t *p = carve_image_pixels(im);
+    memset(edges, 0, (size_t)W * H);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            bool in = x >= 40 && x < 160 && y >= 30 && y < 110;
+            uint8_t *q = p + 4 * ((size_t)y * W + x);
+            q[0] = q[1] = q[2] = in ? 0x80 : 0xff;
+            q[3] = 255;
+            bool ring = in && (x == 40 || x == 159 || y == 30 || y == 109);
+            edges[(size_t)y * W + x] = ring || (in && x - 40 == y - 30 + 20 && x < 140);
+        }
+    return im;
+}
+
+static char *trace_ex(carve_ctx *ctx, const carve_image *im, const uint8_t *edges, vec_stroke_stats *stats, size_t *n) {
+    char *d = NULL;
+    carve_status st = carve__vec_trace_doc_ex(ctx, im, 0, 0, edges, stats, &d, n);
+    CHECKF(st == CARVE_OK && d, "trace with an edge map: %s", carve_ctx_errmsg(ctx));
+    return d;
+}
+
+static void test_outline_map(void) {
+    uint8_t *edges = malloc((size_t)W * H);
+    carve_image *im = edge_scene(edges);
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "outline_width", "2.5");
+    vec_stroke_stats stats;
+    size_t n = 0;
+    char *svg = trace_ex(ctx, im, edges, &stats, &n);
+    static char strokes[1 << 20];
+    int sub = 0, closed = 0;
+    if (svg) {
+        int items = stroke_paths(svg, strokes, sizeof strokes, &sub, &closed);
+        CHECKF(items == 1 && sub >= 2 && sub <= 4 && closed >= 1, "%d items, %d subpaths, %d closed", items, sub, closed);
+        CHECK(strstr(strokes, "stroke=\"#808080\" stroke-width=\"2.5\"") != NULL); /* the darkest colour */
+        CHECKF(stats.outline_paths == sub && stats.color == 0x808080, "stats %lld paths, colour %06x",
+               (long long)stats.outline_paths, stats.color);
+        char doc[(1 << 20) + 256];
+        snprintf(doc, sizeof doc, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\">\n%s</svg>\n", W, H, strokes);
+        uint8_t *a = render_alpha(doc, W, H, false);
+        size_t ne = 0, cov = 0;
+        for (size_t i = 0; a && i < (size_t)W * H; i++)
+            if (edges[i]) ne++, cov += a[i] >= 128;
+        CHECKF(a && cov * 100 >= ne * 97, "strokes cover %zu of %zu edge pixels", cov, ne);
+        free(a);
+    }
+    carve_free(svg);
+    /* cut mode leaves them out and says so */
+    set_opt(ctx, "cut", "true");
+    svg = trace_ex(ctx, im, edges, &stats, &n);
+    CHECK(svg && !strstr(svg, "<path fill=\"none\"") && stats.excluded_by_cut);
+    carve_free(svg);
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(edges);
+}
+
+static carve_image *load_sample(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *img = NULL;
+    if (carve_image_load(ctx, path, &img)) fprintf(stderr, "cannot load %s: %s\n", path, carve_ctx_errmsg(ctx));
+    carve_ctx_destroy(ctx);
+    return img;
+}
+
+/* carve_run with option outline on a photo: SVG and PDF */
+static void test_outline_run(void) {
+    carve_image *img = load_sample("motorcycle_red_garage.png");
+    CHECK(img != NULL);
+    if (!img) return;
+    for (int pdf = 0; pdf < 2; pdf++) {
+        carve_ctx *ctx = carve_ctx_create();
+        set_opt(ctx, "work_size", "320");
+        set_opt(ctx, "matte_backend", "classical");
+        set_opt(ctx, "text_backend", "classical");
+        set_opt(ctx, "outline", "true");
+        set_opt(ctx, "outline_width", "3");
+        if (pdf) set_opt(ctx, "format", "pdf");
+        char *d = NULL;
+        size_t n = 0;
+        carve_status st = carve_run(ctx, img, NULL, &d, &n);
+        CHECKF(st == CARVE_OK && d, "run: %s", carve_ctx_errmsg(ctx));
+        const char *rep = carve_ctx_report_json(ctx);
+        const char *os = rep ? strstr(rep, "\"outline_strokes\": ") : NULL;
+        long ns = os ? atol(os + 19) : 0;
+        CHECKF(ns >= 5, "report: %ld outline strokes", ns);
+        if (d && !pdf) {
+            static char strokes[1 << 22];
+            int sub = 0, closed = 0;
+            int items = stroke_paths(d, strokes, sizeof strokes, &sub, &closed);
+            CHECKF(items == 1 && sub == ns, "%d stroke items, %d subpaths, report %ld", items, sub, ns);
+            CHECK(strstr(strokes, "stroke-width=\"3\" stroke-linejoin=\"round\" stroke-linecap=\"round\"") != NULL);
+            fprintf(stderr, "  outline on the motorcycle: %d stroked subpaths (%d closed)\n", sub, closed);
+        }
+        if (d && pdf) CHECK(memcmp(d, "%PDF-", 5) == 0 && strstr(d, "\n300 w 1 J\n") && strstr(d, "1 j 1 J"));
+        carve_free(d);
+        carve_ctx_destroy(ctx);
+    }
+    carve_image_destroy(img);
+}
+
+static void test_outline(void) {
+    test_outline_map();
+    test_outline_run();
+}
+
+static void test_determinism(void) {
+    uint8_t *line = malloc((size_t)W * H), *edges = malloc((size_t)W * H);
+    carve_image *im = scene(line), *im2 = edge_scene(edges);
+    static const char *const fmts[] = {"svg", "pdf", "dxf"};
+    for (int f = 0; f < 3; f++) {
+        char *ref[2] = {NULL, NULL};
+        size_t rl[2] = {0, 0};
+        for (int t = 1; t <= 4; t *= 2) {
+            carve_ctx *ctx = carve_ctx_create();
+            char th[8];
+            snprintf(th, sizeof th, "%d", t);
+            set_opt(ctx, "threads", th);
+            set_opt(ctx, "centerline", "true");
+            set_opt(ctx, "format", fmts[f]);
+            for (int k = 0; k < 2; k++) {
+                size_t n = 0;
+                char *d = k ? trace_ex(ctx, im2, edges, NULL, &n) : trace(ctx, im, fmts[f], &n);
+                if (!ref[k]) {
+                    ref[k] = d;
+                    rl[k] = n;
+                    CHECK(d && strstr(d, f == 2 ? "LWPOLYLINE" : f ? " w 1 J" : "fill=\"none\""));
+                } else {
+                    CHECKF(d && n == rl[k] && !memcmp(d, ref[k], n), "%s %s threads %d differs", fmts[f],
+                           k ? "outline" : "centerline", t);
+                    carve_free(d);
+                }
+            }
+            carve_ctx_destroy(ctx);
+        }
+        carve_free(ref[0]);
+        carve_free(ref[1]);
+    }
+    carve_image_destroy(im);
+    carve_image_destroy(im2);
+    free(line);
+    free(edges);
+}
+
+int main(int argc, char **argv) {
+    const char *g = argc > 1 ? argv[1] : "";
+    if (!strcmp(g, "centerline")) {
+        RUN(test_centerline);
+        RUN(test_bad_width);
+    } else if (!strcmp(g, "outline")) RUN(test_outline);
+    else if (!strcmp(g, "determinism")) RUN(test_determinism);
+    else {
+        fprintf(stderr, "usage: test_stroke centerline|outline|determinism\n");
+        return 2;
+    }
+    return test_done();
+}
