@@ -7,12 +7,18 @@
  *               the fills no longer paint the lines, the block stays a fill;
  *               the width option honoured; PDF, EPS and DXF carry the strokes
  *               (round joins/caps, constant-width open polylines); cut mode
- *               leaves them out; bad widths are refused naming the option
+ *               leaves them out; bad widths are refused naming the option;
+ *               the PDF rendered by poppler and the EPS by Ghostscript match
+ *               the SVG's render (dark pixels within 1 px), the DXF read by
+ *               ezdxf has 3 open and 1 closed constant-width polylines
  *   outline     an edge map through carve__vec_trace_doc_ex: strokes of the
  *               outline_width in the darkest colour; and carve_run with
  *               option outline on a sample photo: stroked paths in SVG and
  *               PDF with the width option, nothing painted as regions
- *   determinism byte-identical SVG/PDF/DXF for threads 1, 2, 4
+ *   determinism byte-identical SVG/PDF/DXF for threads 1, 2, 4; and random
+ *               small images (CARVE_FUZZ_N, default 300) with lines, edge
+ *               maps, transparency, every mode: no failure, readable SVG,
+ *               strokes in the darkest colour
  *
  * Usage: test_stroke GROUP. */
 #include "test.h"
@@ -21,6 +27,7 @@
 
 #include <cairo.h>
 #include <librsvg/rsvg.h>
+#include <unistd.h>
 
 #define W 200
 #define H 150
@@ -394,14 +401,226 @@ static void test_determinism(void) {
     free(edges);
 }
 
+/* ---- readback: PDF (poppler), EPS (Ghostscript), DXF (ezdxf) -------------- */
+
+static bool have(const char *prog) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+static bool write_file(const char *path, const char *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(d, 1, n, f) == n;
+    if (f) ok &= fclose(f) == 0;
+    return ok;
+}
+
+/* the next number of a PPM header */
+static int ppm_num(FILE *f) {
+    int c;
+    while ((c = fgetc(f)) != EOF && !(c >= '0' && c <= '9'))
+        if (c == '#')
+            while ((c = fgetc(f)) != EOF && c != '\n') {}
+    if (c == EOF) return -1;
+    int v = c - '0';
+    while ((c = fgetc(f)) >= '0' && c <= '9') v = 10 * v + (c - '0');
+    return v;
+}
+
+/* dark pixels (green < 128) of a binary PPM of w x h, NULL otherwise */
+static uint8_t *ppm_dark(const char *path, int w, int h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *m = NULL;
+    char magic[3] = {0};
+    if (fread(magic, 1, 2, f) == 2 && !strcmp(magic, "P6") && ppm_num(f) == w && ppm_num(f) == h && ppm_num(f) == 255) {
+        size_t n = (size_t)w * h;
+        uint8_t *px = malloc(3 * n);
+        if (fread(px, 3, n, f) == n) {
+            m = malloc(n);
+            for (size_t i = 0; i < n; i++) m[i] = px[3 * i + 1] < 128 ? 255 : 0;
+        }
+        free(px);
+    }
+    fclose(f);
+    return m;
+}
+
+/* the fraction of a's dark pixels with a dark pixel of b in their 3x3
+ * (renderers antialias a 2 px stroke's edges differently) */
+static double near_frac(const uint8_t *a, const uint8_t *b) {
+    size_t n = 0, hit = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            if (!a[(size_t)y * W + x]) continue;
+            n++;
+            bool f = false;
+            for (int dy = -1; dy <= 1 && !f; dy++)
+                for (int dx = -1; dx <= 1 && !f; dx++) {
+                    int u = x + dx, v = y + dy;
+                    f = u >= 0 && v >= 0 && u < W && v < H && b[(size_t)v * W + u];
+                }
+            hit += f;
+        }
+    return n ? (double)hit / (double)n : 0;
+}
+
+/* renders a document with cmd (printf: input, output) and compares its dark
+ * pixels with the SVG's: each within 1 px of the other's, both ways */
+static void render_vs_svg(const char *what, const char *cmd_fmt, const char *in, const char *out, const char *ppm,
+                          const uint8_t *ref) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, cmd_fmt, in, out);
+    CHECKF(system(cmd) == 0, "%s", cmd);
+    uint8_t *m = ppm_dark(ppm, W, H);
+    CHECKF(m != NULL, "%s: no %dx%d render", what, W, H);
+    if (!m) return;
+    double a = near_frac(m, ref), b = near_frac(ref, m);
+    fprintf(stderr, "  %s vs SVG render, dark pixels: IoU %.3f, within 1 px %.3f / %.3f\n", what,
+            iou(m, ref, (size_t)W * H), a, b);
+    CHECKF(a >= 0.98 && b >= 0.98, "%s: %.3f / %.3f of the dark pixels within 1 px", what, a, b);
+    free(m);
+}
+
+static void test_readback(void) {
+    char dir[] = "/tmp/carve-stroke-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    uint8_t *line = malloc((size_t)W * H);
+    carve_image *im = scene(line);
+    carve_ctx *ctx = carve_ctx_create();
+    set_opt(ctx, "centerline", "true");
+    set_opt(ctx, "outline_width", "2");
+    size_t ns = 0, np = 0, ne = 0, nd = 0;
+    char *svg = trace(ctx, im, "svg", &ns), *pdf = trace(ctx, im, "pdf", &np), *eps = trace(ctx, im, "eps", &ne),
+         *dxf = trace(ctx, im, "dxf", &nd);
+    uint8_t *ref = svg ? render_alpha(svg, W, H, true) : NULL;
+    char fp[300], fe[300], fd[300], op[300], oe[300];
+    snprintf(fp, sizeof fp, "%s/s.pdf", dir);
+    snprintf(fe, sizeof fe, "%s/s.eps", dir);
+    snprintf(fd, sizeof fd, "%s/s.dxf", dir);
+    snprintf(op, sizeof op, "%s/p", dir);
+    snprintf(oe, sizeof oe, "%s/e.ppm", dir);
+    char pp[320];
+    snprintf(pp, sizeof pp, "%s/p.ppm", dir);
+    CHECK(ref && pdf && eps && dxf && write_file(fp, pdf, np) && write_file(fe, eps, ne) && write_file(fd, dxf, nd));
+    if (ref && have("pdftoppm")) {
+        render_vs_svg("PDF (pdftoppm)", "pdftoppm -r 96 -singlefile %s %s", fp, op, pp, ref);
+    } else fprintf(stderr, "  (pdftoppm missing: PDF not rendered)\n");
+    if (ref && have("gs"))
+        render_vs_svg("EPS (gs)", "gs -q -dSAFER -dBATCH -dNOPAUSE -sDEVICE=ppmraw -r96 -dEPSCrop -dGraphicsAlphaBits=4 -o %2$s %1$s",
+                      fe, oe, oe, ref);
+    else fprintf(stderr, "  (gs missing: EPS not rendered)\n");
+    /* DXF: open polylines of constant width 2 px = 0.5292 mm on the black layer */
+    if (!system("/usr/bin/python3 -c 'import ezdxf' 2>/dev/null")) {
+        char cmd[1500];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import ezdxf,sys\n"
+                 "d=ezdxf.readfile('%s'); m=d.modelspace()\n"
+                 "s=[e for e in m if e.dxftype()=='LWPOLYLINE' and e.dxf.layer=='color-000000' and e.dxf.const_width>0]\n"
+                 "ok=len([e for e in s if not e.closed])==3 and len([e for e in s if e.closed])==1 and "
+                 "all(abs(e.dxf.const_width-2*25.4/96)<1e-3 for e in s) and not d.audit().has_errors\n"
+                 "print('ezdxf: %%d stroked polylines, widths %%s'%%(len(s),sorted(set(round(e.dxf.const_width,4) for e in s))),file=sys.stderr)\n"
+                 "sys.exit(0 if ok else 1)\"",
+                 fd);
+        CHECKF(system(cmd) == 0, "the DXF's stroked polylines (3 open, 1 closed, 0.5292 mm wide on color-000000)");
+    } else fprintf(stderr, "  (python3-ezdxf missing: DXF not read back)\n");
+    free(ref);
+    carve_free(svg);
+    carve_free(pdf);
+    carve_free(eps);
+    carve_free(dxf);
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(line);
+    char rm[100];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    if (system(rm)) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* random small images with lines, blobs and transparency, every curve
+ * mode, random widths and edge maps: the call succeeds, librsvg reads the
+ * SVG, strokes are in an input colour; CARVE_FUZZ_N images (default 300) */
+static uint32_t rnd(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+static void fuzz_one(uint32_t seed) {
+    uint32_t r = seed;
+    int w = 1 + (int)(rnd(&r) % 48), h = 1 + (int)(rnd(&r) % 48), nc = 2 + (int)(rnd(&r) % 3);
+    static const uint32_t pal[] = {0x000000, 0xffffff, 0xd02020, 0x2040c0, 0x808080};
+    carve_image *im = carve_image_create(w, h);
+    uint8_t *p = carve_image_pixels(im), *edges = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        uint32_t c = pal[1 + rnd(&r) % (uint32_t)(nc - 1)];
+        p[4 * i] = (uint8_t)(c >> 16), p[4 * i + 1] = (uint8_t)(c >> 8), p[4 * i + 2] = (uint8_t)c;
+        p[4 * i + 3] = rnd(&r) % 8 ? 255 : 0;
+        edges[i] = rnd(&r) % 5 == 0;
+    }
+    for (int k = 0, nl = (int)(rnd(&r) % 6); k < nl; k++) { /* dark lines 1-4 px wide */
+        double ax = rnd(&r) % (uint32_t)w, ay = rnd(&r) % (uint32_t)h, bx = rnd(&r) % (uint32_t)w, by = rnd(&r) % (uint32_t)h;
+        double lw = 0.5 + (rnd(&r) % 4) * 0.5;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                if ((ax != bx || ay != by) && seg_dist(x + 0.5, y + 0.5, ax, ay, bx, by) <= lw)
+                    memset(p + 4 * ((size_t)y * w + x), 0, 3), p[4 * ((size_t)y * w + x) + 3] = 255;
+    }
+    carve_ctx *ctx = carve_ctx_create();
+    static const char *const modes[] = {"pixel", "polygon", "spline"};
+    char v[16];
+    set_opt(ctx, "mode", modes[rnd(&r) % 3]);
+    set_opt(ctx, "centerline", rnd(&r) % 4 ? "true" : "false");
+    snprintf(v, sizeof v, "%u", 1 + rnd(&r) % 6);
+    set_opt(ctx, "centerline_max_width", v);
+    snprintf(v, sizeof v, "%u", rnd(&r) % 3);
+    set_opt(ctx, "outline_width", v);
+    set_opt(ctx, "filter_speckle", rnd(&r) % 2 ? "4" : "0");
+    char *svg = NULL;
+    size_t n = 0;
+    carve_status st = carve__vec_trace_doc_ex(ctx, im, 0, 0, rnd(&r) % 2 ? edges : NULL, NULL, &svg, &n);
+    CHECKF(st == CARVE_OK && svg, "seed %u (%dx%d): %s", seed, w, h, carve_ctx_errmsg(ctx));
+    if (svg) {
+        uint8_t *a = render_alpha(svg, w, h, false);
+        CHECKF(a != NULL, "seed %u: librsvg cannot read the SVG", seed);
+        free(a);
+        double best = 1e9; /* the darkest opaque input colour */
+        uint32_t dark = 0;
+        for (int i = 0; i < w * h; i++) {
+            uint32_t c = (uint32_t)p[4 * i] << 16 | (uint32_t)p[4 * i + 1] << 8 | p[4 * i + 2];
+            double lab[3];
+            carve_rgb_to_lab(c, lab);
+            if (p[4 * i + 3] >= 128 && lab[0] < best) best = lab[0], dark = c;
+        }
+        char want[16];
+        snprintf(want, sizeof want, "#%06x\"", dark);
+        if (want[1] == want[2] && want[3] == want[4] && want[5] == want[6]) snprintf(want, sizeof want, "#%c%c%c\"", want[1], want[3], want[5]);
+        for (const char *q = svg; (q = strstr(q, "<path fill=\"none\" stroke=\"")); q++)
+            CHECKF(!strncmp(q + 26, want, strlen(want)), "seed %u: stroke colour %.8s, want %s", seed, q + 26, want);
+    }
+    carve_free(svg);
+    carve_ctx_destroy(ctx);
+    carve_image_destroy(im);
+    free(edges);
+}
+
+static void test_fuzz(void) {
+    const char *e = getenv("CARVE_FUZZ_N");
+    int n = e ? atoi(e) : 300;
+    for (int i = 0; i < n; i++) fuzz_one(0x5eed0000u + (uint32_t)i);
+}
+
 int main(int argc, char **argv) {
     const char *g = argc > 1 ? argv[1] : "";
     if (!strcmp(g, "centerline")) {
         RUN(test_centerline);
         RUN(test_bad_width);
+        RUN(test_readback);
     } else if (!strcmp(g, "outline")) RUN(test_outline);
-    else if (!strcmp(g, "determinism")) RUN(test_determinism);
-    else {
+    else if (!strcmp(g, "determinism")) {
+        RUN(test_determinism);
+        RUN(test_fuzz);
+    } else {
         fprintf(stderr, "usage: test_stroke centerline|outline|determinism\n");
         return 2;
     }
