@@ -111,11 +111,11 @@ static int thin_mask(const vec_labels *l, int c, double max_w, uint8_t *m, float
     size_t np = (size_t)l->w * l->h;
     double rho = (max_w + 1.0) / 2.0, r2 = rho * rho;
     for (size_t i = 0; i < np; i++) m[i] = l->lab[i] == c;
-    if (carve__vec_edt(m, l->w, l->h, true, d2)) return -1;
+    if (carve__vec_edt(m, l->w, l->h, true, rho + 1, d2)) return -1;
     uint8_t *nc = malloc(np ? np : 1);
     if (!nc) return -1;
     for (size_t i = 0; i < np; i++) nc[i] = !(m[i] && d2[i] > r2); /* 0 at the cores */
-    int rc = carve__vec_edt(nc, l->w, l->h, false, d2);
+    int rc = carve__vec_edt(nc, l->w, l->h, false, rho + 1, d2);
     free(nc);
     if (rc) return -1;
     for (size_t i = 0; i < np; i++) m[i] = m[i] && d2[i] > r2;

@@ -65,25 +65,56 @@ static void edt1d(const double *f, int n, bool border, double *d, int *v, double
     }
 }
 
-int carve__vec_edt(const uint8_t *m, int w, int h, bool border, float *d2) {
-    int n = w > h ? w : h;
-    double *f = calloc((size_t)n + 1, sizeof(double)), *d = malloc(sizeof(double) * (size_t)n),
-           *z = malloc(sizeof(double) * (size_t)(n + 3)), *col = malloc(sizeof(double) * (size_t)w * h);
-    int *v = malloc(sizeof(int) * (size_t)(n + 3));
-    int rc = -1;
-    if (!f || !d || !z || !col || !v) goto out;
-    for (int x = 0; x < w; x++) {
-        for (int y = 0; y < h; y++) f[y] = m[(size_t)y * w + x] ? EDT_INF : 0;
-        edt1d(f, h, border, d, v, z);
-        for (int y = 0; y < h; y++) col[(size_t)y * w + x] = d[y];
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+
+/* column pass: col[y*w+x] = squared distance to the nearest 0 of m in
+ * column x (two row-major sweeps, cache friendly; EDT_INF when none) */
+static void edt_columns(const uint8_t *m, int w, int h, bool border, double *col) {
+    const double far = EDT_INF;
+    for (int x = 0; x < w; x++) col[x] = m[x] ? (border ? 1 : far) : 0;
+    for (int y = 1; y < h; y++) {
+        const uint8_t *r = m + (size_t)y * w;
+        double *c = col + (size_t)y * w, *u = c - w;
+        for (int x = 0; x < w; x++) c[x] = r[x] ? (u[x] >= far ? far : u[x] + 1) : 0;
     }
+    if (border)
+        for (int x = 0; x < w; x++) col[(size_t)(h - 1) * w + x] = dmin(col[(size_t)(h - 1) * w + x], 1);
+    for (int y = h - 2; y >= 0; y--) {
+        double *c = col + (size_t)y * w, *dn = c + w;
+        for (int x = 0; x < w; x++) c[x] = dmin(c[x], dn[x] + 1);
+    }
+    for (size_t i = 0; i < (size_t)w * h; i++) col[i] = col[i] >= far ? far : col[i] * col[i];
+}
+
+/* row pass within a band: the distance is exact when at most r (the
+ * nearest 0 lies within r columns), otherwise some value > r^2 */
+static void edt_band(const double *col, int w, bool border, int r, double *d) {
+    double cap = (double)(r + 1) * (r + 1);
+    for (int x = 0; x < w; x++) {
+        double best = dmin(col[x], cap);
+        if (border) best = dmin(best, dmin((double)(x + 1) * (x + 1), (double)(w - x) * (w - x)));
+        for (int k = 1; k <= r && (double)k * k < best; k++) {
+            if (x - k >= 0) best = dmin(best, col[x - k] + (double)k * k);
+            if (x + k < w) best = dmin(best, col[x + k] + (double)k * k);
+        }
+        d[x] = best;
+    }
+}
+
+int carve__vec_edt(const uint8_t *m, int w, int h, bool border, double max_d, float *d2) {
+    double *d = malloc(sizeof(double) * (size_t)w), *z = malloc(sizeof(double) * (size_t)(w + 3)),
+           *col = malloc(sizeof(double) * (size_t)w * h);
+    int *v = malloc(sizeof(int) * (size_t)(w + 3));
+    int rc = -1;
+    if (!d || !z || !col || !v) goto out;
+    edt_columns(m, w, h, border, col);
     for (int y = 0; y < h; y++) {
-        edt1d(col + (size_t)y * w, w, border, d, v, z);
-        for (int x = 0; x < w; x++) d2[(size_t)y * w + x] = (float)fmin(d[x], 1e30);
+        if (max_d > 0) edt_band(col + (size_t)y * w, w, border, (int)ceil(max_d), d);
+        else edt1d(col + (size_t)y * w, w, border, d, v, z);
+        for (int x = 0; x < w; x++) d2[(size_t)y * w + x] = (float)dmin(d[x], 1e30);
     }
     rc = 0;
 out:
-    free(f);
     free(d);
     free(z);
     free(col);

@@ -22,8 +22,10 @@
 
 /* squared Euclidean distance (px^2) of every pixel to the nearest pixel where
  * m is 0 (outside the image counts as 0 when `border`, else as far away:
- * then a mask without any 0 gives about 1e30); 0 or -1 on OOM */
-int carve__vec_edt(const uint8_t *m, int w, int h, bool border, float *d2);
+ * then a mask without any 0 gives about 1e30).  max_d > 0: exact only up to
+ * max_d, larger distances are some value > max_d^2 (a banded row pass, much
+ * faster for the small radii of the stroke layers).  0 or -1 on OOM */
+int carve__vec_edt(const uint8_t *m, int w, int h, bool border, double max_d, float *d2);
 
 /* thins m (0/1 per pixel) in place to a one-pixel, 8-connected skeleton:
  * Zhang-Suen, then pixels that 8-connectivity does not need are dropped

@@ -15,7 +15,8 @@
  *               outline_width in the darkest colour; and carve_run with
  *               option outline on a sample photo: stroked paths in SVG and
  *               PDF with the width option, nothing painted as regions
- *   determinism byte-identical SVG/PDF/DXF for threads 1, 2, 4; and random
+ *   determinism byte-identical SVG/PDF/DXF for threads 1, 2, 4; the
+ *               distance transform against brute force; and random
  *               small images (CARVE_FUZZ_N, default 300) with lines, edge
  *               maps, transparency, every mode: no failure, readable SVG,
  *               strokes in the darkest colour
@@ -604,6 +605,36 @@ static void fuzz_one(uint32_t seed) {
     free(edges);
 }
 
+/* the distance transform against brute force, both border rules */
+static void test_edt(void) {
+    uint32_t r = 77;
+    for (int t = 0; t < 40; t++) {
+        int w = 1 + (int)(rnd(&r) % 31), h = 1 + (int)(rnd(&r) % 23);
+        uint8_t *m = malloc((size_t)w * h);
+        float *d = malloc(sizeof(float) * (size_t)w * h);
+        for (int i = 0; i < w * h; i++) m[i] = rnd(&r) % 100 < (uint32_t)(t % 2 ? 97 : 70);
+        for (int border = 0; border < 4; border++) {
+            double lim = border >= 2 ? 1 + t % 4 : 0; /* banded: exact up to lim */
+            CHECK(carve__vec_edt(m, w, h, border & 1, lim, d) == 0);
+            int bad = 0;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    double best = (border & 1) ? fmin(fmin(x + 1, w - x), fmin(y + 1, h - y)) : 1e30;
+                    best = best < 1e30 ? best * best : best;
+                    for (int v = 0; v < h; v++)
+                        for (int u = 0; u < w; u++)
+                            if (!m[(size_t)v * w + u]) best = fmin(best, (double)(u - x) * (u - x) + (double)(v - y) * (v - y));
+                    float got = d[(size_t)y * w + x];
+                    if (lim > 0 && best > lim * lim) bad += got <= lim * lim;
+                    else bad += best >= 1e30 ? got < 1e29f : fabs(got - best) > 1e-3;
+                }
+            CHECKF(!bad, "%dx%d border %d limit %g: %d wrong distances", w, h, border & 1, lim, bad);
+        }
+        free(m);
+        free(d);
+    }
+}
+
 static void test_fuzz(void) {
     const char *e = getenv("CARVE_FUZZ_N");
     int n = e ? atoi(e) : 300;
@@ -619,6 +650,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(g, "outline")) RUN(test_outline);
     else if (!strcmp(g, "determinism")) {
         RUN(test_determinism);
+        RUN(test_edt);
         RUN(test_fuzz);
     } else {
         fprintf(stderr, "usage: test_stroke centerline|outline|determinism\n");
