@@ -279,6 +279,18 @@ static void svg_top_stroke(pw *w, const vec_geom *g, const vec_item *it) {
     carve__buf_puts(w->b, "\"/>\n");
 }
 
+/* the outline / centreline strokes (consecutive items from *i); grouped:
+ * in a <g id="strokes"> (an Inkscape layer with group_by layer) */
+static void svg_stroke_layer(pw *w, const vec_geom *g, const vec_out_params *o, int64_t *i) {
+    bool grouped = o->group_by != VEC_GROUP_NONE;
+    if (grouped)
+        carve__buf_printf(w->b, "<g id=\"strokes\"%s>\n",
+                          o->group_by == VEC_GROUP_LAYER ? " inkscape:groupmode=\"layer\" inkscape:label=\"strokes\"" : "");
+    for (; *i < g->nitems && g->items[*i].kind == VEC_ITEM_STROKE && g->items[*i].role == VEC_ROLE_OUTLINE; (*i)++)
+        svg_top_stroke(w, g, &g->items[*i]);
+    if (grouped) carve__buf_puts(w->b, "</g>\n");
+}
+
 static void open_fill(pw *w, const vec_geom *g, const vec_item *it) {
     char hx[8];
     color_attr(hx, g->colors[it->color]);
@@ -338,6 +350,7 @@ carve_status carve__vec_write_svg(carve_ctx *ctx, const vec_geom *g, const vec_o
     for (int64_t i = 0; i < g->nitems;) {
         const vec_item *it = &g->items[i];
         if (it->kind == VEC_ITEM_STROKE && it->role == VEC_ROLE_GAP) svg_gap_strokes(&w, g, &i);
+        else if (it->kind == VEC_ITEM_STROKE && it->role == VEC_ROLE_OUTLINE) svg_stroke_layer(&w, g, o, &i);
         else if (it->kind == VEC_ITEM_STROKE) svg_top_stroke(&w, g, &g->items[i++]);
         else svg_fill_run(&w, g, o, &i, runs);
         if (i < next) continue;

@@ -217,6 +217,12 @@ static void test_centerline(void) {
     svg = trace(ctx, im, "svg", &n);
     CHECK(svg && strstr(svg, "stroke-width=\"1.5\" stroke-linejoin=\"round\" stroke-linecap=\"round\""));
     carve_free(svg);
+    /* grouped: the strokes are their own group / Inkscape layer */
+    set_opt(ctx, "group_by", "layer");
+    svg = trace(ctx, im, "svg", &n);
+    CHECK(svg && strstr(svg, "<g id=\"strokes\" inkscape:groupmode=\"layer\" inkscape:label=\"strokes\">\n<path fill=\"none\""));
+    carve_free(svg);
+    set_opt(ctx, "group_by", "none");
     /* PDF / EPS: round joins and caps, width in IR units (1.5 px x 100), stroked */
     char *pdf = trace(ctx, im, "pdf", &n);
     CHECK(pdf && strstr(pdf, "1 j 1 J") && strstr(pdf, "\n150 w 1 J\n") && strstr(pdf, "\nS\n"));
