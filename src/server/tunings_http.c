@@ -453,7 +453,9 @@ static void put_log(carve__buf *b, const carve__event *e) {
     carve__buf_puts(b, "\"}\n\n");
 }
 
-/* Appends what is new; true when the tuning has finished and all was sent. */
+/* Appends what is new; true when the tuning has finished and all was sent.
+ * Every event's id is the resume cursor "T-E": the trials sent so far (the
+ * next trial index) and the next event seq of the ring (docs/server.md). */
 static bool collect(tsse *e, carve__buf *b) {
     srv_tuning *t = e->t;
     struct timespec until;
@@ -463,17 +465,37 @@ static bool collect(tsse *e, carve__buf *b) {
     if (e->next_ev >= t->ring.next_seq && e->next_trial >= t->ntrials && !t->finished && !b->len)
         pthread_cond_timedwait(&t->cv, &t->mu, &until);
     uint64_t first = carve__ring_first(&t->ring);
+    if (e->next_ev > t->ring.next_seq) e->next_ev = 0; /* a cursor of an earlier carved process: all again */
     if (e->next_ev < first) e->next_ev = first;
     /* trials before the events that follow them (the final state comes last) */
     for (; e->next_trial < t->ntrials && b->len < SSE_CHUNK; e->next_trial++)
-        carve__buf_printf(b, "id: %d\nevent: trial\ndata: %s\n\n", e->next_trial, t->trials[e->next_trial]);
+        carve__buf_printf(b, "id: %d-%llu\nevent: trial\ndata: %s\n\n", e->next_trial + 1,
+                          (unsigned long long)e->next_ev, t->trials[e->next_trial]);
     for (; e->next_ev < t->ring.next_seq && b->len < SSE_CHUNK; e->next_ev++) {
         const carve__event *ev = carve__ring_get(&t->ring, e->next_ev);
-        if (ev && !(ev->kind == CARVE__EV_STATE && e->next_trial < t->ntrials)) put_log(b, ev);
+        if (ev && ev->kind == CARVE__EV_STATE && e->next_trial < t->ntrials) break; /* its trials first */
+        if (!ev) continue;
+        carve__buf_printf(b, "id: %d-%llu\n", e->next_trial, (unsigned long long)e->next_ev + 1);
+        put_log(b, ev);
     }
     bool done = t->finished && e->next_ev >= t->ring.next_seq && e->next_trial >= t->ntrials;
     pthread_mutex_unlock(&t->mu);
     return done;
+}
+
+/* Last-Event-ID (header, or the last_event_id query argument for
+ * EventSource-less clients): "T-E" as sent by collect; 0-0 when absent. */
+static void resume_cursor(struct MHD_Connection *c, int *trial, uint64_t *ev) {
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (!v) v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    *trial = 0;
+    *ev = 0;
+    if (!v) return;
+    char *end = NULL;
+    long tr = strtol(v, &end, 10);
+    if (end == v || tr < 0 || tr > TRIALS_MAX * 3) return;
+    *trial = (int)tr;
+    if (*end == '-') *ev = strtoull(end + 1, NULL, 10);
 }
 
 static ssize_t tsse_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -515,8 +537,9 @@ static void tsse_free(void *cls) {
     free(e);
 }
 
-/* A finished tuning: its stored trials, then its state. */
-static enum MHD_Result replay(carve__srv *s, struct MHD_Connection *c, const char *id) {
+/* A finished tuning: its stored trials (after the Last-Event-ID's trial count),
+ * then its state (no log lines: they are not stored). */
+static enum MHD_Result replay(carve__srv *s, struct MHD_Connection *c, const char *id, int from_trial) {
     carve__tuning_row row;
     char err[512];
     int r = s->store->get_tuning(s->store, id, &row, err, sizeof err);
@@ -533,8 +556,9 @@ static enum MHD_Result replay(carve__srv *s, struct MHD_Connection *c, const cha
         size_t i;
         json_t *tr;
         json_array_foreach(a, i, tr) {
+            if ((int)i < from_trial) continue;
             char *one = json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            carve__buf_printf(&b, "id: %zu\nevent: trial\ndata: %s\n\n", i, one ? one : "{}");
+            carve__buf_printf(&b, "id: %zu-0\nevent: trial\ndata: %s\n\n", i + 1, one ? one : "{}");
             free(one);
         }
         json_decref(a);
@@ -549,8 +573,11 @@ static enum MHD_Result replay(carve__srv *s, struct MHD_Connection *c, const cha
 }
 
 static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const char *id) {
+    int from_trial;
+    uint64_t from_ev;
+    resume_cursor(c, &from_trial, &from_ev);
     srv_tuning *t = carve__tuning_get(s->tunings, id);
-    if (!t) return replay(s, c, id);
+    if (!t) return replay(s, c, id, from_trial);
     tsse *e = calloc(1, sizeof *e);
     if (!e) {
         carve__tuning_unref(s->tunings, t);
@@ -558,6 +585,8 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     }
     e->s = s;
     e->t = t;
+    e->next_trial = from_trial;
+    e->next_ev = from_ev;
     e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK, tsse_read, e, tsse_free);
     if (!r) {
