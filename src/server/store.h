@@ -165,12 +165,18 @@ struct carve__store {
                            char *err, size_t errlen);
     int (*get_tuning_file)(carve__store *s, const char *id, const char *name, char **data, size_t *len, char *err,
                            size_t errlen);
-    /* trial `index` (0, 1, ... in order) with its score and JSON object */
+    /* trial `index` (0, 1, ... in order) with its score and JSON object;
+     * 1 when the tuning's row is gone (deleted through another node) */
     int (*put_trial)(carve__store *s, const char *id, int index, double score, const char *json, char *err,
                      size_t errlen);
     /* the trials in index order: scores (malloc'd *scores, *n) and a JSON array of their objects */
     int (*list_trials)(carve__store *s, const char *id, double **scores, int *n, char **json, char *err,
                        size_t errlen);
+    /* optional (shared stores; NULL in SQLite): the right to run tuning id,
+     * held by this node until unlock_tuning or until it dies: 0 held, 1
+     * another node runs it, -1 error.  One tuning at a time per store. */
+    int (*lock_tuning)(carve__store *s, const char *id, char *err, size_t errlen);
+    void (*unlock_tuning)(carve__store *s, const char *id);
 };
 
 typedef struct carve__tuning_row {

@@ -10,6 +10,7 @@
  * lost its lease can neither commit nor overwrite.  Files are rows of
  * FILE_CHUNK-byte bytea chunks, written and read a chunk at a time. */
 #include "store_pg.h"
+#include "store_pg_internal.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -27,27 +28,6 @@
 #define CONNECT_TIMEOUT_S "5"
 #define LISTEN_POLL_MS 500
 #define RECONNECT_PAUSE_US 500000
-
-typedef struct pg_conn {
-    pthread_mutex_t mu;
-    PGconn *c;
-} pg_conn;
-
-typedef struct pg_store {
-    carve__store ops;
-    char *conninfo;
-    int nconns;
-    pg_conn *conns;
-    atomic_uint next;
-    /* listener */
-    pthread_t listener;
-    bool listener_started;
-    atomic_bool stop;
-    pthread_mutex_t lmu;
-    void (*on_job)(void *);
-    void (*on_cancel)(void *, const char *);
-    void *user;
-} pg_store;
 
 static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t n, const char *fmt, ...) {
@@ -186,6 +166,8 @@ static const char *const migrations[] = {
     " ADD COLUMN webhook_attempts int NOT NULL DEFAULT 0,"
     " ADD COLUMN webhook_at double precision NOT NULL DEFAULT 0, ADD COLUMN webhook_error text;"
     "CREATE INDEX carve_jobs_webhook ON carve_jobs(webhook_state, webhook_at);",
+    /* 4: tunings (store_pg_tunings.c) */
+    CARVE__PG_TUNINGS_SCHEMA,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK "7305661442"
@@ -897,6 +879,8 @@ static void pg_close(carve__store *st) {
     }
     free(s->conns);
     free(s->conninfo);
+    PQfinish(s->tlock);
+    pthread_mutex_destroy(&s->tlmu);
     pthread_mutex_destroy(&s->lmu);
     free(s);
 }
@@ -930,6 +914,7 @@ static void set_ops(pg_store *s) {
     s->ops.ping = ping;
     s->ops.count_queued = count_queued;
     s->ops.set_listener = set_listener;
+    carve__pg_tunings_wire(&s->ops);
 }
 
 carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, size_t errlen) {
@@ -942,6 +927,7 @@ carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, s
     }
     s->nconns = conns;
     pthread_mutex_init(&s->lmu, NULL);
+    pthread_mutex_init(&s->tlmu, NULL);
     for (int i = 0; i < conns; i++) pthread_mutex_init(&s->conns[i].mu, NULL);
     set_ops(s);
     /* the first connection proves the database is reachable and migrates it */
@@ -953,3 +939,23 @@ carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, s
     if (pthread_create(&s->listener, NULL, listener_main, s) == 0) s->listener_started = true;
     return &s->ops;
 }
+
+/* ---- for store_pg_tunings.c ------------------------------------------------- */
+void carve__pg_seterr(char *err, size_t n, const char *msg) { seterr(err, n, "%s", msg); }
+bool carve__pg_valid_id(const char *id) { return valid_id(id); }
+bool carve__pg_valid_file_name(const char *name) { return valid_file_name(name); }
+PGconn *carve__pg_connect(const char *conninfo, char *err, size_t errlen) { return connect_db(conninfo, err, errlen); }
+pg_conn *carve__pg_conn_get(pg_store *s, char *err, size_t errlen) { return conn_get(s, err, errlen); }
+void carve__pg_conn_put(pg_conn *pc) { conn_put(pc); }
+PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals, char *err,
+                        size_t errlen) {
+    return run(pc, want, sql, n, vals, err, errlen);
+}
+long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, char *err, size_t errlen) {
+    return cmd(s, sql, n, vals, err, errlen);
+}
+bool carve__pg_begin(pg_conn *pc, char *err, size_t errlen) { return begin(pc, err, errlen); }
+int carve__pg_commit_or_rollback(pg_conn *pc, int rc, char *err, size_t errlen) {
+    return commit_or_rollback(pc, rc, err, errlen);
+}
+char *carve__pg_dup_val(const PGresult *r, int row, int col) { return dup_val(r, row, col); }

@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RECOVER_MAX 1024
 #define STATE_TEXT 32
+#define LOCK_RETRY_S 1 /* the store is away: try the tuning again after */
 
 static void push_event(srv_tuning *t, int kind, int level, const char *text) {
     pthread_mutex_lock(&t->mu);
@@ -106,8 +108,13 @@ static int on_trial(void *user, const carve_tune_trial *tr) {
     char *json = carve__buf_take(&b, NULL);
     char err[512];
     if (json && !tr->restored) {
-        if (s->store->put_trial(s->store, r->t->id, tr->index, tr->score, json, err, sizeof err))
-            carve__srv_log(s, CARVE_LOG_ERROR, r->t->id, NULL, "tuning: %s", err);
+        int pr = s->store->put_trial(s->store, r->t->id, tr->index, tr->score, json, err, sizeof err);
+        if (pr < 0) carve__srv_log(s, CARVE_LOG_ERROR, r->t->id, NULL, "tuning: %s", err);
+        if (pr > 0) { /* deleted through another node: stop as cancelled */
+            pthread_mutex_lock(&tm->mu);
+            r->t->cancel = true;
+            pthread_mutex_unlock(&tm->mu);
+        }
         char *best = NULL;
         carve_tuner_best(r->tuner, &best, NULL);
         s->store->update_tuning(s->store, r->t->id, CARVE__JOB_RUNNING, 0, best, tr->best_score, tr->index + 1, NULL,
@@ -236,9 +243,37 @@ static void finish(carve__tunings *tm, srv_tuning *t, carve_tuner *tuner, carve_
     pthread_mutex_unlock(&t->mu);
 }
 
+/* Shared store: the right to run t (another node may run it, or the store
+ * may be away: then t is left to the other node / retried).  True to run. */
+static bool take_lock(carve__tunings *tm, srv_tuning *t) {
+    carve__srv *s = tm->s;
+    char err[512];
+    if (!s->store->lock_tuning) return true;
+    int r = s->store->lock_tuning(s->store, t->id, err, sizeof err);
+    if (!r) return true;
+    pthread_mutex_lock(&tm->mu);
+    if (r > 0) t->remote = true; /* unlinked by the thread; its readers see the store */
+    else t->state = CARVE__JOB_QUEUED;
+    pthread_mutex_unlock(&tm->mu);
+    if (r > 0) {
+        carve__srv_log(s, CARVE_LOG_INFO, t->id, NULL, "tuning runs on another node");
+        pthread_mutex_lock(&t->mu);
+        t->finished = true;
+        carve__ring_push(&t->ring, carve__srv_wall(), CARVE__EV_LOG, CARVE_LOG_INFO, t->progress,
+                         "this tuning runs on another node");
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    } else {
+        carve__srv_log(s, CARVE_LOG_WARN, t->id, NULL, "tuning: %s (retrying)", err);
+        sleep(LOCK_RETRY_S);
+    }
+    return false;
+}
+
 static void run_tuning(carve__tunings *tm, srv_tuning *t) {
     carve__srv *s = tm->s;
     char err[512];
+    if (!take_lock(tm, t)) return;
     s->store->update_tuning(s->store, t->id, CARVE__JOB_RUNNING, 0, NULL, 0, 0, NULL, err, sizeof err);
     push_event(t, CARVE__EV_STATE, 0, "running");
     carve_ctx *ctx = carve_ctx_clone(s->cfg);
@@ -260,6 +295,7 @@ static void run_tuning(carve__tunings *tm, srv_tuning *t) {
     finish(tm, t, tuner, st, msg);
     carve_tuner_destroy(tuner);
     carve_ctx_destroy(ctx);
+    if (s->store->unlock_tuning) s->store->unlock_tuning(s->store, t->id);
 }
 
 static void *tuning_main(void *arg) {
@@ -278,7 +314,7 @@ static void *tuning_main(void *arg) {
         run_tuning(tm, t);
         pthread_mutex_lock(&tm->mu);
         t->refs--; /* the worker's; the registry still holds one */
-        if (carve__job_terminal(t->state)) unlink_locked(tm, t);
+        if (carve__job_terminal(t->state) || t->remote) unlink_locked(tm, t);
     }
     pthread_mutex_unlock(&tm->mu);
     return NULL;
@@ -332,13 +368,20 @@ static carve_status recover(carve__tunings *tm, carve_ctx *errctx) {
     carve__srv *s = tm->s;
     char (*ids)[33] = malloc(RECOVER_MAX * sizeof *ids), err[512];
     if (!ids) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
-    int n = 0;
-    if (!s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &n, err, sizeof err))
+    int n = 0, nrun = 0;
+    carve_status st = CARVE_OK;
+    if (s->store->lock_tuning) {
+        /* shared store: a running tuning may be another node's; the lock
+         * tells (taken: its node died; held: it is left alone) */
+        if (s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &nrun, err, sizeof err))
+            st = carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+    } else if (!s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &n, err, sizeof err))
         for (int i = 0; i < n; i++)
             s->store->update_tuning(s->store, ids[i], CARVE__JOB_QUEUED, 0, NULL, 0, 0, NULL, err, sizeof err);
-    carve_status st = CARVE_OK;
-    if (s->store->list_tunings(s->store, CARVE__JOB_QUEUED, ids, RECOVER_MAX, &n, err, sizeof err))
+    if (!st && s->store->list_tunings(s->store, CARVE__JOB_QUEUED, ids + nrun, RECOVER_MAX - nrun, &n, err,
+                                      sizeof err))
         st = carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+    n += nrun;
     for (int i = 0; !st && i < n; i++)
         if (carve__tuning_enqueue(tm, ids[i])) st = carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
     if (!st && n) carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "%d tuning(s) queued again after a restart", n);
@@ -355,7 +398,7 @@ carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
         carve_ctx_set_option(s->cfg, "presets_dir", dir);
     }
     if (!s->store->put_tuning || !s->store->list_trials) {
-        carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "tunings are off: this store does not keep tunings (SQLite does)");
+        carve__srv_log(s, CARVE_LOG_WARN, NULL, NULL, "tunings are off: this store does not keep tunings (SQLite and PostgreSQL do)");
         return CARVE_OK;
     }
     carve__tunings *tm = calloc(1, sizeof *tm);

@@ -30,6 +30,7 @@ typedef struct srv_tuning {
     int refs;            /* tm->mu */
     int state;           /* tm->mu: CARVE__JOB_* */
     bool cancel;         /* tm->mu: DELETE asked */
+    bool remote;         /* tm->mu: shared store: another node runs it (dropped here) */
     carve_tuner *tuner;  /* tm->mu: while running */
     struct srv_tuning *next; /* tm->mu: registry, in submission order */
     /* mu: events */

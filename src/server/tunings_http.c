@@ -657,7 +657,8 @@ enum MHD_Result carve__tunings_route(carve__srv *s, struct MHD_Connection *c, co
                                      const char *body, size_t len) {
     if (!strcmp(url, "/v1/presets")) return presets_route(s, c, method, NULL, body, len);
     if (!strncmp(url, "/v1/presets/", 12)) return presets_route(s, c, method, url + 12, body, len);
-    if (!s->tunings) return fail(s, c, 501, "not_implemented", "tunings need carved's SQLite store");
+    if (!s->tunings)
+        return fail(s, c, 501, "not_implemented", "this store does not keep tunings (SQLite and PostgreSQL do)");
     if (!strcmp(url, "/v1/tunings")) {
         if (!strcmp(method, "POST")) return post_tuning(s, c, body, len);
         return fail(s, c, 405, "method_not_allowed", "use POST on /v1/tunings");
