@@ -8,10 +8,12 @@
 #            "hand-simplified" drawing) that keeps the background, so this
 #            kind runs with --background keep (a base option, not searched)
 # Usage: bench/tune/run.sh [BUILD_DIR] [OUT_DIR] [TRIALS]
+#   env: KINDS="carve poster" (which references), SEED=1, KEEP_REFS=1 (reuse OUT_DIR's references)
 set -eu
 B=${1:-build}
 OUT=${2:-/tmp/carve-bench-tune}
 TRIALS=${3:-40}
+SEED=${SEED:-1}
 C=$B/tools/carve
 HIDDEN='{"colors": 6, "flatten": 3, "min_region": 60, "filter_speckle": 40, "corner_threshold": 110, "mode": "polygon", "trace_tolerance": 2.0}'
 WS=1224  # 1224 x 816 = 1.0 Mpx for a 3:2 photo
@@ -34,10 +36,10 @@ KINDS=${KINDS:-carve poster}
 for kind in $KINDS; do
   BASE="--work-size $WS"
   [ $kind = poster ] && BASE="$BASE --background keep"
-  echo "== $kind references: tuning $TRIALS trials on 6 photos (work size $WS)"
+  echo "== $kind references: tuning $TRIALS trials on 6 photos (work size $WS), seed $SEED"
   start=$(date +%s.%N)
   "$C" tune --photos "$OUT/photos" --references "$OUT/$kind/refs" -o "$OUT/$kind/style.json" --trials "$TRIALS" \
-    --seed 1 $BASE --trials-log "$OUT/$kind/trials.jsonl" -q
+    --seed "$SEED" $BASE --trials-log "$OUT/$kind/trials.jsonl" -q
   end=$(date +%s.%N)
   echo "wall $(echo "$end - $start" | bc) s"
   cat "$OUT/$kind/style.json"

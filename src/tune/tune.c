@@ -1,7 +1,7 @@
-/* tune.c — the tuner's handle and its optimiser: a scrambled Latin
- * hypercube plus local sampling around the elites at the smallest work size,
- * then successive halving (the best third promoted to each larger work
- * size).  See docs/tune.md. */
+/* tune.c — the tuner's handle and its search loop: every configuration
+ * proposed (propose.c: presets and coordinate sweeps, then model-based local
+ * steps) and evaluated at the smallest work size, then successive halving
+ * (the best third promoted to each larger work size).  See docs/tune.md. */
 #include "tune.h"
 
 #include <math.h>
@@ -14,13 +14,6 @@
 #define PAIRS_MIN 2
 #define PAIRS_MAX 1000
 #define ETA 3                  /* successive halving: keep the best 1/ETA */
-#define EXPLORE_SHARE 0.4      /* of the configurations: space-filling design */
-#define ELITES 3               /* local sampling around the best so many */
-#define SIGMA_START 0.25       /* local step (unit cube), shrinking to SIGMA_END */
-#define SIGMA_END 0.08
-#define LOCAL_DIMS 3           /* a local step moves 1..LOCAL_DIMS dimensions */
-#define P_BEST_PARENT 0.5      /* a local step starts from the best this often, else from an elite */
-#define DEDUP_TRIES 16         /* redraws of a local step that repeats a configuration */
 #define PREPARE_SHARE 0.1      /* of the progress range */
 
 carve_tuner *carve_tuner_create(const carve_ctx *base) {
@@ -158,88 +151,6 @@ static void rung_counts(int n, int counts[TUNE_RUNGS]) {
     }
 }
 
-/* Scrambled Latin hypercube of m points over the space (rows 1..m of cfg). */
-static void latin_hypercube(carve_tuner *t, tune_rng *rng, int first, int m) {
-    int *perm = malloc((size_t)(m > 0 ? m : 1) * sizeof *perm);
-    if (!perm) return;
-    for (int d = 0; d < t->sp.n; d++) {
-        for (int k = 0; k < m; k++) perm[k] = k;
-        for (int k = m - 1; k > 0; k--) {
-            int j = (int)(carve__rng_next(rng) % (uint64_t)(k + 1));
-            int tmp = perm[k];
-            perm[k] = perm[j];
-            perm[j] = tmp;
-        }
-        for (int k = 0; k < m; k++) t->cfg[first + k].u[d] = (perm[k] + carve__rng_unit(rng)) / m;
-    }
-    free(perm);
-}
-
-static double reflect(double v) {
-    while (v < 0 || v > 1) v = v < 0 ? -v : 2 - v;
-    return v >= 1 ? 1 - 1e-9 : v;
-}
-
-
-typedef struct rank_item { double score; int idx; } rank_item;
-
-static int cmp_rank(const void *a, const void *b) {
-    const rank_item *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? -1 : 1;
-    return x->idx - y->idx;
-}
-
-/* Configurations 0..n-1 ordered by their score at rung r (ties: lower index). */
-static int rank_at(const carve_tuner *t, int n, int r, int *out) {
-    rank_item *items = malloc((size_t)(n > 0 ? n : 1) * sizeof *items);
-    if (!items) return -1;
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(t->cfg[i].score[r])) items[m++] = (rank_item){t->cfg[i].score[r], i};
-    qsort(items, (size_t)m, sizeof *items, cmp_rank);
-    for (int i = 0; i < m; i++) out[i] = items[i].idx;
-    free(items);
-    return m;
-}
-
-/* A new point near one of the elites (the best ELITES so far at rung 0):
- * a few dimensions (1..LOCAL_DIMS) are moved, the others kept, so that in a
- * space of a dozen options each step tests a small change (coordinate-wise
- * search works where a full-dimensional step is nearly always worse). */
-static void local_sample(carve_tuner *t, tune_rng *rng, int c, int first, int nlocal) {
-    int *order = malloc((size_t)c * sizeof *order);
-    int m = order ? rank_at(t, c, 0, order) : -1;
-    int k = m < ELITES ? m : ELITES;
-    int pick = carve__rng_unit(rng) < P_BEST_PARENT ? 0 : (int)(carve__rng_next(rng) % (uint64_t)(k > 0 ? k : 1));
-    int parent = k > 0 ? order[pick] : 0;
-    free(order);
-    double progress = nlocal > 1 ? (double)(c - first) / (nlocal - 1) : 1;
-    double sigma = SIGMA_START + (SIGMA_END - SIGMA_START) * progress;
-    memcpy(t->cfg[c].u, t->cfg[parent].u, sizeof t->cfg[c].u);
-    int moves = 1 + (int)(carve__rng_next(rng) % LOCAL_DIMS);
-    for (int i = 0; i < moves; i++) {
-        int d = (int)(carve__rng_next(rng) % (uint64_t)t->sp.n);
-        const tune_dim *dim = &t->sp.dim[d];
-        double g = carve__rng_gauss(rng);
-        if (dim->kind == TUNE_ENUM || dim->kind == TUNE_BOOL) t->cfg[c].u[d] = carve__rng_unit(rng);
-        else t->cfg[c].u[d] = reflect(t->cfg[c].u[d] + sigma * g);
-    }
-}
-
-/* True when configuration c writes the same options as an earlier one
- * (rounding makes small steps collide). */
-static bool seen_before(const carve_tuner *t, int c) {
-    char *a = carve__tune_json(&t->sp, t->cfg[c].u);
-    bool same = false;
-    for (int i = 0; a && i < c && !same; i++) {
-        char *b = carve__tune_json(&t->sp, t->cfg[i].u);
-        same = b && !strcmp(a, b);
-        free(b);
-    }
-    free(a);
-    return same;
-}
-
 static double rung_cost(const carve_tuner *t, int r) {
     double f = carve__tune_rung_fraction(r);
     (void)t;
@@ -297,23 +208,15 @@ static carve_status search(carve_tuner *t, tune_rng *rng) {
     rung_counts(n, counts);
     t->cost_total = 0;
     for (int r = 0; r < TUNE_RUNGS; r++) t->cost_total += counts[r] * rung_cost(t, r);
-    int nexplore = (int)ceil(n * EXPLORE_SHARE);
-    if (nexplore > n) nexplore = n;
-    /* configuration 0: the base options (the default look) */
-    carve__tune_encode(&t->sp, t->base, t->cfg[0].u);
-    latin_hypercube(t, rng, 1, nexplore - 1);
     carve_status st = CARVE_OK;
     for (int c = 0; c < n && !st; c++) {
-        for (int tries = 0; c >= nexplore && tries < DEDUP_TRIES; tries++) {
-            local_sample(t, rng, c, nexplore, n - nexplore);
-            if (!seen_before(t, c)) break;
-        }
+        carve__tune_propose(t, rng, c, n);
         st = step(t, c, 0);
     }
     int *order = malloc((size_t)n * sizeof *order);
     if (!order) return carve__fail(t->base, CARVE_ERR_NOMEM, "out of memory");
     for (int r = 1; r < TUNE_RUNGS && !st; r++) {
-        int m = rank_at(t, n, r - 1, order);
+        int m = carve__tune_rank(t, n, r - 1, order);
         if (m > counts[r]) m = counts[r];
         for (int i = 0; i < m && !st; i++) st = step(t, order[i], r);
     }

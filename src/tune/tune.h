@@ -88,6 +88,7 @@ struct carve_tuner {
     tune_config *cfg;
     int ncfg;
     int nevals;
+    int design_next;                   /* propose.c: next entry of the structured design */
     int best_cfg, best_rung;
     double best_score;
     double cost_done, cost_total;
@@ -101,3 +102,12 @@ carve_status carve__tune_evaluate(carve_tuner *t, const double *u, int rung, dou
 /** Fraction of the full work size at rung r. */
 double carve__tune_rung_fraction(int rung);
 void carve__tune_log(carve_tuner *t, int level, const char *fmt, ...) CARVE_PRINTF(3, 4);
+
+/* ---- proposals (propose.c) ------------------------------------------------ */
+/** Writes configuration c (of n) from the rung-0 scores of 0..c-1 and rng. */
+void carve__tune_propose(carve_tuner *t, tune_rng *rng, int c, int n);
+/** How many of n configurations the structured design takes. */
+int carve__tune_design_size(int n);
+/** Configurations 0..n-1 with a score at rung r, best first (ties: lower
+ *  index); returns how many, -1 when out of memory. */
+int carve__tune_rank(const carve_tuner *t, int n, int r, int *out);
