@@ -13,8 +13,6 @@ Usage: test_pg.py PATH/TO/carved PATH/TO/test_pg_store [ONLY_TEST ...]
 * three nodes, 24 real photos round-robin, one node SIGKILLed mid-work: every
   job done once, results served by any surviving node
 * a job cancelled through one node stops on the node running it within 1 s
-* tunings on PostgreSQL: cancel < 1 s, SIGKILL resume, every trial shown;
-  a second node leaves a running tuning to its node
 * PostgreSQL restarted under load: nothing lost, nodes recover by themselves"""
 import json
 import os
@@ -341,53 +339,9 @@ def test_pg_restart_under_load():
             n.stop()
 
 
-def test_tunings_on_postgresql():
-    """tunings on PostgreSQL: cancel < 1 s, SIGKILL mid-tuning then restart
-    resumes from the stored trials, shows every trial in the events stream
-    and equals an uninterrupted run"""
-    import test_tunings
-    for fn in (test_tunings.test_cancel_within_1s, test_tunings.test_sigkill_resume):
-        uri, _ = new_db()
-        test_tunings.Carved = lambda *f, **k: Carved('--store', uri, *f, **k)
-        try:
-            fn()
-        finally:
-            test_tunings.Carved = Carved
-
-
-def test_tuning_runs_on_one_node():
-    """a second node started while a tuning runs leaves it to its node (the
-    advisory lock): it is run once, and both nodes answer for it"""
-    import test_tunings
-    uri, db = new_db()
-    pairs = test_tunings.Pairs(2).files
-    a = node(uri)
-    b = None
-    try:
-        st, _, j = test_tunings.post_tuning(a, pairs, 15)
-        tid = j['id']
-        check(test_tunings.wait_tuning(a, tid, lambda j: j['trials'] >= 2)['state'] == 'running', 'running on A')
-        b = node(uri)
-        j = test_tunings.wait_tuning(b, tid, lambda j: j['state'] in ('done', 'failed', 'cancelled'))
-        want = test_tunings.evaluations(15)
-        check(j['state'] == 'done' and j['trials'] == want, 'done, seen through B: %r' % j)
-        b.log.flush()
-        blog = open(b.log_path, errors='replace').read()
-        check('runs on another node' in blog and 'tuning resumes' not in blog, 'B left it to A: %s' % blog[-1500:])
-        rows = sql(db, "SELECT count(*), count(DISTINCT idx) FROM carve_tuning_trials WHERE tuning_id='%s'" % tid)
-        check(rows == [[str(want), str(want)]], 'every trial stored once: %r' % rows)
-        st, _, best = b.jreq('GET', '/v1/tunings/%s/result' % tid)
-        check(st == 200 and 'colors' in best, 'result through B: %r' % best)
-    finally:
-        a.close()
-        if b:
-            b.close()
-
-
 TESTS = [test_store_unit, test_unreachable_at_start, test_jobs_api_on_postgresql, test_webhooks_on_postgresql,
          test_queue_full_shared, test_paused_node_fenced, test_cancel_across_nodes,
-         test_pg_restart_under_load, test_three_nodes_sigkill, test_tunings_on_postgresql,
-         test_tuning_runs_on_one_node]
+         test_pg_restart_under_load, test_three_nodes_sigkill]
 
 
 def main():

@@ -218,7 +218,7 @@ def test_cancel_within_1s():
         s.close()
 
 
-def test_sigkill_resume():
+def test_sigkill_resume(compare=True):
     pairs = Pairs(3).files
     trials = 12
     s = Carved()
@@ -243,6 +243,8 @@ def test_sigkill_resume():
             check(any('resume' in l['msg'] for l in logs) or restored, 'resume visible')
         finally:
             s2.stop()
+        if not compare:
+            return
         # the same request uninterrupted gives the same preset (deterministic search)
         s3 = Carved()
         try:
