@@ -45,8 +45,8 @@ typedef struct bstate {
 
 /* ---- segments of chain uses ------------------------------------------------ */
 
-static int64_t seg_ex(const vec_seg *s) { return s->p[s->cubic ? 4 : 0]; }
-static int64_t seg_ey(const vec_seg *s) { return s->p[s->cubic ? 5 : 1]; }
+static int64_t seg_ex(const vec_seg *s) { return s->p[s->kind == VEC_SEG_CUBIC ? 4 : 0]; }
+static int64_t seg_ey(const vec_seg *s) { return s->p[s->kind == VEC_SEG_CUBIC ? 5 : 1]; }
 
 /* start point of a chain use */
 void carve__vec_use_start(const vec_chain *c, bool rev, int64_t *x, int64_t *y) {
@@ -67,14 +67,17 @@ int carve__vec_geom_add_use(vec_geom *g, const vec_chain *c, bool rev) {
         const vec_seg *s = &c->seg[i];
         vec_gseg o;
         memset(&o, 0, sizeof o);
-        o.kind = s->cubic ? VEC_SEG_CUBIC : VEC_SEG_LINE;
+        o.kind = s->kind;
         if (!rev) {
             memcpy(o.p, s->p, sizeof o.p);
         } else {
             int64_t px = i ? seg_ex(&c->seg[i - 1]) : c->sx, py = i ? seg_ey(&c->seg[i - 1]) : c->sy;
-            if (!s->cubic) {
+            if (s->kind == VEC_SEG_LINE) {
                 o.p[0] = px;
                 o.p[1] = py;
+            } else if (s->kind == VEC_SEG_ARC) { /* same ellipse, the other way round */
+                int64_t r[6] = {px, py, s->p[2], s->p[3], s->p[4], s->p[5] ^ VEC_ARC_SWEEP};
+                memcpy(o.p, r, sizeof r);
             } else {
                 int64_t r[6] = {s->p[2], s->p[3], s->p[0], s->p[1], px, py};
                 memcpy(o.p, r, sizeof r);

@@ -130,7 +130,7 @@ static int vpush(dxfw *w, double x, double y) {
 
 /* flattens a cubic from (x0,y0) into pieces within DXF_TOL_MM: the uniform
  * n-piece polyline is within max|B''| / (8 n^2) of the curve */
-static int flatten_cubic(dxfw *w, double x0, double y0, const int64_t *p) {
+static int flatten_cubic(dxfw *w, double x0, double y0, const double *p) {
     double ax = x0 - 2.0 * p[0] + p[2], ay = y0 - 2.0 * p[1] + p[3];
     double bx = p[0] - 2.0 * p[2] + p[4], by = p[1] - 2.0 * p[3] + p[5];
     double m = fmax(hypot(ax, ay), hypot(bx, by)) * w->k; /* mm */
@@ -154,7 +154,18 @@ static int path_vertices(dxfw *w, const vec_gpath *pa) {
     const vec_gseg *s = w->g->segs + pa->seg_off;
     for (int32_t i = 0; i < pa->nseg; i++) {
         if (s[i].kind == VEC_SEG_CUBIC) {
-            if (flatten_cubic(w, cx, cy, s[i].p)) return -1;
+            double p[6];
+            for (int k = 0; k < 6; k++) p[k] = (double)s[i].p[k];
+            if (flatten_cubic(w, cx, cy, p)) return -1;
+        } else if (s[i].kind == VEC_SEG_ARC) { /* as its cubics (geom.c), flattened */
+            double c[VEC_ARC_MAX_CUBICS][6];
+            int n = carve__vec_arc_cubics(cx, cy, s[i].p, c);
+            if (!n && vpush(w, (double)s[i].p[0], (double)s[i].p[1])) return -1;
+            for (int k = 0; k < n; k++) {
+                if (flatten_cubic(w, cx, cy, c[k])) return -1;
+                cx = c[k][4];
+                cy = c[k][5];
+            }
         } else if (vpush(w, (double)vec_gseg_ex(&s[i]), (double)vec_gseg_ey(&s[i]))) {
             return -1;
         }

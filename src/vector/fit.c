@@ -53,7 +53,7 @@ static int seg_add(segbuf *b, int cubic, const P2 *pts) {
     }
     vec_seg *s = &b->v[b->n++];
     memset(s, 0, sizeof *s);
-    s->cubic = (uint8_t)cubic;
+    s->kind = (uint8_t)(cubic ? VEC_SEG_CUBIC : VEC_SEG_LINE);
     int np = cubic ? 3 : 1;
     for (int i = 0; i < np; i++) {
         s->p[2 * i] = llround(pts[i].x * b->scale);
@@ -214,6 +214,8 @@ typedef struct fitter {
     int64_t nk;
     P2 *Dw;             /* staircase points (written by staircase_points) */
     uint8_t *keep;      /* Douglas–Peucker: staircase point i is a polygon vertex */
+    const vec_ellipse *ell; /* the ellipse the chain lies on, or NULL */
+    const vec_topo *t;
     const P2 *D;        /* staircase points, as the spline fit reads them */
     int64_t nD;
     bool closed;
@@ -639,6 +641,134 @@ static int fit_runs(fitter *f, const uint8_t *corner, vec_scratch *sc) {
     return 0;
 }
 
+/* ---- true shapes: a chain on a found ellipse, as arcs ----------------------- */
+
+#define ARC_MAX_PIECE (2 * M_PI / 3) /* most turning of one arc (120 deg: the centre stays well conditioned) */
+#define ARC_MAX_DEV 1.25             /* px: farthest staircase point from the written (quantized) arcs */
+#define ARC_HALF_DEFLATE 2           /* units: a closed ellipse's half arcs get radii slightly too small, so
+                                      * every reader scales them up (SVG F.6.6) and centres them exactly
+                                      * between their end points */
+
+static int seg_arc(segbuf *b, int64_t x, int64_t y, int64_t rx, int64_t ry, int64_t rot, int64_t flags) {
+    P2 end = p2((double)x / b->scale, (double)y / b->scale);
+    if (seg_add(b, 0, &end)) return -1;
+    vec_seg *s = &b->v[b->n - 1];
+    int64_t p[6] = {x, y, rx, ry, rot, flags};
+    memcpy(s->p, p, sizeof p);
+    s->kind = VEC_SEG_ARC;
+    return 0;
+}
+
+static double wrap_angle(double a) {
+    while (a > M_PI) a -= 2 * M_PI;
+    while (a < -M_PI) a += 2 * M_PI;
+    return a;
+}
+
+typedef struct arcplan {
+    int64_t sx, sy;               /* start (units) */
+    int64_t x[3], y[3];           /* piece ends */
+    int k;                        /* pieces (<= 3) */
+    int64_t rx, ry, rot, flags;
+    double span;                  /* signed turning, radians */
+} arcplan;
+
+/* the pieces: a closed chain is the whole ellipse in two half arcs from the
+ * end of its major axis; an open one runs from its first to its last lattice
+ * point in pieces of at most ARC_MAX_PIECE, the inner ends on the ellipse */
+static bool plan_arcs(const fitter *f, const vec_ellipse *e, arcplan *ap) {
+    double sc = f->prm->scale, deg = fmod(e->phi * 180.0 / M_PI + 360.0, 180.0);
+    ap->rx = llround(e->a * sc);
+    ap->ry = llround(e->b * sc);
+    ap->rot = llround(deg * VEC_ARC_ROT_UNIT) % llround(180 * VEC_ARC_ROT_UNIT);
+    double x, y, t0;
+    if (f->closed) {
+        double sh = 0; /* orientation of the loop: the shoelace of the staircase points */
+        for (int64_t i = 0; i < f->nD; i++) sh += cross(f->Dw[i], f->Dw[(i + 1) % f->nD]);
+        ap->span = sh > 0 ? 2 * M_PI : -2 * M_PI;
+        ap->k = 2;
+        ap->rx -= ARC_HALF_DEFLATE;
+        t0 = 0;
+        carve__vec_ellipse_point(e, 0, &x, &y);
+    } else {
+        x = f->Dw[0].x;
+        y = f->Dw[0].y;
+        t0 = carve__vec_ellipse_angle(e, x, y);
+        double cum = 0, prev = t0;
+        for (int64_t i = 1; i < f->nD; i++) {
+            double a = carve__vec_ellipse_angle(e, f->Dw[i].x, f->Dw[i].y);
+            cum += wrap_angle(a - prev);
+            prev = a;
+        }
+        ap->span = cum;
+        ap->k = (int)ceil(fabs(cum) / ARC_MAX_PIECE - 1e-9);
+        if (ap->k < 1) ap->k = 1;
+        if (ap->k > 3 || fabs(cum) < 1e-3) return false;
+    }
+    if (ap->rx <= 0 || ap->ry <= 0) return false;
+    ap->sx = llround(x * sc);
+    ap->sy = llround(y * sc);
+    ap->flags = (ap->span > 0 ? VEC_ARC_SWEEP : 0) | (fabs(ap->span) / ap->k > M_PI ? VEC_ARC_LARGE : 0);
+    for (int i = 0; i < ap->k; i++) {
+        if (i == ap->k - 1 && !f->closed) {
+            x = f->Dw[f->nD - 1].x;
+            y = f->Dw[f->nD - 1].y;
+        } else carve__vec_ellipse_point(e, t0 + ap->span * (i + 1) / ap->k, &x, &y);
+        ap->x[i] = llround(x * sc);
+        ap->y[i] = llround(y * sc);
+    }
+    if (f->closed) { /* exactly back to the start */
+        ap->x[1] = ap->sx;
+        ap->y[1] = ap->sy;
+    }
+    return true;
+}
+
+/* the ellipse a reader draws for piece i (from the quantized numbers), px */
+static bool implied_ellipse(const fitter *f, const arcplan *ap, int i, vec_ellipse *out, double *dth) {
+    double sc = f->prm->scale;
+    int64_t p[6] = {ap->x[i], ap->y[i], ap->rx, ap->ry, ap->rot, ap->flags};
+    double x0 = (double)(i ? ap->x[i - 1] : ap->sx), y0 = (double)(i ? ap->y[i - 1] : ap->sy);
+    vec_arc a;
+    if (!carve__vec_arc_center(x0, y0, p, &a)) return false;
+    *out = (vec_ellipse){a.cx / sc, a.cy / sc, a.rx / sc, a.ry / sc, a.phi};
+    *dth = a.dth;
+    return true;
+}
+
+/* every staircase point within ARC_MAX_DEV (and the tolerance) of the piece
+ * that covers it, and every piece turning as planned */
+static bool arcs_follow(const fitter *f, const vec_ellipse *e, const arcplan *ap) {
+    vec_ellipse im[3];
+    for (int i = 0; i < ap->k; i++) {
+        double dth;
+        if (!implied_ellipse(f, ap, i, &im[i], &dth) || fabs(dth - ap->span / ap->k) > M_PI / 6) return false;
+    }
+    double tol = fmin(f->prm->fit_tol, ARC_MAX_DEV);
+    double t0 = f->closed ? 0 : carve__vec_ellipse_angle(e, f->Dw[0].x, f->Dw[0].y), cum = 0, prev = t0;
+    for (int64_t i = 0; i < f->nD; i++) {
+        double a = carve__vec_ellipse_angle(e, f->Dw[i].x, f->Dw[i].y);
+        cum += wrap_angle(a - prev);
+        prev = a;
+        int piece = f->closed ? 0 : (int)floor(cum / ap->span * ap->k);
+        if (piece < 0) piece = 0;
+        if (piece >= ap->k) piece = ap->k - 1;
+        if (fabs(carve__vec_ellipse_dist(&im[piece], f->Dw[i].x, f->Dw[i].y)) > tol) return false;
+    }
+    return true;
+}
+
+/* 1: the chain written as arcs of e; 0: rejected (fitted as usual); -1 OOM */
+static int fit_arcs(fitter *f, vec_chain *c, const vec_ellipse *e) {
+    arcplan ap;
+    if (!plan_arcs(f, e, &ap) || !arcs_follow(f, e, &ap)) return 0;
+    c->sx = ap.sx;
+    c->sy = ap.sy;
+    for (int i = 0; i < ap.k; i++)
+        if (seg_arc(f->out, ap.x[i], ap.y[i], ap.rx, ap.ry, ap.rot, ap.flags)) return -1;
+    return 1;
+}
+
 /* the fitting proper, into f->out; sets the chain's start point */
 static int fit_steps(fitter *f, vec_chain *c, vec_scratch *sc) {
     const vec_fit_params *prm = f->prm;
@@ -646,7 +776,16 @@ static int fit_steps(fitter *f, vec_chain *c, vec_scratch *sc) {
     c->sx = (int64_t)f->V[0] * (int64_t)llround(prm->scale);
     c->sy = (int64_t)f->V[1] * (int64_t)llround(prm->scale);
     if (prm->mode == VEC_MODE_PIXEL || f->n < 2) return emit_staircase(f);
-    if (staircase_points(f, sc) || simplify_points(f, sc) || build_polygon(f, sc)) return -1;
+    if (staircase_points(f, sc)) return -1;
+    if (!f->closed && f->t->nsnap) { /* junctions moved onto an ellipse (shape.c) */
+        carve__vec_vertex_pos(f->t, c->v0, &f->Dw[0].x, &f->Dw[0].y);
+        carve__vec_vertex_pos(f->t, c->v1, &f->Dw[f->nD - 1].x, &f->Dw[f->nD - 1].y);
+    }
+    if (f->ell && prm->mode == VEC_MODE_SPLINE) {
+        int r = fit_arcs(f, c, f->ell);
+        if (r) return r < 0 ? -1 : 0;
+    }
+    if (simplify_points(f, sc) || build_polygon(f, sc)) return -1;
     c->sx = llround(f->P[0].x * prm->scale);
     c->sy = llround(f->P[0].y * prm->scale);
     if (prm->mode == VEC_MODE_POLYGON) {
@@ -676,6 +815,8 @@ int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *
     f.closed = c->closed;
     f.prm = prm;
     f.out = &sb;
+    f.ell = c->ell ? &t->ell[c->ell - 1] : NULL;
+    f.t = t;
     f.K = SC_MALLOC((size_t)(n + 2) * sizeof(int64_t));
     f.Dw = SC_CALLOC((size_t)(2 * n + 4), sizeof(P2));
     int rc = (!f.K || !f.Dw) ? -1 : fit_steps(&f, c, sc);

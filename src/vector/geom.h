@@ -25,8 +25,14 @@
 enum {
     VEC_SEG_LINE = 0,  /* p[0..1]: end point */
     VEC_SEG_CUBIC = 1, /* p[0..1], p[2..3]: control points; p[4..5]: end point */
-    VEC_SEG_ARC = 2    /* reserved for elliptical arcs (writers flatten or map it) */
+    VEC_SEG_ARC = 2    /* elliptical arc, SVG's endpoint parameterization: p[0..1] end
+                        * point; p[2], p[3] radii rx, ry (coordinate units); p[4]
+                        * x-axis rotation in millidegrees [0, 180000); p[5] flags
+                        * (VEC_ARC_LARGE, VEC_ARC_SWEEP) */
 };
+#define VEC_ARC_LARGE 1 /* the arc spans more than 180 degrees */
+#define VEC_ARC_SWEEP 2 /* the angle increases (clockwise on the y-down canvas) */
+#define VEC_ARC_ROT_UNIT 1000.0 /* rotation units per degree */
 
 typedef struct vec_gseg {
     int64_t p[6];
@@ -83,6 +89,21 @@ typedef struct vec_geom {
 } vec_geom;
 
 void carve__vec_geom_free(vec_geom *g);
+
+/* An arc in centre form (SVG 1.1 implementation notes F.6.5, radii scaled
+ * up by F.6.6 when too small for the end points): centre, radii and
+ * rotation (radians), start angle and signed sweep (radians), all in
+ * coordinate units.  false: the arc is drawn as a straight line (equal end
+ * points or a zero radius). */
+typedef struct vec_arc {
+    double cx, cy, rx, ry, phi, th1, dth;
+} vec_arc;
+bool carve__vec_arc_center(double x0, double y0, const int64_t *p, vec_arc *a);
+/* the arc from (x0, y0) as n <= VEC_ARC_MAX_CUBICS cubics of at most 90
+ * degrees each (radial error <= 2.7e-4 of the radius), out[i] = c1, c2, end
+ * in coordinate units; returns n, 0 for a straight line */
+#define VEC_ARC_MAX_CUBICS 4
+int carve__vec_arc_cubics(double x0, double y0, const int64_t *p, double out[VEC_ARC_MAX_CUBICS][6]);
 
 /* builder helpers (geom.c): 0 or -1 on OOM */
 int carve__vec_geom_reserve(vec_geom *g, int64_t nsegs, int64_t npaths, int64_t nitems); /* capacity hint */

@@ -7,6 +7,7 @@
  * to points, flipping y (the IR is y down, PDF/PS y up). */
 #include "ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,10 +31,23 @@ static void put_pt(carve__buf *b, int64_t x, int64_t y, const char *op) {
     carve__buf_put_fast(b, op, 2); /* "m\n", "l\n", "c\n" */
 }
 
+/* an arc as cubics of at most 90 degrees (geom.c), control points rounded
+ * to the coordinate grid; a degenerate one as a line */
+static void put_arc(carve__buf *b, int64_t x0, int64_t y0, const int64_t *p) {
+    double c[VEC_ARC_MAX_CUBICS][6];
+    int n = carve__vec_arc_cubics((double)x0, (double)y0, p, c);
+    if (!n) put_pt(b, p[0], p[1], "l\n");
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 4; k++) put_int(b, llround(c[i][k]));
+        put_pt(b, llround(c[i][4]), llround(c[i][5]), "c\n");
+    }
+}
+
 /* one subpath: m, l / c, h */
 static void put_path(carve__buf *b, const vec_geom *g, const vec_gpath *pa) {
     put_pt(b, pa->sx, pa->sy, "m\n");
     const vec_gseg *s = g->segs + pa->seg_off;
+    int64_t cx = pa->sx, cy = pa->sy;
     for (int32_t i = 0; i < pa->nseg; i++) {
         if (s[i].kind == VEC_SEG_CUBIC) {
             put_int(b, s[i].p[0]);
@@ -41,9 +55,13 @@ static void put_path(carve__buf *b, const vec_geom *g, const vec_gpath *pa) {
             put_int(b, s[i].p[2]);
             put_int(b, s[i].p[3]);
             put_pt(b, s[i].p[4], s[i].p[5], "c\n");
+        } else if (s[i].kind == VEC_SEG_ARC) {
+            put_arc(b, cx, cy, s[i].p);
         } else {
             put_pt(b, vec_gseg_ex(&s[i]), vec_gseg_ey(&s[i]), "l\n");
         }
+        cx = vec_gseg_ex(&s[i]);
+        cy = vec_gseg_ey(&s[i]);
     }
     if (pa->closed) carve__buf_put_fast(b, "h\n", 2);
 }

@@ -169,6 +169,36 @@ static void pw_cubic(pw *w, const int64_t *p) {
     w->cy = p[5];
 }
 
+/* an arc flag: one digit, always separated (readers that scan numbers
+ * greedily would read "01" as one) */
+static void pw_flag(pw *w, bool on) {
+    char s[48] = {' ', on ? '1' : '0'};
+    pw_put(w, w->need_sep ? s : s + 1, w->need_sep ? 2 : 1);
+    w->need_sep = true;
+    w->last_dot = false;
+}
+
+/* elliptical arc: rx ry rotation (degrees, 3 decimals) large sweep dx dy */
+static void pw_arc(pw *w, const int64_t *p) {
+    pw_flush(w);
+    pw_cmd(w, 'a');
+    pw_num(w, p[2]);
+    pw_num(w, p[3]);
+    int prec = w->prec;
+    int64_t p10 = w->p10;
+    w->prec = 3; /* millidegrees */
+    w->p10 = 1000;
+    pw_num(w, p[4]);
+    w->prec = prec;
+    w->p10 = p10;
+    pw_flag(w, (p[5] & VEC_ARC_LARGE) != 0);
+    pw_flag(w, (p[5] & VEC_ARC_SWEEP) != 0);
+    pw_num(w, p[0] - w->cx);
+    pw_num(w, p[1] - w->cy);
+    w->cx = p[0];
+    w->cy = p[1];
+}
+
 static void pw_close(pw *w) {
     if (w->pend && w->cx + w->pdx == w->sx && w->cy + w->pdy == w->sy) w->pend = false;
     pw_flush(w);
@@ -189,6 +219,7 @@ static void emit_path(pw *w, const vec_geom *g, const vec_gpath *pa, bool first)
     const vec_gseg *s = g->segs + pa->seg_off;
     for (int32_t i = 0; i < pa->nseg; i++) {
         if (s[i].kind == VEC_SEG_CUBIC) pw_cubic(w, s[i].p);
+        else if (s[i].kind == VEC_SEG_ARC) pw_arc(w, s[i].p);
         else pw_line(w, vec_gseg_ex(&s[i]), vec_gseg_ey(&s[i]));
     }
     if (pa->closed) pw_close(w);

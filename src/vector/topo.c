@@ -170,6 +170,9 @@ void carve__vec_topo_free(vec_topo *t) {
     free(t->ring_off);
     free(t->reg_ring_off);
     free(t->ring_shoelace);
+    free(t->ell);
+    free(t->snap_v);
+    free(t->snap_xy);
     memset(t, 0, sizeof *t);
 }
 

@@ -160,6 +160,10 @@ carve_status carve__vec_trace_doc_ex(carve_ctx *ctx, const carve_image *in, doub
     carve__range r = carve__progress_push(ctx, 0.15, 0.35);
     st = carve__vec_topology(ctx, &lab, &topo);
     carve__progress_pop(ctx, r);
+    if (!st && carve__opt_enum(ctx, CARVE_OPTID_mode) == VEC_MODE_SPLINE &&
+        carve__vec_find_shapes(&topo, carve__opt_float(ctx, CARVE_OPTID_trace_tolerance)))
+        st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
+    if (!st) carve__log(ctx, CARVE_LOG_DEBUG, "trace: %d ellipses", (int)topo.nell);
     if (st || (st = carve__progress(ctx, 0.35, "trace")) || (st = fit_all(ctx, &topo))) goto done;
     if ((st = write_doc(ctx, &lab, &topo, &strokes, &op, &out, &outlen))) goto done;
     st = carve__progress(ctx, 1.0, "trace");

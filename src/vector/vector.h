@@ -13,6 +13,7 @@
 #ifndef CARVE_VECTOR_H
 #define CARVE_VECTOR_H
 #include "core.h"
+#include "geom.h"
 
 #define VEC_VOID 0xFFFFu /* label of a pixel with alpha < 128 */
 _Static_assert(VEC_VOID == CARVE__LABEL_VOID, "vector labels are core label images");
@@ -36,9 +37,15 @@ void carve__vec_labels_free(vec_labels *l);
 
 /* ---- topology ------------------------------------------------------------ */
 typedef struct vec_seg {
-    int64_t p[6];  /* quantized; line: p[0..1] end; cubic: c1, c2, end */
-    uint8_t cubic;
+    int64_t p[6];  /* quantized, as vec_gseg (geom.h): line end; cubic c1, c2, end; arc */
+    uint8_t kind;  /* VEC_SEG_* */
 } vec_seg;
+
+/* an ellipse found in the region boundaries (shape.c): centre, semi-axes
+ * a >= b, and the direction of a (radians, y down); px */
+typedef struct vec_ellipse {
+    double cx, cy, a, b, phi;
+} vec_ellipse;
 
 typedef struct vec_chain {
     int32_t left, right;   /* region on the left / right when walking forward (-1 = void) */
@@ -52,6 +59,7 @@ typedef struct vec_chain {
     int64_t sx, sy;        /* start point */
     vec_seg *seg;
     int32_t nseg;
+    int32_t ell;           /* 1 + index into vec_topo.ell when the chain lies on a found ellipse, else 0 */
 } vec_chain;
 
 typedef struct vec_topo {
@@ -71,10 +79,30 @@ typedef struct vec_topo {
     int64_t nrings;
     int64_t *reg_ring_off;
     int64_t *ring_shoelace; /* doubled signed area in lattice units (< 0: outer ring) */
+    vec_ellipse *ell;       /* ellipses found by carve__vec_find_shapes */
+    int32_t nell;
+    /* junctions moved onto an ellipse (so that its arcs meet there exactly),
+     * ascending by vertex: snap_v[i] is at (snap_xy[2i], snap_xy[2i+1]) px */
+    uint32_t *snap_v;
+    double *snap_xy;
+    int64_t nsnap;
 } vec_topo;
 
 carve_status carve__vec_topology(carve_ctx *ctx, const vec_labels *l, vec_topo *t);
 void carve__vec_topo_free(vec_topo *t);
+
+/* ---- true shapes (shape.c) ------------------------------------------------ */
+/* Finds the rings that are ellipses within tol px of their pixel boundary
+ * (docs/vector.md, "True shapes"), marks their chains (vec_chain.ell) and
+ * moves their junctions onto them; sequential, before fitting.  0 or -1 (OOM). */
+int carve__vec_find_shapes(vec_topo *t, double tol);
+/* point of e at parameter angle th; parameter angle of (x, y) */
+void carve__vec_ellipse_point(const vec_ellipse *e, double th, double *x, double *y);
+double carve__vec_ellipse_angle(const vec_ellipse *e, double x, double y);
+/* position of lattice vertex v (a chain end): moved onto an ellipse, or the vertex */
+void carve__vec_vertex_pos(const vec_topo *t, uint32_t v, double *x, double *y);
+/* approximate (first-order) signed distance of (x, y) to e, px (> 0 outside) */
+double carve__vec_ellipse_dist(const vec_ellipse *e, double x, double y);
 
 /* ---- fitting ------------------------------------------------------------- */
 enum { VEC_MODE_PIXEL = 0, VEC_MODE_POLYGON = 1, VEC_MODE_SPLINE = 2 };
@@ -99,7 +127,6 @@ void carve__vec_scratch_free(vec_scratch *sc);
 int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *p, vec_scratch *sc);
 
 /* ---- geometry IR and writers ---------------------------------------------- */
-#include "geom.h"
 
 typedef struct vec_build_params {
     int precision;
