@@ -62,6 +62,12 @@ static int seg_add(segbuf *b, int cubic, const P2 *pts) {
     return 0;
 }
 static int seg_line(segbuf *b, P2 to) { return seg_add(b, 0, &to); }
+static int seg_copy(segbuf *b, const vec_seg *s) {
+    P2 dummy = p2(0, 0);
+    if (seg_add(b, 0, &dummy)) return -1;
+    b->v[b->n - 1] = *s;
+    return 0;
+}
 
 /* ---- Douglas–Peucker (iterative) ---------------------------------------- */
 static double seg_dist(P2 p, P2 a, P2 b) {
@@ -215,6 +221,8 @@ typedef struct fitter {
     P2 *Dw;             /* staircase points (written by staircase_points) */
     uint8_t *keep;      /* Douglas–Peucker: staircase point i is a polygon vertex */
     const vec_ellipse *ell; /* the ellipse the chain lies on, or NULL */
+    int64_t *bk;        /* end vertex of each piece written for the current run */
+    int32_t nbk;
     const vec_topo *t;
     const P2 *D;        /* staircase points, as the spline fit reads them */
     int64_t nD;
@@ -299,15 +307,71 @@ static P2 corner_tangent(const fitter *f, int64_t k, int dir) {
     return t;
 }
 
-/* fits span a..b with unit tangents ta (leaving P[a]) and tb (leaving P[b]
- * backwards) */
-static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
-    if (b - a == 1) return seg_line(f->out, f->P[b]);
-    /* splice: split where the accumulated turning reaches half the total */
-    /* net turning (the zig-zag of the staircase cancels out) */
+/* net turning (degrees) of the polygon over span a..b (the zig-zag of the
+ * staircase cancels out) */
+static double span_turn(const fitter *f, int64_t a, int64_t b) {
     double total = 0;
     for (int64_t k = a + 1; k < b; k++) total += f->turn[k];
-    total = fabs(total);
+    return fabs(total);
+}
+
+/* a written piece of the current run ends at polygon vertex b */
+static int piece(fitter *f, int64_t b, int rc) {
+    if (!rc) f->bk[f->nbk++] = b;
+    return rc;
+}
+
+/* one piece for span a..b: a line when its samples lie within half the
+ * tolerance of the chord, else one cubic when it is within the tolerance
+ * and well behaved.  1 written, 0 not (*worst: the worst sample in Q), -1 OOM */
+static int fit_one(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int64_t *worst) {
+    int64_t m = gather(f, a, b);
+    if (m < 0) return -1;
+    P2 ch = sub(f->Q[m], f->Q[0]);
+    double cl = len(ch), maxoff = 0;
+    for (int64_t i = 1; i < m && cl > 0; i++) maxoff = fmax(maxoff, fabs(cross(ch, sub(f->Q[i], f->Q[0]))) / cl);
+    if (cl > 0 && maxoff <= f->prm->fit_tol * 0.5) return piece(f, b, seg_line(f->out, f->P[b])) ? -1 : 1;
+    /* chord-length parameters */
+    f->u[0] = 0;
+    for (int64_t i = 1; i <= m; i++) f->u[i] = f->u[i - 1] + len(sub(f->Q[i], f->Q[i - 1]));
+    double tot = f->u[m];
+    if (tot <= 0) return piece(f, b, seg_line(f->out, f->P[b])) ? -1 : 1;
+    for (int64_t i = 1; i <= m; i++) f->u[i] /= tot;
+    P2 c[4];
+    double err = fit_cubic(f->Q, m, f->u, ta, tb, c, worst);
+    if (err <= f->prm->fit_tol && monotone(c)) return piece(f, b, seg_add(f->out, 1, c + 1)) ? -1 : 1;
+    return 0;
+}
+
+/* the polygon vertex of span a..b nearest to sample `worst` of Q */
+static int64_t vertex_near_sample(const fitter *f, int64_t a, int64_t b, int64_t worst) {
+    int64_t acc = 0, split = a + 1;
+    double bestd = 1e300;
+    for (int64_t k = a + 1; k < b; k++) {
+        /* sample index of vertex k within Q */
+        int64_t j = f->pi[k - 1], end = f->pi[k], cnt = 0;
+        if (f->closed) {
+            j = (j + 1) % f->nD;
+            while (j != end) { cnt++; j = (j + 1) % f->nD; }
+        } else cnt = end > j ? end - j - 1 : 0;
+        acc += cnt + 1;
+        double d = fabs((double)(acc - worst));
+        if (d < bestd) {
+            bestd = d;
+            split = k;
+        }
+    }
+    return split;
+}
+
+/* fits span a..b with unit tangents ta (leaving P[a]) and tb (leaving P[b]
+ * backwards): split where the accumulated turning reaches half the total
+ * when it exceeds splice_deg, else one piece if it fits, else split at the
+ * polygon vertex nearest to the worst sample (both halves share the smooth
+ * tangent there), down to single edges (lines) */
+static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
+    if (b - a == 1) return piece(f, b, seg_line(f->out, f->P[b]));
+    double total = span_turn(f, a, b);
     int64_t split = -1;
     if (total > f->prm->splice_deg) {
         double acc = 0;
@@ -319,45 +383,55 @@ static int fit_span(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int depth) {
             }
         }
     } else {
-        int64_t m = gather(f, a, b);
-        if (m < 0) return -1;
-        /* all samples on the chord: a straight line */
-        P2 ch = sub(f->Q[m], f->Q[0]);
-        double cl = len(ch), maxoff = 0;
-        for (int64_t i = 1; i < m && cl > 0; i++) maxoff = fmax(maxoff, fabs(cross(ch, sub(f->Q[i], f->Q[0]))) / cl);
-        if (cl > 0 && maxoff <= f->prm->fit_tol * 0.5) return seg_line(f->out, f->P[b]);
-        /* chord-length parameters */
-        f->u[0] = 0;
-        for (int64_t i = 1; i <= m; i++) f->u[i] = f->u[i - 1] + len(sub(f->Q[i], f->Q[i - 1]));
-        double tot = f->u[m];
-        if (tot <= 0) return seg_line(f->out, f->P[b]);
-        for (int64_t i = 1; i <= m; i++) f->u[i] /= tot;
-        P2 c[4];
         int64_t worst = 0;
-        double err = fit_cubic(f->Q, m, f->u, ta, tb, c, &worst);
-        if (err <= f->prm->fit_tol && monotone(c)) return seg_add(f->out, 1, c + 1);
-        /* split at the polygon vertex nearest to the worst sample */
-        int64_t acc = 0;
-        split = a + 1;
-        double bestd = 1e300;
-        for (int64_t k = a + 1; k < b; k++) {
-            /* sample index of vertex k within Q */
-            int64_t j = f->pi[k - 1], end = f->pi[k], cnt = 0;
-            if (f->closed) {
-                j = (j + 1) % f->nD;
-                while (j != end) { cnt++; j = (j + 1) % f->nD; }
-            } else cnt = end > j ? end - j - 1 : 0;
-            acc += cnt + 1;
-            double d = fabs((double)(acc - worst));
-            if (d < bestd) {
-                bestd = d;
-                split = k;
-            }
-        }
+        int r = fit_one(f, a, b, ta, tb, &worst);
+        if (r) return r < 0 ? -1 : 0;
+        split = vertex_near_sample(f, a, b, worst);
     }
     P2 ts = smooth_tangent(f, split);
     if (fit_span(f, a, split, ta, mul(ts, -1), depth + 1)) return -1;
     return fit_span(f, split, b, ts, tb, depth + 1);
+}
+
+#define MERGE_MAX 8 /* most consecutive pieces tried as one */
+
+/* merges consecutive pieces of run a..b (written from out->v[n0], ending at
+ * f->bk[]) greedily from the start: the longest stretch of up to MERGE_MAX
+ * pieces that one line or cubic fits within the tolerance and the splice
+ * limit replaces them (the recursive split never tries a piece across its
+ * first split point).  Tangents as the split used them. */
+static int merge_pieces(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, int32_t n0, vec_seg *orig, int64_t *K) {
+    int32_t m = f->nbk;
+    memcpy(orig, f->out->v + n0, (size_t)m * sizeof(vec_seg));
+    K[0] = a;
+    memcpy(K + 1, f->bk, (size_t)m * sizeof(int64_t));
+    f->out->n = n0;
+    for (int32_t i = 0; i < m;) {
+        int32_t next = i + 1;
+        for (int32_t j = i + MERGE_MAX < m ? i + MERGE_MAX : m; j >= i + 2; j--) {
+            if (span_turn(f, K[i], K[j]) > f->prm->splice_deg) continue;
+            P2 t0 = K[i] == a ? ta : smooth_tangent(f, K[i]);
+            P2 t1 = K[j] == b ? tb : mul(smooth_tangent(f, K[j]), -1);
+            int64_t worst;
+            int r = fit_one(f, K[i], K[j], t0, t1, &worst);
+            if (r < 0) return -1;
+            if (r) {
+                next = j;
+                break;
+            }
+        }
+        if (next == i + 1 && seg_copy(f->out, &orig[i])) return -1;
+        i = next;
+    }
+    return 0;
+}
+
+/* one run between corners: recursive split, then merging */
+static int fit_run(fitter *f, int64_t a, int64_t b, P2 ta, P2 tb, vec_seg *orig, int64_t *K) {
+    int32_t n0 = f->out->n;
+    f->nbk = 0;
+    if (fit_span(f, a, b, ta, tb, 0)) return -1;
+    return f->nbk >= 2 ? merge_pieces(f, a, b, ta, tb, n0, orig, K) : 0;
 }
 
 /* ---- scratch arena ------------------------------------------------------ */
@@ -630,12 +704,16 @@ static int fit_runs(fitter *f, const uint8_t *corner, vec_scratch *sc) {
     f->Q = SC_MALLOC((size_t)f->qcap * sizeof(P2));
     f->u = SC_MALLOC((size_t)f->qcap * sizeof(double));
     if (!f->Q || !f->u) return -1;
+    f->bk = SC_MALLOC((size_t)(f->nP + 1) * sizeof(int64_t));
+    int64_t *K = SC_MALLOC((size_t)(f->nP + 2) * sizeof(int64_t));
+    vec_seg *orig = SC_MALLOC((size_t)(f->nP + 1) * sizeof(vec_seg));
+    if (!f->bk || !K || !orig) return -1;
     int64_t a = 0;
     for (int64_t k = 1; k < f->nP; k++) {
         if (!(corner[k] || k == f->nP - 1)) continue;
         P2 ta = corner[a] ? corner_tangent(f, a, +1) : smooth_tangent(f, a);
         P2 tb = corner[k] ? corner_tangent(f, k, -1) : mul(smooth_tangent(f, k), -1);
-        if (fit_span(f, a, k, ta, tb, 0)) return -1;
+        if (fit_run(f, a, k, ta, tb, orig, K)) return -1;
         a = k;
     }
     return 0;
@@ -803,11 +881,16 @@ static int fit_steps(fitter *f, vec_chain *c, vec_scratch *sc) {
     return fit_runs(f, corner, sc);
 }
 
+/* scratch bytes per unit edge: every array of a chain's fit is bounded by a
+ * multiple of its edge count (staircase and its points, polygon, turns,
+ * corners, rotation copies, samples, parameters, piece ends and copies) */
+#define SCRATCH_PER_EDGE 480
+
 int carve__vec_fit_chain(const vec_topo *t, vec_chain *c, const vec_fit_params *prm, vec_scratch *sc) {
     int64_t n = c->n;
     /* every array is bounded by a multiple of n: one arena, reused by the
      * chains of a task (no malloc/free per chain) */
-    if (sc_reserve(sc, (size_t)300 * (size_t)(n + 8) + 1024)) return -1;
+    if (sc_reserve(sc, (size_t)SCRATCH_PER_EDGE * (size_t)(n + 8) + 1024)) return -1;
     segbuf sb = {sc->seg, 0, sc->segcap, prm->scale}; /* grows in the scratch, reused by the next chain */
     fitter f = {0};
     f.V = t->pts + 2 * c->off;

@@ -214,13 +214,28 @@ static void pw_end(pw *w) {
 }
 
 /* emits the segments of a subpath */
+static void emit_seg(pw *w, const vec_gseg *s) {
+    if (s->kind == VEC_SEG_CUBIC) pw_cubic(w, s->p);
+    else if (s->kind == VEC_SEG_ARC) pw_arc(w, s->p);
+    else pw_line(w, vec_gseg_ex(s), vec_gseg_ey(s));
+}
+
+/* emits the segments of a subpath.  A closed one whose last segment is a
+ * curve starts instead right after its last straight segment (if it has
+ * one): the same closed outline, and that line is then left to 'z' (one
+ * command less) */
 static void emit_path(pw *w, const vec_geom *g, const vec_gpath *pa, bool first) {
-    pw_move(w, pa->sx, pa->sy, first);
     const vec_gseg *s = g->segs + pa->seg_off;
-    for (int32_t i = 0; i < pa->nseg; i++) {
-        if (s[i].kind == VEC_SEG_CUBIC) pw_cubic(w, s[i].p);
-        else if (s[i].kind == VEC_SEG_ARC) pw_arc(w, s[i].p);
-        else pw_line(w, vec_gseg_ex(&s[i]), vec_gseg_ey(&s[i]));
+    int32_t n = pa->nseg, k = n - 1;
+    if (pa->closed)
+        while (k >= 0 && s[k].kind != VEC_SEG_LINE) k--;
+    if (k < 0 || k == n - 1) { /* as it is */
+        pw_move(w, pa->sx, pa->sy, first);
+        for (int32_t i = 0; i < n; i++) emit_seg(w, &s[i]);
+    } else {
+        pw_move(w, vec_gseg_ex(&s[k]), vec_gseg_ey(&s[k]), first);
+        for (int32_t i = k + 1; i < n; i++) emit_seg(w, &s[i]);
+        for (int32_t i = 0; i <= k; i++) emit_seg(w, &s[i]);
     }
     if (pa->closed) pw_close(w);
 }
