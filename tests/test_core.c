@@ -66,7 +66,7 @@ static void test_options(void) {
     carve_ctx *ctx = carve_ctx_create();
     char buf[64];
     CHECK_ST(carve_ctx_get_option(ctx, "corner_threshold", buf, sizeof buf), CARVE_OK);
-    CHECK(!strcmp(buf, "60"));
+    CHECK(!strcmp(buf, "75"));
     CHECK_ST(carve_ctx_set_option(ctx, "corner-threshold", "45.5"), CARVE_OK);
     CHECK(carve__opt_float(ctx, CARVE_OPTID_corner_threshold) == 45.5);
     CHECK_ST(carve_ctx_set_option(ctx, "corner_threshold", "181"), CARVE_ERR_OUT_OF_RANGE);
