@@ -80,6 +80,12 @@ CARVE_API const char *carve_strerror(carve_status status);
 /** Frees a buffer or string returned by libcarve.  NULL is a no-op. */
 CARVE_API void carve_free(void *ptr);
 
+/** Frees the per-thread caches of libcarve's image library (libvips) for the
+ *  calling thread.  A long-lived program that makes libcarve calls from
+ *  threads it ends (a server's workers) calls it before a thread exits;
+ *  harmless anywhere else. */
+CARVE_API void carve_thread_cleanup(void);
+
 /* ------------------------------------------------------------------------
  * Context: options, progress, cancellation and the last error message.
  * A ctx must not be used by two threads at once, except carve_ctx_cancel(),
@@ -122,6 +128,20 @@ CARVE_API void carve_ctx_set_log(carve_ctx *ctx, carve_log_fn fn, void *user);
 CARVE_API void carve_ctx_cancel(carve_ctx *ctx);
 /** Clears a pending cancellation so ctx can be reused. */
 CARVE_API void carve_ctx_reset_cancel(carve_ctx *ctx);
+/** For an application's own long steps run with ctx (carved's synthetic
+ *  engine): calls ctx's progress callback with fraction (clamped to [0,1])
+ *  and stage (may be NULL), as libcarve's calls do.  Returns
+ *  CARVE_ERR_CANCELLED, with the message set, when carve_ctx_cancel was
+ *  called or the callback asked to stop; else CARVE_OK. */
+CARVE_API carve_status carve_ctx_progress(carve_ctx *ctx, double fraction, const char *stage);
+/** Sends a printf-style message at level (CARVE_LOG_*) to ctx's log
+ *  callback, as libcarve's own messages go; nothing without a callback.
+ *  Messages are cut at 1023 bytes. */
+CARVE_API void carve_ctx_log(carve_ctx *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* ------------------------------------------------------------------------
  * Options: one schema (name, type, default, range, help) feeds the library,
@@ -216,6 +236,19 @@ CARVE_API carve_status carve_image_load(carve_ctx *ctx, const char *path, carve_
 /** As carve_image_load, from memory; name is used in messages. */
 CARVE_API carve_status carve_image_load_memory(carve_ctx *ctx, const void *data, size_t len,
                                                const char *name, carve_image **out);
+/** The format of an image from its first bytes, as libcarve decides before
+ *  any decoder sees it: "image/jpeg", "image/png", "image/gif",
+ *  "image/webp", "image/tiff" or "image/heif" (HEIF/AVIF brands only), or
+ *  NULL for anything libcarve will not decode (MP4/MOV, SVG, PDF, ...).
+ *  Static storage; reads at most the first 256 bytes. */
+CARVE_API const char *carve_image_sniff(const void *data, size_t len);
+/** Reads only the header of an image in memory: its width and height
+ *  (the pixel limit can be checked before anything is decoded).  name is
+ *  used in messages.  CARVE_ERR_UNSUPPORTED (carve_image_sniff refuses
+ *  it), CARVE_ERR_DECODE (unreadable header); *width = *height = 0 then. */
+CARVE_API carve_status carve_image_probe(carve_ctx *ctx, const void *data, size_t len, const char *name, int *width,
+                                         int *height);
+
 /** Encodes by the file suffix (.png .jpg .webp .tif .gif; "-" = PNG to
  *  stdout).  A PNG whose image has at most 256 distinct colours is written
  *  indexed (exact colours).  Written to a temporary file then renamed: a

@@ -627,6 +627,52 @@ static void test_png_indexed(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* The public calls carved needs instead of internals: sniffing, header
+ * probe, progress and log from the application's own steps, thread cleanup. */
+static int helper_progress(void *user, double f, const char *stage) {
+    double *last = user;
+    *last = f;
+    return stage && !strcmp(stage, "stop");
+}
+
+static void helper_log(void *user, int level, const char *msg) {
+    snprintf(user, 64, "%d:%s", level, msg);
+}
+
+static void test_public_helpers(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve_image *img = carve_image_create(7, 5);
+    void *png = NULL;
+    size_t n = 0;
+    CHECK_ST(carve_image_save_memory(ctx, img, ".png", &png, &n), CARVE_OK);
+    CHECK(carve_image_sniff(png, n) && !strcmp(carve_image_sniff(png, n), "image/png"));
+    CHECK(carve_image_sniff("<svg xmlns='http://www.w3.org/2000/svg'/>", 40) == NULL);
+    CHECK(carve_image_sniff(NULL, 0) == NULL);
+    int w = -1, h = -1;
+    CHECK_ST(carve_image_probe(ctx, png, n, "p.png", &w, &h), CARVE_OK);
+    CHECK(w == 7 && h == 5);
+    CHECK_ST(carve_image_probe(ctx, "GIF89a", 6, "cut.gif", &w, &h), CARVE_ERR_DECODE);
+    CHECK(w == 0 && h == 0 && strstr(carve_ctx_errmsg(ctx), "cut.gif"));
+    CHECK_ST(carve_image_probe(ctx, "%PDF-1.4", 8, "x.pdf", &w, &h), CARVE_ERR_UNSUPPORTED);
+    carve_free(png);
+    carve_image_destroy(img);
+    double last = -1;
+    char logged[64] = "";
+    carve_ctx_set_progress(ctx, helper_progress, &last);
+    carve_ctx_set_log(ctx, helper_log, logged);
+    CHECK_ST(carve_ctx_progress(ctx, 0.25, "mine"), CARVE_OK);
+    CHECK(last == 0.25);
+    CHECK_ST(carve_ctx_progress(ctx, 2.0, "stop"), CARVE_ERR_CANCELLED);
+    CHECK(last == 1.0);
+    carve_ctx_reset_cancel(ctx);
+    carve_ctx_cancel(ctx);
+    CHECK_ST(carve_ctx_progress(ctx, 0.5, "mine"), CARVE_ERR_CANCELLED);
+    carve_ctx_log(ctx, CARVE_LOG_WARN, "step %d of %s", 3, "mine");
+    CHECKF(!strcmp(logged, "2:step 3 of mine"), "%s", logged);
+    carve_thread_cleanup();
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -641,6 +687,7 @@ int main(void) {
     RUN(test_merge_regions);
     RUN(test_progress);
     RUN(test_progress_restarts);
+    RUN(test_public_helpers);
     RUN(test_resize);
     return test_done();
 }

@@ -10,11 +10,12 @@
  * know; a key neither knows is an error naming the file, line and key).
  * Precedence: defaults < --config FILE (or CARVED_CONFIG) < environment
  * CARVED_<KEY> (e.g. CARVED_API_KEY) < flags. */
-#include "server.h"
+#include "carved.h"
 
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,13 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__GNUC__)
-#define CARVE_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define CARVE_UNUSED __attribute__((unused))
-#else
-#define CARVE_PRINTF(a, b)
-#define CARVE_UNUSED
-#endif
+#include "carve_util.h" /* CARVE_PRINTF, carve__buf, carve__utf8_valid, carve__now (src/util) */
 
 /* ---- options ---------------------------------------------------------- */
 typedef enum carve_optid {
@@ -216,31 +210,6 @@ carve_status carve__merge_insignificant_regions(carve_ctx *ctx, uint16_t *lab, i
                                                 const double (*color_lab)[3], int ncolors, double max_cost,
                                                 int64_t max_regions, const char *stage, int64_t *merged);
 
-/* ---- growable byte buffer (SVG, JSON, ...) ------------------------------ */
-typedef struct carve__buf {
-    char *data;
-    size_t len, cap;
-    bool oom;
-} carve__buf;
-void carve__buf_init(carve__buf *b);
-void carve__buf_free(carve__buf *b);
-void carve__buf_put(carve__buf *b, const void *data, size_t n);
-/* carve__buf_put for hot paths: a plain copy while the buffer has room */
-static inline void carve__buf_put_fast(carve__buf *b, const char *s, size_t n) {
-    if (!b->oom && b->len + n + 1 <= b->cap) {
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = 0;
-    } else carve__buf_put(b, s, n);
-}
-void carve__buf_puts(carve__buf *b, const char *s);
-void carve__buf_putc(carve__buf *b, char c);
-void carve__buf_printf(carve__buf *b, const char *fmt, ...) CARVE_PRINTF(2, 3);
-/** Appends s escaped for a JSON string body (no quotes). */
-void carve__buf_json_str(carve__buf *b, const char *s);
-/** Takes ownership of the NUL-terminated data (buffer reset); NULL on OOM. */
-char *carve__buf_take(carve__buf *b, size_t *len);
-
 /* ---- files -------------------------------------------------------------- */
 /** Reads a whole file ("-" = stdin), at most max_bytes (0 = no limit). */
 carve_status carve__read_file(carve_ctx *ctx, const char *path, size_t max_bytes, char **data, size_t *len);
@@ -274,7 +243,6 @@ carve_status carve__preset_apply_installed(carve_ctx *ctx, const char *name);
 
 /* ---- misc --------------------------------------------------------------- */
 static inline int carve__clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-double carve__now(void); /* monotonic seconds */
 /** Peak resident set size of the process in bytes (0 if unknown). */
 size_t carve__peak_rss(void);
 
@@ -288,9 +256,6 @@ carve_status carve__parse_erase(carve_ctx *ctx, const char *text, carve__box **b
  *  erase, lock): CARVE_OK, or CARVE_ERR_INVALID_ARG / OUT_OF_RANGE with a
  *  message naming the option.  Other options: CARVE_OK. */
 carve_status carve__option_check(carve_ctx *ctx, carve_optid id, const char *value);
-/** True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
- *  code points above U+10FFFF). */
-bool carve__utf8_valid(const char *s, size_t n);
 /** The image format of an upload from its first bytes: "image/jpeg",
  *  "image/png", "image/gif", "image/webp", "image/tiff", "image/heif" (an
  *  ISO-BMFF file whose major or compatible brand is a HEIF/AVIF one), or NULL

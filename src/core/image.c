@@ -362,6 +362,21 @@ carve_status carve__image_probe(carve_ctx *ctx, const void *data, size_t len, co
     return st;
 }
 
+carve_status carve_image_probe(carve_ctx *ctx, const void *data, size_t len, const char *name, int *width,
+                               int *height) {
+    if (!width || !height) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no width or height to fill");
+    *width = *height = 0;
+    if (!data && len) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no data");
+    return carve__image_probe(ctx, data ? data : "", len, name ? name : "image", width, height);
+}
+
+const char *carve_image_sniff(const void *data, size_t len) { return data ? carve__sniff_image(data, len) : NULL; }
+
+void carve_thread_cleanup(void) {
+    pthread_once(&vips_once, do_vips_init); /* libvips crashes on a thread shutdown before its init */
+    if (vips_ok) vips_thread_shutdown();
+}
+
 /* Counts distinct RGBA values up to limit+1 (open addressing). */
 static int count_colors(const carve_image *img, int limit) {
     enum { CAP = 1024 };

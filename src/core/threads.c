@@ -82,12 +82,6 @@ int carve__threads(const carve_ctx *ctx) {
     return t;
 }
 
-double carve__now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 size_t carve__peak_rss(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return 0;

@@ -5,7 +5,7 @@
  * shutdown never reaches a reused descriptor. */
 #include "guard.h"
 
-#include "core.h"
+#include "carve_util.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>

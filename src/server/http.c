@@ -79,9 +79,7 @@ static enum MHD_Result send_buf(carve__srv *s, struct MHD_Connection *c, int cod
     return r;
 }
 
-static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
-                                    const char **hdrs, const char *fmt, ...) CARVE_PRINTF(6, 7);
-static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
+CARVE_PRINTF(6, 7) static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
                                     const char **hdrs, const char *fmt, ...) {
     char msg[1200];
     va_list ap;
@@ -186,7 +184,7 @@ static bool new_id(char out[33]) {
     return true;
 }
 
-static const char *sniff_mime(const char *d, size_t n) { return carve__sniff_image(d, n); }
+static const char *sniff_mime(const char *d, size_t n) { return carve_image_sniff(d, n); }
 
 /* the type of a job's result document from its first bytes (the writers of
  * option format start with fixed magic: docs/vector.md); *ext its suffix */
@@ -299,12 +297,8 @@ static bool option_forbidden(const carve_option_info *o) {
 }
 
 static bool builtin_palette(const char *name) {
-#if CARVE_SRV_HAVE_CHROMA
     for (int i = 0; i < carve_palette_builtin_count(); i++)
         if (!strcmp(carve_palette_builtin_name(i), name)) return true;
-#else
-    (void)name;
-#endif
     return false;
 }
 
@@ -487,162 +481,257 @@ static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key
     return true;
 }
 
-static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq) {
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    const char *img = NULL, *pal_upload = NULL;
-    size_t img_len = 0, pal_upload_len = 0;
-    json_t *opts = json_object();
-    if (!opts) return send_error(s, c, 500, "nomem", "out of memory");
-    argctx ac = {opts, ""};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
-    enum MHD_Result ret;
+/* One POST /v1/jobs on its way in: what the request carried and what
+ * admission made of it.  Each step below either fills its part and returns
+ * false, or answers the request (*ret) and returns true. */
+typedef struct admission {
+    json_t *opts;                  /* the job's options: query, form fields and JSON */
+    const char *img, *pal_upload;  /* point into the request body */
+    size_t img_len, pal_upload_len;
+    const char *ikey;              /* Idempotency-Key header, or NULL */
+    char *ihash;                   /* sha256 of the request (with ikey) */
+    const char *mime;              /* sniffed image type */
+    char *pal_text;                /* the palette copied into the row, or NULL */
+    char *hook_url;                /* effective callback_url, or NULL */
     char msg[1100];
-    char *ihash = NULL;
+} admission;
+
+/* Query arguments and headers: the options so far and the Idempotency-Key. */
+static bool admit_head(carve__srv *s, struct MHD_Connection *c, req *rq, admission *a, enum MHD_Result *ret) {
+    argctx ac = {a->opts, ""};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
     if (ac.err[0]) {
-        ret = send_error(s, c, 400, "invalid_option", "%s", ac.err);
-        goto done;
+        *ret = send_error(s, c, 400, "invalid_option", "%s", ac.err);
+        return true;
     }
-    const char *ikey = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
-    if (ikey && !idem_key_ok(ikey)) {
-        ret = send_error(s, c, 400, "bad_idempotency_key",
-                         "header Idempotency-Key: 1 to %d printable ASCII characters, no spaces", IDEM_KEY_MAX);
-        goto done;
+    a->ikey = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (a->ikey && !idem_key_ok(a->ikey)) {
+        *ret = send_error(s, c, 400, "bad_idempotency_key",
+                          "header Idempotency-Key: 1 to %d printable ASCII characters, no spaces", IDEM_KEY_MAX);
+        return true;
     }
     if (!rq->body.len) {
-        ret = send_error(s, c, 400, "empty_body", "no image: send an image/* body or multipart/form-data with a "
-                                                 "file field 'image'");
-        goto done;
+        *ret = send_error(s, c, 400, "empty_body", "no image: send an image/* body or multipart/form-data with a "
+                                                   "file field 'image'");
+        return true;
     }
-    if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
-        char bnd[300];
-        carve__part parts[CARVE__PART_MAX];
-        snprintf(msg, sizeof msg, "multipart/form-data without a boundary parameter");
-        int np = carve__multipart_boundary(ct, bnd, sizeof bnd)
-                     ? carve__multipart_parse(rq->body.data, rq->body.len, bnd, parts, CARVE__PART_MAX, msg, sizeof msg)
-                     : -1;
-        if (np < 0) {
-            ret = send_error(s, c, 400, "bad_multipart", "%s", msg);
-            goto done;
-        }
-        for (int i = 0; i < np; i++) {
-            carve__part *pt = &parts[i];
-            if (!strcmp(pt->name, "image")) {
-                img = pt->data;
-                img_len = pt->len;
-            } else if (!strcmp(pt->name, "palette_file")) {
-                pal_upload = pt->data;
-                pal_upload_len = pt->len;
-            } else if (!strcmp(pt->name, "options")) {
-                char *t = strndup(pt->data, pt->len);
-                json_error_t je;
-                json_t *o = t ? json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
-                free(t);
-                if (!o || !json_is_object(o)) {
-                    json_decref(o);
-                    ret = send_error(s, c, 400, "bad_options", "field 'options': expected a JSON object of options%s%s",
-                                     o ? "" : ": ", o ? "" : je.text);
-                    goto done;
-                }
-                json_object_update(opts, o);
-                json_decref(o);
-            } else if (pt->name[0]) {
-                if (pt->len > 65536) {
-                    ret = send_error(s, c, 400, "bad_field", "field '%s' is too long", pt->name);
-                    goto done;
-                }
-                if (pt->len && !put_text_option(opts, pt->name, pt->data, pt->len, msg, sizeof msg)) {
-                    ret = send_error(s, c, 400, "invalid_option", "%s", msg);
-                    goto done;
-                }
-            } else {
-                ret = send_error(s, c, 400, "bad_multipart", "a multipart part has no field name");
-                goto done;
-            }
-        }
-        if (!img) {
-            ret = send_error(s, c, 400, "no_image", "multipart body has no file field named 'image'");
-            goto done;
-        }
-    } else if (ct && !strncasecmp(ct, "image/", 6)) {
-        img = rq->body.data;
-        img_len = rq->body.len;
-    } else if (ct && !strncasecmp(ct, "application/octet-stream", 24)) {
-        img = rq->body.data;
-        img_len = rq->body.len;
+    return false;
+}
+
+/* The JSON object of a multipart field 'options', merged into a->opts. */
+static bool admit_options_part(carve__srv *s, struct MHD_Connection *c, const carve__part *pt, admission *a,
+                               enum MHD_Result *ret) {
+    char *t = strndup(pt->data, pt->len);
+    json_error_t je;
+    json_t *o = t ? json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
+    free(t);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        *ret = send_error(s, c, 400, "bad_options", "field 'options': expected a JSON object of options%s%s",
+                          o ? "" : ": ", o ? "" : je.text);
+        return true;
+    }
+    json_object_update(a->opts, o);
+    json_decref(o);
+    return false;
+}
+
+/* One multipart part: the image, a palette file, the options JSON or one
+ * option per text field. */
+static bool admit_part(carve__srv *s, struct MHD_Connection *c, const carve__part *pt, admission *a,
+                       enum MHD_Result *ret) {
+    if (!strcmp(pt->name, "image")) {
+        a->img = pt->data;
+        a->img_len = pt->len;
+    } else if (!strcmp(pt->name, "palette_file")) {
+        a->pal_upload = pt->data;
+        a->pal_upload_len = pt->len;
+    } else if (!strcmp(pt->name, "options")) {
+        return admit_options_part(s, c, pt, a, ret);
+    } else if (!pt->name[0]) {
+        *ret = send_error(s, c, 400, "bad_multipart", "a multipart part has no field name");
+        return true;
+    } else if (pt->len > 65536) {
+        *ret = send_error(s, c, 400, "bad_field", "field '%s' is too long", pt->name);
+        return true;
+    } else if (pt->len && !put_text_option(a->opts, pt->name, pt->data, pt->len, a->msg, sizeof a->msg)) {
+        *ret = send_error(s, c, 400, "invalid_option", "%s", a->msg);
+        return true;
+    }
+    return false;
+}
+
+/* The body: multipart/form-data (image, palette_file, options, fields) or
+ * the image itself. */
+static bool admit_body(carve__srv *s, struct MHD_Connection *c, req *rq, admission *a, enum MHD_Result *ret) {
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (ct && (!strncasecmp(ct, "image/", 6) || !strncasecmp(ct, "application/octet-stream", 24))) {
+        a->img = rq->body.data;
+        a->img_len = rq->body.len;
+        return false;
+    }
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19)) {
+        *ret = send_error(s, c, 415, "unsupported_media_type",
+                          "Content-Type '%s' is not accepted: send an image/* body or multipart/form-data",
+                          ct ? ct : "(none)");
+        return true;
+    }
+    char bnd[300];
+    carve__part parts[CARVE__PART_MAX];
+    snprintf(a->msg, sizeof a->msg, "multipart/form-data without a boundary parameter");
+    int np = carve__multipart_boundary(ct, bnd, sizeof bnd)
+                 ? carve__multipart_parse(rq->body.data, rq->body.len, bnd, parts, CARVE__PART_MAX, a->msg,
+                                          sizeof a->msg)
+                 : -1;
+    if (np < 0) {
+        *ret = send_error(s, c, 400, "bad_multipart", "%s", a->msg);
+        return true;
+    }
+    for (int i = 0; i < np; i++)
+        if (admit_part(s, c, &parts[i], a, ret)) return true;
+    if (!a->img) {
+        *ret = send_error(s, c, 400, "no_image", "multipart body has no file field named 'image'");
+        return true;
+    }
+    return false;
+}
+
+/* With an Idempotency-Key: the request's hash, and the earlier job's
+ * answer when the key was used before. */
+static bool admit_replay(carve__srv *s, struct MHD_Connection *c, admission *a, enum MHD_Result *ret) {
+    if (!a->ikey) return false;
+    if (!(a->ihash = request_hash(a->opts, a->img, a->img_len, a->pal_upload, a->pal_upload_len))) {
+        *ret = send_error(s, c, 500, "nomem", "out of memory");
+        return true;
+    }
+    return idem_replay(s, c, a->ikey, a->ihash, ret);
+}
+
+/* Content sniffing (never the declared type), then the pixel limit from the
+ * header, before anything is decoded (allow-listed decoders only). */
+static bool admit_image(carve__srv *s, struct MHD_Connection *c, admission *a, enum MHD_Result *ret) {
+    int w = 0, h = 0;
+    a->mime = sniff_mime(a->img, a->img_len);
+    carve_ctx *t = a->mime ? carve_ctx_create() : NULL;
+    carve_status pst = !a->mime ? CARVE_ERR_UNSUPPORTED
+                       : t      ? carve_image_probe(t, a->img, a->img_len, "upload", &w, &h)
+                                : CARVE_ERR_NOMEM;
+    if (pst == CARVE_ERR_UNSUPPORTED)
+        *ret = send_error(s, c, 415, "unsupported_media_type",
+                          "the upload is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
+    else if (pst)
+        *ret = send_error(s, c, pst == CARVE_ERR_NOMEM ? 500 : 400, pst == CARVE_ERR_NOMEM ? "nomem" : "decode", "%s",
+                          t ? carve_ctx_errmsg(t) : "out of memory");
+    carve_ctx_destroy(t);
+    if (pst) return true;
+    long long px = (long long)w * h;
+    long long maxpx = carve__srv_opt_int(s->cfg, "max_pixels");
+    if (px > maxpx) {
+        *ret = send_error(s, c, 413, "too_many_pixels", "the image is %dx%d = %lld pixels, over max_pixels %lld", w, h,
+                          px, maxpx);
+        return true;
+    }
+    if (px <= 0) {
+        *ret = send_error(s, c, 400, "empty", "the image is empty (0 pixels)");
+        return true;
+    }
+    return false;
+}
+
+/* An uploaded palette file replaces option palette: parsed here, its text
+ * copied into the row.  0 or an HTTP code with a->msg. */
+static int admit_palette_upload(admission *a) {
+    carve_ctx *t = carve_ctx_create();
+    carve_palette *p = NULL;
+    int code = 0;
+    if (!t || carve_palette_parse(t, a->pal_upload, a->pal_upload_len, "palette_file", &p)) {
+        snprintf(a->msg, sizeof a->msg, "%s", t ? carve_ctx_errmsg(t) : "out of memory");
+        code = 400;
     } else {
-        ret = send_error(s, c, 415, "unsupported_media_type",
-                         "Content-Type '%s' is not accepted: send an image/* body or multipart/form-data",
-                         ct ? ct : "(none)");
-        goto done;
+        free(a->pal_text);
+        if (!(a->pal_text = strndup(a->pal_upload, a->pal_upload_len)))
+            code = 500, snprintf(a->msg, sizeof a->msg, "out of memory");
+        json_object_del(a->opts, "palette");
     }
-    if (ikey) {
-        if (!(ihash = request_hash(opts, img, img_len, pal_upload, pal_upload_len))) {
-            ret = send_error(s, c, 500, "nomem", "out of memory");
-            goto done;
-        }
-        if (idem_replay(s, c, ikey, ihash, &ret)) goto done;
+    carve_palette_destroy(p);
+    carve_ctx_destroy(t);
+    return code;
+}
+
+/* The options (all-or-nothing, message naming the key), the palette and the
+ * callback; a refusal counts in the metrics. */
+static bool admit_settings(carve__srv *s, struct MHD_Connection *c, admission *a, enum MHD_Result *ret) {
+    int code = validate_options(s, a->opts, &a->pal_text, &a->hook_url, a->msg, sizeof a->msg);
+    if (!code && a->pal_upload) code = admit_palette_upload(a);
+    if (!code) return false;
+    pthread_mutex_lock(&s->mmu);
+    s->rejected_invalid++;
+    pthread_mutex_unlock(&s->mmu);
+    if (code == 503) *ret = send_store_error(s, c, a->msg);
+    else *ret = send_error(s, c, code, code == 400 ? "invalid_option" : "error", "%s", a->msg);
+    return true;
+}
+
+/* The row: input file first, then the committed row and the queue.  0, or
+ * an HTTP code with err (429: queue full). */
+static int admit_store(carve__srv *s, admission *a, carve__job_row *row, char *err, size_t errlen) {
+    if (!new_id(row->id)) {
+        snprintf(err, errlen, "no random bytes for a job id (getrandom failed); try again");
+        return 503;
     }
-    /* content sniffing (never trust the declared type) */
-    const char *mime = sniff_mime(img, img_len);
-    /* pixel limit from the header, before decoding (allow-listed decoders only) */
-    {
-        int w = 0, h = 0;
-        carve_ctx *t = mime ? carve_ctx_create() : NULL;
-        carve_status pst = !mime ? CARVE_ERR_UNSUPPORTED : t ? carve__image_probe(t, img, img_len, "upload", &w, &h)
-                                                                : CARVE_ERR_NOMEM;
-        if (pst == CARVE_ERR_UNSUPPORTED) {
-            ret = send_error(s, c, 415, "unsupported_media_type",
-                             "the upload is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
-        } else if (pst) {
-            ret = send_error(s, c, pst == CARVE_ERR_NOMEM ? 500 : 400, pst == CARVE_ERR_NOMEM ? "nomem" : "decode", "%s",
-                             t ? carve_ctx_errmsg(t) : "out of memory");
-        }
-        carve_ctx_destroy(t);
-        if (pst) goto done;
-        long long px = (long long)w * h;
-        long long maxpx = carve__opt_int(s->cfg, CARVE_OPTID_max_pixels);
-        if (px > maxpx) {
-            ret = send_error(s, c, 413, "too_many_pixels", "the image is %dx%d = %lld pixels, over max_pixels %lld", w,
-                             h, px, maxpx);
-            goto done;
-        }
-        if (px <= 0) {
-            ret = send_error(s, c, 400, "empty", "the image is empty (0 pixels)");
-            goto done;
-        }
+    row->created = carve__srv_wall();
+    row->options = json_dumps(a->opts, JSON_COMPACT | JSON_SORT_KEYS);
+    row->palette = a->pal_text;
+    a->pal_text = NULL;
+    row->webhook_url = a->hook_url;
+    a->hook_url = NULL;
+    if (a->ikey) {
+        row->idem_key = strdup(a->ikey);
+        row->idem_hash = a->ihash;
+        a->ihash = NULL;
     }
-    char *pal_text = NULL, *hook_url = NULL;
-    int code = validate_options(s, opts, &pal_text, &hook_url, msg, sizeof msg);
-    if (!code && pal_upload) {
-#if CARVE_SRV_HAVE_CHROMA
-        carve_ctx *t = carve_ctx_create();
-        carve_palette *p = NULL;
-        if (!t || carve_palette_parse(t, pal_upload, pal_upload_len, "palette_file", &p)) {
-            snprintf(msg, sizeof msg, "%s", t ? carve_ctx_errmsg(t) : "out of memory");
-            code = 400;
-        } else {
-            free(pal_text);
-            pal_text = strndup(pal_upload, pal_upload_len);
-            json_object_del(opts, "palette");
-        }
-        carve_palette_destroy(p);
-        carve_ctx_destroy(t);
-#else
-        (void)pal_upload_len;
-        snprintf(msg, sizeof msg, "palette uploads need the chroma phase, which is not built into this carved");
-        code = 501;
-#endif
+    if (!row->options || (a->ikey && !row->idem_key)) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
     }
-    if (code) {
-        free(pal_text);
-        free(hook_url);
+    if (s->store->put_file(s->store, row->id, "input", a->img, a->img_len, err, errlen)) return s->shared ? 503 : 500;
+    int code = carve__srv_enqueue(s, row, err, errlen);
+    if (code) s->store->delete_job(s->store, row->id, 2, a->msg, sizeof a->msg);
+    return code;
+}
+
+/* 429 with Retry-After; full: refused by the early check (counted here). */
+static enum MHD_Result answer_full(carve__srv *s, struct MHD_Connection *c, bool full) {
+    if (full) {
         pthread_mutex_lock(&s->mmu);
-        s->rejected_invalid++;
+        s->rejected_full++;
         pthread_mutex_unlock(&s->mmu);
-        if (code == 503) ret = send_store_error(s, c, msg);
-        else ret = send_error(s, c, code, code == 400 ? "invalid_option" : "error", "%s", msg);
-        goto done;
     }
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", carve__srv_retry_after(s));
+    const char *h[] = {"Retry-After", ra, NULL};
+    return send_error_h(s, c, 429, "queue_full", h, "the job queue is full (queue_max %lld); retry after %s s",
+                        (long long)carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max), ra);
+}
+
+/* 202 with the job's JSON and its Location. */
+static enum MHD_Result answer_accepted(carve__srv *s, struct MHD_Connection *c, const admission *a,
+                                      const carve__job_row *row) {
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__srv_job_json(s, &b, row, NULL);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", row->id);
+    const char *h[] = {"Location", loc, NULL};
+    char extra[96];
+    snprintf(extra, sizeof extra, ",\"bytes\":%zu,\"type\":\"%s\"", a->img_len, a->mime);
+    carve__srv_log(s, CARVE_LOG_INFO, row->id, extra, "job accepted");
+    return send_buf(s, c, 202, &b, h);
+}
+
+/* Queues the admitted job and answers: 202, 429, 409 (a concurrent request
+ * with the same key won: its job answers), 503 or 500. */
+static enum MHD_Result admit_job(carve__srv *s, struct MHD_Connection *c, admission *a) {
     /* cheap early check so a full queue does not cost a file write */
     pthread_mutex_lock(&s->mu);
     bool full = s->qlen >= carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
@@ -650,68 +739,34 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
     carve__job_row row;
     memset(&row, 0, sizeof row);
     char err[512] = "";
-    if (full) code = 429;
-    else {
-        if (!new_id(row.id)) {
-            code = 503;
-            snprintf(err, sizeof err, "no random bytes for a job id (getrandom failed); try again");
-            goto respond;
-        }
-        row.created = carve__srv_wall();
-        row.options = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
-        row.palette = pal_text;
-        pal_text = NULL;
-        row.webhook_url = hook_url;
-        hook_url = NULL;
-        if (ikey) {
-            row.idem_key = strdup(ikey);
-            row.idem_hash = ihash;
-            ihash = NULL;
-        }
-        if (!row.options || (ikey && !row.idem_key)) code = 500, snprintf(err, sizeof err, "out of memory");
-        else if (s->store->put_file(s->store, row.id, "input", img, img_len, err, sizeof err))
-            code = s->shared ? 503 : 500;
-        else if ((code = carve__srv_enqueue(s, &row, err, sizeof err)))
-            s->store->delete_job(s->store, row.id, 2, msg, sizeof msg);
-    }
-respond:
-    free(pal_text);
-    free(hook_url);
-    if (code == 429) {
-        if (full) {
-            pthread_mutex_lock(&s->mmu);
-            s->rejected_full++;
-            pthread_mutex_unlock(&s->mmu);
-        }
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", carve__srv_retry_after(s));
-        const char *h[] = {"Retry-After", ra, NULL};
-        ret = send_error_h(s, c, 429, "queue_full", h, "the job queue is full (queue_max %lld); retry after %s s",
-                           (long long)carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max), ra);
-    } else if (code == 409 && ikey && row.idem_hash && idem_replay(s, c, ikey, row.idem_hash, &ret)) {
-        /* a concurrent request with the same key won: its job answers */
+    int code = full ? 429 : admit_store(s, a, &row, err, sizeof err);
+    enum MHD_Result ret = MHD_NO;
+    if (code == 429) ret = answer_full(s, c, full);
+    else if (code == 409 && a->ikey && row.idem_hash && idem_replay(s, c, a->ikey, row.idem_hash, &ret)) {
+        /* the other request's job answered */
     } else if (code == 503) {
         char m[700];
         snprintf(m, sizeof m, "%s%s", s->shared ? "the job store is unreachable: " : "", err);
         ret = send_unavailable(s, c, m);
-    } else if (code) {
-        ret = send_error(s, c, code, code == 409 ? "idempotency_conflict" : "internal", "%s", err);
-    } else {
-        carve__buf b;
-        carve__buf_init(&b);
-        carve__srv_job_json(s, &b, &row, NULL);
-        char loc[64];
-        snprintf(loc, sizeof loc, "/v1/jobs/%s", row.id);
-        const char *h[] = {"Location", loc, NULL};
-        char extra[96];
-        snprintf(extra, sizeof extra, ",\"bytes\":%zu,\"type\":\"%s\"", img_len, mime);
-        carve__srv_log(s, CARVE_LOG_INFO, row.id, extra, "job accepted");
-        ret = send_buf(s, c, 202, &b, h);
-    }
+    } else if (code) ret = send_error(s, c, code, code == 409 ? "idempotency_conflict" : "internal", "%s", err);
+    else ret = answer_accepted(s, c, a, &row);
     carve__job_row_free(&row);
-done:
-    free(ihash);
-    json_decref(opts);
+    return ret;
+}
+
+/* POST /v1/jobs: head, body, replay, image, settings, then the queue. */
+static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq) {
+    admission a;
+    memset(&a, 0, sizeof a);
+    if (!(a.opts = json_object())) return send_error(s, c, 500, "nomem", "out of memory");
+    enum MHD_Result ret = MHD_NO;
+    if (!admit_head(s, c, rq, &a, &ret) && !admit_body(s, c, rq, &a, &ret) && !admit_replay(s, c, &a, &ret) &&
+        !admit_image(s, c, &a, &ret) && !admit_settings(s, c, &a, &ret))
+        ret = admit_job(s, c, &a);
+    free(a.ihash);
+    free(a.pal_text);
+    free(a.hook_url);
+    json_decref(a.opts);
     return ret;
 }
 
@@ -1202,7 +1257,6 @@ static enum MHD_Result delete_job(carve__srv *s, struct MHD_Connection *c, const
 static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, const char *method, const char *name,
                                       req *rq) {
     char err[512];
-#if CARVE_SRV_HAVE_CHROMA
     if (!name) {
         if (strcmp(method, "GET")) return send_error(s, c, 405, "method_not_allowed", "use GET on /v1/palettes");
         char *custom = NULL;
@@ -1279,13 +1333,6 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         return send_json(s, c, 200, "{\"deleted\":true}", NULL);
     }
     return send_error(s, c, 405, "method_not_allowed", "use GET, PUT or DELETE on /v1/palettes/NAME");
-#else
-    (void)method;
-    (void)name;
-    (void)rq;
-    (void)err;
-    return send_error(s, c, 501, "not_built", "palettes need the chroma phase, which is not built into this carved");
-#endif
 }
 
 /* ---- options, health ---------------------------------------------------------------- */
@@ -1324,8 +1371,7 @@ static enum MHD_Result get_options(carve__srv *s, struct MHD_Connection *c) {
         first = false;
     }
     option_entry(&b, carve__srvopt_find("callback_url"), carve__srvopt_str(s->opt, CARVE_SRVOPT_callback_url), first);
-    carve__buf_printf(&b, "],\"pipeline\":%s,\"palettes\":%s}", carve__srv_have_pipeline() ? "true" : "false",
-                      carve__srv_have_palettes() ? "true" : "false");
+    carve__buf_printf(&b, "],\"pipeline\":%s,\"palettes\":%s}", "true", "true");
     return send_buf(s, c, 200, &b, NULL);
 }
 
@@ -1439,7 +1485,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
                  "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
                  ready ? "true" : "false", q, qm, s->nworkers,
                  carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) ? "synthetic" : "pipeline",
-                 carve__srv_have_pipeline() ? "true" : "false", s->shared ? "postgresql" : "sqlite",
+                 "true", s->shared ? "postgresql" : "sqlite",
                  store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
         carve__buf_free(&sb);
         return send_json(s, c, ready ? 200 : 503, body, NULL);
@@ -1713,11 +1759,11 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
     bool loopback = false;
     char err[512];
     if (!parse_listen(carve__srvopt_str(s->opt, CARVE_SRVOPT_listen), &ss, &sl, &loopback, err, sizeof err))
-        return carve__fail(errctx, CARVE_ERR_CONFIG, "%s", err);
+        return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0, "%s", err);
     int req_mode = carve__srvopt_enum(s->opt, CARVE_SRVOPT_require_key);
     bool need = req_mode == 1 || (req_mode == 0 && !loopback);
     if (need && !key_required(s))
-        return carve__fail(errctx, CARVE_ERR_CONFIG,
+        return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0,
                            "listen: %s is not a loopback address, so an API key is required: set api_key (or "
                            "CARVED_API_KEY), or require_key=never if a proxy authenticates",
                            carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
@@ -1727,7 +1773,7 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
                            (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_min_upload_rate), UPLOAD_GRACE_S,
                            room > 0 && room < maxc ? (int)(maxc - room) : 0};
     s->guard = carve__guard_create(&gc);
-    if (!s->guard) return carve__fail(errctx, CARVE_ERR_NOMEM, "cannot start the connection guard");
+    if (!s->guard) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "cannot start the connection guard");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
@@ -1747,7 +1793,7 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
         s->guard = NULL;
     }
     if (!s->httpd)
-        return carve__fail(errctx, CARVE_ERR_IO, "listen: cannot listen on %s (address in use or not allowed)",
+        return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "listen: cannot listen on %s (address in use or not allowed)",
                            carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->httpd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;

@@ -21,14 +21,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include <vips/vips.h>
-
-#ifndef CARVE_SRV_HAVE_PIPELINE
-#define CARVE_SRV_HAVE_PIPELINE 0
-#endif
-#ifndef CARVE_SRV_HAVE_CHROMA
-#define CARVE_SRV_HAVE_CHROMA 0
-#endif
+#include <sys/resource.h>
 
 #if CARVE_SRV_HAVE_PG
 #include "store_pg.h"
@@ -42,8 +35,10 @@
 
 static const double hist_bounds[SRV_HIST_BUCKETS - 1] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
-bool carve__srv_have_pipeline(void) { return CARVE_SRV_HAVE_PIPELINE; }
-bool carve__srv_have_palettes(void) { return CARVE_SRV_HAVE_CHROMA; }
+long long carve__srv_opt_int(const carve_ctx *cfg, const char *key) {
+    char text[64];
+    return carve_ctx_get_option(cfg, key, text, sizeof text) ? 0 : strtoll(text, NULL, 10);
+}
 
 double carve__srv_wall(void) {
     struct timespec ts;
@@ -120,59 +115,40 @@ static carve_status synthetic_engine(carve__srv *s, carve_ctx *ctx, const carve_
     (void)pal;
     static const char *stages[4] = {"sanitize", "steer", "chroma", "vector"};
     int64_t ms = carve__srvopt_int(s->opt, CARVE_SRVOPT_synthetic_ms);
+    int w = carve_image_width(img), h = carve_image_height(img);
     int64_t steps = ms / 10;
     for (int st = 0; st < 4; st++) {
-        carve__log(ctx, CARVE_LOG_INFO, "synthetic %s: %dx%d", stages[st], img->w, img->h);
+        carve_ctx_log(ctx, CARVE_LOG_INFO, "synthetic %s: %dx%d", stages[st], w, h);
         int64_t n = steps / 4 + (st < steps % 4);
         for (int64_t i = 0; i <= n; i++) {
-            carve_status r = carve__progress(ctx, (st + (n ? (double)i / (double)n : 1.0)) / 4.0, stages[st]);
+            carve_status r = carve_ctx_progress(ctx, (st + (n ? (double)i / (double)n : 1.0)) / 4.0, stages[st]);
             if (r) return r;
             if (i < n) usleep(10000);
         }
     }
     uint64_t sum[3] = {0, 0, 0};
-    size_t np = (size_t)img->w * (size_t)img->h;
+    size_t np = (size_t)w * (size_t)h;
+    const uint8_t *px = carve_image_pixels_const(img);
     for (size_t i = 0; i < np; i++)
-        for (int c = 0; c < 3; c++) sum[c] += img->px[4 * i + c];
+        for (int c = 0; c < 3; c++) sum[c] += px[4 * i + c];
     char hex[8];
     uint32_t rgb = np ? (uint32_t)((sum[0] / np) << 16 | (sum[1] / np) << 8 | (sum[2] / np)) : 0;
-    carve__hex(rgb, hex);
+    snprintf(hex, sizeof hex, "#%06x", (unsigned)rgb);
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_printf(&b,
                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
                       "<path fill=\"%s\" d=\"M0 0H%dV%dH0z\"/></svg>\n",
-                      img->w, img->h, img->w, img->h, hex, img->w, img->h);
+                      w, h, w, h, hex, w, h);
     *svg = carve__buf_take(&b, len);
-    return *svg ? CARVE_OK : carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    return *svg ? CARVE_OK : carve_ctx_set_error(ctx, CARVE_ERR_NOMEM, 0, "out of memory");
 }
 
-CARVE_UNUSED static carve_status missing_engine(carve__srv *s, carve_ctx *ctx, const carve_image *img,
-                                                const carve_palette *pal, char **svg, size_t *len) {
-    (void)s;
-    (void)img;
-    (void)pal;
-    *svg = NULL;
-    *len = 0;
-    return carve__fail(ctx, CARVE_ERR_BACKEND, "the carve pipeline is not built into this carved (engine=pipeline)");
-}
-
-#if CARVE_SRV_HAVE_CHROMA
-#define PALETTE_DESTROY(p) carve_palette_destroy(p)
-#else
-#define PALETTE_DESTROY(p) ((void)(p))
-#endif
-
-#if CARVE_SRV_HAVE_PIPELINE
 static carve_status pipeline_engine(carve__srv *s, carve_ctx *ctx, const carve_image *img, const carve_palette *pal,
                                     char **svg, size_t *len) {
     (void)s;
     return carve_run(ctx, img, pal, svg, len);
 }
-#define PIPELINE_ENGINE pipeline_engine
-#else
-#define PIPELINE_ENGINE missing_engine
-#endif
 
 /* Applies a job's stored options to its ctx.  Rows written before carved's
  * settings left libcarve's schema may hold callback_url (a setting): such
@@ -189,7 +165,7 @@ static carve_status apply_job_options(carve_ctx *ctx, const char *options) {
     json_object_foreach_safe(o, tmp, key, val) if (carve__srvopt_find(key)) json_object_del(o, key);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (!text) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!text) return carve_ctx_set_error(ctx, CARVE_ERR_NOMEM, 0, "out of memory");
     carve_status st = carve_ctx_apply_json(ctx, text, "job options");
     free(text);
     return st;
@@ -322,6 +298,12 @@ void carve__srv_count_http(carve__srv *s, int code) {
     pthread_mutex_unlock(&s->mmu);
 }
 
+/* peak resident set size in bytes (0 if unknown) */
+static size_t peak_rss(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) ? 0 : (size_t)ru.ru_maxrss * 1024u;
+}
+
 static size_t current_rss(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return 0;
@@ -414,7 +396,7 @@ char *carve__srv_metrics(carve__srv *s) {
                       current_rss());
     carve__buf_printf(&b, "# HELP carved_peak_resident_memory_bytes Peak resident set size.\n"
                           "# TYPE carved_peak_resident_memory_bytes gauge\ncarved_peak_resident_memory_bytes %zu\n",
-                      carve__peak_rss());
+                      peak_rss());
     carve__buf_printf(&b, "# HELP process_start_time_seconds Start time (unix).\n"
                           "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
                       s->start_time);
@@ -744,22 +726,20 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
         *errmsg = strdup(fr > 0 ? "the job's input file is missing" : err);
         goto out;
     }
-    carve__log(ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
+    carve_ctx_log(ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
     if ((st = carve_image_load_memory(ctx, input, input_len, "upload", &img))) {
         *errmsg = strdup(carve_ctx_errmsg(ctx));
         goto out;
     }
     free(input);
     input = NULL;
-    carve__log(ctx, CARVE_LOG_INFO, "image %dx%d", img->w, img->h);
-#if CARVE_SRV_HAVE_CHROMA
+    carve_ctx_log(ctx, CARVE_LOG_INFO, "image %dx%d", carve_image_width(img), carve_image_height(img));
     if (row.palette) {
         if ((st = carve_palette_parse(ctx, row.palette, strlen(row.palette), "job palette", &pal))) {
             *errmsg = strdup(carve_ctx_errmsg(ctx));
             goto out;
         }
     }
-#endif
     double t0 = carve__now();
     st = s->engine(s, ctx, img, pal, &svg, &svg_len);
     double dt = carve__now() - t0;
@@ -780,7 +760,7 @@ static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_ou
     if (report) carve__buf_puts(&rb, report);
     else {
         carve__buf_printf(&rb, "{\"engine\":\"%s\",\"width\":%d,\"height\":%d,\"svg_bytes\":%zu,\"timings\":%s}",
-                          s->engine == synthetic_engine ? "synthetic" : "pipeline", img->w, img->h, svg_len,
+                          s->engine == synthetic_engine ? "synthetic" : "pipeline", carve_image_width(img), carve_image_height(img), svg_len,
                           tj ? tj : "{}");
     }
     free(tj);
@@ -818,7 +798,7 @@ out:
                 st = CARVE_ERR_CANCELLED;
                 carve_ctx_destroy(ctx);
                 carve_image_destroy(img);
-                PALETTE_DESTROY(pal);
+                carve_palette_destroy(pal);
                 carve__job_row_free(&row);
                 carve_free(svg);
                 free(input);
@@ -831,7 +811,7 @@ out:
     }
     carve_ctx_destroy(ctx);
     carve_image_destroy(img);
-    PALETTE_DESTROY(pal);
+    carve_palette_destroy(pal);
     carve__job_row_free(&row);
     carve_free(svg);
     free(input);
@@ -1009,7 +989,7 @@ static void *worker_main(void *arg) {
         free(lj);
         carve__srv_job_unref(s, j); /* the worker's */
     }
-    vips_thread_shutdown();
+    carve_thread_cleanup();
     return NULL;
 }
 
@@ -1252,7 +1232,7 @@ static void *sweeper_main(void *arg) {
 carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve__srv **out) {
     *out = NULL;
     carve__srv *s = calloc(1, sizeof *s);
-    if (!s) return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
+    if (!s) return carve_ctx_set_error(cfg, CARVE_ERR_NOMEM, 0, "out of memory");
     s->cfg = carve_ctx_clone(cfg);
     s->opt = carve__srvopts_clone(opt);
     s->table_size = 4096;
@@ -1262,7 +1242,7 @@ carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve_
         carve__srvopts_destroy(s->opt);
         free(s->table);
         free(s);
-        return carve__fail(cfg, CARVE_ERR_NOMEM, "out of memory");
+        return carve_ctx_set_error(cfg, CARVE_ERR_NOMEM, 0, "out of memory");
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->mmu, NULL);
@@ -1271,7 +1251,7 @@ carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve_
     pthread_cond_init(&s->hook_cv, NULL);
     s->log_level = carve__srvopt_enum(s->opt, CARVE_SRVOPT_log_level);
     s->avg_job_s = 5;
-    s->engine = carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == 1 ? synthetic_engine : PIPELINE_ENGINE;
+    s->engine = carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == 1 ? synthetic_engine : pipeline_engine;
     *out = s;
     return CARVE_OK;
 }
@@ -1282,7 +1262,7 @@ int carve__srv_port(const carve__srv *s) { return s ? s->port : 0; }
 static carve_status recover(carve__srv *s, carve_ctx *errctx) {
     char err[512];
     char (*ids)[33] = malloc(1024 * sizeof *ids);
-    if (!ids) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!ids) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     int n = 0, requeued = 0, loaded = 0, gave_up = 0;
     for (;;) {
         if (s->store->list_ids(s->store, CARVE__JOB_RUNNING, 0, ids, 1024, &n, err, sizeof err)) goto fail;
@@ -1343,7 +1323,7 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
     return CARVE_OK;
 fail:
     free(ids);
-    return carve__fail(errctx, CARVE_ERR_IO, "recovery: %s", err);
+    return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "recovery: %s", err);
 }
 
 /* SQLite under data_dir, or PostgreSQL when option store is a URI. */
@@ -1352,16 +1332,16 @@ static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
     const char *uri = carve__srvopt_str(s->opt, CARVE_SRVOPT_store);
     if (!uri || !*uri) {
         s->store = carve__store_sqlite_open(carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir), err, sizeof err);
-        return s->store ? CARVE_OK : carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+        return s->store ? CARVE_OK : carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
     }
     if (strncmp(uri, "postgresql://", 13) && strncmp(uri, "postgres://", 11))
-        return carve__fail(errctx, CARVE_ERR_CONFIG,
+        return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0,
                            "store: not a postgresql:// URI (leave it empty for SQLite under data_dir)");
 #if CARVE_SRV_HAVE_PG
     int nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_store_connections);
     if (nc <= 0) nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_workers) + 4;
     s->store = carve__store_pg_open(uri, nc, err, sizeof err);
-    if (!s->store) return carve__fail(errctx, CARVE_ERR_IO, "store: %s", err);
+    if (!s->store) return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "store: %s", err);
     s->shared = true;
     s->lease_s = carve__srvopt_float(s->opt, CARVE_SRVOPT_lease_seconds);
     char host[64] = "";
@@ -1371,25 +1351,24 @@ static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
     return CARVE_OK;
 #else
     (void)err;
-    return carve__fail(errctx, CARVE_ERR_UNSUPPORTED, "store: this carved was built without libpq (PostgreSQL)");
+    return carve_ctx_set_error(errctx, CARVE_ERR_UNSUPPORTED, 0, "store: this carved was built without libpq (PostgreSQL)");
 #endif
 }
 
 carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
     s->start_time = carve__srv_wall();
-    if (carve__vips_init(errctx)) return CARVE_ERR_BACKEND;
     carve_status st = open_store(s, errctx);
     if (st) return st;
     if (!s->shared && (st = recover(s, errctx))) return st;
     s->nworkers = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_workers);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-    if (!s->workers) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!s->workers) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     s->started = true;
     for (int i = 0; i < s->nworkers; i++)
         if (pthread_create(&s->workers[i], NULL, worker_main, s)) {
             s->nworkers = i;
             carve__srv_stop(s);
-            return carve__fail(errctx, CARVE_ERR_INTERNAL, "cannot start worker threads");
+            return carve_ctx_set_error(errctx, CARVE_ERR_INTERNAL, 0, "cannot start worker threads");
         }
     if (pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0) s->sweeper_started = true;
     if (carve__hook_start(s)) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "cannot start the webhook thread");
@@ -1403,7 +1382,7 @@ carve_status carve__srv_start(carve__srv *s, carve_ctx *errctx) {
     snprintf(extra, sizeof extra,
              ",\"port\":%d,\"workers\":%d,\"engine\":\"%s\",\"pipeline_built\":%s,\"store\":\"%s\",\"node\":\"%s\"",
              s->port, s->nworkers, s->engine == synthetic_engine ? "synthetic" : "pipeline",
-             CARVE_SRV_HAVE_PIPELINE ? "true" : "false", s->shared ? "postgresql" : "sqlite", s->node);
+             "true", s->shared ? "postgresql" : "sqlite", s->node);
     carve__srv_log(s, CARVE_LOG_INFO, NULL, extra, "carved %s listening on %s", carve_version(),
                    carve__srvopt_str(s->opt, CARVE_SRVOPT_listen));
     return CARVE_OK;

@@ -1,4 +1,6 @@
-/* settings.h — carved's own settings (listen, data_dir, api_key, ...).
+/* settings.h — carved's own settings (listen, data_dir, api_key, ...): the
+ * ids and typed getters inside the module; the rest of the API is in
+ * include/carved.h.
  *
  * The rows live in settings.def, written with the same CARVE_OPTION
  * X-macro as libcarve's option schema (src/core/schema), but libcarve never
@@ -10,7 +12,7 @@
 #ifndef CARVE_SRV_SETTINGS_H
 #define CARVE_SRV_SETTINGS_H
 
-#include "carve.h"
+#include "carved.h" /* the settings API: carve__srvopts_create/set/find, ... */
 
 #include <stdint.h>
 
@@ -20,27 +22,6 @@ typedef enum carve__srvopt {
 #undef CARVE_OPTION
     CARVE_SRVOPT__COUNT
 } carve__srvopt;
-
-/** The values of every setting (opaque). */
-typedef struct carve__srvopts carve__srvopts;
-
-/** Number of settings, setting i (static storage) or NULL, setting by key
- *  (dashes and underscores are equivalent) or NULL. */
-int carve__srvopt_count(void);
-const carve_option_info *carve__srvopt_at(int i);
-const carve_option_info *carve__srvopt_find(const char *key);
-
-/** Every setting at its default; NULL on OOM. */
-carve__srvopts *carve__srvopts_create(void);
-/** A copy; NULL on OOM. */
-carve__srvopts *carve__srvopts_clone(const carve__srvopts *o);
-void carve__srvopts_destroy(carve__srvopts *o);
-/** Sets a setting from text, checked against its type and range as
- *  libcarve checks its options.  CARVE_ERR_UNKNOWN_OPTION (not a setting),
- *  CARVE_ERR_INVALID_ARG or CARVE_ERR_OUT_OF_RANGE with a message naming the
- *  key, the value and what is allowed in errctx (carve_ctx_set_error); the
- *  setting keeps its old value then.  CARVE_ERR_NOMEM. */
-carve_status carve__srvopts_set(carve__srvopts *o, carve_ctx *errctx, const char *key, const char *value);
 
 /** Typed values (ENUM: the index in choices; STRING: owned by o, never NULL). */
 int64_t carve__srvopt_int(const carve__srvopts *o, carve__srvopt id);

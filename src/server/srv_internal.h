@@ -102,6 +102,9 @@ struct carve__srv {
 };
 
 double carve__srv_wall(void);
+/* an INT option of libcarve's (the jobs' defaults in cfg), read through the
+ * public carve_ctx_get_option; 0 for an unknown key */
+long long carve__srv_opt_int(const carve_ctx *cfg, const char *key);
 /* registry: returns the live job with a new reference (or NULL) */
 srv_job *carve__srv_job_get(carve__srv *s, const char *id);
 void carve__srv_job_unref(carve__srv *s, srv_job *j);

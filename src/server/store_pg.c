@@ -29,8 +29,7 @@
 #define LISTEN_POLL_MS 500
 #define RECONNECT_PAUSE_US 500000
 
-static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t n, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t n, const char *fmt, ...) {
     if (!err || !n) return;
     va_list ap;
     va_start(ap, fmt);

@@ -151,7 +151,7 @@ static carve_status add_pair(carve__srv *s, carve_ctx *ctx, carve_tuner *tuner, 
     if (!name || !pf || !rf || s->store->get_tuning_file(s->store, id, pf, &pd, &pl, err, sizeof err) ||
         s->store->get_tuning_file(s->store, id, rf, &rd, &rl, err, sizeof err)) {
         free(pd);
-        return carve__fail(ctx, CARVE_ERR_IO, "tuning %s: a stored file is missing", id);
+        return carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "tuning %s: a stored file is missing", id);
     }
     carve_image *photo = NULL, *ref = NULL;
     carve_status st = carve_image_load_memory(ctx, pd, pl, name, &photo);
@@ -160,15 +160,16 @@ static carve_status add_pair(carve__srv *s, carve_ctx *ctx, carve_tuner *tuner, 
         carve_image *nat = NULL;
         st = carve_image_from_svg(ctx, rd, rl, name, 0, 0, &nat);
         if (!st) {
-            double f = (double)(w > h ? w : h) / (nat->w > nat->h ? nat->w : nat->h);
-            int tw = (int)lround(nat->w * f), th = (int)lround(nat->h * f);
+            int nw = carve_image_width(nat), nh = carve_image_height(nat);
+            double f = (double)(w > h ? w : h) / (nw > nh ? nw : nh);
+            int tw = (int)lround(nw * f), th = (int)lround(nh * f);
             carve_image_destroy(nat);
             st = carve_image_from_svg(ctx, rd, rl, name, tw > 0 ? tw : 1, th > 0 ? th : 1, &ref);
         }
     } else if (!st)
         st = carve_image_load_memory(ctx, rd, rl, name, &ref);
     if (!st && carve_tuner_add_pair(tuner, name, photo, ref))
-        st = carve__fail(ctx, CARVE_ERR_INVALID_ARG, "%s", carve_tuner_errmsg(tuner));
+        st = carve_ctx_set_error(ctx, CARVE_ERR_INVALID_ARG, 0, "%s", carve_tuner_errmsg(tuner));
     carve_image_destroy(photo);
     carve_image_destroy(ref);
     free(pd);
@@ -182,18 +183,18 @@ static carve_status build(carve__srv *s, srv_tuning *t, carve_ctx *ctx, carve_tu
     char err[512];
     *out = NULL;
     if (s->store->get_tuning(s->store, t->id, &row, err, sizeof err))
-        return carve__fail(ctx, CARVE_ERR_IO, "tuning %s: %s", t->id, err);
+        return carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "tuning %s: %s", t->id, err);
     json_t *req = json_loads(row.request ? row.request : "{}", 0, NULL);
     carve__tuning_row_free(&row);
     char *opts = req ? json_dumps(json_object_get(req, "options"), JSON_COMPACT) : NULL;
     carve_status st = (opts && strcmp(opts, "null")) ? carve_ctx_apply_json(ctx, opts, "options") : CARVE_OK;
     free(opts);
     carve_tuner *tuner = st ? NULL : carve_tuner_create(ctx);
-    if (!st && !tuner) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!st && !tuner) st = carve_ctx_set_error(ctx, CARVE_ERR_NOMEM, 0, "out of memory");
     if (!st && carve_tuner_configure(tuner, (int)json_integer_value(json_object_get(req, "trials")),
                                      json_number_value(json_object_get(req, "time_limit")),
                                      (uint64_t)json_integer_value(json_object_get(req, "seed")), 0))
-        st = carve__fail(ctx, CARVE_ERR_INVALID_ARG, "%s", carve_tuner_errmsg(tuner));
+        st = carve_ctx_set_error(ctx, CARVE_ERR_INVALID_ARG, 0, "%s", carve_tuner_errmsg(tuner));
     size_t i;
     json_t *pair;
     json_array_foreach(json_object_get(req, "pairs"), i, pair) if (!st) st = add_pair(s, ctx, tuner, t->id, pair);
@@ -367,31 +368,32 @@ int carve__tuning_cancel(carve__tunings *tm, const char *id, double wait_s) {
 static carve_status recover(carve__tunings *tm, carve_ctx *errctx) {
     carve__srv *s = tm->s;
     char (*ids)[33] = malloc(RECOVER_MAX * sizeof *ids), err[512];
-    if (!ids) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!ids) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     int n = 0, nrun = 0;
     carve_status st = CARVE_OK;
     if (s->store->lock_tuning) {
         /* shared store: a running tuning may be another node's; the lock
          * tells (taken: its node died; held: it is left alone) */
         if (s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &nrun, err, sizeof err))
-            st = carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+            st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
     } else if (!s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &n, err, sizeof err))
         for (int i = 0; i < n; i++)
             s->store->update_tuning(s->store, ids[i], CARVE__JOB_QUEUED, 0, NULL, 0, 0, NULL, err, sizeof err);
     if (!st && s->store->list_tunings(s->store, CARVE__JOB_QUEUED, ids + nrun, RECOVER_MAX - nrun, &n, err,
                                       sizeof err))
-        st = carve__fail(errctx, CARVE_ERR_IO, "%s", err);
+        st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
     n += nrun;
     for (int i = 0; !st && i < n; i++)
-        if (carve__tuning_enqueue(tm, ids[i])) st = carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+        if (carve__tuning_enqueue(tm, ids[i])) st = carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     if (!st && n) carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "%d tuning(s) queued again after a restart", n);
     free(ids);
     return st;
 }
 
 carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
-    const char *pd = carve__opt_str(s->cfg, CARVE_OPTID_presets_dir);
-    if (!pd || !*pd) {
+    char pd[4096];
+    carve_ctx_get_option(s->cfg, "presets_dir", pd, sizeof pd);
+    if (!pd[0]) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/presets", carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir));
         mkdir(dir, 0700);
@@ -402,7 +404,7 @@ carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
         return CARVE_OK;
     }
     carve__tunings *tm = calloc(1, sizeof *tm);
-    if (!tm) return carve__fail(errctx, CARVE_ERR_NOMEM, "out of memory");
+    if (!tm) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     tm->s = s;
     pthread_mutex_init(&tm->mu, NULL);
     pthread_cond_init(&tm->cv, NULL);
@@ -410,7 +412,7 @@ carve_status carve__tunings_start(carve__srv *s, carve_ctx *errctx) {
     carve_status st = recover(tm, errctx);
     if (st) return st;
     if (pthread_create(&tm->thread, NULL, tuning_main, tm))
-        return carve__fail(errctx, CARVE_ERR_INTERNAL, "cannot start the tuning thread");
+        return carve_ctx_set_error(errctx, CARVE_ERR_INTERNAL, 0, "cannot start the tuning thread");
     tm->started = true;
     return CARVE_OK;
 }

@@ -17,7 +17,6 @@
 #include <strings.h>
 #include <time.h>
 #include <dirent.h>
-#include <vips/vips.h>
 
 #define MAX_PARTS 200
 #define MAX_PAIRS 64
@@ -48,9 +47,7 @@ static enum MHD_Result reply_buf(carve__srv *s, struct MHD_Connection *c, int co
     return r;
 }
 
-static enum MHD_Result fail(carve__srv *s, struct MHD_Connection *c, int code, const char *kind, const char *fmt, ...)
-    CARVE_PRINTF(5, 6);
-static enum MHD_Result fail(carve__srv *s, struct MHD_Connection *c, int code, const char *kind, const char *fmt, ...) {
+CARVE_PRINTF(5, 6) static enum MHD_Result fail(carve__srv *s, struct MHD_Connection *c, int code, const char *kind, const char *fmt, ...) {
     char msg[1200];
     va_list ap;
     va_start(ap, fmt);
@@ -163,22 +160,21 @@ static bool is_svg(const char *d, size_t n) {
 /* 0, or an HTTP code with msg: the upload is an image carve reads, under the pixel limit. */
 static int check_image(carve__srv *s, const mpart *p, bool svg_ok, char *msg, size_t n) {
     if (svg_ok && is_svg(p->data, p->len)) return 0;
-    if (!p->len || !vips_foreign_find_load_buffer(p->data, p->len)) {
-        vips_error_clear();
+    int w = 0, h = 0;
+    carve_ctx *t = carve_ctx_create();
+    carve_status st = !t ? CARVE_ERR_NOMEM : carve_image_probe(t, p->data, p->len, p->filename, &w, &h);
+    carve_ctx_destroy(t);
+    if (st == CARVE_ERR_UNSUPPORTED || (!st && !p->len)) {
         snprintf(msg, n, "'%s' is not an image carve can read (JPEG, PNG, WebP, GIF, TIFF, HEIF%s)", p->filename,
                  svg_ok ? ", SVG" : "");
         return 415;
     }
-    VipsImage *h = vips_image_new_from_buffer(p->data, p->len, "", NULL);
-    if (!h) {
-        vips_error_clear();
+    if (st) {
         snprintf(msg, n, "'%s': cannot read the image header", p->filename);
-        return 400;
+        return st == CARVE_ERR_NOMEM ? 500 : 400;
     }
-    long long px = (long long)vips_image_get_width(h) * vips_image_get_height(h);
-    g_object_unref(h);
-    vips_thread_shutdown();
-    long long maxpx = carve__opt_int(s->cfg, CARVE_OPTID_max_pixels);
+    long long px = (long long)w * h;
+    long long maxpx = carve__srv_opt_int(s->cfg, "max_pixels");
     if (px > maxpx) {
         snprintf(msg, n, "'%s' has %lld pixels, over max_pixels %lld", p->filename, px, maxpx);
         return 413;

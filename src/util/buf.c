@@ -1,6 +1,8 @@
 /* buf.c — growable byte buffer.  An allocation failure sets b->oom and turns
  * later appends into no-ops, so callers check once at the end. */
-#include "core.h"
+#include "carve_util.h"
+
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <stdlib.h>
