@@ -420,7 +420,7 @@ CARVE_API carve_status carve_models_json(carve_ctx *ctx, const char *const *name
  * NAME.json; NAME is [A-Za-z0-9_-]{1,64} and may not be a built-in name.
  * ------------------------------------------------------------------------ */
 /** Validates json (every key an option, every value in range, applied to a
- *  copy of ctx's options; server, path and preset keys refused) and writes
+ *  copy of ctx's options; path, limit and preset keys refused) and writes
  *  it atomically as NAME.json in ctx's presets folder (created if missing).
  *  Errors: CARVE_ERR_INVALID_ARG (bad name), CARVE_ERR_CONFIG (bad JSON,
  *  message names the key), CARVE_ERR_IO. */
