@@ -684,141 +684,159 @@ static char *log_json(srv_job *j) {
     return carve__buf_take(&b, NULL);
 }
 
-/* Runs one job.  Returns the final state, or CARVE__JOB_QUEUED when it must
- * run again (server stopping). */
-static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_out) {
-    char err[512] = "";
+/* One run of a job: what run_job's steps make and hand on. */
+typedef struct job_run {
     carve__job_row row;
-    carve_status st = CARVE_OK;
-    carve_ctx *ctx = NULL;
-    carve_image *img = NULL;
-    carve_palette *pal = NULL;
-    char *input = NULL, *svg = NULL;
-    size_t input_len = 0, svg_len = 0;
-    *errmsg = NULL;
-    int gr = store_get_job(s, j, &row, err, sizeof err);
-    if (gr) {
-        *errmsg = strdup(gr > 0 ? "job row vanished" : err);
-        *st_out = CARVE_ERR_INTERNAL;
-        return CARVE__JOB_FAILED;
-    }
-    ctx = carve_ctx_clone(s->cfg);
-    if (!ctx) {
-        st = CARVE_ERR_NOMEM;
-        *errmsg = strdup("out of memory");
-        goto out;
-    }
-    carve_ctx_set_option(ctx, "keep_intermediates", "true");
-    if ((st = apply_job_options(ctx, row.options))) {
-        *errmsg = strdup(carve_ctx_errmsg(ctx));
-        goto out;
-    }
-    carve_ctx_set_progress(ctx, job_progress, j);
-    carve_ctx_set_log(ctx, job_log, j);
-    pthread_mutex_lock(&s->mu);
-    j->ctx = ctx;
-    if (j->cancel || j->requeue) carve_ctx_cancel(ctx);
-    pthread_mutex_unlock(&s->mu);
+    carve_ctx *ctx;       /* published as j->ctx while it runs */
+    carve_image *img;
+    carve_palette *pal;
+    char *svg;
+    size_t svg_len;
+    double seconds;       /* the engine's */
+    char *errmsg;         /* malloc'd message of a failure */
+} job_run;
 
+/* The failure st with ctx's message (or text when not NULL). */
+static carve_status run_fail(job_run *r, carve_status st, const char *text) {
+    free(r->errmsg);
+    r->errmsg = strdup(text ? text : carve_ctx_errmsg(r->ctx)[0] ? carve_ctx_errmsg(r->ctx) : carve_strerror(st));
+    return st;
+}
+
+/* The job's ctx: a clone of the server's options with the job's own, its
+ * progress and log callbacks, published under mu so DELETE, the sweeper and
+ * shutdown can cancel it. */
+static carve_status run_setup(carve__srv *s, srv_job *j, job_run *r) {
+    if (!(r->ctx = carve_ctx_clone(s->cfg))) {
+        r->errmsg = strdup("out of memory");
+        return CARVE_ERR_NOMEM;
+    }
+    carve_ctx_set_option(r->ctx, "keep_intermediates", "true");
+    carve_status st = apply_job_options(r->ctx, r->row.options);
+    if (st) return run_fail(r, st, NULL);
+    carve_ctx_set_progress(r->ctx, job_progress, j);
+    carve_ctx_set_log(r->ctx, job_log, j);
+    pthread_mutex_lock(&s->mu);
+    j->ctx = r->ctx;
+    if (j->cancel || j->requeue) carve_ctx_cancel(r->ctx);
+    pthread_mutex_unlock(&s->mu);
+    return CARVE_OK;
+}
+
+/* The stored upload decoded, and the job's own palette when it has one. */
+static carve_status run_input(carve__srv *s, srv_job *j, job_run *r) {
+    char err[512] = "", *input = NULL;
+    size_t input_len = 0;
     int fr = store_get_file(s, j, "input", &input, &input_len, err, sizeof err);
-    if (fr) {
-        st = fr > 0 ? CARVE_ERR_NOT_FOUND : CARVE_ERR_IO;
-        *errmsg = strdup(fr > 0 ? "the job's input file is missing" : err);
-        goto out;
-    }
-    carve_ctx_log(ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
-    if ((st = carve_image_load_memory(ctx, input, input_len, "upload", &img))) {
-        *errmsg = strdup(carve_ctx_errmsg(ctx));
-        goto out;
-    }
+    if (fr)
+        return run_fail(r, fr > 0 ? CARVE_ERR_NOT_FOUND : CARVE_ERR_IO,
+                        fr > 0 ? "the job's input file is missing" : err);
+    carve_ctx_log(r->ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
+    carve_status st = carve_image_load_memory(r->ctx, input, input_len, "upload", &r->img);
     free(input);
-    input = NULL;
-    carve_ctx_log(ctx, CARVE_LOG_INFO, "image %dx%d", carve_image_width(img), carve_image_height(img));
-    if (row.palette) {
-        if ((st = carve_palette_parse(ctx, row.palette, strlen(row.palette), "job palette", &pal))) {
-            *errmsg = strdup(carve_ctx_errmsg(ctx));
-            goto out;
-        }
-    }
-    double t0 = carve__now();
-    st = s->engine(s, ctx, img, pal, &svg, &svg_len);
-    double dt = carve__now() - t0;
-    if (st) {
-        *errmsg = strdup(carve_ctx_errmsg(ctx)[0] ? carve_ctx_errmsg(ctx) : carve_strerror(st));
-        goto out;
-    }
-    /* files first, then (in the caller) the terminal state */
-    if (store_put_result(s, j, "result.svg", svg, svg_len, err, sizeof err)) {
-        st = CARVE_ERR_IO;
-        *errmsg = strdup(err);
-        goto out;
-    }
-    const char *report = carve_ctx_report_json(ctx);
-    char *tj = timings_json(j, dt);
+    if (st) return run_fail(r, st, NULL);
+    carve_ctx_log(r->ctx, CARVE_LOG_INFO, "image %dx%d", carve_image_width(r->img), carve_image_height(r->img));
+    if (r->row.palette &&
+        (st = carve_palette_parse(r->ctx, r->row.palette, strlen(r->row.palette), "job palette", &r->pal)))
+        return run_fail(r, st, NULL);
+    return CARVE_OK;
+}
+
+/* report.json: the pipeline's run report, or a small one of the synthetic
+ * engine's (size, timings). */
+static void run_report(carve__srv *s, srv_job *j, job_run *r) {
+    char err[512];
+    const char *report = carve_ctx_report_json(r->ctx);
+    char *tj = timings_json(j, r->seconds);
     carve__buf rb;
     carve__buf_init(&rb);
     if (report) carve__buf_puts(&rb, report);
-    else {
+    else
         carve__buf_printf(&rb, "{\"engine\":\"%s\",\"width\":%d,\"height\":%d,\"svg_bytes\":%zu,\"timings\":%s}",
-                          s->engine == synthetic_engine ? "synthetic" : "pipeline", carve_image_width(img), carve_image_height(img), svg_len,
-                          tj ? tj : "{}");
-    }
+                          s->engine == synthetic_engine ? "synthetic" : "pipeline", carve_image_width(r->img),
+                          carve_image_height(r->img), r->svg_len, tj ? tj : "{}");
     free(tj);
     char *rtext = carve__buf_take(&rb, NULL);
     if (rtext) store_put_result(s, j, "report.json", rtext, strlen(rtext), err, sizeof err);
     free(rtext);
+}
+
+/* The files, before (in the caller) the terminal state: result.svg, the
+ * report and artifact-<phase>.png of each intermediate kept. */
+static carve_status run_results(carve__srv *s, srv_job *j, job_run *r) {
     static const char *phases[] = {"sanitize", "steer", "matte", "chroma"};
-    for (int i = 0; i < 4; i++) {
-        const carve_image *im = carve_ctx_intermediate(ctx, phases[i]);
-        if (!im) continue;
+    char err[512] = "";
+    if (store_put_result(s, j, "result.svg", r->svg, r->svg_len, err, sizeof err))
+        return run_fail(r, CARVE_ERR_IO, err);
+    run_report(s, j, r);
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+        const carve_image *im = carve_ctx_intermediate(r->ctx, phases[i]);
         void *png = NULL;
         size_t plen = 0;
-        if (carve_image_save_memory(ctx, im, ".png", &png, &plen) == CARVE_OK) {
+        if (im && carve_image_save_memory(r->ctx, im, ".png", &png, &plen) == CARVE_OK) {
             char name[64];
             snprintf(name, sizeof name, "artifact-%s.png", phases[i]);
             store_put_result(s, j, name, png, plen, err, sizeof err);
         }
         carve_free(png);
     }
-out:
-    if (ctx) {
+    return CARVE_OK;
+}
+
+/* The final state from the run's status: a cancelled run that timed out is
+ * failed (timeout); one interrupted by a stopping server runs again. */
+static int run_outcome(carve__srv *s, srv_job *j, job_run *r, carve_status *st) {
+    if (r->ctx) {
         pthread_mutex_lock(&s->mu);
         j->ctx = NULL;
         bool requeue = j->requeue, cancel = j->cancel, timed_out = j->timed_out;
         pthread_mutex_unlock(&s->mu);
-        if (st == CARVE_ERR_CANCELLED) {
-            if (timed_out) {
-                st = CARVE_ERR_TIMEOUT;
-                free(*errmsg);
-                char m[160];
-                snprintf(m, sizeof m, "the job ran longer than job_timeout (%g s)",
-                         carve__srvopt_float(s->opt, CARVE_SRVOPT_job_timeout));
-                *errmsg = strdup(m);
-            } else if (requeue && !cancel) {
-                st = CARVE_ERR_CANCELLED;
-                carve_ctx_destroy(ctx);
-                carve_image_destroy(img);
-                carve_palette_destroy(pal);
-                carve__job_row_free(&row);
-                carve_free(svg);
-                free(input);
-                free(*errmsg);
-                *errmsg = NULL;
-                *st_out = st;
-                return CARVE__JOB_QUEUED;
-            }
+        if (*st == CARVE_ERR_CANCELLED && timed_out) {
+            char m[160];
+            snprintf(m, sizeof m, "the job ran longer than job_timeout (%g s)",
+                     carve__srvopt_float(s->opt, CARVE_SRVOPT_job_timeout));
+            *st = run_fail(r, CARVE_ERR_TIMEOUT, m);
+        } else if (*st == CARVE_ERR_CANCELLED && requeue && !cancel) {
+            free(r->errmsg);
+            r->errmsg = NULL;
+            return CARVE__JOB_QUEUED;
         }
     }
-    carve_ctx_destroy(ctx);
-    carve_image_destroy(img);
-    carve_palette_destroy(pal);
-    carve__job_row_free(&row);
-    carve_free(svg);
-    free(input);
+    if (*st == CARVE_OK) return CARVE__JOB_DONE;
+    return *st == CARVE_ERR_CANCELLED ? CARVE__JOB_CANCELLED : CARVE__JOB_FAILED;
+}
+
+/* Runs one job: its row, ctx, input, the engine, the files.  Returns the
+ * final state, or CARVE__JOB_QUEUED when it must run again (server
+ * stopping); *errmsg (malloc'd) says why it failed. */
+static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_out) {
+    char err[512] = "";
+    job_run r;
+    memset(&r, 0, sizeof r);
+    int gr = store_get_job(s, j, &r.row, err, sizeof err);
+    if (gr) {
+        *errmsg = strdup(gr > 0 ? "job row vanished" : err);
+        *st_out = CARVE_ERR_INTERNAL;
+        return CARVE__JOB_FAILED;
+    }
+    carve_status st = run_setup(s, j, &r);
+    if (!st) st = run_input(s, j, &r);
+    if (!st) {
+        double t0 = carve__now();
+        st = s->engine(s, r.ctx, r.img, r.pal, &r.svg, &r.svg_len);
+        r.seconds = carve__now() - t0;
+        if (st) run_fail(&r, st, NULL);
+    }
+    if (!st) st = run_results(s, j, &r);
+    int state = run_outcome(s, j, &r, &st);
+    carve_ctx_destroy(r.ctx);
+    carve_image_destroy(r.img);
+    carve_palette_destroy(r.pal);
+    carve__job_row_free(&r.row);
+    carve_free(r.svg);
+    *errmsg = r.errmsg;
     *st_out = st;
-    if (st == CARVE_OK) return CARVE__JOB_DONE;
-    if (st == CARVE_ERR_CANCELLED) return CARVE__JOB_CANCELLED;
-    return CARVE__JOB_FAILED;
+    return state;
 }
 
 /* The next job of the in-memory queue (single-node store), with the
