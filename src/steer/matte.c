@@ -536,7 +536,7 @@ static carve_status graph_cut(carve_ctx *ctx, matte_level *m, const gmm *fg, con
 #define SHADOW_COST 2.5        /* nats against foreground for a shadow-like pixel */
 #define PERSON_COST 1.5        /* nats against foreground inside an occluder's box */
 #define PERSON_CORE 0.17       /* occluder core: the central +-17 % of its width is background for sure */
-#define WHEEL_COST 2.0         /* two-wheelers: nats against background inside the wheel discs */
+#define WHEEL_COST 4.0         /* two-wheelers: nats against background inside the wheel discs */
 #define GROUND_C 24.0          /* ... (chroma below this: floors and tarmac, also warm grey ones) */
 #define GROUND_BAND 0.3        /* two-wheelers: grey pixels in this bottom share, outside the wheels, cost foreground */
 #define WHEEL_R 0.27           /* ... discs of this share of the box height, centred at the lower corners */
