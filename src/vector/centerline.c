@@ -269,6 +269,9 @@ carve_status carve__vec_stroke_layers(carve_ctx *ctx, vec_labels *l, const uint8
     bool cl = carve__opt_bool(ctx, CARVE_OPTID_centerline);
     double width = carve__opt_float(ctx, CARVE_OPTID_outline_width);
     if (stats) memset(stats, 0, sizeof *stats);
+    if (!edges && carve__opt_bool(ctx, CARVE_OPTID_outline))
+        carve__log(ctx, CARVE_LOG_WARN, "trace: option outline needs an edge map (carve run computes one; carve trace "
+                                        "has none): no outline layer");
     if (!cl && !edges) return CARVE_OK;
     if (carve__opt_bool(ctx, CARVE_OPTID_cut)) { /* a blade cuts paths, not painted widths (docs/vector.md) */
         carve__log(ctx, CARVE_LOG_WARN, "trace: cut mode leaves out the %s strokes",

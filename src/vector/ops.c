@@ -113,6 +113,28 @@ static void fill_run(carve__buf *b, const vec_geom *g, const vec_out_params *o, 
     *i = e;
 }
 
+bool carve__vec_ops_has_strokes(const vec_geom *g) {
+    for (int64_t i = 0; i < g->nitems; i++)
+        if (g->items[i].kind == VEC_ITEM_STROKE && g->items[i].role == VEC_ROLE_OUTLINE) return true;
+    return false;
+}
+
+/* the outline / centreline strokes (consecutive items from *i): grouped in
+ * q/Q (EPS: a %carve-group comment), with group_by layer in PDF the
+ * optional content group "strokes" */
+static void stroke_layer(carve__buf *b, const vec_geom *g, const vec_out_params *o, bool ps, int64_t *i) {
+    bool grouped = o->group_by != VEC_GROUP_NONE, oc = o->group_by == VEC_GROUP_LAYER && !ps;
+    if (oc) carve__buf_puts(b, "/OC /Lstrokes BDC\n");
+    else if (grouped) carve__buf_puts(b, ps ? "%carve-group: strokes\nq\n" : "q\n");
+    for (; *i < g->nitems && g->items[*i].kind == VEC_ITEM_STROKE && g->items[*i].role == VEC_ROLE_OUTLINE; (*i)++) {
+        stroke_style(b, g, &g->items[*i], ps);
+        put_item(b, g, &g->items[*i]);
+        carve__buf_puts(b, "S\n");
+    }
+    if (oc) carve__buf_puts(b, "EMC\n");
+    else if (grouped) carve__buf_puts(b, "Q\n");
+}
+
 carve_status carve__vec_ops_content(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, bool ps,
                                     double page_h_pt, carve__buf *b) {
     double a = o->mm_per_px * 72.0 / 25.4 / (double)g->unit; /* points per IR unit */
@@ -120,7 +142,9 @@ carve_status carve__vec_ops_content(carve_ctx *ctx, const vec_geom *g, const vec
     int64_t next = 0;
     for (int64_t i = 0; i < g->nitems;) {
         const vec_item *it = &g->items[i];
-        if (it->kind == VEC_ITEM_STROKE) {
+        if (it->kind == VEC_ITEM_STROKE && it->role == VEC_ROLE_OUTLINE) {
+            stroke_layer(b, g, o, ps, &i);
+        } else if (it->kind == VEC_ITEM_STROKE) {
             stroke_style(b, g, it, ps);
             put_item(b, g, it);
             carve__buf_puts(b, "S\n");

@@ -8,5 +8,8 @@
  * height in points (y is flipped). */
 carve_status carve__vec_ops_content(carve_ctx *ctx, const vec_geom *g, const vec_out_params *o, bool ps,
                                     double page_h_pt, carve__buf *b);
+/* g has outline / centreline strokes (group_by layer: their own PDF optional
+ * content group "strokes") */
+bool carve__vec_ops_has_strokes(const vec_geom *g);
 
 #endif

@@ -4,14 +4,16 @@
  *
  * Objects: 1 catalog, 2 pages, 3 page, 4 content stream, 5 the CutContour
  * Separation colour space (cut mode), then one optional content group per
- * palette colour (group_by layer). */
+ * palette colour (group_by layer) and one, OBJ_STROKES, for the outline /
+ * centreline strokes when there are any. */
 #include "ops.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define PT_PER_MM (72.0 / 25.4)
-#define OBJ_MAX (6 + 256)
+#define OBJ_STROKES (6 + 256) /* the "strokes" optional content group */
+#define OBJ_MAX (OBJ_STROKES + 1)
 
 typedef struct pdfw {
     carve__buf *b;
@@ -37,16 +39,22 @@ static int used_colors(const vec_geom *g, bool used[256]) {
     return n;
 }
 
+/* the list of optional content groups: one per used colour, then strokes */
+static void put_ocg_refs(pdfw *p, const vec_geom *g, const bool used[256]) {
+    int k = 0;
+    for (int c = 0; c < g->ncolors; c++)
+        if (used[c]) carve__buf_printf(p->b, "%s%d 0 R", k++ ? " " : "", 6 + c);
+    if (carve__vec_ops_has_strokes(g)) carve__buf_printf(p->b, "%s%d 0 R", k ? " " : "", OBJ_STROKES);
+}
+
 static void put_catalog(pdfw *p, const vec_geom *g, const vec_out_params *o, const bool used[256]) {
     obj_begin(p, 1);
     carve__buf_puts(p->b, "<< /Type /Catalog /Pages 2 0 R");
     if (o->group_by == VEC_GROUP_LAYER) {
         carve__buf_puts(p->b, "\n/OCProperties << /OCGs [");
-        for (int c = 0, k = 0; c < g->ncolors; c++)
-            if (used[c]) carve__buf_printf(p->b, "%s%d 0 R", k++ ? " " : "", 6 + c);
+        put_ocg_refs(p, g, used);
         carve__buf_puts(p->b, "] /D << /Order [");
-        for (int c = 0, k = 0; c < g->ncolors; c++)
-            if (used[c]) carve__buf_printf(p->b, "%s%d 0 R", k++ ? " " : "", 6 + c);
+        put_ocg_refs(p, g, used);
         carve__buf_puts(p->b, "] >> >>");
     }
     carve__buf_puts(p->b, " >>\nendobj\n");
@@ -63,6 +71,7 @@ static void put_page(pdfw *p, const vec_geom *g, const vec_out_params *o, const 
         carve__buf_puts(p->b, " /Properties <<");
         for (int c = 0; c < g->ncolors; c++)
             if (used[c]) carve__buf_printf(p->b, " /L%d %d 0 R", c, 6 + c);
+        if (carve__vec_ops_has_strokes(g)) carve__buf_printf(p->b, " /Lstrokes %d 0 R", OBJ_STROKES);
         carve__buf_puts(p->b, " >>");
     }
     carve__buf_puts(p->b, " >> >>\nendobj\n");
@@ -81,6 +90,10 @@ static void put_tail_objects(pdfw *p, const vec_geom *g, const vec_out_params *o
         carve__hex(g->colors[c], hx);
         obj_begin(p, 6 + c);
         carve__buf_printf(p->b, "<< /Type /OCG /Name (color-%s) >>\nendobj\n", hx + 1);
+    }
+    if (carve__vec_ops_has_strokes(g)) {
+        obj_begin(p, OBJ_STROKES);
+        carve__buf_puts(p->b, "<< /Type /OCG /Name (strokes) >>\nendobj\n");
     }
 }
 

@@ -222,6 +222,10 @@ static void test_centerline(void) {
     svg = trace(ctx, im, "svg", &n);
     CHECK(svg && strstr(svg, "<g id=\"strokes\" inkscape:groupmode=\"layer\" inkscape:label=\"strokes\">\n<path fill=\"none\""));
     carve_free(svg);
+    char *pl = trace(ctx, im, "pdf", &n); /* PDF: the strokes' own optional content group */
+    CHECK(pl && strstr(pl, "/Lstrokes 262 0 R") && strstr(pl, "<< /Type /OCG /Name (strokes) >>") &&
+          strstr(pl, "/OC /Lstrokes BDC\n") && strstr(pl, " 262 0 R] >> >>"));
+    carve_free(pl);
     set_opt(ctx, "group_by", "none");
     /* PDF / EPS: round joins and caps, width in IR units (1.5 px x 100), stroked */
     char *pdf = trace(ctx, im, "pdf", &n);
