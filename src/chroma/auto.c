@@ -82,29 +82,36 @@ static int cmp_outc(const void *a, const void *b) {
     return (x->rgb > y->rgb) - (x->rgb < y->rgb);
 }
 
-carve_status carve_palette_from_image(carve_ctx *ctx, const carve_image *img, int k, const carve_palette *locked,
-                                      carve_palette **out) {
-    if (out) *out = NULL;
-    if (!img || !out) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_palette_from_image: NULL argument");
-    if (k < 1 || k > CARVE_PALETTE_MAX)
-        return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "colors %d is outside 1..%d", k, CARVE_PALETTE_MAX);
-    int nlock = locked ? locked->n : 0;
-    if (nlock > k)
-        return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "%d locked colours do not fit in %d colours", nlock, k);
-    carve_status st = carve__progress(ctx, 0, "palette");
-    if (st) return st;
+/* The k-means state shared by the steps below. */
+typedef struct km_state {
+    pt *pts;          /* one weighted point per occupied colour bin */
+    int64_t npts;
+    int *assign;      /* per point: its centre, -1 before the first pass */
+    double *dmin;     /* per point: squared distance to its nearest centre */
+    double (*cen)[3]; /* k centres in CIELAB, locked ones first */
+    double *cw;       /* per centre: the weight it served in the last pass */
+    int nc;           /* centres in use */
+    int nlock;        /* the first nlock centres never move */
+} km_state;
 
+static void km_free(km_state *s) {
+    free(s->pts);
+    free(s->assign);
+    free(s->dmin);
+    free(s->cen);
+    free(s->cw);
+}
+
+#define NBINS ((size_t)1 << 18) /* 6 bits per channel */
+
+/* Bins the opaque pixels (6 bits per channel) and turns each occupied bin
+ * into a point at the mean colour of its pixels, weighted by its count.
+ * Allocates the per-point and per-centre arrays of s. */
+static carve_status km_points(carve_ctx *ctx, const carve_image *img, int k, km_state *s) {
     size_t npx = (size_t)(img->w > 0 ? img->w : 0) * (size_t)(img->h > 0 ? img->h : 0);
-    const size_t NB = (size_t)1 << 18;
-    uint32_t *cnt = calloc(NB, sizeof *cnt);
-    uint64_t *sum = calloc(NB * 3, sizeof *sum);
-    pt *pts = NULL;
-    int *assign = NULL;
-    double *part = NULL, *dmin = NULL;
-    double(*cen)[3] = NULL;
-    double *cw = NULL;
-    carve_palette *pal = NULL;
-    outc *oc = NULL;
+    uint32_t *cnt = calloc(NBINS, sizeof *cnt);
+    uint64_t *sum = calloc(NBINS * 3, sizeof *sum);
+    carve_status st = CARVE_OK;
     if (!cnt || !sum) goto nomem;
     for (size_t i = 0; i < npx; i++) {
         const uint8_t *p = img->px + 4 * i;
@@ -117,149 +124,184 @@ carve_status carve_palette_from_image(carve_ctx *ctx, const carve_image *img, in
         sum[3 * b + 2] += p[2];
     }
     int64_t npts = 0;
-    for (size_t b = 0; b < NB; b++) npts += cnt[b] != 0;
-    if (npts == 0 && nlock == 0) {
+    for (size_t b = 0; b < NBINS; b++) npts += cnt[b] != 0;
+    if (npts == 0 && s->nlock == 0) {
         st = carve__fail(ctx, CARVE_ERR_EMPTY, "cannot choose colours: the image has no opaque pixels");
         goto done;
     }
-    pts = malloc(sizeof *pts * (size_t)(npts ? npts : 1));
-    assign = malloc(sizeof *assign * (size_t)(npts ? npts : 1));
-    dmin = malloc(sizeof *dmin * (size_t)(npts ? npts : 1));
-    cen = malloc(sizeof *cen * (size_t)k);
-    cw = calloc((size_t)k, sizeof *cw);
-    if (!pts || !assign || !dmin || !cen || !cw) goto nomem;
+    s->npts = npts;
+    s->pts = malloc(sizeof *s->pts * (size_t)(npts ? npts : 1));
+    s->assign = malloc(sizeof *s->assign * (size_t)(npts ? npts : 1));
+    s->dmin = malloc(sizeof *s->dmin * (size_t)(npts ? npts : 1));
+    s->cen = malloc(sizeof *s->cen * (size_t)k);
+    s->cw = calloc((size_t)k, sizeof *s->cw);
+    if (!s->pts || !s->assign || !s->dmin || !s->cen || !s->cw) goto nomem;
     int64_t m = 0;
-    for (size_t b = 0; b < NB; b++) {
+    for (size_t b = 0; b < NBINS; b++) {
         if (!cnt[b]) continue;
         double c = cnt[b];
         uint8_t r = (uint8_t)lround((double)sum[3 * b] / c), g = (uint8_t)lround((double)sum[3 * b + 1] / c),
                 bl = (uint8_t)lround((double)sum[3 * b + 2] / c);
-        carve__rgb8_to_lab(r, g, bl, pts[m].lab);
-        pts[m].w = c;
-        assign[m] = -1;
+        carve__rgb8_to_lab(r, g, bl, s->pts[m].lab);
+        s->pts[m].w = c;
+        s->assign[m] = -1;
         m++;
     }
+    goto done;
+nomem:
+    st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (palette from image)");
+done:
     free(sum);
-    sum = NULL;
     free(cnt);
-    cnt = NULL;
+    return st;
+}
 
-    /* seeding: locked colours, then k-means++ (deterministic generator) */
-    int nc = 0;
-    for (int i = 0; i < nlock; i++) carve_rgb_to_lab(locked->rgb[i], cen[nc++]);
-    int kfree = k - nlock;
-    if (kfree > npts) kfree = (int)npts; /* fewer distinct colours than asked */
-    uint64_t seed = 0x6361727665ull;     /* "carve" */
-    for (int64_t i = 0; i < npts; i++) dmin[i] = INFINITY;
-    for (int q = 0; q < nc; q++)
-        for (int64_t i = 0; i < npts; i++) {
-            double d = d2(pts[i].lab, cen[q]);
-            if (d < dmin[i]) dmin[i] = d;
-        }
-    while (nc < nlock + kfree) {
-        double total = 0;
-        for (int64_t i = 0; i < npts; i++) total += pts[i].w * (isinf(dmin[i]) ? 1 : dmin[i]);
-        int64_t pick = -1;
-        if (total > 0) {
-            double r = (double)(splitmix(&seed) >> 11) / 9007199254740992.0 * total, acc = 0;
-            for (int64_t i = 0; i < npts; i++) {
-                double c = pts[i].w * (isinf(dmin[i]) ? 1 : dmin[i]);
-                acc += c;
-                if (c > 0 && acc >= r) {
-                    pick = i;
-                    break;
-                }
-            }
-            if (pick < 0)
-                for (int64_t i = npts - 1; i >= 0; i--)
-                    if (dmin[i] > 0) {
-                        pick = i;
-                        break;
-                    }
-        }
-        if (pick < 0) break; /* every point already is a centre */
-        memcpy(cen[nc], pts[pick].lab, sizeof cen[nc]);
-        for (int64_t i = 0; i < npts; i++) {
-            double d = d2(pts[i].lab, cen[nc]);
-            if (d < dmin[i]) dmin[i] = d;
-        }
-        nc++;
+/* dmin[i] = min(dmin[i], squared distance from point i to centre q). */
+static void km_lower_dmin(km_state *s, int q) {
+    for (int64_t i = 0; i < s->npts; i++) {
+        double d = d2(s->pts[i].lab, s->cen[q]);
+        if (d < s->dmin[i]) s->dmin[i] = d;
     }
-    st = carve__progress(ctx, 0.2, "palette");
-    if (st) goto done;
+}
 
-    /* Lloyd iterations; locked centres stay where they are */
-    int64_t nchunks = (npts + PT_CHUNK - 1) / PT_CHUNK;
-    part = malloc(sizeof *part * (size_t)(nchunks ? nchunks : 1) * ((size_t)nc * 4 + 1));
-    if (!part) goto nomem;
-    km_job j = {pts, npts, cen, nc, assign, part, dmin};
+/* k-means++: the next centre is a point drawn with probability proportional
+ * to its weight times its squared distance to the nearest centre; -1 when
+ * every point already is a centre. */
+static int64_t km_pp_pick(const km_state *s, uint64_t *seed) {
+    double total = 0;
+    for (int64_t i = 0; i < s->npts; i++) total += s->pts[i].w * (isinf(s->dmin[i]) ? 1 : s->dmin[i]);
+    if (!(total > 0)) return -1;
+    double r = (double)(splitmix(seed) >> 11) / 9007199254740992.0 * total, acc = 0;
+    for (int64_t i = 0; i < s->npts; i++) {
+        double c = s->pts[i].w * (isinf(s->dmin[i]) ? 1 : s->dmin[i]);
+        acc += c;
+        if (c > 0 && acc >= r) return i;
+    }
+    for (int64_t i = s->npts - 1; i >= 0; i--)
+        if (s->dmin[i] > 0) return i;
+    return -1;
+}
+
+/* Seeding: the locked colours, then k-means++ with a fixed-seed generator. */
+static void km_seed(km_state *s, int k, const carve_palette *locked) {
+    s->nc = 0;
+    for (int i = 0; i < s->nlock; i++) carve_rgb_to_lab(locked->rgb[i], s->cen[s->nc++]);
+    int kfree = k - s->nlock;
+    if (kfree > s->npts) kfree = (int)s->npts; /* fewer distinct colours than asked */
+    uint64_t seed = 0x6361727665ull;            /* "carve" */
+    for (int64_t i = 0; i < s->npts; i++) s->dmin[i] = INFINITY;
+    for (int q = 0; q < s->nc; q++) km_lower_dmin(s, q);
+    while (s->nc < s->nlock + kfree) {
+        int64_t pick = km_pp_pick(s, &seed);
+        if (pick < 0) break; /* every point already is a centre */
+        memcpy(s->cen[s->nc], s->pts[pick].lab, sizeof s->cen[s->nc]);
+        km_lower_dmin(s, s->nc);
+        s->nc++;
+    }
+}
+
+/* An empty cluster moves to the point worst served (largest weight times
+ * squared distance). */
+static void km_respawn(km_state *s, int q) {
+    int64_t far = 0;
+    double fd = -1;
+    for (int64_t i = 0; i < s->npts; i++)
+        if (s->pts[i].w * s->dmin[i] > fd) {
+            fd = s->pts[i].w * s->dmin[i];
+            far = i;
+        }
+    memcpy(s->cen[q], s->pts[far].lab, sizeof s->cen[q]);
+    s->dmin[far] = 0;
+}
+
+/* Lloyd iterations; locked centres stay where they are.  The chunks' partial
+ * sums are added in chunk order, so the result does not depend on the
+ * thread count. */
+static carve_status km_lloyd(carve_ctx *ctx, km_state *s) {
+    int64_t nchunks = (s->npts + PT_CHUNK - 1) / PT_CHUNK;
+    int nc = s->nc;
+    double *part = malloc(sizeof *part * (size_t)(nchunks ? nchunks : 1) * ((size_t)nc * 4 + 1));
+    if (!part) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (palette from image)");
+    km_job j = {s->pts, s->npts, s->cen, nc, s->assign, part, s->dmin};
     int threads = carve__threads(ctx);
-    for (int it = 0; it < KM_ITERS && npts > 0 && nc > 0; it++) {
+    carve_status st = CARVE_OK;
+    for (int it = 0; it < KM_ITERS && s->npts > 0 && nc > 0; it++) {
         carve__parallel_for(threads, nchunks, km_chunk, &j);
         double acc[CARVE_PALETTE_MAX * 4 + 1];
         memset(acc, 0, sizeof acc);
         for (int64_t c = 0; c < nchunks; c++)
             for (int q = 0; q < nc * 4 + 1; q++) acc[q == nc * 4 ? CARVE_PALETTE_MAX * 4 : q] += part[c * (nc * 4 + 1) + q];
         double changes = acc[CARVE_PALETTE_MAX * 4];
-        for (int q = 0; q < nc; q++) cw[q] = acc[q * 4 + 3];
-        for (int q = nlock; q < nc; q++) {
+        for (int q = 0; q < nc; q++) s->cw[q] = acc[q * 4 + 3];
+        for (int q = s->nlock; q < nc; q++) {
             if (acc[q * 4 + 3] > 0) {
-                for (int c = 0; c < 3; c++) cen[q][c] = acc[q * 4 + c] / acc[q * 4 + 3];
+                for (int c = 0; c < 3; c++) s->cen[q][c] = acc[q * 4 + c] / acc[q * 4 + 3];
             } else {
-                /* empty cluster: move it to the point worst served */
-                int64_t far = 0;
-                double fd = -1;
-                for (int64_t i = 0; i < npts; i++)
-                    if (pts[i].w * dmin[i] > fd) {
-                        fd = pts[i].w * dmin[i];
-                        far = i;
-                    }
-                memcpy(cen[q], pts[far].lab, sizeof cen[q]);
-                dmin[far] = 0;
+                km_respawn(s, q);
                 changes += 1;
             }
         }
         st = carve__progress(ctx, 0.2 + 0.75 * (it + 1) / KM_ITERS, "palette");
-        if (st) goto done;
+        if (st) break;
         if (changes == 0 && it > 0) break;
     }
+    free(part);
+    return st;
+}
 
-    /* the palette: locked colours first (with their names), then the rest by
-     * decreasing population; centres that round to an existing colour are
-     * dropped */
+/* The palette: locked colours first (with their names), then the rest by
+ * decreasing population; centres that round to an existing colour are
+ * dropped. */
+static carve_status km_palette(carve_ctx *ctx, const km_state *s, int k, const carve_palette *locked,
+                               carve_palette **out) {
     char name[32];
     snprintf(name, sizeof name, "auto-%d", k);
-    pal = carve_palette_create(name);
-    oc = malloc(sizeof *oc * (size_t)(nc ? nc : 1));
+    carve_palette *pal = carve_palette_create(name);
+    outc *oc = malloc(sizeof *oc * (size_t)(s->nc ? s->nc : 1));
     if (!pal || !oc) goto nomem;
-    for (int i = 0; i < nlock; i++)
+    for (int i = 0; i < s->nlock; i++)
         if (carve_palette_add(pal, locked->rgb[i], locked->names[i]) == CARVE_ERR_NOMEM) goto nomem;
     int no = 0;
-    for (int q = nlock; q < nc; q++) {
+    for (int q = s->nlock; q < s->nc; q++) {
         uint32_t rgb;
-        carve_lab_to_rgb(cen[q], &rgb);
-        oc[no++] = (outc){rgb, cw[q]};
+        carve_lab_to_rgb(s->cen[q], &rgb);
+        oc[no++] = (outc){rgb, s->cw[q]};
     }
     qsort(oc, (size_t)no, sizeof *oc, cmp_outc);
     for (int i = 0; i < no; i++)
         if (carve__palette_find(pal, oc[i].rgb) < 0 && carve_palette_add(pal, oc[i].rgb, NULL)) goto nomem;
-    st = carve__progress(ctx, 1, "palette");
-    if (st) goto done;
+    free(oc);
+    *out = pal;
+    return CARVE_OK;
+nomem:
+    free(oc);
+    carve_palette_destroy(pal);
+    return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (palette from image)");
+}
+
+carve_status carve_palette_from_image(carve_ctx *ctx, const carve_image *img, int k, const carve_palette *locked,
+                                      carve_palette **out) {
+    if (out) *out = NULL;
+    if (!img || !out) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_palette_from_image: NULL argument");
+    if (k < 1 || k > CARVE_PALETTE_MAX)
+        return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "colors %d is outside 1..%d", k, CARVE_PALETTE_MAX);
+    int nlock = locked ? locked->n : 0;
+    if (nlock > k)
+        return carve__fail(ctx, CARVE_ERR_OUT_OF_RANGE, "%d locked colours do not fit in %d colours", nlock, k);
+    carve_status st = carve__progress(ctx, 0, "palette");
+    if (st) return st;
+    km_state s = {.nlock = nlock};
+    carve_palette *pal = NULL;
+    if ((st = km_points(ctx, img, k, &s))) goto done;
+    km_seed(&s, k, locked);
+    if ((st = carve__progress(ctx, 0.2, "palette"))) goto done;
+    if ((st = km_lloyd(ctx, &s))) goto done;
+    if ((st = km_palette(ctx, &s, k, locked, &pal))) goto done;
+    if ((st = carve__progress(ctx, 1, "palette"))) goto done;
     *out = pal;
     pal = NULL;
-    goto done;
-nomem:
-    st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory (palette from image)");
 done:
     carve_palette_destroy(pal);
-    free(oc);
-    free(cnt);
-    free(sum);
-    free(pts);
-    free(assign);
-    free(dmin);
-    free(part);
-    free(cen);
-    free(cw);
+    km_free(&s);
     return st;
 }

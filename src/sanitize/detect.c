@@ -129,6 +129,93 @@ static const detect_params P = {
     .pad_px = 2.5, .box_area_max = 0.2,
 };
 
+/* The blob paths' thresholds: small plates (plate_blob) and text panels
+ * (text_panel, panel_bands, panel_letters).  Luma levels unless said;
+ * "h" is the blob's height at the pyramid scale.  Tuned like P (see
+ * docs/sanitize.md, "How it was tuned"). */
+typedef struct blob_params {
+    /* a blob: 4-connected bright (or dark) component */
+    int blob_h_min, blob_h_max;          /* height (px) */
+    double blob_aspect_min, blob_aspect_max; /* width / height */
+    double blob_fill_min;                /* area / box */
+    int plate_h_min;                     /* a small-plate candidate: height ... */
+    double plate_aspect_min, plate_aspect_max; /* ... and width / height */
+    int blob_width_div;                  /* wider than the image / this: not a blob */
+    /* a white (or yellow) plate/panel colour */
+    double white_max_min, white_sat_max; /* brightest channel, saturation */
+    double yellow_r_min, yellow_g_min, yellow_bg_ratio, yellow_rg_diff; /* r, g, b < ratio * g, |r - g| */
+    double bright_min;                   /* a white/yellow plate or panel's mean luma */
+    int ring_div, ring_min_px;           /* the surrounding ring: h / ring_div wide, at least ring_min_px */
+    /* ink inside, and its column profile */
+    double ink_k;                        /* ink: beyond mean -/+ ink_k * sd */
+    int ink_row_div;                     /* an ink row has ink on more than 1/ink_row_div of the width */
+    int band_gaps_max;                   /* rows without ink bridged inside a band */
+    double dip_share, dip_min;           /* profile dips: hysteresis of max(dip_share * range, dip_min) */
+    /* a small plate (plate_blob) */
+    int plate_margin_x_div, plate_margin_y_div; /* the interior: box less width / x_div, height / y_div */
+    double plate_ring_contrast;          /* levels above its ring */
+    double plate_sd_min, plate_sd_strong; /* interior luma sd: written on at all, and clearly */
+    int plate_cross_rows;                /* middle rows (+-) counted for crossings */
+    int plate_cross_min;                 /* background-to-ink crossings needed */
+    double plate_ink_min, plate_ink_max; /* ink share of the interior */
+    int plate_dips_min;                  /* separate strokes */
+    double plate_band_share;             /* the ink band spans this share of the interior height */
+    /* score: base + w * clamp01((dips - dips0) / dips_range) + w * clamp01((ring - plate_ring_contrast) / ring_range) */
+    double plate_score_base, plate_score_w, plate_score_dips_range, plate_score_ring_range;
+    int plate_score_dips0;
+    /* a text panel (text_panel) */
+    double panel_ring_contrast;          /* levels between the panel and its ring */
+    double panel_dark_max;               /* a black panel's mean luma */
+    int panel_margin_x_div, panel_margin_y_div; /* the interior at full resolution */
+    int panel_h_min, panel_w_min;        /* interior size (full-resolution px) */
+    int band_rows_min;                   /* an ink band's rows */
+    double light_con_min, light_bgsd_max; /* dark letters on white/yellow: contrast, panel sd */
+    int light_dips_min, light_same_min, light_same_div; /* dips, letters of one size (>= all / div) */
+    double dark_con_min, dark_bgsd_max;  /* light letters on black: contrast, panel sd */
+    int dark_dips_min;
+    double dark_rows_share;              /* the one band covers this share of the interior height */
+    double panel_ink_min, panel_ink_max; /* ink share of the interior */
+    int panel_col_ink_min;               /* a column of the box holds this much ink in the bands */
+    int blind_grow_bands;                /* a blind's box grows up to this many band heights each way */
+    double blind_sat_luma, blind_sat;    /* a saturated pixel: max > sat_luma, (max - min) > sat * max */
+    double blind_dark_tol;               /* a black pixel: within this of the panel's mean */
+    int blind_sat_rows_div, blind_dark_rows_div; /* stop: > rows/div saturated, or < rows/div black ... */
+    double blind_contrast;               /* ... and less contrast than this */
+    /* score: base + w * clamp01((dips - dips0) / dips_range) + w * clamp01((con - con0) / con_range) */
+    double panel_score_base, panel_score_w, panel_score_dips_range, panel_score_con_range;
+    int panel_score_dips0;
+    double panel_score_con0;
+    /* letters of a light panel (panel_letters) */
+    int letter_h_min;
+    double letter_aspect_max, letter_fill_min, letter_fill_max;
+    double letter_size_ratio;            /* one size: heights within this ratio */
+} blob_params;
+
+static const blob_params BP = {
+    .blob_h_min = 5, .blob_h_max = 60, .blob_aspect_min = 1.6, .blob_aspect_max = 8, .blob_fill_min = 0.4,
+    .plate_h_min = 7, .plate_aspect_min = 1.8, .plate_aspect_max = 6.5, .blob_width_div = 3,
+    .white_max_min = 120, .white_sat_max = 0.25,
+    .yellow_r_min = 150, .yellow_g_min = 130, .yellow_bg_ratio = 0.75, .yellow_rg_diff = 60,
+    .bright_min = 170, .ring_div = 3, .ring_min_px = 2,
+    .ink_k = 0.3, .ink_row_div = 8, .band_gaps_max = 1, .dip_share = 0.2, .dip_min = 6,
+    .plate_margin_x_div = 10, .plate_margin_y_div = 8, .plate_ring_contrast = 60,
+    .plate_sd_min = 15, .plate_sd_strong = 20, .plate_cross_rows = 1, .plate_cross_min = 4,
+    .plate_ink_min = 0.08, .plate_ink_max = 0.55, .plate_dips_min = 4, .plate_band_share = 0.6,
+    .plate_score_base = 0.35, .plate_score_w = 0.15, .plate_score_dips_range = 4.0, .plate_score_ring_range = 80.0,
+    .plate_score_dips0 = 3,
+    .panel_ring_contrast = 90, .panel_dark_max = 60, .panel_margin_x_div = 12, .panel_margin_y_div = 10,
+    .panel_h_min = 12, .panel_w_min = 24, .band_rows_min = 5,
+    .light_con_min = 90, .light_bgsd_max = 30, .light_dips_min = 8, .light_same_min = 6, .light_same_div = 3,
+    .dark_con_min = 120, .dark_bgsd_max = 25, .dark_dips_min = 5, .dark_rows_share = 0.7,
+    .panel_ink_min = 0.1, .panel_ink_max = 0.45, .panel_col_ink_min = 2,
+    .blind_grow_bands = 4, .blind_sat_luma = 40, .blind_sat = 0.35, .blind_dark_tol = 20,
+    .blind_sat_rows_div = 5, .blind_dark_rows_div = 4, .blind_contrast = 30,
+    .panel_score_base = 0.3, .panel_score_w = 0.1, .panel_score_dips_range = 8.0, .panel_score_con_range = 60.0,
+    .panel_score_dips0 = 4, .panel_score_con0 = 90,
+    .letter_h_min = 4, .letter_aspect_max = 1.5, .letter_fill_min = 0.15, .letter_fill_max = 0.9,
+    .letter_size_ratio = 1.8,
+};
+
 static void dlist_add(dlist *L, const carve__box *b) {
     if (L->oom) return;
     if (L->n == L->cap) {
@@ -280,8 +367,18 @@ static bool comp_push(scale_ctx *S, const comp *c) {
     return true;
 }
 
-static bool is_bg_colour(double r, double g, double b, bool *yellow);
-static double clamp01(double v);
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+/* A plate or panel background colour: white/grey (bright, unsaturated) or
+ * yellow. */
+static bool is_bg_colour(double r, double g, double b, bool *yellow) {
+    double mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    double mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    double sat = mx > 0 ? (mx - mn) / mx : 0;
+    *yellow = r > BP.yellow_r_min && g > BP.yellow_g_min && b < BP.yellow_bg_ratio * g &&
+              fabs(r - g) < BP.yellow_rg_diff;
+    return (mx > BP.white_max_min && sat < BP.white_sat_max) || *yellow;
+}
 
 /* Mean colour of a component's own (foreground) pixels; false if it has none. */
 static bool blob_mean_rgb(const scale_ctx *S, const comp *c, double *r, double *g, double *b) {
@@ -305,24 +402,20 @@ static bool blob_mean_rgb(const scale_ctx *S, const comp *c, double *r, double *
     return true;
 }
 
-/* A small plate whose characters are too small to segment: a bright, white
- * or yellow, plate-shaped blob (the characters are holes in it) whose middle
- * rows cross from background to ink several times and whose ink lies in one
- * horizontal band.  Emits a "plate" box; false only on OOM. */
-static bool plate_blob(scale_ctx *S, const comp *c) {
-    const plane *p = S->p;
-    int w = p->w, h = p->h;
-    int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
-    if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
-    if (bw > w / 3) return true;
-    /* colour of the blob's own pixels */
-    double r, g, b;
-    if (!blob_mean_rgb(S, c, &r, &g, &b)) return true;
-    bool yellow;
-    if (!is_bg_colour(r, g, b, &yellow)) return true;
-    double bgy = c->mean_in;
-    /* surroundings: a ring one third of the height wide must be darker */
-    int gr = bh / 3 < 2 ? 2 : bh / 3;
+/* A blob path candidate: not touching the border, not too wide, with the
+ * mean colour of its own pixels. */
+static bool blob_candidate(const scale_ctx *S, const comp *c, double *r, double *g, double *b) {
+    int w = S->p->w, h = S->p->h;
+    if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return false;
+    if (c->x1 - c->x0 + 1 > w / BP.blob_width_div) return false;
+    return blob_mean_rgb(S, c, r, g, b);
+}
+
+/* Mean luma of the ring around a blob's box (h / ring_div wide, clipped to
+ * the image); false if the ring is empty. */
+static bool ring_mean(const plane *p, const comp *c, double *mean) {
+    int w = p->w, h = p->h, bh = c->y1 - c->y0 + 1;
+    int gr = bh / BP.ring_div < BP.ring_min_px ? BP.ring_min_px : bh / BP.ring_div;
     double rs = 0;
     int rn = 0;
     for (int y = c->y0 - gr; y <= c->y1 + gr; y++)
@@ -332,26 +425,88 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
             rs += p->y[(size_t)y * w + x];
             rn++;
         }
-    if (rn == 0 || bgy - rs / rn < 60) return true;
-    /* ink inside: crossings along the middle rows, one band of ink rows */
-    int ix0 = c->x0 + bw / 10, ix1 = c->x1 - bw / 10;
-    int iy0 = c->y0 + bh / 8, iy1 = c->y1 - bh / 8;
+    if (rn == 0) return false;
+    *mean = rs / rn;
+    return true;
+}
+
+/* Mean and standard deviation of Y over the box x0..x1, y0..y1 (inclusive);
+ * false if the box is empty. */
+static bool box_luma_stats(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, double *mean, double *sd) {
     double im = 0, im2 = 0;
-    int icnt = 0;
-    for (int y = iy0; y <= iy1; y++)
-        for (int x = ix0; x <= ix1; x++) {
-            double v = p->y[(size_t)y * w + x];
+    int cnt = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            double v = Y[(size_t)y * W + x];
             im += v;
             im2 += v * v;
-            icnt++;
+            cnt++;
         }
-    if (icnt == 0) return true;
-    im /= icnt;
-    double isd = sqrt(fmax(0, im2 / icnt - im * im));
-    if (isd < 15) return true; /* nothing written on it */
-    double thr = im - 0.3 * isd;
-    int ink = 0, tot = 0, maxcross = 0;
-    int first = -1, last = -1, inkrows = 0;
+    if (cnt == 0) return false;
+    im /= cnt;
+    *mean = im;
+    *sd = sqrt(fmax(0, im2 / cnt - im * im));
+    return true;
+}
+
+/* Column profile of Y: prof[x - x0] = mean luma of rows y0..y1 in column x,
+ * for x0..x1.  Returns the hysteresis its dips are counted with:
+ * max(dip_share * its range, dip_min). */
+static double column_profile(const uint8_t *Y, int W, int x0, int x1, int y0, int y1, double *prof) {
+    double pmin = 1e9, pmax = -1e9;
+    for (int x = x0; x <= x1; x++) {
+        double a = 0;
+        for (int y = y0; y <= y1; y++) a += Y[(size_t)y * W + x];
+        a /= (y1 - y0 + 1);
+        prof[x - x0] = a;
+        if (a < pmin) pmin = a;
+        if (a > pmax) pmax = a;
+    }
+    double hy = BP.dip_share * (pmax - pmin);
+    return hy < BP.dip_min ? BP.dip_min : hy;
+}
+
+/* Dips of a profile counted with hysteresis hy: a dip is a fall of hy below
+ * the last high, and the next one needs a rise of hy above the low first,
+ * so blur or touching glyphs still count. */
+static int profile_dips(const double *prof, int n, double hy) {
+    int dips = 0;
+    bool falling = true; /* looking for a dip below hi - hy */
+    double hi = prof[0], lo = prof[0];
+    for (int i = 1; i < n; i++) {
+        double v = prof[i];
+        if (falling) {
+            if (v > hi) hi = v;
+            if (v < hi - hy) {
+                dips++;
+                falling = false;
+                lo = v;
+            }
+        } else {
+            if (v < lo) lo = v;
+            if (v > lo + hy) {
+                falling = true;
+                hi = v;
+            }
+        }
+    }
+    return dips;
+}
+
+/* Ink (dark) rows of a small plate's interior ix0..ix1, iy0..iy1 with the
+ * ink threshold thr. */
+typedef struct ink_rows {
+    double inkf;   /* ink share of the interior */
+    int maxcross;  /* most background-to-ink crossings on the middle rows */
+    int first, last, rows; /* the ink rows: first, last (-1: none), how many */
+} ink_rows;
+
+static bool plate_ink_rows(const plane *p, int ix0, int iy0, int ix1, int iy1, double thr, ink_rows *R) {
+    int w = p->w;
+    int ink = 0, tot = 0;
+    R->maxcross = 0;
+    R->first = R->last = -1;
+    R->rows = 0;
     for (int y = iy0; y <= iy1; y++) {
         int cross = 0, rowink = 0;
         bool prev = false;
@@ -363,177 +518,122 @@ static bool plate_blob(scale_ctx *S, const comp *c) {
             tot++;
         }
         ink += rowink;
-        if (rowink > (ix1 - ix0 + 1) / 8) {
-            if (first < 0) first = y;
-            last = y;
-            inkrows++;
+        if (rowink > (ix1 - ix0 + 1) / BP.ink_row_div) {
+            if (R->first < 0) R->first = y;
+            R->last = y;
+            R->rows++;
         }
         int yc = (iy0 + iy1) / 2;
-        if (abs(y - yc) <= 1 && cross > maxcross) maxcross = cross;
+        if (abs(y - yc) <= BP.plate_cross_rows && cross > R->maxcross) R->maxcross = cross;
     }
-    if (tot == 0) return true;
-    double inkf = (double)ink / tot;
+    if (tot == 0) return false;
+    R->inkf = (double)ink / tot;
+    return true;
+}
 
-    if (inkf < 0.08 || inkf > 0.55 || maxcross < 4) return true;
-    if (first < 0 || inkrows < last - first + 1 - 1) return true;
-    /* characters: dips of the column profile (mean luma over the ink band)
-     * counted with hysteresis, so that blur or touching glyphs still count */
-    int runs = 0;
-    {
-        int pw = ix1 - ix0 + 1;
-        double *prof = malloc(sizeof(double) * (size_t)pw);
-        if (!prof) return false;
-        double pmin = 1e9, pmax = -1e9;
-        for (int x = ix0; x <= ix1; x++) {
-            double a = 0;
-            for (int y = first; y <= last; y++) a += p->y[(size_t)y * w + x];
-            prof[x - ix0] = a / (last - first + 1);
-        }
-        for (int i = 0; i < pw; i++) {
-            if (prof[i] < pmin) pmin = prof[i];
-            if (prof[i] > pmax) pmax = prof[i];
-        }
-        double hy = 0.2 * (pmax - pmin);
-        if (hy < 6) hy = 6;
-        bool falling = true; /* looking for a dip below hi - hy */
-        double hi = prof[0], lo = prof[0];
-        for (int i = 1; i < pw; i++) {
-            double v = prof[i];
-            if (falling) {
-                if (v > hi) hi = v;
-                if (v < hi - hy) {
-                    runs++;
-                    falling = false;
-                    lo = v;
-                }
-            } else {
-                if (v < lo) lo = v;
-                if (v > lo + hy) {
-                    falling = true;
-                    hi = v;
-                }
-            }
-        }
-        free(prof);
-    }
-    /* plates are bright, stand out from their surroundings, carry >= 4
-     * separate strokes, and their characters fill most of their height */
-    if (runs < 4 || bgy < 170 || bgy - rs / rn < 60 || isd < 20 || (last - first + 1) < 0.6 * (iy1 - iy0 + 1))
-        return true;
-    double score = 0.35 + 0.15 * clamp01((runs - 3) / 4.0) + 0.15 * clamp01((bgy - rs / rn - 60) / 80.0);
-    carve__box bx; /* unpadded: padding is added to the final boxes */
+/* Emits a box of the given kind (unpadded: padding is added to the final
+ * boxes); false only on OOM. */
+static bool emit_box(scale_ctx *S, int x, int y, int w, int h, double score, const char *kind) {
+    carve__box bx;
     memset(&bx, 0, sizeof bx);
-    bx.x = c->x0 * S->scale;
-    bx.y = c->y0 * S->scale;
-    bx.w = bw * S->scale;
-    bx.h = bh * S->scale;
+    bx.x = x;
+    bx.y = y;
+    bx.w = w;
+    bx.h = h;
     bx.score = (float)score;
-    snprintf(bx.kind, sizeof bx.kind, "plate");
+    snprintf(bx.kind, sizeof bx.kind, "%s", kind);
     dlist_add(S->out, &bx);
     return !S->out->oom;
 }
 
-/* Ink bands and letters of a text panel at full resolution: the rows of the
- * box (x0..x1, y0..y1) holding ink (pixels below mean - 0.3 sd) over more
- * than 1/8 of the width form bands (gaps of one row are bridged); the column
- * profile of each band is searched for dips (letters) with a hysteresis of
- * 20 % of its range.  Returns the number of bands of at least 5 rows and
- * fills the total dips, the rows covered and the ink fraction. */
-static int panel_bands(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, int *dips, int *rowsc,
-                       double *inkf, double *sd, double *bgsd, double *con, double *thr_out, int *ry0, int *ry1) {
-    double im = 0, im2 = 0;
-    int cnt = 0;
-    for (int y = y0; y <= y1; y++)
-        for (int x = x0; x <= x1; x++) {
-            double v = Y[(size_t)y * W + x];
-            im += v;
-            im2 += v * v;
-            cnt++;
-        }
-    *dips = *rowsc = 0;
-    *inkf = 0;
-    *sd = 0;
-    *bgsd = 255;
-    *con = 0;
-    *ry0 = *ry1 = -1;
-    if (cnt == 0) return 0;
-    im /= cnt;
-    double isd = sqrt(fmax(0, im2 / cnt - im * im));
-    *sd = isd;
-    double thr = dark_ink ? im - 0.3 * isd : im + 0.3 * isd;
-    *thr_out = thr;
-    int ink = 0, bands = 0, bstart = -1, gap = 0, bw = x1 - x0 + 1;
-    for (int y = y0; y <= y1 + 2; y++) {
-        int rowink = 0;
-        if (y <= y1)
-            for (int x = x0; x <= x1; x++) {
-                int v = Y[(size_t)y * W + x];
-                rowink += dark_ink ? v < thr : v > thr;
-            }
-        ink += rowink;
-        bool on = y <= y1 && rowink > bw / 8;
-        if (on) {
-            if (bstart < 0) bstart = y;
-            gap = 0;
-            continue;
-        }
-        if (bstart < 0) continue;
-        if (++gap <= 1 && y <= y1) continue;
-        int bend = y - gap; /* last ink row */
-        int bh = bend - bstart + 1;
-        if (bh >= 5) {
-            bands++;
-            *rowsc += bh;
-            if (*ry0 < 0) *ry0 = bstart;
-            *ry1 = bend;
-            /* dips of the column profile over the band */
-            double hi = -1, lo = 1e9, pmin = 1e9, pmax = -1e9;
-            for (int x = x0; x <= x1; x++) {
-                double a = 0;
-                for (int yy = bstart; yy <= bend; yy++) a += Y[(size_t)yy * W + x];
-                a /= bh;
-                if (a < pmin) pmin = a;
-                if (a > pmax) pmax = a;
-            }
-            double hy = 0.2 * (pmax - pmin);
-            if (hy < 6) hy = 6;
-            bool falling = true;
-            for (int x = x0; x <= x1; x++) {
-                double a = 0;
-                for (int yy = bstart; yy <= bend; yy++) a += Y[(size_t)yy * W + x];
-                a /= bh;
-                if (!dark_ink) a = 255 - a;
-                if (x == x0) {
-                    hi = lo = a;
-                    continue;
-                }
-                if (falling) {
-                    if (a > hi) hi = a;
-                    if (a < hi - hy) {
-                        (*dips)++;
-                        falling = false;
-                        lo = a;
-                    }
-                } else {
-                    if (a < lo) lo = a;
-                    if (a > lo + hy) {
-                        falling = true;
-                        hi = a;
-                    }
-                }
-            }
-        }
-        bstart = -1;
-        gap = 0;
-    }
-    *inkf = (double)ink / cnt;
-    /* the panel between the letters: its spread, and the letters' contrast */
+/* A small plate whose characters are too small to segment: a bright, white
+ * or yellow, plate-shaped blob (the characters are holes in it) whose middle
+ * rows cross from background to ink several times and whose ink lies in one
+ * horizontal band.  Emits a "plate" box; false only on OOM. */
+static bool plate_blob(scale_ctx *S, const comp *c) {
+    const plane *p = S->p;
+    int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
+    double r, g, b, ring;
+    bool yellow;
+    if (!blob_candidate(S, c, &r, &g, &b) || !is_bg_colour(r, g, b, &yellow)) return true;
+    /* surroundings: the ring must be darker */
+    double bgy = c->mean_in;
+    if (!ring_mean(p, c, &ring) || bgy - ring < BP.plate_ring_contrast) return true;
+    /* ink inside: crossings along the middle rows, one band of ink rows */
+    int ix0 = c->x0 + bw / BP.plate_margin_x_div, ix1 = c->x1 - bw / BP.plate_margin_x_div;
+    int iy0 = c->y0 + bh / BP.plate_margin_y_div, iy1 = c->y1 - bh / BP.plate_margin_y_div;
+    double im, isd;
+    if (!box_luma_stats(p->y, p->w, ix0, iy0, ix1, iy1, &im, &isd)) return true;
+    if (isd < BP.plate_sd_min) return true; /* nothing written on it */
+    ink_rows R;
+    if (!plate_ink_rows(p, ix0, iy0, ix1, iy1, im - BP.ink_k * isd, &R)) return true;
+    if (R.inkf < BP.plate_ink_min || R.inkf > BP.plate_ink_max || R.maxcross < BP.plate_cross_min) return true;
+    if (R.first < 0 || R.rows < R.last - R.first + 1 - BP.band_gaps_max) return true;
+    /* characters: dips of the column profile (mean luma over the ink band) */
+    int pw = ix1 - ix0 + 1;
+    double *prof = malloc(sizeof(double) * (size_t)pw);
+    if (!prof) return false;
+    double hy = column_profile(p->y, p->w, ix0, ix1, R.first, R.last, prof);
+    int runs = profile_dips(prof, pw, hy);
+    free(prof);
+    /* plates are bright, stand out from their surroundings, carry >= 4
+     * separate strokes, and their characters fill most of their height */
+    if (runs < BP.plate_dips_min || bgy < BP.bright_min || bgy - ring < BP.plate_ring_contrast ||
+        isd < BP.plate_sd_strong || (R.last - R.first + 1) < BP.plate_band_share * (iy1 - iy0 + 1))
+        return true;
+    double score = BP.plate_score_base +
+                   BP.plate_score_w * clamp01((runs - BP.plate_score_dips0) / BP.plate_score_dips_range) +
+                   BP.plate_score_w * clamp01((bgy - ring - BP.plate_ring_contrast) / BP.plate_score_ring_range);
+    return emit_box(S, c->x0 * S->scale, c->y0 * S->scale, bw * S->scale, bh * S->scale, score, "plate");
+}
+
+/* What panel_bands measures in a text panel's interior. */
+typedef struct panel_stats {
+    int bands;     /* ink bands of at least band_rows_min rows */
+    int dips;      /* column-profile dips (letters) over all bands */
+    int rows;      /* rows the bands cover */
+    int ry0, ry1;  /* first and last row of the bands (-1: none) */
+    double inkf;   /* ink share of the box */
+    double bgsd;   /* luma sd of the panel between the letters */
+    double con;    /* contrast between panel and letters */
+    double thr;    /* the ink threshold */
+} panel_stats;
+
+static bool is_ink(int v, bool dark_ink, double thr) { return dark_ink ? v < thr : v > thr; }
+
+/* Ink pixels of row y, x0..x1. */
+static int row_ink(const uint8_t *Y, int W, int y, int x0, int x1, bool dark_ink, double thr) {
+    int k = 0;
+    for (int x = x0; x <= x1; x++) k += is_ink(Y[(size_t)y * W + x], dark_ink, thr);
+    return k;
+}
+
+/* One ink band y0..y1 of the box's columns x0..x1: counts it and its dips
+ * (the column profile, light ink inverted).  False on OOM. */
+static bool panel_band(const uint8_t *Y, int W, int x0, int x1, int y0, int y1, bool dark_ink, panel_stats *ps) {
+    int n = x1 - x0 + 1;
+    double *prof = malloc(sizeof(double) * (size_t)n);
+    if (!prof) return false;
+    double hy = column_profile(Y, W, x0, x1, y0, y1, prof);
+    if (!dark_ink)
+        for (int i = 0; i < n; i++) prof[i] = 255 - prof[i];
+    ps->dips += profile_dips(prof, n, hy);
+    free(prof);
+    ps->bands++;
+    ps->rows += y1 - y0 + 1;
+    if (ps->ry0 < 0) ps->ry0 = y0;
+    ps->ry1 = y1;
+    return true;
+}
+
+/* The panel between the letters: its spread, and the letters' contrast. */
+static void panel_contrast(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, panel_stats *ps) {
     double bs = 0, bs2 = 0, is = 0;
     int bn = 0, in = 0;
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             int v = Y[(size_t)y * W + x];
-            if (dark_ink ? v < thr : v > thr) {
+            if (is_ink(v, dark_ink, ps->thr)) {
                 is += v;
                 in++;
             } else {
@@ -544,10 +644,41 @@ static int panel_bands(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, 
         }
     if (bn > 0 && in > 0) {
         double bm = bs / bn;
-        *bgsd = sqrt(fmax(0, bs2 / bn - bm * bm));
-        *con = fabs(bm - is / in);
+        ps->bgsd = sqrt(fmax(0, bs2 / bn - bm * bm));
+        ps->con = fabs(bm - is / in);
     }
-    return bands;
+}
+
+/* Ink bands and letters of a text panel at full resolution: the rows of the
+ * box (x0..x1, y0..y1) holding ink (beyond mean -/+ ink_k sd) over more than
+ * 1/ink_row_div of the width form bands (gaps of band_gaps_max rows are
+ * bridged); the column profile of each band is searched for dips (letters).
+ * Bands of at least band_rows_min rows count.  False on OOM. */
+static bool panel_bands(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, panel_stats *ps) {
+    *ps = (panel_stats){.bgsd = 255, .ry0 = -1, .ry1 = -1};
+    double im, isd;
+    if (!box_luma_stats(Y, W, x0, y0, x1, y1, &im, &isd)) return true;
+    ps->thr = dark_ink ? im - BP.ink_k * isd : im + BP.ink_k * isd;
+    int ink = 0, bstart = -1, gap = 0, bw = x1 - x0 + 1;
+    for (int y = y0; y <= y1 + 2; y++) {
+        int rowink = y <= y1 ? row_ink(Y, W, y, x0, x1, dark_ink, ps->thr) : 0;
+        ink += rowink;
+        if (y <= y1 && rowink > bw / BP.ink_row_div) {
+            if (bstart < 0) bstart = y;
+            gap = 0;
+            continue;
+        }
+        if (bstart < 0) continue;
+        if (++gap <= BP.band_gaps_max && y <= y1) continue;
+        int bend = y - gap; /* last ink row */
+        if (bend - bstart + 1 >= BP.band_rows_min && !panel_band(Y, W, x0, x1, bstart, bend, dark_ink, ps))
+            return false;
+        bstart = -1;
+        gap = 0;
+    }
+    ps->inkf = (double)ink / ((double)bw * (y1 - y0 + 1));
+    panel_contrast(Y, W, x0, y0, x1, y1, dark_ink, ps);
+    return true;
 }
 
 static int cmp_int(const void *a, const void *b) {
@@ -557,10 +688,11 @@ static int cmp_int(const void *a, const void *b) {
 
 /* Letters of a text panel: 8-connected ink components (ink: beyond
  * thr on the ink side) of the box at full resolution that do not touch
- * the box, are 4..maxh px high, at most 1.5 times as wide as high and fill
- * 15..90 % of their box.  Returns how many there are (-1 on OOM) and, in
- * *same, the size of the largest group whose heights are within 30 % of
- * one height (0.7..1.3 h: one font, capitals and small letters). */
+ * the box, are letter_h_min..maxh px high, at most letter_aspect_max times
+ * as wide as high and fill letter_fill_min..max of their box.  Returns how
+ * many there are (-1 on OOM) and, in *same, the size of the largest group
+ * whose heights are within letter_size_ratio of each other (one font,
+ * capitals and small letters). */
 static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1, bool dark_ink, double thr, int maxh,
                          int *same) {
     int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
@@ -576,10 +708,7 @@ static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1
         return -1;
     }
     for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) {
-            int v = Y[(size_t)(y0 + y) * W + x0 + x];
-            m[(size_t)y * bw + x] = dark_ink ? v < thr : v > thr;
-        }
+        for (int x = 0; x < bw; x++) m[(size_t)y * bw + x] = is_ink(Y[(size_t)(y0 + y) * W + x0 + x], dark_ink, thr);
     int nl = 0;
     for (size_t s = 0; s < n; s++) {
         if (m[s] != 1) continue;
@@ -606,15 +735,15 @@ static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1
         }
         int cw = cx1 - cx0 + 1, ch = cy1 - cy0 + 1;
         if (cx0 == 0 || cy0 == 0 || cx1 == bw - 1 || cy1 == bh - 1) continue;
-        if (ch < 4 || ch > maxh || cw > 1.5 * ch) continue;
+        if (ch < BP.letter_h_min || ch > maxh || cw > BP.letter_aspect_max * ch) continue;
         double fill = (double)area / ((double)cw * ch);
-        if (fill < 0.15 || fill > 0.9) continue;
+        if (fill < BP.letter_fill_min || fill > BP.letter_fill_max) continue;
         hs[nl++] = ch;
     }
     if (nl > 0) { /* the largest group of letters of one size (sorted: a window) */
         qsort(hs, (size_t)nl, sizeof(int), cmp_int);
         for (int i = 0, j = 0; i < nl; i++) {
-            while (1.8 * hs[j] < hs[i]) j++; /* 0.7..1.3 times some height */
+            while (BP.letter_size_ratio * hs[j] < hs[i]) j++;
             if (i - j + 1 > *same) *same = i - j + 1;
         }
     }
@@ -624,110 +753,119 @@ static int panel_letters(const uint8_t *Y, int W, int x0, int y0, int x1, int y1
     return nl;
 }
 
-/* A text panel: a plate-shaped blob at this scale (white/yellow and bright
- * for dark text) whose full-resolution interior holds one to three lines of
- * many letters.  Emits a "text" box; false only on OOM. */
-static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
-    const plane *p = S->p;
-    int w = p->w, h = p->h;
-    int bw = c->x1 - c->x0 + 1, bh = c->y1 - c->y0 + 1;
-    if (c->x0 == 0 || c->y0 == 0 || c->x1 == w - 1 || c->y1 == h - 1) return true;
-    if (bw > w / 3) return true;
-    double r, g, b;
-    if (!blob_mean_rgb(S, c, &r, &g, &b)) return true;
+/* A text panel's frame: a bright white/yellow panel (light_panel) or a
+ * black one, framed by a ring of contrasting luma. */
+static bool panel_frame(const scale_ctx *S, const comp *c, bool light_panel) {
+    double r, g, b, ring;
+    if (!blob_candidate(S, c, &r, &g, &b)) return false;
     bool yellow;
     bool colour_ok = light_panel ? is_bg_colour(r, g, b, &yellow) : true;
-    int gr = bh / 3 < 2 ? 2 : bh / 3;
-    double rs = 0;
-    int rn = 0;
-    for (int y = c->y0 - gr; y <= c->y1 + gr; y++)
-        for (int x = c->x0 - gr; x <= c->x1 + gr; x++) {
-            if (x < 0 || y < 0 || x >= w || y >= h) continue;
-            if (x >= c->x0 && x <= c->x1 && y >= c->y0 && y <= c->y1) continue;
-            rs += p->y[(size_t)y * w + x];
-            rn++;
-        }
-    if (rn == 0) return true;
-    double ringc = light_panel ? c->mean_in - rs / rn : rs / rn - c->mean_in;
-    /* a bright white/yellow or a black panel, framed by a contrasting ring */
-    if (ringc < 90 || (light_panel ? c->mean_in < 170 || !colour_ok : c->mean_in > 60)) return true;
-    /* interior at full resolution */
+    if (!ring_mean(S->p, c, &ring)) return false;
+    double ringc = light_panel ? c->mean_in - ring : ring - c->mean_in;
+    return !(ringc < BP.panel_ring_contrast ||
+             (light_panel ? c->mean_in < BP.bright_min || !colour_ok : c->mean_in > BP.panel_dark_max));
+}
+
+typedef struct ibox {
+    int x0, y0, x1, y1; /* inclusive */
+} ibox;
+
+/* The panel's interior at full resolution (the blob's box less margins);
+ * false when it is too small to hold letters. */
+static bool panel_interior(const scale_ctx *S, const comp *c, ibox *f) {
     int sc = S->scale;
     int fx0 = c->x0 * sc, fy0 = c->y0 * sc, fx1 = (c->x1 + 1) * sc - 1, fy1 = (c->y1 + 1) * sc - 1;
-    int ix = (fx1 - fx0 + 1) / 12, iy = (fy1 - fy0 + 1) / 10;
+    int ix = (fx1 - fx0 + 1) / BP.panel_margin_x_div, iy = (fy1 - fy0 + 1) / BP.panel_margin_y_div;
     fx0 += ix;
     fx1 -= ix;
     fy0 += iy;
     fy1 -= iy;
     if (fx1 >= S->fw) fx1 = S->fw - 1;
     if (fy1 >= S->fh) fy1 = S->fh - 1;
-    int fh = fy1 - fy0 + 1;
-    if (fh < 12 || fx1 - fx0 < 24) return true;
-    int dips = 0, rowsc = 0;
-    double inkf = 0, isd = 0, bgsd = 255, con = 0, thr = 0;
-    int ry0 = -1, ry1 = -1;
-    int bands = panel_bands(S->fy, S->fw, fx0, fy0, fx1, fy1, light_panel, &dips, &rowsc, &inkf, &isd, &bgsd, &con, &thr,
-                            &ry0, &ry1);
-    if (bands < 1) return true;
-    bool ok;
-    if (light_panel) { /* dark letters on a white or yellow panel, of similar heights */
-        int same = 0, nlet = panel_letters(S->fy, S->fw, fx0, fy0, fx1, fy1, true, thr, fh, &same);
-        if (nlet < 0) return false;
-        ok = con >= 90 && bgsd <= 30 && dips >= 8 && same >= 6 && 3 * same >= nlet && inkf >= 0.1 && inkf <= 0.45;
-    } else /* light letters on a black panel (destination blinds, displays) */
-        ok = con >= 120 && bgsd <= 25 && dips >= 5 && bands == 1 && rowsc >= 0.7 * fh && inkf >= 0.1 && inkf <= 0.45;
-    if (!ok) return true;
-    /* the box: the ink bands, and the columns that hold ink within them */
-    int cx0 = -1, cx1 = -1;
-    for (int x = fx0; x <= fx1; x++) {
+    *f = (ibox){fx0, fy0, fx1, fy1};
+    return !(fy1 - fy0 + 1 < BP.panel_h_min || fx1 - fx0 < BP.panel_w_min);
+}
+
+/* Whether the interior f holds text: dark letters of similar heights on a
+ * white/yellow panel, or one band of light letters on a black panel
+ * (destination blinds, displays).  1 yes, 0 no, -1 OOM. */
+static int panel_has_text(const scale_ctx *S, const ibox *f, bool light_panel, panel_stats *ps) {
+    int fh = f->y1 - f->y0 + 1;
+    if (!panel_bands(S->fy, S->fw, f->x0, f->y0, f->x1, f->y1, light_panel, ps)) return -1;
+    if (ps->bands < 1) return 0;
+    bool ink_ok = ps->inkf >= BP.panel_ink_min && ps->inkf <= BP.panel_ink_max;
+    if (!light_panel)
+        return ps->con >= BP.dark_con_min && ps->bgsd <= BP.dark_bgsd_max && ps->dips >= BP.dark_dips_min &&
+               ps->bands == 1 && ps->rows >= BP.dark_rows_share * fh && ink_ok;
+    int same = 0, nlet = panel_letters(S->fy, S->fw, f->x0, f->y0, f->x1, f->y1, true, ps->thr, fh, &same);
+    if (nlet < 0) return -1;
+    return ps->con >= BP.light_con_min && ps->bgsd <= BP.light_bgsd_max && ps->dips >= BP.light_dips_min &&
+           same >= BP.light_same_min && BP.light_same_div * same >= nlet && ink_ok;
+}
+
+/* The columns of x0..x1 that hold ink within the bands' rows: first and
+ * last in *cx0, *cx1; false if none. */
+static bool ink_columns(const scale_ctx *S, const ibox *f, const panel_stats *ps, bool dark_ink, int *cx0, int *cx1) {
+    *cx0 = *cx1 = -1;
+    for (int x = f->x0; x <= f->x1; x++) {
         int k = 0;
-        for (int y = ry0; y <= ry1; y++) {
-            int v = S->fy[(size_t)y * S->fw + x];
-            k += light_panel ? v < thr : v > thr;
-        }
-        if (k >= 2) {
-            if (cx0 < 0) cx0 = x;
-            cx1 = x;
+        for (int y = ps->ry0; y <= ps->ry1; y++) k += is_ink(S->fy[(size_t)y * S->fw + x], dark_ink, ps->thr);
+        if (k >= BP.panel_col_ink_min) {
+            if (*cx0 < 0) *cx0 = x;
+            *cx1 = x;
         }
     }
-    if (cx0 < 0) return true;
-    if (!light_panel) {
-        /* a blind's panel is often cut by reflections: its box grows left
-         * and right over columns of the band that are still panel, letters
-         * or reflection (little saturation, and some black or a contrast of
-         * 30 levels), up to four band heights each way */
-        int bh2 = ry1 - ry0 + 1, maxg = 4 * bh2;
-        for (int dir = -1; dir <= 1; dir += 2) {
-            for (int gstep = 0; gstep < maxg; gstep++) {
-                int x = dir < 0 ? cx0 - 1 : cx1 + 1;
-                if (x < 0 || x >= S->fw) break;
-                int darkn = 0, satn = 0, ymin = 255, ymax = 0;
-                for (int y = ry0; y <= ry1; y++) {
-                    int v = S->fy[(size_t)y * S->fw + x];
-                    if (v < ymin) ymin = v;
-                    if (v > ymax) ymax = v;
-                    const uint8_t *q = S->frgba + 4 * ((size_t)y * S->fw + x);
-                    int mx = q[0] > q[1] ? (q[0] > q[2] ? q[0] : q[2]) : (q[1] > q[2] ? q[1] : q[2]);
-                    int mn = q[0] < q[1] ? (q[0] < q[2] ? q[0] : q[2]) : (q[1] < q[2] ? q[1] : q[2]);
-                    satn += mx > 40 && mx - mn > 0.35 * mx;
-                    darkn += S->fy[(size_t)y * S->fw + x] <= c->mean_in + 20;
-                }
-                if (satn > bh2 / 5 || (darkn < bh2 / 4 && ymax - ymin < 30)) break;
-                if (dir < 0) cx0 = x;
-                else cx1 = x;
-            }
-        }
+    return *cx0 >= 0;
+}
+
+/* Whether column x of rows ry0..ry1 is still a blind's panel, letters or
+ * reflection: little saturation, and some black or some contrast. */
+static bool blind_column(const scale_ctx *S, int x, int ry0, int ry1, float panel_mean) {
+    int bh = ry1 - ry0 + 1, darkn = 0, satn = 0, ymin = 255, ymax = 0;
+    for (int y = ry0; y <= ry1; y++) {
+        int v = S->fy[(size_t)y * S->fw + x];
+        if (v < ymin) ymin = v;
+        if (v > ymax) ymax = v;
+        const uint8_t *q = S->frgba + 4 * ((size_t)y * S->fw + x);
+        int mx = q[0] > q[1] ? (q[0] > q[2] ? q[0] : q[2]) : (q[1] > q[2] ? q[1] : q[2]);
+        int mn = q[0] < q[1] ? (q[0] < q[2] ? q[0] : q[2]) : (q[1] < q[2] ? q[1] : q[2]);
+        satn += mx > BP.blind_sat_luma && mx - mn > BP.blind_sat * mx;
+        darkn += v <= panel_mean + (float)BP.blind_dark_tol; /* float, as the panel's mean */
     }
-    carve__box bx;
-    memset(&bx, 0, sizeof bx);
-    bx.x = cx0;
-    bx.y = ry0;
-    bx.w = cx1 - cx0 + 1;
-    bx.h = ry1 - ry0 + 1;
-    bx.score = (float)(0.3 + 0.1 * clamp01((dips - 4) / 8.0) + 0.1 * clamp01((con - 90) / 60.0));
-    snprintf(bx.kind, sizeof bx.kind, "text");
-    dlist_add(S->out, &bx);
-    return !S->out->oom;
+    return !(satn > bh / BP.blind_sat_rows_div || (darkn < bh / BP.blind_dark_rows_div && ymax - ymin < BP.blind_contrast));
+}
+
+/* A blind's panel is often cut by reflections: its box grows left and right
+ * over columns that are still panel (blind_column), up to blind_grow_bands
+ * band heights each way. */
+static void blind_grow(const scale_ctx *S, const comp *c, int ry0, int ry1, int *cx0, int *cx1) {
+    int maxg = BP.blind_grow_bands * (ry1 - ry0 + 1);
+    for (int dir = -1; dir <= 1; dir += 2)
+        for (int gstep = 0; gstep < maxg; gstep++) {
+            int x = dir < 0 ? *cx0 - 1 : *cx1 + 1;
+            if (x < 0 || x >= S->fw || !blind_column(S, x, ry0, ry1, c->mean_in)) break;
+            if (dir < 0) *cx0 = x;
+            else *cx1 = x;
+        }
+}
+
+/* A text panel: a plate-shaped blob at this scale (white/yellow and bright
+ * for dark text) whose full-resolution interior holds one to three lines of
+ * many letters.  Emits a "text" box; false only on OOM. */
+static bool text_panel(scale_ctx *S, const comp *c, bool light_panel) {
+    ibox f;
+    if (!panel_frame(S, c, light_panel) || !panel_interior(S, c, &f)) return true;
+    panel_stats ps;
+    int text = panel_has_text(S, &f, light_panel, &ps);
+    if (text <= 0) return text == 0;
+    /* the box: the ink bands, and the columns that hold ink within them */
+    int cx0, cx1;
+    if (!ink_columns(S, &f, &ps, light_panel, &cx0, &cx1)) return true;
+    if (!light_panel) blind_grow(S, c, ps.ry0, ps.ry1, &cx0, &cx1);
+    double score = BP.panel_score_base +
+                   BP.panel_score_w * clamp01((ps.dips - BP.panel_score_dips0) / BP.panel_score_dips_range) +
+                   BP.panel_score_w * clamp01((ps.con - BP.panel_score_con0) / BP.panel_score_con_range);
+    return emit_box(S, cx0, ps.ry0, cx1 - cx0 + 1, ps.ry1 - ps.ry0 + 1, score, "text");
 }
 
 /* Labels the foreground and keeps the character-like components. */
@@ -767,9 +905,12 @@ static bool components(scale_ctx *S, bool dark, bool blobs) {
         }
         int bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
         if (blobs) {
-            if (bh >= 5 && bh <= 60 && bw >= 1.6 * bh && bw <= 8 * bh && (double)c.area >= 0.4 * bw * bh) {
+            if (bh >= BP.blob_h_min && bh <= BP.blob_h_max && bw >= BP.blob_aspect_min * bh &&
+                bw <= BP.blob_aspect_max * bh && (double)c.area >= BP.blob_fill_min * bw * bh) {
                 c.mean_in = (float)(sum / c.area);
-                if (!dark && bh >= 7 && bw >= 1.8 * bh && bw <= 6.5 * bh && !plate_blob(S, &c)) return false;
+                if (!dark && bh >= BP.plate_h_min && bw >= BP.plate_aspect_min * bh && bw <= BP.plate_aspect_max * bh &&
+                    !plate_blob(S, &c))
+                    return false;
                 if (!text_panel(S, &c, !dark)) return false;
             }
             continue;
@@ -817,15 +958,6 @@ static int cmp_comp_x(const void *a, const void *b) {
     return 0;
 }
 
-static bool is_bg_colour(double r, double g, double b, bool *yellow) {
-    double mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    double mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    double sat = mx > 0 ? (mx - mn) / mx : 0;
-    *yellow = r > 150 && g > 130 && b < 0.75 * g && fabs(r - g) < 60;
-    return (mx > 120 && sat < 0.25) || *yellow;
-}
-
-static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
 /* Links each character to its nearest right neighbour of similar height on
  * the same centre line (union-find over c, sorted by x0). */

@@ -465,28 +465,16 @@ static carve_status em_level(win_job *J, ws *W, int iters, uint64_t seed, int lv
     return CARVE_OK;
 }
 
-/* Inpaints the holes of one window [x0,x1) x [y0,y1) from img into out. */
-static carve_status inpaint_window(win_job *J, const carve_image *img, const uint8_t *mask, int x0, int y0,
-                                   int x1, int y1, carve_image *out, uint64_t seed) {
-    enum { MAXL = 16 };
-    level lv[MAXL];
-    memset(lv, 0, sizeof lv);
-    int nl = 1;
-    carve_status st = CARVE_OK;
-    ws W;
-    memset(&W, 0, sizeof W);
-    int ww = x1 - x0, wh = y1 - y0;
-    level *L0 = &lv[0];
-    L0->w = ww;
-    L0->h = wh;
-    L0->c = malloc(sizeof(float) * 4 * (size_t)ww * wh);
-    L0->hole = malloc((size_t)ww * wh);
-    if (!L0->c || !L0->hole) {
-        st = CARVE_ERR_NOMEM;
-        goto done;
-    }
+enum { MAX_LEVELS = 16 }; /* pyramid levels at the most */
+
+/* Loads window [x0,x0+L0->w) x [y0,y0+L0->h) of img and its mask into level
+ * 0; *hole_box is the larger side of the holes' bounding box (0: no hole),
+ * *nknown the pixels outside the holes. */
+static void window_load(level *L0, const carve_image *img, const uint8_t *mask, int x0, int y0, int *hole_box,
+                        size_t *nknown) {
+    int ww = L0->w, wh = L0->h;
     int hbx0 = ww, hby0 = wh, hbx1 = -1, hby1 = -1;
-    size_t nknown = 0;
+    *nknown = 0;
     for (int y = 0; y < wh; y++)
         for (int x = 0; x < ww; x++) {
             size_t gi = (size_t)(y + y0) * img->w + x + x0, i = (size_t)y * ww + x;
@@ -498,32 +486,68 @@ static carve_status inpaint_window(win_job *J, const carve_image *img, const uin
                 if (y < hby0) hby0 = y;
                 if (y > hby1) hby1 = y;
             } else
-                nknown++;
+                (*nknown)++;
         }
-    if (hbx1 < 0) goto done; /* no hole */
-    if (nknown == 0) {
-        /* nothing to copy from: a flat fill with the mean of what was there */
-        double s[4] = {0, 0, 0, 0};
-        size_t n = (size_t)ww * wh;
-        for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < 4; k++) s[k] += L0->c[4 * i + k];
-        for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < 4; k++) L0->c[4 * i + k] = (float)(s[k] / (double)n);
-        goto write;
-    }
-    int hb = (hbx1 - hbx0 + 1) > (hby1 - hby0 + 1) ? hbx1 - hbx0 + 1 : hby1 - hby0 + 1;
-    int thin = hole_depth(L0);
-    if (thin < 0) {
-        st = CARVE_ERR_NOMEM;
-        goto done;
-    }
-    if (thin <= 2 || ww < PS + 2 || wh < PS + 2) {
-        onion_fill(L0);
-        goto write;
-    }
-    /* pyramid */
-    while (nl < MAXL && hb > PS) {
-        level *P = &lv[nl - 1], *C = &lv[nl];
+    *hole_box = hbx1 < 0 ? 0
+                : (hbx1 - hbx0 + 1) > (hby1 - hby0 + 1) ? hbx1 - hbx0 + 1
+                                                        : hby1 - hby0 + 1;
+}
+
+/* Writes the filled holes of level 0 back into the window of out. */
+static void window_store(const level *L0, const carve_image *img, const uint8_t *mask, int x0, int y0,
+                         carve_image *out) {
+    for (int y = 0; y < L0->h; y++)
+        for (int x = 0; x < L0->w; x++) {
+            size_t gi = (size_t)(y + y0) * img->w + x + x0, i = (size_t)y * L0->w + x;
+            if (!mask[gi]) continue;
+            for (int k = 0; k < 4; k++) {
+                float v = L0->c[4 * i + k];
+                out->px[4 * gi + k] = (uint8_t)(v <= 0 ? 0 : v >= 255 ? 255 : (int)lrintf(v));
+            }
+        }
+}
+
+/* Nothing to copy from: a flat fill with the mean of what was there. */
+static void flat_fill(level *L) {
+    double s[4] = {0, 0, 0, 0};
+    size_t n = (size_t)L->w * L->h;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) s[k] += L->c[4 * i + k];
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) L->c[4 * i + k] = (float)(s[k] / (double)n);
+}
+
+/* C = P halved: each pixel the mean of the known pixels of its 2x2 block,
+ * a hole where there is none.  Returns the known pixels of C. */
+static size_t level_halve(const level *P, level *C) {
+    size_t ck = 0;
+    for (int y = 0; y < C->h; y++)
+        for (int x = 0; x < C->w; x++) {
+            float s[4] = {0, 0, 0, 0};
+            int cnt = 0;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    int fx = 2 * x + dx, fy = 2 * y + dy;
+                    if (fx >= P->w || fy >= P->h) continue;
+                    size_t fi = (size_t)fy * P->w + fx;
+                    if (P->hole[fi]) continue;
+                    for (int k = 0; k < 4; k++) s[k] += P->c[4 * fi + k];
+                    cnt++;
+                }
+            size_t ci = (size_t)y * C->w + x;
+            C->hole[ci] = cnt == 0;
+            ck += cnt > 0;
+            if (cnt)
+                for (int k = 0; k < 4; k++) C->c[4 * ci + k] = s[k] / (float)cnt;
+        }
+    return ck;
+}
+
+/* Builds coarser levels above lv[0] until the hole (larger side hb) fits a
+ * patch, a level gets too small, or too little is left to copy from. */
+static carve_status build_pyramid(level *lv, int *nl, int hb) {
+    while (*nl < MAX_LEVELS && hb > PS) {
+        level *P = &lv[*nl - 1], *C = &lv[*nl];
         int cw = (P->w + 1) / 2, ch = (P->h + 1) / 2;
         if (cw < 2 * PS + 1 || ch < 2 * PS + 1) break;
         C->w = cw;
@@ -532,112 +556,152 @@ static carve_status inpaint_window(win_job *J, const carve_image *img, const uin
         C->hole = calloc((size_t)cw * ch, 1);
         if (!C->c || !C->hole) {
             level_free(C);
-            st = CARVE_ERR_NOMEM;
-            goto done;
+            return CARVE_ERR_NOMEM;
         }
-        size_t ck = 0;
-        for (int y = 0; y < ch; y++)
-            for (int x = 0; x < cw; x++) {
-                float s[4] = {0, 0, 0, 0};
-                int cnt = 0;
-                for (int dy = 0; dy < 2; dy++)
-                    for (int dx = 0; dx < 2; dx++) {
-                        int fx = 2 * x + dx, fy = 2 * y + dy;
-                        if (fx >= P->w || fy >= P->h) continue;
-                        size_t fi = (size_t)fy * P->w + fx;
-                        if (P->hole[fi]) continue;
-                        for (int k = 0; k < 4; k++) s[k] += P->c[4 * fi + k];
-                        cnt++;
-                    }
-                size_t ci = (size_t)y * cw + x;
-                C->hole[ci] = cnt == 0;
-                ck += cnt > 0;
-                if (cnt)
-                    for (int k = 0; k < 4; k++) C->c[4 * ci + k] = s[k] / (float)cnt;
-            }
-        if (ck < (size_t)(4 * PS * PS)) { /* too little left to copy from */
+        if (level_halve(P, C) < (size_t)(4 * PS * PS)) { /* too little left to copy from */
             level_free(C);
             break;
         }
-        nl++;
+        (*nl)++;
         hb = (hb + 1) / 2;
     }
-    /* coarsest: diffusion init, then EM */
+    return CARVE_OK;
+}
+
+/* A level with no full source patch: its holes take the coarser level's
+ * colours (nearest), or diffusion at the coarsest level. */
+static void level_diffuse(level *L, const level *C) {
+    if (!C) {
+        onion_fill(L);
+        return;
+    }
+    for (int y = 0; y < L->h; y++)
+        for (int x = 0; x < L->w; x++) {
+            size_t i = (size_t)y * L->w + x;
+            if (L->hole[i]) memcpy(L->c + 4 * i, C->c + 4 * ((size_t)(y / 2) * C->w + x / 2), 16);
+        }
+}
+
+/* Upsamples colours and the nearest-neighbour field from the coarser level's
+ * state prev into W (a target whose upsampled source is not valid draws a
+ * random one from rs). */
+static void field_upsample(ws *W, const ws *prev, uint64_t *rs) {
+    level *L = W->L, *C = prev->L;
+    for (int y = 0; y < L->h; y++)
+        for (int x = 0; x < L->w; x++) {
+            size_t i = (size_t)y * L->w + x;
+            int cx = x / 2 < C->w ? x / 2 : C->w - 1, cy = y / 2 < C->h ? y / 2 : C->h - 1;
+            size_t ci = (size_t)cy * C->w + cx;
+            if (L->hole[i]) memcpy(L->c + 4 * i, C->c + 4 * ci, 16);
+            if (!W->target[i]) continue;
+            int s = prev->target[ci] ? prev->nnf[ci] : -1;
+            int cand = -1;
+            if (s >= 0) {
+                int sx = 2 * (s % C->w) + (x & 1), sy = 2 * (s / C->w) + (y & 1);
+                if (sx < L->w && sy < L->h && W->valid[(size_t)sy * L->w + sx]) cand = sy * L->w + sx;
+            }
+            if (cand < 0) cand = W->vlist[rnd_range(rs, 0, W->nvalid - 1)];
+            W->nnf[i] = cand;
+        }
+}
+
+/* A vote with the current field, written into the holes. */
+static void vote_into_holes(win_job *J, ws *W) {
+    level *L = W->L;
+    size_t n = (size_t)L->w * L->h;
+    carve__parallel_for(J->threads, L->h, dist_row, W);
+    compute_sigma(W);
+    carve__parallel_for(J->threads, L->h, vote_row, W);
+    for (size_t i = 0; i < n; i++)
+        if (L->hole[i]) memcpy(L->c + 4 * i, W->newc + 4 * i, 16);
+}
+
+/* Coarse to fine over the pyramid lv[0..nl): diffusion at the coarsest level,
+ * then at each level the field from the coarser one (random at the first)
+ * and EM iterations.  W holds the working state of the current level. */
+static carve_status em_pyramid(win_job *J, level *lv, int nl, uint64_t seed, ws *W) {
     onion_fill(&lv[nl - 1]);
     for (int l = nl - 1; l >= 0; l--) {
         level *L = &lv[l];
         bool have;
-        ws prev = W;
-        st = ws_init(&W, L, &have);
+        ws prev = *W;
+        carve_status st = ws_init(W, L, &have);
         if (st) {
             ws_free(&prev);
-            goto done;
+            return st;
         }
         if (!have) { /* no full source patch anywhere: diffusion only */
             ws_free(&prev);
-            if (l < nl - 1) {
-                level *C = &lv[l + 1];
-                for (int y = 0; y < L->h; y++)
-                    for (int x = 0; x < L->w; x++) {
-                        size_t i = (size_t)y * L->w + x;
-                        if (L->hole[i]) memcpy(L->c + 4 * i, C->c + 4 * ((size_t)(y / 2) * C->w + x / 2), 16);
-                    }
-            } else
-                onion_fill(L);
-            ws_free(&W);
+            level_diffuse(L, l < nl - 1 ? &lv[l + 1] : NULL);
+            ws_free(W);
             continue;
         }
         uint64_t ls = seed ^ ((uint64_t)(l + 1) * 0x632be59bd9b4e019ULL);
         uint64_t rs = ls;
-        size_t n = (size_t)L->w * L->h;
         if (prev.L) {
-            /* upsample colours and field from the coarser level */
-            level *C = prev.L;
-            for (int y = 0; y < L->h; y++)
-                for (int x = 0; x < L->w; x++) {
-                    size_t i = (size_t)y * L->w + x;
-                    int cx = x / 2 < C->w ? x / 2 : C->w - 1, cy = y / 2 < C->h ? y / 2 : C->h - 1;
-                    size_t ci = (size_t)cy * C->w + cx;
-                    if (L->hole[i]) memcpy(L->c + 4 * i, C->c + 4 * ci, 16);
-                    if (!W.target[i]) continue;
-                    int s = prev.target[ci] ? prev.nnf[ci] : -1;
-                    int cand = -1;
-                    if (s >= 0) {
-                        int sx = 2 * (s % C->w) + (x & 1), sy = 2 * (s / C->w) + (y & 1);
-                        if (sx < L->w && sy < L->h && W.valid[(size_t)sy * L->w + sx]) cand = sy * L->w + sx;
-                    }
-                    if (cand < 0) cand = W.vlist[rnd_range(&rs, 0, W.nvalid - 1)];
-                    W.nnf[i] = cand;
-                }
+            field_upsample(W, &prev, &rs);
             ws_free(&prev);
             /* a first vote with the upsampled field gives a sharper start */
-            carve__parallel_for(J->threads, L->h, dist_row, &W);
-            compute_sigma(&W);
-            carve__parallel_for(J->threads, L->h, vote_row, &W);
-            for (size_t i = 0; i < n; i++)
-                if (L->hole[i]) memcpy(L->c + 4 * i, W.newc + 4 * i, 16);
+            vote_into_holes(J, W);
         } else {
+            size_t n = (size_t)L->w * L->h;
             for (size_t i = 0; i < n; i++)
-                if (W.target[i]) W.nnf[i] = W.vlist[rnd_range(&rs, 0, W.nvalid - 1)];
+                if (W->target[i]) W->nnf[i] = W->vlist[rnd_range(&rs, 0, W->nvalid - 1)];
         }
         int iters = l == nl - 1 ? 8 : l == 0 ? 3 : 5;
-        st = em_level(J, &W, iters, ls, l, nl);
-        if (st) goto done;
+        st = em_level(J, W, iters, ls, l, nl);
+        if (st) return st;
     }
+    return CARVE_OK;
+}
+
+/* Fills level 0 (loaded, with holes and nknown > 0 known pixels; hb the
+ * holes' larger side): onion diffusion for thin holes or small windows,
+ * otherwise exemplar EM over a pyramid. */
+static carve_status fill_level0(win_job *J, level *lv, int hb, uint64_t seed) {
+    int thin = hole_depth(&lv[0]);
+    if (thin < 0) return CARVE_ERR_NOMEM;
+    if (thin <= 2 || lv[0].w < PS + 2 || lv[0].h < PS + 2) {
+        onion_fill(&lv[0]);
+        return CARVE_OK;
+    }
+    int nl = 1;
+    carve_status st = build_pyramid(lv, &nl, hb);
+    if (st) return st;
+    ws W;
+    memset(&W, 0, sizeof W);
+    st = em_pyramid(J, lv, nl, seed, &W);
     ws_free(&W);
-write:
-    for (int y = 0; y < wh; y++)
-        for (int x = 0; x < ww; x++) {
-            size_t gi = (size_t)(y + y0) * img->w + x + x0, i = (size_t)y * ww + x;
-            if (!mask[gi]) continue;
-            for (int k = 0; k < 4; k++) {
-                float v = L0->c[4 * i + k];
-                out->px[4 * gi + k] = (uint8_t)(v <= 0 ? 0 : v >= 255 ? 255 : (int)lrintf(v));
-            }
-        }
+    return st;
+}
+
+/* Inpaints the holes of one window [x0,x1) x [y0,y1) from img into out. */
+static carve_status inpaint_window(win_job *J, const carve_image *img, const uint8_t *mask, int x0, int y0,
+                                   int x1, int y1, carve_image *out, uint64_t seed) {
+    level lv[MAX_LEVELS];
+    memset(lv, 0, sizeof lv);
+    carve_status st = CARVE_OK;
+    int ww = x1 - x0, wh = y1 - y0;
+    level *L0 = &lv[0];
+    L0->w = ww;
+    L0->h = wh;
+    L0->c = malloc(sizeof(float) * 4 * (size_t)ww * wh);
+    L0->hole = malloc((size_t)ww * wh);
+    if (!L0->c || !L0->hole) {
+        st = CARVE_ERR_NOMEM;
+        goto done;
+    }
+    int hb;
+    size_t nknown;
+    window_load(L0, img, mask, x0, y0, &hb, &nknown);
+    if (hb == 0) goto done; /* no hole */
+    if (nknown == 0)
+        flat_fill(L0);
+    else if ((st = fill_level0(J, lv, hb, seed)))
+        goto done;
+    window_store(L0, img, mask, x0, y0, out);
 done:
-    ws_free(&W);
-    for (int l = 0; l < MAXL; l++) level_free(&lv[l]);
+    for (int l = 0; l < MAX_LEVELS; l++) level_free(&lv[l]);
     return st;
 }
 
