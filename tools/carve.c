@@ -71,6 +71,18 @@ const char *cli_extra(const cli_args *a, const char *name) {
     return NULL;
 }
 
+carve_status cli_write_line(carve_ctx *ctx, const char *path, const char *text) {
+    size_t len = strlen(text);
+    char *buf = malloc(len + 2);
+    if (!buf) return CARVE_ERR_NOMEM;
+    memcpy(buf, text, len);
+    buf[len] = '\n';
+    buf[len + 1] = 0;
+    carve_status st = carve_write_file(ctx, path, buf, len + 1);
+    free(buf);
+    return st;
+}
+
 int cli_progress_cb(void *user, double f, const char *stage) {
     cli_progress *p = user;
     if (p->quiet) return 0;

@@ -52,6 +52,9 @@ int cli_exit_code(carve_status st);
 /* Prints "carve: <message>" from ctx (or strerror) and returns the exit code. */
 int cli_fail(carve_ctx *ctx, carve_status st);
 const char *cli_extra(const cli_args *a, const char *name);
+/* Writes text and a newline to path atomically ("-": standard output);
+ * CARVE_ERR_NOMEM, or carve_write_file's status with the message in ctx. */
+carve_status cli_write_line(carve_ctx *ctx, const char *path, const char *text);
 /* Sets option format from the output file's extension (.svg .pdf .eps .dxf);
  * "-" or NULL keeps the option.  An unknown extension prints an error
  * listing the formats and returns EXIT_USAGE; else 0. */

