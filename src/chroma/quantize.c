@@ -70,7 +70,7 @@ carve_status carve_quantize(carve_ctx *ctx, const carve_image *in, const carve_p
         cur = src;
     }
     r = carve__progress_push(ctx, 0.25, 0.6);
-    if (dither == 1) st = carve__dither_fs(ctx, cur, lp, pal->rgb, idx);
+    if (dither == CARVE__DITHER_FLOYD_STEINBERG) st = carve__dither_fs(ctx, cur, lp, pal->rgb, idx);
     else st = carve__map_indices(ctx, cur, lp, idx);
     carve__progress_pop(ctx, r);
     if (st) goto done;
@@ -162,7 +162,7 @@ carve_status carve_upscale(carve_ctx *ctx, const carve_image *in, double factor,
     }
     carve_status st = carve__progress(ctx, 0, "upscale");
     if (st) return st;
-    int kernel = carve__opt_enum(ctx, CARVE_OPTID_upscale_kernel); /* same order as CARVE_KERNEL_* */
+    int kernel = carve__opt_enum(ctx, CARVE_OPTID_upscale_kernel); /* a CARVE_KERNEL_* (core.h) */
     st = carve__resize(ctx, in, (int)ow, (int)oh, kernel, out);
     if (st) {
         if (st != CARVE_ERR_NOMEM) carve__errprefix(ctx, "upscale");

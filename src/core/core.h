@@ -29,6 +29,9 @@ typedef enum carve_optid {
 #undef CARVE_OPTION
     CARVE_OPTID__COUNT
 } carve_optid;
+/* CARVE__<KEY>_<VALUE>: the stored value of each ENUM option's choices
+ * (carve__opt_enum), generated from the schema rows at build time. */
+#include "optenums.h"
 
 typedef union carve_optval {
     int64_t i;   /* INT, BOOL (0/1), ENUM (index into choices) */
@@ -107,13 +110,19 @@ struct carve_image {
 };
 /** Resamples to exactly w x h with libvips' vips_resize (premultiplied alpha,
  *  so transparent pixels' colours do not bleed; rounded to nearest).  kernel
- *  is a CARVE_KERNEL_* value (the order of option upscale_kernel).
+ *  is a CARVE_KERNEL_* value: a value of option upscale_kernel, or AREA.
  *  CARVE_ERR_INVALID_ARG for an empty image/size, CARVE_ERR_BACKEND if libvips fails. */
-enum { CARVE_KERNEL_NEAREST = 0, CARVE_KERNEL_LINEAR, CARVE_KERNEL_CUBIC, CARVE_KERNEL_MITCHELL, CARVE_KERNEL_LANCZOS2,
-       CARVE_KERNEL_LANCZOS3,
-       /* not an upscale_kernel choice; RGBA only: area average down, bilinear up
-        * (no libvips, no premultiply) */
-       CARVE_KERNEL_AREA };
+enum {
+    CARVE_KERNEL_NEAREST = CARVE__UPSCALE_KERNEL_NEAREST,
+    CARVE_KERNEL_LINEAR = CARVE__UPSCALE_KERNEL_LINEAR,
+    CARVE_KERNEL_CUBIC = CARVE__UPSCALE_KERNEL_CUBIC,
+    CARVE_KERNEL_MITCHELL = CARVE__UPSCALE_KERNEL_MITCHELL,
+    CARVE_KERNEL_LANCZOS2 = CARVE__UPSCALE_KERNEL_LANCZOS2,
+    CARVE_KERNEL_LANCZOS3 = CARVE__UPSCALE_KERNEL_LANCZOS3,
+    /* not an upscale_kernel choice; RGBA only: area average down, bilinear up
+     * (no libvips, no premultiply) */
+    CARVE_KERNEL_AREA = CARVE__UPSCALE_KERNEL__COUNT
+};
 carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, int kernel, carve_image **out);
 /** A copy of the rectangle (x, y, w, h) of in, clipped to the image; NULL
  *  when the clipped rectangle is empty or memory runs out. */

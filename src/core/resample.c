@@ -25,6 +25,13 @@ static void chain_free(chain *c) {
     c->k = 0;
 }
 
+/* libvips' kernel for each CARVE_KERNEL_* it resamples with */
+static const VipsKernel vips_kernel[] = {
+    [CARVE_KERNEL_NEAREST] = VIPS_KERNEL_NEAREST,   [CARVE_KERNEL_LINEAR] = VIPS_KERNEL_LINEAR,
+    [CARVE_KERNEL_CUBIC] = VIPS_KERNEL_CUBIC,       [CARVE_KERNEL_MITCHELL] = VIPS_KERNEL_MITCHELL,
+    [CARVE_KERNEL_LANCZOS2] = VIPS_KERNEL_LANCZOS2, [CARVE_KERNEL_LANCZOS3] = VIPS_KERNEL_LANCZOS3,
+};
+
 static bool check_kernel(int kernel) { return kernel >= CARVE_KERNEL_NEAREST && kernel <= CARVE_KERNEL_LANCZOS3; }
 static bool check_rgba_kernel(int kernel) { return check_kernel(kernel) || kernel == CARVE_KERNEL_AREA; }
 
@@ -40,7 +47,7 @@ static carve_status resize_fail(carve_ctx *ctx, carve__vips_call *vc, int sw, in
 static VipsImage *resize_exact(chain *c, VipsImage *cur, int w, int h, int kernel) {
     VipsImage *o = NULL;
     double sx = (double)w / vips_image_get_width(cur), sy = (double)h / vips_image_get_height(cur);
-    if (vips_resize(cur, &o, sx, "vscale", sy, "kernel", (VipsKernel)kernel, NULL)) return NULL;
+    if (vips_resize(cur, &o, sx, "vscale", sy, "kernel", vips_kernel[kernel], NULL)) return NULL;
     cur = chain_push(c, o);
     if (vips_image_get_width(cur) != w || vips_image_get_height(cur) != h) {
         if (vips_embed(cur, &o, 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL)) return NULL;

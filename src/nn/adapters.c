@@ -191,7 +191,7 @@ typedef struct comp { long area; int x0, y0, x1, y1; double sx, sy; long hint; }
 /* Keeps the vehicle's component(s) of alpha (see nn.h); soft edge pixels
  * follow the strong component they touch. */
 static carve_status select_components(carve_ctx *ctx, uint8_t *a, int w, int h, const uint8_t *hint, int mode) {
-    if (mode == 2) return CARVE_OK; /* all */
+    if (mode == CARVE__MATTE_COMPONENTS_ALL) return CARVE_OK;
     size_t np = (size_t)w * (size_t)h;
     int32_t *lab = calloc(np, sizeof *lab), *q = malloc(np * sizeof *q);
     int cap = 64, nc = 0;
@@ -235,18 +235,18 @@ static carve_status select_components(carve_ctx *ctx, uint8_t *a, int w, int h, 
     if (!keep) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory in the matte"); goto done; }
     int best = 0;
     bool any_hint = false;
-    if (mode == 0 && hint)
+    if (mode == CARVE__MATTE_COMPONENTS_VEHICLE && hint)
         for (int i = 0; i < nc; i++)
             if (cs[i].hint * 2 >= cs[i].area) keep[i + 1] = any_hint = true;
     if (!any_hint) {
         double bs = -1, cx = w / 2.0, cy = h / 2.0, half = 0.5 * hypot(w, h);
         for (int i = 0; i < nc; i++) {
             double d = hypot(cs[i].sx / cs[i].area - cx, cs[i].sy / cs[i].area - cy) / half;
-            double score = mode == 1 ? (double)cs[i].area : cs[i].area * (1.0 - 0.5 * (d > 1 ? 1 : d));
+            double score = mode == CARVE__MATTE_COMPONENTS_LARGEST ? (double)cs[i].area : cs[i].area * (1.0 - 0.5 * (d > 1 ? 1 : d));
             if (score > bs) bs = score, best = i;
         }
         keep[best + 1] = true;
-        if (mode == 0) /* pieces inside the vehicle's bounds (mirrors, wheels cut off by a pole) */
+        if (mode == CARVE__MATTE_COMPONENTS_VEHICLE) /* pieces inside the vehicle's bounds (mirrors, wheels cut off by a pole) */
             for (int i = 0; i < nc; i++) {
                 double mx = 0.5 * (cs[i].x0 + cs[i].x1), my = 0.5 * (cs[i].y0 + cs[i].y1);
                 const comp *b = &cs[best];

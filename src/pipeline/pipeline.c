@@ -32,7 +32,50 @@
 
 enum { BG_REMOVE, BG_KEEP, BG_COLOR };
 
+/* The three backend options share one list of choices. */
+enum { BACKEND_AUTO = CARVE__MATTE_BACKEND_AUTO, BACKEND_CLASSICAL = CARVE__MATTE_BACKEND_CLASSICAL };
+#define SAME_VALUE(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME_VALUE(CARVE__TEXT_BACKEND_AUTO, BACKEND_AUTO) && SAME_VALUE(CARVE__OBJECT_BACKEND_AUTO, BACKEND_AUTO) &&
+                   SAME_VALUE(CARVE__TEXT_BACKEND_CLASSICAL, BACKEND_CLASSICAL) &&
+                   SAME_VALUE(CARVE__OBJECT_BACKEND_CLASSICAL, BACKEND_CLASSICAL),
+               "matte_backend, text_backend and object_backend: auto|classical|neural");
+/* The vector phase's modes and formats are the options' values. */
+_Static_assert(SAME_VALUE(VEC_MODE_PIXEL, CARVE__MODE_PIXEL) && SAME_VALUE(VEC_MODE_POLYGON, CARVE__MODE_POLYGON) &&
+                   SAME_VALUE(VEC_MODE_SPLINE, CARVE__MODE_SPLINE) && SAME_VALUE(VEC_FMT_SVG, CARVE__FORMAT_SVG),
+               "vector.h's VEC_MODE_* and VEC_FMT_* follow options mode and format");
+
+/* The enum options the pipeline branches on, read once (prepare) into
+ * typed per-phase parameters. */
+typedef struct run_params {
+    struct {
+        bool neural_objects;   /* object_backend is not classical */
+        bool remove_occluders; /* occluders = remove */
+    } subject;
+    struct {
+        bool neural_text; /* text_backend is not classical */
+        int erase_text;   /* CARVE__ERASE_TEXT_* */
+    } sanitize;
+    struct {
+        bool neural_matte; /* matte_backend is not classical */
+    } steer;
+    struct {
+        int mode;   /* CARVE__MODE_*: the first curve mode tried */
+        int format; /* CARVE__FORMAT_* */
+    } vector;
+} run_params;
+
+static void read_params(carve_ctx *ctx, run_params *p) {
+    p->subject.neural_objects = carve__opt_enum(ctx, CARVE_OPTID_object_backend) != BACKEND_CLASSICAL;
+    p->subject.remove_occluders = carve__opt_enum(ctx, CARVE_OPTID_occluders) == CARVE__OCCLUDERS_REMOVE;
+    p->sanitize.neural_text = carve__opt_enum(ctx, CARVE_OPTID_text_backend) != BACKEND_CLASSICAL;
+    p->sanitize.erase_text = carve__opt_enum(ctx, CARVE_OPTID_erase_text);
+    p->steer.neural_matte = carve__opt_enum(ctx, CARVE_OPTID_matte_backend) != BACKEND_CLASSICAL;
+    p->vector.mode = carve__opt_enum(ctx, CARVE_OPTID_mode);
+    p->vector.format = carve__opt_enum(ctx, CARVE_OPTID_format);
+}
+
 typedef struct run_state {
+    run_params prm;               /* the options, typed */
     const carve_image *orig;      /* borrowed input */
     const carve_palette *pal_arg; /* borrowed, may be NULL */
     int ow, oh;                   /* input size */
@@ -230,7 +273,7 @@ static bool note_rejected(carve_ctx *ctx, const step *sp, const backend *bk, car
     if (json_object_size(details)) json_object_set_new(a, "details", details);
     else json_decref(details);
     bool routine = st == CARVE_ERR_NOT_FOUND && sp->backend_opt >= 0 &&
-                   carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == 0;
+                   carve__opt_enum(ctx, (carve_optid)sp->backend_opt) == BACKEND_AUTO;
     if (routine) json_object_set_new(a, "unavailable", json_true());
     json_array_append_new(attempts, a);
     carve__log(ctx, routine ? CARVE_LOG_INFO : CARVE_LOG_WARN, "%s: backend %s not used: %s%s", sp->name, bk->name,
@@ -401,9 +444,9 @@ static const backend be_subject_neural = {"neural", subject_neural};
 static const backend be_subject_classical = {"classical", subject_classical};
 
 static int subject_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)s;
+    (void)ctx;
     int n = 0;
-    if (carve__opt_enum(ctx, CARVE_OPTID_object_backend) != 1) list[n++] = &be_subject_neural;
+    if (s->prm.subject.neural_objects) list[n++] = &be_subject_neural;
     list[n++] = &be_subject_classical;
     return n;
 }
@@ -501,7 +544,7 @@ static carve_status subject_commit(carve_ctx *ctx, run_state *s, json_t *d) {
              detector ? "no vehicle detected" : "no vehicle detector available");
     /* persons in front of the subject */
     s->noccluders = s->nsubject ? carve__subject_occluders(s->objects, n, s->subject, s->nsubject, s->occluders) : 0;
-    bool remove = carve__opt_enum(ctx, CARVE_OPTID_occluders) == 0;
+    bool remove = s->prm.subject.remove_occluders;
     json_t *oc = json_array();
     for (int i = 0; i < s->noccluders; i++) json_array_append_new(oc, box_json(s, &s->objects[s->occluders[i]]));
     json_object_set_new(d, "occluders", oc);
@@ -577,9 +620,9 @@ static const backend be_detect_neural = {"neural", detect_neural};
 static const backend be_detect_classical = {"classical", detect_classical};
 
 static int detect_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)s;
+    (void)ctx;
     int n = 0;
-    if (carve__opt_enum(ctx, CARVE_OPTID_text_backend) != 1) list[n++] = &be_detect_neural; /* auto, neural */
+    if (s->prm.sanitize.neural_text) list[n++] = &be_detect_neural; /* auto, neural */
     list[n++] = &be_detect_classical;
     return n;
 }
@@ -665,10 +708,10 @@ static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     json_t *arr = json_array();
     /* option erase_text decides which detections are erased, whatever the
      * backend: plates only, all text (stickers, adverts, blinds) or none */
-    int policy = carve__opt_enum(ctx, CARVE_OPTID_erase_text); /* plates|all|none */
+    int policy = s->prm.sanitize.erase_text;
     for (int i = 0; i < s->cand_nhits; i++) {
         const carve__plate_hit *h = &s->cand_hits[i];
-        bool erase = policy == 1 || (policy == 0 && !strcmp(h->box.kind, "plate"));
+        bool erase = policy == CARVE__ERASE_TEXT_ALL || (policy == CARVE__ERASE_TEXT_PLATES && !strcmp(h->box.kind, "plate"));
         json_array_append_new(arr, hit_json(s, h, erase));
         if (erase && !add_panel(s, &h->r, CARVE__PANEL_RECT, h->box.kind)) {
             json_decref(arr);
@@ -676,7 +719,7 @@ static carve_status detect_commit(carve_ctx *ctx, run_state *s, json_t *d) {
         }
     }
     json_object_set_new(d, "boxes", arr);
-    json_object_set_new(d, "erase_text", json_string(policy == 0 ? "plates" : policy == 1 ? "all" : "none"));
+    json_object_set_new(d, "erase_text", json_string(policy == CARVE__ERASE_TEXT_PLATES ? "plates" : policy == CARVE__ERASE_TEXT_ALL ? "all" : "none"));
     json_object_set_new(d, "coordinates", json_string("input image pixels"));
     return CARVE_OK;
 }
@@ -1045,7 +1088,7 @@ static carve_status matte_seed_build(carve_ctx *ctx, const run_state *s, carve__
     seed->nothers = no;
     seed->occluders = *occ;
     seed->noccluders = s->noccluders;
-    seed->keep_occluders = carve__opt_enum(ctx, CARVE_OPTID_occluders) == 1;
+    seed->keep_occluders = !s->prm.subject.remove_occluders;
     seed->has_point = s->subject_point;
     seed->px = s->subj_spec.x;
     seed->py = s->subj_spec.y;
@@ -1088,7 +1131,7 @@ static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
     carve_status st = carve__nn_matte_hint(ctx, crop, hint, &ca);
     if (!st) {
         for (int y = 0; y < ch; y++) memcpy(s->cand_map + (size_t)(y0 + y) * s->w + x0, ca + (size_t)y * cw, (size_t)cw);
-        if (carve__opt_enum(ctx, CARVE_OPTID_occluders) == 0)
+        if (s->prm.subject.remove_occluders)
             for (int j = 0; j < s->noccluders; j++) {
                 const carve__box *o = &s->objects[s->occluders[j]];
                 int cx0 = (int)(o->x + o->w * 0.33), cx1 = (int)ceil(o->x + o->w * 0.67);
@@ -1130,9 +1173,10 @@ static const backend be_matte_classical = {"classical", matte_classical};
 static const backend be_matte_unseeded = {"classical-unseeded", matte_unseeded};
 
 static int matte_plan(carve_ctx *ctx, run_state *s, const backend **list) {
+    (void)ctx;
     int n = 0;
     if (s->input_alpha) list[n++] = &be_matte_alpha;
-    if (carve__opt_enum(ctx, CARVE_OPTID_matte_backend) != 1) list[n++] = &be_matte_neural;
+    if (s->prm.steer.neural_matte) list[n++] = &be_matte_neural;
     list[n++] = &be_matte_classical;
     if (s->nsubject || s->subject_point) list[n++] = &be_matte_unseeded;
     return n;
@@ -1574,55 +1618,46 @@ static const step chroma_steps[] = {
  * Phase 4 — vector: trace, falling back to simpler curve modes.
  * ========================================================================== */
 
-static carve_status trace_mode(carve_ctx *ctx, run_state *s, const char *mode) {
-    char old[32];
-    carve_ctx_get_option(ctx, "mode", old, sizeof old);
-    bool swap = mode && strcmp(old, mode);
-    if (swap) carve_ctx_set_option(ctx, "mode", mode);
-    /* the document shows the input's size (the viewBox is in work pixels);
-     * the edge map (option outline) becomes stroked paths on top */
-    carve_status st = carve__vec_trace_doc_ex(ctx, s->quant, s->ow, s->oh, s->edges, &s->strokes, &s->cand_svg,
-                                              &s->cand_svg_len);
-    if (swap) {
-        char msg[sizeof ctx->errmsg];
-        memcpy(msg, ctx->errmsg, sizeof msg);
-        carve_ctx_set_option(ctx, "mode", old);
-        memcpy(ctx->errmsg, msg, sizeof msg);
-    }
-    return st;
+/* Traces at work size in curve mode (CARVE__MODE_*); the document shows the
+ * input's size (the viewBox is in work pixels) and the edge map (option
+ * outline) becomes stroked paths on top.  The mode is an argument: the
+ * caller's options are never touched. */
+static carve_status trace_in_mode(carve_ctx *ctx, run_state *s, int mode) {
+    return carve__vec_trace_doc_mode(ctx, s->quant, s->ow, s->oh, mode, s->edges, &s->strokes, &s->cand_svg,
+                                     &s->cand_svg_len);
 }
 
-static carve_status trace_option(carve_ctx *ctx, run_state *s, json_t *d) {
+static carve_status trace_spline(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
-    return trace_mode(ctx, s, NULL);
+    return trace_in_mode(ctx, s, CARVE__MODE_SPLINE);
 }
 static carve_status trace_polygon(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
-    return trace_mode(ctx, s, "polygon");
+    return trace_in_mode(ctx, s, CARVE__MODE_POLYGON);
 }
 static carve_status trace_pixel(carve_ctx *ctx, run_state *s, json_t *d) {
     (void)d;
-    return trace_mode(ctx, s, "pixel");
+    return trace_in_mode(ctx, s, CARVE__MODE_PIXEL);
 }
 
-static const backend be_trace_spline = {"spline", trace_option};
-static const backend be_trace_polygon_opt = {"polygon", trace_option};
-static const backend be_trace_pixel_opt = {"pixel", trace_option};
+static const backend be_trace_spline = {"spline", trace_spline};
 static const backend be_trace_polygon = {"polygon", trace_polygon};
 static const backend be_trace_pixel = {"pixel", trace_pixel};
 
+/* Option mode first, then the simpler modes. */
 static int trace_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)s;
-    switch (carve__opt_enum(ctx, CARVE_OPTID_mode)) {
-    case 0: list[0] = &be_trace_pixel_opt; return 1;
-    case 1: list[0] = &be_trace_polygon_opt; list[1] = &be_trace_pixel; return 2;
+    (void)ctx;
+    switch (s->prm.vector.mode) {
+    case CARVE__MODE_PIXEL: list[0] = &be_trace_pixel; return 1;
+    case CARVE__MODE_POLYGON: list[0] = &be_trace_polygon; list[1] = &be_trace_pixel; return 2;
     default: list[0] = &be_trace_spline; list[1] = &be_trace_polygon; list[2] = &be_trace_pixel; return 3;
     }
 }
 
 static bool trace_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
     (void)d;
-    bool svg = carve__opt_enum(ctx, CARVE_OPTID_format) == VEC_FMT_SVG;
+    (void)ctx;
+    bool svg = s->prm.vector.format == CARVE__FORMAT_SVG;
     if (!s->cand_svg || !s->cand_svg_len || (svg && (!strstr(s->cand_svg, "<svg") || !strstr(s->cand_svg, "</svg>")))) {
         snprintf(why, n, "trace returned no %s document", svg ? "SVG" : "vector");
         return false;
@@ -1892,6 +1927,7 @@ static carve_status prepare(carve_ctx *ctx, run_state *s, json_t *report) {
     const carve_image *in = s->orig;
     s->ow = in->w;
     s->oh = in->h;
+    read_params(ctx, &s->prm);
     json_t *inp = json_object();
     json_object_set_new(report, "input", inp);
     carve_status st = check_input(ctx, s, inp);

@@ -114,5 +114,10 @@ carve_status carve__vec_stroke_layers(carve_ctx *ctx, vec_labels *l, const uint8
  * input's size) and optional statistics (NULL = not wanted) (trace.c) */
 carve_status carve__vec_trace_doc_ex(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h,
                                      const uint8_t *outline, vec_stroke_stats *stats, char **doc, size_t *len);
+/* carve__vec_trace_doc_ex in curve mode `mode` (VEC_MODE_*) instead of option
+ * mode: the pipeline's fallback to simpler modes passes the mode, it never
+ * changes the caller's options (trace.c) */
+carve_status carve__vec_trace_doc_mode(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h, int mode,
+                                       const uint8_t *outline, vec_stroke_stats *stats, char **doc, size_t *len);
 
 #endif

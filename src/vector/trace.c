@@ -83,9 +83,9 @@ static carve_status speckle(carve_ctx *ctx, vec_labels *lab) {
 }
 
 /* fits every chain once, in parallel; each writes only its own chain */
-static carve_status fit_all(carve_ctx *ctx, vec_topo *topo) {
+static carve_status fit_all(carve_ctx *ctx, vec_topo *topo, int mode) {
     vec_fit_params fp;
-    fp.mode = carve__opt_enum(ctx, CARVE_OPTID_mode);
+    fp.mode = mode;
     fp.corner_deg = carve__opt_float(ctx, CARVE_OPTID_corner_threshold);
     fp.length_px = carve__opt_float(ctx, CARVE_OPTID_length_threshold);
     fp.splice_deg = carve__opt_float(ctx, CARVE_OPTID_splice_threshold);
@@ -137,6 +137,12 @@ carve_status carve__vec_trace_doc(carve_ctx *ctx, const carve_image *in, double 
 
 carve_status carve__vec_trace_doc_ex(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h,
                                      const uint8_t *outline, vec_stroke_stats *stats, char **doc, size_t *len) {
+    return carve__vec_trace_doc_mode(ctx, in, disp_w, disp_h, carve__opt_enum(ctx, CARVE_OPTID_mode), outline, stats,
+                                     doc, len);
+}
+
+carve_status carve__vec_trace_doc_mode(carve_ctx *ctx, const carve_image *in, double disp_w, double disp_h, int mode,
+                                       const uint8_t *outline, vec_stroke_stats *stats, char **doc, size_t *len) {
     carve_status st;
     vec_out_params op;
     if ((st = check_input(ctx, in)) || (st = carve__vec_out_params(ctx, in->w, in->h, disp_w, disp_h, &op))) return st;
@@ -160,11 +166,11 @@ carve_status carve__vec_trace_doc_ex(carve_ctx *ctx, const carve_image *in, doub
     carve__range r = carve__progress_push(ctx, 0.15, 0.35);
     st = carve__vec_topology(ctx, &lab, &topo);
     carve__progress_pop(ctx, r);
-    if (!st && carve__opt_enum(ctx, CARVE_OPTID_mode) == VEC_MODE_SPLINE &&
+    if (!st && mode == VEC_MODE_SPLINE &&
         carve__vec_find_shapes(&topo, carve__opt_float(ctx, CARVE_OPTID_trace_tolerance)))
         st = carve__fail(ctx, CARVE_ERR_NOMEM, "trace: out of memory");
     if (!st) carve__log(ctx, CARVE_LOG_DEBUG, "trace: %d ellipses", (int)topo.nell);
-    if (st || (st = carve__progress(ctx, 0.35, "trace")) || (st = fit_all(ctx, &topo))) goto done;
+    if (st || (st = carve__progress(ctx, 0.35, "trace")) || (st = fit_all(ctx, &topo, mode))) goto done;
     if ((st = write_doc(ctx, &lab, &topo, &strokes, &op, &out, &outlen))) goto done;
     st = carve__progress(ctx, 1.0, "trace");
 done:
