@@ -26,9 +26,8 @@ carve_status carve__chroma_palette_from_options(carve_ctx *ctx, const carve_imag
  *  (1 = none; at most 8). */
 double carve__chroma_upscale_factor(const carve_ctx *ctx, int w, int h);
 
-/* index maps use uint16_t: 0..255 palette entries, CARVE__TRANSPARENT */
-#define CARVE__TRANSPARENT 0xffff
-_Static_assert(CARVE__TRANSPARENT == CARVE__LABEL_VOID, "index maps are core label images");
+/* index maps are core label images (uint16_t): 0..255 palette entries, or
+ * CARVE__LABEL_VOID for a transparent pixel */
 
 /* ---- exact mapping (map.c) ----------------------------------------------- */
 /** Precomputed palette for exact minimum-CIEDE2000 search. */
@@ -51,7 +50,7 @@ int carve__lab_pal_nearest_brute(const carve__lab_pal *lp, const double lab[3]);
  *  start (statistics for the benchmark; relaxed atomics). */
 uint64_t carve__map_evals(void);
 
-/** Maps every pixel of in to a palette index (0..n-1), CARVE__TRANSPARENT
+/** Maps every pixel of in to a palette index (0..n-1), CARVE__LABEL_VOID
  *  for alpha < 128; idx has w*h entries.  Memoised per distinct colour,
  *  parallel, exact. */
 carve_status carve__map_indices(carve_ctx *ctx, const carve_image *in, const carve__lab_pal *lp, uint16_t *idx);
@@ -63,7 +62,7 @@ carve_status carve__dither_fs(carve_ctx *ctx, const carve_image *in, const carve
 /** Mode filter of the given radius over opaque indices (transparent stays). */
 carve_status carve__majority(carve_ctx *ctx, uint16_t *idx, int w, int h, int n, int radius);
 /* Speckle removal (option min_region) is carve__merge_small_regions (core.h)
- * on the index map: CARVE__TRANSPARENT is core's CARVE__LABEL_VOID. */
+ * on the index map: transparent pixels are CARVE__LABEL_VOID. */
 /** Edge-preserving smoothing (domain-transform recursive filter, Gastal &
  *  Oliveira 2011) of the RGB of img in place; strength 0..10. */
 carve_status carve__smooth(carve_ctx *ctx, carve_image *img, double strength);

@@ -34,7 +34,7 @@ carve_status carve__dither_fs(carve_ctx *ctx, const carve_image *in, const carve
             size_t o = (size_t)y * w + x;
             float *ec = e0 + 3 * (x + 1);
             if (p[3] < 128) {
-                idx[o] = CARVE__TRANSPARENT;
+                idx[o] = CARVE__LABEL_VOID;
                 continue;
             }
             float v[3];
@@ -105,23 +105,23 @@ static int maj_band(void *arg, int64_t band) {
         for (int x = 0; x < r && x < w; x++)
             for (int yy = ya; yy <= yb; yy++) {
                 uint16_t v = j->src[(size_t)yy * w + x];
-                if (v != CARVE__TRANSPARENT) hist[v]++;
+                if (v != CARVE__LABEL_VOID) hist[v]++;
             }
         for (int x = 0; x < w; x++) {
             int xa = x + r, xr = x - r - 1;
             if (xa < w)
                 for (int yy = ya; yy <= yb; yy++) {
                     uint16_t v = j->src[(size_t)yy * w + xa];
-                    if (v != CARVE__TRANSPARENT) hist[v]++;
+                    if (v != CARVE__LABEL_VOID) hist[v]++;
                 }
             if (xr >= 0)
                 for (int yy = ya; yy <= yb; yy++) {
                     uint16_t v = j->src[(size_t)yy * w + xr];
-                    if (v != CARVE__TRANSPARENT) hist[v]--;
+                    if (v != CARVE__LABEL_VOID) hist[v]--;
                 }
             size_t o = (size_t)y * w + x;
             uint16_t c = j->src[o];
-            if (c == CARVE__TRANSPARENT) {
+            if (c == CARVE__LABEL_VOID) {
                 j->dst[o] = c;
                 continue;
             }
@@ -132,7 +132,7 @@ static int maj_band(void *arg, int64_t band) {
                 for (int yy = ya; yy <= yb; yy++)
                     for (int xx = x - r < 0 ? 0 : x - r; xx <= x + r && xx < w; xx++) {
                         int v = j->src[(size_t)yy * w + xx];
-                        if (v == CARVE__TRANSPARENT) continue;
+                        if (v == CARVE__LABEL_VOID) continue;
                         if (hist[v] > m || (hist[v] == m && best != c && v < best)) {
                             m = hist[v];
                             best = v;

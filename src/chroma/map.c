@@ -351,7 +351,7 @@ static int fill_band(void *arg, int64_t band) {
         const uint8_t *p = j->in->px + (size_t)y * w * 4;
         uint16_t *o = j->idx + (size_t)y * w;
         for (int x = 0; x < w; x++, p += 4)
-            o[x] = p[3] < 128 ? CARVE__TRANSPARENT : j->lut[(uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]];
+            o[x] = p[3] < 128 ? CARVE__LABEL_VOID : j->lut[(uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]];
     }
     return 0;
 }

@@ -17,7 +17,7 @@ static int paint_band(void *arg, int64_t band) {
     int w = j->out->w, y0 = (int)band * 64, y1 = y0 + 64 < j->out->h ? y0 + 64 : j->out->h;
     for (size_t i = (size_t)y0 * w; i < (size_t)y1 * w; i++) {
         uint8_t *o = j->out->px + 4 * i;
-        if (j->idx[i] == CARVE__TRANSPARENT) {
+        if (j->idx[i] == CARVE__LABEL_VOID) {
             o[0] = o[1] = o[2] = o[3] = 0;
         } else {
             uint32_t c = j->rgb[j->idx[i]];

@@ -33,7 +33,7 @@ static void erode(const uint16_t *lab, int w, int h, int r, int32_t *run, uint8_
         int down = 0; /* rows below (this one included) whose run covers r with the same colour */
         for (int y = h - 1; y >= 0; y--) {
             size_t i = (size_t)y * w + x;
-            bool hr = lab[i] != VEC_VOID && run[i] >= r;
+            bool hr = lab[i] != CARVE__LABEL_VOID && run[i] >= r;
             down = hr ? ((y + 1 < h && lab[i + w] == lab[i] && down) ? down + 1 : 1) : 0;
             e[i] = down >= r;
         }
@@ -64,9 +64,9 @@ static int64_t reassign(uint16_t *lab, int w, int h, const uint8_t *keep, int32_
     size_t n = (size_t)w * h, qn = 0, qh = 0;
     int64_t thin = 0;
     for (size_t i = 0; i < n; i++) {
-        seen[i] = lab[i] == VEC_VOID || keep[i];
-        if (lab[i] != VEC_VOID && keep[i]) queue[qn++] = (int32_t)i;
-        else if (lab[i] != VEC_VOID) thin++;
+        seen[i] = lab[i] == CARVE__LABEL_VOID || keep[i];
+        if (lab[i] != CARVE__LABEL_VOID && keep[i]) queue[qn++] = (int32_t)i;
+        else if (lab[i] != CARVE__LABEL_VOID) thin++;
     }
     if (!thin) return 0;
     while (qh < qn) {
@@ -81,7 +81,7 @@ static int64_t reassign(uint16_t *lab, int w, int h, const uint8_t *keep, int32_
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (!seen[i]) lab[i] = VEC_VOID; /* a thin island in transparency */
+        if (!seen[i]) lab[i] = CARVE__LABEL_VOID; /* a thin island in transparency */
     return thin;
 }
 

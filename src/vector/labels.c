@@ -73,7 +73,7 @@ carve_status carve__vec_labels(carve_ctx *ctx, const carve_image *in, int max_co
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = in->px + 4 * i;
         if (p[3] < 128) {
-            out->lab[i] = VEC_VOID;
+            out->lab[i] = CARVE__LABEL_VOID;
             continue;
         }
         uint32_t c = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];

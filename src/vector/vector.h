@@ -15,10 +15,8 @@
 #include "core.h"
 #include "geom.h"
 
-#define VEC_VOID 0xFFFFu /* label of a pixel with alpha < 128 */
-_Static_assert(VEC_VOID == CARVE__LABEL_VOID, "vector labels are core label images");
-
-/* A label image: colour index per pixel (VEC_VOID = no fill). */
+/* A label image (core's): colour index per pixel, CARVE__LABEL_VOID (alpha
+ * < 128) = no fill. */
 typedef struct vec_labels {
     int w, h;
     uint16_t *lab;
@@ -33,7 +31,7 @@ void carve__vec_labels_free(vec_labels *l);
 
 /* Regions (4-connected components of equal opaque labels) and the speckle
  * filter are core's carve__components and carve__merge_small_regions on
- * vec_labels.lab (VEC_VOID is core's CARVE__LABEL_VOID). */
+ * vec_labels.lab. */
 
 /* ---- topology ------------------------------------------------------------ */
 typedef struct vec_seg {

@@ -385,7 +385,7 @@ static int64_t thin_pixels(const uint16_t *lab, int w, int h, int r) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             uint16_t c = lab[y * w + x];
-            if (c == VEC_VOID) continue;
+            if (c == CARVE__LABEL_VOID) continue;
             bool ok = false;
             for (int y0 = y - r + 1; y0 <= y && !ok; y0++)
                 for (int x0 = x - r + 1; x0 <= x && !ok; x0++) {
@@ -411,7 +411,7 @@ static void test_cut_filter(void) {
     CHECK(thin_pixels(lab.lab, CW, CH, CUT_R) == 0);
     int64_t cnt[8] = {0}, voids = 0;
     for (int i = 0; i < CW * CH; i++) {
-        if (lab.lab[i] == VEC_VOID) voids++;
+        if (lab.lab[i] == CARVE__LABEL_VOID) voids++;
         else cnt[lab.lab[i]]++;
     }
     /* the line (0xc02020) and the strip (0x20a040) are gone, the blocks stay */
