@@ -16,12 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s IMAGE PALETTE [--threads N] [--runs N] [--brute-px N] [--out OUT.png]\n", argv[0]);
@@ -66,12 +60,12 @@ int main(int argc, char **argv) {
         carve_image_destroy(out);
         out = NULL;
         ev0 = carve__map_evals();
-        double t0 = carve__now(), c0 = cpu_now();
+        double t0 = carve__now(), c0 = carve__cpu_now();
         if (carve_quantize(ctx, im, pal, &out)) {
             fprintf(stderr, "bench_chroma: %s\n", carve_ctx_errmsg(ctx));
             return 1;
         }
-        double t = carve__now() - t0, c = cpu_now() - c0;
+        double t = carve__now() - t0, c = carve__cpu_now() - c0;
         ev1 = carve__map_evals();
         if (t < best) best = t;
         if (c < best_cpu) best_cpu = c;
@@ -83,7 +77,7 @@ int main(int argc, char **argv) {
     int step = (int)((double)w * h / brute_px);
     if (step < 1) step = 1;
     long bpx = 0, mismatch = 0;
-    double t0 = carve__now(), c0 = cpu_now();
+    double t0 = carve__now(), c0 = carve__cpu_now();
     for (int y = 0; y < h; y += step) {
         for (int x = 0; x < w; x++) {
             const uint8_t *p = im->px + 4 * ((size_t)y * w + x);
@@ -103,7 +97,7 @@ int main(int argc, char **argv) {
             if (carve__rgb_at(out, x, y) != pal->rgb[bi]) mismatch++;
         }
     }
-    double tb = carve__now() - t0, cb = cpu_now() - c0;
+    double tb = carve__now() - t0, cb = carve__cpu_now() - c0;
     double brute_full = bpx ? tb / bpx * ((double)w * h) : 0;
     double brute_full_cpu = bpx ? cb / bpx * ((double)w * h) : 0;
     printf("image\t%s\t%dx%d\t%.2f Mpx\tdistinct %ld\n", argv[1], w, h, mpx, distinct);

@@ -87,17 +87,33 @@ static inline int octant_of(double a, double b) {
     return a < 0 ? (-b <= -a ? 4 : 5) : (-b >= a ? 6 : 7);
 }
 
-static inline void bounds2(const double p[3], double pc, const double q[3], double qc, double *lo, double *hi) {
-    const double pow25_7 = 6103515625.0;
+#define POW25_7 6103515625.0 /* 25^7 */
+
+/* The CIEDE2000 terms both bounds start from: the lightness term dL'/SL and
+ * the colours' a' (G-scaled a) and C'. */
+typedef struct de_prime {
+    double tl;     /* dL' / SL */
+    double a1, a2; /* a' */
+    double C1, C2; /* C' */
+} de_prime;
+
+static inline de_prime de_prime_of(const double p[3], double pc, const double q[3], double qc) {
+    de_prime d;
     double dL = q[0] - p[0];
     double Lbp = (p[0] + q[0]) * 0.5;
     double Lm = (Lbp - 50) * (Lbp - 50);
     double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
-    double tl = dL / SL;
+    d.tl = dL / SL;
     double Cb = (pc + qc) * 0.5, Cb2 = Cb * Cb, Cb7 = Cb2 * Cb2 * Cb2 * Cb;
-    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + pow25_7)));
-    double a1 = G1 * p[1], a2 = G1 * q[1];
-    double C1 = sqrt(a1 * a1 + p[2] * p[2]), C2 = sqrt(a2 * a2 + q[2] * q[2]);
+    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + POW25_7)));
+    d.a1 = G1 * p[1], d.a2 = G1 * q[1];
+    d.C1 = sqrt(d.a1 * d.a1 + p[2] * p[2]), d.C2 = sqrt(d.a2 * d.a2 + q[2] * q[2]);
+    return d;
+}
+
+static inline void bounds2(const double p[3], double pc, const double q[3], double qc, double *lo, double *hi) {
+    de_prime d = de_prime_of(p, pc, q, qc);
+    double tl = d.tl, a1 = d.a1, a2 = d.a2, C1 = d.C1, C2 = d.C2;
     double dC = C2 - C1, da = a2 - a1, db = q[2] - p[2];
     double dH2 = da * da + db * db - dC * dC;
     if (dH2 < 0) dH2 = 0;
@@ -116,7 +132,7 @@ static inline void bounds2(const double p[3], double pc, const double q[3], doub
     double Cbp = (C1 + C2) * 0.5, Cbp2 = Cbp * Cbp, Cbp7 = Cbp2 * Cbp2 * Cbp2 * Cbp;
     double SC = 1 + 0.045 * Cbp;
     double SHmax = 1 + 0.015 * hr->thi * Cbp, SHmin = 1 + 0.015 * hr->tlo * Cbp;
-    double RC = 2 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double RC = 2 * sqrt(Cbp7 / (Cbp7 + POW25_7));
     double r = RC * hr->sn;
     double tc2 = dC * dC / (SC * SC);
     *lo = tl * tl + (1 - 0.5 * r - 1e-9) * (tc2 + dH2 / (SHmax * SHmax));
@@ -146,17 +162,9 @@ static inline void bounds2(const double p[3], double pc, const double q[3], doub
  * ~1e-15 (da^2 + db^2)); the result is widened by a relative 1e-9, far
  * beyond those rounding errors, and callers add another margin. */
 static inline void fine_bounds2(const double p[3], double pc, const double q[3], double qc, double *lo, double *hi) {
-    const double pow25_7 = 6103515625.0;
     const double D2R = 0.017453292519943295;
-    double dL = q[0] - p[0];
-    double Lbp = (p[0] + q[0]) * 0.5;
-    double Lm = (Lbp - 50) * (Lbp - 50);
-    double SL = 1 + 0.015 * Lm / sqrt(20 + Lm);
-    double tl = dL / SL;
-    double Cb = (pc + qc) * 0.5, Cb2 = Cb * Cb, Cb7 = Cb2 * Cb2 * Cb2 * Cb;
-    double G1 = 1 + 0.5 * (1 - sqrt(Cb7 / (Cb7 + pow25_7)));
-    double a1 = G1 * p[1], a2 = G1 * q[1], b1 = p[2], b2 = q[2];
-    double C1 = sqrt(a1 * a1 + b1 * b1), C2 = sqrt(a2 * a2 + b2 * b2);
+    de_prime d = de_prime_of(p, pc, q, qc);
+    double tl = d.tl, a1 = d.a1, a2 = d.a2, b1 = p[2], b2 = q[2], C1 = d.C1, C2 = d.C2;
     double dC = C2 - C1;
     double c, sn, dH;
     if (C1 == 0 || C2 == 0) {
@@ -194,7 +202,7 @@ static inline void fine_bounds2(const double p[3], double pc, const double q[3],
                0.20 * (c4 * cos63 + s4 * sin63);
     double Cbp = (C1 + C2) * 0.5, Cbp2 = Cbp * Cbp, Cbp7 = Cbp2 * Cbp2 * Cbp2 * Cbp;
     double SC = 1 + 0.045 * Cbp, SH = 1 + 0.015 * Cbp * T;
-    double RC = 2 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double RC = 2 * sqrt(Cbp7 / (Cbp7 + POW25_7));
     double tc = dC / SC, th = dH / SH;
     double base = tl * tl + tc * tc + th * th;
     double rt = 0, rbound = 0;

@@ -127,6 +127,11 @@ carve_status carve__resize(carve_ctx *ctx, const carve_image *in, int w, int h, 
 /** A copy of the rectangle (x, y, w, h) of in, clipped to the image; NULL
  *  when the clipped rectangle is empty or memory runs out. */
 carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h);
+/** Planes: channel ch (0 R, 1 G, 2 B, 3 A) of the rectangle (x, y, w, h),
+ *  which must lie inside img, as floats 0..255 into dst (w*h, row-major). */
+void carve__image_plane(const carve_image *img, int ch, int x, int y, int w, int h, float *dst);
+/** The alpha channel of img as a byte map into out (img->w * img->h). */
+void carve__image_alpha(const carve_image *img, uint8_t *out);
 /** Rotates in by deg degrees (counter-clockwise as seen on screen: a point
  *  right of the centre moves up) about its centre with libvips' affine
  *  transform (bilinear), into a new image just large enough to hold it;
@@ -143,6 +148,10 @@ void carve__rotate_map(int w, int h, double deg, int sign, double x, double y, d
  *  equal sizes copy).  Errors as carve__resize. */
 carve_status carve__resize_plane(carve_ctx *ctx, const float *src, int sw, int sh, float *dst, int dw, int dh,
                                  int kernel);
+/** A byte map (a matte, an edge map) w x h resampled to w2 x h2 by nearest
+ *  neighbour (source column (x * w + w / 2) / w2, likewise rows); NULL when
+ *  memory runs out. */
+uint8_t *carve__resize_map_nearest(const uint8_t *m, int w, int h, int w2, int h2);
 /** Ensures libvips is initialised (thread-safe, once). */
 carve_status carve__vips_init(carve_ctx *ctx);
 static inline uint32_t carve__rgb_at(const carve_image *im, int x, int y) {
@@ -252,6 +261,9 @@ carve_status carve__preset_apply_installed(carve_ctx *ctx, const char *name);
 
 /* ---- misc --------------------------------------------------------------- */
 static inline int carve__clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+double carve__cpu_now(void); /* CPU seconds of the process so far (all threads) */
+/* qsort comparison of doubles, ascending */
+int carve__cmp_double(const void *a, const void *b);
 /** Peak resident set size of the process in bytes (0 if unknown). */
 size_t carve__peak_rss(void);
 

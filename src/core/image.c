@@ -491,7 +491,7 @@ carve_status carve_image_save(carve_ctx *ctx, const carve_image *img, const char
     return st;
 }
 
-/* ---- crops and rotation (resampling is resample.c) ---------------------- */
+/* ---- crops, planes and rotation (resampling is resample.c) ------------- */
 
 carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h) {
     if (!in) return NULL;
@@ -503,6 +503,19 @@ carve_image *carve__crop(const carve_image *in, int x, int y, int w, int h) {
     for (int r = y0; r < y1; r++)
         memcpy(im->px + 4 * (size_t)(r - y0) * im->w, in->px + 4 * ((size_t)r * in->w + x0), 4 * (size_t)im->w);
     return im;
+}
+
+void carve__image_plane(const carve_image *img, int ch, int x, int y, int w, int h, float *dst) {
+    for (int r = 0; r < h; r++) {
+        const uint8_t *p = img->px + 4 * ((size_t)(y + r) * (size_t)img->w + (size_t)x);
+        float *o = dst + (size_t)r * (size_t)w;
+        for (int c = 0; c < w; c++) o[c] = p[4 * c + ch];
+    }
+}
+
+void carve__image_alpha(const carve_image *img, uint8_t *out) {
+    size_t n = (size_t)img->w * (size_t)img->h;
+    for (size_t i = 0; i < n; i++) out[i] = img->px[4 * i + 3];
 }
 
 void carve__rotate_size(int w, int h, double deg, int *ow, int *oh) {

@@ -1,8 +1,9 @@
 /* resample.c — the project's one resampler, for RGBA images (carve__resize)
  * and for single float planes (carve__resize_plane): libvips' vips_resize
  * with a CARVE_KERNEL_* kernel, or, for RGBA only, CARVE_KERNEL_AREA (area
- * average down, bilinear up; the steer phase's matte work size).  Every
- * module that changes an image's size calls one of these two. */
+ * average down, bilinear up; the steer phase's matte work size); byte maps
+ * (mattes, edge maps) by nearest neighbour (carve__resize_map_nearest).
+ * Every module that changes an image's size calls one of these. */
 #include "core.h"
 
 #include <math.h>
@@ -212,4 +213,20 @@ carve_status carve__resize_plane(carve_ctx *ctx, const float *src, int sw, int s
     chain_free(&c);
     carve__vips_call_end(&vc);
     return st;
+}
+
+uint8_t *carve__resize_map_nearest(const uint8_t *m, int w, int h, int w2, int h2) {
+    size_t n = (size_t)w2 * h2;
+    uint8_t *o = malloc(n ? n : 1);
+    if (!o) return NULL;
+    for (int y = 0; y < h2; y++) {
+        int sy = (int)(((int64_t)y * h + h / 2) / h2);
+        if (sy >= h) sy = h - 1;
+        for (int x = 0; x < w2; x++) {
+            int sx = (int)(((int64_t)x * w + w / 2) / w2);
+            if (sx >= w) sx = w - 1;
+            o[(size_t)y * w2 + x] = m[(size_t)sy * w + sx];
+        }
+    }
+    return o;
 }

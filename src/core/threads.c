@@ -82,6 +82,17 @@ int carve__threads(const carve_ctx *ctx) {
     return t;
 }
 
+double carve__cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int carve__cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 size_t carve__peak_rss(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return 0;

@@ -50,11 +50,7 @@ static carve_status image_tensor(carve_ctx *ctx, const carve__nn_model *m, const
     else t->shape[1] = 3, t->shape[2] = th, t->shape[3] = tw;
     for (int c = 0; c < 3; c++) {
         int ch = m->bgr ? 2 - c : c;
-        for (int y = 0; y < rh; y++) {
-            const uint8_t *p = img->px + 4 * ((size_t)(y0 + y) * (size_t)img->w + (size_t)x0);
-            float *o = src + (size_t)y * (size_t)rw;
-            for (int x = 0; x < rw; x++) o[x] = p[4 * x + ch];
-        }
+        carve__image_plane(img, ch, x0, y0, rw, rh, src);
         if ((st = carve__resize_plane(ctx, src, rw, rh, dst, tw, th, CARVE_KERNEL_LINEAR))) goto done;
         double mean = m->mean[c], inv = 1.0 / m->std[c];
         for (size_t i = 0; i < plane; i++) {
@@ -473,7 +469,7 @@ carve_status carve__nn_super_resolution(carve_ctx *ctx, const carve_image *img, 
     if (!res || !dst || !asrc) { st = carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory"); goto done; }
     if ((st = adapter_write_rgb(ctx, &ad, dst, W, H, res, 0, 0, NULL))) goto done;
     /* alpha: the input's, resampled with the same filter */
-    for (size_t i = 0; i < (size_t)img->w * (size_t)img->h; i++) asrc[i] = img->px[4 * i + 3];
+    carve__image_plane(img, 3, 0, 0, img->w, img->h, asrc);
     if ((st = carve__resize_plane(ctx, asrc, img->w, img->h, dst, W, H, CARVE_KERNEL_LINEAR))) goto done;
     for (size_t i = 0; i < (size_t)W * (size_t)H; i++) res->px[4 * i + 3] = to8(dst[i]);
     if ((st = carve__progress(ctx, 1, "nn"))) goto done;

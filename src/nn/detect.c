@@ -145,6 +145,21 @@ static void anchor_candidates(const float *row, int bins, int cx, int cy, int st
     }
 }
 
+/* The decoded candidates (cand, owned) sorted by score, suppressed (NMS at
+ * p->iou) and cut to p->max_out into *dets / *n (none: NULL, 0). */
+static void finish_dets(carve__det *cand, int nc, const carve__det_params *p, carve__det **dets, int *n) {
+    if (nc > 1) qsort(cand, (size_t)nc, sizeof *cand, cmp_det);
+    int k = nms(cand, nc, p->iou);
+    if (k > p->max_out) k = p->max_out;
+    if (!k) {
+        free(cand);
+        return;
+    }
+    carve__det *res = realloc(cand, (size_t)k * sizeof *res);
+    *dets = res ? res : cand;
+    *n = k;
+}
+
 carve_status carve__det_decode(carve_ctx *ctx, const float *out, int rows, int width, const carve__det_frame *f,
                                const carve__det_params *p, carve__det **dets, int *n) {
     *dets = NULL;
@@ -165,16 +180,7 @@ carve_status carve__det_decode(carve_ctx *ctx, const float *out, int rows, int w
             for (int cx = 0; cx < gw; cx++, r++)
                 anchor_candidates(out + (size_t)r * (size_t)width, bins, cx, cy, st, f, p, cand, &nc);
     }
-    if (nc > 1) qsort(cand, (size_t)nc, sizeof *cand, cmp_det);
-    int k = nms(cand, nc, p->iou);
-    if (k > p->max_out) k = p->max_out;
-    if (!k) {
-        free(cand);
-        return CARVE_OK;
-    }
-    carve__det *res = realloc(cand, (size_t)k * sizeof *res);
-    *dets = res ? res : cand;
-    *n = k;
+    finish_dets(cand, nc, p, dets, n);
     return CARVE_OK;
 }
 
@@ -215,16 +221,7 @@ carve_status carve__face_decode(carve_ctx *ctx, const float *out, int rows, int 
                 cand[nc++] = (carve__det){(float)x0, (float)y0, (float)x1, (float)y1, (float)sc, CARVE_DET_FACE};
             }
     }
-    if (nc > 1) qsort(cand, (size_t)nc, sizeof *cand, cmp_det);
-    int k = nms(cand, nc, p->iou);
-    if (k > p->max_out) k = p->max_out;
-    if (!k) {
-        free(cand);
-        return CARVE_OK;
-    }
-    carve__det *res = realloc(cand, (size_t)k * sizeof *res);
-    *dets = res ? res : cand;
-    *n = k;
+    finish_dets(cand, nc, p, dets, n);
     return CARVE_OK;
 }
 

@@ -319,13 +319,19 @@ static carve_status get_session(carve_ctx *ctx, const carve__nn_model *m, sessio
     return CARVE_OK;
 }
 
+/* get_session under the sessions' lock. */
+static carve_status get_session_locked(carve_ctx *ctx, const carve__nn_model *m, session **out) {
+    pthread_mutex_lock(&g_lock);
+    carve_status st = get_session(ctx, m, out);
+    pthread_mutex_unlock(&g_lock);
+    return st;
+}
+
 carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
     carve_status st = carve__ort_load(ctx, NULL);
     if (st) return st;
-    pthread_mutex_lock(&g_lock);
     session *se = NULL;
-    st = get_session(ctx, m, &se);
-    pthread_mutex_unlock(&g_lock);
+    st = get_session_locked(ctx, m, &se);
     return st;
 }
 
@@ -360,10 +366,8 @@ carve_status carve__ort_run(carve_ctx *ctx, const carve__nn_model *m, const carv
                            nin, nout, m->ninputs, m->noutputs);
     carve_status st = carve__ort_load(ctx, NULL);
     if (st) return st;
-    pthread_mutex_lock(&g_lock);
     session *se = NULL;
-    st = get_session(ctx, m, &se);
-    pthread_mutex_unlock(&g_lock);
+    st = get_session_locked(ctx, m, &se);
     if (st) return st;
     if ((st = carve__progress(ctx, 0, "nn"))) return st;
 

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 
 
 /* ---- run state ------------------------------------------------------------ */
@@ -185,7 +184,7 @@ typedef struct step {
     carve_status (*prepare)(carve_ctx *ctx, run_state *s);
     /* false (with why) when options or the input make the step moot */
     bool (*applies)(carve_ctx *ctx, run_state *s, char *why, size_t n);
-    /* backends to try, in order */
+    /* backends to try, in order; NULL: the fixed list `backends` below */
     int (*plan)(carve_ctx *ctx, run_state *s, const backend **list);
     /* accepts the candidate or explains why not */
     bool (*validate)(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *details);
@@ -195,6 +194,8 @@ typedef struct step {
      * mode an absent neural backend (CARVE_ERR_NOT_FOUND) is routine, not a
      * fallback */
     int backend_opt;
+    /* when plan is NULL: the backends, always the same, in order (NULL-ended) */
+    const backend *const *backends;
 } step;
 
 typedef struct phase {
@@ -209,13 +210,6 @@ typedef struct phase {
 
 static double mb(size_t bytes) { return round((double)bytes / (1024.0 * 1024.0) * 10.0) / 10.0; }
 
-/* CPU seconds (user + system, all threads) of the process so far. */
-static double cpu_now(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru)) return 0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
 static double ms3(double t) { return round(t * 1000.0) / 1000.0; }
 
 /* Statuses that end the run instead of falling back to another backend. */
@@ -314,7 +308,7 @@ static carve_status step_outcome(carve_ctx *ctx, const step *sp, json_t *obj, ca
  * result validates and is committed; the report gets the step's status,
  * backend, fallbacks, time, CPU and peak memory. */
 static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_t *steps_arr) {
-    double t0 = carve__now(), c0 = cpu_now();
+    double t0 = carve__now(), c0 = carve__cpu_now();
     json_t *obj = json_object();
     json_t *attempts = json_array();
     json_object_set_new(obj, "name", json_string(sp->name));
@@ -334,7 +328,10 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
         goto done;
     }
     const backend *list[MAX_BACKENDS];
-    int nb = sp->plan(ctx, s, list);
+    int nb = 0;
+    if (sp->plan) nb = sp->plan(ctx, s, list);
+    else
+        while (nb < MAX_BACKENDS && sp->backends[nb]) list[nb] = sp->backends[nb], nb++;
     bool ok = false, real_fallback = false;
     for (int b = 0; b < nb; b++) {
         json_t *details = NULL;
@@ -352,7 +349,7 @@ static carve_status run_step(carve_ctx *ctx, run_state *s, const step *sp, json_
 done:
     json_object_set_new(obj, "fallbacks", attempts);
     json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
-    json_object_set_new(obj, "cpu_s", json_real(ms3(cpu_now() - c0)));
+    json_object_set_new(obj, "cpu_s", json_real(ms3(carve__cpu_now() - c0)));
     json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     json_array_append_new(steps_arr, obj);
     return st;
@@ -839,6 +836,17 @@ static carve_status faces_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     return CARVE_OK;
 }
 
+/* A step's image: there, and of the work size. */
+static bool image_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
+    (void)ctx;
+    (void)d;
+    if (!s->cand_img || s->cand_img->w != s->w || s->cand_img->h != s->h) {
+        snprintf(why, n, "returned %s", s->cand_img ? "an image of another size" : "no image");
+        return false;
+    }
+    return true;
+}
+
 /* ---- panels: detected plates, text and faces as flat panels --------------- */
 
 static bool panel_applies(carve_ctx *ctx, run_state *s, char *why, size_t n) {
@@ -857,22 +865,7 @@ static carve_status panel_flat(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static const backend be_panel = {"flat", panel_flat};
 
-static int panel_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_panel;
-    return 1;
-}
-
-static bool panel_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
-    (void)ctx;
-    (void)d;
-    if (!s->cand_img || s->cand_img->w != s->w || s->cand_img->h != s->h) {
-        snprintf(why, n, "returned %s", s->cand_img ? "an image of another size" : "no image");
-        return false;
-    }
-    return true;
-}
+static const backend *const panel_backends[] = {&be_panel, NULL};
 
 /* The matte reads the photo before anything was erased (see commit_inpaint). */
 static void adopt_erased(run_state *s) {
@@ -951,13 +944,7 @@ static carve_status inpaint_diffusion(carve_ctx *ctx, run_state *s, json_t *d) {
 static const backend be_inpaint_exemplar = {"exemplar", inpaint_exemplar};
 static const backend be_inpaint_diffusion = {"diffusion", inpaint_diffusion};
 
-static int inpaint_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_inpaint_exemplar;
-    list[1] = &be_inpaint_diffusion;
-    return 2;
-}
+static const backend *const inpaint_backends[] = {&be_inpaint_exemplar, &be_inpaint_diffusion, NULL};
 
 static bool inpaint_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
     (void)ctx;
@@ -1039,8 +1026,8 @@ static const step sanitize_steps[] = {
     {"subject", 0.15, true, NULL, NULL, subject_plan, subject_validate, subject_commit, CARVE_OPTID_object_backend},
     {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
     {"faces", 0.02, true, NULL, faces_applies, faces_plan, NULL, faces_commit, -1},
-    {"panel", 0.05, true, NULL, panel_applies, panel_plan, panel_validate, panel_commit, -1},
-    {"inpaint", 0.58, true, inpaint_prepare, inpaint_applies, inpaint_plan, inpaint_validate, commit_inpaint, -1},
+    {"panel", 0.05, true, NULL, panel_applies, NULL, image_validate, panel_commit, -1, panel_backends},
+    {"inpaint", 0.58, true, inpaint_prepare, inpaint_applies, NULL, inpaint_validate, commit_inpaint, -1, inpaint_backends},
 };
 
 /* ============================================================================
@@ -1061,7 +1048,7 @@ static carve_status matte_input_alpha(carve_ctx *ctx, run_state *s, json_t *d) {
     size_t n = (size_t)s->w * s->h;
     s->cand_map = malloc(n ? n : 1);
     if (!s->cand_map) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) s->cand_map[i] = s->img->px[4 * i + 3];
+    carve__image_alpha(s->img, s->cand_map);
     return CARVE_OK;
 }
 
@@ -1115,7 +1102,7 @@ static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
     int x0 = carve__clampi(u.x - gx, 0, s->w), y0 = carve__clampi(u.y - gy, 0, s->h);
     int x1 = carve__clampi(u.x + u.w + gx, 0, s->w), y1 = carve__clampi(u.y + u.h + gy, 0, s->h);
     int cw = x1 - x0, ch = y1 - y0;
-    carve_image *crop = carve_image_create(cw, ch);
+    carve_image *crop = carve__crop(src, x0, y0, cw, ch);
     uint8_t *hint = calloc((size_t)cw * ch, 1), *ca = NULL;
     s->cand_map = calloc((size_t)s->w * s->h, 1);
     if (!crop || !hint || !s->cand_map) {
@@ -1123,7 +1110,6 @@ static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
         free(hint);
         return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
     }
-    for (int y = 0; y < ch; y++) memcpy(crop->px + 4 * (size_t)y * cw, src->px + 4 * ((size_t)(y0 + y) * s->w + x0), 4 * (size_t)cw);
     for (int i = 0; i < s->nsubject; i++) {
         const carve__box *b = &s->subject[i];
         for (int y = b->y - y0; y < b->y + b->h - y0; y++) memset(hint + (size_t)y * cw + (b->x - x0), 255, (size_t)b->w);
@@ -1234,22 +1220,7 @@ static carve_status flatten_run(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static const backend be_flatten = {"edge-preserving", flatten_run};
 
-static int flatten_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_flatten;
-    return 1;
-}
-
-static bool image_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
-    (void)ctx;
-    (void)d;
-    if (!s->cand_img || s->cand_img->w != s->w || s->cand_img->h != s->h) {
-        snprintf(why, n, "returned %s", s->cand_img ? "an image of another size" : "no image");
-        return false;
-    }
-    return true;
-}
+static const backend *const flatten_backends[] = {&be_flatten, NULL};
 
 static carve_status flatten_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     /* flattening smooths colours only: the alpha channel stays the input's */
@@ -1277,12 +1248,7 @@ static carve_status edges_canny(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static const backend be_edges = {"canny", edges_canny};
 
-static int edges_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_edges;
-    return 1;
-}
+static const backend *const edges_backends[] = {&be_edges, NULL};
 
 static bool edges_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
     (void)ctx;
@@ -1342,8 +1308,8 @@ static carve_status steer_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 
 static const step steer_steps[] = {
     {"matte", 0.5, true, NULL, matte_applies, matte_plan, matte_validate, matte_commit, CARVE_OPTID_matte_backend},
-    {"flatten", 0.4, true, NULL, flatten_applies, flatten_plan, image_validate, flatten_commit, -1},
-    {"edges", 0.1, true, NULL, edges_applies, edges_plan, edges_validate, edges_commit, -1},
+    {"flatten", 0.4, true, NULL, flatten_applies, NULL, image_validate, flatten_commit, -1, flatten_backends},
+    {"edges", 0.1, true, NULL, edges_applies, NULL, edges_validate, edges_commit, -1, edges_backends},
 };
 
 /* ============================================================================
@@ -1473,12 +1439,7 @@ static carve_status upscale_run(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static const backend be_upscale = {"libvips", upscale_run};
 
-static int upscale_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_upscale;
-    return 1;
-}
+static const backend *const upscale_backends[] = {&be_upscale, NULL};
 
 static bool upscale_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, json_t *d) {
     (void)ctx;
@@ -1490,29 +1451,12 @@ static bool upscale_validate(carve_ctx *ctx, run_state *s, char *why, size_t n, 
     return true;
 }
 
-/* Nearest-neighbour resampling of a byte map. */
-static uint8_t *resample_map(const uint8_t *m, int w, int h, int w2, int h2) {
-    size_t np_ = (size_t)w2 * h2;
-    uint8_t *o = malloc(np_ ? np_ : 1);
-    if (!o) return NULL;
-    for (int y = 0; y < h2; y++) {
-        int sy = (int)(((int64_t)y * h + h / 2) / h2);
-        if (sy >= h) sy = h - 1;
-        for (int x = 0; x < w2; x++) {
-            int sxx = (int)(((int64_t)x * w + w / 2) / w2);
-            if (sxx >= w) sxx = w - 1;
-            o[(size_t)y * w2 + x] = m[(size_t)sy * w + sxx];
-        }
-    }
-    return o;
-}
-
 static carve_status upscale_commit(carve_ctx *ctx, run_state *s, json_t *d) {
     int w2 = s->cand_img->w, h2 = s->cand_img->h;
     uint8_t **maps[] = {&s->matte, &s->edges};
     for (int i = 0; i < 2; i++) {
         if (!*maps[i]) continue;
-        uint8_t *m = resample_map(*maps[i], s->w, s->h, w2, h2);
+        uint8_t *m = carve__resize_map_nearest(*maps[i], s->w, s->h, w2, h2);
         if (!m) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
         free(*maps[i]);
         *maps[i] = m;
@@ -1533,12 +1477,7 @@ static carve_status quantize_run(carve_ctx *ctx, run_state *s, json_t *d) {
 
 static const backend be_quantize = {"ciede2000", quantize_run};
 
-static int quantize_plan(carve_ctx *ctx, run_state *s, const backend **list) {
-    (void)ctx;
-    (void)s;
-    list[0] = &be_quantize;
-    return 1;
-}
+static const backend *const quantize_backends[] = {&be_quantize, NULL};
 
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -1610,8 +1549,8 @@ static carve_status chroma_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 
 static const step chroma_steps[] = {
     {"palette", 0.35, false, NULL, NULL, palette_plan, palette_validate, palette_commit, -1},
-    {"upscale", 0.1, false, NULL, upscale_applies, upscale_plan, upscale_validate, upscale_commit, -1},
-    {"quantize", 0.5, false, NULL, NULL, quantize_plan, quantize_validate, quant_commit, -1},
+    {"upscale", 0.1, false, NULL, upscale_applies, NULL, upscale_validate, upscale_commit, -1, upscale_backends},
+    {"quantize", 0.5, false, NULL, NULL, NULL, quantize_validate, quant_commit, -1, quantize_backends},
 };
 
 /* ============================================================================
@@ -1710,7 +1649,7 @@ static const phase phases[] = {
 };
 
 static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
-    double t0 = carve__now(), c0 = cpu_now();
+    double t0 = carve__now(), c0 = carve__cpu_now();
     json_t *obj = json_object(), *steps = json_array();
     json_object_set_new(obj, "name", json_string(ph->name));
     json_array_append_new(s->phases, obj);
@@ -1751,7 +1690,7 @@ static carve_status run_phase(carve_ctx *ctx, run_state *s, const phase *ph) {
                                                    : fallback                 ? "fallback"
                                                                               : "ok"));
     json_object_set_new(obj, "time_s", json_real(ms3(carve__now() - t0)));
-    json_object_set_new(obj, "cpu_s", json_real(ms3(cpu_now() - c0)));
+    json_object_set_new(obj, "cpu_s", json_real(ms3(carve__cpu_now() - c0)));
     json_object_set_new(obj, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     json_object_set_new(obj, "steps", steps);
     return st;
@@ -1965,7 +1904,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     carve__clear_error(ctx);
     if (!in || !svg) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "carve_run: NULL argument");
 
-    double t0 = carve__now(), c0 = cpu_now();
+    double t0 = carve__now(), c0 = carve__cpu_now();
     run_state s;
     memset(&s, 0, sizeof s);
     s.orig = in;
@@ -2000,7 +1939,7 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     double total = carve__now() - t0;
     json_t *totals = json_object();
     json_object_set_new(totals, "time_s", json_real(ms3(total)));
-    json_object_set_new(totals, "cpu_s", json_real(ms3(cpu_now() - c0)));
+    json_object_set_new(totals, "cpu_s", json_real(ms3(carve__cpu_now() - c0)));
     json_object_set_new(totals, "peak_rss_mb", json_real(mb(carve__peak_rss())));
     if (s.w > 0 && s.h > 0)
         json_object_set_new(totals, "s_per_mpx_work", json_real(round(total / ((double)s.w * s.h / 1e6) * 1000) / 1000));

@@ -244,6 +244,18 @@ typedef struct pm_arg {
     uint64_t seed;
 } pm_arg;
 
+/* PatchMatch: the source centre (sx, sy) replaces *best for the target (x, y)
+ * when it is valid, another, and its patch distance is lower than *bd. */
+static inline void try_source(const ws *W, int x, int y, int sx, int sy, int *best, float *bd) {
+    int c = sy * W->L->w + sx;
+    if (c == *best || !W->valid[c]) return;
+    float d = patch_ssd(W->L, x, y, sx, sy, *bd, NULL);
+    if (d < *bd) {
+        *bd = d;
+        *best = c;
+    }
+}
+
 static int pm_band(void *arg, int64_t band) {
     pm_arg *a = arg;
     ws *W = a->W;
@@ -273,13 +285,7 @@ static int pm_band(void *arg, int64_t band) {
                 if (s < 0) continue;
                 int sx = s % w + (x - nx), sy = s / w + (y - ny);
                 if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
-                int c = sy * w + sx;
-                if (c == best || !W->valid[c]) continue;
-                float d = patch_ssd(L, x, y, sx, sy, bd, NULL);
-                if (d < bd) {
-                    bd = d;
-                    best = c;
-                }
+                try_source(W, x, y, sx, sy, &best, &bd);
             }
             /* random search around the best, radius halving */
             for (int r = maxr; r >= 1; r /= 2) {
@@ -289,13 +295,7 @@ static int pm_band(void *arg, int64_t band) {
                 if (sy < PR) sy = PR;
                 if (sx > w - 1 - PR) sx = w - 1 - PR;
                 if (sy > h - 1 - PR) sy = h - 1 - PR;
-                int c = sy * w + sx;
-                if (c == best || !W->valid[c]) continue;
-                float d = patch_ssd(L, x, y, sx, sy, bd, NULL);
-                if (d < bd) {
-                    bd = d;
-                    best = c;
-                }
+                try_source(W, x, y, sx, sy, &best, &bd);
             }
             W->nnf[i] = best;
             W->dist[i] = bd / (float)npix_at(L, x, y);

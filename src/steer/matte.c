@@ -424,7 +424,8 @@ static bool level_init(matte_level *m, const carve_image *img, int side, const m
     m->h = h;
     m->n = w * h;
     size_t n = (size_t)m->n;
-    carve_image *small = (w == W && h == H) ? NULL : carve__steer_resize(img, w, h);
+    carve_image *small = NULL; /* core's resampler, area average down */
+    if ((w != W || h != H) && carve__resize(NULL, img, w, h, CARVE_KERNEL_AREA, &small)) small = NULL;
     const carve_image *src = small ? small : img;
     m->col = malloc(3 * n * sizeof(float));
     m->grey = malloc(n * sizeof(float));
@@ -807,7 +808,7 @@ static carve_status matte_whole(carve_ctx *ctx, const carve_image *img, const cr
     uint8_t *out = malloc(N);
     if (!out) return carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for %dx%d", img->w, img->h);
     if (has_alpha(img)) { /* the input is already cut out */
-        for (size_t i = 0; i < N; i++) out[i] = img->px[4 * i + 3];
+        carve__image_alpha(img, out);
         *alpha = out;
         return carve__progress(ctx, 1, "matte");
     }
@@ -863,7 +864,7 @@ static carve_status matte_subject(carve_ctx *ctx, const carve_image *img, const 
     carve__box grow = box_grow(&box, SEED_GROW, SEED_GROW, SEED_GROW_BOTTOM, 3, W, H);
     carve__box crop = box_grow(&box, SEED_CROP, SEED_CROP, SEED_CROP, 4, W, H);
     if (crop.w < 4 || crop.h < 4) return CARVE_OK;
-    carve_image *ci = carve_image_create(crop.w, crop.h);
+    carve_image *ci = carve__crop(img, crop.x, crop.y, crop.w, crop.h);
     uint8_t *ca = malloc((size_t)crop.w * crop.h);
     crop_seed cs = {box_shift(box, crop.x, crop.y), box_shift(grow, crop.x, crop.y), NULL, 0, NULL, 0, false, 0, 0, false};
     cs.two_wheeler = !strcmp(seed->subject[k].kind, "motorcycle") || !strcmp(seed->subject[k].kind, "bicycle");
@@ -874,8 +875,6 @@ static carve_status matte_subject(carve_ctx *ctx, const carve_image *img, const 
         st = carve__fail(ctx, CARVE_ERR_NOMEM, "matte: out of memory for a %dx%d crop", crop.w, crop.h);
         goto done;
     }
-    for (int y = 0; y < crop.h; y++)
-        memcpy(ci->px + 4 * (size_t)y * crop.w, img->px + 4 * ((size_t)(crop.y + y) * W + crop.x), 4 * (size_t)crop.w);
     for (int j = 0; j < seed->nothers; j++) cs.bg[cs.nbg++] = box_shift(seed->others[j], crop.x, crop.y);
     for (int j = 0; j < seed->noccluders && !seed->keep_occluders; j++)
         cs.occ[cs.nocc++] = box_shift(seed->occluders[j], crop.x, crop.y);

@@ -26,11 +26,5 @@ bool carve__mf_source_side(const carve__mf *g, int i);
 /** Box mean of radius r (window (2r+1)^2 clipped at the borders) of a w*h
  *  float plane into out (out may be src; tmp may not).  tmp needs w*h floats. */
 void carve__steer_boxmean(const float *src, float *out, float *tmp, int w, int h, int r, int threads);
-/** The RGBA image resampled to dw x dh by core's one resampler (carve__resize,
- *  CARVE_KERNEL_AREA: area average down, bilinear up); NULL on failure. */
-static inline carve_image *carve__steer_resize(const carve_image *img, int dw, int dh) {
-    carve_image *out = NULL;
-    return carve__resize(NULL, img, dw, dh, CARVE_KERNEL_AREA, &out) ? NULL : out;
-}
 
 #endif

@@ -149,7 +149,7 @@ static int give_away(vec_labels *l, const uint8_t *line) {
         }
     }
     for (size_t i = 0; i < np; i++)
-        if (!seen[i]) l->lab[i] = VEC_VOID; /* nothing else in the image */
+        if (!seen[i]) l->lab[i] = CARVE__LABEL_VOID; /* nothing else in the image */
     free(q);
     free(seen);
     return 0;
@@ -251,7 +251,7 @@ carve_status carve__vec_outline(carve_ctx *ctx, const vec_labels *l, const uint8
     int32_t nc = 0;
     int rc = -1;
     if (!k.m || !k.comp) goto out;
-    for (size_t i = 0; i < np; i++) k.m[i] = edges[i] && l->lab[i] != VEC_VOID;
+    for (size_t i = 0; i < np; i++) k.m[i] = edges[i] && l->lab[i] != CARVE__LABEL_VOID;
     if (trace_mask(&k, w, h, &nc)) goto out;
     double wd = width > 0 ? width : OUTLINE_WIDTH_PX;
     for (int64_t i = 0; i < k.pl.n; i++)

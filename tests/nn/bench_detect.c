@@ -20,17 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct opts {
     bool rgb255, stretch, letterbox;
     double centre, score;
@@ -51,7 +40,7 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
     carve__det *d = NULL;
     int nd = 0;
     for (int r = o->runs > 1 ? -1 : 0; r < o->runs; r++) { /* r = -1: warm-up (session creation) */
-        double t0 = carve__now(), c0 = cpu_now();
+        double t0 = carve__now(), c0 = carve__cpu_now();
         carve__nn_tensor in = {0}, out = {0};
         carve__det_frame f;
         free(d);
@@ -63,7 +52,7 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
             fprintf(stderr, "%s: %s\n", path, carve_ctx_errmsg(c));
             return 1;
         }
-        if (r >= 0) tv[r] = carve__now() - t0, cv[r] = cpu_now() - c0;
+        if (r >= 0) tv[r] = carve__now() - t0, cv[r] = carve__cpu_now() - c0;
         carve__nn_tensor_free(&in);
         carve__nn_tensor_free(&out);
     }
@@ -71,8 +60,8 @@ static int one(carve_ctx *c, const carve__nn_model *base, const char *path, cons
     for (int i = 0; i < nd; i++)
         printf("%s\t%s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\n", name, d[i].cls == CARVE_DET_FACE ? "face" : carve__coco_name(d[i].cls), d[i].score, d[i].x0, d[i].y0,
                d[i].x1 - d[i].x0, d[i].y1 - d[i].y0);
-    qsort(tv, (size_t)o->runs, sizeof *tv, cmp_d);
-    qsort(cv, (size_t)o->runs, sizeof *cv, cmp_d);
+    qsort(tv, (size_t)o->runs, sizeof *tv, carve__cmp_double);
+    qsort(cv, (size_t)o->runs, sizeof *cv, carve__cmp_double);
     printf("%s\ttime_ms\t%.1f\tcpu_ms\t%.1f\t(%dx%d, medians of %d runs)\n", name, tv[o->runs / 2] * 1e3,
            cv[o->runs / 2] * 1e3, im->w, im->h, o->runs);
     free(tv);

@@ -20,17 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int bench(const char *task, const char *path, int threads, int runs, const char *model) {
     carve_ctx *c = carve_ctx_create();
     char t[16];
@@ -56,7 +45,7 @@ static int bench(const char *task, const char *path, int threads, int runs, cons
     bool same = true;
     for (int r = 0; r < runs; r++) {
         t0 = carve__now();
-        double c0 = cpu_now();
+        double c0 = carve__cpu_now();
         carve_status st;
         if (!strcmp(task, "matte")) {
             uint8_t *a = NULL;
@@ -71,16 +60,16 @@ static int bench(const char *task, const char *path, int threads, int runs, cons
             free(b);
         }
         tv[r] = carve__now() - t0;
-        cv[r] = cpu_now() - c0;
+        cv[r] = carve__cpu_now() - c0;
         if (st) { fprintf(stderr, "%s\n", carve_ctx_errmsg(c)); return 1; }
         if (!r) memcpy(first, h, sizeof first);
         else same &= !strcmp(first, h);
     }
     double tmin = tv[0];
     for (int r = 1; r < runs; r++) tmin = tv[r] < tmin ? tv[r] : tmin;
-    qsort(tv, (size_t)runs, sizeof *tv, cmp_d);
+    qsort(tv, (size_t)runs, sizeof *tv, carve__cmp_double);
     double med = runs % 2 ? tv[runs / 2] : 0.5 * (tv[runs / 2 - 1] + tv[runs / 2]);
-    qsort(cv, (size_t)runs, sizeof *cv, cmp_d);
+    qsort(cv, (size_t)runs, sizeof *cv, carve__cmp_double);
     double cmed = runs % 2 ? cv[runs / 2] : 0.5 * (cv[runs / 2 - 1] + cv[runs / 2]);
     printf("%s\t%s\t%dx%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.0f\t%s\t%s\n", m->name, task, im->w, im->h, threads,
            t_load, t_session, tmin, med, cmed, rss_session / 1048576.0, carve__peak_rss() / 1048576.0, same ? "yes" : "NO",

@@ -43,11 +43,6 @@ static double rect_spread(const carve_image *im, int x0, int y0, int w, int h, d
     return worst;
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double p = *(const double *)a, q = *(const double *)b;
-    return p < q ? -1 : p > q;
-}
-
 /* Per-channel median Lab of a rectangle (the surroundings of a plate). */
 static void rect_median_lab(const carve_image *im, int x0, int y0, int w, int h, double lab[3]) {
     double *v[3];
@@ -60,7 +55,7 @@ static void rect_median_lab(const carve_image *im, int x0, int y0, int w, int h,
             for (int k = 0; k < 3; k++) v[k][n] = l[k];
         }
     for (int k = 0; k < 3; k++) {
-        qsort(v[k], (size_t)n, sizeof(double), cmp_d);
+        qsort(v[k], (size_t)n, sizeof(double), carve__cmp_double);
         lab[k] = v[k][n / 2];
         free(v[k]);
     }

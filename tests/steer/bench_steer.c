@@ -22,12 +22,6 @@
 #define CARVE_TEST_DATA "tests/data"
 #endif
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* regions of equal 4-bit-per-channel colour (4-connected) */
 static long count_regions(const carve_image *im) {
     int w = im->w, h = im->h;
@@ -126,19 +120,20 @@ int main(int argc, char **argv) {
         }
         double f = sqrt(mpx * 1e6 / ((double)src->w * src->h));
         int w = (int)lround(src->w * f), h = (int)lround(src->h * f);
-        carve_image *img = carve__steer_resize(src, w, h);
+        carve_image *img = NULL;
+        if (carve__resize(ctx, src, w, h, CARVE_KERNEL_AREA, &img)) img = NULL;
         carve_image_destroy(src);
         if (!img) continue;
         for (size_t i = 0; i < (size_t)w * h; i++) img->px[4 * i + 3] = 255;
         uint8_t *a = NULL, *e = NULL;
         carve_image *flat = NULL;
-        double t0 = carve__now(), c0 = cpu_now();
+        double t0 = carve__now(), c0 = carve__cpu_now();
         carve_status st = carve__matte_classical(ctx, img, &a);
-        double t1 = carve__now(), c1 = cpu_now();
+        double t1 = carve__now(), c1 = carve__cpu_now();
         if (!st) st = carve__edges_canny(ctx, img, 1.5, 0.1, 0.25, &e);
-        double t2 = carve__now(), c2 = cpu_now();
+        double t2 = carve__now(), c2 = carve__cpu_now();
         if (!st) st = carve__flatten(ctx, img, strength, &flat);
-        double t3 = carve__now(), c3 = cpu_now();
+        double t3 = carve__now(), c3 = carve__cpu_now();
         (void)c2;
         if (st) {
             fprintf(stderr, "%s: %s\n", names[k], carve_ctx_errmsg(ctx));
