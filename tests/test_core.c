@@ -419,6 +419,47 @@ static void test_components(void) {
     free(area);
 }
 
+/* an image of specks only: every pixel differs from its 4 neighbours.
+ * Afterwards no region is under min_area, no pixel is transparent, only
+ * the input colours appear, and the result is the same every time. */
+static void merge_specks(carve_ctx *ctx) {
+    int w = 37, h = 23;
+    const double q[4][3] = {{30, 10, -5}, {55, -20, 30}, {70, 40, 10}, {90, 0, -30}};
+    uint16_t *s1 = malloc(sizeof *s1 * (size_t)w * h), *s2 = malloc(sizeof *s2 * (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) s1[y * w + x] = (uint16_t)((x * 7 + y * 3) % 4);
+    memcpy(s2, s1, sizeof *s1 * (size_t)w * h);
+    int32_t *reg = NULL;
+    int64_t *area = NULL;
+    CHECK(carve__components(s1, w, h, &reg, &area) == w * h);
+    free(reg);
+    free(area);
+    for (int min = 2; min <= 40; min += 19) {
+        int64_t m1 = -1, m2 = -1;
+        uint16_t *u1 = malloc(sizeof *u1 * (size_t)w * h), *u2 = malloc(sizeof *u2 * (size_t)w * h);
+        memcpy(u1, s1, sizeof *u1 * (size_t)w * h);
+        memcpy(u2, s2, sizeof *u2 * (size_t)w * h);
+        CHECK_ST(carve__merge_small_regions(ctx, u1, w, h, (const double(*)[3])q, 4, min, NULL, &m1), CARVE_OK);
+        CHECK_ST(carve__merge_small_regions(ctx, u2, w, h, (const double(*)[3])q, 4, min, NULL, &m2), CARVE_OK);
+        CHECK(m1 > 0 && m1 == m2 && !memcmp(u1, u2, sizeof *u1 * (size_t)w * h));
+        int bad = 0;
+        for (int i = 0; i < w * h; i++) bad += u1[i] > 3;
+        CHECK(bad == 0);
+        int32_t n = carve__components(u1, w, h, &reg, &area);
+        int small = 0;
+        for (int32_t r = 0; r < n; r++) small += area[r] < min;
+        CHECKF(n > 0 && small == 0, "min_area %d: %d of %d regions still small", min, small, n);
+        /* merges + final regions = initial regions (joins are the rest) */
+        CHECK(m1 + n <= w * h);
+        free(reg);
+        free(area);
+        free(u1);
+        free(u2);
+    }
+    free(s1);
+    free(s2);
+}
+
 static void test_merge_regions(void) {
     carve_ctx *ctx = carve_ctx_create();
     uint16_t *l = NULL;
@@ -497,44 +538,7 @@ static void test_merge_regions(void) {
     CHECK(merge_rows(ctx, c, 1, (const double(*)[3])cl, 4, 5, &l) == 3 && labels_are(l, cw, 1));
     free(l);
 
-    /* an image of specks only: every pixel differs from its 4 neighbours.
-     * Afterwards no region is under min_area, no pixel is transparent, only
-     * the input colours appear, and the result is the same every time. */
-    int w = 37, h = 23;
-    const double q[4][3] = {{30, 10, -5}, {55, -20, 30}, {70, 40, 10}, {90, 0, -30}};
-    uint16_t *s1 = malloc(sizeof *s1 * (size_t)w * h), *s2 = malloc(sizeof *s2 * (size_t)w * h);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) s1[y * w + x] = (uint16_t)((x * 7 + y * 3) % 4);
-    memcpy(s2, s1, sizeof *s1 * (size_t)w * h);
-    int32_t *reg = NULL;
-    int64_t *area = NULL;
-    CHECK(carve__components(s1, w, h, &reg, &area) == w * h);
-    free(reg);
-    free(area);
-    for (int min = 2; min <= 40; min += 19) {
-        int64_t m1 = -1, m2 = -1;
-        uint16_t *u1 = malloc(sizeof *u1 * (size_t)w * h), *u2 = malloc(sizeof *u2 * (size_t)w * h);
-        memcpy(u1, s1, sizeof *u1 * (size_t)w * h);
-        memcpy(u2, s2, sizeof *u2 * (size_t)w * h);
-        CHECK_ST(carve__merge_small_regions(ctx, u1, w, h, (const double(*)[3])q, 4, min, NULL, &m1), CARVE_OK);
-        CHECK_ST(carve__merge_small_regions(ctx, u2, w, h, (const double(*)[3])q, 4, min, NULL, &m2), CARVE_OK);
-        CHECK(m1 > 0 && m1 == m2 && !memcmp(u1, u2, sizeof *u1 * (size_t)w * h));
-        int bad = 0;
-        for (int i = 0; i < w * h; i++) bad += u1[i] > 3;
-        CHECK(bad == 0);
-        int32_t n = carve__components(u1, w, h, &reg, &area);
-        int small = 0;
-        for (int32_t r = 0; r < n; r++) small += area[r] < min;
-        CHECKF(n > 0 && small == 0, "min_area %d: %d of %d regions still small", min, small, n);
-        /* merges + final regions = initial regions (joins are the rest) */
-        CHECK(m1 + n <= w * h);
-        free(reg);
-        free(area);
-        free(u1);
-        free(u2);
-    }
-    free(s1);
-    free(s2);
+    merge_specks(ctx);
 
     /* cancellation is reported */
     carve_ctx_cancel(ctx);

@@ -325,8 +325,8 @@ static carve_image *flat_image(int w, int h, uint32_t rgb, int alpha) {
     return im;
 }
 
-static void test_forced_failures(void) {
-    carve_ctx *ctx = small_ctx(256);
+/* Inputs with nothing to draw, and a flat image whose matte may be dropped. */
+static void failures_inputs(carve_ctx *ctx, carve_image *flat) {
     char *svg = NULL;
     size_t len = 0;
 
@@ -349,7 +349,6 @@ static void test_forced_failures(void) {
 
     /* a flat image: the run still succeeds; one colour; the matte (whatever
      * the backend made of it) is reported with a reason if it was dropped */
-    carve_image *flat = flat_image(96, 64, 0x808890, 255);
     CHECK_ST(carve_run(ctx, flat, NULL, &svg, &len), CARVE_OK);
     rep = report_of(ctx);
     check_report_phases(rep, "flat");
@@ -367,73 +366,85 @@ static void test_forced_failures(void) {
     json_decref(rep);
     carve_free(svg);
     svg = NULL;
+}
 
-    /* matte forced to neural without a model (an empty models folder):
-     * classical, with the reason */
-    {
-        CHECK_ST(carve_ctx_set_option(ctx, "models_dir", "/nonexistent/carve-test-models"), CARVE_OK);
-        CHECK(!carve__nn_available(ctx, "matte"));
-        carve_image *img = load_sample("bus_red_london_plate.jpg");
-        CHECK_ST(carve_ctx_set_option(ctx, "matte_backend", "neural"), CARVE_OK);
-        CHECK_ST(carve_ctx_set_option(ctx, "text_backend", "neural"), CARVE_OK);
-        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
-        rep = report_of(ctx);
-        m = step_of(rep, "steer", "matte");
-        json_t *fb0 = json_array_get(json_object_get(m, "fallbacks"), 0);
-        CHECKF(!strcmp(jstr(fb0, "backend"), "neural") && *jstr(fb0, "reason"), "matte fallback %s: %s",
-               jstr(fb0, "backend"), jstr(fb0, "reason"));
-        CHECK(json_object_get(fb0, "unavailable") == NULL); /* forced: a real fallback */
-        CHECKF(!strcmp(jstr(m, "backend"), "classical"), "matte backend %s", jstr(m, "backend"));
-        CHECKF(!strcmp(jstr(m, "status"), "fallback"), "matte status %s", jstr(m, "status"));
-        json_t *d = step_of(rep, "sanitize", "detect");
-        CHECK(!strcmp(jstr(d, "backend"), "classical"));
-        CHECK(!strcmp(jstr(d, "status"), "fallback"));
-        json_decref(rep);
-        carve_free(svg);
-        svg = NULL;
-        /* auto mode: an absent model is routine, not a fallback */
-        carve_ctx_set_option(ctx, "matte_backend", "auto");
-        carve_ctx_set_option(ctx, "text_backend", "auto");
-        carve_ctx_set_option(ctx, "flatten", "0");
-        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
-        rep = report_of(ctx);
-        d = step_of(rep, "sanitize", "detect");
-        CHECK(!strcmp(jstr(d, "status"), "ok"));
-        CHECK(json_object_get(json_array_get(json_object_get(d, "fallbacks"), 0), "unavailable") == json_true());
-        CHECK(!strcmp(jstr(step_of(rep, "steer", "flatten"), "status"), "skipped"));
-        json_decref(rep);
-        carve_free(svg);
-        svg = NULL;
-        carve_image_destroy(img);
-        classical(ctx);
-        carve_ctx_set_option(ctx, "models_dir", "");
-    }
+/* Matte forced to neural without a model (an empty models folder):
+ * classical, with the reason. */
+static void failures_forced_neural(carve_ctx *ctx) {
+    char *svg = NULL;
+    size_t len = 0;
+    json_t *rep, *m;
+    CHECK_ST(carve_ctx_set_option(ctx, "models_dir", "/nonexistent/carve-test-models"), CARVE_OK);
+    CHECK(!carve__nn_available(ctx, "matte"));
+    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    CHECK_ST(carve_ctx_set_option(ctx, "matte_backend", "neural"), CARVE_OK);
+    CHECK_ST(carve_ctx_set_option(ctx, "text_backend", "neural"), CARVE_OK);
+    CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+    rep = report_of(ctx);
+    m = step_of(rep, "steer", "matte");
+    json_t *fb0 = json_array_get(json_object_get(m, "fallbacks"), 0);
+    CHECKF(!strcmp(jstr(fb0, "backend"), "neural") && *jstr(fb0, "reason"), "matte fallback %s: %s",
+           jstr(fb0, "backend"), jstr(fb0, "reason"));
+    CHECK(json_object_get(fb0, "unavailable") == NULL); /* forced: a real fallback */
+    CHECKF(!strcmp(jstr(m, "backend"), "classical"), "matte backend %s", jstr(m, "backend"));
+    CHECKF(!strcmp(jstr(m, "status"), "fallback"), "matte status %s", jstr(m, "status"));
+    json_t *d = step_of(rep, "sanitize", "detect");
+    CHECK(!strcmp(jstr(d, "backend"), "classical"));
+    CHECK(!strcmp(jstr(d, "status"), "fallback"));
+    json_decref(rep);
+    carve_free(svg);
+    svg = NULL;
+    /* auto mode: an absent model is routine, not a fallback */
+    carve_ctx_set_option(ctx, "matte_backend", "auto");
+    carve_ctx_set_option(ctx, "text_backend", "auto");
+    carve_ctx_set_option(ctx, "flatten", "0");
+    CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+    rep = report_of(ctx);
+    d = step_of(rep, "sanitize", "detect");
+    CHECK(!strcmp(jstr(d, "status"), "ok"));
+    CHECK(json_object_get(json_array_get(json_object_get(d, "fallbacks"), 0), "unavailable") == json_true());
+    CHECK(!strcmp(jstr(step_of(rep, "steer", "flatten"), "status"), "skipped"));
+    json_decref(rep);
+    carve_free(svg);
+    svg = NULL;
+    carve_image_destroy(img);
+    classical(ctx);
+    carve_ctx_set_option(ctx, "models_dir", "");
+}
 
-    /* a backend whose output fails validation: a photo with one transparent
-     * corner pixel block makes the input-alpha matte "all foreground", which
-     * is rejected (with its measurements) before the classical matte runs */
-    {
-        carve_image *img = load_sample("sedan_black_side.jpg");
-        uint8_t *p = carve_image_pixels(img);
-        for (int y = 0; y < 3; y++)
-            for (int x = 0; x < 3; x++) p[4 * ((size_t)y * carve_image_width(img) + x) + 3] = 0;
-        CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
-        rep = report_of(ctx);
-        m = step_of(rep, "steer", "matte");
-        json_t *fb0 = json_array_get(json_object_get(m, "fallbacks"), 0);
-        CHECKF(!strcmp(jstr(fb0, "backend"), "input-alpha") && strstr(jstr(fb0, "reason"), "all foreground"),
-               "first matte fallback %s: %s", jstr(fb0, "backend"), jstr(fb0, "reason"));
-        CHECK(json_number_value(json_object_get(json_object_get(fb0, "details"), "foreground_fraction")) > 0.99);
-        CHECK(json_object_get(fb0, "unavailable") == NULL);
-        CHECKF(!strcmp(jstr(m, "status"), "fallback") && !strcmp(jstr(m, "backend"), "classical"),
-               "matte status %s backend %s", jstr(m, "status"), jstr(m, "backend"));
-        CHECK(!strcmp(jstr(phase_of(rep, "steer"), "status"), "fallback"));
-        json_decref(rep);
-        carve_free(svg);
-        svg = NULL;
-        carve_image_destroy(img);
-    }
+/* A backend whose output fails validation: a photo with one transparent
+ * corner pixel block makes the input-alpha matte "all foreground", which
+ * is rejected (with its measurements) before the classical matte runs. */
+static void failures_validation(carve_ctx *ctx) {
+    char *svg = NULL;
+    size_t len = 0;
+    json_t *rep, *m;
+    carve_image *img = load_sample("sedan_black_side.jpg");
+    uint8_t *p = carve_image_pixels(img);
+    for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++) p[4 * ((size_t)y * carve_image_width(img) + x) + 3] = 0;
+    CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
+    rep = report_of(ctx);
+    m = step_of(rep, "steer", "matte");
+    json_t *fb0 = json_array_get(json_object_get(m, "fallbacks"), 0);
+    CHECKF(!strcmp(jstr(fb0, "backend"), "input-alpha") && strstr(jstr(fb0, "reason"), "all foreground"),
+           "first matte fallback %s: %s", jstr(fb0, "backend"), jstr(fb0, "reason"));
+    CHECK(json_number_value(json_object_get(json_object_get(fb0, "details"), "foreground_fraction")) > 0.99);
+    CHECK(json_object_get(fb0, "unavailable") == NULL);
+    CHECKF(!strcmp(jstr(m, "status"), "fallback") && !strcmp(jstr(m, "backend"), "classical"),
+           "matte status %s backend %s", jstr(m, "status"), jstr(m, "backend"));
+    CHECK(!strcmp(jstr(phase_of(rep, "steer"), "status"), "fallback"));
+    json_decref(rep);
+    carve_free(svg);
+    svg = NULL;
+    carve_image_destroy(img);
+}
 
+/* A required step failing, and option errors found by the run. */
+static void failures_required(carve_ctx *ctx, carve_image *flat) {
+    char *svg = NULL;
+    size_t len = 0;
+    json_t *rep;
     /* a required step failing: unknown palette fails the run, naming it */
     CHECK_ST(carve_ctx_set_option(ctx, "palette", "no-such-palette-xyz"), CARVE_OK);
     CHECK(carve_run(ctx, flat, NULL, &svg, &len) != CARVE_OK);
@@ -463,6 +474,15 @@ static void test_forced_failures(void) {
     CHECK(strstr(carve_ctx_errmsg(ctx), "erase_mask") != NULL);
     unlink(mpath);
     carve_image_destroy(mask);
+}
+
+static void test_forced_failures(void) {
+    carve_ctx *ctx = small_ctx(256);
+    carve_image *flat = flat_image(96, 64, 0x808890, 255);
+    failures_inputs(ctx, flat);
+    failures_forced_neural(ctx);
+    failures_validation(ctx);
+    failures_required(ctx, flat);
     carve_image_destroy(flat);
     carve_ctx_destroy(ctx);
 }

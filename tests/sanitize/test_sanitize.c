@@ -727,8 +727,8 @@ static void test_inpaint_deterministic(void) {
     carve_image_destroy(img);
 }
 
-static void test_inpaint_edge_cases(void) {
-    carve_ctx *ctx = carve_ctx_create();
+/* Masks on a striped image: empty, full, at the border, thin. */
+static void inpaint_edge_masks(carve_ctx *ctx) {
     int W = 120, H = 90;
     carve_image *img = stripes(W, H);
     carve_image *out = NULL;
@@ -765,6 +765,12 @@ static void test_inpaint_edge_cases(void) {
     carve_image_destroy(out);
     free(m);
     carve_image_destroy(img);
+}
+
+/* Images of 1x1, 0x0 and smaller than a patch; no mask. */
+static void inpaint_edge_tiny(carve_ctx *ctx) {
+    carve_image *img, *out = NULL;
+    uint8_t *m;
     /* 1x1 and 0x0 images */
     img = carve_image_create(1, 1);
     img->px[0] = 10;
@@ -793,6 +799,13 @@ static void test_inpaint_edge_cases(void) {
     CHECK_ST(carve__inpaint(ctx, img, NULL, &out), CARVE_ERR_INVALID_ARG);
     CHECK(out == NULL);
     carve_image_destroy(img);
+}
+
+/* Almost nothing known: one pixel, five on a large image (fast), or a
+ * speckle of one-pixel holes on a smooth image. */
+static void inpaint_edge_sparse(carve_ctx *ctx) {
+    carve_image *img, *out = NULL;
+    uint8_t *m;
     /* a single known pixel: everything else copies it */
     img = stripes(40, 30);
     m = calloc(40 * 30, 1);
@@ -850,6 +863,13 @@ static void test_inpaint_edge_cases(void) {
     carve_image_destroy(out);
     free(m);
     carve_image_destroy(img);
+}
+
+static void test_inpaint_edge_cases(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    inpaint_edge_masks(ctx);
+    inpaint_edge_tiny(ctx);
+    inpaint_edge_sparse(ctx);
     carve_ctx_destroy(ctx);
 }
 

@@ -8,41 +8,18 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-let chromium;
-try {
-  ({ chromium } = require(path.join(__dirname, 'node_modules', 'playwright-core')));
-} catch (e) {
-  console.log('skip: playwright-core is not installed (cd tests/server/ui && npm ci)');
-  process.exit(77);
-}
-if (!fs.existsSync(CHROMIUM)) {
-  console.log('skip: ' + CHROMIUM + ' not found (apt-get install chromium)');
-  process.exit(77);
-}
+const H = require('./harness');
+const chromium = H.playwright();
 const carved = path.resolve(process.argv[2] || 'build/tools/carved');
 const carve = path.join(path.dirname(carved), 'carve');
 const data = process.env.CARVE_TEST_DATA || path.join(__dirname, '..', '..', 'data');
-let passed = 0, failed = 0;
-function check(cond, what) {
-  if (cond) passed++;
-  else { failed++; console.error('FAIL tunings-ui: ' + what); }
-}
+const C = H.counter('tunings-ui');
+const check = C.check;
 
-async function startCarved(dir) {
-  const portFile = path.join(dir, 'port');
-  const log = fs.openSync(path.join(dir, 'carved.log'), 'a');
-  const p = spawn(carved, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), '--port-file', portFile,
-                           '--workers', '1'], { stdio: ['ignore', 'ignore', log] });
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(portFile)) return { proc: p, port: parseInt(fs.readFileSync(portFile, 'utf8'), 10) };
-    if (p.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error('carved did not start');
+function startCarved(dir) {
+  return H.startCarved(carved, dir, ['--workers', '1']);
 }
 
 async function main() {
@@ -59,11 +36,7 @@ async function main() {
   const base = 'http://127.0.0.1:' + srv.port;
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carved-tui-profile-'));
   process.on('exit', () => { try { srv.proc.kill('SIGKILL'); } catch (e) { /* gone */ } });
-  const browser = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1200, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await H.launch(chromium, userDir, { viewport: { width: 1200, height: 1000 } });
   try {
     const page = await browser.newPage();
     const errors = [];
@@ -104,11 +77,4 @@ async function main() {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().then(() => {
-  console.log(passed + ' passed, ' + failed + ' failed');
-  process.exit(failed ? 1 : 0);
-}, (e) => {
-  console.error(e);
-  console.log(passed + ' passed, ' + (failed + 1) + ' failed');
-  process.exit(1);
-});
+H.run(main, C);

@@ -19,45 +19,20 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-let chromium;
-try {
-  ({ chromium } = require(path.join(__dirname, 'node_modules', 'playwright-core')));
-} catch (e) {
-  console.log('skip: playwright-core is not installed (cd tests/server/ui && npm ci)');
-  process.exit(77);
-}
-if (!fs.existsSync(CHROMIUM)) {
-  console.log('skip: ' + CHROMIUM + ' not found (apt-get install chromium)');
-  process.exit(77);
-}
+const H = require('./harness');
+const chromium = H.playwright();
 
 const carved = path.resolve(process.argv[2] || 'build/tools/carved');
 const data = process.env.CARVE_TEST_DATA || path.join(__dirname, '..', '..', 'data');
 const sample = path.join(data, 'samples', 'sedan_black_side.jpg');
 const shots = process.env.CARVED_UI_SHOTS || path.join(os.tmpdir(), 'carved-ui');
 const KEY = 'ui-test-key';
-let passed = 0, failed = 0;
-function check(cond, what) {
-  if (cond) passed++;
-  else { failed++; console.error('FAIL ui: ' + what); }
-}
+const C = H.counter('ui');
+const check = C.check;
 
-async function startCarved(dir, extra) {
-  const portFile = path.join(dir, 'port');
-  const log = fs.openSync(path.join(dir, 'carved.log'), 'a');
-  const p = spawn(carved, ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), '--port-file', portFile,
-                           '--api-key', KEY, '--workers', '1'].concat(extra || []),
-                  { stdio: ['ignore', 'ignore', log] });
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(portFile)) return { proc: p, port: parseInt(fs.readFileSync(portFile, 'utf8'), 10) };
-    if (p.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error('carved did not start');
+function startCarved(dir, extra) {
+  return H.startCarved(carved, dir, ['--api-key', KEY, '--workers', '1'].concat(extra || []));
 }
 
 async function apiJson(base, p) {
@@ -257,13 +232,7 @@ async function main() {
   const base = 'http://127.0.0.1:' + srv.port;
   process.on('exit', () => { try { srv.proc.kill('SIGKILL'); } catch (e) { /* gone */ } });
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carved-ui-profile-'));
-  const browser = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await H.launch(chromium, userDir, { acceptDownloads: true });
   try {
     const id = await desktop(browser, base);
     await phoneWithKey(browser, base, id);
@@ -283,11 +252,4 @@ async function phoneWithKey(browser, base, id) {
   await phone(browser, base, id);
 }
 
-main().then(() => {
-  console.log(passed + ' passed, ' + failed + ' failed');
-  process.exit(failed ? 1 : 0);
-}, (e) => {
-  console.error(e);
-  console.log(passed + ' passed, ' + (failed + 1) + ' failed');
-  process.exit(1);
-});
+H.run(main, C);
