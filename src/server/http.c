@@ -1449,47 +1449,107 @@ static bool read_only_endpoint(const char *url) {
            !strcmp(url, "/v1/options");
 }
 
-static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method, req *rq) {
-    if (!strcmp(method, "OPTIONS")) {
-        const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
-        if (!cors || !*cors) return send_error(s, c, 405, "method_not_allowed", "CORS is not enabled (cors_origin)");
-        const char *h[] = {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS",
-                           "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key",
-                           "Access-Control-Max-Age", "600", NULL};
-        return send_bytes(s, c, 204, "text/plain", "", 0, true, h);
+/* OPTIONS: the CORS preflight, answered only when cors_origin is set. */
+static enum MHD_Result preflight(carve__srv *s, struct MHD_Connection *c) {
+    const char *cors = carve__srvopt_str(s->opt, CARVE_SRVOPT_cors_origin);
+    if (!cors || !*cors) return send_error(s, c, 405, "method_not_allowed", "CORS is not enabled (cors_origin)");
+    const char *h[] = {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS",
+                       "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key",
+                       "Access-Control-Max-Age", "600", NULL};
+    return send_bytes(s, c, 204, "text/plain", "", 0, true, h);
+}
+
+/* GET /readyz: ready when not stopping, the queue has room and the store answers. */
+static enum MHD_Result readyz(carve__srv *s, struct MHD_Connection *c) {
+    pthread_mutex_lock(&s->mu);
+    bool stopping = s->stopping;
+    int q = s->qlen;
+    pthread_mutex_unlock(&s->mu);
+    long long qm = carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
+    char body[1024], serr[512] = "";
+    bool store_ok = true;
+    if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
+        store_ok = s->store->ping(s->store, serr, sizeof serr) == 0;
+        long long queued = 0;
+        if (store_ok && !s->store->count_queued(s->store, &queued, serr, sizeof serr)) q = (int)queued;
     }
+    bool ready = !stopping && q < qm && store_ok;
+    carve__buf sb;
+    carve__buf_init(&sb);
+    carve__buf_json_str(&sb, serr);
+    snprintf(body, sizeof body,
+             "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s,"
+             "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
+             ready ? "true" : "false", q, qm, s->nworkers,
+             carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) ? "synthetic" : "pipeline",
+             "true", s->shared ? "postgresql" : "sqlite",
+             store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
+    carve__buf_free(&sb);
+    return send_json(s, c, ready ? 200 : 503, body, NULL);
+}
+
+/* GET /metrics: Prometheus text, the server's counters and the guard's. */
+static enum MHD_Result metrics(carve__srv *s, struct MHD_Connection *c) {
+    char *m = carve__srv_metrics(s);
+    if (!m) return send_error(s, c, 500, "nomem", "out of memory");
+    carve__buf b;
+    carve__buf_init(&b);
+    carve__buf_puts(&b, m);
+    free(m);
+    guard_metrics(s, &b);
+    if (b.oom) {
+        carve__buf_free(&b);
+        return send_error(s, c, 500, "nomem", "out of memory");
+    }
+    enum MHD_Result r = send_bytes(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, true, NULL);
+    carve__buf_free(&b);
+    return r;
+}
+
+/* /v1/jobs/ID[/result|/report|/events|/artifacts/PHASE]; url points past "/v1/jobs/". */
+static enum MHD_Result job_route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method) {
+    const char *p = url;
+    const char *slash = strchr(p, '/');
+    size_t idlen = slash ? (size_t)(slash - p) : strlen(p);
+    if (!is_hex_id(p, idlen))
+        return send_error(s, c, 404, "not_found", "no such job: ids are 32 lowercase hex characters");
+    char id[33];
+    memcpy(id, p, 32);
+    id[32] = 0;
+    const char *rest = slash ? slash : "";
+    if (!*rest) {
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) return get_job(s, c, id);
+        if (!strcmp(method, "DELETE")) return delete_job(s, c, id);
+        return send_error(s, c, 405, "method_not_allowed", "use GET or DELETE on /v1/jobs/ID");
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_error(s, c, 405, "method_not_allowed", "use GET on %s", rest);
+    if (!strcmp(rest, "/result")) return get_job_file(s, c, id, "result.svg", "image/svg+xml", "result");
+    if (!strcmp(rest, "/report")) return get_job_file(s, c, id, "report.json", "application/json", "report");
+    if (!strcmp(rest, "/events")) return get_events(s, c, id);
+    if (!strncmp(rest, "/artifacts/", 11)) {
+        const char *ph = rest + 11;
+        for (int i = 0; i < N_ARTIFACTS; i++)
+            if (!strcmp(ph, artifact_phases[i])) {
+                if (i == 0) return get_job_file(s, c, id, "input", NULL, "original");
+                char fn[64];
+                snprintf(fn, sizeof fn, "artifact-%s.png", ph);
+                return get_job_file(s, c, id, fn, "image/png", "artifact");
+            }
+        return send_error(s, c, 404, "not_found",
+                          "no artifact phase '%.40s' (one of original, sanitize, steer, matte, chroma)", ph);
+    }
+    return send_error(s, c, 404, "not_found", "no such resource under /v1/jobs/%s", id);
+}
+
+static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char *url, const char *method, req *rq) {
+    if (!strcmp(method, "OPTIONS")) return preflight(s, c);
     if (read_only_endpoint(url) && strcmp(method, "GET") && strcmp(method, "HEAD")) {
         const char *h[] = {"Allow", "GET, HEAD", NULL};
         return send_error_h(s, c, 405, "method_not_allowed", h, "use GET on %s", url);
     }
     if (!strcmp(url, "/healthz")) return send_json(s, c, 200, "{\"status\":\"ok\"}", NULL);
-    if (!strcmp(url, "/readyz")) {
-        pthread_mutex_lock(&s->mu);
-        bool stopping = s->stopping;
-        int q = s->qlen;
-        pthread_mutex_unlock(&s->mu);
-        long long qm = carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
-        char body[1024], serr[512] = "";
-        bool store_ok = true;
-        if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
-            store_ok = s->store->ping(s->store, serr, sizeof serr) == 0;
-            long long queued = 0;
-            if (store_ok && !s->store->count_queued(s->store, &queued, serr, sizeof serr)) q = (int)queued;
-        }
-        bool ready = !stopping && q < qm && store_ok;
-        carve__buf sb;
-        carve__buf_init(&sb);
-        carve__buf_json_str(&sb, serr);
-        snprintf(body, sizeof body,
-                 "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s,"
-                 "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
-                 ready ? "true" : "false", q, qm, s->nworkers,
-                 carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) ? "synthetic" : "pipeline",
-                 "true", s->shared ? "postgresql" : "sqlite",
-                 store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
-        carve__buf_free(&sb);
-        return send_json(s, c, ready ? 200 : 503, body, NULL);
-    }
+    if (!strcmp(url, "/readyz")) return readyz(s, c);
     if (!is_api(url)) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return send_error(s, c, 405, "method_not_allowed", "%s is not allowed on %s", method, "static pages");
@@ -1500,22 +1560,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
         return send_error_h(s, c, 401, "unauthorized", h,
                             "missing or wrong API key: send 'Authorization: Bearer KEY'");
     }
-    if (!strcmp(url, "/metrics")) {
-        char *m = carve__srv_metrics(s);
-        if (!m) return send_error(s, c, 500, "nomem", "out of memory");
-        carve__buf b;
-        carve__buf_init(&b);
-        carve__buf_puts(&b, m);
-        free(m);
-        guard_metrics(s, &b);
-        if (b.oom) {
-            carve__buf_free(&b);
-            return send_error(s, c, 500, "nomem", "out of memory");
-        }
-        enum MHD_Result r = send_bytes(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, true, NULL);
-        carve__buf_free(&b);
-        return r;
-    }
+    if (!strcmp(url, "/metrics")) return metrics(s, c);
     if (carve__tunings_owns(url)) return carve__tunings_route(s, c, url, method, rq->body.data, rq->body.len);
     if (!strcmp(url, "/v1/options")) return get_options(s, c);
     if (!strcmp(url, "/v1/jobs")) {
@@ -1530,40 +1575,7 @@ static enum MHD_Result route(carve__srv *s, struct MHD_Connection *c, const char
             return send_error(s, c, 400, "bad_name", "palette names are 1-64 characters of A-Z a-z 0-9 _ -");
         return palettes_route(s, c, method, name, rq);
     }
-    if (!strncmp(url, "/v1/jobs/", 9)) {
-        const char *p = url + 9;
-        const char *slash = strchr(p, '/');
-        size_t idlen = slash ? (size_t)(slash - p) : strlen(p);
-        if (!is_hex_id(p, idlen))
-            return send_error(s, c, 404, "not_found", "no such job: ids are 32 lowercase hex characters");
-        char id[33];
-        memcpy(id, p, 32);
-        id[32] = 0;
-        const char *rest = slash ? slash : "";
-        if (!*rest) {
-            if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) return get_job(s, c, id);
-            if (!strcmp(method, "DELETE")) return delete_job(s, c, id);
-            return send_error(s, c, 405, "method_not_allowed", "use GET or DELETE on /v1/jobs/ID");
-        }
-        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-            return send_error(s, c, 405, "method_not_allowed", "use GET on %s", rest);
-        if (!strcmp(rest, "/result")) return get_job_file(s, c, id, "result.svg", "image/svg+xml", "result");
-        if (!strcmp(rest, "/report")) return get_job_file(s, c, id, "report.json", "application/json", "report");
-        if (!strcmp(rest, "/events")) return get_events(s, c, id);
-        if (!strncmp(rest, "/artifacts/", 11)) {
-            const char *ph = rest + 11;
-            for (int i = 0; i < N_ARTIFACTS; i++)
-                if (!strcmp(ph, artifact_phases[i])) {
-                    if (i == 0) return get_job_file(s, c, id, "input", NULL, "original");
-                    char fn[64];
-                    snprintf(fn, sizeof fn, "artifact-%s.png", ph);
-                    return get_job_file(s, c, id, fn, "image/png", "artifact");
-                }
-            return send_error(s, c, 404, "not_found",
-                              "no artifact phase '%.40s' (one of original, sanitize, steer, matte, chroma)", ph);
-        }
-        return send_error(s, c, 404, "not_found", "no such resource under /v1/jobs/%s", id);
-    }
+    if (!strncmp(url, "/v1/jobs/", 9)) return job_route(s, c, url + 9, method);
     return send_error(s, c, 404, "not_found", "no such endpoint %.200s", url);
 }
 
