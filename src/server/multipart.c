@@ -29,9 +29,29 @@ bool carve__multipart_boundary(const char *ct, char *out, size_t n) {
     return true;
 }
 
+/* The quoted parameter key="..." of a header line into out (left as it is
+ * when absent or when it does not fit in n bytes). */
+static void header_param(const char *line, const char *key, char *out, size_t n) {
+    char pat[32];
+    snprintf(pat, sizeof pat, "%s=\"", key);
+    const char *p = line;
+    while ((p = strstr(p, pat))) {
+        if (p == line || p[-1] == ' ' || p[-1] == ';') break;
+        p++;
+    }
+    if (!p) return;
+    p += strlen(pat);
+    const char *q = strchr(p, '"');
+    if (q && (size_t)(q - p) < n) {
+        memcpy(out, p, (size_t)(q - p));
+        out[q - p] = 0;
+    }
+}
+
 /* One header line of a part; false with err for a name that does not fit. */
 static bool part_header(const char *line, carve__part *pt, char *err, size_t errlen) {
     if (!strncasecmp(line, "Content-Disposition:", 20)) {
+        header_param(line, "filename", pt->filename, sizeof pt->filename);
         const char *nm = strstr(line, " name=\"");
         if (!nm) nm = strstr(line, ";name=\"");
         if (!nm) return true;
@@ -95,7 +115,7 @@ int carve__multipart_parse(const char *body, size_t len, const char *dash_bounda
         pt.len = (size_t)(next - data);
         if (np == max) {
             snprintf(err, errlen, "multipart body has more than %d parts", max);
-            return -1;
+            return -2;
         }
         parts[np++] = pt;
         p = next + 2;

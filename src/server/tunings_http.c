@@ -66,72 +66,10 @@ bool carve__tunings_owns(const char *url) {
            !strncmp(url, "/v1/presets/", 12);
 }
 
-/* ---- multipart (with file names) ------------------------------------------------- */
-typedef struct mpart {
-    char name[64];
-    char filename[128];
-    const char *data;
-    size_t len;
-} mpart;
-
-static void header_param(const char *line, const char *key, char *out, size_t n) {
-    char pat[32];
-    snprintf(pat, sizeof pat, "%s=\"", key);
-    const char *p = line;
-    while ((p = strstr(p, pat))) {
-        if (p == line || p[-1] == ' ' || p[-1] == ';') break;
-        p++;
-    }
-    if (!p) return;
-    p += strlen(pat);
-    const char *q = strchr(p, '"');
-    if (q && (size_t)(q - p) < n) {
-        memcpy(out, p, (size_t)(q - p));
-        out[q - p] = 0;
-    }
-}
-
-static int split_parts(const char *body, size_t len, const char *bnd, mpart *parts, int max) {
-    size_t bl = strlen(bnd);
-    const char *end = body + len, *p = memmem(body, len, bnd, bl);
-    int np = 0;
-    char delim[300];
-    snprintf(delim, sizeof delim, "\r\n%s", bnd);
-    while (p) {
-        p += bl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-') return np;
-        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
-        const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hend) return -1;
-        mpart pt;
-        memset(&pt, 0, sizeof pt);
-        for (const char *h = p; h < hend;) {
-            const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
-            if (!eol) eol = hend;
-            char line[1024];
-            size_t hl = (size_t)(eol - h) < sizeof line - 1 ? (size_t)(eol - h) : sizeof line - 1;
-            memcpy(line, h, hl);
-            line[hl] = 0;
-            if (!strncasecmp(line, "Content-Disposition:", 20)) {
-                header_param(line, "name", pt.name, sizeof pt.name);
-                header_param(line, "filename", pt.filename, sizeof pt.filename);
-            }
-            h = eol + 2;
-        }
-        pt.data = hend + 4;
-        const char *next = memmem(pt.data, (size_t)(end - pt.data), delim, strlen(delim));
-        if (!next) return -1;
-        pt.len = (size_t)(next - pt.data);
-        if (np >= max) return -2;
-        parts[np++] = pt;
-        p = next + 2;
-    }
-    return np ? np : -1;
-}
 
 /* ---- POST /v1/tunings ---------------------------------------------------------- */
 typedef struct upload {
-    mpart *photos[MAX_PARTS], *refs[MAX_PARTS];
+    carve__part *photos[MAX_PARTS], *refs[MAX_PARTS];
     int np, nr;
     json_t *opts;
     int trials;
@@ -158,7 +96,7 @@ static bool is_svg(const char *d, size_t n) {
 }
 
 /* 0, or an HTTP code with msg: the upload is an image carve reads, under the pixel limit. */
-static int check_image(carve__srv *s, const mpart *p, bool svg_ok, char *msg, size_t n) {
+static int check_image(carve__srv *s, const carve__part *p, bool svg_ok, char *msg, size_t n) {
     if (svg_ok && is_svg(p->data, p->len)) return 0;
     int w = 0, h = 0;
     carve_ctx *t = carve_ctx_create();
@@ -190,7 +128,7 @@ static bool option_refused(const carve_option_info *o) {
     return false;
 }
 
-static int parse_number_field(const mpart *p, double lo, double hi, double *out, char *msg, size_t n) {
+static int parse_number_field(const carve__part *p, double lo, double hi, double *out, char *msg, size_t n) {
     char buf[64];
     size_t l = p->len < sizeof buf - 1 ? p->len : sizeof buf - 1;
     memcpy(buf, p->data, l);
@@ -205,9 +143,9 @@ static int parse_number_field(const mpart *p, double lo, double hi, double *out,
     return 0;
 }
 
-static int read_fields(carve__srv *s, mpart *parts, int np, upload *u, char *msg, size_t n) {
+static int read_fields(carve__srv *s, carve__part *parts, int np, upload *u, char *msg, size_t n) {
     for (int i = 0; i < np; i++) {
-        mpart *p = &parts[i];
+        carve__part *p = &parts[i];
         double v = 0;
         int code = 0;
         if (!strcmp(p->name, "photos") || !strcmp(p->name, "photo")) {
@@ -339,7 +277,7 @@ static enum MHD_Result post_tuning(carve__srv *s, struct MHD_Connection *c, cons
     if (!ct || strncasecmp(ct, "multipart/form-data", 19) || !carve__multipart_boundary(ct, bnd, sizeof bnd))
         return fail(s, c, 415, "unsupported_media_type",
                     "send multipart/form-data with file fields 'photos' and 'references' (paired by file name)");
-    mpart *parts = calloc(MAX_PARTS, sizeof *parts);
+    carve__part *parts = calloc(MAX_PARTS, sizeof *parts);
     upload *u = calloc(1, sizeof *u);
     if (!parts || !u) {
         free(parts);
@@ -349,9 +287,8 @@ static enum MHD_Result post_tuning(carve__srv *s, struct MHD_Connection *c, cons
     u->opts = json_object();
     u->trials = TRIALS_DEFAULT;
     u->seed = 1;
-    int np = split_parts(body, len, bnd, parts, MAX_PARTS);
+    int np = carve__multipart_parse(body, len, bnd, parts, MAX_PARTS, msg, sizeof msg);
     int code = np == -2 ? 413 : np < 0 ? 400 : 0;
-    if (code) snprintf(msg, sizeof msg, np == -2 ? "more than %d parts" : "malformed multipart/form-data body", MAX_PARTS);
     if (!code) code = read_fields(s, parts, np, u, msg, sizeof msg);
     if (!code) code = validate_upload(s, u, msg, sizeof msg);
     char id[33];
