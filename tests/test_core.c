@@ -4,6 +4,7 @@
 #include "test.h"
 #include "core.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -677,6 +678,31 @@ static void test_public_helpers(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* carve__mkdir_p (src/util): parents created, an existing folder is fine, a
+ * file in the way is ENOTDIR */
+static void test_mkdir_p(void) {
+    char base[] = "/tmp/carve_mkdirXXXXXX";
+    CHECK(mkdtemp(base) != NULL);
+    char deep[128], file[128];
+    snprintf(deep, sizeof deep, "%s/a/b/c", base);
+    CHECK(carve__mkdir_p(deep, 0700) == 0);
+    struct stat sb;
+    CHECK(stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode));
+    CHECK(carve__mkdir_p(deep, 0700) == 0);
+    snprintf(file, sizeof file, "%s/a/f", base);
+    write_bytes(file, "x", 1);
+    CHECK(carve__mkdir_p(file, 0700) == -1 && errno == ENOTDIR);
+    snprintf(deep, sizeof deep, "%s/a/f/g", base);
+    CHECK(carve__mkdir_p(deep, 0700) == -1);
+    CHECK(carve__mkdir_p("", 0700) == -1);
+    unlink(file);
+    const char *rm[] = {"/a/b/c", "/a/b", "/a", ""};
+    for (int i = 0; i < 4; i++) {
+        snprintf(deep, sizeof deep, "%s%s", base, rm[i]);
+        CHECK(rmdir(deep) == 0);
+    }
+}
+
 int main(void) {
     RUN(test_ciede2000_sharma);
     RUN(test_lab_roundtrip);
@@ -693,5 +719,6 @@ int main(void) {
     RUN(test_progress_restarts);
     RUN(test_public_helpers);
     RUN(test_resize);
+    RUN(test_mkdir_p);
     return test_done();
 }

@@ -1,6 +1,7 @@
 /* cmd_run.c — carve run: a photo in, a clean SVG out (the whole pipeline);
  * carve run DIR -o OUTDIR: the same over a folder, with a summary. */
 #include "cli.h"
+#include "carve_util.h" /* carve__mkdir_p (src/util: libc only) */
 
 #include <ctype.h>
 #include <jansson.h>
@@ -12,6 +13,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* mode of the folders carve run creates (before the umask) */
+#define RUN_DIR_MODE 0777
 
 static const cli_flag run_flags[] = {
     {"erase", true, "erase the box x,y,w,h (input pixels) and inpaint it; repeatable"},
@@ -53,20 +57,6 @@ static char *join(const char *dir, const char *name, const char *suffix) {
     char *p = malloc(n);
     if (p) snprintf(p, n, "%s%s%s%s", dir, (*dir && dir[strlen(dir) - 1] != '/') ? "/" : "", name, suffix);
     return p;
-}
-
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
 static bool is_dir(const char *path) {
@@ -247,13 +237,14 @@ static int list_images(const char *dir, char ***out, int *nout) {
 
 /* The output, report and intermediates folders, created if missing. */
 static int make_out_folders(const char *out, const char *report, const char *inter) {
-    if (mkdir_p(out)) {
+    if (carve__mkdir_p(out, RUN_DIR_MODE)) {
         fprintf(stderr, "carve run: cannot create output folder '%s': %s\n", out, strerror(errno));
         return EXIT_OUTPUT;
     }
-    if ((report && mkdir_p(report)) || (inter && mkdir_p(inter))) {
-        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", report && mkdir_p(report) ? report : inter,
-                strerror(errno));
+    const char *bad = report && carve__mkdir_p(report, RUN_DIR_MODE) ? report
+                      : inter && carve__mkdir_p(inter, RUN_DIR_MODE) ? inter : NULL;
+    if (bad) {
+        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", bad, strerror(errno));
         return EXIT_OUTPUT;
     }
     return 0;
@@ -423,7 +414,7 @@ static int run(carve_ctx *ctx, cli_args *a) {
     const char *in = a->pos[0];
     if (is_dir(in)) return run_batch(ctx, a, in, report, inter);
 
-    if (inter && mkdir_p(inter)) {
+    if (inter && carve__mkdir_p(inter, RUN_DIR_MODE)) {
         fprintf(stderr, "carve run: cannot create folder '%s': %s\n", inter, strerror(errno));
         return EXIT_OUTPUT;
     }

@@ -12,6 +12,7 @@
 
 #define PRESET_NAME_MAX 64
 #define PRESET_FILE_MAX (1 << 20)
+#define PRESETS_DIR_MODE 0777 /* the presets folder (and parents), before the umask */
 
 bool carve__preset_name_ok(const char *name) {
     size_t n = name ? strlen(name) : 0;
@@ -82,19 +83,6 @@ carve_status carve__preset_apply_installed(carve_ctx *ctx, const char *name) {
     return st;
 }
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    return 0;
-}
-
 /* Keys a preset may not carry: where files live, operator limits, itself.
  * (carved's settings are not options at all: unknown keys.) */
 static bool key_refused(const carve_option_info *o) {
@@ -148,7 +136,7 @@ carve_status carve_preset_install(carve_ctx *ctx, const char *name, const char *
     if (st) return st;
     char *dir = carve_presets_dir(ctx);
     if (!dir) return carve__fail(ctx, CARVE_ERR_IO, "no presets folder (set HOME, XDG_CONFIG_HOME or option presets_dir)");
-    if (mkdir_p(dir)) {
+    if (carve__mkdir_p(dir, PRESETS_DIR_MODE)) {
         st = carve__fail(ctx, CARVE_ERR_IO, "cannot create the presets folder '%s': %s", dir, strerror(errno));
         free(dir);
         return st;

@@ -1,8 +1,9 @@
 /* carve_util.h — small pure utilities (libc only) shared by libcarve's core
- * and carved (src/server): a growable byte buffer, UTF-8 validation and a
- * monotonic clock.  src/util is a static library of its own: libcarve
- * links it whole (hidden symbols), carved links its own copy, so the server
- * needs nothing of libcarve beyond include/carve.h.  Not an API. */
+ * and the tools (carved's src/server, the carve CLI): a growable byte buffer,
+ * UTF-8 validation, a monotonic clock and mkdir -p.  src/util is a static
+ * library of its own: libcarve links it whole (hidden symbols), carved and
+ * carve link their own copy, so the tools need nothing of libcarve beyond
+ * include/carve.h.  Not an API. */
 #ifndef CARVE_UTIL_H
 #define CARVE_UTIL_H
 
@@ -46,11 +47,15 @@ void carve__buf_json_str(carve__buf *b, const char *s);
 /** Takes ownership of the NUL-terminated data (buffer reset); NULL on OOM. */
 char *carve__buf_take(carve__buf *b, size_t *len);
 
-/* ---- text and time (utf8.c, clock.c) ------------------------------------ */
+/* ---- text, time and folders (utf8.c, clock.c, fs.c) ---------------------- */
 /** True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
  *  code points above U+10FFFF). */
 bool carve__utf8_valid(const char *s, size_t n);
 /** Monotonic seconds (CLOCK_MONOTONIC). */
 double carve__now(void);
+/** Creates path and its missing parents (like `mkdir -p`) with mode.  0 when
+ *  path is (now) a folder; -1 with errno set (ENOTDIR: it exists and is not a
+ *  folder; ENAMETOOLONG: longer than PATH_MAX). */
+int carve__mkdir_p(const char *path, unsigned mode);
 
 #endif
