@@ -1481,7 +1481,7 @@ static enum MHD_Result readyz(carve__srv *s, struct MHD_Connection *c) {
              "{\"ready\":%s,\"queue\":%d,\"queue_max\":%lld,\"workers\":%d,\"engine\":\"%s\",\"pipeline\":%s,"
              "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"error\":\"%s\"}}",
              ready ? "true" : "false", q, qm, s->nworkers,
-             carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) ? "synthetic" : "pipeline",
+             carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == CARVE__ENGINE_SYNTHETIC ? "synthetic" : "pipeline",
              "true", s->shared ? "postgresql" : "sqlite",
              store_ok ? "true" : "false", sb.data && !sb.oom ? sb.data : "");
     carve__buf_free(&sb);
@@ -1773,7 +1773,7 @@ carve_status carve__http_start(carve__srv *s, carve_ctx *errctx) {
     if (!parse_listen(carve__srvopt_str(s->opt, CARVE_SRVOPT_listen), &ss, &sl, &loopback, err, sizeof err))
         return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0, "%s", err);
     int req_mode = carve__srvopt_enum(s->opt, CARVE_SRVOPT_require_key);
-    bool need = req_mode == 1 || (req_mode == 0 && !loopback);
+    bool need = req_mode == CARVE__REQUIRE_KEY_ALWAYS || (req_mode == CARVE__REQUIRE_KEY_AUTO && !loopback);
     if (need && !key_required(s))
         return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0,
                            "listen: %s is not a loopback address, so an API key is required: set api_key (or "

@@ -47,6 +47,16 @@ double carve__srv_wall(void) {
 }
 
 /* ---- logs ------------------------------------------------------------------ */
+/* the setting log_level (CARVE__LOG_LEVEL_*) as the least CARVE_LOG_* written */
+static int log_level_of(int setting) {
+    switch (setting) {
+    case CARVE__LOG_LEVEL_DEBUG: return CARVE_LOG_DEBUG;
+    case CARVE__LOG_LEVEL_WARN: return CARVE_LOG_WARN;
+    case CARVE__LOG_LEVEL_ERROR: return CARVE_LOG_ERROR;
+    default: return CARVE_LOG_INFO;
+    }
+}
+
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void carve__srv_log(carve__srv *s, int level, const char *job, const char *extra, const char *fmt, ...) {
@@ -1267,9 +1277,10 @@ carve_status carve__srv_create(carve_ctx *cfg, const carve__srvopts *opt, carve_
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->sweep_cv, NULL);
     pthread_cond_init(&s->hook_cv, NULL);
-    s->log_level = carve__srvopt_enum(s->opt, CARVE_SRVOPT_log_level);
+    s->log_level = log_level_of(carve__srvopt_enum(s->opt, CARVE_SRVOPT_log_level));
     s->avg_job_s = 5;
-    s->engine = carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == 1 ? synthetic_engine : pipeline_engine;
+    bool synthetic = carve__srvopt_enum(s->opt, CARVE_SRVOPT_engine) == CARVE__ENGINE_SYNTHETIC;
+    s->engine = synthetic ? synthetic_engine : pipeline_engine;
     *out = s;
     return CARVE_OK;
 }

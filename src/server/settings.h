@@ -12,7 +12,8 @@
 #ifndef CARVE_SRV_SETTINGS_H
 #define CARVE_SRV_SETTINGS_H
 
-#include "carved.h" /* the settings API: carve__srvopts_create/set/find, ... */
+#include "carved.h"   /* the settings API: carve__srvopts_create/set/find, ... */
+#include "srvenums.h" /* CARVE__ENGINE_*, CARVE__REQUIRE_KEY_*, CARVE__LOG_LEVEL_* (generated from settings.def) */
 
 #include <stdint.h>
 
@@ -23,7 +24,8 @@ typedef enum carve__srvopt {
     CARVE_SRVOPT__COUNT
 } carve__srvopt;
 
-/** Typed values (ENUM: the index in choices; STRING: owned by o, never NULL). */
+/** Typed values (ENUM: the index in choices, compared with the generated
+ *  CARVE__<KEY>_<CHOICE> names of srvenums.h; STRING: owned by o, never NULL). */
 int64_t carve__srvopt_int(const carve__srvopts *o, carve__srvopt id);
 double carve__srvopt_float(const carve__srvopts *o, carve__srvopt id);
 const char *carve__srvopt_str(const carve__srvopts *o, carve__srvopt id);

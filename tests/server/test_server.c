@@ -209,6 +209,19 @@ static void test_schema(void) {
     CHECK_ST(carve__srvopts_set(opt, ctx, "workers", "0"), CARVE_ERR_OUT_OF_RANGE);
     CHECK(strstr(carve_ctx_errmsg(ctx), "workers") && strstr(carve_ctx_errmsg(ctx), "1..256"));
     CHECK_ST(carve__srvopts_set(opt, ctx, "engine", "fast"), CARVE_ERR_INVALID_ARG);
+    /* ENUM settings read as the generated names of their choices (srvenums.h) */
+    static const struct { const char *key, *value; carve__srvopt id; int want; } names[] = {
+        {"engine", "synthetic", CARVE_SRVOPT_engine, CARVE__ENGINE_SYNTHETIC},
+        {"engine", "pipeline", CARVE_SRVOPT_engine, CARVE__ENGINE_PIPELINE},
+        {"require_key", "never", CARVE_SRVOPT_require_key, CARVE__REQUIRE_KEY_NEVER},
+        {"require_key", "always", CARVE_SRVOPT_require_key, CARVE__REQUIRE_KEY_ALWAYS},
+        {"log_level", "warn", CARVE_SRVOPT_log_level, CARVE__LOG_LEVEL_WARN},
+        {"log_level", "debug", CARVE_SRVOPT_log_level, CARVE__LOG_LEVEL_DEBUG}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        CHECK_ST(carve__srvopts_set(opt, ctx, names[i].key, names[i].value), CARVE_OK);
+        CHECKF(carve__srvopt_enum(opt, names[i].id) == names[i].want, "%s=%s", names[i].key, names[i].value);
+    }
+    CHECK(CARVE__ENGINE__COUNT == 2 && CARVE__REQUIRE_KEY__COUNT == 3 && CARVE__LOG_LEVEL__COUNT == 4);
     CHECK_ST(carve__srvopts_set(opt, ctx, "corner_threshold", "45"), CARVE_ERR_UNKNOWN_OPTION);
     CHECK_ST(carve__srvopts_set(opt, ctx, "queue_max", "7"), CARVE_OK);
     carve__srvopts *copy = carve__srvopts_clone(opt);
