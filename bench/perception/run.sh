@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/perception/run.sh — the right vehicle, whole and alone, with no
 # legible plate: scores `carve run` on the hand-labelled photos of
-# labels.json (the six tests/data samples and five more real street photos in
+# labels.json (the six tests/data samples and more real photos in
 # photos/, sources in SOURCES.md) with score.py, for each configuration:
 #   default    what a fresh install runs (auto backends: the neural ones whose
 #              models are installed, e.g. by scripts/onnx/setup.sh)
