@@ -380,10 +380,10 @@ static int validate_options(carve__srv *s, json_t *obj, char **pal_text, char **
                          "are not read by the server: upload it with PUT /v1/palettes/NAME)", name);
                 return 400;
             }
-            char err[256], *text = NULL;
-            int r = s->store->get_palette(s->store, name, &text, err, sizeof err);
+            char *text = NULL;
+            int r = s->store->get_palette(s->store, name, &text);
             if (r < 0) {
-                snprintf(msg, mlen, "%s", err);
+                snprintf(msg, mlen, "%s", carve__store_errmsg(s->store));
                 return s->shared ? 503 : 500;
             }
             if (r == 0) {
@@ -446,10 +446,10 @@ static char *request_hash(json_t *opts, const char *img, size_t img_len, const c
  * key is forgotten and the request makes a new job). */
 static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key, const char *hash,
                         enum MHD_Result *ret) {
-    char id[33], old[65], err[512];
-    int r = s->store->idem_get(s->store, key, carve__srv_wall() - CARVE__IDEM_TTL_S, id, old, err, sizeof err);
+    char id[33], old[65];
+    int r = s->store->idem_get(s->store, key, carve__srv_wall() - CARVE__IDEM_TTL_S, id, old);
     if (r < 0) {
-        *ret = send_store_error(s, c, err);
+        *ret = send_store_error(s, c, carve__store_errmsg(s->store));
         return true;
     }
     if (r > 0) return false;
@@ -459,13 +459,13 @@ static bool idem_replay(carve__srv *s, struct MHD_Connection *c, const char *key
         return true;
     }
     carve__job_row row;
-    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    int gr = s->store->get_job(s->store, id, &row);
     if (gr > 0) {
-        s->store->idem_forget(s->store, key, err, sizeof err);
+        s->store->idem_forget(s->store, key);
         return false;
     }
     if (gr < 0) {
-        *ret = send_store_error(s, c, err);
+        *ret = send_store_error(s, c, carve__store_errmsg(s->store));
         return true;
     }
     srv_job *live = carve__srv_job_get(s, id);
@@ -694,9 +694,12 @@ static int admit_store(carve__srv *s, admission *a, carve__job_row *row, char *e
         snprintf(err, errlen, "out of memory");
         return 500;
     }
-    if (s->store->put_file(s->store, row->id, "input", a->img, a->img_len, err, errlen)) return s->shared ? 503 : 500;
+    if (s->store->put_file(s->store, row->id, "input", a->img, a->img_len)) {
+        snprintf(err, errlen, "%s", carve__store_errmsg(s->store));
+        return s->shared ? 503 : 500;
+    }
     int code = carve__srv_enqueue(s, row, err, errlen);
-    if (code) s->store->delete_job(s->store, row->id, 2, a->msg, sizeof a->msg);
+    if (code) s->store->delete_job(s->store, row->id, 2);
     return code;
 }
 
@@ -927,8 +930,7 @@ typedef struct rsse {
 static void remote_poll(rsse *e, carve__buf *b) {
     if (e->hello) usleep(REMOTE_POLL_US);
     carve__job_row row;
-    char err[512];
-    int gr = e->s->store->get_job(e->s->store, e->id, &row, err, sizeof err);
+    int gr = e->s->store->get_job(e->s->store, e->id, &row);
     if (!e->hello) carve__buf_puts(b, "retry: 1000\n\n");
     e->hello = true;
     if (gr > 0) { /* deleted while we watched: cancelled */
@@ -1038,10 +1040,9 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     }
     /* finished job: replay the stored log, then its final state */
     carve__job_row row;
-    char err[512];
-    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    int gr = s->store->get_job(s->store, id, &row);
     if (gr > 0) return send_error(s, c, 404, "not_found", "no job %s", id);
-    if (gr < 0) return send_store_error(s, c, err);
+    if (gr < 0) return send_store_error(s, c, carve__store_errmsg(s->store));
     if (s->shared && !carve__job_terminal(row.state)) { /* running or queued on another node */
         carve__job_row_free(&row);
         return remote_events(s, c, id, last);
@@ -1137,9 +1138,9 @@ static enum MHD_Result list_jobs(carve__srv *s, struct MHD_Connection *c) {
     carve__job_row *rows = calloc((size_t)q.limit, sizeof *rows);
     if (!rows) return send_error(s, c, 500, "nomem", "out of memory");
     int n = 0;
-    if (s->store->list_jobs(s->store, &q, rows, &n, msg, sizeof msg)) {
+    if (s->store->list_jobs(s->store, &q, rows, &n)) {
         free(rows);
-        return send_store_error(s, c, msg);
+        return send_store_error(s, c, carve__store_errmsg(s->store));
     }
     carve__buf b;
     carve__buf_init(&b);
@@ -1164,11 +1165,10 @@ static enum MHD_Result list_jobs(carve__srv *s, struct MHD_Connection *c) {
 static enum MHD_Result get_job(carve__srv *s, struct MHD_Connection *c, const char *id) {
     srv_job *live = carve__srv_job_get(s, id);
     carve__job_row row;
-    char err[512];
-    int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+    int gr = s->store->get_job(s->store, id, &row);
     enum MHD_Result ret;
     if (gr > 0) ret = send_error(s, c, 404, "not_found", "no job %s (never submitted, deleted or expired)", id);
-    else if (gr < 0) ret = send_store_error(s, c, err);
+    else if (gr < 0) ret = send_store_error(s, c, carve__store_errmsg(s->store));
     else {
         carve__buf b;
         carve__buf_init(&b);
@@ -1203,16 +1203,16 @@ static enum MHD_Result send_fd(carve__srv *s, struct MHD_Connection *c, int fd, 
 
 static enum MHD_Result get_job_file(carve__srv *s, struct MHD_Connection *c, const char *id, const char *file,
                                     const char *ctype, const char *what) {
-    char *data = NULL, err[512];
+    char *data = NULL;
     size_t len = 0;
     int fd = -1;
     uint64_t size = 0;
-    int r = s->store->open_file ? s->store->open_file(s->store, id, file, &fd, &size, err, sizeof err)
-                                : s->store->get_file(s->store, id, file, &data, &len, err, sizeof err);
-    if (r < 0) return send_store_error(s, c, err);
+    int r = s->store->open_file ? s->store->open_file(s->store, id, file, &fd, &size)
+                                : s->store->get_file(s->store, id, file, &data, &len);
+    if (r < 0) return send_store_error(s, c, carve__store_errmsg(s->store));
     if (r > 0) {
         carve__job_row row;
-        int gr = s->store->get_job(s->store, id, &row, err, sizeof err);
+        int gr = s->store->get_job(s->store, id, &row);
         if (gr) return send_error(s, c, 404, "not_found", "no job %s", id);
         int st = row.state;
         carve__job_row_free(&row);
@@ -1256,12 +1256,11 @@ static enum MHD_Result delete_job(carve__srv *s, struct MHD_Connection *c, const
 /* ---- palettes --------------------------------------------------------------------- */
 static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, const char *method, const char *name,
                                       req *rq) {
-    char err[512];
     if (!name) {
         if (strcmp(method, "GET")) return send_error(s, c, 405, "method_not_allowed", "use GET on /v1/palettes");
         char *custom = NULL;
-        if (s->store->list_palettes(s->store, &custom, err, sizeof err))
-            return send_store_error(s, c, err);
+        if (s->store->list_palettes(s->store, &custom))
+            return send_store_error(s, c, carve__store_errmsg(s->store));
         carve__buf b;
         carve__buf_init(&b);
         carve__buf_puts(&b, "{\"builtin\":[");
@@ -1282,13 +1281,13 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         char *text = NULL;
         carve_ctx *t = carve_ctx_create();
         carve_palette *p = NULL;
-        int r = s->store->get_palette(s->store, name, &text, err, sizeof err);
+        int r = s->store->get_palette(s->store, name, &text);
         carve_status st = CARVE_ERR_NOT_FOUND;
         if (r == 0) st = carve_palette_parse(t, text, strlen(text), name, &p);
         else if (builtin_palette(name)) st = carve_palette_builtin(t, name, &p);
         free(text);
         carve_ctx_destroy(t);
-        if (r < 0) return send_store_error(s, c, err);
+        if (r < 0) return send_store_error(s, c, carve__store_errmsg(s->store));
         if (st || !p) {
             carve_palette_destroy(p);
             return send_error(s, c, 404, "not_found", "no palette named '%s'", name);
@@ -1317,9 +1316,9 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         char *json = carve_palette_to_json(p);
         carve_palette_destroy(p);
         carve_ctx_destroy(t);
-        if (s->store->put_palette(s->store, name, rq->body.data, err, sizeof err)) {
+        if (s->store->put_palette(s->store, name, rq->body.data)) {
             carve_free(json);
-            return send_store_error(s, c, err);
+            return send_store_error(s, c, carve__store_errmsg(s->store));
         }
         carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "palette %s stored", name);
         enum MHD_Result ret = send_json(s, c, 200, json ? json : "{}", NULL);
@@ -1327,8 +1326,8 @@ static enum MHD_Result palettes_route(carve__srv *s, struct MHD_Connection *c, c
         return ret;
     }
     if (!strcmp(method, "DELETE")) {
-        int r = s->store->delete_palette(s->store, name, err, sizeof err);
-        if (r < 0) return send_store_error(s, c, err);
+        int r = s->store->delete_palette(s->store, name);
+        if (r < 0) return send_store_error(s, c, carve__store_errmsg(s->store));
         if (r > 0) return send_error(s, c, 404, "not_found", "no uploaded palette named '%s'", name);
         return send_json(s, c, 200, "{\"deleted\":true}", NULL);
     }
@@ -1466,12 +1465,14 @@ static enum MHD_Result readyz(carve__srv *s, struct MHD_Connection *c) {
     int q = s->qlen;
     pthread_mutex_unlock(&s->mu);
     long long qm = carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max);
-    char body[1024], serr[512] = "";
+    char body[1024];
+    const char *serr = "";
     bool store_ok = true;
     if (s->shared) { /* the shared store is asked now: a load balancer skips nodes that cannot reach it */
-        store_ok = s->store->ping(s->store, serr, sizeof serr) == 0;
+        store_ok = s->store->ping(s->store) == 0;
         long long queued = 0;
-        if (store_ok && !s->store->count_queued(s->store, &queued, serr, sizeof serr)) q = (int)queued;
+        if (store_ok && !s->store->count_queued(s->store, &queued)) q = (int)queued;
+        else serr = carve__store_errmsg(s->store);
     }
     bool ready = !stopping && q < qm && store_ok;
     carve__buf sb;

@@ -339,8 +339,7 @@ static void render_hist(carve__buf *b, const char *name, const char *labels, con
 
 char *carve__srv_metrics(carve__srv *s) {
     long long counts[CARVE__JOB_NSTATES];
-    char err[256];
-    if (s->store->count_states(s->store, counts, err, sizeof err))
+    if (s->store->count_states(s->store, counts))
         for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = -1;
     pthread_mutex_lock(&s->mu);
     int qlen = s->qlen, running = s->running;
@@ -414,12 +413,14 @@ char *carve__srv_metrics(carve__srv *s) {
 }
 
 /* ---- store health (shared store) -------------------------------------------------- */
-static void store_health(carve__srv *s, int rc, const char *err) {
+/* rc: the result of this thread's last call on the store (its message when -1) */
+static void store_health(carve__srv *s, int rc) {
     pthread_mutex_lock(&s->mu);
     bool was = s->store_down, down = rc < 0;
     s->store_down = down;
     pthread_mutex_unlock(&s->mu);
-    if (down && !was) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "job store unreachable: %s", err);
+    if (down && !was)
+        carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "job store unreachable: %s", carve__store_errmsg(s->store));
     else if (!down && was) carve__srv_log(s, CARVE_LOG_INFO, NULL, NULL, "job store reachable again");
 }
 
@@ -432,9 +433,9 @@ static bool srv_stopping(carve__srv *s) {
 
 /* While the shared store is unreachable a worker keeps what it has and
  * tries again (until carved stops or the job is no longer ours). */
-static bool keep_trying(carve__srv *s, srv_job *j, int rc, const char *err) {
+static bool keep_trying(carve__srv *s, srv_job *j, int rc) {
     if (!s->shared || rc >= 0) return false;
-    store_health(s, rc, err);
+    store_health(s, rc);
     pthread_mutex_lock(&s->mu);
     bool go = !s->stopping && !(j && j->lease_lost);
     pthread_mutex_unlock(&s->mu);
@@ -442,25 +443,24 @@ static bool keep_trying(carve__srv *s, srv_job *j, int rc, const char *err) {
     return go;
 }
 
-static int store_get_job(carve__srv *s, srv_job *j, carve__job_row *row, char *err, size_t errlen) {
+static int store_get_job(carve__srv *s, srv_job *j, carve__job_row *row) {
     int r;
-    while ((r = s->store->get_job(s->store, j->id, row, err, errlen)) < 0 && keep_trying(s, j, r, err)) {}
+    while ((r = s->store->get_job(s->store, j->id, row)) < 0 && keep_trying(s, j, r)) {}
     return r;
 }
 
-static int store_get_file(carve__srv *s, srv_job *j, const char *name, char **d, size_t *n, char *err, size_t el) {
+static int store_get_file(carve__srv *s, srv_job *j, const char *name, char **d, size_t *n) {
     int r;
-    while ((r = s->store->get_file(s->store, j->id, name, d, n, err, el)) < 0 && keep_trying(s, j, r, err)) {}
+    while ((r = s->store->get_file(s->store, j->id, name, d, n)) < 0 && keep_trying(s, j, r)) {}
     return r;
 }
 
 /* A result file of the running attempt (fenced on its lease in a shared store). */
-static int store_put_result(carve__srv *s, srv_job *j, const char *name, const void *d, size_t n, char *err,
-                            size_t el) {
+static int store_put_result(carve__srv *s, srv_job *j, const char *name, const void *d, size_t n) {
     int r;
-    if (!s->shared) return s->store->put_file(s->store, j->id, name, d, n, err, el);
-    while ((r = s->store->put_file_fenced(s->store, j->id, j->token, name, d, n, err, el)) < 0 &&
-           keep_trying(s, j, r, err)) {}
+    if (!s->shared) return s->store->put_file(s->store, j->id, name, d, n);
+    while ((r = s->store->put_file_fenced(s->store, j->id, j->token, name, d, n)) < 0 &&
+           keep_trying(s, j, r)) {}
     return r;
 }
 
@@ -523,7 +523,7 @@ static bool queue_remove(carve__srv *s, srv_job *j) {
 /* Shared store: the queue is the store's; its depth is counted there. */
 static int enqueue_shared(carve__srv *s, carve__job_row *row, char *err, size_t errlen) {
     long long queued = 0;
-    int rc = s->store->count_queued(s->store, &queued, err, errlen);
+    int rc = s->store->count_queued(s->store, &queued);
     if (rc == 0 && queued >= carve__srvopt_int(s->opt, CARVE_SRVOPT_queue_max)) {
         pthread_mutex_lock(&s->mmu);
         s->rejected_full++;
@@ -531,9 +531,10 @@ static int enqueue_shared(carve__srv *s, carve__job_row *row, char *err, size_t 
         snprintf(err, errlen, "the job queue is full (%lld jobs); retry later", queued);
         return 429;
     }
-    if (rc == 0) rc = s->store->put_job(s->store, row, err, errlen);
+    if (rc == 0) rc = s->store->put_job(s->store, row);
     if (rc < 0) {
-        store_health(s, rc, err);
+        snprintf(err, errlen, "%s", carve__store_errmsg(s->store));
+        store_health(s, rc);
         return 503;
     }
     if (rc == 1) {
@@ -579,8 +580,8 @@ int carve__srv_enqueue(carve__srv *s, carve__job_row *row, char *err, size_t err
     pthread_mutex_unlock(&s->mu);
     srv_job *j = job_new(s, row->id, row->created);
     /* durable before it is visible (and before the 202): synchronous=FULL */
-    int rc = j ? s->store->put_job(s->store, row, err, errlen) : -1;
-    if (!j) snprintf(err, errlen, "out of memory");
+    int rc = j ? s->store->put_job(s->store, row) : -1;
+    if (rc < 0) snprintf(err, errlen, "%s", j ? carve__store_errmsg(s->store) : "out of memory");
     pthread_mutex_lock(&s->mu);
     s->pending--;
     if (rc) {
@@ -735,12 +736,12 @@ static carve_status run_setup(carve__srv *s, srv_job *j, job_run *r) {
 
 /* The stored upload decoded, and the job's own palette when it has one. */
 static carve_status run_input(carve__srv *s, srv_job *j, job_run *r) {
-    char err[512] = "", *input = NULL;
+    char *input = NULL;
     size_t input_len = 0;
-    int fr = store_get_file(s, j, "input", &input, &input_len, err, sizeof err);
+    int fr = store_get_file(s, j, "input", &input, &input_len);
     if (fr)
         return run_fail(r, fr > 0 ? CARVE_ERR_NOT_FOUND : CARVE_ERR_IO,
-                        fr > 0 ? "the job's input file is missing" : err);
+                        fr > 0 ? "the job's input file is missing" : carve__store_errmsg(s->store));
     carve_ctx_log(r->ctx, CARVE_LOG_INFO, "decoding %zu bytes", input_len);
     carve_status st = carve_image_load_memory(r->ctx, input, input_len, "upload", &r->img);
     free(input);
@@ -755,7 +756,6 @@ static carve_status run_input(carve__srv *s, srv_job *j, job_run *r) {
 /* report.json: the pipeline's run report, or a small one of the synthetic
  * engine's (size, timings). */
 static void run_report(carve__srv *s, srv_job *j, job_run *r) {
-    char err[512];
     const char *report = carve_ctx_report_json(r->ctx);
     char *tj = timings_json(j, r->seconds);
     carve__buf rb;
@@ -767,7 +767,7 @@ static void run_report(carve__srv *s, srv_job *j, job_run *r) {
                           carve_image_height(r->img), r->svg_len, tj ? tj : "{}");
     free(tj);
     char *rtext = carve__buf_take(&rb, NULL);
-    if (rtext) store_put_result(s, j, "report.json", rtext, strlen(rtext), err, sizeof err);
+    if (rtext) store_put_result(s, j, "report.json", rtext, strlen(rtext));
     free(rtext);
 }
 
@@ -775,9 +775,8 @@ static void run_report(carve__srv *s, srv_job *j, job_run *r) {
  * report and artifact-<phase>.png of each intermediate kept. */
 static carve_status run_results(carve__srv *s, srv_job *j, job_run *r) {
     static const char *phases[] = {"sanitize", "steer", "matte", "chroma"};
-    char err[512] = "";
-    if (store_put_result(s, j, "result.svg", r->svg, r->svg_len, err, sizeof err))
-        return run_fail(r, CARVE_ERR_IO, err);
+    if (store_put_result(s, j, "result.svg", r->svg, r->svg_len))
+        return run_fail(r, CARVE_ERR_IO, carve__store_errmsg(s->store));
     run_report(s, j, r);
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
         const carve_image *im = carve_ctx_intermediate(r->ctx, phases[i]);
@@ -786,7 +785,7 @@ static carve_status run_results(carve__srv *s, srv_job *j, job_run *r) {
         if (im && carve_image_save_memory(r->ctx, im, ".png", &png, &plen) == CARVE_OK) {
             char name[64];
             snprintf(name, sizeof name, "artifact-%s.png", phases[i]);
-            store_put_result(s, j, name, png, plen, err, sizeof err);
+            store_put_result(s, j, name, png, plen);
         }
         carve_free(png);
     }
@@ -820,12 +819,11 @@ static int run_outcome(carve__srv *s, srv_job *j, job_run *r, carve_status *st) 
  * final state, or CARVE__JOB_QUEUED when it must run again (server
  * stopping); *errmsg (malloc'd) says why it failed. */
 static int run_job(carve__srv *s, srv_job *j, char **errmsg, carve_status *st_out) {
-    char err[512] = "";
     job_run r;
     memset(&r, 0, sizeof r);
-    int gr = store_get_job(s, j, &r.row, err, sizeof err);
+    int gr = store_get_job(s, j, &r.row);
     if (gr) {
-        *errmsg = strdup(gr > 0 ? "job row vanished" : err);
+        *errmsg = strdup(gr > 0 ? "job row vanished" : carve__store_errmsg(s->store));
         *st_out = CARVE_ERR_INTERNAL;
         return CARVE__JOB_FAILED;
     }
@@ -865,10 +863,9 @@ static srv_job *next_local(carve__srv *s) {
     j->refs++; /* the worker's */
     s->running++;
     pthread_mutex_unlock(&s->mu);
-    char err[512];
     if (s->store->set_state(s->store, j->id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, carve__srv_wall(), NULL, NULL,
-                            NULL, NULL, err, sizeof err) < 0)
-        carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+                            NULL, NULL) < 0)
+        carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", carve__store_errmsg(s->store));
     return j;
 }
 
@@ -876,12 +873,12 @@ static srv_job *next_local(carve__srv *s) {
  * and registers it locally (DELETE, SSE, heartbeats find it there). */
 static srv_job *claim_one(carve__srv *s) {
     carve__job_row row;
-    char tok[33], err[512];
-    int r = s->store->claim(s->store, s->node, s->lease_s, &row, tok, err, sizeof err);
-    store_health(s, r, err);
+    char tok[33];
+    int r = s->store->claim(s->store, s->node, s->lease_s, &row, tok);
+    store_health(s, r);
     if (r) return NULL;
     srv_job *j = job_new(s, row.id, row.created);
-    if (!j) s->store->release(s->store, row.id, tok, err, sizeof err);
+    if (!j) s->store->release(s->store, row.id, tok);
     carve__job_row_free(&row);
     if (!j) return NULL;
     memcpy(j->token, tok, sizeof j->token);
@@ -922,7 +919,6 @@ static srv_job *next_shared(carve__srv *s) {
  * sees it (CARVE__JOB_QUEUED: the job runs again, here or elsewhere). */
 static int commit_outcome(carve__srv *s, srv_job *j, int final, carve_status st, const char *msg, const char *tj,
                           const char *lj) {
-    char err[512];
     pthread_mutex_lock(&s->mu);
     bool del = j->cancel;
     pthread_mutex_unlock(&s->mu);
@@ -930,28 +926,27 @@ static int commit_outcome(carve__srv *s, srv_job *j, int final, carve_status st,
     const char *kind = st ? carve__srv_status_kind(st) : NULL;
     if (!s->shared) {
         if (final == CARVE__JOB_QUEUED)
-            s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL, err,
-                                sizeof err);
+            s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL, NULL);
         else if (del) {
-            s->store->delete_job(s->store, j->id, 1, err, sizeof err);
+            s->store->delete_job(s->store, j->id, 1);
             return CARVE__JOB_CANCELLED;
         } else if (s->store->set_state(s->store, j->id, CARVE__JOB_RUNNING, final, carve__srv_wall(), msg, kind, tj,
-                                       lj, err, sizeof err) < 0)
-            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", err);
+                                       lj) < 0)
+            carve__srv_log(s, CARVE_LOG_ERROR, j->id, NULL, "%s", carve__store_errmsg(s->store));
         return final;
     }
     if (final == CARVE__JOB_QUEUED) {
-        while ((r = s->store->release(s->store, j->id, j->token, err, sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+        while ((r = s->store->release(s->store, j->id, j->token)) < 0 && keep_trying(s, j, r)) {}
         return CARVE__JOB_QUEUED;
     }
     if (del) {
-        while ((r = s->store->delete_job(s->store, j->id, 1, err, sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+        while ((r = s->store->delete_job(s->store, j->id, 1)) < 0 && keep_trying(s, j, r)) {}
         return CARVE__JOB_CANCELLED;
     }
-    while ((r = s->store->finish(s->store, j->id, j->token, final, carve__srv_wall(), msg, kind, tj, lj, err,
-                                 sizeof err)) < 0 && keep_trying(s, j, r, err)) {}
+    while ((r = s->store->finish(s->store, j->id, j->token, final, carve__srv_wall(), msg, kind, tj, lj)) < 0 &&
+           keep_trying(s, j, r)) {}
     if (r == 0) {
-        store_health(s, 0, NULL);
+        store_health(s, 0);
         return final;
     }
     carve__srv_log(s, CARVE_LOG_WARN, j->id, NULL,
@@ -1026,9 +1021,8 @@ static void *worker_main(void *arg) {
  * finished; when another node runs it, flagged + NOTIFY, then we wait for
  * that node to stop it and delete the row. */
 static int cancel_remote(carve__srv *s, const char *id, double wait_s) {
-    char err[512];
-    int r = s->store->request_cancel(s->store, id, err, sizeof err);
-    store_health(s, r < 0 ? -1 : 0, err);
+    int r = s->store->request_cancel(s->store, id);
+    store_health(s, r < 0 ? -1 : 0);
     if (r < 0) return 3;
     if (r == 0) carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "job deleted");
     if (r != 2) return r;
@@ -1037,7 +1031,7 @@ static int cancel_remote(carve__srv *s, const char *id, double wait_s) {
     while (carve__now() < end) {
         usleep(20000);
         carve__job_row row;
-        int g = s->store->get_job(s->store, id, &row, err, sizeof err);
+        int g = s->store->get_job(s->store, id, &row);
         if (g == 0) carve__job_row_free(&row);
         if (g == 1) return 0;
     }
@@ -1064,7 +1058,6 @@ static void on_remote_job(void *user) {
 }
 
 int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
-    char err[512];
     pthread_mutex_lock(&s->mu);
     srv_job *j = reg_find(s, id);
     if (!j && s->shared) {
@@ -1073,7 +1066,7 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     }
     if (!j) {
         pthread_mutex_unlock(&s->mu);
-        int r = s->store->delete_job(s->store, id, 1, err, sizeof err);
+        int r = s->store->delete_job(s->store, id, 1);
         if (r == 0) carve__srv_log(s, CARVE_LOG_INFO, id, NULL, "job deleted");
         return r == 0 ? 0 : 1;
     }
@@ -1083,7 +1076,7 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
         reg_remove(s, j);
         pthread_mutex_unlock(&s->mu);
         /* no worker can take it now: commit (fsync) without holding mu */
-        s->store->delete_job(s->store, id, 1, err, sizeof err);
+        s->store->delete_job(s->store, id, 1);
         pthread_mutex_lock(&s->mmu);
         s->finished_state[CARVE__JOB_CANCELLED]++;
         pthread_mutex_unlock(&s->mmu);
@@ -1110,7 +1103,7 @@ int carve__srv_cancel_delete(carve__srv *s, const char *id, double wait_s) {
     carve__srv_job_unref(s, j);
     /* the worker may have committed its final state just before it saw the
      * cancel: the row is terminal then, delete it (no-op when gone) */
-    if (fin) s->store->delete_job(s->store, id, 1, err, sizeof err);
+    if (fin) s->store->delete_job(s->store, id, 1);
     return fin ? 0 : 2;
 }
 
@@ -1148,14 +1141,13 @@ static void heartbeats(carve__srv *s) {
                 n++;
             }
     pthread_mutex_unlock(&s->mu);
-    char err[512];
     for (int i = 0; i < n; i++) {
         bool cancel = false;
         if (it[i].log) it[i].log = log_json(it[i].j);
         int r = s->store->heartbeat(s->store, it[i].id, it[i].token, s->lease_s, it[i].progress, it[i].stage,
-                                    it[i].log, &cancel, err, sizeof err);
+                                    it[i].log, &cancel);
         free(it[i].log);
-        store_health(s, r < 0 ? -1 : 0, err);
+        store_health(s, r < 0 ? -1 : 0);
         pthread_mutex_lock(&s->mu);
         srv_job *j = it[i].j;
         if (r == 1 && !j->lease_lost) {
@@ -1176,10 +1168,8 @@ static void heartbeats(carve__srv *s) {
 /* Jobs whose node stopped renewing: queued again (or failed after
  * max_attempts).  Every node does it; the UPDATE is its own arbiter. */
 static void expire_leases(carve__srv *s) {
-    char err[512];
     int rq = 0, fl = 0;
-    int r = s->store->expire(s->store, (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_attempts), &rq, &fl, err,
-                             sizeof err);
+    int r = s->store->expire(s->store, (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_max_attempts), &rq, &fl);
     if (r) return;
     if (rq || fl) {
         char extra[96];
@@ -1192,7 +1182,6 @@ static void expire_leases(carve__srv *s) {
 static void *sweeper_main(void *arg) {
     carve__srv *s = arg;
     double next_sweep = 0, next_hb = 0, next_expire = 0;
-    char err[512];
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         if (s->shared && carve__now() >= next_hb) {
@@ -1223,12 +1212,12 @@ static void *sweeper_main(void *arg) {
                 for (int round = 0; round < 64; round++) {
                     char ids[128][33];
                     int k = 0;
-                    if (s->store->list_ids(s->store, st, before, ids, 128, &k, err, sizeof err)) {
-                        carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "retention: %s", err);
+                    if (s->store->list_ids(s->store, st, before, ids, 128, &k)) {
+                        carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "retention: %s", carve__store_errmsg(s->store));
                         break;
                     }
                     for (int i = 0; i < k; i++)
-                        if (s->store->delete_job(s->store, ids[i], 0, err, sizeof err) == 0) n++;
+                        if (s->store->delete_job(s->store, ids[i], 0) == 0) n++;
                     if (k < 128) break;
                 }
             }
@@ -1289,25 +1278,24 @@ int carve__srv_port(const carve__srv *s) { return s ? s->port : 0; }
 
 /* Re-queues interrupted jobs and loads the queue from the store. */
 static carve_status recover(carve__srv *s, carve_ctx *errctx) {
-    char err[512];
     char (*ids)[33] = malloc(1024 * sizeof *ids);
     if (!ids) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     int n = 0, requeued = 0, loaded = 0, gave_up = 0;
     for (;;) {
-        if (s->store->list_ids(s->store, CARVE__JOB_RUNNING, 0, ids, 1024, &n, err, sizeof err)) goto fail;
+        if (s->store->list_ids(s->store, CARVE__JOB_RUNNING, 0, ids, 1024, &n)) goto fail;
         for (int i = 0; i < n; i++) {
             carve__job_row row;
-            if (s->store->get_job(s->store, ids[i], &row, err, sizeof err)) continue;
+            if (s->store->get_job(s->store, ids[i], &row)) continue;
             if (row.attempts >= carve__srvopt_int(s->opt, CARVE_SRVOPT_max_attempts)) {
                 char m[128];
                 snprintf(m, sizeof m, "the job was interrupted %d times (carved stopped while running it)",
                          row.attempts);
                 s->store->set_state(s->store, ids[i], CARVE__JOB_RUNNING, CARVE__JOB_FAILED, carve__srv_wall(), m,
-                                    "internal", NULL, NULL, err, sizeof err);
+                                    "internal", NULL, NULL);
                 gave_up++;
             } else {
                 s->store->set_state(s->store, ids[i], CARVE__JOB_RUNNING, CARVE__JOB_QUEUED, 0, NULL, NULL, NULL,
-                                    NULL, err, sizeof err);
+                                    NULL);
                 requeued++;
             }
             carve__job_row_free(&row);
@@ -1318,14 +1306,14 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
      * are never dropped) */
     {
         long long counts[CARVE__JOB_NSTATES];
-        if (s->store->count_states(s->store, counts, err, sizeof err)) goto fail;
+        if (s->store->count_states(s->store, counts)) goto fail;
         int cap = (int)counts[CARVE__JOB_QUEUED] + 16, total = 0;
         char (*all)[33] = malloc((size_t)cap * sizeof *all);
         if (!all) {
-            snprintf(err, sizeof err, "out of memory");
-            goto fail;
+            free(ids);
+            return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "recovery: out of memory");
         }
-        if (s->store->list_ids(s->store, CARVE__JOB_QUEUED, 0, all, cap, &total, err, sizeof err)) {
+        if (s->store->list_ids(s->store, CARVE__JOB_QUEUED, 0, all, cap, &total)) {
             free(all);
             goto fail;
         }
@@ -1333,7 +1321,7 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
             srv_job *j = job_new(s, all[i], 0);
             if (!j) continue;
             carve__job_row row;
-            if (!s->store->get_job(s->store, all[i], &row, err, sizeof err)) {
+            if (!s->store->get_job(s->store, all[i], &row)) {
                 j->created = row.created;
                 carve__job_row_free(&row);
             }
@@ -1352,25 +1340,22 @@ static carve_status recover(carve__srv *s, carve_ctx *errctx) {
     return CARVE_OK;
 fail:
     free(ids);
-    return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "recovery: %s", err);
+    return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "recovery: %s", carve__store_errmsg(s->store));
 }
 
 /* SQLite under data_dir, or PostgreSQL when option store is a URI. */
 static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
-    char err[1024];
     const char *uri = carve__srvopt_str(s->opt, CARVE_SRVOPT_store);
-    if (!uri || !*uri) {
-        s->store = carve__store_sqlite_open(carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir), err, sizeof err);
-        return s->store ? CARVE_OK : carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
-    }
+    if (!uri || !*uri)
+        return carve__store_sqlite_open(carve__srvopt_str(s->opt, CARVE_SRVOPT_data_dir), errctx, &s->store);
     if (strncmp(uri, "postgresql://", 13) && strncmp(uri, "postgres://", 11))
         return carve_ctx_set_error(errctx, CARVE_ERR_CONFIG, 0,
                            "store: not a postgresql:// URI (leave it empty for SQLite under data_dir)");
 #if CARVE_SRV_HAVE_PG
     int nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_store_connections);
     if (nc <= 0) nc = (int)carve__srvopt_int(s->opt, CARVE_SRVOPT_workers) + 4;
-    s->store = carve__store_pg_open(uri, nc, err, sizeof err);
-    if (!s->store) return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "store: %s", err);
+    carve_status st = carve__store_pg_open(uri, nc, errctx, &s->store);
+    if (st) return carve_ctx_set_error(errctx, st, 1, "store");
     s->shared = true;
     s->lease_s = carve__srvopt_float(s->opt, CARVE_SRVOPT_lease_seconds);
     char host[64] = "";
@@ -1379,7 +1364,6 @@ static carve_status open_store(carve__srv *s, carve_ctx *errctx) {
     s->store->set_listener(s->store, on_remote_job, on_remote_cancel, s);
     return CARVE_OK;
 #else
-    (void)err;
     return carve_ctx_set_error(errctx, CARVE_ERR_UNSUPPORTED, 0, "store: this carved was built without libpq (PostgreSQL)");
 #endif
 }

@@ -29,16 +29,6 @@
 #define LISTEN_POLL_MS 500
 #define RECONNECT_PAUSE_US 500000
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t n, const char *fmt, ...) {
-    if (!err || !n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    size_t l = strlen(err);
-    while (l && (err[l - 1] == '\n' || err[l - 1] == ' ')) err[--l] = 0;
-}
-
 static bool valid_id(const char *id) {
     size_t n = 0;
     for (; id && id[n]; n++)
@@ -55,14 +45,14 @@ static bool valid_file_name(const char *name) {
 }
 
 /* ---- connections ------------------------------------------------------------ */
-static PGconn *connect_db(const char *conninfo, char *err, size_t errlen) {
+static PGconn *connect_db(const char *conninfo, carve__store *st) {
     /* the URI's own connect_timeout (when given) wins: it comes later */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {CONNECT_TIMEOUT_S, "carved", conninfo, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         const char *host = c ? PQhost(c) : NULL;
-        seterr(err, errlen, "postgresql: cannot connect to %s%s%s: %s", host && *host ? host : "(default host)",
+        carve__store_seterr(st, "postgresql: cannot connect to %s%s%s: %s", host && *host ? host : "(default host)",
                c && PQport(c) && *PQport(c) ? " port " : "", c && PQport(c) ? PQport(c) : "",
                c ? PQerrorMessage(c) : "out of memory");
         PQfinish(c);
@@ -73,9 +63,9 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen) {
     return c;
 }
 
-/* A locked pool connection, (re)connected; NULL with err when the database
- * cannot be reached.  Release with conn_put. */
-static pg_conn *conn_get(pg_store *s, char *err, size_t errlen) {
+/* A locked pool connection, (re)connected; NULL with the store's message
+ * when the database cannot be reached.  Release with conn_put. */
+static pg_conn *conn_get(pg_store *s) {
     unsigned k = atomic_fetch_add(&s->next, 1u) % (unsigned)s->nconns;
     pg_conn *pc = NULL;
     for (int i = 0; i < s->nconns && !pc; i++) {
@@ -88,7 +78,7 @@ static pg_conn *conn_get(pg_store *s, char *err, size_t errlen) {
     }
     if (pc->c && PQstatus(pc->c) == CONNECTION_OK) return pc;
     PQfinish(pc->c);
-    pc->c = connect_db(s->conninfo, err, errlen);
+    pc->c = connect_db(s->conninfo, &s->ops);
     if (!pc->c) {
         pthread_mutex_unlock(&pc->mu);
         return NULL;
@@ -99,37 +89,38 @@ static pg_conn *conn_get(pg_store *s, char *err, size_t errlen) {
 static void conn_put(pg_conn *pc) { pthread_mutex_unlock(&pc->mu); }
 
 /* Runs a statement with text parameters; the result when its status is
- * `want`, else NULL with err (the connection is dropped when it broke). */
+ * `want`, else NULL with the message on st (NULL: none; the connection is
+ * dropped when it broke). */
 static PGresult *run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals,
-                     char *err, size_t errlen) {
+                     carve__store *st) {
     /* no parameters: the simple protocol (migrations hold several statements) */
     PGresult *r = n ? PQexecParams(pc->c, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(pc->c, sql);
     if (r && PQresultStatus(r) == want) return r;
-    seterr(err, errlen, "postgresql: %s", r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r)
+    carve__store_seterr(st, "postgresql: %s", r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r)
                                                                           : PQerrorMessage(pc->c));
     PQclear(r);
     return NULL;
 }
 
 /* One statement on a pool connection: -1 error, else the affected rows. */
-static long cmd(pg_store *s, const char *sql, int n, const char *const *vals, char *err, size_t errlen) {
-    pg_conn *pc = conn_get(s, err, errlen);
+static long cmd(pg_store *s, const char *sql, int n, const char *const *vals, carve__store *st) {
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_COMMAND_OK, sql, n, vals, err, errlen);
+    PGresult *r = run(pc, PGRES_COMMAND_OK, sql, n, vals, st);
     long rows = r ? atol(PQcmdTuples(r)) : -1;
     PQclear(r);
     conn_put(pc);
     return rows;
 }
 
-static bool begin(pg_conn *pc, char *err, size_t errlen) {
-    PGresult *r = run(pc, PGRES_COMMAND_OK, "BEGIN", 0, NULL, err, errlen);
+static bool begin(pg_conn *pc, carve__store *st) {
+    PGresult *r = run(pc, PGRES_COMMAND_OK, "BEGIN", 0, NULL, st);
     PQclear(r);
     return r != NULL;
 }
 
-static int commit_or_rollback(pg_conn *pc, int rc, char *err, size_t errlen) {
-    PGresult *r = run(pc, PGRES_COMMAND_OK, rc ? "ROLLBACK" : "COMMIT", 0, NULL, rc ? NULL : err, errlen);
+static int commit_or_rollback(pg_conn *pc, int rc, carve__store *st) {
+    PGresult *r = run(pc, PGRES_COMMAND_OK, rc ? "ROLLBACK" : "COMMIT", 0, NULL, rc ? NULL : st);
     if (!r && !rc) rc = -1;
     PQclear(r);
     return rc;
@@ -173,28 +164,28 @@ static const char *const migrations[] = {
 
 int carve__store_pg_schema_version(void) { return N_MIGRATIONS; }
 
-static int current_version(PGconn *c, int *v, char *err, size_t errlen) {
+static int current_version(PGconn *c, int *v, carve__store *st) {
     pg_conn pc = {.c = c};
     PGresult *r = run(&pc, PGRES_COMMAND_OK,
                       "CREATE TABLE IF NOT EXISTS carve_schema_version(version int NOT NULL,"
-                      " applied timestamptz NOT NULL DEFAULT now())", 0, NULL, err, errlen);
+                      " applied timestamptz NOT NULL DEFAULT now())", 0, NULL, st);
     if (!r) return -1;
     PQclear(r);
-    r = run(&pc, PGRES_TUPLES_OK, "SELECT coalesce(max(version), 0) FROM carve_schema_version", 0, NULL, err, errlen);
+    r = run(&pc, PGRES_TUPLES_OK, "SELECT coalesce(max(version), 0) FROM carve_schema_version", 0, NULL, st);
     if (!r) return -1;
     *v = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }
 
-static int migrate(PGconn *c, int upto, char *err, size_t errlen) {
+static int migrate(PGconn *c, int upto, carve__store *st) {
     pg_conn pc = {.c = c};
-    PGresult *r = run(&pc, PGRES_TUPLES_OK, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", 0, NULL, err, errlen);
+    PGresult *r = run(&pc, PGRES_TUPLES_OK, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", 0, NULL, st);
     if (!r) return -1;
     PQclear(r);
-    int v = 0, rc = current_version(c, &v, err, errlen);
+    int v = 0, rc = current_version(c, &v, st);
     if (!rc && v > N_MIGRATIONS) {
-        seterr(err, errlen, "postgresql: the database schema is version %d, newer than this carved knows (%d): "
+        carve__store_seterr(st, "postgresql: the database schema is version %d, newer than this carved knows (%d): "
                "upgrade carved (migrations are forward-only)", v, N_MIGRATIONS);
         rc = -1;
     }
@@ -202,16 +193,16 @@ static int migrate(PGconn *c, int upto, char *err, size_t errlen) {
         char ver[16];
         snprintf(ver, sizeof ver, "%d", k + 1);
         const char *vals[] = {ver};
-        if (!begin(&pc, err, errlen)) rc = -1;
+        if (!begin(&pc, st)) rc = -1;
         else {
-            PQclear(r = run(&pc, PGRES_COMMAND_OK, migrations[k], 0, NULL, err, errlen));
+            PQclear(r = run(&pc, PGRES_COMMAND_OK, migrations[k], 0, NULL, st));
             if (r) PQclear(r = run(&pc, PGRES_COMMAND_OK, "INSERT INTO carve_schema_version(version) VALUES($1)", 1,
-                                   vals, err, errlen));
-            rc = commit_or_rollback(&pc, r ? 0 : -1, err, errlen);
-            if (rc && err) {
+                                   vals, st));
+            rc = commit_or_rollback(&pc, r ? 0 : -1, st);
+            if (rc && st) {
                 char m[400];
-                snprintf(m, sizeof m, "%s", err);
-                seterr(err, errlen, "postgresql: migration %d failed: %s", k + 1, m);
+                snprintf(m, sizeof m, "%s", carve__store_errmsg(st));
+                carve__store_seterr(st, "postgresql: migration %d failed: %s", k + 1, m);
             }
         }
     }
@@ -219,12 +210,15 @@ static int migrate(PGconn *c, int upto, char *err, size_t errlen) {
     return rc;
 }
 
-int carve__store_pg_migrate(const char *conninfo, int upto, char *err, size_t errlen) {
-    PGconn *c = connect_db(conninfo, err, errlen);
-    if (!c) return -1;
-    int rc = migrate(c, upto, err, errlen);
+carve_status carve__store_pg_migrate(const char *conninfo, int upto, carve_ctx *errctx) {
+    carve__store tmp = {0}; /* no pool: a store only for the message */
+    if (carve__store_errs_init(&tmp)) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
+    PGconn *c = connect_db(conninfo, &tmp);
+    int rc = c ? migrate(c, upto, &tmp) : -1;
     PQfinish(c);
-    return rc;
+    carve_status st = rc ? carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", carve__store_errmsg(&tmp)) : CARVE_OK;
+    carve__store_errs_fini(&tmp);
+    return st;
 }
 
 /* ---- jobs ------------------------------------------------------------------- */
@@ -257,30 +251,30 @@ static void read_row(const PGresult *r, int i, carve__job_row *o, bool with_log)
 
 static void fmt_double(char *out, size_t n, double v) { snprintf(out, n, "%.17g", v); }
 
-static int idem_insert(pg_conn *pc, const carve__job_row *row, char *err, size_t errlen) {
+static int idem_insert(pg_conn *pc, const carve__job_row *row, carve__store *st) {
     char created[40], cutoff[40];
     fmt_double(created, sizeof created, row->created);
     fmt_double(cutoff, sizeof cutoff, row->created - CARVE__IDEM_TTL_S);
     const char *v1[] = {cutoff};
-    PGresult *r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_idempotency WHERE created<$1::float8", 1, v1, err, errlen);
+    PGresult *r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_idempotency WHERE created<$1::float8", 1, v1, st);
     if (!r) return -1;
     PQclear(r);
     const char *v2[] = {row->idem_key, row->idem_hash ? row->idem_hash : "", row->id, created};
     r = run(pc, PGRES_COMMAND_OK,
             "INSERT INTO carve_idempotency(key,hash,job_id,created) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING", 4,
-            v2, err, errlen);
+            v2, st);
     if (!r) return -1;
     int rc = atol(PQcmdTuples(r)) > 0 ? 0 : 1;
     PQclear(r);
     return rc;
 }
 
-static int put_job(carve__store *st, const carve__job_row *row, char *err, size_t errlen) {
+static int put_job(carve__store *st, const carve__job_row *row) {
     pg_store *s = (pg_store *)st;
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
-    int rc = begin(pc, err, errlen) ? 0 : -1;
-    if (!rc && row->idem_key) rc = idem_insert(pc, row, err, errlen);
+    int rc = begin(pc, st) ? 0 : -1;
+    if (!rc && row->idem_key) rc = idem_insert(pc, row, st);
     if (!rc) {
         char created[40], state[8];
         fmt_double(created, sizeof created, row->created);
@@ -289,26 +283,26 @@ static int put_job(carve__store *st, const carve__job_row *row, char *err, size_
                            row->webhook_url};
         PGresult *r = run(pc, PGRES_COMMAND_OK,
                           "INSERT INTO carve_jobs(id,state,created,options,palette,webhook_url) "
-                          "VALUES($1,$2,$3,$4,$5,$6)", 6, v, err, errlen);
+                          "VALUES($1,$2,$3,$4,$5,$6)", 6, v, st);
         if (r) {
             PQclear(r);
-            r = run(pc, PGRES_TUPLES_OK, "SELECT pg_notify('carve_jobs','')", 0, NULL, err, errlen);
+            r = run(pc, PGRES_TUPLES_OK, "SELECT pg_notify('carve_jobs','')", 0, NULL, st);
         }
         if (!r) rc = -1;
         PQclear(r);
     }
-    if (pc->c && PQtransactionStatus(pc->c) != PQTRANS_IDLE) rc = commit_or_rollback(pc, rc, err, errlen);
+    if (pc->c && PQtransactionStatus(pc->c) != PQTRANS_IDLE) rc = commit_or_rollback(pc, rc, st);
     conn_put(pc);
     return rc;
 }
 
-static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
+static int get_job(carve__store *st, const char *id, carve__job_row *o) {
     pg_store *s = (pg_store *)st;
     memset(o, 0, sizeof *o);
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
     const char *v[] = {id};
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT " ROW_COLS ",log FROM carve_jobs WHERE id=$1", 1, v, err, errlen);
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT " ROW_COLS ",log FROM carve_jobs WHERE id=$1", 1, v, st);
     conn_put(pc);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
@@ -318,7 +312,7 @@ static int get_job(carve__store *st, const char *id, carve__job_row *o, char *er
 }
 
 static int set_state(carve__store *st, const char *id, int from, int to, double when, const char *error,
-                     const char *kind, const char *timings, const char *log, char *err, size_t errlen) {
+                     const char *kind, const char *timings, const char *log) {
     char sfrom[8], sto[8], swhen[40];
     snprintf(sfrom, sizeof sfrom, "%d", from);
     snprintf(sto, sizeof sto, "%d", to);
@@ -336,12 +330,11 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
               "webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END, "
               "webhook_at=$4::float8 WHERE id=$1 AND "
               "($2::int<0 OR state=$2::int)";
-    long n = cmd((pg_store *)st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v, err, errlen);
+    long n = cmd((pg_store *)st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v, st);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
-static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n, char *err,
-                    size_t errlen) {
+static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
     pg_store *s = (pg_store *)st;
     *n = 0;
     char sst[8], sb[40], sm[16];
@@ -349,13 +342,13 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
     fmt_double(sb, sizeof sb, before);
     snprintf(sm, sizeof sm, "%d", max);
     const char *v[] = {sst, sb, sm};
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "SELECT id FROM carve_jobs WHERE state=$1::int AND ($2::float8<=0 OR finished<$2::float8) AND "
                       "webhook_state<>1 ORDER BY seq "
                       "LIMIT $3::int", 3, v,
-                      err, errlen);
+                      st);
     conn_put(pc);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
@@ -363,8 +356,7 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
     return 0;
 }
 
-static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row *rows, int *n, char *err,
-                     size_t errlen) {
+static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row *rows, int *n) {
     pg_store *s = (pg_store *)st;
     *n = 0;
     char mask[16], since[40], has[4], ac[40], lim[16];
@@ -374,12 +366,12 @@ static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row
     fmt_double(ac, sizeof ac, q->after_created);
     snprintf(lim, sizeof lim, "%d", q->limit);
     const char *v[] = {mask, since, has, ac, q->after_id, lim};
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "SELECT " ROW_COLS " FROM carve_jobs WHERE ($1::int=0 OR (($1::int>>state)&1)=1) AND "
                       "($2::float8<=0 OR created>=$2::float8) AND ($3::int=0 OR (created,id)<($4::float8,$5::text)) "
-                      "ORDER BY created DESC, id DESC LIMIT $6::int", 6, v, err, errlen);
+                      "ORDER BY created DESC, id DESC LIMIT $6::int", 6, v, st);
     conn_put(pc);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < q->limit; i++) read_row(r, i, &rows[(*n)++], false);
@@ -387,15 +379,14 @@ static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row
     return 0;
 }
 
-static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65], char *err,
-                    size_t errlen) {
+static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65]) {
     char ss[40];
     fmt_double(ss, sizeof ss, since);
     const char *v[] = {key, ss};
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT job_id,hash FROM carve_idempotency WHERE key=$1 AND created>=$2::float8", 2,
-                      v, err, errlen);
+                      v, st);
     conn_put(pc);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
@@ -407,25 +398,24 @@ static int idem_get(carve__store *st, const char *key, double since, char id[33]
     return rc;
 }
 
-static int idem_forget(carve__store *st, const char *key, char *err, size_t errlen) {
+static int idem_forget(carve__store *st, const char *key) {
     const char *v[] = {key};
-    return cmd((pg_store *)st, "DELETE FROM carve_idempotency WHERE key=$1", 1, v, err, errlen) < 0 ? -1 : 0;
+    return cmd((pg_store *)st, "DELETE FROM carve_idempotency WHERE key=$1", 1, v, st) < 0 ? -1 : 0;
 }
 
-static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n,
-                         char *err, size_t errlen) {
+static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n) {
     *n = 0;
     char sn[40], sl[40], sm[16];
     fmt_double(sn, sizeof sn, now);
     fmt_double(sl, sizeof sl, lease_s);
     snprintf(sm, sizeof sm, "%d", max);
     const char *v[] = {sn, sl, sm};
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "UPDATE carve_jobs SET webhook_at=$1::float8+$2::float8 WHERE id IN (SELECT id FROM carve_jobs"
                       " WHERE webhook_state=1 AND webhook_at<=$1::float8 ORDER BY webhook_at LIMIT $3::int"
-                      " FOR UPDATE SKIP LOCKED) RETURNING id", 3, v, err, errlen);
+                      " FOR UPDATE SKIP LOCKED) RETURNING id", 3, v, st);
     conn_put(pc);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
@@ -433,8 +423,7 @@ static int webhook_claim(carve__store *st, double now, double lease_s, char (*id
     return 0;
 }
 
-static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error,
-                        char *err, size_t errlen) {
+static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error) {
     char ss[8], sa[16], sw[40];
     snprintf(ss, sizeof ss, "%d", state);
     snprintf(sa, sizeof sa, "%d", attempts);
@@ -442,16 +431,15 @@ static int webhook_done(carve__store *st, const char *id, int state, int attempt
     const char *v[] = {id, ss, sa, sw, error};
     long n = cmd((pg_store *)st,
                  "UPDATE carve_jobs SET webhook_state=$2::int, webhook_attempts=$3::int, webhook_at=$4::float8,"
-                 " webhook_error=$5 WHERE id=$1", 5, v, err, errlen);
+                 " webhook_error=$5 WHERE id=$1", 5, v, st);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
-static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen) {
+static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES]) {
     for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = 0;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT state, count(*) FROM carve_jobs GROUP BY state", 0, NULL, err,
-                      errlen);
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT state, count(*) FROM carve_jobs GROUP BY state", 0, NULL, st);
     conn_put(pc);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -462,39 +450,39 @@ static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], 
     return 0;
 }
 
-static int delete_job(carve__store *st, const char *id, int force, char *err, size_t errlen) {
+static int delete_job(carve__store *st, const char *id, int force) {
     if (!valid_id(id)) return 1;
     pg_store *s = (pg_store *)st;
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
     char sf[4], sd[8];
     snprintf(sf, sizeof sf, "%d", force ? 1 : 0);
     snprintf(sd, sizeof sd, "%d", CARVE__JOB_DONE);
     const char *v[] = {id, sf, sd};
-    int rc = begin(pc, err, errlen) ? 0 : -1;
+    int rc = begin(pc, st) ? 0 : -1;
     PGresult *r = NULL;
     if (!rc && !(r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_jobs WHERE id=$1 AND ($2::int=1 OR (state>=$3::int AND webhook_state<>1))", 3, v,
-                         err, errlen))) rc = -1;
+                         st))) rc = -1;
     if (!rc) {
         rc = atol(PQcmdTuples(r)) > 0 ? 0 : 1;
         if (rc == 0 || force > 1) {
             PQclear(r);
-            if (!(r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_files WHERE job_id=$1", 1, v, err, errlen)))
+            if (!(r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_files WHERE job_id=$1", 1, v, st)))
                 rc = -1;
         }
     }
     PQclear(r);
-    rc = commit_or_rollback(pc, rc < 0 ? -1 : 0, err, errlen) < 0 ? -1 : rc;
+    rc = commit_or_rollback(pc, rc < 0 ? -1 : 0, st) < 0 ? -1 : rc;
     conn_put(pc);
     return rc;
 }
 
 /* ---- files: bytea chunks, written and read one chunk at a time --------------- */
 static int write_chunks(pg_conn *pc, const char *id, const char *token, const char *name, const void *data,
-                        size_t len, char *err, size_t errlen) {
+                        size_t len, carve__store *st) {
     const char *v[] = {id, name, token};
     PGresult *r = run(pc, PGRES_COMMAND_OK, "DELETE FROM carve_files WHERE job_id=$1 AND name=$2 AND token=$3", 3, v,
-                      err, errlen);
+                      st);
     if (!r) return -1;
     PQclear(r);
     size_t off = 0;
@@ -509,7 +497,7 @@ static int write_chunks(pg_conn *pc, const char *id, const char *token, const ch
         r = PQexecParams(pc->c, "INSERT INTO carve_files(job_id,name,token,chunk,data) VALUES($1,$2,$3,$4,$5)", 5,
                          NULL, vals, lens, fmts, 0);
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            seterr(err, errlen, "postgresql: write %s of job %s: %s", name, id, PQerrorMessage(pc->c));
+            carve__store_seterr(st, "postgresql: write %s of job %s: %s", name, id, PQerrorMessage(pc->c));
             PQclear(r);
             return -1;
         }
@@ -520,34 +508,32 @@ static int write_chunks(pg_conn *pc, const char *id, const char *token, const ch
 }
 
 static int put_file_fenced(carve__store *st, const char *id, const char *token, const char *name, const void *data,
-                           size_t len, char *err, size_t errlen) {
+                           size_t len) {
     if (!valid_id(id) || !valid_file_name(name)) {
-        seterr(err, errlen, "invalid job file name");
+        carve__store_seterr(st, "invalid job file name");
         return -1;
     }
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
-    int rc = begin(pc, err, errlen) ? 0 : -1;
-    if (!rc) rc = write_chunks(pc, id, token, name, data, len, err, errlen);
-    rc = commit_or_rollback(pc, rc, err, errlen);
+    int rc = begin(pc, st) ? 0 : -1;
+    if (!rc) rc = write_chunks(pc, id, token, name, data, len, st);
+    rc = commit_or_rollback(pc, rc, st);
     conn_put(pc);
     return rc;
 }
 
-static int put_file(carve__store *st, const char *id, const char *name, const void *data, size_t len, char *err,
-                    size_t errlen) {
-    return put_file_fenced(st, id, "", name, data, len, err, errlen);
+static int put_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
+    return put_file_fenced(st, id, "", name, data, len);
 }
 
 /* Reads a file row by row (single-row mode: one chunk in memory at a time
  * besides the result being assembled).  The input has token ''; result
  * files are those of the attempt that holds (or committed with) the lease. */
-static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
-                    size_t errlen) {
+static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
     if (!valid_id(id) || !valid_file_name(name)) return 1;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     const char *v[] = {id, name};
     int rc = -1;
@@ -555,7 +541,7 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
                            "SELECT f.data FROM carve_files f JOIN carve_jobs j ON j.id=f.job_id WHERE f.job_id=$1 "
                            "AND f.name=$2 AND f.token=CASE WHEN $2='input' THEN '' ELSE coalesce(j.lease_token,'') "
                            "END ORDER BY f.chunk", 2, NULL, v, NULL, NULL, 1) || !PQsetSingleRowMode(pc->c)) {
-        seterr(err, errlen, "postgresql: read %s of job %s: %s", name, id, PQerrorMessage(pc->c));
+        carve__store_seterr(st, "postgresql: read %s of job %s: %s", name, id, PQerrorMessage(pc->c));
         conn_put(pc);
         return -1;
     }
@@ -577,11 +563,11 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
             rows++;
         } else if (es == PGRES_TUPLES_OK) rc = 0;
         else if (es != PGRES_SINGLE_TUPLE)
-            seterr(err, errlen, "postgresql: read %s of job %s: %s", name, id, PQresultErrorMessage(r));
+            carve__store_seterr(st, "postgresql: read %s of job %s: %s", name, id, PQresultErrorMessage(r));
         PQclear(r);
     }
     conn_put(pc);
-    if (oom) rc = -1, seterr(err, errlen, "out of memory");
+    if (oom) rc = -1, carve__store_seterr(st, "out of memory");
     if (rc == 0 && !rows) rc = 1;
     if (rc) {
         free(buf);
@@ -589,7 +575,7 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
     }
     if (!buf) buf = malloc(1);
     if (!buf) {
-        seterr(err, errlen, "out of memory");
+        carve__store_seterr(st, "out of memory");
         return -1;
     }
     buf[n] = 0;
@@ -599,19 +585,19 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
 }
 
 /* ---- palettes --------------------------------------------------------------- */
-static int put_palette(carve__store *st, const char *name, const char *text, char *err, size_t errlen) {
+static int put_palette(carve__store *st, const char *name, const char *text) {
     const char *v[] = {name, text};
     return cmd((pg_store *)st,
                "INSERT INTO carve_palettes(name,body) VALUES($1,$2) ON CONFLICT(name) DO UPDATE SET body=$2", 2, v,
-               err, errlen) < 0 ? -1 : 0;
+               st) < 0 ? -1 : 0;
 }
 
-static int get_palette(carve__store *st, const char *name, char **text, char *err, size_t errlen) {
+static int get_palette(carve__store *st, const char *name, char **text) {
     *text = NULL;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     const char *v[] = {name};
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT body FROM carve_palettes WHERE name=$1", 1, v, err, errlen);
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT body FROM carve_palettes WHERE name=$1", 1, v, st);
     conn_put(pc);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
@@ -620,19 +606,19 @@ static int get_palette(carve__store *st, const char *name, char **text, char *er
     return rc;
 }
 
-static int delete_palette(carve__store *st, const char *name, char *err, size_t errlen) {
+static int delete_palette(carve__store *st, const char *name) {
     const char *v[] = {name};
-    long n = cmd((pg_store *)st, "DELETE FROM carve_palettes WHERE name=$1", 1, v, err, errlen);
+    long n = cmd((pg_store *)st, "DELETE FROM carve_palettes WHERE name=$1", 1, v, st);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
-static int list_palettes(carve__store *st, char **json, char *err, size_t errlen) {
+static int list_palettes(carve__store *st, char **json) {
     *json = NULL;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "SELECT coalesce(json_agg(name ORDER BY name),'[]'::json)::text FROM carve_palettes", 0, NULL,
-                      err, errlen);
+                      st);
     conn_put(pc);
     if (!r) return -1;
     *json = strdup(PQgetvalue(r, 0, 0));
@@ -651,21 +637,20 @@ static void new_token(char out[33]) {
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static int claim(carve__store *st, const char *node, double lease_s, carve__job_row *o, char token[33], char *err,
-                 size_t errlen) {
+static int claim(carve__store *st, const char *node, double lease_s, carve__job_row *o, char token[33]) {
     memset(o, 0, sizeof *o);
     new_token(token);
     char sl[40];
     fmt_double(sl, sizeof sl, lease_s);
     const char *v[] = {node, token, sl};
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "UPDATE carve_jobs SET state=1, started=extract(epoch from clock_timestamp()),"
                       " attempts=attempts+1, error=NULL, error_kind=NULL, lease_owner=$1, lease_token=$2,"
                       " lease_until=clock_timestamp()+make_interval(secs=>$3::float8), progress=0, stage=''"
                       " WHERE id=(SELECT id FROM carve_jobs WHERE state=0 AND NOT cancel ORDER BY seq"
-                      " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING " ROW_COLS, 3, v, err, errlen);
+                      " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING " ROW_COLS, 3, v, st);
     conn_put(pc);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
@@ -675,19 +660,18 @@ static int claim(carve__store *st, const char *node, double lease_s, carve__job_
 }
 
 static int heartbeat(carve__store *st, const char *id, const char *token, double lease_s, double progress,
-                     const char *stage, const char *log, bool *cancel, char *err, size_t errlen) {
+                     const char *stage, const char *log, bool *cancel) {
     char sl[40], sp[40];
     fmt_double(sl, sizeof sl, lease_s);
     fmt_double(sp, sizeof sp, progress);
     const char *v[] = {id, token, sl, sp, stage ? stage : "", log};
     *cancel = false;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "UPDATE carve_jobs SET lease_until=clock_timestamp()+make_interval(secs=>$3::float8),"
                       " progress=$4::float8, stage=$5, log=coalesce($6,log) WHERE id=$1 AND lease_token=$2 AND"
-                      " state=1 RETURNING cancel", 6, v, err,
-                      errlen);
+                      " state=1 RETURNING cancel", 6, v, st);
     conn_put(pc);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
@@ -697,7 +681,7 @@ static int heartbeat(carve__store *st, const char *id, const char *token, double
 }
 
 static int finish(carve__store *st, const char *id, const char *token, int to, double when, const char *error,
-                  const char *kind, const char *timings, const char *log, char *err, size_t errlen) {
+                  const char *kind, const char *timings, const char *log) {
     char sto[8], sw[40];
     snprintf(sto, sizeof sto, "%d", to);
     fmt_double(sw, sizeof sw, when);
@@ -709,17 +693,17 @@ static int finish(carve__store *st, const char *id, const char *token, int to, d
                  " webhook_at=$4::float8,"
                  " progress=CASE WHEN $3::int=2 THEN 1 ELSE progress END,"
                  " completions=completions+CASE WHEN $3::int=2 THEN 1 ELSE 0 END"
-                 " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v, err, errlen);
+                 " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v, st);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
-static int release(carve__store *st, const char *id, const char *token, char *err, size_t errlen) {
+static int release(carve__store *st, const char *id, const char *token) {
     const char *v[] = {id, token};
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_COMMAND_OK,
                       "UPDATE carve_jobs SET state=0, started=0, lease_owner=NULL, lease_token=NULL, lease_until=NULL"
-                      " WHERE id=$1 AND lease_token=$2 AND state=1", 2, v, err, errlen);
+                      " WHERE id=$1 AND lease_token=$2 AND state=1", 2, v, st);
     int rc = r ? (atol(PQcmdTuples(r)) > 0 ? 0 : 1) : -1;
     PQclear(r);
     if (rc == 0) PQclear(PQexec(pc->c, "SELECT pg_notify('carve_jobs','')"));
@@ -727,12 +711,12 @@ static int release(carve__store *st, const char *id, const char *token, char *er
     return rc;
 }
 
-static int expire(carve__store *st, int max_attempts, int *requeued, int *failed, char *err, size_t errlen) {
+static int expire(carve__store *st, int max_attempts, int *requeued, int *failed) {
     *requeued = *failed = 0;
     char sm[16];
     snprintf(sm, sizeof sm, "%d", max_attempts);
     const char *v[] = {sm};
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     /* a cancelled job whose node died: nobody will delete it but us */
     PQclear(PQexec(pc->c, "WITH d AS (DELETE FROM carve_jobs WHERE state=1 AND cancel AND"
@@ -749,7 +733,7 @@ static int expire(carve__store *st, int max_attempts, int *requeued, int *failed
                       " lease_until=NULL, webhook_state=CASE WHEN attempts>=$1::int AND webhook_url IS NOT NULL AND"
                       " webhook_state=0 THEN 1 ELSE webhook_state END,"
                       " webhook_at=extract(epoch from clock_timestamp())"
-                      " WHERE state=1 AND lease_until<clock_timestamp() RETURNING state", 1, v, err, errlen);
+                      " WHERE state=1 AND lease_until<clock_timestamp() RETURNING state", 1, v, st);
     if (r) {
         for (int i = 0; i < PQntuples(r); i++) (atoi(PQgetvalue(r, i, 0)) == 0 ? (*requeued)++ : (*failed)++);
         PQclear(r);
@@ -759,33 +743,33 @@ static int expire(carve__store *st, int max_attempts, int *requeued, int *failed
     return r ? 0 : -1;
 }
 
-static int request_cancel(carve__store *st, const char *id, char *err, size_t errlen) {
+static int request_cancel(carve__store *st, const char *id) {
     pg_store *s = (pg_store *)st;
-    int rc = delete_job(st, id, 0, err, errlen); /* finished */
+    int rc = delete_job(st, id, 0); /* finished */
     if (rc <= 0) return rc;
     const char *v[] = {id};
-    pg_conn *pc = conn_get(s, err, errlen);
+    pg_conn *pc = conn_get(s);
     if (!pc) return -1;
     /* queued: gone at once (a claim holds the row lock, so this cannot race one) */
     PGresult *r = run(pc, PGRES_TUPLES_OK,
                       "WITH d AS (DELETE FROM carve_jobs WHERE id=$1 AND state=0 RETURNING id),"
                       " f AS (DELETE FROM carve_files WHERE job_id IN (SELECT id FROM d)),"
                       " u AS (UPDATE carve_jobs SET cancel=true WHERE id=$1 AND state=1 RETURNING id)"
-                      " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)", 1, v, err, errlen);
+                      " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)", 1, v, st);
     if (r) {
         rc = atoi(PQgetvalue(r, 0, 0)) > 0 ? 0 : atoi(PQgetvalue(r, 0, 1)) > 0 ? 2 : 1;
         PQclear(r);
-        if (rc == 2) PQclear(run(pc, PGRES_TUPLES_OK, "SELECT pg_notify('carve_cancel', $1)", 1, v, err, errlen));
+        if (rc == 2) PQclear(run(pc, PGRES_TUPLES_OK, "SELECT pg_notify('carve_cancel', $1)", 1, v, st));
     } else rc = -1;
     conn_put(pc);
     return rc;
 }
 
-static int count_queued(carve__store *st, long long *n, char *err, size_t errlen) {
+static int count_queued(carve__store *st, long long *n) {
     *n = 0;
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT count(*) FROM carve_jobs WHERE state=0", 0, NULL, err, errlen);
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT count(*) FROM carve_jobs WHERE state=0", 0, NULL, st);
     conn_put(pc);
     if (!r) return -1;
     *n = atoll(PQgetvalue(r, 0, 0));
@@ -793,10 +777,10 @@ static int count_queued(carve__store *st, long long *n, char *err, size_t errlen
     return 0;
 }
 
-static int ping(carve__store *st, char *err, size_t errlen) {
-    pg_conn *pc = conn_get((pg_store *)st, err, errlen);
+static int ping(carve__store *st) {
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT 1", 0, NULL, err, errlen);
+    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT 1", 0, NULL, st);
     conn_put(pc);
     PQclear(r);
     return r ? 0 : -1;
@@ -811,8 +795,7 @@ static void notify_user(pg_store *s, const char *channel, const char *payload) {
 }
 
 static PGconn *listen_connect(pg_store *s) {
-    char err[512];
-    PGconn *c = connect_db(s->conninfo, err, sizeof err);
+    PGconn *c = connect_db(s->conninfo, NULL); /* retried: no message wanted */
     if (!c) return NULL;
     PGresult *r = PQexec(c, "LISTEN carve_jobs; LISTEN carve_cancel");
     bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -881,6 +864,7 @@ static void pg_close(carve__store *st) {
     PQfinish(s->tlock);
     pthread_mutex_destroy(&s->tlmu);
     pthread_mutex_destroy(&s->lmu);
+    carve__store_errs_fini(&s->ops);
     free(s);
 }
 
@@ -916,13 +900,15 @@ static void set_ops(pg_store *s) {
     carve__pg_tunings_wire(&s->ops);
 }
 
-carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, size_t errlen) {
+carve_status carve__store_pg_open(const char *conninfo, int conns, carve_ctx *errctx, carve__store **out) {
+    *out = NULL;
     pg_store *s = calloc(1, sizeof *s);
-    if (!s || !(s->conninfo = strdup(conninfo)) || !(s->conns = calloc((size_t)conns, sizeof *s->conns))) {
+    if (!s || carve__store_errs_init(&s->ops) || !(s->conninfo = strdup(conninfo)) ||
+        !(s->conns = calloc((size_t)conns, sizeof *s->conns))) {
         if (s) free(s->conninfo);
+        if (s) carve__store_errs_fini(&s->ops);
         free(s);
-        seterr(err, errlen, "out of memory");
-        return NULL;
+        return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     }
     s->nconns = conns;
     pthread_mutex_init(&s->lmu, NULL);
@@ -930,31 +916,32 @@ carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, s
     for (int i = 0; i < conns; i++) pthread_mutex_init(&s->conns[i].mu, NULL);
     set_ops(s);
     /* the first connection proves the database is reachable and migrates it */
-    s->conns[0].c = connect_db(conninfo, err, errlen);
-    if (!s->conns[0].c || migrate(s->conns[0].c, N_MIGRATIONS, err, errlen)) {
+    s->conns[0].c = connect_db(conninfo, &s->ops);
+    if (!s->conns[0].c || migrate(s->conns[0].c, N_MIGRATIONS, &s->ops)) {
+        carve_status st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", carve__store_errmsg(&s->ops));
         pg_close(&s->ops);
-        return NULL;
+        return st;
     }
     if (pthread_create(&s->listener, NULL, listener_main, s) == 0) s->listener_started = true;
-    return &s->ops;
+    *out = &s->ops;
+    return CARVE_OK;
 }
 
 /* ---- for store_pg_tunings.c ------------------------------------------------- */
-void carve__pg_seterr(char *err, size_t n, const char *msg) { seterr(err, n, "%s", msg); }
 bool carve__pg_valid_id(const char *id) { return valid_id(id); }
 bool carve__pg_valid_file_name(const char *name) { return valid_file_name(name); }
-PGconn *carve__pg_connect(const char *conninfo, char *err, size_t errlen) { return connect_db(conninfo, err, errlen); }
-pg_conn *carve__pg_conn_get(pg_store *s, char *err, size_t errlen) { return conn_get(s, err, errlen); }
+PGconn *carve__pg_connect(const char *conninfo, carve__store *st) { return connect_db(conninfo, st); }
+pg_conn *carve__pg_conn_get(pg_store *s) { return conn_get(s); }
 void carve__pg_conn_put(pg_conn *pc) { conn_put(pc); }
-PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals, char *err,
-                        size_t errlen) {
-    return run(pc, want, sql, n, vals, err, errlen);
+PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals,
+                        carve__store *st) {
+    return run(pc, want, sql, n, vals, st);
 }
-long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, char *err, size_t errlen) {
-    return cmd(s, sql, n, vals, err, errlen);
+long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, carve__store *st) {
+    return cmd(s, sql, n, vals, st);
 }
-bool carve__pg_begin(pg_conn *pc, char *err, size_t errlen) { return begin(pc, err, errlen); }
-int carve__pg_commit_or_rollback(pg_conn *pc, int rc, char *err, size_t errlen) {
-    return commit_or_rollback(pc, rc, err, errlen);
+bool carve__pg_begin(pg_conn *pc, carve__store *st) { return begin(pc, st); }
+int carve__pg_commit_or_rollback(pg_conn *pc, int rc, carve__store *st) {
+    return commit_or_rollback(pc, rc, st);
 }
 char *carve__pg_dup_val(const PGresult *r, int row, int col) { return dup_val(r, row, col); }

@@ -15,11 +15,12 @@ int carve__store_pg_schema_version(void);
 
 /** Opens a pool of `conns` connections to conninfo (a libpq URI or
  *  key=value string), migrates the schema to the newest version and starts
- *  the LISTEN thread.  NULL with err naming the host and the reason. */
-carve__store *carve__store_pg_open(const char *conninfo, int conns, char *err, size_t errlen);
+ *  the LISTEN thread, into *out.  CARVE_OK, or CARVE_ERR_IO with errctx's
+ *  message naming the host and the reason (CARVE_ERR_NOMEM). */
+carve_status carve__store_pg_open(const char *conninfo, int conns, carve_ctx *errctx, carve__store **out);
 
 /** For tests: applies the migrations up to version `upto` only (no pool, no
- *  listener).  0, or -1 with err. */
-int carve__store_pg_migrate(const char *conninfo, int upto, char *err, size_t errlen);
+ *  listener).  CARVE_OK, or CARVE_ERR_IO with the message in errctx. */
+carve_status carve__store_pg_migrate(const char *conninfo, int upto, carve_ctx *errctx);
 
 #endif

@@ -36,20 +36,20 @@ typedef struct pg_store {
     char tlock_id[33];
 } pg_store;
 
-void carve__pg_seterr(char *err, size_t n, const char *msg);
 bool carve__pg_valid_id(const char *id);
 bool carve__pg_valid_file_name(const char *name);
-PGconn *carve__pg_connect(const char *conninfo, char *err, size_t errlen);
-/* a locked pool connection (release with carve__pg_conn_put), NULL with err */
-pg_conn *carve__pg_conn_get(pg_store *s, char *err, size_t errlen);
+PGconn *carve__pg_connect(const char *conninfo, carve__store *st);
+/* a locked pool connection (release with carve__pg_conn_put), NULL with the
+ * message on st.  The helpers below set their message on st (NULL: none) */
+pg_conn *carve__pg_conn_get(pg_store *s);
 void carve__pg_conn_put(pg_conn *pc);
 /* one statement with text parameters: its result when the status is want */
-PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals, char *err,
-                        size_t errlen);
+PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals,
+                        carve__store *st);
 /* one statement on a pool connection: affected rows, -1 on error */
-long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, char *err, size_t errlen);
-bool carve__pg_begin(pg_conn *pc, char *err, size_t errlen);
-int carve__pg_commit_or_rollback(pg_conn *pc, int rc, char *err, size_t errlen);
+long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, carve__store *st);
+bool carve__pg_begin(pg_conn *pc, carve__store *st);
+int carve__pg_commit_or_rollback(pg_conn *pc, int rc, carve__store *st);
 char *carve__pg_dup_val(const PGresult *r, int row, int col);
 
 /* store_pg_tunings.c: the tables (schema migration 4) and the operations */

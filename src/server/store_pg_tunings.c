@@ -14,38 +14,38 @@
 #define CHUNK (256 * 1024)
 #define LOCK_CLASS "730566144" /* advisory lock key space of tunings: (class, hashtext(id)), int4 each */
 
-static int bad_id(const char *id, char *err, size_t errlen) {
+static int bad_id(const char *id, carve__store *st) {
     if (carve__pg_valid_id(id)) return 0;
-    carve__pg_seterr(err, errlen, "invalid tuning id");
+    carve__store_seterr(st, "invalid tuning id");
     return -1;
 }
 
 /* A query on a pool connection: its result (PGRES_TUPLES_OK) or NULL. */
-static PGresult *query(pg_store *s, const char *sql, int n, const char *const *v, char *err, size_t errlen) {
-    pg_conn *pc = carve__pg_conn_get(s, err, errlen);
+static PGresult *query(pg_store *s, const char *sql, int n, const char *const *v, carve__store *st) {
+    pg_conn *pc = carve__pg_conn_get(s);
     if (!pc) return NULL;
-    PGresult *r = carve__pg_run(pc, PGRES_TUPLES_OK, sql, n, v, err, errlen);
+    PGresult *r = carve__pg_run(pc, PGRES_TUPLES_OK, sql, n, v, st);
     carve__pg_conn_put(pc);
     return r;
 }
 
-static int put_tuning(carve__store *st, const carve__tuning_row *row, char *err, size_t errlen) {
-    if (bad_id(row->id, err, errlen)) return -1;
+static int put_tuning(carve__store *st, const carve__tuning_row *row) {
+    if (bad_id(row->id, st)) return -1;
     char state[16], created[40];
     snprintf(state, sizeof state, "%d", row->state);
     snprintf(created, sizeof created, "%.17g", row->created);
     const char *v[] = {row->id, state, created, row->request ? row->request : "{}"};
     long n = carve__pg_cmd((pg_store *)st, "INSERT INTO carve_tunings(id,state,created,request) VALUES($1,$2,$3,$4)",
-                           4, v, err, errlen);
+                           4, v, st);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
-static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o, char *err, size_t errlen) {
+static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
     memset(o, 0, sizeof *o);
     if (!carve__pg_valid_id(id)) return 1;
     const char *v[] = {id};
     PGresult *r = query((pg_store *)st, "SELECT id,state,created,finished,request,best,best_score,trials,error "
-                                        "FROM carve_tunings WHERE id=$1", 1, v, err, errlen);
+                                        "FROM carve_tunings WHERE id=$1", 1, v, st);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) {
@@ -64,7 +64,7 @@ static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o, ch
 }
 
 static int update_tuning(carve__store *st, const char *id, int state, double finished, const char *best,
-                         double best_score, int trials, const char *error, char *err, size_t errlen) {
+                         double best_score, int trials, const char *error) {
     char sst[16], sfin[40], sscore[40], strials[16];
     snprintf(sst, sizeof sst, "%d", state);
     snprintf(sfin, sizeof sfin, "%.17g", finished);
@@ -75,18 +75,18 @@ static int update_tuning(carve__store *st, const char *id, int state, double fin
                            "UPDATE carve_tunings SET state=$2, finished=CASE WHEN $3::float8>0 THEN $3 ELSE finished END,"
                            " best=coalesce($4,best), best_score=CASE WHEN $4::text IS NULL THEN best_score ELSE $5 END,"
                            " trials=CASE WHEN $6::int>0 THEN $6 ELSE trials END, error=coalesce($7,error) WHERE id=$1",
-                           7, v, err, errlen);
+                           7, v, st);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
-static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n, char *err, size_t errlen) {
+static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n) {
     *n = 0;
     char sst[16], smax[16];
     snprintf(sst, sizeof sst, "%d", state);
     snprintf(smax, sizeof smax, "%d", max);
     const char *v[] = {sst, smax};
     PGresult *r = query((pg_store *)st, "SELECT id FROM carve_tunings WHERE state=$1 ORDER BY seq LIMIT $2", 2, v,
-                        err, errlen);
+                        st);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
@@ -94,46 +94,43 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
 }
 
 /* Statements of one transaction on one connection; 1 when the last changed nothing. */
-static int transaction(pg_store *s, const char *const *sqls, int nsql, int nv, const char *const *v, char *err,
-                       size_t errlen) {
-    pg_conn *pc = carve__pg_conn_get(s, err, errlen);
+static int transaction(pg_store *s, const char *const *sqls, int nsql, int nv, const char *const *v, carve__store *st) {
+    pg_conn *pc = carve__pg_conn_get(s);
     if (!pc) return -1;
-    int rc = carve__pg_begin(pc, err, errlen) ? 0 : -1;
+    int rc = carve__pg_begin(pc, st) ? 0 : -1;
     for (int i = 0; !rc && i < nsql; i++) {
-        PGresult *r = carve__pg_run(pc, PGRES_COMMAND_OK, sqls[i], nv, v, err, errlen);
+        PGresult *r = carve__pg_run(pc, PGRES_COMMAND_OK, sqls[i], nv, v, st);
         if (!r) rc = -1;
         else if (i == nsql - 1 && atol(PQcmdTuples(r)) == 0) rc = 1;
         PQclear(r);
     }
-    rc = carve__pg_commit_or_rollback(pc, rc < 0 ? -1 : 0, err, errlen) < 0 ? -1 : rc;
+    rc = carve__pg_commit_or_rollback(pc, rc < 0 ? -1 : 0, st) < 0 ? -1 : rc;
     carve__pg_conn_put(pc);
     return rc;
 }
 
-static int delete_tuning(carve__store *st, const char *id, char *err, size_t errlen) {
+static int delete_tuning(carve__store *st, const char *id) {
     if (!carve__pg_valid_id(id)) return 1;
     static const char *const sqls[] = {"DELETE FROM carve_tuning_files WHERE tuning_id=$1",
                                        "DELETE FROM carve_tuning_trials WHERE tuning_id=$1",
                                        "DELETE FROM carve_tunings WHERE id=$1"};
     const char *v[] = {id};
-    return transaction((pg_store *)st, sqls, 3, 1, v, err, errlen);
+    return transaction((pg_store *)st, sqls, 3, 1, v, st);
 }
 
 /* A file as CHUNK-byte bytea rows, replacing an earlier one of that name. */
-static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len,
-                           char *err, size_t errlen) {
-    if (bad_id(id, err, errlen)) return -1;
+static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
+    if (bad_id(id, st)) return -1;
     if (!carve__pg_valid_file_name(name)) {
-        carve__pg_seterr(err, errlen, "invalid tuning file name");
+        carve__store_seterr(st, "invalid tuning file name");
         return -1;
     }
-    pg_conn *pc = carve__pg_conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = carve__pg_conn_get((pg_store *)st);
     if (!pc) return -1;
-    int rc = carve__pg_begin(pc, err, errlen) ? 0 : -1;
+    int rc = carve__pg_begin(pc, st) ? 0 : -1;
     const char *v[] = {id, name};
     PGresult *r = rc ? NULL : carve__pg_run(pc, PGRES_COMMAND_OK,
-                                            "DELETE FROM carve_tuning_files WHERE tuning_id=$1 AND name=$2", 2, v, err,
-                                            errlen);
+                                            "DELETE FROM carve_tuning_files WHERE tuning_id=$1 AND name=$2", 2, v, st);
     if (!r) rc = -1;
     PQclear(r);
     for (size_t off = 0, k = 0; !rc && (off < len || k == 0); k++) {
@@ -145,30 +142,29 @@ static int put_tuning_file(carve__store *st, const char *id, const char *name, c
         r = PQexecParams(pc->c, "INSERT INTO carve_tuning_files(tuning_id,name,chunk,data) VALUES($1,$2,$3,$4)", 4,
                          NULL, vals, lens, fmts, 0);
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            carve__pg_seterr(err, errlen, PQerrorMessage(pc->c));
+            carve__store_seterr(st, "%s", PQerrorMessage(pc->c));
             rc = -1;
         }
         PQclear(r);
         off += n;
     }
-    rc = carve__pg_commit_or_rollback(pc, rc, err, errlen);
+    rc = carve__pg_commit_or_rollback(pc, rc, st);
     carve__pg_conn_put(pc);
     return rc;
 }
 
-static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
-                           size_t errlen) {
+static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
     if (!carve__pg_valid_id(id) || !carve__pg_valid_file_name(name)) return 1;
-    pg_conn *pc = carve__pg_conn_get((pg_store *)st, err, errlen);
+    pg_conn *pc = carve__pg_conn_get((pg_store *)st);
     if (!pc) return -1;
     const char *v[] = {id, name};
     PGresult *r = PQexecParams(pc->c, "SELECT data FROM carve_tuning_files WHERE tuning_id=$1 AND name=$2 ORDER BY chunk",
                                2, NULL, v, NULL, NULL, 1);
     carve__pg_conn_put(pc);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carve__pg_seterr(err, errlen, r ? PQresultErrorMessage(r) : "postgresql: out of memory");
+        carve__store_seterr(st, "%s", r ? PQresultErrorMessage(r) : "postgresql: out of memory");
         PQclear(r);
         return -1;
     }
@@ -185,12 +181,11 @@ static int get_tuning_file(carve__store *st, const char *id, const char *name, c
         *data = buf;
     }
     PQclear(r);
-    if (rows && !buf) carve__pg_seterr(err, errlen, "out of memory");
+    if (rows && !buf) carve__store_seterr(st, "out of memory");
     return !rows ? 1 : buf ? 0 : -1;
 }
 
-static int put_trial(carve__store *st, const char *id, int index, double score, const char *json, char *err,
-                     size_t errlen) {
+static int put_trial(carve__store *st, const char *id, int index, double score, const char *json) {
     char si[16], ss[40];
     snprintf(si, sizeof si, "%d", index);
     snprintf(ss, sizeof ss, "%.17g", score);
@@ -199,7 +194,7 @@ static int put_trial(carve__store *st, const char *id, int index, double score, 
                            "INSERT INTO carve_tuning_trials(tuning_id,idx,score,body) SELECT $1,$2,$3,$4"
                            " WHERE EXISTS(SELECT 1 FROM carve_tunings WHERE id=$1)"
                            " ON CONFLICT(tuning_id,idx) DO UPDATE SET score=EXCLUDED.score, body=EXCLUDED.body",
-                           4, v, err, errlen);
+                           4, v, st);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
@@ -231,38 +226,37 @@ static int collect_trials(PGresult *r, double **scores, int *n, char **json) {
     return 0;
 }
 
-static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json, char *err,
-                       size_t errlen) {
+static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json) {
     *scores = NULL;
     *n = 0;
     *json = NULL;
     const char *v[] = {id};
     PGresult *r = query((pg_store *)st, "SELECT idx,score,body FROM carve_tuning_trials WHERE tuning_id=$1 ORDER BY idx",
-                        1, v, err, errlen);
+                        1, v, st);
     if (!r) return -1;
     int rc = collect_trials(r, scores, n, json);
     PQclear(r);
-    if (rc) carve__pg_seterr(err, errlen, "out of memory");
+    if (rc) carve__store_seterr(st, "out of memory");
     return rc;
 }
 
 /* ---- who runs a tuning: a session advisory lock on a dedicated connection ---- */
-static int lock_tuning(carve__store *st, const char *id, char *err, size_t errlen) {
+static int lock_tuning(carve__store *st, const char *id) {
     pg_store *s = (pg_store *)st;
-    if (bad_id(id, err, errlen)) return -1;
+    if (bad_id(id, st)) return -1;
     pthread_mutex_lock(&s->tlmu);
     int rc = -1;
     if (s->tlock && PQstatus(s->tlock) != CONNECTION_OK) {
         PQfinish(s->tlock);
         s->tlock = NULL;
     }
-    if (!s->tlock) s->tlock = carve__pg_connect(s->conninfo, err, errlen);
+    if (!s->tlock) s->tlock = carve__pg_connect(s->conninfo, st);
     if (s->tlock) {
         const char *v[] = {id};
         PGresult *r = PQexecParams(s->tlock, "SELECT pg_try_advisory_lock(" LOCK_CLASS ", hashtext($1))", 1, NULL, v,
                                    NULL, NULL, 0);
         if (r && PQresultStatus(r) == PGRES_TUPLES_OK) rc = !strcmp(PQgetvalue(r, 0, 0), "t") ? 0 : 1;
-        else carve__pg_seterr(err, errlen, PQerrorMessage(s->tlock));
+        else carve__store_seterr(st, "%s", PQerrorMessage(s->tlock));
         PQclear(r);
         if (!rc) snprintf(s->tlock_id, sizeof s->tlock_id, "%s", id);
     }

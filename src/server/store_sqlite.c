@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define DATA_DIR_MAX 3000    /* longest data_dir (file names are built from it) */
+#define BUSY_TIMEOUT_MS 5000 /* a connection waits this long for a lock */
+
 /* Takes a read connection (round robin); release with reader_put. */
 static int reader_get(sq_store *s) {
     int k = (int)(atomic_fetch_add(&s->rnext, 1u) % N_READERS);
@@ -54,14 +57,6 @@ void carve__job_row_free(carve__job_row *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void seterr(char *err, size_t n, const char *fmt, ...) {
-    if (!err || !n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
-
 static int valid_id(const char *id) {
     size_t n = 0;
     for (; id && id[n]; n++)
@@ -78,10 +73,10 @@ static int valid_file_name(const char *name) {
 
 static char *dupn(const unsigned char *s) { return s ? strdup((const char *)s) : NULL; }
 
-static int exec_sql(sq_store *s, const char *sql, char *err, size_t errlen) {
+static int exec_sql(sq_store *s, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        seterr(err, errlen, "sqlite: %s", msg ? msg : "error");
+        carve__store_seterr(&s->ops, "sqlite: %s", msg ? msg : "error");
         sqlite3_free(msg);
         return -1;
     }
@@ -127,7 +122,7 @@ static int insert_job(sq_store *s, const carve__job_row *r) {
     return rc;
 }
 
-static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t errlen) {
+static int put_job(carve__store *st, const carve__job_row *r) {
     sq_store *s = (sq_store *)st;
     int rc = -1;
     pthread_mutex_lock(&s->mu);
@@ -138,7 +133,7 @@ static int put_job(carve__store *st, const carve__job_row *r, char *err, size_t 
         if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) rc = -1;
         if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: insert job: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: insert job: %s", sqlite3_errmsg(s->db));
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -168,7 +163,7 @@ static void read_row(sqlite3_stmt *q, carve__job_row *o, bool with_log) {
     if (with_log) o->log = dupn(sqlite3_column_text(q, 16));
 }
 
-static int get_job(carve__store *st, const char *id, carve__job_row *o, char *err, size_t errlen) {
+static int get_job(carve__store *st, const char *id, carve__job_row *o) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -187,14 +182,14 @@ static int get_job(carve__store *st, const char *id, carve__job_row *o, char *er
     read_row(q, o, true);
     rc = 0;
 out:
-    if (rc < 0) seterr(err, errlen, "sqlite: get job: %s", sqlite3_errmsg(db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get job: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     reader_put(s, k);
     return rc;
 }
 
 static int set_state(carve__store *st, const char *id, int from, int to, double when, const char *error,
-                     const char *kind, const char *timings, const char *log, char *err, size_t errlen) {
+                     const char *kind, const char *timings, const char *log) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -222,14 +217,13 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
     if (sqlite3_step(q) != SQLITE_DONE) goto out;
     rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
 out:
-    if (rc < 0) seterr(err, errlen, "sqlite: update job %s: %s", id, sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: update job %s: %s", id, sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n, char *err,
-                    size_t errlen) {
+static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -248,14 +242,13 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
         snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
     if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
 out:
-    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: list jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     reader_put(s, k);
     return rc;
 }
 
-static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_row *rows, int *n, char *err,
-                     size_t errlen) {
+static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_row *rows, int *n) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -279,7 +272,7 @@ static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_ro
     }
     if (*n == jq->limit || r == SQLITE_DONE) rc = 0;
 out:
-    if (rc) seterr(err, errlen, "sqlite: list jobs: %s", sqlite3_errmsg(db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: list jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     reader_put(s, k);
     if (rc)
@@ -288,8 +281,7 @@ out:
     return rc;
 }
 
-static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65], char *err,
-                    size_t errlen) {
+static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65]) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -305,13 +297,13 @@ static int idem_get(carve__store *st, const char *key, double since, char id[33]
             rc = 0;
         } else if (r == SQLITE_DONE) rc = 1;
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int idem_forget(carve__store *st, const char *key, char *err, size_t errlen) {
+static int idem_forget(carve__store *st, const char *key) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -320,14 +312,13 @@ static int idem_forget(carve__store *st, const char *key, char *err, size_t errl
         sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n,
-                         char *err, size_t errlen) {
+static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -344,14 +335,13 @@ static int webhook_claim(carve__store *st, double now, double lease_s, char (*id
             if (*n < max) snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
         if (r == SQLITE_DONE) rc = 0;
     }
-    if (rc) seterr(err, errlen, "sqlite: webhooks due: %s", sqlite3_errmsg(s->db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: webhooks due: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error,
-                        char *err, size_t errlen) {
+static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -365,7 +355,7 @@ static int webhook_done(carve__store *st, const char *id, int state, int attempt
         if (error) sqlite3_bind_text(q, 5, error, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: webhook of %s: %s", id, sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: webhook of %s: %s", id, sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -380,7 +370,7 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX IF NOT EXISTS jobs_webhook ON jobs(webhook_state, webhook_at);",
 };
 
-static int sq_migrate(sq_store *s, char *err, size_t errlen) {
+static int sq_migrate(sq_store *s) {
     sqlite3_stmt *q = NULL;
     int v = 0, n = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
@@ -389,15 +379,15 @@ static int sq_migrate(sq_store *s, char *err, size_t errlen) {
     for (; v < n; v++) {
         char sql[1200];
         snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", sq_migrations[v], v + 1);
-        if (exec_sql(s, sql, err, errlen)) {
-            exec_sql(s, "ROLLBACK", NULL, 0);
+        if (exec_sql(s, sql)) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
     }
     return 0;
 }
 
-static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], char *err, size_t errlen) {
+static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES]) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -413,7 +403,7 @@ static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES], 
     }
     if (r == SQLITE_DONE) rc = 0;
 out:
-    if (rc) seterr(err, errlen, "sqlite: count jobs: %s", sqlite3_errmsg(db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: count jobs: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     reader_put(s, k);
     return rc;
@@ -435,7 +425,7 @@ static void remove_dir_files(const char *dir) {
     rmdir(dir);
 }
 
-static int delete_job(carve__store *st, const char *id, int force, char *err, size_t errlen) {
+static int delete_job(carve__store *st, const char *id, int force) {
     sq_store *s = (sq_store *)st;
     if (!valid_id(id)) return 1;
     sqlite3_stmt *q = NULL;
@@ -449,7 +439,7 @@ static int delete_job(carve__store *st, const char *id, int force, char *err, si
     if (sqlite3_step(q) != SQLITE_DONE) goto out;
     rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
 out:
-    if (rc < 0) seterr(err, errlen, "sqlite: delete job %s: %s", id, sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: delete job %s: %s", id, sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     if (rc == 0 || (rc == 1 && force > 1)) {
@@ -470,11 +460,10 @@ static int fsync_dir(const char *dir) {
     return r;
 }
 
-static int put_file(carve__store *st, const char *id, const char *name, const void *data, size_t len, char *err,
-                    size_t errlen) {
+static int put_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
     sq_store *s = (sq_store *)st;
     if (!valid_id(id) || !valid_file_name(name)) {
-        seterr(err, errlen, "invalid job file name");
+        carve__store_seterr(&s->ops, "invalid job file name");
         return -1;
     }
     char d[4200], tmp[4400], path[4400];
@@ -485,14 +474,14 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
         snprintf(parent, sizeof parent, "%s/jobs", s->dir);
         fsync_dir(parent);
     } else if (errno != EEXIST) {
-        seterr(err, errlen, "cannot create %s: %s", d, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot create %s: %s", d, strerror(errno));
         return -1;
     }
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", d, name);
     snprintf(path, sizeof path, "%s/%s", d, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
     const char *p = data;
@@ -501,7 +490,7 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            carve__store_seterr(&s->ops, "cannot write %s: %s", tmp, strerror(errno));
             close(fd);
             unlink(tmp);
             return -1;
@@ -510,12 +499,12 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
         left -= (size_t)w;
     }
     if (fsync(fd) || close(fd)) {
-        seterr(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot sync %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path)) {
-        seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot rename %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -523,8 +512,7 @@ static int put_file(carve__store *st, const char *id, const char *name, const vo
     return 0;
 }
 
-static int open_file(carve__store *st, const char *id, const char *name, int *fd, uint64_t *size, char *err,
-                     size_t errlen) {
+static int open_file(carve__store *st, const char *id, const char *name, int *fd, uint64_t *size) {
     sq_store *s = (sq_store *)st;
     *fd = -1;
     *size = 0;
@@ -534,13 +522,13 @@ static int open_file(carve__store *st, const char *id, const char *name, int *fd
     int f = open(path, O_RDONLY | O_CLOEXEC);
     if (f < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return 1;
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(f, &sb) || sb.st_size < 0 || !S_ISREG(sb.st_mode)) {
         close(f);
-        seterr(err, errlen, "cannot stat %s", path);
+        carve__store_seterr(&s->ops, "cannot stat %s", path);
         return -1;
     }
     *fd = f;
@@ -548,8 +536,7 @@ static int open_file(carve__store *st, const char *id, const char *name, int *fd
     return 0;
 }
 
-static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
-                    size_t errlen) {
+static int get_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
     sq_store *s = (sq_store *)st;
     *data = NULL;
     *len = 0;
@@ -559,20 +546,20 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return 1;
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        carve__store_seterr(&s->ops, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) || sb.st_size < 0) {
         close(fd);
-        seterr(err, errlen, "cannot stat %s", path);
+        carve__store_seterr(&s->ops, "cannot stat %s", path);
         return -1;
     }
     size_t n = (size_t)sb.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);
-        seterr(err, errlen, "out of memory");
+        carve__store_seterr(&s->ops, "out of memory");
         return -1;
     }
     size_t got = 0;
@@ -589,7 +576,7 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
     return 0;
 }
 
-static int put_palette(carve__store *st, const char *name, const char *text, char *err, size_t errlen) {
+static int put_palette(carve__store *st, const char *name, const char *text) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -600,13 +587,13 @@ static int put_palette(carve__store *st, const char *name, const char *text, cha
         sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
     }
-    if (rc) seterr(err, errlen, "sqlite: put palette: %s", sqlite3_errmsg(s->db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: put palette: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int get_palette(carve__store *st, const char *name, char **text, char *err, size_t errlen) {
+static int get_palette(carve__store *st, const char *name, char **text) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -620,13 +607,13 @@ static int get_palette(carve__store *st, const char *name, char **text, char *er
             rc = *text ? 0 : -1;
         } else if (r == SQLITE_DONE) rc = 1;
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: get palette: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get palette: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int delete_palette(carve__store *st, const char *name, char *err, size_t errlen) {
+static int delete_palette(carve__store *st, const char *name) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -635,13 +622,13 @@ static int delete_palette(carve__store *st, const char *name, char *err, size_t 
         sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
     }
-    if (rc < 0) seterr(err, errlen, "sqlite: delete palette: %s", sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: delete palette: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-static int list_palettes(carve__store *st, char **json, char *err, size_t errlen) {
+static int list_palettes(carve__store *st, char **json) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -652,7 +639,7 @@ static int list_palettes(carve__store *st, char **json, char *err, size_t errlen
         *json = dupn(sqlite3_column_text(q, 0));
         rc = *json ? 0 : -1;
     }
-    if (rc) seterr(err, errlen, "sqlite: list palettes: %s", sqlite3_errmsg(s->db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: list palettes: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -668,6 +655,7 @@ static void sq_close(carve__store *st) {
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     if (s->lock_fd >= 0) close(s->lock_fd);
+    carve__store_errs_fini(&s->ops);
     free(s);
 }
 
@@ -698,48 +686,29 @@ static void sweep_orphans(sq_store *s) {
     closedir(dir);
 }
 
-carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen) {
-    if (!dir || !*dir || strlen(dir) > 3000) {
-        seterr(err, errlen, "data_dir: empty or too long");
-        return NULL;
-    }
-    if (mkdir(dir, 0700) && errno != EEXIST) {
-        seterr(err, errlen, "data_dir: cannot create %s: %s", dir, strerror(errno));
-        return NULL;
-    }
+/* data_dir and data_dir/jobs, created when missing */
+static carve_status make_dirs(const char *dir, carve_ctx *errctx) {
+    if (!dir || !*dir || strlen(dir) > DATA_DIR_MAX)
+        return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "data_dir: empty or too long");
+    if (mkdir(dir, 0700) && errno != EEXIST)
+        return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "data_dir: cannot create %s: %s", dir, strerror(errno));
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/jobs", dir);
-    if (mkdir(sub, 0700) && errno != EEXIST) {
-        seterr(err, errlen, "data_dir: cannot create %s: %s", sub, strerror(errno));
-        return NULL;
-    }
-    sq_store *s = calloc(1, sizeof *s);
-    if (!s) {
-        seterr(err, errlen, "out of memory");
-        return NULL;
-    }
-    snprintf(s->dir, sizeof s->dir, "%s", dir);
-    pthread_mutex_init(&s->mu, NULL);
-    char lockp[4200];
-    snprintf(lockp, sizeof lockp, "%s/carved.lock", dir);
-    s->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
-        seterr(err, errlen, "data_dir: %s is in use by another carved (or not writable: %s)", dir, strerror(errno));
-        for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
-        sq_close(&s->ops);
-        return NULL;
-    }
-    for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/carved.db", dir);
+    if (mkdir(sub, 0700) && errno != EEXIST)
+        return carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "data_dir: cannot create %s: %s", sub, strerror(errno));
+    return CARVE_OK;
+}
+
+/* The write connection: WAL, the tables, migrations.  -1 with the message
+ * on the store. */
+static int open_db(sq_store *s, const char *path) {
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
-        seterr(err, errlen, "data_dir: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        sq_close(&s->ops);
-        return NULL;
+        carve__store_seterr(&s->ops, "data_dir: cannot open %s: %s", path,
+                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return -1;
     }
-    sqlite3_busy_timeout(s->db, 5000);
-    char e2[512];
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                     "CREATE TABLE IF NOT EXISTS jobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
                     " state INTEGER NOT NULL, created REAL, started REAL, finished REAL, attempts INTEGER DEFAULT 0,"
@@ -748,26 +717,23 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
                     "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created, id);"
                     "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, hash TEXT NOT NULL,"
                     " job_id TEXT NOT NULL, created REAL NOT NULL);"
-                    "CREATE TABLE IF NOT EXISTS palettes(name TEXT PRIMARY KEY, body TEXT NOT NULL);",
-                 e2, sizeof e2) ||
-        exec_sql(s, carve__sq_tunings_schema, e2, sizeof e2)) {
-        seterr(err, errlen, "data_dir: %s: %s", path, e2);
-        sq_close(&s->ops);
-        return NULL;
+                    "CREATE TABLE IF NOT EXISTS palettes(name TEXT PRIMARY KEY, body TEXT NOT NULL);") ||
+        exec_sql(s, carve__sq_tunings_schema)) {
+        char m[512];
+        snprintf(m, sizeof m, "%s", carve__store_errmsg(&s->ops));
+        carve__store_seterr(&s->ops, "data_dir: %s: %s", path, m);
+        return -1;
     }
-    if (sq_migrate(s, e2, sizeof e2)) {
-        seterr(err, errlen, "data_dir: %s: schema upgrade: %s", path, e2);
-        sq_close(&s->ops);
-        return NULL;
+    if (sq_migrate(s)) {
+        char m[512];
+        snprintf(m, sizeof m, "%s", carve__store_errmsg(&s->ops));
+        carve__store_seterr(&s->ops, "data_dir: %s: schema upgrade: %s", path, m);
+        return -1;
     }
-    for (int i = 0; i < N_READERS; i++) {
-        if (sqlite3_open_v2(path, &s->rdb[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-            sqlite3_close(s->rdb[i]);
-            s->rdb[i] = NULL; /* falls back to the write connection */
-        } else
-            sqlite3_busy_timeout(s->rdb[i], 5000);
-    }
-    sweep_orphans(s);
+    return 0;
+}
+
+static void set_ops(sq_store *s) {
     s->ops.put_job = put_job;
     s->ops.get_job = get_job;
     s->ops.set_state = set_state;
@@ -788,17 +754,52 @@ carve__store *carve__store_sqlite_open(const char *dir, char *err, size_t errlen
     s->ops.list_palettes = list_palettes;
     s->ops.close = sq_close;
     carve__sq_tunings_wire(&s->ops);
-    return &s->ops;
+}
+
+/* The store's own failure during open, moved to errctx; the store closed. */
+static carve_status open_failed(sq_store *s, carve_ctx *errctx) {
+    carve_status st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", carve__store_errmsg(&s->ops));
+    sq_close(&s->ops);
+    return st;
+}
+
+carve_status carve__store_sqlite_open(const char *dir, carve_ctx *errctx, carve__store **out) {
+    *out = NULL;
+    carve_status st = make_dirs(dir, errctx);
+    if (st) return st;
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s || carve__store_errs_init(&s->ops)) {
+        free(s);
+        return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    pthread_mutex_init(&s->mu, NULL);
+    for (int i = 0; i < N_READERS; i++) pthread_mutex_init(&s->rmu[i], NULL);
+    char lockp[4200];
+    snprintf(lockp, sizeof lockp, "%s/carved.lock", dir);
+    s->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+        carve__store_seterr(&s->ops, "data_dir: %s is in use by another carved (or not writable: %s)", dir,
+                            strerror(errno));
+        return open_failed(s, errctx);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/carved.db", dir);
+    if (open_db(s, path)) return open_failed(s, errctx);
+    for (int i = 0; i < N_READERS; i++) {
+        if (sqlite3_open_v2(path, &s->rdb[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+            sqlite3_close(s->rdb[i]);
+            s->rdb[i] = NULL; /* falls back to the write connection */
+        } else
+            sqlite3_busy_timeout(s->rdb[i], BUSY_TIMEOUT_MS);
+    }
+    sweep_orphans(s);
+    set_ops(s);
+    *out = &s->ops;
+    return CARVE_OK;
 }
 
 /* ---- shared with store_tunings.c ---------------------------------------- */
 int carve__sq_reader_get(sq_store *s) { return reader_get(s); }
 void carve__sq_reader_put(sq_store *s, int k) { reader_put(s, k); }
 char *carve__sq_dup(const unsigned char *t) { return dupn(t); }
-void carve__sq_seterr(char *err, size_t n, const char *fmt, ...) {
-    if (!err || !n) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}

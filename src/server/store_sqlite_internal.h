@@ -30,7 +30,6 @@ typedef struct sq_store {
 int carve__sq_reader_get(sq_store *s);
 void carve__sq_reader_put(sq_store *s, int k);
 char *carve__sq_dup(const unsigned char *t);
-void carve__sq_seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* store_tunings.c */
 extern const char *const carve__sq_tunings_schema;

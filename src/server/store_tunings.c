@@ -27,8 +27,7 @@ const char *const carve__sq_tunings_schema =
 /* Runs one write statement under the write lock; bind fills the parameters. */
 typedef void (*bind_fn)(sqlite3_stmt *q, const void *arg);
 
-static int write_stmt(sq_store *s, const char *sql, bind_fn bind, const void *arg, const char *what, char *err,
-                      size_t errlen) {
+static int write_stmt(sq_store *s, const char *sql, bind_fn bind, const void *arg, const char *what) {
     sqlite3_stmt *q = NULL;
     int rc = -1;
     pthread_mutex_lock(&s->mu);
@@ -36,7 +35,7 @@ static int write_stmt(sq_store *s, const char *sql, bind_fn bind, const void *ar
         bind(q, arg);
         if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
     }
-    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -50,12 +49,12 @@ static void bind_put(sqlite3_stmt *q, const void *arg) {
     sqlite3_bind_text(q, 4, r->request ? r->request : "{}", -1, SQLITE_STATIC);
 }
 
-static int put_tuning(carve__store *st, const carve__tuning_row *r, char *err, size_t errlen) {
+static int put_tuning(carve__store *st, const carve__tuning_row *r) {
     return write_stmt((sq_store *)st, "INSERT INTO tunings(id,state,created,finished,request) VALUES(?,?,?,0,?)",
-                      bind_put, r, "insert tuning", err, errlen);
+                      bind_put, r, "insert tuning");
 }
 
-static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o, char *err, size_t errlen) {
+static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -80,7 +79,7 @@ static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o, ch
             rc = 0;
         }
     }
-    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: get tuning: %s", sqlite3_errmsg(db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get tuning: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     carve__sq_reader_put(s, k);
     return rc;
@@ -101,16 +100,16 @@ static void bind_upd(sqlite3_stmt *q, const void *arg) {
 }
 
 static int update_tuning(carve__store *st, const char *id, int state, double finished, const char *best,
-                         double best_score, int trials, const char *error, char *err, size_t errlen) {
+                         double best_score, int trials, const char *error) {
     upd u = {id, state, finished, best, best_score, trials, error};
     return write_stmt((sq_store *)st,
                       "UPDATE tunings SET state=?2, finished=CASE WHEN ?3>0 THEN ?3 ELSE finished END,"
                       " best=coalesce(?4,best), best_score=CASE WHEN ?4 IS NULL THEN best_score ELSE ?5 END,"
                       " trials=CASE WHEN ?6>0 THEN ?6 ELSE trials END, error=coalesce(?7,error) WHERE id=?1",
-                      bind_upd, &u, "update tuning", err, errlen);
+                      bind_upd, &u, "update tuning");
 }
 
-static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n, char *err, size_t errlen) {
+static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -126,7 +125,7 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
             snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
         if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
     }
-    if (rc) carve__sq_seterr(err, errlen, "sqlite: list tunings: %s", sqlite3_errmsg(db));
+    if (rc) carve__store_seterr(&s->ops, "sqlite: list tunings: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     carve__sq_reader_put(s, k);
     return rc;
@@ -134,11 +133,11 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
 
 static void bind_id(sqlite3_stmt *q, const void *arg) { sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC); }
 
-static int delete_tuning(carve__store *st, const char *id, char *err, size_t errlen) {
+static int delete_tuning(carve__store *st, const char *id) {
     sq_store *s = (sq_store *)st;
-    write_stmt(s, "DELETE FROM tuning_files WHERE id=?1", bind_id, id, "delete tuning files", err, errlen);
-    write_stmt(s, "DELETE FROM tuning_trials WHERE id=?1", bind_id, id, "delete trials", err, errlen);
-    return write_stmt(s, "DELETE FROM tunings WHERE id=?1", bind_id, id, "delete tuning", err, errlen);
+    write_stmt(s, "DELETE FROM tuning_files WHERE id=?1", bind_id, id, "delete tuning files");
+    write_stmt(s, "DELETE FROM tuning_trials WHERE id=?1", bind_id, id, "delete trials");
+    return write_stmt(s, "DELETE FROM tunings WHERE id=?1", bind_id, id, "delete tuning");
 }
 
 typedef struct blob { const char *id, *name; const void *data; size_t len; } blob;
@@ -150,15 +149,13 @@ static void bind_blob(sqlite3_stmt *q, const void *arg) {
     sqlite3_bind_blob64(q, 3, b->data, b->len, SQLITE_STATIC);
 }
 
-static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len,
-                           char *err, size_t errlen) {
+static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
     blob b = {id, name, data, len};
     return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_files(id,name,data) VALUES(?1,?2,?3)", bind_blob,
-                      &b, "put tuning file", err, errlen);
+                      &b, "put tuning file");
 }
 
-static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len, char *err,
-                           size_t errlen) {
+static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1;
@@ -182,7 +179,7 @@ static int get_tuning_file(carve__store *st, const char *id, const char *name, c
             }
         }
     }
-    if (rc < 0) carve__sq_seterr(err, errlen, "sqlite: get tuning file: %s", sqlite3_errmsg(db));
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get tuning file: %s", sqlite3_errmsg(db));
     sqlite3_finalize(q);
     carve__sq_reader_put(s, k);
     return rc;
@@ -198,15 +195,13 @@ static void bind_trial(sqlite3_stmt *q, const void *arg) {
     sqlite3_bind_text(q, 4, t->json, -1, SQLITE_STATIC);
 }
 
-static int put_trial(carve__store *st, const char *id, int index, double score, const char *json, char *err,
-                     size_t errlen) {
+static int put_trial(carve__store *st, const char *id, int index, double score, const char *json) {
     trial t = {id, index, score, json ? json : "{}"};
     return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_trials(id,idx,score,body) VALUES(?1,?2,?3,?4)",
-                      bind_trial, &t, "put trial", err, errlen);
+                      bind_trial, &t, "put trial");
 }
 
-static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json, char *err,
-                       size_t errlen) {
+static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json) {
     sq_store *s = (sq_store *)st;
     sqlite3_stmt *q = NULL;
     int rc = -1, cap = 0;
@@ -250,7 +245,7 @@ static int list_trials(carve__store *st, const char *id, double **scores, int *n
     j[jlen++] = ']';
     j[jlen] = 0;
     if (rc) {
-        carve__sq_seterr(err, errlen, "sqlite: list trials: %s", sqlite3_errmsg(db));
+        carve__store_seterr(&s->ops, "sqlite: list trials: %s", sqlite3_errmsg(db));
         free(j);
         free(*scores);
         *scores = NULL;

@@ -106,10 +106,9 @@ static int on_trial(void *user, const carve_tune_trial *tr) {
                           "\"restored\":%s,\"options\":%s}", tr->index, tr->config, tr->rung, tr->work_size, tr->score,
                       tr->best_score, tr->restored ? "true" : "false", tr->options_json);
     char *json = carve__buf_take(&b, NULL);
-    char err[512];
     if (json && !tr->restored) {
-        int pr = s->store->put_trial(s->store, r->t->id, tr->index, tr->score, json, err, sizeof err);
-        if (pr < 0) carve__srv_log(s, CARVE_LOG_ERROR, r->t->id, NULL, "tuning: %s", err);
+        int pr = s->store->put_trial(s->store, r->t->id, tr->index, tr->score, json);
+        if (pr < 0) carve__srv_log(s, CARVE_LOG_ERROR, r->t->id, NULL, "tuning: %s", carve__store_errmsg(s->store));
         if (pr > 0) { /* deleted through another node: stop as cancelled */
             pthread_mutex_lock(&tm->mu);
             r->t->cancel = true;
@@ -117,8 +116,7 @@ static int on_trial(void *user, const carve_tune_trial *tr) {
         }
         char *best = NULL;
         carve_tuner_best(r->tuner, &best, NULL);
-        s->store->update_tuning(s->store, r->t->id, CARVE__JOB_RUNNING, 0, best, tr->best_score, tr->index + 1, NULL,
-                                err, sizeof err);
+        s->store->update_tuning(s->store, r->t->id, CARVE__JOB_RUNNING, 0, best, tr->best_score, tr->index + 1, NULL);
         carve_free(best);
     }
     srv_tuning *t = r->t;
@@ -146,10 +144,10 @@ static carve_status add_pair(carve__srv *s, carve_ctx *ctx, carve_tuner *tuner, 
     const char *pf = json_string_value(json_object_get(pair, "photo"));
     const char *rf = json_string_value(json_object_get(pair, "reference"));
     bool svg = json_is_true(json_object_get(pair, "svg"));
-    char *pd = NULL, *rd = NULL, err[512];
+    char *pd = NULL, *rd = NULL;
     size_t pl = 0, rl = 0;
-    if (!name || !pf || !rf || s->store->get_tuning_file(s->store, id, pf, &pd, &pl, err, sizeof err) ||
-        s->store->get_tuning_file(s->store, id, rf, &rd, &rl, err, sizeof err)) {
+    if (!name || !pf || !rf || s->store->get_tuning_file(s->store, id, pf, &pd, &pl) ||
+        s->store->get_tuning_file(s->store, id, rf, &rd, &rl)) {
         free(pd);
         return carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "tuning %s: a stored file is missing", id);
     }
@@ -180,10 +178,9 @@ static carve_status add_pair(carve__srv *s, carve_ctx *ctx, carve_tuner *tuner, 
 /* Builds the tuner from the stored request and restores finished trials. */
 static carve_status build(carve__srv *s, srv_tuning *t, carve_ctx *ctx, carve_tuner **out) {
     carve__tuning_row row;
-    char err[512];
     *out = NULL;
-    if (s->store->get_tuning(s->store, t->id, &row, err, sizeof err))
-        return carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "tuning %s: %s", t->id, err);
+    if (s->store->get_tuning(s->store, t->id, &row))
+        return carve_ctx_set_error(ctx, CARVE_ERR_IO, 0, "tuning %s: %s", t->id, carve__store_errmsg(s->store));
     json_t *req = json_loads(row.request ? row.request : "{}", 0, NULL);
     carve__tuning_row_free(&row);
     char *opts = req ? json_dumps(json_object_get(req, "options"), JSON_COMPACT) : NULL;
@@ -202,7 +199,7 @@ static carve_status build(carve__srv *s, srv_tuning *t, carve_ctx *ctx, carve_tu
     double *scores = NULL;
     int n = 0;
     char *trials = NULL;
-    if (!st && !s->store->list_trials(s->store, t->id, &scores, &n, &trials, err, sizeof err)) {
+    if (!st && !s->store->list_trials(s->store, t->id, &scores, &n, &trials)) {
         for (int k = 0; k < n; k++) carve_tuner_restore(tuner, k, scores[k]);
         if (n) carve__srv_log(s, CARVE_LOG_INFO, t->id, NULL, "tuning resumes after %d stored trials", n);
     }
@@ -215,7 +212,7 @@ static carve_status build(carve__srv *s, srv_tuning *t, carve_ctx *ctx, carve_tu
 
 static void finish(carve__tunings *tm, srv_tuning *t, carve_tuner *tuner, carve_status st, const char *msg) {
     carve__srv *s = tm->s;
-    char err[512], *best = NULL;
+    char *best = NULL;
     double score = 0;
     if (tuner) carve_tuner_best(tuner, &best, &score);
     pthread_mutex_lock(&tm->mu);
@@ -230,7 +227,7 @@ static void finish(carve__tunings *tm, srv_tuning *t, carve_tuner *tuner, carve_
     int n = t->ntrials;
     pthread_mutex_unlock(&t->mu);
     s->store->update_tuning(s->store, t->id, state, carve__job_terminal(state) ? carve__srv_wall() : 0, best, score, n,
-                            st && st != CARVE_ERR_CANCELLED ? msg : NULL, err, sizeof err);
+                            st && st != CARVE_ERR_CANCELLED ? msg : NULL);
     carve_free(best);
     carve__srv_log(s, st && st != CARVE_ERR_CANCELLED ? CARVE_LOG_WARN : CARVE_LOG_INFO, t->id, NULL,
                    "tuning %s%s%s", carve__job_state_name(state), st && st != CARVE_ERR_CANCELLED ? ": " : "",
@@ -248,9 +245,8 @@ static void finish(carve__tunings *tm, srv_tuning *t, carve_tuner *tuner, carve_
  * may be away: then t is left to the other node / retried).  True to run. */
 static bool take_lock(carve__tunings *tm, srv_tuning *t) {
     carve__srv *s = tm->s;
-    char err[512];
     if (!s->store->lock_tuning) return true;
-    int r = s->store->lock_tuning(s->store, t->id, err, sizeof err);
+    int r = s->store->lock_tuning(s->store, t->id);
     if (!r) return true;
     pthread_mutex_lock(&tm->mu);
     if (r > 0) t->remote = true; /* unlinked by the thread; its readers see the store */
@@ -265,7 +261,7 @@ static bool take_lock(carve__tunings *tm, srv_tuning *t) {
         pthread_cond_broadcast(&t->cv);
         pthread_mutex_unlock(&t->mu);
     } else {
-        carve__srv_log(s, CARVE_LOG_WARN, t->id, NULL, "tuning: %s (retrying)", err);
+        carve__srv_log(s, CARVE_LOG_WARN, t->id, NULL, "tuning: %s (retrying)", carve__store_errmsg(s->store));
         sleep(LOCK_RETRY_S);
     }
     return false;
@@ -273,9 +269,8 @@ static bool take_lock(carve__tunings *tm, srv_tuning *t) {
 
 static void run_tuning(carve__tunings *tm, srv_tuning *t) {
     carve__srv *s = tm->s;
-    char err[512];
     if (!take_lock(tm, t)) return;
-    s->store->update_tuning(s->store, t->id, CARVE__JOB_RUNNING, 0, NULL, 0, 0, NULL, err, sizeof err);
+    s->store->update_tuning(s->store, t->id, CARVE__JOB_RUNNING, 0, NULL, 0, 0, NULL);
     push_event(t, CARVE__EV_STATE, 0, "running");
     carve_ctx *ctx = carve_ctx_clone(s->cfg);
     carve_tuner *tuner = NULL;
@@ -323,14 +318,13 @@ static void *tuning_main(void *arg) {
 
 int carve__tuning_cancel(carve__tunings *tm, const char *id, double wait_s) {
     carve__srv *s = tm->s;
-    char err[512];
     srv_tuning *t = carve__tuning_get(tm, id);
     if (!t) {
         carve__tuning_row row;
-        int r = s->store->get_tuning(s->store, id, &row, err, sizeof err);
+        int r = s->store->get_tuning(s->store, id, &row);
         carve__tuning_row_free(&row);
         if (r) return 1;
-        s->store->delete_tuning(s->store, id, err, sizeof err); /* finished: DELETE removes it */
+        s->store->delete_tuning(s->store, id); /* finished: DELETE removes it */
         return 0;
     }
     pthread_mutex_lock(&tm->mu);
@@ -343,8 +337,7 @@ int carve__tuning_cancel(carve__tunings *tm, const char *id, double wait_s) {
     }
     pthread_mutex_unlock(&tm->mu);
     if (queued) {
-        s->store->update_tuning(s->store, id, CARVE__JOB_CANCELLED, carve__srv_wall(), NULL, 0, 0, NULL, err,
-                                sizeof err);
+        s->store->update_tuning(s->store, id, CARVE__JOB_CANCELLED, carve__srv_wall(), NULL, 0, 0, NULL);
         pthread_mutex_lock(&t->mu);
         t->finished = true;
         carve__ring_push(&t->ring, carve__srv_wall(), CARVE__EV_STATE, 0, t->progress, "cancelled");
@@ -367,21 +360,20 @@ int carve__tuning_cancel(carve__tunings *tm, const char *id, double wait_s) {
 /* Interrupted tunings go back to the queue, in submission order. */
 static carve_status recover(carve__tunings *tm, carve_ctx *errctx) {
     carve__srv *s = tm->s;
-    char (*ids)[33] = malloc(RECOVER_MAX * sizeof *ids), err[512];
+    char (*ids)[33] = malloc(RECOVER_MAX * sizeof *ids);
     if (!ids) return carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");
     int n = 0, nrun = 0;
     carve_status st = CARVE_OK;
     if (s->store->lock_tuning) {
         /* shared store: a running tuning may be another node's; the lock
          * tells (taken: its node died; held: it is left alone) */
-        if (s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &nrun, err, sizeof err))
-            st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
-    } else if (!s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &n, err, sizeof err))
+        if (s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &nrun))
+            st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", carve__store_errmsg(s->store));
+    } else if (!s->store->list_tunings(s->store, CARVE__JOB_RUNNING, ids, RECOVER_MAX, &n))
         for (int i = 0; i < n; i++)
-            s->store->update_tuning(s->store, ids[i], CARVE__JOB_QUEUED, 0, NULL, 0, 0, NULL, err, sizeof err);
-    if (!st && s->store->list_tunings(s->store, CARVE__JOB_QUEUED, ids + nrun, RECOVER_MAX - nrun, &n, err,
-                                      sizeof err))
-        st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", err);
+            s->store->update_tuning(s->store, ids[i], CARVE__JOB_QUEUED, 0, NULL, 0, 0, NULL);
+    if (!st && s->store->list_tunings(s->store, CARVE__JOB_QUEUED, ids + nrun, RECOVER_MAX - nrun, &n))
+        st = carve_ctx_set_error(errctx, CARVE_ERR_IO, 0, "%s", carve__store_errmsg(s->store));
     n += nrun;
     for (int i = 0; !st && i < n; i++)
         if (carve__tuning_enqueue(tm, ids[i])) st = carve_ctx_set_error(errctx, CARVE_ERR_NOMEM, 0, "out of memory");

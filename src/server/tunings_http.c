@@ -256,8 +256,8 @@ static int store_upload(carve__srv *s, upload *u, const char *id, char *msg, siz
         json_object_set_new(pr, "reference", json_string(rf));
         json_object_set_new(pr, "svg", json_boolean(is_svg(u->refs[k]->data, u->refs[k]->len)));
         json_array_append_new(pairs, pr);
-        rc = s->store->put_tuning_file(s->store, id, pf, u->photos[i]->data, u->photos[i]->len, msg, n) ||
-             s->store->put_tuning_file(s->store, id, rf, u->refs[k]->data, u->refs[k]->len, msg, n);
+        rc = s->store->put_tuning_file(s->store, id, pf, u->photos[i]->data, u->photos[i]->len) ||
+             s->store->put_tuning_file(s->store, id, rf, u->refs[k]->data, u->refs[k]->len);
     }
     carve__tuning_row row;
     memset(&row, 0, sizeof row);
@@ -265,7 +265,13 @@ static int store_upload(carve__srv *s, upload *u, const char *id, char *msg, siz
     row.state = CARVE__JOB_QUEUED;
     row.created = carve__srv_wall();
     row.request = json_dumps(req, JSON_COMPACT);
-    if (!rc) rc = !row.request || s->store->put_tuning(s->store, &row, msg, n);
+    bool store_failed = rc != 0; /* a file */
+    if (!rc && !row.request) {
+        snprintf(msg, n, "out of memory");
+        rc = 1;
+    } else if (!rc && (rc = s->store->put_tuning(s->store, &row)))
+        store_failed = true;
+    if (store_failed) snprintf(msg, n, "%s", carve__store_errmsg(s->store));
     free(row.request);
     json_decref(req);
     return rc ? 500 : 0;
@@ -311,10 +317,9 @@ static enum MHD_Result post_tuning(carve__srv *s, struct MHD_Connection *c, cons
 /* ---- GET /v1/tunings/{id} ------------------------------------------------------ */
 static enum MHD_Result get_tuning(carve__srv *s, struct MHD_Connection *c, const char *id) {
     carve__tuning_row row;
-    char err[512];
-    int r = s->store->get_tuning(s->store, id, &row, err, sizeof err);
+    int r = s->store->get_tuning(s->store, id, &row);
     if (r > 0) return fail(s, c, 404, "not_found", "no tuning %s", id);
-    if (r < 0) return fail(s, c, 500, "store", "%s", err);
+    if (r < 0) return fail(s, c, 500, "store", "%s", carve__store_errmsg(s->store));
     srv_tuning *t = carve__tuning_get(s->tunings, id);
     int state = row.state, trials = row.trials;
     double progress = state == CARVE__JOB_DONE ? 1 : 0, best = row.best_score;
@@ -350,10 +355,9 @@ static enum MHD_Result get_tuning(carve__srv *s, struct MHD_Connection *c, const
 
 static enum MHD_Result get_result(carve__srv *s, struct MHD_Connection *c, const char *id) {
     carve__tuning_row row;
-    char err[512];
-    int r = s->store->get_tuning(s->store, id, &row, err, sizeof err);
+    int r = s->store->get_tuning(s->store, id, &row);
     if (r > 0) return fail(s, c, 404, "not_found", "no tuning %s", id);
-    if (r < 0) return fail(s, c, 500, "store", "%s", err);
+    if (r < 0) return fail(s, c, 500, "store", "%s", carve__store_errmsg(s->store));
     enum MHD_Result ret;
     if (!row.best) ret = fail(s, c, 409, "not_ready", "tuning %s (%s) has no finished trial yet", id,
                               carve__job_state_name(row.state));
@@ -474,17 +478,16 @@ static void tsse_free(void *cls) {
  * then its state (no log lines: they are not stored). */
 static enum MHD_Result replay(carve__srv *s, struct MHD_Connection *c, const char *id, int from_trial) {
     carve__tuning_row row;
-    char err[512];
-    int r = s->store->get_tuning(s->store, id, &row, err, sizeof err);
+    int r = s->store->get_tuning(s->store, id, &row);
     if (r > 0) return fail(s, c, 404, "not_found", "no tuning %s", id);
-    if (r < 0) return fail(s, c, 500, "store", "%s", err);
+    if (r < 0) return fail(s, c, 500, "store", "%s", carve__store_errmsg(s->store));
     double *scores = NULL;
     int n = 0;
     char *arr = NULL;
     carve__buf b;
     carve__buf_init(&b);
     carve__buf_puts(&b, "retry: 1000\n\n");
-    if (!s->store->list_trials(s->store, id, &scores, &n, &arr, err, sizeof err)) {
+    if (!s->store->list_trials(s->store, id, &scores, &n, &arr)) {
         json_t *a = json_loads(arr, 0, NULL);
         size_t i;
         json_t *tr;

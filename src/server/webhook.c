@@ -263,8 +263,7 @@ static int post(carve__srv *s, const char *url, const char *id, int attempt, con
 /* One delivery attempt of a claimed job's webhook, recorded in the store. */
 static void deliver(carve__srv *s, const char *id) {
     carve__job_row row;
-    char err[512];
-    if (s->store->get_job(s->store, id, &row, err, sizeof err)) return;
+    if (s->store->get_job(s->store, id, &row)) return;
     if (row.webhook_state != CARVE__HOOK_PENDING || !row.webhook_url) {
         carve__job_row_free(&row);
         return;
@@ -284,7 +283,7 @@ static void deliver(carve__srv *s, const char *id) {
     wait = fmin(wait, carve__srvopt_float(s->opt, CARVE_SRVOPT_webhook_backoff_max));
     int state = ok ? CARVE__HOOK_DELIVERED : attempt >= max ? CARVE__HOOK_FAILED : CARVE__HOOK_PENDING;
     s->store->webhook_done(s->store, id, state, attempt, ok || state == CARVE__HOOK_FAILED ? now : now + wait,
-                           ok ? NULL : perr, err, sizeof err);
+                           ok ? NULL : perr);
     char extra[160];
     snprintf(extra, sizeof extra, ",\"attempt\":%d,\"webhook\":\"%s\"", attempt,
              ok ? "delivered" : state == CARVE__HOOK_FAILED ? "failed" : "retry");
@@ -302,9 +301,9 @@ static void *hook_main(void *arg) {
         bool woken = s->hook_wake;
         s->hook_wake = false;
         pthread_mutex_unlock(&s->mu);
-        char ids[HOOK_BATCH][33], err[512];
+        char ids[HOOK_BATCH][33];
         int n = 0;
-        if (s->store->webhook_claim(s->store, carve__srv_wall(), lease, ids, HOOK_BATCH, &n, err, sizeof err)) n = 0;
+        if (s->store->webhook_claim(s->store, carve__srv_wall(), lease, ids, HOOK_BATCH, &n)) n = 0;
         for (int i = 0; i < n; i++) deliver(s, ids[i]);
         pthread_mutex_lock(&s->mu);
         if (n == 0 && !woken && !s->hook_wake && !s->stopping) {

@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -65,89 +66,123 @@ static void test_ring(void) {
     free(r);
 }
 
+/* The store's message is per thread: a failure on another thread does not
+ * replace this thread's message (the store is shared by carved's threads). */
+typedef struct err_probe {
+    carve__store *st;
+    const char *id;
+    int rc;
+    char before[64], after[256];
+} err_probe;
+
+static void *err_probe_main(void *arg) {
+    err_probe *p = arg;
+    snprintf(p->before, sizeof p->before, "%s", carve__store_errmsg(p->st));
+    p->rc = p->st->put_file(p->st, p->id, "../escape", "x", 1);
+    snprintf(p->after, sizeof p->after, "%s", carve__store_errmsg(p->st));
+    return NULL;
+}
+
+static void test_store_errors(carve__store *st, const carve__job_row *row) {
+    CHECK(st->put_job(st, row) < 0); /* duplicate id: the message names SQLite's reason */
+    char mine[256];
+    snprintf(mine, sizeof mine, "%s", carve__store_errmsg(st));
+    CHECKF(strstr(mine, "sqlite: insert job") && strstr(mine, "UNIQUE"), "put_job: '%s'", mine);
+    err_probe p = {st, row->id, 0, "", ""};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, err_probe_main, &p) == 0);
+    pthread_join(t, NULL);
+    CHECKF(p.rc < 0 && !p.before[0] && !strcmp(p.after, "invalid job file name"), "thread: %d '%s' '%s'", p.rc,
+           p.before, p.after);
+    CHECKF(!strcmp(carve__store_errmsg(st), mine), "this thread's message kept: '%s'", carve__store_errmsg(st));
+}
+
 static void test_store(void) {
     make_tmp();
-    char dir[300], err[512];
+    char dir[300];
     snprintf(dir, sizeof dir, "%s/data", tmpdir);
-    carve__store *st = carve__store_sqlite_open(dir, err, sizeof err);
-    CHECKF(st != NULL, "%s", err);
+    carve_ctx *ctx = carve_ctx_create();
+    carve__store *st = NULL;
+    CHECKF(carve__store_sqlite_open(dir, ctx, &st) == CARVE_OK && st, "%s", carve_ctx_errmsg(ctx));
     if (!st) return;
     carve__job_row row;
     memset(&row, 0, sizeof row);
     snprintf(row.id, sizeof row.id, "0123456789abcdef0123456789abcdef");
     row.created = 100;
     row.options = "{\"colors\":8}";
-    CHECK(st->put_job(st, &row, err, sizeof err) == 0);
-    CHECK(st->put_job(st, &row, err, sizeof err) < 0); /* duplicate id */
-    CHECK(st->put_file(st, row.id, "input", "abc", 3, err, sizeof err) == 0);
-    CHECK(st->put_file(st, row.id, "../escape", "x", 1, err, sizeof err) < 0);
-    CHECK(st->put_file(st, "../../etc", "input", "x", 1, err, sizeof err) < 0);
+    CHECK(st->put_job(st, &row) == 0);
+    test_store_errors(st, &row);
+    CHECK(st->put_file(st, row.id, "input", "abc", 3) == 0);
+    CHECK(st->put_file(st, row.id, "../escape", "x", 1) < 0);
+    CHECK(st->put_file(st, "../../etc", "input", "x", 1) < 0);
     char *data = NULL;
     size_t len = 0;
-    CHECK(st->get_file(st, row.id, "input", &data, &len, err, sizeof err) == 0 && len == 3 && !memcmp(data, "abc", 3));
+    CHECK(st->get_file(st, row.id, "input", &data, &len) == 0 && len == 3 && !memcmp(data, "abc", 3));
     free(data);
-    CHECK(st->get_file(st, row.id, "nothing", &data, &len, err, sizeof err) == 1);
+    CHECK(st->get_file(st, row.id, "nothing", &data, &len) == 1);
     /* conditional transitions */
-    CHECK(st->set_state(st, row.id, CARVE__JOB_RUNNING, CARVE__JOB_DONE, 5, NULL, NULL, NULL, NULL, err, sizeof err) == 1);
-    CHECK(st->set_state(st, row.id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, 101, NULL, NULL, NULL, NULL, err, sizeof err) == 0);
+    CHECK(st->set_state(st, row.id, CARVE__JOB_RUNNING, CARVE__JOB_DONE, 5, NULL, NULL, NULL, NULL) == 1);
+    CHECK(st->set_state(st, row.id, CARVE__JOB_QUEUED, CARVE__JOB_RUNNING, 101, NULL, NULL, NULL, NULL) == 0);
     /* not terminal: retention cannot delete it */
-    CHECK(st->delete_job(st, row.id, 0, err, sizeof err) == 1);
+    CHECK(st->delete_job(st, row.id, 0) == 1);
     st->close(st);
 
     /* reopen: the row survived (durability), still running */
-    st = carve__store_sqlite_open(dir, err, sizeof err);
-    CHECK(st != NULL);
+    CHECK(carve__store_sqlite_open(dir, ctx, &st) == CARVE_OK && st);
     if (!st) return;
     /* a second opener of the same data dir is refused */
-    CHECK(carve__store_sqlite_open(dir, err, sizeof err) == NULL && strstr(err, "in use"));
+    carve__store *second = NULL;
+    CHECK(carve__store_sqlite_open(dir, ctx, &second) == CARVE_ERR_IO && !second &&
+          strstr(carve_ctx_errmsg(ctx), "in use"));
     carve__job_row got;
-    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 0);
+    CHECK(st->get_job(st, row.id, &got) == 0);
     CHECK(got.state == CARVE__JOB_RUNNING && got.attempts == 1 && got.started == 101);
     CHECK(got.options && !strcmp(got.options, "{\"colors\":8}"));
     carve__job_row_free(&got);
     char ids[4][33];
     int n = 0;
-    CHECK(st->list_ids(st, CARVE__JOB_RUNNING, 0, ids, 4, &n, err, sizeof err) == 0 && n == 1);
+    CHECK(st->list_ids(st, CARVE__JOB_RUNNING, 0, ids, 4, &n) == 0 && n == 1);
     CHECK(st->set_state(st, row.id, CARVE__JOB_RUNNING, CARVE__JOB_FAILED, 200, "boom", "decode", "{\"total\":1}",
-                        "[]", err, sizeof err) == 0);
-    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 0);
+                        "[]") == 0);
+    CHECK(st->get_job(st, row.id, &got) == 0);
     CHECK(got.state == CARVE__JOB_FAILED && got.finished == 200 && !strcmp(got.error, "boom") &&
           !strcmp(got.error_kind, "decode") && !strcmp(got.timings, "{\"total\":1}"));
     carve__job_row_free(&got);
     /* retention listing: finished before */
-    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 150, ids, 4, &n, err, sizeof err) == 0 && n == 0);
-    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 250, ids, 4, &n, err, sizeof err) == 0 && n == 1);
+    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 150, ids, 4, &n) == 0 && n == 0);
+    CHECK(st->list_ids(st, CARVE__JOB_FAILED, 250, ids, 4, &n) == 0 && n == 1);
     long long counts[CARVE__JOB_NSTATES];
-    CHECK(st->count_states(st, counts, err, sizeof err) == 0 && counts[CARVE__JOB_FAILED] == 1 &&
+    CHECK(st->count_states(st, counts) == 0 && counts[CARVE__JOB_FAILED] == 1 &&
           counts[CARVE__JOB_QUEUED] == 0);
-    CHECK(st->delete_job(st, row.id, 0, err, sizeof err) == 0);
-    CHECK(st->get_job(st, row.id, &got, err, sizeof err) == 1);
+    CHECK(st->delete_job(st, row.id, 0) == 0);
+    CHECK(st->get_job(st, row.id, &got) == 1);
     char jd[400];
     snprintf(jd, sizeof jd, "%s/jobs/%s", dir, row.id);
     struct stat sb;
     CHECK(stat(jd, &sb) != 0); /* files gone */
     /* palettes */
     char *text = NULL, *list = NULL;
-    CHECK(st->put_palette(st, "b", "#ffffff\n", err, sizeof err) == 0);
-    CHECK(st->put_palette(st, "a", "#000000\n", err, sizeof err) == 0);
-    CHECK(st->get_palette(st, "a", &text, err, sizeof err) == 0 && !strcmp(text, "#000000\n"));
+    CHECK(st->put_palette(st, "b", "#ffffff\n") == 0);
+    CHECK(st->put_palette(st, "a", "#000000\n") == 0);
+    CHECK(st->get_palette(st, "a", &text) == 0 && !strcmp(text, "#000000\n"));
     free(text);
-    CHECK(st->list_palettes(st, &list, err, sizeof err) == 0 && !strcmp(list, "[\"a\",\"b\"]"));
+    CHECK(st->list_palettes(st, &list) == 0 && !strcmp(list, "[\"a\",\"b\"]"));
     free(list);
-    CHECK(st->delete_palette(st, "a", err, sizeof err) == 0);
-    CHECK(st->delete_palette(st, "a", err, sizeof err) == 1);
-    CHECK(st->get_palette(st, "a", &text, err, sizeof err) == 1);
+    CHECK(st->delete_palette(st, "a") == 0);
+    CHECK(st->delete_palette(st, "a") == 1);
+    CHECK(st->get_palette(st, "a", &text) == 1);
     st->close(st);
 
     /* an orphan job folder (crash between file and row) is swept at open */
     char orphan[400];
     snprintf(orphan, sizeof orphan, "%s/jobs/ffffffffffffffffffffffffffffffff", dir);
     CHECK(mkdir(orphan, 0700) == 0);
-    st = carve__store_sqlite_open(dir, err, sizeof err);
-    CHECK(st != NULL && stat(orphan, &sb) != 0);
+    CHECK(carve__store_sqlite_open(dir, ctx, &st) == CARVE_OK && st && stat(orphan, &sb) != 0);
     if (st) st->close(st);
     /* unusable data dir: clear message */
-    CHECK(carve__store_sqlite_open("/proc/carved-cannot", err, sizeof err) == NULL && strstr(err, "data_dir"));
+    CHECK(carve__store_sqlite_open("/proc/carved-cannot", ctx, &st) == CARVE_ERR_IO && !st &&
+          strstr(carve_ctx_errmsg(ctx), "data_dir"));
+    carve_ctx_destroy(ctx);
     rm_rf(tmpdir);
 }
 
