@@ -1,6 +1,7 @@
 /* carve.c — the command-line tool: dispatch, schema-driven flags, help,
  * progress and exit codes.  Each subcommand lives in cmd_<name>.c. */
 #include "cli.h"
+#include "hugepages.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -287,6 +288,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "carve: unknown command '%s' (see carve --help)\n", argv[1]);
         return EXIT_USAGE;
     }
+    /* the commands that process images: large allocations, huge pages */
+    if (!strcmp(c->name, "run") || !strcmp(c->name, "quantize") || !strcmp(c->name, "trace") ||
+        !strcmp(c->name, "tune"))
+        carve_tools_hugepages(argv);
     carve_ctx *ctx = carve_ctx_create();
     if (!ctx) { fprintf(stderr, "carve: out of memory\n"); return EXIT_FAIL; }
     cli_args a;
