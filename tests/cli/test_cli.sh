@@ -193,7 +193,14 @@ exists "$T/inter3/moto.6-chroma.png" "batch intermediates"
 # ---- interrupt: SIGINT cancels, exit 130, no output -----------------------------
 "$CARVE" run "$DATA/samples/pickup_white_street.jpg" -o "$T/int.svg" -q --work-size 1800 &
 pid=$!
-sleep 0.3
+# wait until carve catches SIGINT (bit 2 of SigCgt; before that, in a
+# background job of this script, SIGINT is ignored), then interrupt the run
+for i in $(seq 1 100); do
+    cgt=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$cgt" ] && [ $((0x$cgt & 2)) = 2 ] && break
+    sleep 0.02
+done
+sleep 0.1
 kill -INT $pid 2>/dev/null
 wait $pid
 rc=$?
@@ -204,6 +211,41 @@ elif [ $rc = 0 ]; then
     echo "note: the run finished before the interrupt; interrupt not tested" >&2
 else
     bad "interrupted run exited $rc, want 130"
+fi
+
+# ---- huge pages: carve run re-executes itself with glibc's hugetlb tunable ----
+# (tools/hugepages.h).  The process waits on stdin, so its environment can be
+# read in /proc while it runs.  (glibc cuts the GLIBC_TUNABLES string that
+# /proc shows after its first entry; the process itself sees all of it.)
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+env_of_run() { # env_of_run ENV-ARGS...: a waiting `carve run -`'s GLIBC_TUNABLES and CARVE_HUGEPAGES
+    rm -f "$T/hp.fifo"
+    mkfifo "$T/hp.fifo"
+    env "$@" "$CARVE" run - -o "$T/hp.svg" -q <"$T/hp.fifo" >/dev/null 2>&1 &
+    local pid=$! i cgt
+    exec 7>"$T/hp.fifo" # the run reads stdin until this closes
+    # carve catches SIGINT (bit 2 of SigCgt) once it is past the re-exec
+    for i in $(seq 1 500); do
+        cgt=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+        [ -n "$cgt" ] && [ $((0x$cgt & 2)) = 2 ] && break
+        sleep 0.02
+    done
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -E '^(GLIBC_TUNABLES|CARVE_HUGEPAGES)=' | sort | tr '\n' ' '
+    exec 7>&-
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+if [ -r "$thp" ] && ! grep -q '\[never\]' "$thp" && [ "$(uname -s)" = Linux ]; then
+    got=$(env_of_run -u GLIBC_TUNABLES -u CARVE_HUGEPAGES)
+    [ "$got" = "CARVE_HUGEPAGES=reexec GLIBC_TUNABLES=glibc.malloc.hugetlb=1 " ] && ok || bad "huge pages by default: got '$got'"
+    got=$(env_of_run -u CARVE_HUGEPAGES GLIBC_TUNABLES=glibc.malloc.tcache_count=7)
+    [ "$got" = "CARVE_HUGEPAGES=reexec GLIBC_TUNABLES=glibc.malloc.tcache_count=7 " ] && ok || bad "huge pages beside the caller's tunables: got '$got'"
+    got=$(env_of_run -u GLIBC_TUNABLES CARVE_HUGEPAGES=0)
+    [ "$got" = "CARVE_HUGEPAGES=0 " ] && ok || bad "CARVE_HUGEPAGES=0 keeps the environment: got '$got'"
+    got=$(env_of_run -u CARVE_HUGEPAGES GLIBC_TUNABLES=glibc.malloc.hugetlb=0)
+    [ "$got" = "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 " ] && ok || bad "the caller's own hugetlb setting wins: got '$got'"
+else
+    echo "note: no transparent huge pages here; the re-exec is not tested" >&2
 fi
 
 echo "$pass passed, $fail failed"
