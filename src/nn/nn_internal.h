@@ -142,8 +142,6 @@ carve_status carve__ort_run(carve_ctx *ctx, const carve__nn_model *m, const carv
 void carve__nn_tensor_free(carve__nn_tensor *t);
 /** Checks that m loads: sha256, session creation, its input/output names. */
 carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m);
-/** Seconds the last session creation took in this process (bench). */
-double carve__ort_last_session_seconds(void);
 
 /* ---- DB post-processing (text detection) ------------------------------- */
 typedef struct carve__db_box {

@@ -22,8 +22,6 @@ void carve__nn_tensor_free(carve__nn_tensor *t) {
     t->rank = 0;
 }
 
-static double g_session_seconds;
-double carve__ort_last_session_seconds(void) { return g_session_seconds; }
 
 #if CARVE_NN_HAVE_ORT
 
@@ -267,17 +265,20 @@ static carve_status io_types(carve_ctx *ctx, session *se, const carve__nn_model 
     return CARVE_OK;
 }
 
-/* Returns the cached session, creating it (sha256 check first).  Call with
+/* The cached session for m at this thread count, or NULL.  Call with
  * g_lock held. */
-static carve_status get_session(carve_ctx *ctx, const carve__nn_model *m, session **out) {
-    int threads = nn_threads(ctx);
+static session *find_session(const carve__nn_model *m, int threads) {
     for (session *se = g_sessions; se; se = se->next)
         if (se->threads == threads && !strcmp(se->path, m->path) && !strcmp(se->sha256, m->sha256) && se->nin == m->ninputs && se->nout == m->noutputs &&
-            !memcmp(se->in_names, m->inputs, sizeof se->in_names) && !memcmp(se->out_names, m->outputs, sizeof se->out_names)) {
-            *out = se;
-            return CARVE_OK;
-        }
-    double t0 = carve__now();
+            !memcmp(se->in_names, m->inputs, sizeof se->in_names) && !memcmp(se->out_names, m->outputs, sizeof se->out_names))
+            return se;
+    return NULL;
+}
+
+/* A new session for m (sha256 check first), not yet cached.  Runs without
+ * g_lock: two threads may create sessions of two models at once (the
+ * pipeline runs the text detector beside the object detector). */
+static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, int threads, session **out) {
     char got[65];
     carve_status st = carve__sha256_file(ctx, m->path, got);
     if (st) return carve__fail(ctx, CARVE_ERR_NOT_FOUND, "model %s: cannot read %s", m->name, m->path);
@@ -312,26 +313,43 @@ static carve_status get_session(carve_ctx *ctx, const carve__nn_model *m, sessio
         free(se);
         return st;
     }
-    g_session_seconds = carve__now() - t0;
-    se->next = g_sessions;
-    g_sessions = se;
     *out = se;
     return CARVE_OK;
 }
 
-/* get_session under the sessions' lock. */
-static carve_status get_session_locked(carve_ctx *ctx, const carve__nn_model *m, session **out) {
+/* Returns the cached session, creating and caching it when missing.  When
+ * two threads create the same session at once, the first one cached wins
+ * and the other is released. */
+static carve_status get_session(carve_ctx *ctx, const carve__nn_model *m, session **out) {
+    int threads = nn_threads(ctx);
     pthread_mutex_lock(&g_lock);
-    carve_status st = get_session(ctx, m, out);
+    *out = find_session(m, threads);
     pthread_mutex_unlock(&g_lock);
-    return st;
+    if (*out) return CARVE_OK;
+    session *se = NULL;
+    carve_status st = create_session(ctx, m, threads, &se);
+    if (st) return st;
+    pthread_mutex_lock(&g_lock);
+    *out = find_session(m, threads);
+    if (!*out) {
+        se->next = g_sessions;
+        g_sessions = se;
+        *out = se;
+        se = NULL;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (se) {
+        g_api->ReleaseSession(se->s);
+        free(se);
+    }
+    return CARVE_OK;
 }
 
 carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
     carve_status st = carve__ort_load(ctx, NULL);
     if (st) return st;
     session *se = NULL;
-    st = get_session_locked(ctx, m, &se);
+    st = get_session(ctx, m, &se);
     return st;
 }
 
@@ -367,7 +385,7 @@ carve_status carve__ort_run(carve_ctx *ctx, const carve__nn_model *m, const carv
     carve_status st = carve__ort_load(ctx, NULL);
     if (st) return st;
     session *se = NULL;
-    st = get_session_locked(ctx, m, &se);
+    st = get_session(ctx, m, &se);
     if (st) return st;
     if ((st = carve__progress(ctx, 0, "nn"))) return st;
 

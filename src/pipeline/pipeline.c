@@ -124,6 +124,7 @@ typedef struct run_state {
     char *cand_svg;
     size_t cand_svg_len;
     vec_stroke_stats strokes; /* the trace's stroke layers (outline: from edges) */
+    carve__text_ahead *ahead;  /* the frame's neural text pass, running beside the subject step */
     /* report */
     json_t *phases; /* array */
 } run_state;
@@ -147,6 +148,11 @@ static void discard_candidates(run_state *s) {
 }
 
 static void state_free(run_state *s) {
+    if (s->ahead) { /* a run stopped before the detect step: wait, discard */
+        carve__box *b;
+        int n;
+        if (!carve__text_ahead_join(NULL, s->ahead, &b, &n)) free(b);
+    }
     discard_candidates(s);
     free(s->objects);
     free(s->subject);
@@ -437,6 +443,15 @@ static carve_status subject_classical(carve_ctx *ctx, run_state *s, json_t *d) {
     return CARVE_OK;
 }
 
+/* The subject step's preparation: the frame's neural text pass (which does
+ * not depend on the subject) starts on a thread of its own, so that the two
+ * models' session creation and runs overlap. */
+static carve_status subject_prepare(carve_ctx *ctx, run_state *s) {
+    if (s->prm.sanitize.neural_text && carve__opt_bool(ctx, CARVE_OPTID_auto_erase))
+        s->ahead = carve__text_ahead_start(ctx, s->img);
+    return CARVE_OK;
+}
+
 static const backend be_subject_neural = {"neural", subject_neural};
 static const backend be_subject_classical = {"classical", subject_classical};
 
@@ -581,12 +596,22 @@ static double box_iou(const carve__box *a, const carve__box *b) {
     return in / ((double)a->w * a->h + (double)b->w * b->h - in);
 }
 
-/* The subject's vehicle(s) first, then the other vehicles (by score; one
- * box per vehicle); with none, the whole frame. */
-static int plate_regions(const run_state *s, carve__box *regs, int max) {
+/* True when the vehicles outside the subject leave the illustration: a
+ * subject was chosen and the background goes (removed or filled) with a
+ * matte that keeps the subject only.  Their plates then need no search of
+ * their own (the frame pass still sees the whole image). */
+static bool others_leave(carve_ctx *ctx, const run_state *s) {
+    return s->nsubject > 0 && s->bg_mode != BG_KEEP &&
+           carve__opt_enum(ctx, CARVE_OPTID_matte_components) != CARVE__MATTE_COMPONENTS_ALL;
+}
+
+/* The subject's vehicle(s) first, then (unless they leave the illustration)
+ * the other vehicles (by score; one box per vehicle); with none, the whole
+ * frame. */
+static int plate_regions(carve_ctx *ctx, const run_state *s, carve__box *regs, int max) {
     int n = 0;
     for (int i = 0; i < s->nsubject && n < max; i++) regs[n++] = s->subject[i];
-    for (int i = 0; i < s->nobjects && n < max; i++) {
+    for (int i = 0; i < s->nobjects && n < max && !others_leave(ctx, s); i++) {
         const carve__box *o = &s->objects[i];
         if (!carve__is_vehicle(o->kind)) continue;
         bool dup = false;
@@ -604,7 +629,15 @@ static int plate_regions(const run_state *s, carve__box *regs, int max) {
 
 static carve_status detect_run(carve_ctx *ctx, run_state *s, json_t *d, bool neural) {
     carve__box regs[MAX_PLATE_REGIONS];
-    int nreg = plate_regions(s, regs, MAX_PLATE_REGIONS);
+    int nreg = plate_regions(ctx, s, regs, MAX_PLATE_REGIONS);
+    if (others_leave(ctx, s))
+        json_object_set_new(d, "regions", json_string("the subject only: the other vehicles leave with the background"));
+    if (neural && s->ahead) {
+        carve__text_ahead *a = s->ahead;
+        s->ahead = NULL; /* joined there, success or not */
+        return carve__plate_search_ahead(ctx, a, s->orig, s->img, s->sx, s->sy, regs, nreg, &s->cand_hits,
+                                         &s->cand_nhits, d);
+    }
     return carve__plate_search(ctx, s->orig, s->img, s->sx, s->sy, regs, nreg, neural, &s->cand_hits, &s->cand_nhits,
                                d);
 }
@@ -1023,7 +1056,7 @@ static carve_status sanitize_finish(carve_ctx *ctx, run_state *s, json_t *ph) {
 }
 
 static const step sanitize_steps[] = {
-    {"subject", 0.15, true, NULL, NULL, subject_plan, subject_validate, subject_commit, CARVE_OPTID_object_backend},
+    {"subject", 0.15, true, subject_prepare, NULL, subject_plan, subject_validate, subject_commit, CARVE_OPTID_object_backend},
     {"detect", 0.35, true, NULL, detect_applies, detect_plan, detect_validate, detect_commit, CARVE_OPTID_text_backend},
     {"faces", 0.02, true, NULL, faces_applies, faces_plan, NULL, faces_commit, -1},
     {"panel", 0.05, true, NULL, panel_applies, NULL, image_validate, panel_commit, -1, panel_backends},

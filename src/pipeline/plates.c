@@ -24,6 +24,7 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,15 +240,64 @@ static void merge_hits(hitlist *L, int W, int H) {
     L->n = k;
 }
 
-carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
-                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
-                                 int *n, json_t *details) {
+/* ---- the frame's neural pass, ahead on its own thread -------------------- */
+
+struct carve__text_ahead {
+    pthread_t thread;
+    carve_ctx *ctx; /* a clone: its own options and message */
+    const carve_image *work;
+    carve__box *boxes;
+    int n;
+    carve_status st;
+};
+
+static void *ahead_main(void *arg) {
+    carve__text_ahead *a = arg;
+    a->st = carve__nn_text_detect(a->ctx, a->work, &a->boxes, &a->n);
+    return NULL;
+}
+
+carve__text_ahead *carve__text_ahead_start(carve_ctx *ctx, const carve_image *work) {
+    if (carve__threads(ctx) < 2) return NULL; /* one core asked for: no second thread */
+    carve__text_ahead *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->work = work;
+    a->ctx = carve_ctx_clone(ctx);
+    if (a->ctx && !pthread_create(&a->thread, NULL, ahead_main, a)) return a;
+    carve_ctx_destroy(a->ctx);
+    free(a);
+    return NULL;
+}
+
+carve_status carve__text_ahead_join(carve_ctx *ctx, carve__text_ahead *a, carve__box **boxes, int *n) {
+    *boxes = NULL;
+    *n = 0;
+    if (!a) return CARVE_ERR_INVALID_ARG;
+    pthread_join(a->thread, NULL);
+    carve_status st = a->st;
+    if (st && ctx) carve__fail(ctx, st, "%s", carve_ctx_errmsg(a->ctx));
+    else *boxes = a->boxes, *n = a->n;
+    carve_ctx_destroy(a->ctx);
+    free(a);
+    return st;
+}
+
+/* The frame pass: ahead's result, or the detector run here. */
+static carve_status frame_pass(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *work, bool neural,
+                               carve__box **b, int *nb) {
+    if (ahead) return carve__text_ahead_join(ctx, ahead, b, nb);
+    return neural ? carve__nn_text_detect(ctx, work, b, nb) : carve__detect_plates(ctx, work, b, nb);
+}
+
+static carve_status plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
+                                 const carve_image *work, double sx, double sy, const carve__box *regions, int nreg,
+                                 bool neural, carve__plate_hit **hits, int *n, json_t *details) {
     *hits = NULL;
     *n = 0;
     hitlist L = {NULL, 0, 0};
     carve__box *b = NULL, *regs = NULL;
     int nb = 0;
-    carve_status st = neural ? carve__nn_text_detect(ctx, work, &b, &nb) : carve__detect_plates(ctx, work, &b, &nb);
+    carve_status st = frame_pass(ctx, ahead, work, neural, &b, &nb);
     if (!st && neural) /* the frame's neural boxes hug the characters too */
         for (int i = 0; i < nb; i++) {
             int m = (int)ceil(0.12 * (b[i].h < b[i].w ? b[i].h : b[i].w)) + 2;
@@ -300,4 +350,16 @@ carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const 
     *hits = L.h;
     *n = L.n;
     return CARVE_OK;
+}
+
+carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
+                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
+                                 int *n, json_t *details) {
+    return plate_search(ctx, NULL, orig, work, sx, sy, regions, nreg, neural, hits, n, details);
+}
+
+carve_status carve__plate_search_ahead(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
+                                       const carve_image *work, double sx, double sy, const carve__box *regions,
+                                       int nreg, carve__plate_hit **hits, int *n, json_t *details) {
+    return plate_search(ctx, ahead, orig, work, sx, sy, regions, nreg, true, hits, n, details);
 }

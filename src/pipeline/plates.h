@@ -19,6 +19,23 @@ typedef struct carve__plate_hit {
     char detector[12]; /* "classical" or "neural" */
 } carve__plate_hit;
 
+/** The frame's neural text pass, run ahead on a thread of its own so that it
+ *  overlaps the object detector (the subject step).  It works on a clone of
+ *  ctx's options (no progress, log or cancel: it is one model run) and
+ *  borrows work, which must stay alive and unchanged until
+ *  carve__text_ahead_join().  Its boxes are the same as those of
+ *  carve__nn_text_detect(ctx, work) called in place. */
+typedef struct carve__text_ahead carve__text_ahead;
+
+/** Starts the pass; NULL when it was not started (one worker thread only,
+ *  out of memory, no thread): the search then runs it in place. */
+carve__text_ahead *carve__text_ahead_start(carve_ctx *ctx, const carve_image *work);
+/** Waits for the pass and frees a.  CARVE_OK: *boxes (malloc'd, caller
+ *  frees) and *n are its boxes; otherwise its status, with ctx's message set
+ *  to the pass's (ctx may be NULL: the result is discarded).  a NULL:
+ *  nothing to wait for (CARVE_ERR_INVALID_ARG). */
+carve_status carve__text_ahead_join(carve_ctx *ctx, carve__text_ahead *a, carve__box **boxes, int *n);
+
 /** Searches the work image (the whole frame) and, for each of the nreg
  *  regions (work pixels; vehicles), a crop of the input image orig around
  *  it, grown and upscaled so that small plates are large enough (work/input
@@ -30,5 +47,10 @@ typedef struct carve__plate_hit {
 carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
                                  double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
                                  int *n, json_t *details);
+/** carve__plate_search with the frame's neural pass taken from ahead
+ *  (joined and freed here; NULL: run in place).  neural must be true. */
+carve_status carve__plate_search_ahead(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
+                                       const carve_image *work, double sx, double sy, const carve__box *regions,
+                                       int nreg, carve__plate_hit **hits, int *n, json_t *details);
 
 #endif

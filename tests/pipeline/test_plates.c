@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <unistd.h>
 
 static carve_image *load_sample(carve_ctx *ctx, const char *name) {
     char path[512];
@@ -474,7 +475,50 @@ static void test_run_erase_faces(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* The frame's neural text pass run ahead on its own thread gives the boxes
+ * of the pass run in place; with no model, the same status and message. */
+static void test_text_ahead(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve_ctx_set_option(ctx, "threads", "2");
+    carve_image *img = load_sample(ctx, "supercar_white_plate.jpg");
+    CHECK(img != NULL);
+    if (!img) {
+        carve_ctx_destroy(ctx);
+        return;
+    }
+    char empty[] = "/tmp/carve-ahead-XXXXXX";
+    CHECK(mkdtemp(empty) != NULL);
+    for (int nomodel = 0; nomodel < 2; nomodel++) {
+        if (nomodel) carve_ctx_set_option(ctx, "models_dir", empty);
+        else if (!carve__nn_available(ctx, "text_detect")) {
+            fprintf(stderr, "  (no text_detect model: only the missing-model case is checked)\n");
+            continue;
+        }
+        carve__box *b1 = NULL, *b2 = NULL;
+        int n1 = -1, n2 = -1;
+        carve_status s1 = carve__nn_text_detect(ctx, img, &b1, &n1);
+        char msg1[1024];
+        snprintf(msg1, sizeof msg1, "%s", carve_ctx_errmsg(ctx));
+        carve__text_ahead *a = carve__text_ahead_start(ctx, img);
+        CHECK(a != NULL);
+        carve_status s2 = carve__text_ahead_join(ctx, a, &b2, &n2);
+        CHECK_ST(s2, s1);
+        CHECK_ST(s1, nomodel ? CARVE_ERR_NOT_FOUND : CARVE_OK);
+        if (nomodel) CHECKF(!strcmp(msg1, carve_ctx_errmsg(ctx)), "'%s' vs '%s'", msg1, carve_ctx_errmsg(ctx));
+        else CHECK(n1 > 0 && n1 == n2 && b1 && b2 && !memcmp(b1, b2, (size_t)n1 * sizeof *b1));
+        free(b1);
+        free(b2);
+    }
+    rmdir(empty);
+    /* one worker thread: nothing runs ahead */
+    carve_ctx_set_option(ctx, "threads", "1");
+    CHECK(carve__text_ahead_start(ctx, img) == NULL);
+    carve_image_destroy(img);
+    carve_ctx_destroy(ctx);
+}
+
 int main(void) {
+    RUN(test_text_ahead);
     RUN(test_panel_colour);
     RUN(test_face_panel);
     RUN(test_small_plate);

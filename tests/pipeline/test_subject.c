@@ -229,6 +229,37 @@ static void test_with_detector(void) {
     json_decref(rep);
 }
 
+/* The crop search for plates covers the subject only when the other
+ * vehicles leave with the background; with background=keep they stay, and
+ * each is searched too. */
+static void test_plate_regions(void) {
+    if (!detector_present()) {
+        fprintf(stderr, "  (object detector not installed: the searched regions are not checked)\n");
+        return;
+    }
+    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    for (int keepbg = 0; keepbg < 2 && img; keepbg++) {
+        carve_ctx *ctx = ctx_for("auto", true);
+        if (keepbg) carve_ctx_set_option(ctx, "background", "keep");
+        char *svg = NULL;
+        CHECK_ST(carve_run(ctx, img, NULL, &svg, NULL), CARVE_OK);
+        json_t *rep = report_of(ctx);
+        json_t *d = json_object_get(step_of(rep, "sanitize", "detect"), "details");
+        json_t *searched = json_object_get(d, "searched");
+        size_t n = json_array_size(searched);
+        const char *k0 = json_string_value(json_object_get(json_array_get(searched, 0), "kind"));
+        fprintf(stderr, "  background %s: %zu region(s) searched, the first a %s\n", keepbg ? "keep" : "remove", n,
+                k0 ? k0 : "-");
+        CHECK(k0 && !strcmp(k0, "bus"));
+        if (keepbg) CHECK(n >= 2 && !json_object_get(d, "regions"));
+        else CHECK(n == 1 && json_is_string(json_object_get(d, "regions")));
+        json_decref(rep);
+        carve_free(svg);
+        carve_ctx_destroy(ctx);
+    }
+    carve_image_destroy(img);
+}
+
 /* No detector (an empty models folder): the salient object, a warning,
  * status ok; forcing the neural backend is a real fallback. */
 static void test_fallback(void) {
@@ -338,6 +369,7 @@ int main(void) {
     RUN(test_box_choice);
     RUN(test_point_choice);
     RUN(test_with_detector);
+    RUN(test_plate_regions);
     RUN(test_fallback);
     return test_done();
 }
