@@ -370,12 +370,7 @@ carve_status carve__map_indices(carve_ctx *ctx, const carve_image *in, const car
     if (lp->n < 1) return carve__fail(ctx, CARVE_ERR_PALETTE, "the palette has no colours");
     carve_status st = carve__progress(ctx, 0, "map");
     if (st) return st;
-    map_job j;
-    memset(&j, 0, sizeof j);
-    j.in = in;
-    j.lp = lp;
-    j.idx = idx;
-    j.ctx = ctx;
+    map_job j = {.in = in, .lp = lp, .idx = idx, .ctx = ctx};
     j.present = calloc((size_t)1 << 18, sizeof(uint64_t));
     j.lut = malloc((size_t)1 << 24);
     if (!j.present || !j.lut) {

@@ -72,6 +72,12 @@ carve_status carve__fail(carve_ctx *ctx, carve_status status, const char *fmt, .
 void carve__errprefix(carve_ctx *ctx, const char *fmt, ...) CARVE_PRINTF(2, 3);
 void carve__clear_error(carve_ctx *ctx);
 void carve__log(carve_ctx *ctx, int level, const char *fmt, ...) CARVE_PRINTF(3, 4);
+/** A log line's longest text (bytes, with the NUL); longer lines are cut. */
+#define CARVE__LOG_MAX 1024
+/** Formats fmt/ap and hands the line to log(user, level, line); nothing when
+ * log or fmt is NULL.  The one formatter behind carve__log, carve_ctx_log and
+ * the tuner's log. */
+void carve__vlog_to(carve_log_fn log, void *user, int level, const char *fmt, va_list ap) CARVE_PRINTF(4, 0);
 
 int64_t carve__opt_int(const carve_ctx *ctx, carve_optid id);
 double carve__opt_float(const carve_ctx *ctx, carve_optid id);

@@ -1,7 +1,6 @@
 /* ctx.c — context lifecycle, progress sub-ranges and cancellation. */
 #include "core.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +104,4 @@ void carve__progress_pop(carve_ctx *ctx, carve__range saved) {
 
 carve_status carve_ctx_progress(carve_ctx *ctx, double fraction, const char *stage) {
     return carve__progress(ctx, fraction, stage);
-}
-
-void carve_ctx_log(carve_ctx *ctx, int level, const char *fmt, ...) {
-    if (!ctx || !ctx->log || !fmt) return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ctx->log(ctx->log_user, level, msg);
 }

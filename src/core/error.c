@@ -72,12 +72,25 @@ void carve__clear_error(carve_ctx *ctx) {
 
 const char *carve_ctx_errmsg(const carve_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }
 
+void carve__vlog_to(carve_log_fn log, void *user, int level, const char *fmt, va_list ap) {
+    if (!log || !fmt) return;
+    char msg[CARVE__LOG_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    log(user, level, msg);
+}
+
 void carve__log(carve_ctx *ctx, int level, const char *fmt, ...) {
-    if (!ctx || !ctx->log) return;
-    char msg[1024];
+    if (!ctx) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    carve__vlog_to(ctx->log, ctx->log_user, level, fmt, ap);
     va_end(ap);
-    ctx->log(ctx->log_user, level, msg);
+}
+
+void carve_ctx_log(carve_ctx *ctx, int level, const char *fmt, ...) {
+    if (!ctx) return;
+    va_list ap;
+    va_start(ap, fmt);
+    carve__vlog_to(ctx->log, ctx->log_user, level, fmt, ap);
+    va_end(ap);
 }

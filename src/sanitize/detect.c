@@ -534,13 +534,7 @@ static bool plate_ink_rows(const plane *p, int ix0, int iy0, int ix1, int iy1, d
 /* Emits a box of the given kind (unpadded: padding is added to the final
  * boxes); false only on OOM. */
 static bool emit_box(scale_ctx *S, int x, int y, int w, int h, double score, const char *kind) {
-    carve__box bx;
-    memset(&bx, 0, sizeof bx);
-    bx.x = x;
-    bx.y = y;
-    bx.w = w;
-    bx.h = h;
-    bx.score = (float)score;
+    carve__box bx = {.x = x, .y = y, .w = w, .h = h, .score = (float)score};
     snprintf(bx.kind, sizeof bx.kind, "%s", kind);
     dlist_add(S->out, &bx);
     return !S->out->oom;

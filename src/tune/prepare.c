@@ -18,13 +18,10 @@ static const double rung_fraction[TUNE_RUNGS] = {0.3, 0.55, 1.0};
 double carve__tune_rung_fraction(int rung) { return rung_fraction[rung]; }
 
 void carve__tune_log(carve_tuner *t, int level, const char *fmt, ...) {
-    if (!t->log) return;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    carve__vlog_to(t->log, t->log_user, level, fmt, ap);
     va_end(ap);
-    t->log(t->log_user, level, msg);
 }
 
 static int cancel_cb(void *user, double f, const char *stage) {

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* progress is reported every 16 colours (mosaic) or 1024 regions (stacked) */
+#define MOSAIC_PROGRESS_MASK 15
+#define STACKED_PROGRESS_MASK 1023
+
 typedef struct ord {
     int64_t key;
     uint32_t tie;
@@ -256,40 +260,6 @@ out:
 
 /* ---- fills ----------------------------------------------------------------------- */
 
-static carve_status add_fills_mosaic(carve_ctx *ctx, bstate *s) {
-    const vec_topo *t = s->t;
-    /* regions bucketed by colour rank (stable: ascending region id) */
-    int64_t *goff = calloc((size_t)s->nco + 1, sizeof(int64_t));
-    int32_t *gord = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int32_t));
-    carve_status st = CARVE_ERR_NOMEM;
-    if (!goff || !gord) goto out;
-    for (int32_t g = 0; g < t->nreg; g++) goff[s->crank[t->reg_color[g]] + 1]++;
-    for (int i = 0; i < s->nco; i++) goff[i + 1] += goff[i];
-    for (int32_t g = 0; g < t->nreg; g++) gord[goff[s->crank[t->reg_color[g]]]++] = g;
-    for (int i = s->nco; i > 0; i--) goff[i] = goff[i - 1];
-    goff[0] = 0;
-    for (int i = 0; i < s->nco; i++) {
-        int c = s->co[i].id;
-        for (int64_t q = goff[i]; q < goff[i + 1]; q++) {
-            int32_t g = gord[q];
-            vec_item it = {VEC_ITEM_FILL, VEC_ROLE_FILL, 0, c == s->self_stroke, (uint16_t)c, g, 0, 0, 0};
-            if (carve__vec_geom_item(s->g, &it)) goto out;
-            for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++)
-                if (add_ring(s->g, t, r)) goto out;
-        }
-        carve_status ps = (i & 15) == 0 ? carve__progress(ctx, (double)i / s->nco, "trace") : CARVE_OK;
-        if (ps) {
-            st = ps;
-            goto out;
-        }
-    }
-    st = CARVE_OK;
-out:
-    free(goff);
-    free(gord);
-    return st;
-}
-
 /* region adjacency (other side of every chain, -1 = transparent) */
 typedef struct adjacency {
     int64_t *off, *stamp;
@@ -357,28 +327,63 @@ static bool hole_has_void(const vec_topo *t, int64_t ring, int32_t g, adjacency 
     return false;
 }
 
+/* progress "trace" at every (mask + 1)th step i of n */
+static carve_status fill_progress(carve_ctx *ctx, int64_t i, int64_t mask, int64_t n) {
+    return (i & mask) == 0 ? carve__progress(ctx, (double)i / n, "trace") : CARVE_OK;
+}
+
+/* The fill item of region g in colour c and its rings.  mark NULL (mosaic):
+ * every ring; otherwise (stacked) the outer rings and the holes that reach
+ * transparency (hole_has_void over a, stamped with *mark).  Nonzero on OOM. */
+static int add_region_fill(bstate *s, int32_t g, int c, bool self_stroke, adjacency *a, int64_t *mark) {
+    const vec_topo *t = s->t;
+    vec_item it = {VEC_ITEM_FILL, VEC_ROLE_FILL, 0, self_stroke, (uint16_t)c, g, 0, 0, 0};
+    if (carve__vec_geom_item(s->g, &it)) return 1;
+    for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++) {
+        bool hole = t->ring_shoelace[r] >= 0;
+        if (mark && hole && !(s->has_void && hole_has_void(t, r, g, a, (*mark)++))) continue;
+        if (add_ring(s->g, t, r)) return 1;
+    }
+    return 0;
+}
+
+static carve_status add_fills_mosaic(carve_ctx *ctx, bstate *s) {
+    const vec_topo *t = s->t;
+    /* regions bucketed by colour rank (stable: ascending region id) */
+    int64_t *goff = calloc((size_t)s->nco + 1, sizeof(int64_t));
+    int32_t *gord = malloc((size_t)(t->nreg ? t->nreg : 1) * sizeof(int32_t));
+    carve_status st = CARVE_ERR_NOMEM;
+    if (!goff || !gord) goto out;
+    for (int32_t g = 0; g < t->nreg; g++) goff[s->crank[t->reg_color[g]] + 1]++;
+    for (int i = 0; i < s->nco; i++) goff[i + 1] += goff[i];
+    for (int32_t g = 0; g < t->nreg; g++) gord[goff[s->crank[t->reg_color[g]]]++] = g;
+    for (int i = s->nco; i > 0; i--) goff[i] = goff[i - 1];
+    goff[0] = 0;
+    st = CARVE_OK;
+    for (int i = 0; i < s->nco && !st; i++) {
+        int c = s->co[i].id;
+        for (int64_t q = goff[i]; q < goff[i + 1] && !st; q++)
+            if (add_region_fill(s, gord[q], c, c == s->self_stroke, NULL, NULL)) st = CARVE_ERR_NOMEM;
+        if (!st) st = fill_progress(ctx, i, MOSAIC_PROGRESS_MASK, s->nco);
+    }
+out:
+    free(goff);
+    free(gord);
+    return st;
+}
+
 static carve_status add_fills_stacked(carve_ctx *ctx, bstate *s) {
     const vec_topo *t = s->t;
     adjacency a = {0};
     carve_status st = CARVE_ERR_NOMEM;
     if (s->has_void && adj_build(t, &a)) goto out;
     int64_t mark = 0;
-    for (int32_t i = 0; i < t->nreg; i++) {
-        int32_t g = s->ro[i].id;
-        vec_item it = {VEC_ITEM_FILL, VEC_ROLE_FILL, 0, 0, t->reg_color[g], g, 0, 0, 0};
-        if (carve__vec_geom_item(s->g, &it)) goto out;
-        for (int64_t r = t->reg_ring_off[g]; r < t->reg_ring_off[g + 1]; r++) {
-            bool outer = t->ring_shoelace[r] < 0;
-            if (!outer && !(s->has_void && hole_has_void(t, r, g, &a, mark++))) continue;
-            if (add_ring(s->g, t, r)) goto out;
-        }
-        carve_status ps = (i & 1023) == 0 ? carve__progress(ctx, (double)i / t->nreg, "trace") : CARVE_OK;
-        if (ps) {
-            st = ps;
-            goto out;
-        }
-    }
     st = CARVE_OK;
+    for (int32_t i = 0; i < t->nreg && !st; i++) {
+        int32_t g = s->ro[i].id;
+        if (add_region_fill(s, g, t->reg_color[g], false, &a, &mark)) st = CARVE_ERR_NOMEM;
+        if (!st) st = fill_progress(ctx, i, STACKED_PROGRESS_MASK, t->nreg);
+    }
 out:
     adj_free(&a);
     return st;
@@ -395,12 +400,7 @@ carve_status carve__vec_build_geom(carve_ctx *ctx, const vec_labels *l, const ve
     g->ncolors = l->ncolors;
     memcpy(g->colors, l->colors, sizeof g->colors);
     g->gap_width = p->stroke_width;
-    bstate s;
-    memset(&s, 0, sizeof s);
-    s.l = l;
-    s.t = t;
-    s.p = p;
-    s.g = g;
+    bstate s = {.l = l, .t = t, .p = p, .g = g};
     carve_status st = CARVE_ERR_NOMEM;
     int64_t chain_segs = 0; /* every chain is used by its two sides (and the gap filler): no regrowth */
     for (int64_t k = 0; k < t->nchains; k++) chain_segs += t->chains[k].nseg;

@@ -188,17 +188,22 @@ static void layer_name(const vec_geom *g, const vec_item *it, char *out) {
     snprintf(out, 16, "color-%s", hx + 1);
 }
 
+/* an entity's head: its type, handle, owner, layer and subclass marker */
+static void entity_begin(dxfw *w, const char *type, unsigned h, unsigned owner, const char *layer, const char *sub) {
+    gs(w->b, 0, type);
+    gh(w, 5, h);
+    gh(w, 330, owner);
+    gs(w->b, 100, "AcDbEntity");
+    gs(w->b, 8, layer);
+    gs(w->b, 100, sub);
+}
+
 static int put_polyline(dxfw *w, const vec_item *it, const vec_gpath *pa, unsigned owner) {
     if (path_vertices(w, pa)) return -1;
     char ln[16];
     layer_name(w->g, it, ln);
     carve__buf *b = w->b;
-    gs(b, 0, "LWPOLYLINE");
-    gh(w, 5, w->handle++);
-    gh(w, 330, owner);
-    gs(b, 100, "AcDbEntity");
-    gs(b, 8, ln);
-    gs(b, 100, "AcDbPolyline");
+    entity_begin(w, "LWPOLYLINE", w->handle++, owner, ln, "AcDbPolyline");
     gi(b, 90, w->n);
     gi(b, 70, pa->closed || it->kind == VEC_ITEM_FILL ? 1 : 0);
     if (it->kind == VEC_ITEM_STROKE && it->role == VEC_ROLE_OUTLINE) gfix(b, 43, it->width * w->k * (double)w->g->unit);
@@ -348,12 +353,7 @@ static void put_tables(dxfw *w, const bool used[256], bool spot) {
 
 static void put_block(dxfw *w, const char *name, unsigned hb, unsigned he, unsigned rec) {
     carve__buf *b = w->b;
-    gs(b, 0, "BLOCK");
-    gh(w, 5, hb);
-    gh(w, 330, rec);
-    gs(b, 100, "AcDbEntity");
-    gs(b, 8, "0");
-    gs(b, 100, "AcDbBlockBegin");
+    entity_begin(w, "BLOCK", hb, rec, "0", "AcDbBlockBegin");
     gs(b, 2, name);
     gi(b, 70, 0);
     gfix(b, 10, 0);
@@ -361,12 +361,7 @@ static void put_block(dxfw *w, const char *name, unsigned hb, unsigned he, unsig
     gfix(b, 30, 0);
     gs(b, 3, name);
     gs(b, 1, "");
-    gs(b, 0, "ENDBLK");
-    gh(w, 5, he);
-    gh(w, 330, rec);
-    gs(b, 100, "AcDbEntity");
-    gs(b, 8, "0");
-    gs(b, 100, "AcDbBlockEnd");
+    entity_begin(w, "ENDBLK", he, rec, "0", "AcDbBlockEnd");
 }
 
 static void put_objects(dxfw *w) {
