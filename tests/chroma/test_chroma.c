@@ -41,6 +41,18 @@ static bool same_pixels(const carve_image *a, const carve_image *b) {
     return a && b && a->w == b->w && a->h == b->h && !memcmp(a->px, b->px, (size_t)a->w * a->h * 4);
 }
 
+/* quantizes im again with `threads` worker threads (a counted check) and
+ * whether that gives ref pixel for pixel: output must not depend on them */
+static bool same_with_threads(carve_ctx *ctx, const carve_image *im, const carve_palette *pal, const carve_image *ref,
+                              const char *threads) {
+    carve_image *o = NULL;
+    carve_ctx_set_option(ctx, "threads", threads);
+    CHECK_ST(carve_quantize(ctx, im, pal, &o), CARVE_OK);
+    bool same = same_pixels(ref, o);
+    carve_image_destroy(o);
+    return same;
+}
+
 static char tmpdir[256];
 static const char *write_tmp(const char *name, const char *text) {
     static char path[512];
@@ -54,6 +66,14 @@ static const char *write_tmp(const char *name, const char *text) {
 }
 
 /* ---- palettes ------------------------------------------------------------------ */
+/* a builtin palette by name; a failure is a failed check naming it */
+static carve_palette *builtin(carve_ctx *ctx, const char *name) {
+    carve_palette *p = NULL;
+    carve_status st = carve_palette_builtin(ctx, name, &p);
+    CHECKF(st == CARVE_OK && p, "builtin palette %s: %s", name, carve_ctx_errmsg(ctx));
+    return p;
+}
+
 static void test_palette_basic(void) {
     carve_palette *p = carve_palette_create("mine");
     CHECK(p && !strcmp(carve_palette_name(p), "mine"));
@@ -91,8 +111,7 @@ static void test_builtins(void) {
         CHECK(nm && carve_palette_builtin_description(i) && *carve_palette_builtin_description(i));
         for (int j = 0; j < i; j++) CHECK(strcmp(nm, carve_palette_builtin_name(j)));
     }
-    carve_palette *p = NULL;
-    CHECK_ST(carve_palette_builtin(ctx, "automotive", &p), CARVE_OK);
+    carve_palette *p = builtin(ctx, "automotive");
     CHECK(carve_palette_count(p) >= 24 && carve_palette_count(p) <= 32);
     for (int i = 0; i < carve_palette_count(p); i++) CHECK(carve_palette_color_name(p, i) != NULL);
     carve_palette_destroy(p);
@@ -451,8 +470,7 @@ static void check_regions(const carve_image *out, const carve_palette *pal, int 
 
 static void test_min_region(void) {
     carve_ctx *ctx = carve_ctx_create();
-    carve_palette *pal = NULL;
-    CHECK_ST(carve_palette_builtin(ctx, "automotive", &pal), CARVE_OK);
+    carve_palette *pal = builtin(ctx, "automotive");
     /* left half racing red, right half sport blue; a 3x3 candy-red speck in
      * the blue half next to nothing red: it must become blue; a 2x2 white
      * speck on the boundary becomes whichever side is nearer in CIEDE2000 */
@@ -498,12 +516,10 @@ static void test_min_region(void) {
         char v[16];
         snprintf(v, sizeof v, "%d", min);
         carve_ctx_set_option(ctx, "min_region", v);
-        carve_image *o1 = NULL, *o3 = NULL;
+        carve_image *o1 = NULL;
         carve_ctx_set_option(ctx, "threads", "1");
         CHECK_ST(carve_quantize(ctx, im, pal, &o1), CARVE_OK);
-        carve_ctx_set_option(ctx, "threads", "3");
-        CHECK_ST(carve_quantize(ctx, im, pal, &o3), CARVE_OK);
-        CHECK(same_pixels(o1, o3));
+        CHECK(same_with_threads(ctx, im, pal, o1, "3"));
         int small = -1;
         if (o1) check_regions(o1, pal, min, &small);
         CHECKF(small == 0, "round %d: %d regions under %d px remain", round, small, min);
@@ -512,7 +528,6 @@ static void test_min_region(void) {
         for (int i = 0; o1 && i < 120 * 90; i++) alpha_changed += (im->px[4 * i + 3] >= 128) != (o1->px[4 * i + 3] == 255);
         CHECK(alpha_changed == 0);
         carve_image_destroy(o1);
-        carve_image_destroy(o3);
         carve_image_destroy(im);
     }
     carve_palette_destroy(pal);
@@ -521,8 +536,7 @@ static void test_min_region(void) {
 
 static void test_majority(void) {
     carve_ctx *ctx = carve_ctx_create();
-    carve_palette *pal = NULL;
-    CHECK_ST(carve_palette_builtin(ctx, "grayscale-4", &pal), CARVE_OK);
+    carve_palette *pal = builtin(ctx, "grayscale-4");
     carve_image *im = make_image(30, 30, 0x000000);
     for (int y = 0; y < 30; y++)
         for (int x = 15; x < 30; x++) put(im, x, y, 0xffffff);
@@ -536,11 +550,7 @@ static void test_majority(void) {
     int moved = 0;
     for (int y = 0; out && y < 30; y++) moved += at(out, 14, y) != 0 || at(out, 15, y) != 0xffffff;
     CHECK(moved == 0);
-    carve_image *o2 = NULL;
-    carve_ctx_set_option(ctx, "threads", "2");
-    CHECK_ST(carve_quantize(ctx, im, pal, &o2), CARVE_OK);
-    CHECK(same_pixels(out, o2));
-    carve_image_destroy(o2);
+    CHECK(same_with_threads(ctx, im, pal, out, "2"));
     carve_image_destroy(out);
     carve_image_destroy(im);
     carve_palette_destroy(pal);
@@ -604,13 +614,9 @@ static void test_smooth(void) {
         for (int y = 0; y < 48; y++) edge_bad += at(sm, 32, y) != 0x1f5fae || at(sm, 31, y) == 0x1f5fae;
         CHECKF(edge_bad == 0, "edge moved on %d rows", edge_bad);
     }
-    carve_image *sm2 = NULL;
-    carve_ctx_set_option(ctx, "threads", "3");
-    CHECK_ST(carve_quantize(ctx, im, pal, &sm2), CARVE_OK);
-    CHECK(same_pixels(sm, sm2));
+    CHECK(same_with_threads(ctx, im, pal, sm, "3"));
     carve_image_destroy(raw);
     carve_image_destroy(sm);
-    carve_image_destroy(sm2);
     carve_image_destroy(im);
     carve_palette_destroy(pal);
     carve_ctx_destroy(ctx);
@@ -622,7 +628,7 @@ static void test_dither(void) {
     carve_palette_add(pal, 0x000000, NULL);
     carve_palette_add(pal, 0xffffff, NULL);
     carve_image *im = make_image(64, 64, 0x808080);
-    carve_image *flat = NULL, *d = NULL, *d2 = NULL;
+    carve_image *flat = NULL, *d = NULL;
     CHECK_ST(carve_quantize(ctx, im, pal, &flat), CARVE_OK);
     int white_flat = 0;
     for (int i = 0; flat && i < 64 * 64; i++) white_flat += flat->px[4 * i] == 255;
@@ -637,12 +643,9 @@ static void test_dither(void) {
     }
     CHECK(other == 0);
     CHECKF(white > 64 * 64 * 35 / 100 && white < 64 * 64 * 65 / 100, "white fraction %d/4096", white);
-    carve_ctx_set_option(ctx, "threads", "4");
-    CHECK_ST(carve_quantize(ctx, im, pal, &d2), CARVE_OK);
-    CHECK(same_pixels(d, d2));
+    CHECK(same_with_threads(ctx, im, pal, d, "4"));
     carve_image_destroy(flat);
     carve_image_destroy(d);
-    carve_image_destroy(d2);
     carve_image_destroy(im);
     carve_palette_destroy(pal);
     carve_ctx_destroy(ctx);
@@ -873,14 +876,13 @@ static void test_sample_photo(void) {
     carve_ctx *ctx = carve_ctx_create();
     char path[512];
     snprintf(path, sizeof path, "%s/samples/pickup_white_street.jpg", CARVE_TEST_DATA);
-    carve_image *im = NULL, *out = NULL, *out1 = NULL;
+    carve_image *im = NULL, *out = NULL;
     CHECK_ST(carve_image_load(ctx, path, &im), CARVE_OK);
     if (!im) {
         carve_ctx_destroy(ctx);
         return;
     }
-    carve_palette *pal = NULL;
-    CHECK_ST(carve_palette_builtin(ctx, "automotive", &pal), CARVE_OK);
+    carve_palette *pal = builtin(ctx, "automotive");
     CHECK_ST(carve_quantize(ctx, im, pal, &out), CARVE_OK);
     carve__lab_pal *lp = malloc(sizeof *lp);
     double lab[CARVE_PALETTE_MAX][3];
@@ -904,12 +906,9 @@ static void test_sample_photo(void) {
     carve_image_destroy(out);
     out = NULL;
     CHECK_ST(carve_quantize(ctx, im, pal, &out), CARVE_OK);
-    carve_ctx_set_option(ctx, "threads", "1");
-    CHECK_ST(carve_quantize(ctx, im, pal, &out1), CARVE_OK);
-    CHECK(same_pixels(out, out1));
+    CHECK(same_with_threads(ctx, im, pal, out, "1"));
     free(lp);
     carve_image_destroy(out);
-    carve_image_destroy(out1);
     carve_image_destroy(im);
     carve_palette_destroy(pal);
     carve_ctx_destroy(ctx);

@@ -2,7 +2,7 @@
  * the run report, fallbacks, cancellation, erase boxes and masks,
  * determinism across thread counts, intermediates, presets, HTML report,
  * and the pipeline helpers (erase parsing, push-pull fill, resize). */
-#include "../test.h"
+#include "../test_util.h"
 #include "core.h"
 #include "nn/nn.h"
 #include "pipeline/pipeline.h"
@@ -11,19 +11,8 @@
 #include <stdint.h>
 #include <unistd.h>
 #ifdef HAVE_RSVG
-#include <librsvg/rsvg.h>
+#include "../test_render.h"
 #endif
-
-static carve_image *load_sample(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = NULL;
-    carve_status st = carve_image_load(ctx, path, &img);
-    if (st) fprintf(stderr, "cannot load %s: %s\n", path, carve_ctx_errmsg(ctx));
-    carve_ctx_destroy(ctx);
-    return img;
-}
 
 /* Tests run the classical backends (fast, no model files needed); the
  * neural path has its own test below, run when a model is installed. */
@@ -102,42 +91,20 @@ static bool in_palette_json(json_t *colors, uint32_t c) {
 #ifdef HAVE_RSVG
 /* Renders the SVG at w x h; returns RGBA (cairo ARGB32 converted) or NULL. */
 static uint8_t *render_svg(const char *svg, size_t len, int w, int h) {
-    GError *err = NULL;
-    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, len, &err);
-    if (!hd) {
-        fprintf(stderr, "rsvg: %s\n", err ? err->message : "?");
-        if (err) g_error_free(err);
-        return NULL;
+    uint32_t *argb = tu_render_with(svg, len, w, h, false); /* exact fills, no blended edge pixels */
+    if (!argb) return NULL;
+    uint8_t *px = malloc((size_t)w * h * 4);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        uint32_t v = argb[i];
+        uint8_t *o = px + 4 * i;
+        int a = TU_ALPHA(v);
+        o[3] = (uint8_t)a;
+        for (int c = 0; c < 3; c++) {
+            int pm = (int)((v >> (16 - 8 * c)) & 255);
+            o[c] = (uint8_t)(a ? (pm * 255 + a / 2) / a : 0);
+        }
     }
-    cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(sf);
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE); /* exact fills, no blended edge pixels */
-    RsvgRectangle vp = {0, 0, w, h};
-    bool ok = rsvg_handle_render_document(hd, cr, &vp, &err);
-    cairo_destroy(cr);
-    cairo_surface_flush(sf);
-    uint8_t *px = NULL;
-    if (ok) {
-        px = malloc((size_t)w * h * 4);
-        const uint8_t *d = cairo_image_surface_get_data(sf);
-        int stride = cairo_image_surface_get_stride(sf);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                uint32_t v = *(const uint32_t *)(d + (size_t)y * stride + 4 * x);
-                uint8_t *o = px + 4 * ((size_t)y * w + x);
-                int a = (int)(v >> 24);
-                o[3] = (uint8_t)a;
-                for (int c = 0; c < 3; c++) {
-                    int pm = (int)((v >> (16 - 8 * c)) & 255);
-                    o[c] = (uint8_t)(a ? (pm * 255 + a / 2) / a : 0);
-                }
-            }
-    } else if (err) {
-        fprintf(stderr, "rsvg render: %s\n", err->message);
-        g_error_free(err);
-    }
-    cairo_surface_destroy(sf);
-    g_object_unref(hd);
+    free(argb);
     return px;
 }
 #endif
@@ -190,7 +157,7 @@ static void check_report_phases(json_t *rep, const char *what) {
 static void test_samples_end_to_end(void) {
     const char *samples[] = {"bus_red_london_plate.jpg", "sedan_black_side.jpg", "firetruck_cutout_rgba.png"};
     for (int k = 0; k < 3; k++) {
-        carve_image *img = load_sample(samples[k]);
+        carve_image *img = tu_load_sample(NULL, samples[k]);
         CHECKF(img != NULL, "load %s", samples[k]);
         if (!img) continue;
         carve_ctx *ctx = small_ctx(320);
@@ -271,7 +238,7 @@ static void test_samples_end_to_end(void) {
 }
 
 static void test_cutout_alpha_and_background_colour(void) {
-    carve_image *img = load_sample("firetruck_cutout_rgba.png");
+    carve_image *img = tu_load_sample(NULL, "firetruck_cutout_rgba.png");
     CHECK(img != NULL);
     if (!img) return;
     /* the cutout's own alpha is the matte; background removed => the
@@ -376,7 +343,7 @@ static void failures_forced_neural(carve_ctx *ctx) {
     json_t *rep, *m;
     CHECK_ST(carve_ctx_set_option(ctx, "models_dir", "/nonexistent/carve-test-models"), CARVE_OK);
     CHECK(!carve__nn_available(ctx, "matte"));
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     CHECK_ST(carve_ctx_set_option(ctx, "matte_backend", "neural"), CARVE_OK);
     CHECK_ST(carve_ctx_set_option(ctx, "text_backend", "neural"), CARVE_OK);
     CHECK_ST(carve_run(ctx, img, NULL, &svg, &len), CARVE_OK);
@@ -419,7 +386,7 @@ static void failures_validation(carve_ctx *ctx) {
     char *svg = NULL;
     size_t len = 0;
     json_t *rep, *m;
-    carve_image *img = load_sample("sedan_black_side.jpg");
+    carve_image *img = tu_load_sample(NULL, "sedan_black_side.jpg");
     uint8_t *p = carve_image_pixels(img);
     for (int y = 0; y < 3; y++)
         for (int x = 0; x < 3; x++) p[4 * ((size_t)y * carve_image_width(img) + x) + 3] = 0;
@@ -500,7 +467,7 @@ static int cancel_cb(void *user, double f, const char *stage) {
 }
 
 static void test_cancellation(void) {
-    carve_image *img = load_sample("sedan_black_side.jpg");
+    carve_image *img = tu_load_sample(NULL, "sedan_black_side.jpg");
     CHECK(img != NULL);
     if (!img) return;
     double stops[] = {0.0, 0.1, 0.3, 0.5, 0.8};
@@ -651,7 +618,7 @@ static void test_erase_boxes(void) {
  * backend: on the bus the classical detector finds the plate and two text
  * blocks (advert, destination blind). */
 static void test_erase_text_policy(void) {
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     const char *modes[] = {"all", "plates", "none"};
     for (int m = 0; m < 3; m++) {
         carve_ctx *ctx = small_ctx(546);
@@ -686,7 +653,7 @@ static void test_erase_text_policy(void) {
 /* The matte is computed from the photo before inpainting: erasing a large
  * region inside the vehicle must not change the segmentation. */
 static void test_matte_ignores_inpainting(void) {
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     uint8_t *mattes[2] = {NULL, NULL};
     size_t n = 0;
     for (int k = 0; k < 2; k++) {
@@ -714,7 +681,7 @@ static void test_matte_ignores_inpainting(void) {
 }
 
 static void test_determinism(void) {
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     CHECK(img != NULL);
     if (!img) return;
     char *s1 = NULL, *s2 = NULL, *s3 = NULL;
@@ -736,7 +703,7 @@ static void test_determinism(void) {
 }
 
 static void test_palette_argument_and_presets(void) {
-    carve_image *img = load_sample("supercar_white_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "supercar_white_plate.jpg");
     CHECK(img != NULL);
     if (!img) return;
     carve_ctx *ctx = small_ctx(300);
@@ -789,7 +756,7 @@ static void test_palette_argument_and_presets(void) {
 }
 
 static void test_html_report(void) {
-    carve_image *img = load_sample("motorcycle_red_garage.png");
+    carve_image *img = tu_load_sample(NULL, "motorcycle_red_garage.png");
     CHECK(img != NULL);
     if (!img) return;
     carve_ctx *ctx = small_ctx(256);
@@ -837,7 +804,7 @@ static void test_neural_when_installed(void) {
         carve_ctx_destroy(ctx);
         return;
     }
-    carve_image *img = load_sample("firetruck_cutout_rgba.png");
+    carve_image *img = tu_load_sample(NULL, "firetruck_cutout_rgba.png");
     /* flatten the cutout on white so the matte has to find the truck */
     uint8_t *p = carve_image_pixels(img);
     for (int i = 0; i < carve_image_width(img) * carve_image_height(img); i++) {

@@ -2,7 +2,7 @@
  * small and tilted plates on a real car photo) and erased as flat panels in
  * the colour around them (the bus's and the supercar's plates through
  * carve_run; panel geometry and colour; faces from person boxes). */
-#include "../test.h"
+#include "../test_util.h"
 #include "nn/nn.h"
 #include "pipeline/plates.h"
 #include "sanitize/sanitize.h"
@@ -10,15 +10,6 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <unistd.h>
-
-static carve_image *load_sample(carve_ctx *ctx, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_image *img = NULL;
-    carve_status st = carve_image_load(ctx, path, &img);
-    CHECKF(st == CARVE_OK, "cannot load %s: %s", path, carve_ctx_errmsg(ctx));
-    return st == CARVE_OK ? img : NULL;
-}
 
 static void lab_at(const carve_image *im, int x, int y, double lab[3]) {
     const uint8_t *p = im->px + 4 * ((size_t)y * im->w + x);
@@ -93,12 +84,9 @@ static json_t *detect_boxes(json_t *rep) {
  * plate; in the sanitized image its box is one flat colour close to the
  * body above it; in the quantized image it holds at most two colours. */
 static void check_run_plate(const char *name, const char *backend, int gx, int gy, int gw, int gh) {
+    carve_image *img = tu_load_sample(NULL, name);
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, name);
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     CHECK_ST(carve_ctx_set_option(ctx, "keep_intermediates", "true"), CARVE_OK);
     CHECK_ST(carve_ctx_set_option(ctx, "text_backend", backend), CARVE_OK);
     char *svg = NULL;
@@ -204,7 +192,7 @@ static void paste(carve_image *dst, const carve_image *src, int x0, int y0) {
 /* The sedan at width W with a plate (drawn large, turned by deg, resampled
  * to plate_w px wide) centred at (cx, cy); *pb receives the plate's bounds. */
 static carve_image *sedan_with_plate(carve_ctx *ctx, int W, double deg, int plate_w, int cx, int cy, carve__box *pb) {
-    carve_image *src = load_sample(ctx, "sedan_black_side.jpg");
+    carve_image *src = tu_load_sample(ctx, "sedan_black_side.jpg");
     if (!src) return NULL;
     carve_image *car = NULL, *big = draw_plate(5, 60, 4), *turned = NULL, *small = NULL;
     int H = (int)lround((double)src->h * W / src->w);
@@ -427,7 +415,7 @@ static void test_run_erase_faces(void) {
         carve_ctx_destroy(ctx);
         return;
     }
-    carve_image *img = load_sample(ctx, "bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(ctx, "bus_red_london_plate.jpg");
     for (int on = 0; on < 2 && img; on++) {
         CHECK_ST(carve_ctx_set_option(ctx, "keep_intermediates", "true"), CARVE_OK);
         CHECK_ST(carve_ctx_set_option(ctx, "erase_faces", on ? "true" : "false"), CARVE_OK);

@@ -4,7 +4,7 @@
  * photo, measured against hand-made boxes), a point picks the detection
  * under it and auto picks the bus (with the object detector installed),
  * and the fallback without a detector (warning, status ok). */
-#include "../test.h"
+#include "../test_util.h"
 #include "core.h"
 #include "pipeline/subject.h"
 
@@ -15,16 +15,6 @@
 /* Hand-made boxes on bus_red_london_plate.jpg (546x413, input pixels). */
 static const carve__box BUS = {64, 112, 411, 276, 1, "bus"};
 static const carve__box TAXI = {455, 280, 91, 105, 1, "taxi"}; /* its visible part, right of the bus */
-
-static carve_image *load_sample(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = NULL;
-    if (carve_image_load(ctx, path, &img)) fprintf(stderr, "cannot load %s: %s\n", path, carve_ctx_errmsg(ctx));
-    carve_ctx_destroy(ctx);
-    return img;
-}
 
 static carve_ctx *ctx_for(const char *subject, bool detector) {
     carve_ctx *ctx = carve_ctx_create();
@@ -94,7 +84,7 @@ static kept measure(carve_ctx *ctx, int iw, int ih, carve__box truth) {
 }
 
 static kept run_subject(const char *subject, bool detector, carve__box truth, json_t **rep_out) {
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     carve_ctx *ctx = ctx_for(subject, detector);
     char *svg = NULL;
     kept k = {false, 0, 1};
@@ -135,7 +125,7 @@ static void test_option_syntax(void) {
 }
 
 static void test_outside_image(void) {
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     if (!img) return;
     const char *bad[] = {"546,10", "10,413", "900,900,20,20"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -266,7 +256,7 @@ static void test_fallback(void) {
     char dir[] = "/tmp/carve-subject-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     for (int forced = 0; forced < 2; forced++) {
-        carve_image *img = load_sample("bus_red_london_plate.jpg");
+        carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
         carve_ctx *ctx = ctx_for("auto", true);
         carve_ctx_set_option(ctx, "models_dir", dir);
         if (forced) carve_ctx_set_option(ctx, "object_backend", "neural");

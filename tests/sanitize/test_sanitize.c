@@ -1,19 +1,10 @@
 /* test_sanitize.c — phase 1: plate/text detection on the sample photos
  * (ground truth measured by eye) and exemplar inpainting (continuation of
  * textures, plates erased, determinism, edge cases, cancellation). */
-#include "../test.h"
+#include "../test_util.h"
 #include "sanitize/sanitize.h"
 
 #include <stdint.h>
-
-static carve_image *load_sample(carve_ctx *ctx, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_image *img = NULL;
-    carve_status st = carve_image_load(ctx, path, &img);
-    CHECKF(st == CARVE_OK, "cannot load %s: %s", path, carve_ctx_errmsg(ctx));
-    return st == CARVE_OK ? img : NULL;
-}
 
 static double iou(const carve__box *b, int x, int y, int w, int h) {
     int x0 = b->x > x ? b->x : x, y0 = b->y > y ? b->y : y;
@@ -31,12 +22,9 @@ static bool centre_inside(const carve__box *b, int x, int y, int w, int h) {
 /* Ground truth (measured on the photos): the plate, its kind and that it is
  * the best-scored box. */
 static void check_plate(const char *name, int gx, int gy, int gw, int gh) {
+    carve_image *img = tu_load_sample(NULL, name);
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, name);
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     carve__box *b = NULL;
     int n = -1;
     double t0 = carve__now();
@@ -84,12 +72,9 @@ static int bus_text_hit(const carve__box *b, double f) {
 }
 
 static void test_detect_bus_text(void) {
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, "bus_red_london_plate.jpg");
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     carve__box *b = NULL;
     int n = 0;
     CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
@@ -151,7 +136,7 @@ static void test_detect_scales(void) {
                  {"supercar_white_plate.jpg", 2.5, 707, 449, 104, 38}};
     carve_ctx *ctx = carve_ctx_create();
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        carve_image *img = load_sample(ctx, cases[k].name);
+        carve_image *img = tu_load_sample(ctx, cases[k].name);
         if (!img) continue;
         carve_image *r = resize(img, cases[k].f);
         double f = cases[k].f;
@@ -190,7 +175,7 @@ static void test_detect_false_positives(void) {
                            "firetruck_cutout_rgba.png", "supercar_white_plate.jpg"};
     carve_ctx *ctx = carve_ctx_create();
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
-        carve_image *img = load_sample(ctx, names[k]);
+        carve_image *img = tu_load_sample(ctx, names[k]);
         if (!img) continue;
         carve__box *b = NULL;
         int n = -1;
@@ -408,6 +393,22 @@ static carve_image *mean_fill(const carve_image *img, const uint8_t *m) {
     return o;
 }
 
+/* inpaints img's hole m: nothing outside it changes, and the hole's MSE is
+ * under `factor` times the mean fill's */
+static void check_beats_mean_fill(carve_ctx *ctx, const carve_image *img, const uint8_t *m, double factor,
+                                  const char *what) {
+    carve_image *out = NULL;
+    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
+    if (out) {
+        CHECK(outside_changed(img, out, m) == 0);
+        carve_image *mf = mean_fill(img, m);
+        double e = hole_mse(img, out, m), em = hole_mse(img, mf, m);
+        CHECKF(e < factor * em, "%s MSE %.1f vs mean fill %.0f", what, e, em);
+        carve_image_destroy(mf);
+    }
+    carve_image_destroy(out);
+}
+
 static carve_image *diffusion_fill(const carve_image *img, const uint8_t *m) {
     carve_image *o = mean_fill(img, m);
     int W = img->w, H = img->h, x0 = W, y0 = H, x1 = -1, y1 = -1;
@@ -522,12 +523,9 @@ static void mean_lab(const carve_image *img, const uint8_t *sel, int want, doubl
 
 /* Detect the plate on the bus, erase it, check that no plate is left. */
 static void test_inpaint_bus_plate(void) {
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, "bus_red_london_plate.jpg");
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     carve__box *b = NULL;
     int n = 0;
     CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
@@ -594,12 +592,9 @@ static double grad_energy(const carve_image *img, const uint8_t *sel, int want) 
 /* A hole in the gravel of a real photo is filled with gravel, not a blur:
  * its gradient energy matches the surrounding texture's. */
 static void test_inpaint_texture_not_blur(void) {
+    carve_image *img = tu_load_sample(NULL, "supercar_white_plate.jpg");
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, "supercar_white_plate.jpg");
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     int W = img->w, H = img->h, hx = 120, hy = 580, hw = 64, hh = 44;
     uint8_t *m = rect_mask(W, H, hx, hy, hw, hh);
     uint8_t *sel = calloc((size_t)W * H, 1);
@@ -654,7 +649,7 @@ static void test_inpaint_photo_holes(void) {
     int cnt = 0;
     uint32_t r = 99;
     for (size_t a = 0; a < sizeof names / sizeof *names; a++) {
-        carve_image *img = load_sample(ctx, names[a]);
+        carve_image *img = tu_load_sample(ctx, names[a]);
         if (!img) continue;
         for (int k = 0; k < 8; k++) {
             r = r * 1664525u + 1013904223u;
@@ -748,15 +743,7 @@ static void inpaint_edge_masks(carve_ctx *ctx) {
     m = rect_mask(W, H, 0, 0, 30, 25);
     for (int y = 40; y < 60; y++)
         for (int x = W - 12; x < W; x++) m[(size_t)y * W + x] = 1;
-    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
-    if (out) {
-        CHECK(outside_changed(img, out, m) == 0);
-        carve_image *mf = mean_fill(img, m);
-        double e = hole_mse(img, out, m), em = hole_mse(img, mf, m);
-        CHECKF(e < 0.5 * em, "border hole MSE %.0f vs mean fill %.0f", e, em);
-        carve_image_destroy(mf);
-    }
-    carve_image_destroy(out);
+    check_beats_mean_fill(ctx, img, m, 0.5, "border hole");
     free(m);
     /* thin hole (diffusion path) */
     m = rect_mask(W, H, 20, 40, 60, 2);
@@ -852,15 +839,7 @@ static void inpaint_edge_sparse(carve_ctx *ctx) {
     m = calloc(200 * 200, 1);
     for (int y = 1; y < 200; y += 3)
         for (int x = 1; x < 200; x += 3) m[y * 200 + x] = 1;
-    CHECK_ST(carve__inpaint(ctx, img, m, &out), CARVE_OK);
-    if (out) {
-        CHECK(outside_changed(img, out, m) == 0);
-        carve_image *mf = mean_fill(img, m);
-        double e = hole_mse(img, out, m), em = hole_mse(img, mf, m);
-        CHECKF(e < 0.01 * em, "speckle MSE %.1f vs mean fill %.0f", e, em);
-        carve_image_destroy(mf);
-    }
-    carve_image_destroy(out);
+    check_beats_mean_fill(ctx, img, m, 0.01, "speckle");
     free(m);
     carve_image_destroy(img);
 }
@@ -949,12 +928,9 @@ static void test_progress(void) {
 
 /* Timing per Mpx of hole (printed for docs/sanitize.md; loose bound). */
 static void test_inpaint_timing(void) {
+    carve_image *img = tu_load_sample(NULL, "supercar_white_plate.jpg");
+    if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = load_sample(ctx, "supercar_white_plate.jpg");
-    if (!img) {
-        carve_ctx_destroy(ctx);
-        return;
-    }
     int W = img->w, H = img->h;
     uint8_t *m = rect_mask(W, H, 600, 380, 300, 200); /* 60 kpx hole */
     carve_image *out = NULL;

@@ -12,12 +12,11 @@
  *
  * Usage: test_export GROUP (meson runs each group as its own test; a group
  * whose external reader is missing exits 77). */
-#include "test.h"
+#include "test_render.h"
+#include "test_util.h"
 #include "core.h"
 #include "vector/vector.h"
 
-#include <cairo.h>
-#include <librsvg/rsvg.h>
 #include <unistd.h>
 
 #define SSIM_MIN 0.97
@@ -26,109 +25,48 @@
 static char tmpdir[256];
 static const char *render_dpi = "96"; /* renders the PDF/EPS at the SVG's pixel size */
 
-static bool have(const char *prog) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
-    return system(cmd) == 0;
-}
-
-static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
-    carve_status st = carve_ctx_set_option(ctx, k, v);
-    CHECKF(st == CARVE_OK, "set %s=%s: %s", k, v, carve_ctx_errmsg(ctx));
-}
-
 static carve_image *load(const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/../vector/data/%s", CARVE_TEST_DATA, name);
-    carve_ctx *ctx = carve_ctx_create();
-    carve_image *im = NULL;
-    carve_status st = carve_image_load(ctx, path, &im);
-    CHECKF(st == CARVE_OK, "load %s: %s", path, carve_ctx_errmsg(ctx));
-    carve_ctx_destroy(ctx);
-    return im;
-}
-
-static char *doc(carve_ctx *ctx, const carve_image *im, const char *fmt, size_t *len) {
-    set_opt(ctx, "format", fmt);
-    char *d = NULL;
-    carve_status st = carve_trace(ctx, im, &d, len);
-    CHECKF(st == CARVE_OK && d, "trace %s: %s", fmt, carve_ctx_errmsg(ctx));
-    return d;
+    return tu_load(NULL, path);
 }
 
 static void write_tmp(const char *name, const char *d, size_t n) {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    FILE *f = fopen(p, "wb");
-    CHECK(f && fwrite(d, 1, n, f) == n);
-    if (f) fclose(f);
+    CHECK(tu_write_file(p, d, n));
 }
 
 /* ---- images ----------------------------------------------------------------- */
 
 /* luma of an SVG rendered by librsvg over white (w x h) */
 static double *svg_luma(const char *svg, size_t len, int w, int h, uint8_t *alpha_out) {
-    GError *err = NULL;
-    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, len, &err);
-    if (!hd) {
-        if (err) g_error_free(err);
+    uint32_t *px = tu_render(svg, len, w, h);
+    if (!px) {
+        if (alpha_out) memset(alpha_out, 0, (size_t)w * h);
         return NULL;
     }
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(s);
-    RsvgRectangle vp = {0, 0, w, h};
-    rsvg_handle_render_document(hd, cr, &vp, NULL);
-    cairo_destroy(cr);
-    cairo_surface_flush(s);
     double *y = malloc((size_t)w * h * sizeof(double));
-    const uint8_t *d = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
-    for (int r = 0; r < h; r++)
-        for (int x = 0; x < w; x++) {
-            uint32_t p;
-            memcpy(&p, d + (size_t)r * stride + 4 * x, 4);
-            int a = (int)(p >> 24);
-            /* premultiplied over white */
-            double R = ((p >> 16) & 255) + (255 - a), G = ((p >> 8) & 255) + (255 - a), B = (p & 255) + (255 - a);
-            y[(size_t)r * w + x] = 0.299 * R + 0.587 * G + 0.114 * B;
-            if (alpha_out) alpha_out[(size_t)r * w + x] = (uint8_t)a;
-        }
-    cairo_surface_destroy(s);
-    g_object_unref(hd);
-    return y;
-}
-
-/* the next number of a PPM header (# comments skipped), -1 at the end */
-static int ppm_num(FILE *f) {
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (c == '#')
-            while ((c = fgetc(f)) != EOF && c != '\n') {}
-        else if (c >= '0' && c <= '9') break;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        uint32_t p = px[i];
+        int a = TU_ALPHA(p);
+        /* premultiplied over white */
+        double R = ((p >> 16) & 255) + (255 - a), G = ((p >> 8) & 255) + (255 - a), B = (p & 255) + (255 - a);
+        y[i] = 0.299 * R + 0.587 * G + 0.114 * B;
+        if (alpha_out) alpha_out[i] = (uint8_t)a;
     }
-    if (c == EOF) return -1;
-    int v = c - '0';
-    while ((c = fgetc(f)) >= '0' && c <= '9') v = 10 * v + (c - '0');
-    return v; /* the single whitespace after the last number is consumed */
+    free(px);
+    return y;
 }
 
 /* luma of a binary PPM (P6) */
 static double *ppm_luma(const char *path, int *w, int *h) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    double *y = NULL;
-    char magic[3] = {0};
-    if (fread(magic, 1, 2, f) == 2 && !strcmp(magic, "P6") && (*w = ppm_num(f)) > 0 && (*h = ppm_num(f)) > 0 &&
-        ppm_num(f) == 255) {
-        size_t n = (size_t)*w * *h;
-        uint8_t *px = malloc(3 * n);
-        if (fread(px, 3, n, f) == n) {
-            y = malloc(n * sizeof(double));
-            for (size_t i = 0; i < n; i++) y[i] = 0.299 * px[3 * i] + 0.587 * px[3 * i + 1] + 0.114 * px[3 * i + 2];
-        }
-        free(px);
-    }
-    fclose(f);
+    uint8_t *px = tu_read_ppm(path, w, h);
+    if (!px) return NULL;
+    size_t n = (size_t)*w * *h;
+    double *y = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) y[i] = 0.299 * px[3 * i] + 0.587 * px[3 * i + 1] + 0.114 * px[3 * i + 2];
+    free(px);
     return y;
 }
 
@@ -192,10 +130,10 @@ static void render_case(const char *img_name, const char *k1, const char *v1, co
     if (!im) return;
     int w = carve_image_width(im), h = carve_image_height(im);
     carve_ctx *ctx = carve_ctx_create();
-    if (k1) set_opt(ctx, k1, v1);
-    if (k2) set_opt(ctx, k2, v2);
+    if (k1) tu_set_opt(ctx, k1, v1);
+    if (k2) tu_set_opt(ctx, k2, v2);
     size_t ls = 0, lp = 0, le = 0;
-    char *svg = doc(ctx, im, "svg", &ls), *pdf = doc(ctx, im, "pdf", &lp), *eps = doc(ctx, im, "eps", &le);
+    char *svg = tu_trace(ctx, im, "svg", &ls), *pdf = tu_trace(ctx, im, "pdf", &lp), *eps = tu_trace(ctx, im, "eps", &le);
     double *ref = svg ? svg_luma(svg, ls, w, h, NULL) : NULL;
     CHECK(ref != NULL);
     if (ref && pdf && eps) {
@@ -254,10 +192,10 @@ static void dxf_case(const char *img_name, bool cut, int k, char *args, size_t c
     carve_image *im = load(img_name);
     if (!im) return;
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "width", "250mm");
-    if (cut) set_opt(ctx, "cut", "true");
+    tu_set_opt(ctx, "width", "250mm");
+    if (cut) tu_set_opt(ctx, "cut", "true");
     size_t ls = 0, ld = 0;
-    char *svg = doc(ctx, im, "svg", &ls), *dxf = doc(ctx, im, "dxf", &ld);
+    char *svg = tu_trace(ctx, im, "svg", &ls), *dxf = tu_trace(ctx, im, "dxf", &ld);
     if (svg && dxf) {
         char name[32], layers[8192];
         snprintf(name, sizeof name, "t%d.dxf", k);
@@ -290,42 +228,36 @@ static void check_attr(const char *svg, const char *want) {
     CHECKF(svg && strstr(svg, want), "SVG lacks %s: %.200s", want, svg ? svg : "(null)");
 }
 
+/* traces im as fmt: the document contains want */
+static void check_doc(carve_ctx *ctx, const carve_image *im, const char *fmt, const char *want) {
+    size_t n = 0;
+    char *s = tu_trace(ctx, im, fmt, &n);
+    check_attr(s, want);
+    carve_free(s);
+}
+
 static void test_size(void) {
     carve_image *im = load("bus_q16.png"); /* 546 x 413 */
     if (!im) return;
     carve_ctx *ctx = carve_ctx_create();
+    check_doc(ctx, im, "svg", "viewBox=\"0 0 546 413\" width=\"546\" height=\"413\"");
+    tu_set_opt(ctx, "width", "300mm");
+    check_doc(ctx, im, "svg", "viewBox=\"0 0 546 413\" width=\"300mm\" height=\"226.923mm\"");
+    check_doc(ctx, im, "pdf", "/MediaBox [0 0 850.3937 643.2465]"); /* 300 mm = 850.3937 pt */
     size_t n = 0;
-    char *s = doc(ctx, im, "svg", &n);
-    check_attr(s, "viewBox=\"0 0 546 413\" width=\"546\" height=\"413\"");
-    carve_free(s);
-    set_opt(ctx, "width", "300mm");
-    s = doc(ctx, im, "svg", &n);
-    check_attr(s, "viewBox=\"0 0 546 413\" width=\"300mm\" height=\"226.923mm\"");
-    carve_free(s);
-    s = doc(ctx, im, "pdf", &n);
-    check_attr(s, "/MediaBox [0 0 850.3937 643.2465]"); /* 300 mm = 850.3937 pt */
-    carve_free(s);
-    s = doc(ctx, im, "dxf", &n);
+    char *s = tu_trace(ctx, im, "dxf", &n);
     check_attr(s, "$EXTMAX\n10\n300.0000\n20\n226.9231\n");
     check_attr(s, "$INSUNITS\n70\n4\n");
     carve_free(s);
-    set_opt(ctx, "height", "10mm"); /* both: the drawing fits inside 300 x 10 mm */
-    s = doc(ctx, im, "svg", &n);
-    check_attr(s, "width=\"13.2203mm\" height=\"10mm\"");
-    carve_free(s);
-    set_opt(ctx, "width", "");
-    set_opt(ctx, "height", "2in");
-    s = doc(ctx, im, "svg", &n);
-    check_attr(s, "width=\"2.64407in\" height=\"2in\"");
-    carve_free(s);
-    set_opt(ctx, "height", "");
-    set_opt(ctx, "dpi", "300");
-    s = doc(ctx, im, "svg", &n);
-    check_attr(s, "width=\"1.82in\" height=\"1.37667in\"");
-    carve_free(s);
-    s = doc(ctx, im, "eps", &n);
-    check_attr(s, "%%BoundingBox: 0 0 132 100\n"); /* 1.82 in = 131.04 pt */
-    carve_free(s);
+    tu_set_opt(ctx, "height", "10mm"); /* both: the drawing fits inside 300 x 10 mm */
+    check_doc(ctx, im, "svg", "width=\"13.2203mm\" height=\"10mm\"");
+    tu_set_opt(ctx, "width", "");
+    tu_set_opt(ctx, "height", "2in");
+    check_doc(ctx, im, "svg", "width=\"2.64407in\" height=\"2in\"");
+    tu_set_opt(ctx, "height", "");
+    tu_set_opt(ctx, "dpi", "300");
+    check_doc(ctx, im, "svg", "width=\"1.82in\" height=\"1.37667in\"");
+    check_doc(ctx, im, "eps", "%%BoundingBox: 0 0 132 100\n"); /* 1.82 in = 131.04 pt */
     /* bad values: refused by the setter, naming the value; the option keeps its value */
     static const struct {
         const char *v, *msg;
@@ -341,7 +273,7 @@ static void test_size(void) {
     carve_ctx_get_option(ctx, "width", buf, sizeof buf);
     CHECK(!strcmp(buf, ""));
     /* a size that only the image makes absurd: 546 px at 1 dpi = 13.9 m */
-    set_opt(ctx, "dpi", "1");
+    tu_set_opt(ctx, "dpi", "1");
     char *d = NULL;
     CHECK_ST(carve_trace(ctx, im, &d, &n), CARVE_ERR_OUT_OF_RANGE);
     CHECKF(strstr(carve_ctx_errmsg(ctx), "10 m"), "%s", carve_ctx_errmsg(ctx));
@@ -403,7 +335,7 @@ static int64_t thin_pixels(const uint16_t *lab, int w, int h, int r) {
 static void test_cut_filter(void) {
     carve_image *im = cut_scene();
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "min_feature", "4mm");
+    tu_set_opt(ctx, "min_feature", "4mm");
     vec_labels lab;
     CHECK_ST(carve__vec_labels(ctx, im, 256, &lab), CARVE_OK);
     CHECK(thin_pixels(lab.lab, CW, CH, CUT_R) > 100); /* the scene has thin features */
@@ -457,12 +389,12 @@ static void check_no_overlap(const char *svg, int w, int h, int *npaths) {
 static void test_cut_output(void) {
     carve_image *im = cut_scene();
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "cut", "true");
-    set_opt(ctx, "min_feature", "4mm");
-    set_opt(ctx, "dpi", "25.4"); /* 1 px = 1 mm */
-    set_opt(ctx, "group_by", "color");
+    tu_set_opt(ctx, "cut", "true");
+    tu_set_opt(ctx, "min_feature", "4mm");
+    tu_set_opt(ctx, "dpi", "25.4"); /* 1 px = 1 mm */
+    tu_set_opt(ctx, "group_by", "color");
     size_t n = 0;
-    char *svg = doc(ctx, im, "svg", &n);
+    char *svg = tu_trace(ctx, im, "svg", &n);
     if (svg) {
         CHECK(strstr(svg, "<path id=\"CutContour\" class=\"CutContour\" fill=\"none\" stroke=\"#ff00ff\""));
         CHECK(!strstr(svg, "<g fill=\"none\"") && !strstr(svg, "paint-order")); /* no gap filler over neighbours */
@@ -481,13 +413,13 @@ static void test_cut_output(void) {
         CHECKF(moves == zs && zs > 0, "%d subpaths, %d closed", moves, zs);
     }
     carve_free(svg);
-    char *pdf = doc(ctx, im, "pdf", &n);
+    char *pdf = tu_trace(ctx, im, "pdf", &n);
     CHECK(pdf && strstr(pdf, "[/Separation /CutContour /DeviceRGB") && strstr(pdf, "/CutContour CS 1 SCN"));
     carve_free(pdf);
-    char *eps = doc(ctx, im, "eps", &n);
+    char *eps = tu_trace(ctx, im, "eps", &n);
     CHECK(eps && strstr(eps, "%%DocumentCustomColors: (CutContour)") && strstr(eps, "CutContourCS setcolorspace"));
     carve_free(eps);
-    char *dxf = doc(ctx, im, "dxf", &n);
+    char *dxf = tu_trace(ctx, im, "dxf", &n);
     CHECK(dxf && strstr(dxf, "\n8\nCutContour\n"));
     carve_free(dxf);
     carve_ctx_destroy(ctx);
@@ -510,15 +442,12 @@ static void test_determinism(void) {
             char *ref = NULL;
             size_t rl = 0;
             for (int t = 1; t <= 4; t *= 2) {
-                carve_ctx *ctx = carve_ctx_create();
-                char th[8];
-                snprintf(th, sizeof th, "%d", t);
-                set_opt(ctx, "threads", th);
-                set_opt(ctx, "width", "20cm");
-                if (cut) set_opt(ctx, "cut", "true");
-                if (cut) set_opt(ctx, "group_by", "layer");
+                carve_ctx *ctx = tu_ctx_threads(t);
+                tu_set_opt(ctx, "width", "20cm");
+                if (cut) tu_set_opt(ctx, "cut", "true");
+                if (cut) tu_set_opt(ctx, "group_by", "layer");
                 size_t n = 0;
-                char *d = doc(ctx, im, fmts[f], &n);
+                char *d = tu_trace(ctx, im, fmts[f], &n);
                 if (!ref) {
                     ref = d;
                     rl = n;
@@ -539,7 +468,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(tmpdir)) return 1;
     int rc = 0;
     if (!strcmp(g, "render")) {
-        if (!have("pdftoppm") || !have("gs")) {
+        if (!tu_have("pdftoppm") || !tu_have("gs")) {
             fprintf(stderr, "skip: pdftoppm (poppler-utils) or gs (ghostscript) missing: bash scripts/setup.sh --test\n");
             rc = 77;
         } else RUN(test_render);

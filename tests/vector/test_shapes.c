@@ -6,17 +6,12 @@
  *
  * The arcs are read back from the SVG and their centres computed here
  * independently (SVG 1.1 implementation notes F.6.5), as a reader would. */
-#include "test.h"
+#include "test_render.h"
+#include "test_util.h"
 
-#include <cairo.h>
-#include <librsvg/rsvg.h>
 #include <stdbool.h>
 
 #define A(p) ((int)((p) >> 24))
-
-static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
-    if (carve_ctx_set_option(ctx, k, v)) fprintf(stderr, "set_option %s=%s: %s\n", k, v, carve_ctx_errmsg(ctx));
-}
 
 /* ---- pictures ----------------------------------------------------------------- */
 typedef struct ell {
@@ -59,7 +54,7 @@ static carve_image *wheel_image(int w, int h, bool rect) {
 
 static char *trace_opts(const carve_image *im, size_t *len, const char *const *kv) {
     carve_ctx *ctx = carve_ctx_create();
-    for (; kv && *kv; kv += 2) set_opt(ctx, kv[0], kv[1]);
+    for (; kv && *kv; kv += 2) tu_set_opt(ctx, kv[0], kv[1]);
     char *doc = NULL;
     carve_status st = carve_trace(ctx, im, &doc, len);
     CHECKF(st == CARVE_OK, "trace: %s", carve_ctx_errmsg(ctx));
@@ -175,56 +170,6 @@ static bool has_arc_of(const arc_found *f, int n, const ell *e, double tol, doub
 }
 
 /* ---- rendering ------------------------------------------------------------------- */
-static uint32_t *render(const char *svg, size_t len, int w, int h) {
-    GError *err = NULL;
-    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, len, &err);
-    if (!hd) {
-        if (err) g_error_free(err);
-        return NULL;
-    }
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(s);
-    RsvgRectangle vp = {0, 0, w, h};
-    gboolean ok = rsvg_handle_render_document(hd, cr, &vp, &err);
-    cairo_destroy(cr);
-    cairo_surface_flush(s);
-    uint32_t *out = NULL;
-    if (ok) {
-        out = malloc((size_t)w * h * 4);
-        const uint8_t *d = cairo_image_surface_get_data(s);
-        int stride = cairo_image_surface_get_stride(s);
-        for (int y = 0; y < h; y++) memcpy(out + (size_t)y * w, d + (size_t)y * stride, (size_t)w * 4);
-    } else if (err) {
-        g_error_free(err);
-    }
-    cairo_surface_destroy(s);
-    g_object_unref(hd);
-    return out;
-}
-
-/* sum of the coverages of every fill <path> rendered alone (no gap filler) */
-static int *fill_coverage_sum(const char *svg, int w, int h) {
-    int *sum = calloc((size_t)w * h, sizeof(int));
-    const char *hdr_end = strchr(svg, '>') + 1;
-    for (const char *p = svg; (p = strstr(p, "<path fill=\""));) {
-        const char *e = strstr(p, "/>") + 2;
-        size_t hl = (size_t)(hdr_end - svg), pl = (size_t)(e - p);
-        char *doc = malloc(hl + pl + 16);
-        memcpy(doc, svg, hl);
-        memcpy(doc + hl, p, pl);
-        memcpy(doc + hl + pl, "</svg>", 7);
-        uint32_t *px = render(doc, strlen(doc), w, h);
-        free(doc);
-        if (!px) {
-            free(sum);
-            return NULL;
-        }
-        for (int i = 0; i < w * h; i++) sum[i] += A(px[i]);
-        free(px);
-        p = e;
-    }
-    return sum;
-}
 
 /* ---- tests ------------------------------------------------------------------------ */
 static const int W = 300, H = 200;
@@ -297,7 +242,7 @@ static void test_shapes_seamless(void) {
     const char *nogap[] = {"gap_filler", "false", NULL};
     size_t len;
     char *svg = trace_opts(im, &len, nogap);
-    int *sum = svg ? fill_coverage_sum(svg, W, H) : NULL;
+    int *sum = svg ? tu_fill_coverage_sum(svg, W, H) : NULL;
     CHECK(sum != NULL);
     int over = 0, gap = 0, worst = 0;
     for (int i = 0; sum && i < W * H; i++) {
@@ -310,7 +255,7 @@ static void test_shapes_seamless(void) {
     free(sum);
     carve_free(svg);
     svg = trace_opts(im, &len, NULL);
-    uint32_t *px = svg ? render(svg, len, W, H) : NULL;
+    uint32_t *px = svg ? tu_render(svg, len, W, H) : NULL;
     CHECK(px != NULL);
     int low = 0, exact = 0;
     const uint8_t *in = carve_image_pixels(im);

@@ -22,23 +22,17 @@
  *               strokes in the darkest colour
  *
  * Usage: test_stroke GROUP. */
-#include "test.h"
+#include "test_render.h"
+#include "test_util.h"
 #include "core.h"
 #include "vector/stroke.h"
 
-#include <cairo.h>
-#include <librsvg/rsvg.h>
 #include <unistd.h>
 
 #define W 200
 #define H 150
 #define LINE_W 3.0
 #define IOU_MIN 0.80
-
-static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
-    carve_status st = carve_ctx_set_option(ctx, k, v);
-    CHECKF(st == CARVE_OK, "set %s=%s: %s", k, v, carve_ctx_errmsg(ctx));
-}
 
 /* distance from (px, py) to the segment a-b */
 static double seg_dist(double px, double py, double ax, double ay, double bx, double by) {
@@ -92,32 +86,17 @@ static int stroke_paths(const char *svg, char *out, size_t cap, int *subpaths, i
     return n;
 }
 
-/* alpha of an SVG rendered by librsvg at w x h */
+/* alpha of an SVG rendered by librsvg at w x h (dark_only: 255 where the
+ * render over white is dark, green < 128, else 0) */
 static uint8_t *render_alpha(const char *svg, int w, int h, bool dark_only) {
-    GError *err = NULL;
-    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, strlen(svg), &err);
-    if (!hd) {
-        if (err) g_error_free(err);
-        return NULL;
-    }
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(s);
-    RsvgRectangle vp = {0, 0, w, h};
-    rsvg_handle_render_document(hd, cr, &vp, NULL);
-    cairo_destroy(cr);
-    cairo_surface_flush(s);
+    uint32_t *px = tu_render(svg, strlen(svg), w, h);
+    if (!px) return NULL;
     uint8_t *a = malloc((size_t)w * h);
-    const uint8_t *d = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint32_t px;
-            memcpy(&px, d + (size_t)y * stride + 4 * x, 4);
-            int al = (int)(px >> 24), g = (int)((px >> 8) & 255) + (255 - al); /* over white */
-            a[(size_t)y * w + x] = (uint8_t)(dark_only ? (g < 128 ? 255 : 0) : al);
-        }
-    cairo_surface_destroy(s);
-    g_object_unref(hd);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        int al = TU_ALPHA(px[i]), g = (int)((px[i] >> 8) & 255) + (255 - al); /* over white */
+        a[i] = (uint8_t)(dark_only ? (g < 128 ? 255 : 0) : al);
+    }
+    free(px);
     return a;
 }
 
@@ -129,14 +108,6 @@ static double iou(const uint8_t *a, const uint8_t *ref, size_t n) {
         un += x || y;
     }
     return un ? (double)in / (double)un : 0;
-}
-
-static char *trace(carve_ctx *ctx, const carve_image *im, const char *fmt, size_t *len) {
-    set_opt(ctx, "format", fmt);
-    char *d = NULL;
-    carve_status st = carve_trace(ctx, im, &d, len);
-    CHECKF(st == CARVE_OK && d, "trace %s: %s", fmt, carve_ctx_errmsg(ctx));
-    return d;
 }
 
 /* the stroke layer of the scene: count, kind, width, render vs the lines */
@@ -204,44 +175,44 @@ static void test_centerline(void) {
     uint8_t *line = malloc((size_t)W * H);
     carve_image *im = scene(line);
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "centerline", "true");
+    tu_set_opt(ctx, "centerline", "true");
     size_t n = 0;
-    char *svg = trace(ctx, im, "svg", &n);
+    char *svg = tu_trace(ctx, im, "svg", &n);
     if (svg) {
         check_centerline_svg(svg, line);
         check_fills(svg, line);
     }
     carve_free(svg);
     /* the width option */
-    set_opt(ctx, "outline_width", "1.5");
-    svg = trace(ctx, im, "svg", &n);
+    tu_set_opt(ctx, "outline_width", "1.5");
+    svg = tu_trace(ctx, im, "svg", &n);
     CHECK(svg && strstr(svg, "stroke-width=\"1.5\" stroke-linejoin=\"round\" stroke-linecap=\"round\""));
     carve_free(svg);
     /* grouped: the strokes are their own group / Inkscape layer */
-    set_opt(ctx, "group_by", "layer");
-    svg = trace(ctx, im, "svg", &n);
+    tu_set_opt(ctx, "group_by", "layer");
+    svg = tu_trace(ctx, im, "svg", &n);
     CHECK(svg && strstr(svg, "<g id=\"strokes\" inkscape:groupmode=\"layer\" inkscape:label=\"strokes\">\n<path fill=\"none\""));
     carve_free(svg);
-    char *pl = trace(ctx, im, "pdf", &n); /* PDF: the strokes' own optional content group */
+    char *pl = tu_trace(ctx, im, "pdf", &n); /* PDF: the strokes' own optional content group */
     CHECK(pl && strstr(pl, "/Lstrokes 262 0 R") && strstr(pl, "<< /Type /OCG /Name (strokes) >>") &&
           strstr(pl, "/OC /Lstrokes BDC\n") && strstr(pl, " 262 0 R] >> >>"));
     carve_free(pl);
-    set_opt(ctx, "group_by", "none");
+    tu_set_opt(ctx, "group_by", "none");
     /* PDF / EPS: round joins and caps, width in IR units (1.5 px x 100), stroked */
-    char *pdf = trace(ctx, im, "pdf", &n);
+    char *pdf = tu_trace(ctx, im, "pdf", &n);
     CHECK(pdf && strstr(pdf, "1 j 1 J") && strstr(pdf, "\n150 w 1 J\n") && strstr(pdf, "\nS\n"));
     carve_free(pdf);
-    char *eps = trace(ctx, im, "eps", &n);
+    char *eps = tu_trace(ctx, im, "eps", &n);
     CHECK(eps && strstr(eps, "\n150 w 1 J\n"));
     carve_free(eps);
     /* DXF: open polylines (70 = 0) with a constant width (43) */
-    char *dxf = trace(ctx, im, "dxf", &n);
+    char *dxf = tu_trace(ctx, im, "dxf", &n);
     CHECK(dxf && strstr(dxf, "\n70\n0\n43\n0.3969\n") != NULL); /* 1.5 px at 96 dpi = 0.396875 mm */
     carve_free(dxf);
     /* cut mode: no strokes (a blade has no width), the lines stay shapes */
-    set_opt(ctx, "cut", "true");
-    set_opt(ctx, "min_feature", "0.5mm");
-    svg = trace(ctx, im, "svg", &n);
+    tu_set_opt(ctx, "cut", "true");
+    tu_set_opt(ctx, "min_feature", "0.5mm");
+    svg = tu_trace(ctx, im, "svg", &n);
     CHECK(svg && !strstr(svg, "<path fill=\"none\"") && strstr(svg, "CutContour"));
     carve_free(svg);
     carve_ctx_destroy(ctx);
@@ -291,7 +262,7 @@ static void test_outline_map(void) {
     uint8_t *edges = malloc((size_t)W * H);
     carve_image *im = edge_scene(edges);
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "outline_width", "2.5");
+    tu_set_opt(ctx, "outline_width", "2.5");
     vec_stroke_stats stats;
     size_t n = 0;
     char *svg = trace_ex(ctx, im, edges, &stats, &n);
@@ -314,7 +285,7 @@ static void test_outline_map(void) {
     }
     carve_free(svg);
     /* cut mode leaves them out and says so */
-    set_opt(ctx, "cut", "true");
+    tu_set_opt(ctx, "cut", "true");
     svg = trace_ex(ctx, im, edges, &stats, &n);
     CHECK(svg && !strstr(svg, "<path fill=\"none\"") && stats.excluded_by_cut);
     carve_free(svg);
@@ -323,29 +294,19 @@ static void test_outline_map(void) {
     free(edges);
 }
 
-static carve_image *load_sample(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_ctx *ctx = carve_ctx_create();
-    carve_image *img = NULL;
-    if (carve_image_load(ctx, path, &img)) fprintf(stderr, "cannot load %s: %s\n", path, carve_ctx_errmsg(ctx));
-    carve_ctx_destroy(ctx);
-    return img;
-}
-
 /* carve_run with option outline on a photo: SVG and PDF */
 static void test_outline_run(void) {
-    carve_image *img = load_sample("motorcycle_red_garage.png");
+    carve_image *img = tu_load_sample(NULL, "motorcycle_red_garage.png");
     CHECK(img != NULL);
     if (!img) return;
     for (int pdf = 0; pdf < 2; pdf++) {
         carve_ctx *ctx = carve_ctx_create();
-        set_opt(ctx, "work_size", "320");
-        set_opt(ctx, "matte_backend", "classical");
-        set_opt(ctx, "text_backend", "classical");
-        set_opt(ctx, "outline", "true");
-        set_opt(ctx, "outline_width", "3");
-        if (pdf) set_opt(ctx, "format", "pdf");
+        tu_set_opt(ctx, "work_size", "320");
+        tu_set_opt(ctx, "matte_backend", "classical");
+        tu_set_opt(ctx, "text_backend", "classical");
+        tu_set_opt(ctx, "outline", "true");
+        tu_set_opt(ctx, "outline_width", "3");
+        if (pdf) tu_set_opt(ctx, "format", "pdf");
         char *d = NULL;
         size_t n = 0;
         carve_status st = carve_run(ctx, img, NULL, &d, &n);
@@ -382,15 +343,12 @@ static void test_determinism(void) {
         char *ref[2] = {NULL, NULL};
         size_t rl[2] = {0, 0};
         for (int t = 1; t <= 4; t *= 2) {
-            carve_ctx *ctx = carve_ctx_create();
-            char th[8];
-            snprintf(th, sizeof th, "%d", t);
-            set_opt(ctx, "threads", th);
-            set_opt(ctx, "centerline", "true");
-            set_opt(ctx, "format", fmts[f]);
+            carve_ctx *ctx = tu_ctx_threads(t);
+            tu_set_opt(ctx, "centerline", "true");
+            tu_set_opt(ctx, "format", fmts[f]);
             for (int k = 0; k < 2; k++) {
                 size_t n = 0;
-                char *d = k ? trace_ex(ctx, im2, edges, NULL, &n) : trace(ctx, im, fmts[f], &n);
+                char *d = k ? trace_ex(ctx, im2, edges, NULL, &n) : tu_trace(ctx, im, fmts[f], &n);
                 if (!ref[k]) {
                     ref[k] = d;
                     rl[k] = n;
@@ -414,47 +372,16 @@ static void test_determinism(void) {
 
 /* ---- readback: PDF (poppler), EPS (Ghostscript), DXF (ezdxf) -------------- */
 
-static bool have(const char *prog) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
-    return system(cmd) == 0;
-}
-
-static bool write_file(const char *path, const char *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    bool ok = f && fwrite(d, 1, n, f) == n;
-    if (f) ok &= fclose(f) == 0;
-    return ok;
-}
-
-/* the next number of a PPM header */
-static int ppm_num(FILE *f) {
-    int c;
-    while ((c = fgetc(f)) != EOF && !(c >= '0' && c <= '9'))
-        if (c == '#')
-            while ((c = fgetc(f)) != EOF && c != '\n') {}
-    if (c == EOF) return -1;
-    int v = c - '0';
-    while ((c = fgetc(f)) >= '0' && c <= '9') v = 10 * v + (c - '0');
-    return v;
-}
-
 /* dark pixels (green < 128) of a binary PPM of w x h, NULL otherwise */
 static uint8_t *ppm_dark(const char *path, int w, int h) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *m = NULL;
-    char magic[3] = {0};
-    if (fread(magic, 1, 2, f) == 2 && !strcmp(magic, "P6") && ppm_num(f) == w && ppm_num(f) == h && ppm_num(f) == 255) {
+    int pw = 0, ph = 0;
+    uint8_t *px = tu_read_ppm(path, &pw, &ph), *m = NULL;
+    if (px && pw == w && ph == h) {
         size_t n = (size_t)w * h;
-        uint8_t *px = malloc(3 * n);
-        if (fread(px, 3, n, f) == n) {
-            m = malloc(n);
-            for (size_t i = 0; i < n; i++) m[i] = px[3 * i + 1] < 128 ? 255 : 0;
-        }
-        free(px);
+        m = malloc(n);
+        for (size_t i = 0; i < n; i++) m[i] = px[3 * i + 1] < 128 ? 255 : 0;
     }
-    fclose(f);
+    free(px);
     return m;
 }
 
@@ -500,11 +427,11 @@ static void test_readback(void) {
     uint8_t *line = malloc((size_t)W * H);
     carve_image *im = scene(line);
     carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "centerline", "true");
-    set_opt(ctx, "outline_width", "2");
+    tu_set_opt(ctx, "centerline", "true");
+    tu_set_opt(ctx, "outline_width", "2");
     size_t ns = 0, np = 0, ne = 0, nd = 0;
-    char *svg = trace(ctx, im, "svg", &ns), *pdf = trace(ctx, im, "pdf", &np), *eps = trace(ctx, im, "eps", &ne),
-         *dxf = trace(ctx, im, "dxf", &nd);
+    char *svg = tu_trace(ctx, im, "svg", &ns), *pdf = tu_trace(ctx, im, "pdf", &np), *eps = tu_trace(ctx, im, "eps", &ne),
+         *dxf = tu_trace(ctx, im, "dxf", &nd);
     uint8_t *ref = svg ? render_alpha(svg, W, H, true) : NULL;
     char fp[300], fe[300], fd[300], op[300], oe[300];
     snprintf(fp, sizeof fp, "%s/s.pdf", dir);
@@ -514,11 +441,11 @@ static void test_readback(void) {
     snprintf(oe, sizeof oe, "%s/e.ppm", dir);
     char pp[320];
     snprintf(pp, sizeof pp, "%s/p.ppm", dir);
-    CHECK(ref && pdf && eps && dxf && write_file(fp, pdf, np) && write_file(fe, eps, ne) && write_file(fd, dxf, nd));
-    if (ref && have("pdftoppm")) {
+    CHECK(ref && pdf && eps && dxf && tu_write_file(fp, pdf, np) && tu_write_file(fe, eps, ne) && tu_write_file(fd, dxf, nd));
+    if (ref && tu_have("pdftoppm")) {
         render_vs_svg("PDF (pdftoppm)", "pdftoppm -r 96 -singlefile %s %s", fp, op, pp, ref);
     } else fprintf(stderr, "  (pdftoppm missing: PDF not rendered)\n");
-    if (ref && have("gs"))
+    if (ref && tu_have("gs"))
         render_vs_svg("EPS (gs)", "gs -q -dSAFER -dBATCH -dNOPAUSE -sDEVICE=ppmraw -r96 -dEPSCrop -dGraphicsAlphaBits=4 -o %2$s %1$s",
                       fe, oe, oe, ref);
     else fprintf(stderr, "  (gs missing: EPS not rendered)\n");
@@ -580,13 +507,13 @@ static void fuzz_one(uint32_t seed) {
     carve_ctx *ctx = carve_ctx_create();
     static const char *const modes[] = {"pixel", "polygon", "spline"};
     char v[16];
-    set_opt(ctx, "mode", modes[rnd(&r) % 3]);
-    set_opt(ctx, "centerline", rnd(&r) % 4 ? "true" : "false");
+    tu_set_opt(ctx, "mode", modes[rnd(&r) % 3]);
+    tu_set_opt(ctx, "centerline", rnd(&r) % 4 ? "true" : "false");
     snprintf(v, sizeof v, "%u", 1 + rnd(&r) % 6);
-    set_opt(ctx, "centerline_max_width", v);
+    tu_set_opt(ctx, "centerline_max_width", v);
     snprintf(v, sizeof v, "%u", rnd(&r) % 3);
-    set_opt(ctx, "outline_width", v);
-    set_opt(ctx, "filter_speckle", rnd(&r) % 2 ? "4" : "0");
+    tu_set_opt(ctx, "outline_width", v);
+    tu_set_opt(ctx, "filter_speckle", rnd(&r) % 2 ? "4" : "0");
     char *svg = NULL;
     size_t n = 0;
     carve_status st = carve__vec_trace_doc_ex(ctx, im, 0, 0, rnd(&r) % 2 ? edges : NULL, NULL, &svg, &n);

@@ -5,11 +5,10 @@
  *
  * Every SVG is rendered with librsvg/cairo at the input's exact size (an
  * antialiasing renderer, as users see it). */
-#include "test.h"
+#include "test_render.h"
+#include "test_util.h"
 #include "core.h"
 
-#include <cairo.h>
-#include <librsvg/rsvg.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -50,40 +49,37 @@ __attribute__((noinline)) static char *trace(carve_ctx *ctx, const carve_image *
     return svg;
 }
 
-/* renders with librsvg on a transparent w x h canvas; returns cairo ARGB32
- * (premultiplied) pixels, NULL if librsvg refused the document */
-static uint32_t *render(const char *svg, size_t len, int w, int h) {
-    GError *err = NULL;
-    RsvgHandle *hd = rsvg_handle_new_from_data((const guint8 *)svg, len, &err);
-    if (!hd) {
-        if (err) {
-            fprintf(stderr, "rsvg: %s\n", err->message);
-            g_error_free(err);
-        }
-        return NULL;
-    }
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
-    cairo_t *cr = cairo_create(s);
-    RsvgRectangle vp = {0, 0, w, h};
-    gboolean ok = rsvg_handle_render_document(hd, cr, &vp, &err);
-    cairo_destroy(cr);
-    cairo_surface_flush(s);
-    uint32_t *out = NULL;
-    if (ok) {
-        out = malloc((size_t)w * h * 4);
-        const uint8_t *d = cairo_image_surface_get_data(s);
-        int stride = cairo_image_surface_get_stride(s);
-        for (int y = 0; y < h; y++) memcpy(out + (size_t)y * w, d + (size_t)y * stride, (size_t)w * 4);
-    } else if (err) {
-        fprintf(stderr, "rsvg render: %s\n", err->message);
-        g_error_free(err);
-    }
-    cairo_surface_destroy(s);
-    g_object_unref(hd);
-    return out;
-}
 static inline int A(uint32_t p) { return (int)(p >> 24); }
 static inline uint32_t RGB(uint32_t p) { return p & 0xffffff; } /* exact when alpha is 255 */
+
+/* trace() that must succeed (a counted check) */
+static char *trace_ok(carve_ctx *ctx, const carve_image *im, size_t *len) {
+    carve_status st;
+    char *svg = trace(ctx, im, len, &st);
+    CHECK_ST(st, CARVE_OK);
+    return svg;
+}
+
+/* the pixels of svg rendered at w x h with alpha < 250 (not covered); -1
+ * when there is no document or it did not render */
+static int uncovered(const char *svg, size_t len, int w, int h) {
+    uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
+    if (!px) return -1;
+    int n = 0;
+    for (int i = 0; i < w * h; i++) n += A(px[i]) < 250;
+    free(px);
+    return n;
+}
+
+/* whether no pixel of the 3x3 around (x, y) is transparent (label < 0) */
+static bool interior(const int *lab, int w, int h, int x, int y) {
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx, yy = y + dy;
+            if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) return false;
+        }
+    return true;
+}
 
 /* a small XML checker for our output: balanced tags, quoted attributes */
 static bool well_formed(const char *s) {
@@ -170,37 +166,6 @@ static int count_str(const char *s, const char *sub) {
  * colour's gap stroke is a <use> of its fill path */
 static int fill_paths(const char *s) { return count_str(s, "<path fill=") + count_str(s, "<g fill=\"#"); }
 
-/* Sum over every fill <path> rendered alone of its coverage (the SVG must
- * have no gap-filler strokes).  sum[i] in 0..255*k. */
-static int *fill_coverage_sum(const char *svg, int w, int h) {
-    int *sum = calloc((size_t)w * h, sizeof(int));
-    const char *hdr_end = strchr(svg, '>') + 1;
-    const char *p = svg;
-    while ((p = strstr(p, "<path fill=\""))) {
-        const char *e = strstr(p, "/>") + 2;
-        size_t hl = (size_t)(hdr_end - svg), pl = (size_t)(e - p);
-        char *doc = malloc(hl + pl + 16);
-        memcpy(doc, svg, hl);
-        memcpy(doc + hl, p, pl);
-        memcpy(doc + hl + pl, "</svg>", 7);
-        uint32_t *px = render(doc, strlen(doc), w, h);
-        free(doc);
-        if (!px) {
-            free(sum);
-            return NULL;
-        }
-        for (int i = 0; i < w * h; i++) sum[i] += A(px[i]);
-        free(px);
-        p = e;
-    }
-    return sum;
-}
-
-static void set_opt(carve_ctx *ctx, const char *k, const char *v) {
-    carve_status st = carve_ctx_set_option(ctx, k, v);
-    if (st) fprintf(stderr, "set_option %s=%s: %s\n", k, v, carve_ctx_errmsg(ctx));
-}
-
 /* a test scene: background, disc, ring, rotated square, stripes, text-like
  * thin strokes; `holes` adds transparent areas */
 static int *scene(int w, int h, bool holes) {
@@ -233,15 +198,13 @@ static void test_one_color(void) {
     uint32_t pal[1] = {0x336699};
     carve_image *im = img_from_labels(lab, w, h, pal);
     size_t len;
-    carve_status st;
-    char *svg = trace(ctx, im, &len, &st);
-    CHECK_ST(st, CARVE_OK);
+    char *svg = trace_ok(ctx, im, &len);
     CHECK(svg && strlen(svg) == len);
     CHECK(svg && well_formed(svg));
     CHECKF(svg && count_str(svg, "<path") == 1, "%s", svg ? svg : "");
     CHECK(svg && strstr(svg, "viewBox=\"0 0 13 7\"") && strstr(svg, "width=\"13\"") && strstr(svg, "height=\"7\""));
     CHECK(svg && strstr(svg, "#369"));
-    uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+    uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
     CHECK(px != NULL);
     int bad = 0;
     for (int i = 0; px && i < w * h; i++)
@@ -253,24 +216,29 @@ static void test_one_color(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* a context that traces the geometry itself: pixel mode, detail 1 (no
+ * region merged beyond the speckle filter), no speckle filter */
+static carve_ctx *pixel_ctx(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    tu_set_opt(ctx, "detail", "1");
+    tu_set_opt(ctx, "mode", "pixel");
+    tu_set_opt(ctx, "filter_speckle", "0");
+    return ctx;
+}
+
 /* pixel mode reproduces the input exactly, through the shared-boundary rings
  * (holes, diagonal contacts, transparency, canvas border) */
 static void test_pixel_exact(void) {
-    carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
-    set_opt(ctx, "mode", "pixel");
-    set_opt(ctx, "filter_speckle", "0");
+    carve_ctx *ctx = pixel_ctx();
     for (int holes = 0; holes < 2; holes++)
         for (int gf = 0; gf < 2; gf++) {
-            set_opt(ctx, "gap_filler", gf ? "true" : "false");
+            tu_set_opt(ctx, "gap_filler", gf ? "true" : "false");
             int w = 97, h = 61;
             int *lab = scene(w, h, holes);
             carve_image *im = img_from_labels(lab, w, h, PAL);
             size_t len;
-            carve_status st;
-            char *svg = trace(ctx, im, &len, &st);
-            CHECK_ST(st, CARVE_OK);
-            uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+            char *svg = trace_ok(ctx, im, &len);
+            uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
             CHECK(px != NULL);
             int bad = 0;
             for (int i = 0; px && i < w * h; i++) {
@@ -295,13 +263,11 @@ static void test_pixel_exact(void) {
  * quarter of its area (tol 64), see docs/vector.md. */
 static void check_partition(carve_ctx *ctx, const int *lab, int w, int h, const char *what, int tol, int *overlaps,
                             int *gaps, int *worst) {
-    set_opt(ctx, "gap_filler", "false");
+    tu_set_opt(ctx, "gap_filler", "false");
     carve_image *im = img_from_labels(lab, w, h, PAL);
     size_t len;
-    carve_status st;
-    char *svg = trace(ctx, im, &len, &st);
-    CHECK_ST(st, CARVE_OK);
-    int *sum = svg ? fill_coverage_sum(svg, w, h) : NULL;
+    char *svg = trace_ok(ctx, im, &len);
+    int *sum = svg ? tu_fill_coverage_sum(svg, w, h) : NULL;
     CHECKF(sum != NULL, "%s: rendering failed", what);
     int over = 0, gap = 0;
     *worst = 0;
@@ -310,13 +276,7 @@ static void check_partition(carve_ctx *ctx, const int *lab, int w, int h, const 
             int s = sum[y * w + x];
             if (abs(s - 255) > *worst && lab[y * w + x] >= 0) *worst = abs(s - 255);
             if (s > 255 + tol) over++;
-            bool interior = true;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int xx = x + dx, yy = y + dy;
-                    if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) interior = false;
-                }
-            if (lab[y * w + x] >= 0 && interior && s < 255 - tol) gap++;
+            if (lab[y * w + x] >= 0 && interior(lab, w, h, x, y) && s < 255 - tol) gap++;
         }
     *overlaps = over;
     *gaps = gap;
@@ -329,7 +289,7 @@ static void test_partition_modes(void) {
     const char *modes[3] = {"pixel", "polygon", "spline"};
     for (int m = 0; m < 3; m++) {
         carve_ctx *ctx = carve_ctx_create();
-        set_opt(ctx, "mode", modes[m]);
+        tu_set_opt(ctx, "mode", modes[m]);
         int w = 160, h = 100;
         int *lab = scene(w, h, true);
         int over, gap, worst;
@@ -349,18 +309,16 @@ static void test_gap_filler(void) {
     for (int m = 0; m < 2; m++) {
         for (int holes = 0; holes < 2; holes++) {
             carve_ctx *ctx = carve_ctx_create();
-            set_opt(ctx, "mode", modes[m]);
+            tu_set_opt(ctx, "mode", modes[m]);
             int w = 160, h = 100;
             int *lab = scene(w, h, holes);
             carve_image *im = img_from_labels(lab, w, h, PAL);
             int low[2] = {0, 0}, bleed = 0;
             for (int gf = 0; gf < 2; gf++) {
-                set_opt(ctx, "gap_filler", gf ? "true" : "false");
+                tu_set_opt(ctx, "gap_filler", gf ? "true" : "false");
                 size_t len;
-                carve_status st;
-                char *svg = trace(ctx, im, &len, &st);
-                CHECK_ST(st, CARVE_OK);
-                uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+                char *svg = trace_ok(ctx, im, &len);
+                uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
                 CHECK(px != NULL);
                 for (int y = 0; px && y < h; y++)
                     for (int x = 0; x < w; x++) {
@@ -398,11 +356,9 @@ static void test_palette_exact_and_size(void) {
     const char *modes[3] = {"pixel", "polygon", "spline"};
     size_t sizes[3] = {0};
     for (int m = 0; m < 3; m++) {
-        set_opt(ctx, "mode", modes[m]);
+        tu_set_opt(ctx, "mode", modes[m]);
         size_t len;
-        carve_status st;
-        char *svg = trace(ctx, im, &len, &st);
-        CHECK_ST(st, CARVE_OK);
+        char *svg = trace_ok(ctx, im, &len);
         if (!svg) continue;
         sizes[m] = len;
         CHECKF(well_formed(svg), "mode %s: malformed SVG", modes[m]);
@@ -416,7 +372,7 @@ static void test_palette_exact_and_size(void) {
         CHECKF(fill_paths(svg) == 6, "mode %s: %d fill paths for 6 colours", modes[m], fill_paths(svg));
         /* rendered colours (fully covered pixels) are input colours, and the
          * trace looks like the input */
-        uint32_t *px = render(svg, len, w, h);
+        uint32_t *px = tu_render(svg, len, w, h);
         int same = 0, opaque = 0;
         for (int i = 0; px && i < w * h; i++) {
             if (A(px[i]) < 250) continue;
@@ -458,13 +414,11 @@ static void test_determinism(void) {
             const char *thr[4] = {"1", "2", "4", "1"};
             for (int t = 0; t < 4; t++) {
                 carve_ctx *ctx = carve_ctx_create();
-                set_opt(ctx, "mode", modes[m]);
-                set_opt(ctx, "stacked", stacked ? "true" : "false");
-                set_opt(ctx, "threads", thr[t]);
+                tu_set_opt(ctx, "mode", modes[m]);
+                tu_set_opt(ctx, "stacked", stacked ? "true" : "false");
+                tu_set_opt(ctx, "threads", thr[t]);
                 size_t len;
-                carve_status st;
-                char *svg = trace(ctx, im, &len, &st);
-                CHECK_ST(st, CARVE_OK);
+                char *svg = trace_ok(ctx, im, &len);
                 if (!ref) {
                     ref = svg;
                     rlen = len;
@@ -493,17 +447,13 @@ static void test_speckle(void) {
     lab[16 * w + 20] = lab[16 * w + 21] = lab[17 * w + 20] = lab[17 * w + 21] = 3;
     uint32_t pal[4] = {0xffffff, 0x2040c0, 0x2242c4, 0x000000};
     carve_image *im = img_from_labels(lab, w, h, pal);
-    carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
-    set_opt(ctx, "mode", "pixel");
+    carve_ctx *ctx = pixel_ctx();
     const char *sp[3] = {"0", "4", "5"};
     for (int k = 0; k < 3; k++) {
-        set_opt(ctx, "filter_speckle", sp[k]);
+        tu_set_opt(ctx, "filter_speckle", sp[k]);
         size_t len;
-        carve_status st;
-        char *svg = trace(ctx, im, &len, &st);
-        CHECK_ST(st, CARVE_OK);
-        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        char *svg = trace_ok(ctx, im, &len);
+        uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
         CHECK(px != NULL);
         if (px) {
             int full = 0;
@@ -531,21 +481,16 @@ static void test_speckle(void) {
 }
 
 static void test_stacked(void) {
-    carve_ctx *ctx = carve_ctx_create();
-    set_opt(ctx, "detail", "1"); /* the geometry itself: no region merged beyond the speckle filter */
-    set_opt(ctx, "stacked", "true");
-    set_opt(ctx, "mode", "pixel");
-    set_opt(ctx, "filter_speckle", "0");
+    carve_ctx *ctx = pixel_ctx();
+    tu_set_opt(ctx, "stacked", "true");
     int w = 120, h = 80;
     for (int holes = 0; holes < 2; holes++) {
         int *lab = scene(w, h, holes);
         carve_image *im = img_from_labels(lab, w, h, PAL);
         size_t len;
-        carve_status st;
-        char *svg = trace(ctx, im, &len, &st);
-        CHECK_ST(st, CARVE_OK);
+        char *svg = trace_ok(ctx, im, &len);
         CHECK(svg && well_formed(svg));
-        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
         int bad = 0;
         for (int i = 0; px && i < w * h; i++) {
             if (lab[i] < 0) bad += A(px[i]) != 0;
@@ -568,21 +513,16 @@ static void test_stacked(void) {
             lab[y * w + x] = r < 30 ? (r < 15 ? 2 : 1) : 0;
         }
     carve_image *im = img_from_labels(lab, w, h, PAL);
-    set_opt(ctx, "mode", "spline");
+    tu_set_opt(ctx, "mode", "spline");
     size_t len;
-    carve_status st;
-    char *svg = trace(ctx, im, &len, &st);
-    CHECK_ST(st, CARVE_OK);
+    char *svg = trace_ok(ctx, im, &len);
     const char *bg = svg ? strstr(svg, "<path fill=\"#f4f1e8\" d=\"") : NULL;
     CHECKF(bg && (!strncmp(bg + 24, "M0 0h120v80h-120z\"", 18) || !strncmp(bg + 24, "M120 0h-120v80h120z\"", 20)), "background is not one rectangle: %.60s", bg ? bg : "");
     /* each shape is one closed outline: 3 subpaths in all */
     const char *fills = svg ? (strstr(svg, "</g>") ? strstr(svg, "</g>") : svg) : NULL;
     CHECKF(fills && count_str(fills, "z") == 3, "%d subpaths", fills ? count_str(fills, "z") : -1);
-    uint32_t *px = svg ? render(svg, len, w, h) : NULL;
-    int bad = 0;
-    for (int i = 0; px && i < w * h; i++) bad += A(px[i]) < 250;
-    CHECKF(px && bad == 0, "stacked: %d pixels not covered", bad);
-    free(px);
+    int bad = uncovered(svg, len, w, h);
+    CHECKF(bad == 0, "stacked: %d pixels not covered", bad);
     carve_free(svg);
     carve_image_destroy(im);
     free(lab);
@@ -607,7 +547,7 @@ static void test_bad_input(void) {
     uint8_t *p = carve_image_pixels(im);
     p[0] = 10, p[1] = 20, p[2] = 30, p[3] = 255;
     CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
-    uint32_t *px = svg ? render(svg, len, 1, 1) : NULL;
+    uint32_t *px = svg ? tu_render(svg, len, 1, 1) : NULL;
     CHECK(px && A(px[0]) == 255 && RGB(px[0]) == 0x0a141e);
     free(px);
     carve_free(svg);
@@ -615,7 +555,7 @@ static void test_bad_input(void) {
     p[3] = 0;
     CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
     CHECK(svg && well_formed(svg) && !strstr(svg, "<path"));
-    px = svg ? render(svg, len, 1, 1) : NULL;
+    px = svg ? tu_render(svg, len, 1, 1) : NULL;
     CHECK(px && A(px[0]) == 0);
     free(px);
     carve_free(svg);
@@ -639,7 +579,7 @@ static void test_bad_input(void) {
     for (int i = 0; i < 100; i++) p[4 * i + 3] = 0;
     CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_OK);
     carve_free(svg);
-    set_opt(ctx, "max_colors", "199");
+    tu_set_opt(ctx, "max_colors", "199");
     CHECK_ST(carve_trace(ctx, im, &svg, &len), CARVE_ERR_TOO_MANY_COLORS);
     CHECKF(strstr(carve_ctx_errmsg(ctx), "200") && strstr(carve_ctx_errmsg(ctx), "199"), "%s", carve_ctx_errmsg(ctx));
     carve_image_destroy(im);
@@ -743,11 +683,11 @@ static void test_fuzz(void) {
         carve_image *im = img_from_labels(lab, w, h, PAL);
         carve_ctx *ctx = carve_ctx_create();
         int mode = it % 3;
-        set_opt(ctx, "mode", modes[mode]);
+        tu_set_opt(ctx, "mode", modes[mode]);
         char sp[8];
         snprintf(sp, sizeof sp, "%d", (int)(rnd() % 6));
-        set_opt(ctx, "filter_speckle", sp);
-        if (rnd() % 4 == 0) set_opt(ctx, "stacked", "true");
+        tu_set_opt(ctx, "filter_speckle", sp);
+        if (rnd() % 4 == 0) tu_set_opt(ctx, "stacked", "true");
         bool stacked = false;
         char buf[16];
         carve_ctx_get_option(ctx, "stacked", buf, sizeof buf);
@@ -765,7 +705,7 @@ static void test_fuzz(void) {
             bool palok = nc >= 0;
             for (int i = 0; i < nc; i++) palok = palok && in_pal(cols[i], PAL, k);
             if (!palok) fails_pal++;
-            uint32_t *px = render(svg, len, w, h);
+            uint32_t *px = tu_render(svg, len, w, h);
             if (!px) fails_parse++;
             else {
                 /* coverage with the gap filler: every opaque pixel whose 3x3
@@ -799,9 +739,9 @@ static void test_fuzz(void) {
             }
             if (!stacked) {
                 /* partition: fills alone, no overlap and no gap */
-                set_opt(ctx, "gap_filler", "false");
+                tu_set_opt(ctx, "gap_filler", "false");
                 char *svg2 = trace(ctx, im, &len, &st);
-                int *sum = svg2 ? fill_coverage_sum(svg2, w, h) : NULL;
+                int *sum = svg2 ? tu_fill_coverage_sum(svg2, w, h) : NULL;
                 if (!sum) fails_parse++;
                 else {
                     int over = 0, gap = 0, tol = mode ? 64 : 6;
@@ -810,24 +750,12 @@ static void test_fuzz(void) {
                             int s = sum[y * w + x];
                             if (s > 255 + 6 && s - 255 > worst_over) worst_over = s - 255;
                             if (255 - s > worst_gap && lab[y * w + x] >= 0) {
-                                bool in = true;
-                                for (int dy = -1; dy <= 1; dy++)
-                                    for (int dx = -1; dx <= 1; dx++) {
-                                        int xx = x + dx, yy = y + dy;
-                                        if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) in = false;
-                                    }
-                                if (in) worst_gap = 255 - s;
+                                if (interior(lab, w, h, x, y)) worst_gap = 255 - s;
                             }
                             if (s > 255 + tol) {
                                 over++;
                             }
-                            bool interior = true;
-                            for (int dy = -1; dy <= 1; dy++)
-                                for (int dx = -1; dx <= 1; dx++) {
-                                    int xx = x + dx, yy = y + dy;
-                                    if (xx >= 0 && yy >= 0 && xx < w && yy < h && lab[yy * w + xx] < 0) interior = false;
-                                }
-                            if (lab[y * w + x] >= 0 && interior && s < 255 - tol) gap++;
+                            if (lab[y * w + x] >= 0 && interior(lab, w, h, x, y) && s < 255 - tol) gap++;
                         }
                     if (over) fails_over++;
                     if ((over || gap) && getenv("CARVE_FUZZ_DUMP")) {
@@ -896,13 +824,7 @@ static int64_t count_segs(const char *svg) {
 
 /* a sample photo posterized to 3 levels per channel (at most 27 flat colours) */
 static carve_image *posterized_photo(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/samples/%s", CARVE_TEST_DATA, name);
-    carve_ctx *ctx = carve_ctx_create();
-    carve_image *im = NULL;
-    carve_status st = carve_image_load(ctx, path, &im);
-    CHECKF(st == CARVE_OK && im, "load %s: %s", path, carve_ctx_errmsg(ctx));
-    carve_ctx_destroy(ctx);
+    carve_image *im = tu_load_sample(NULL, name);
     if (!im) return NULL;
     int w = carve_image_width(im), h = carve_image_height(im);
     uint8_t *px = carve_image_pixels(im);
@@ -937,7 +859,7 @@ static char *trace_with(const carve_image *im, size_t *len, ...) {
     carve_ctx *ctx = carve_ctx_create();
     va_list ap;
     va_start(ap, len);
-    for (const char *k; (k = va_arg(ap, const char *));) set_opt(ctx, k, va_arg(ap, const char *));
+    for (const char *k; (k = va_arg(ap, const char *));) tu_set_opt(ctx, k, va_arg(ap, const char *));
     va_end(ap);
     carve_status st;
     char *svg = trace(ctx, im, len, &st);
@@ -956,7 +878,7 @@ static void test_detail_budget(void) {
     for (int d = 0; d < 4; d++) {
         size_t len;
         char *svg = trace_with(im, &len, "mode", "pixel", "detail", details[d], (char *)NULL);
-        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
         int32_t n = px ? rendered_regions(px, w, h) : -1;
         CHECKF(n > 0 && n < prev, "detail %s: %d regions (previous level %d)", details[d], n, prev);
         if (d == 3) CHECKF(n <= 20, "detail 0 (poster) keeps %d regions", n);
@@ -968,7 +890,7 @@ static void test_detail_budget(void) {
     for (int b = 0; b < 3; b++) {
         size_t len;
         char *svg = trace_with(im, &len, "mode", "pixel", "detail", "1", "max_paths", budgets[b], (char *)NULL);
-        uint32_t *px = svg ? render(svg, len, w, h) : NULL;
+        uint32_t *px = svg ? tu_render(svg, len, w, h) : NULL;
         int32_t n = px ? rendered_regions(px, w, h) : -1;
         int full = 0;
         for (int i = 0; px && i < w * h; i++) full += A(px[i]) == 255;
@@ -1005,11 +927,8 @@ static void test_fewer_segments(void) {
     CHECKF(sd == sn, "gap filler adds %lld segments", (long long)(sd - sn));
     CHECK(strstr(def, "<use xlink:href=\"#c") != NULL);
     /* and still no seam: every pixel covered */
-    uint32_t *px = def ? render(def, l1, w, h) : NULL;
-    int low = 0;
-    for (int i = 0; px && i < w * h; i++) low += A(px[i]) < 250;
-    CHECKF(px && low == 0, "%d pixels with alpha < 250", low);
-    free(px);
+    int low = uncovered(def, l1, w, h);
+    CHECKF(low == 0, "%d pixels with alpha < 250", low);
     carve_free(old);
     carve_free(def);
     carve_free(nogap);
