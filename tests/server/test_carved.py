@@ -23,22 +23,19 @@ import threading
 import time
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from checks import check, finish  # noqa: E402,F401 - the suites import them from here
+import checks  # noqa: E402
+
 CARVED = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else 'build/tools/carved'
 ONLY = sys.argv[2:]
 DATA = os.environ.get('CARVE_TEST_DATA', os.path.join(os.path.dirname(__file__), '..', 'data'))
-passed = 0
-failed = 0
-current = ''
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        sys.stderr.write('FAIL %s: %s\n' % (current, what))
-    return cond
+def run_tests(tests, only=None):
+    """checks.run_tests over the tests named on the command line (ONLY)
+    unless `only` is given."""
+    checks.run_tests(tests, ONLY if only is None else only)
 
 
 def png_bytes(w, h, seed=0):
@@ -751,24 +748,19 @@ TESTS = [test_validation_errors, test_415_and_413, test_queue_full_429, test_del
          test_graceful_restart_requeues, test_submit_poll_result_pipeline, test_result_format]
 
 
+def run_main(tests, needs=()):
+    """A suite's main: carved (and the programs in `needs`) must exist; runs
+    the tests named on the command line (all by default); the exit status."""
+    for prog in (CARVED,) + tuple(needs):
+        if not os.access(prog, os.X_OK):
+            print('%s not found' % prog)
+            return 1
+    run_tests(tests)
+    return finish()
+
+
 def main():
-    global current
-    if not os.access(CARVED, os.X_OK):
-        print('carved not found at %s' % CARVED)
-        return 1
-    for t in TESTS:
-        if ONLY and t.__name__ not in ONLY:
-            continue
-        current = t.__name__
-        f0 = failed
-        t0 = time.time()
-        try:
-            t()
-        except Exception as e:  # a crash of the test is a failure, not a skip
-            check(False, 'exception %r' % (e,))
-        sys.stderr.write('%s %s (%.1f s)\n' % ('ok  ' if failed == f0 else 'FAIL', t.__name__, time.time() - t0))
-    print('%d passed, %d failed' % (passed, failed))
-    return 1 if failed else 0
+    return run_main(TESTS)
 
 
 if __name__ == '__main__':  # test_jobs_api.py imports the helpers

@@ -161,19 +161,7 @@ TESTS = [test_list_jobs, test_idempotency]
 
 
 def main():
-    for t in TESTS:
-        if tc.ONLY and t.__name__ not in tc.ONLY:
-            continue
-        tc.current = t.__name__
-        f0 = tc.failed
-        t0 = time.time()
-        try:
-            t()
-        except Exception as e:  # a crash of the test is a failure, not a skip
-            check(False, 'exception %r' % (e,))
-        sys.stderr.write('%s %s (%.1f s)\n' % ('ok  ' if tc.failed == f0 else 'FAIL', t.__name__, time.time() - t0))
-    print('%d passed, %d failed' % (tc.passed, tc.failed))
-    return 1 if tc.failed else 0
+    return tc.run_main(TESTS)
 
 
 if __name__ == '__main__':

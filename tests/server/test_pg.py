@@ -352,22 +352,10 @@ def main():
         return 77
     PG = pgharness.Postgres(bindir)
     try:
-        for t in TESTS:
-            if ONLY and t.__name__ not in ONLY:
-                continue
-            tc.current = t.__name__
-            f0 = tc.failed
-            t0 = time.time()
-            try:
-                t()
-            except Exception as e:  # a crash of the test is a failure, not a skip
-                check(False, 'exception %r' % (e,))
-            sys.stderr.write('%s %s (%.1f s)\n' % ('ok  ' if tc.failed == f0 else 'FAIL', t.__name__,
-                                                   time.time() - t0))
+        tc.run_tests(TESTS, ONLY)
     finally:
         PG.close()
-    print('%d passed, %d failed' % (tc.passed, tc.failed))
-    return 1 if tc.failed else 0
+    return tc.finish()
 
 
 if __name__ == '__main__':

@@ -337,19 +337,7 @@ TESTS = [test_validation, test_events_result_and_preset, test_cancel_within_1s, 
 
 
 def main():
-    if not os.access(tc.CARVED, os.X_OK) or not os.access(CARVE, os.X_OK):
-        print('carved or carve not found next to %s' % tc.CARVED)
-        return 1
-    only = sys.argv[2:]
-    for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        tc.current = t.__name__
-        t0 = time.time()
-        t()
-        sys.stderr.write('%s %.1fs\n' % (t.__name__, time.time() - t0))
-    print('%d passed, %d failed' % (tc.passed, tc.failed))
-    return 1 if tc.failed else 0
+    return tc.run_main(TESTS, [CARVE])
 
 
 if __name__ == '__main__':

@@ -77,6 +77,17 @@ def signed_ok(headers, body):
     return hmac.compare_digest(headers.get('X-Carve-Signature', ''), want)
 
 
+def webhook_status(s, jid, want, timeout=5):
+    """A job's webhook status once its state is `want`, or the last one seen
+    after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        w = s.jreq('GET', '/v1/jobs/' + jid)[2]['webhook']
+        if w['state'] == want or time.time() >= deadline:
+            return w
+        time.sleep(0.05)
+
+
 def test_webhook_signed_and_default():
     rx = Receiver()
     base = 'http://127.0.0.1:%d' % rx.port
@@ -97,14 +108,9 @@ def test_webhook_signed_and_default():
         h2, body2 = by_path.get('/default', ({}, b''))
         check(signed_ok(h2, body2) and json.loads(body2 or b'{}').get('id') == b['id'],
               'the server default callback got the other job')
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            j = s.jreq('GET', '/v1/jobs/' + a['id'])[2]
-            if j['webhook']['state'] == 'delivered':
-                break
-            time.sleep(0.05)
-        check(j['webhook']['state'] == 'delivered' and j['webhook']['attempts'] == 1 and
-              j['webhook']['last_error'] is None, 'delivery status in the job JSON: %r' % j['webhook'])
+        w = webhook_status(s, a['id'], 'delivered')
+        check(w['state'] == 'delivered' and w['attempts'] == 1 and w['last_error'] is None,
+              'delivery status in the job JSON: %r' % w)
     finally:
         s.stop()
         rx.close()
@@ -170,13 +176,8 @@ def test_webhook_retry_across_restart():
                 check(path == '/late' and signed_ok(h, body), 'signed delivery after the retries')
                 n = int(h.get('X-Carve-Delivery', 'x.0').rsplit('.', 1)[1])
                 check(n >= 3, 'delivery attempt number %d (after failed ones)' % n)
-            deadline = time.time() + 5
-            while time.time() < deadline:
-                j = s.jreq('GET', '/v1/jobs/' + a['id'])[2]
-                if j['webhook']['state'] == 'delivered':
-                    break
-                time.sleep(0.05)
-            check(j['webhook']['state'] == 'delivered' and j['webhook']['attempts'] >= 3, 'status: %r' % j['webhook'])
+            w = webhook_status(s, a['id'], 'delivered')
+            check(w['state'] == 'delivered' and w['attempts'] >= 3, 'status: %r' % w)
             time.sleep(0.5)
             check(len(rx.got) == 1, 'delivered once (%d)' % len(rx.got))
         finally:
@@ -217,21 +218,7 @@ TESTS = [test_webhook_signed_and_default, test_webhook_refused_addresses, test_w
 
 
 def main():
-    tc.ONLY = []
-    only = sys.argv[2:]
-    for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        tc.current = t.__name__
-        f0 = tc.failed
-        t0 = time.time()
-        try:
-            t()
-        except Exception as e:  # a crash of the test is a failure, not a skip
-            check(False, 'exception %r' % (e,))
-        sys.stderr.write('%s %s (%.1f s)\n' % ('ok  ' if tc.failed == f0 else 'FAIL', t.__name__, time.time() - t0))
-    print('%d passed, %d failed' % (tc.passed, tc.failed))
-    return 1 if tc.failed else 0
+    return tc.run_main(TESTS)
 
 
 if __name__ == '__main__':

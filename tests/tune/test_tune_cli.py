@@ -16,16 +16,8 @@ import time
 
 CARVE = os.path.abspath(sys.argv[1])
 DATA = os.environ.get('CARVE_TEST_DATA', os.path.join(os.path.dirname(__file__), '..', 'data'))
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        sys.stderr.write('FAIL %s\n' % what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from checks import check, finish  # noqa: E402
 
 
 def run(*args, env=None):
@@ -99,8 +91,7 @@ def main():
               'Ctrl-C writes the best preset so far: %s' % err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print('%d passed, %d failed' % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == '__main__':
