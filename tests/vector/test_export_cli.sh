@@ -7,15 +7,7 @@ set -u
 carve=$1
 data=$2
 samples=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-check() { # check NAME CONDITION...
-    name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name" >&2; fi
-}
+. "$(dirname "$0")/../checks.sh"
 starts() { [ "$(head -c ${#2} "$1")" = "$2" ]; } # starts FILE TEXT
 
 in=$data/flat12.png
@@ -75,5 +67,4 @@ check "no output after the refusal" test ! -e "$tmp/r2.svg"
 "$carve" run "$photo" -o "$tmp/r3.svg" -q --work-size 256 --palette "$tmp/p.gpl"
 check "the same palette without --cut is fine" test $? -eq 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,15 +5,7 @@
 set -u
 carve=$1
 data=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-check() { # check NAME CONDITION...
-    name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name" >&2; fi
-}
+. "$(dirname "$0")/../checks.sh"
 
 "$carve" trace "$data/flat12.png" -o "$tmp/a.svg" -q
 check "file to file exits 0" test $? -eq 0
@@ -45,5 +37,4 @@ check "message names the option" grep -q "mode" "$tmp/err"
 "$carve" trace --help > "$tmp/help" 2>&1
 check "help exits 0" test $? -eq 0
 check "help lists trace options" grep -q -- "--filter-speckle" "$tmp/help"
-echo "$pass passed, $fail failed"
-test "$fail" -eq 0
+finish
