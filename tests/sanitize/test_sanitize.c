@@ -19,6 +19,14 @@ static bool centre_inside(const carve__box *b, int x, int y, int w, int h) {
     return cx >= x && cx <= x + w && cy >= y && cy <= y + h;
 }
 
+/* the plate/text boxes carve__detect_plates finds on img (a counted check);
+ * *b is the caller's */
+static int detect(carve_ctx *ctx, const carve_image *img, carve__box **b) {
+    int n = 0;
+    CHECK_ST(carve__detect_plates(ctx, img, b, &n), CARVE_OK);
+    return n;
+}
+
 /* Ground truth (measured on the photos): the plate, its kind and that it is
  * the best-scored box. */
 static void check_plate(const char *name, int gx, int gy, int gw, int gh) {
@@ -76,8 +84,7 @@ static void test_detect_bus_text(void) {
     if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
     carve__box *b = NULL;
-    int n = 0;
-    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    int n = detect(ctx, img, &b);
     bool found[2] = {false, false};
     int texts = 0;
     for (int i = 0; i < n; i++) {
@@ -143,8 +150,7 @@ static void test_detect_scales(void) {
         int gx = (int)(cases[k].x * f), gy = (int)(cases[k].y * f), gw = (int)(cases[k].w * f),
             gh = (int)(cases[k].h * f);
         carve__box *b = NULL;
-        int n = 0;
-        CHECK_ST(carve__detect_plates(ctx, r, &b, &n), CARVE_OK);
+        int n = detect(ctx, r, &b);
         int hit = -1;
         for (int i = 0; i < n && hit < 0; i++)
             if (!strcmp(b[i].kind, "plate") && (iou(&b[i], gx, gy, gw, gh) >= 0.3 || centre_inside(&b[i], gx, gy, gw, gh)))
@@ -245,8 +251,7 @@ static void test_detect_synthetic(void) {
         int x, y, w, h;
         carve_image *img = synthetic_plate(640, 400, sizes[s], true, &x, &y, &w, &h);
         carve__box *b = NULL;
-        int n = 0;
-        CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+        int n = detect(ctx, img, &b);
         if (n >= 1) fprintf(stderr, "  synthetic plate %d,%d %dx%d: box %d,%d %dx%d\n", x, y, w, h, b[0].x, b[0].y, b[0].w, b[0].h);
         CHECKF(n >= 1 && (iou(&b[0], x, y, w, h) >= 0.5), "char height %d: %d boxes, first IoU %.2f", sizes[s], n,
                n ? iou(&b[0], x, y, w, h) : 0.0);
@@ -281,8 +286,7 @@ static void test_detect_text(void) {
         }
     }
     carve__box *b = NULL;
-    int n = 0;
-    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    int n = detect(ctx, img, &b);
     CHECKF(n == 1, "%d boxes", n);
     if (n >= 1) {
         CHECKF(!strcmp(b[0].kind, "text"), "kind %s", b[0].kind);
@@ -527,8 +531,7 @@ static void test_inpaint_bus_plate(void) {
     if (!img) return;
     carve_ctx *ctx = carve_ctx_create();
     carve__box *b = NULL;
-    int n = 0;
-    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    int n = detect(ctx, img, &b);
     CHECK(n >= 1);
     if (n >= 1) {
         carve__box pb = b[0];
@@ -916,8 +919,7 @@ static void test_progress(void) {
     memset(&L, 0, sizeof L);
     carve_ctx_set_progress(ctx, prog_cb, &L);
     carve__box *b = NULL;
-    int n = 0;
-    CHECK_ST(carve__detect_plates(ctx, img, &b, &n), CARVE_OK);
+    detect(ctx, img, &b);
     CHECK(L.n >= 2 && L.back == 0 && !strcmp(L.stage, "detect"));
     CHECK_NEAR(L.last, 1.0, 1e-9);
     free(b);
