@@ -468,7 +468,7 @@ static void test_run_erase_faces(void) {
 static void test_text_ahead(void) {
     carve_ctx *ctx = carve_ctx_create();
     carve_ctx_set_option(ctx, "threads", "2");
-    carve_image *img = load_sample(ctx, "supercar_white_plate.jpg");
+    carve_image *img = tu_load_sample(ctx, "supercar_white_plate.jpg");
     CHECK(img != NULL);
     if (!img) {
         carve_ctx_destroy(ctx);

@@ -227,7 +227,7 @@ static void test_plate_regions(void) {
         fprintf(stderr, "  (object detector not installed: the searched regions are not checked)\n");
         return;
     }
-    carve_image *img = load_sample("bus_red_london_plate.jpg");
+    carve_image *img = tu_load_sample(NULL, "bus_red_london_plate.jpg");
     for (int keepbg = 0; keepbg < 2 && img; keepbg++) {
         carve_ctx *ctx = ctx_for("auto", true);
         if (keepbg) carve_ctx_set_option(ctx, "background", "keep");
