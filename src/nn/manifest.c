@@ -349,6 +349,19 @@ static carve_status parse_source(vctx *v, json_t *src) {
     return CARVE_OK;
 }
 
+/* "optimization": how much ONNX Runtime optimises the graph at session
+ * creation — "all" (default), "extended" or "basic". */
+static carve_status parse_optimization(vctx *v, json_t *jm, carve__nn_model *m) {
+    char opt[16] = "all";
+    carve_status st = get_str(v, jm, "optimization", false, opt, sizeof opt);
+    if (st) return st;
+    if (!strcmp(opt, "all")) m->optimization = CARVE_NN_OPT_ALL;
+    else if (!strcmp(opt, "extended")) m->optimization = CARVE_NN_OPT_EXTENDED;
+    else if (!strcmp(opt, "basic")) m->optimization = CARVE_NN_OPT_BASIC;
+    else return bad(v, "optimization", "must be \"all\", \"extended\" or \"basic\"");
+    return CARVE_OK;
+}
+
 /* The defaults of the text and object detectors' "params". */
 static void default_params(carve__nn_model *m) {
     m->threshold = 0.3;
@@ -364,7 +377,7 @@ static void default_params(carve__nn_model *m) {
 static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, carve__nn_model *m) {
     static const char *const keys[] = {"name", "task", "file", "sha256", "size", "inputs", "outputs", "layout",
                                        "size_policy", "normalize", "output", "params", "licence", "notes",
-                                       "optional", "source", NULL};
+                                       "optional", "source", "optimization", NULL};
     carve_status st;
     if (!json_is_object(jm)) return bad(v, "models", "every entry must be an object");
     if ((st = get_str(v, jm, "name", true, m->name, sizeof m->name))) return st;
@@ -377,7 +390,8 @@ static carve_status parse_model(vctx *v, json_t *jm, const char *models_dir, car
     if ((st = parse_file(v, jm, models_dir, m))) return st;
     double d;
     if ((st = get_num(v, jm, "", "size", 0, 1e13, true, &d, false))) return st;
-    if ((st = parse_tensors(v, jm, m)) || (st = parse_size_policy(v, jm, m)) || (st = parse_scaling(v, jm, m)))
+    if ((st = parse_tensors(v, jm, m)) || (st = parse_size_policy(v, jm, m)) || (st = parse_scaling(v, jm, m)) ||
+        (st = parse_optimization(v, jm, m)))
         return st;
     default_params(m);
     json_t *pj = json_object_get(jm, "params");

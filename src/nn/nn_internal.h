@@ -35,6 +35,9 @@ int carve__nn_task_find(const char *name);
 enum { CARVE_NN_SIZE_FIXED = 0, CARVE_NN_SIZE_CAP = 1, CARVE_NN_SIZE_ANY = 2 };
 #define CARVE_NN_MAX_IO 4
 
+/* "optimization" (manifest): ONNX Runtime's GraphOptimizationLevel values */
+enum { CARVE_NN_OPT_BASIC = 1, CARVE_NN_OPT_EXTENDED = 2, CARVE_NN_OPT_ALL = 99 };
+
 typedef struct carve__nn_model {
     char name[64];
     int task;                        /* carve__nn_task */
@@ -59,6 +62,7 @@ typedef struct carve__nn_model {
     double det_score, det_iou;       /* object_detect: score threshold, NMS IoU */
     int det_max;                     /* object_detect: detections kept at most */
     bool letterbox;                  /* object_detect: keep the aspect ratio, pad */
+    int optimization;                /* ONNX Runtime graph optimisation level: CARVE_NN_OPT_* */
     char licence[256];
     char notes[256];
     bool optional;
@@ -106,6 +110,10 @@ typedef struct carve__sha256 {
 void carve__sha256_init(carve__sha256 *s);
 void carve__sha256_update(carve__sha256 *s, const void *data, size_t n);
 void carve__sha256_final(carve__sha256 *s, uint8_t out[32]);
+/** True when the SHA-NI instructions are used (x86-64 CPUs that have them). */
+bool carve__sha256_accelerated(void);
+/** Tests: use the portable C compression even where SHA-NI is available. */
+void carve__sha256_force_portable(bool on);
 /** Hex digest of a buffer (65 bytes with NUL). */
 void carve__sha256_hex(const void *data, size_t n, char out[65]);
 /** Hex digest of a file; CARVE_ERR_IO naming the file. */

@@ -31,6 +31,10 @@ void carve__nn_tensor_free(carve__nn_tensor *t) {
 #include CARVE_NN_ORT_HEADER
 #pragma GCC diagnostic pop
 
+_Static_assert(CARVE_NN_OPT_BASIC == (int)ORT_ENABLE_BASIC && CARVE_NN_OPT_EXTENDED == (int)ORT_ENABLE_EXTENDED &&
+                   CARVE_NN_OPT_ALL == (int)ORT_ENABLE_ALL,
+               "the manifest's optimization levels are ONNX Runtime's");
+
 bool carve__ort_compiled(void) { return true; }
 
 #if defined(__has_feature)
@@ -296,7 +300,7 @@ static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, int
     if (!s) s = g_api->SetIntraOpNumThreads(so, threads);
     if (!s) s = g_api->SetInterOpNumThreads(so, 1);
     if (!s) s = g_api->SetSessionExecutionMode(so, ORT_SEQUENTIAL);
-    if (!s) s = g_api->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL);
+    if (!s) s = g_api->SetSessionGraphOptimizationLevel(so, (GraphOptimizationLevel)m->optimization);
     if (!s) s = g_api->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", "0");
     /* memory patterns pre-plan one big block per input shape: on ISNet they
      * raise the peak RSS from ~1.3 to ~2.2 GB for no measurable speed-up */

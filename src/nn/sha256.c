@@ -1,10 +1,19 @@
-/* sha256.c — SHA-256 (FIPS 180-4), for verifying model files. */
+/* sha256.c — SHA-256 (FIPS 180-4), for verifying model files.  Portable C,
+ * and on x86-64 CPUs with the SHA extensions (checked at run time with
+ * CPUID) the same compression with the SHA-NI instructions: ~5x faster, which
+ * matters for the 84 MiB ISNet checked before its first session. */
 #include "nn/nn_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CARVE_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -37,6 +46,75 @@ static void block(carve__sha256 *s, const uint8_t *p) {
     s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
 }
 
+#if CARVE_SHA_NI
+/* Four rounds: W + K into the two state halves (ABEF, CDGH). */
+#define SHA_NI_ROUNDS(msg, k)                                                                      \
+    do {                                                                                           \
+        __m128i t_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(k)));                  \
+        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, t_);                                              \
+        abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(t_, 0x0E));                     \
+    } while (0)
+
+/* n 64-byte blocks of p into h[8], with the SHA-NI instructions. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8], const uint8_t *p, size_t n) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xB1);        /* B A D C */
+    __m128i cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)), 0x1B); /* H G F E */
+    __m128i abef = _mm_alignr_epi8(t, cdgh, 8);
+    cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+    for (; n; n--, p += 64) {
+        __m128i abef0 = abef, cdgh0 = cdgh, w[4];
+        for (int g = 0; g < 16; g++) {
+            if (g < 4) {
+                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            } else { /* W[4g..4g+3] from the previous 16 words */
+                __m128i x = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
+                x = _mm_add_epi32(x, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+                w[g & 3] = _mm_sha256msg2_epu32(x, w[(g + 3) & 3]);
+            }
+            SHA_NI_ROUNDS(w[g & 3], &K[4 * g]);
+        }
+        abef = _mm_add_epi32(abef, abef0);
+        cdgh = _mm_add_epi32(cdgh, cdgh0);
+    }
+    t = _mm_shuffle_epi32(abef, 0x1B);     /* F E B A */
+    cdgh = _mm_shuffle_epi32(cdgh, 0xB1);  /* D C H G */
+    _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(t, cdgh, 0xF0));    /* D C B A */
+    _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(cdgh, t, 8)); /* H G F E */
+}
+
+static bool cpu_has_sha_ni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1)) return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+#endif
+
+static int g_portable; /* carve__sha256_force_portable */
+
+void carve__sha256_force_portable(bool on) { g_portable = on; }
+
+bool carve__sha256_accelerated(void) {
+#if CARVE_SHA_NI
+    static int have = -1; /* a benign race: every thread computes the same value */
+    if (have < 0) have = cpu_has_sha_ni();
+    return have && !g_portable;
+#else
+    return false;
+#endif
+}
+
+/* n 64-byte blocks of p into s->h. */
+static void blocks(carve__sha256 *s, const uint8_t *p, size_t n) {
+#if CARVE_SHA_NI
+    if (carve__sha256_accelerated()) {
+        blocks_ni(s->h, p, n);
+        return;
+    }
+#endif
+    for (; n; n--, p += 64) block(s, p);
+}
+
 void carve__sha256_init(carve__sha256 *s) {
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -52,9 +130,11 @@ void carve__sha256_update(carve__sha256 *s, const void *data, size_t n) {
         size_t k = 64 - s->nbuf < n ? 64 - s->nbuf : n;
         memcpy(s->buf + s->nbuf, p, k);
         s->nbuf += k, p += k, n -= k;
-        if (s->nbuf == 64) { block(s, s->buf); s->nbuf = 0; }
+        if (s->nbuf == 64) { blocks(s, s->buf, 1); s->nbuf = 0; }
     }
-    for (; n >= 64; p += 64, n -= 64) block(s, p);
+    blocks(s, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     if (n) { memcpy(s->buf, p, n); s->nbuf = n; }
 }
 

@@ -24,7 +24,7 @@ has "$T/out" "optional" "ISNet is optional"
 has "$T/out" "AGPL-3.0" "list shows ISNet's mixed licence"
 has "$T/out" "$T/empty" "list names the models folder"
 expect_rc 0 "list --json" "$CARVE" models list --json --models-dir "$T/empty"
-if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['models'])==5 and not any(m['installed'] for m in d['models'])" "$T/out"; then ok; else bad "list --json is not the expected JSON"; fi
+if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['models'])==6 and not any(m['installed'] for m in d['models'])" "$T/out"; then ok; else bad "list --json is not the expected JSON"; fi
 if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert list(d)[:3]==['manifest','models_dir','runtime'] and d['models_dir']==sys.argv[2] and all(list(m)==['name','task','file','installed','size','optional','licence','notes'] and m['size']==-1 and m['file'].startswith(sys.argv[2]+'/') for m in d['models'])" "$T/out" "$T/empty"; then ok; else bad "list --json keys"; fi
 expect_rc 2 "no subcommand" "$CARVE" models
 expect_rc 2 "unknown subcommand" "$CARVE" models frobnicate

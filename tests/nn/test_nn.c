@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void test_sha256(void) {
+static void test_sha256_vectors(void) {
     char h[65];
     carve__sha256_hex("", 0, h);
     CHECK(!strcmp(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
@@ -33,6 +33,32 @@ static void test_sha256(void) {
     carve__sha256_final(&s, d);
     static const uint8_t want[4] = {0xcd, 0xc7, 0x6e, 0x5c};
     CHECK(!memcmp(d, want, 4) && d[31] == 0xd0);
+}
+
+/* the vectors with the SHA-NI path (where the CPU has it) and the portable one;
+ * both agree on 100 kB of pseudo-random bytes fed in uneven pieces */
+static void test_sha256(void) {
+    fprintf(stderr, "  SHA-NI %s\n", carve__sha256_accelerated() ? "used" : "not available");
+    test_sha256_vectors();
+    size_t n = 100000;
+    uint8_t *buf = malloc(n);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) x = x * 1103515245u + 12345u, buf[i] = (uint8_t)(x >> 24);
+    char fast[65], slow[65];
+    carve__sha256_hex(buf, n, fast);
+    carve__sha256_force_portable(true);
+    CHECK(!carve__sha256_accelerated());
+    test_sha256_vectors();
+    carve__sha256 s;
+    carve__sha256_init(&s);
+    for (size_t i = 0, k = 1; i < n; i += k, k = k * 3 % 257 + 1) carve__sha256_update(&s, buf + i, i + k > n ? n - i : k);
+    uint8_t d[32];
+    carve__sha256_final(&s, d);
+    carve__sha256_force_portable(false);
+    for (int i = 0; i < 32; i++) snprintf(slow + 2 * i, 3, "%02x", d[i]);
+    CHECKF(!strcmp(fast, slow), "SHA-NI %s vs portable %s", fast, slow);
+    free(buf);
+    char h[65];
     carve_ctx *c = carve_ctx_create();
     CHECK_ST(carve__sha256_file(c, "/nonexistent/model.onnx", h), CARVE_ERR_IO);
     CHECK(strstr(carve_ctx_errmsg(c), "/nonexistent/model.onnx") != NULL);
@@ -106,6 +132,7 @@ static void test_manifest(void) {
         {NULL, ",\"licence\":\"MIT\"", "", "licence"},
         {",\"params\":{\"threshold\":0.3}", NULL, NULL, "params"},
         {",\"optional\":\"yes\"", NULL, NULL, "optional"},
+        {",\"optimization\":\"max\"", NULL, NULL, "optimization"},
         {",\"params\":{\"score\":2}", "\"task\":\"matte\"", "\"task\":\"object_detect\"", "params.score"},
         {",\"params\":{\"letterbox\":1}", "\"task\":\"matte\"", "\"task\":\"object_detect\"", "params.letterbox"},
         {",\"params\":{\"unclip\":1}", "\"task\":\"matte\"", "\"task\":\"object_detect\"", "params.unclip"},
@@ -127,14 +154,14 @@ static void test_manifest(void) {
     const char *broken = "{\"version\":1,\"models\":[";
     CHECK_ST(carve__nn_manifest_parse(c, broken, strlen(broken), "broken.json", "/m", &m), CARVE_ERR_CONFIG);
     CHECK(strstr(carve_ctx_errmsg(c), "broken.json") != NULL);
-    /* the committed default manifest is valid and lists the five models */
+    /* the committed default manifest is valid and lists the six models */
     char *text = NULL;
     size_t len = 0;
     CHECK_ST(carve__read_file(c, CARVE_SOURCE_ROOT "/share/models/manifest.json", 0, &text, &len), CARVE_OK);
     if (text) {
         CHECK_ST(carve__nn_manifest_parse(c, text, len, "manifest.json", "/m", &m), CARVE_OK);
-        CHECK(m && m->n == 5);
-        if (m && m->n == 5) {
+        CHECK(m && m->n == 6);
+        if (m && m->n == 6) {
             CHECK(m->models[0].task == CARVE_NN_TEXT_DETECT && m->models[0].bgr && m->models[0].long_side == 960 &&
                   m->models[0].multiple == 32 && fabs(m->models[0].box_score - 0.6) < 1e-9);
             CHECK(m->models[1].task == CARVE_NN_OBJECT_DETECT && !m->models[1].optional && m->models[1].bgr &&
@@ -143,6 +170,11 @@ static void test_manifest(void) {
             CHECK(m->models[2].task == CARVE_NN_FACE_DETECT && m->models[2].nhwc && m->models[2].letterbox &&
                   m->models[2].width == 256 && !m->models[2].bgr && fabs(m->models[2].det_score - 0.6) < 1e-9);
             CHECK(m->models[3].task == CARVE_NN_MATTE && m->models[3].optional && strstr(m->models[3].licence, "AGPL"));
+            /* the rewritten ISNet first (used when installed), at 512 x 512, "extended" optimisation */
+            CHECK(!strcmp(m->models[3].name, "isnet-dynamic") && m->models[3].width == 512 &&
+                  m->models[3].optimization == CARVE_NN_OPT_EXTENDED);
+            CHECK(!strcmp(m->models[4].name, "isnet-medium") && m->models[4].width == 1024 &&
+                  m->models[4].optimization == CARVE_NN_OPT_ALL);
         }
         carve__nn_manifest_free(m);
         free(text);
