@@ -43,6 +43,16 @@
 #define MERGE_OVERLAP 0.5   /* intersection over the smaller box: the same detection */
 #define MERGE_GROW 1.5      /* the kept box grows to the union up to this area ratio */
 #define PLATE_RELABEL 0.5   /* share of the kept box a plate must cover to make it a plate */
+/* Sizes no plate or line of text on a vehicle has (the height is the
+ * oriented rectangle's short side, margins included): a plate is at most
+ * ~0.2 m of a 1.2-4 m tall vehicle, a line of lettering at most ~0.3 of it.
+ * The detectors do produce such boxes: PP-OCR on a dark cab and a tractor
+ * (one 327x248 "text" box), the classical detector on a car's rear quarter
+ * (a 338x105 "plate" on a 405 px tall car); erased, they paint a flat panel
+ * over a third of the vehicle. */
+#define PLATE_MAX_VEHICLE_H 0.2  /* a plate's height / the height of the vehicle it lies on */
+#define TEXT_MAX_VEHICLE_H 0.3   /* a text line's height / the height of the vehicle it lies on */
+#define TEXT_MAX_FRAME_H 0.3     /* a text line's height / the image height */
 
 typedef struct hitlist {
     carve__plate_hit *h;
@@ -240,6 +250,55 @@ static void merge_hits(hitlist *L, int W, int H) {
     L->n = k;
 }
 
+/* The first region (vehicle) whose box holds the hit's centre, or NULL. */
+static const carve__box *vehicle_under(const carve__plate_hit *h, const carve__box *regions, int nreg) {
+    for (int i = 0; i < nreg; i++) {
+        const carve__box *v = &regions[i];
+        if (h->r.cx >= v->x && h->r.cx < v->x + v->w && h->r.cy >= v->y && h->r.cy < v->y + v->h) return v;
+    }
+    return NULL;
+}
+
+/* Why a hit is too large to be what it is called, or NULL. */
+static const char *implausible(const carve__plate_hit *h, const carve__box *regions, int nreg, int H) {
+    double lh = fmin(h->r.w, h->r.h); /* the line's height, whatever its tilt */
+    const carve__box *v = vehicle_under(h, regions, nreg);
+    bool plate = !strcmp(h->box.kind, "plate");
+    if (plate && v && lh > PLATE_MAX_VEHICLE_H * v->h) return "taller than a plate on this vehicle";
+    if (!plate && v && lh > TEXT_MAX_VEHICLE_H * v->h) return "taller than a line of lettering on this vehicle";
+    if (!plate && lh > TEXT_MAX_FRAME_H * H) return "taller than a line of text in this image";
+    return NULL;
+}
+
+/* Drops the hits no plate or text can be (implausible()); details gets
+ * them as "rejected", in input pixels, with the reason. */
+static void drop_implausible(hitlist *L, const carve__box *regions, int nreg, int H, double sx, double sy,
+                             json_t *details) {
+    json_t *rej = details ? json_array() : NULL;
+    int k = 0;
+    for (int i = 0; i < L->n; i++) {
+        const char *why = implausible(&L->h[i], regions, nreg, H);
+        if (!why) {
+            L->h[k++] = L->h[i];
+            continue;
+        }
+        const carve__box *b = &L->h[i].box;
+        json_t *o = rej ? json_object() : NULL;
+        json_object_set_new(o, "kind", json_string(b->kind));
+        json_object_set_new(o, "score", json_real(round(b->score * 1000) / 1000));
+        json_object_set_new(o, "x", json_integer((json_int_t)floor(b->x / sx)));
+        json_object_set_new(o, "y", json_integer((json_int_t)floor(b->y / sy)));
+        json_object_set_new(o, "w", json_integer((json_int_t)ceil(b->w / sx)));
+        json_object_set_new(o, "h", json_integer((json_int_t)ceil(b->h / sy)));
+        json_object_set_new(o, "detector", json_string(L->h[i].detector));
+        json_object_set_new(o, "why", json_string(why));
+        json_array_append_new(rej, o);
+    }
+    L->n = k;
+    if (rej && json_array_size(rej)) json_object_set_new(details, "rejected", rej);
+    else json_decref(rej);
+}
+
 /* ---- the frame's neural pass, ahead on its own thread -------------------- */
 
 struct carve__text_ahead {
@@ -347,6 +406,7 @@ static carve_status plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const
         return st;
     }
     merge_hits(&L, work->w, work->h);
+    drop_implausible(&L, regions, nreg, work->h, sx, sy, details);
     *hits = L.h;
     *n = L.n;
     return CARVE_OK;

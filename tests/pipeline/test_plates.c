@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#define PLATE_MAX_H_TEST 0.2 /* plates.c's PLATE_MAX_VEHICLE_H */
+
 static void lab_at(const carve_image *im, int x, int y, double lab[3]) {
     const uint8_t *p = im->px + 4 * ((size_t)y * im->w + x);
     carve__rgb8_to_lab(p[0], p[1], p[2], lab);
@@ -269,6 +271,38 @@ static void test_small_plate(void) {
     carve_ctx_destroy(ctx);
 }
 
+/* A "plate" as tall as a third of the vehicle it lies on is not one (the
+ * classical detector's boxes on a car's rear quarter): dropped, reported as
+ * rejected with the reason; the same plate on a taller vehicle is kept. */
+static void test_implausible_plate(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    carve__box pb;
+    carve_image *car = sedan_with_plate(ctx, 640, 0, 150, 330, 250, &pb);
+    if (!car) {
+        carve_ctx_destroy(ctx);
+        return;
+    }
+    for (int tall = 0; tall < 2; tall++) {
+        /* the car's box, or a box three times as tall around the same plate */
+        carve__box carbox = tall ? (carve__box){25, 10, 575, 410, 0.9f, "car"} : (carve__box){25, 115, 575, 195, 0.9f, "car"};
+        carve__plate_hit *h = NULL;
+        int n = 0;
+        json_t *d = json_object();
+        CHECK_ST(carve__plate_search(ctx, car, car, 1, 1, &carbox, 1, false, &h, &n, d), CARVE_OK);
+        report_hits(tall ? "tall vehicle" : "the car", h, n);
+        json_t *rej = json_object_get(d, "rejected");
+        const char *why = json_string_value(json_object_get(json_array_get(rej, 0), "why"));
+        fprintf(stderr, "  plate %dx%d on a vehicle %d px tall: %s\n", pb.w, pb.h, carbox.h, why ? why : "kept");
+        CHECK(pb.h > PLATE_MAX_H_TEST * 195 && pb.h < PLATE_MAX_H_TEST * 410);
+        if (tall) CHECK(hit_on(h, n, &pb) != NULL && !rej);
+        else CHECK(!hit_on(h, n, &pb) && why && strstr(why, "taller than a plate"));
+        json_decref(d);
+        free(h);
+    }
+    carve_image_destroy(car);
+    carve_ctx_destroy(ctx);
+}
+
 /* A plate turned by 20 deg on the sedan's door (640 px wide): found, with
  * its angle, and its panel covers it. */
 static void test_tilted_plate(void) {
@@ -511,6 +545,7 @@ int main(void) {
     RUN(test_face_panel);
     RUN(test_small_plate);
     RUN(test_tilted_plate);
+    RUN(test_implausible_plate);
     RUN(test_run_bus_plate);
     RUN(test_run_supercar_plate);
     RUN(test_run_erase_faces);
