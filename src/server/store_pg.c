@@ -103,8 +103,8 @@ static PGresult *run(pg_conn *pc, ExecStatusType want, const char *sql, int n, c
 }
 
 /* One statement on a pool connection: -1 error, else the affected rows. */
-static long cmd(pg_store *s, const char *sql, int n, const char *const *vals, carve__store *st) {
-    pg_conn *pc = conn_get(s);
+static long cmd(carve__store *st, const char *sql, int n, const char *const *vals) {
+    pg_conn *pc = conn_get((pg_store *)st);
     if (!pc) return -1;
     PGresult *r = run(pc, PGRES_COMMAND_OK, sql, n, vals, st);
     long rows = r ? atol(PQcmdTuples(r)) : -1;
@@ -330,7 +330,7 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
               "webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END, "
               "webhook_at=$4::float8 WHERE id=$1 AND "
               "($2::int<0 OR state=$2::int)";
-    long n = cmd((pg_store *)st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v, st);
+    long n = cmd(st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
@@ -400,7 +400,7 @@ static int idem_get(carve__store *st, const char *key, double since, char id[33]
 
 static int idem_forget(carve__store *st, const char *key) {
     const char *v[] = {key};
-    return cmd((pg_store *)st, "DELETE FROM carve_idempotency WHERE key=$1", 1, v, st) < 0 ? -1 : 0;
+    return cmd(st, "DELETE FROM carve_idempotency WHERE key=$1", 1, v) < 0 ? -1 : 0;
 }
 
 static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n) {
@@ -429,9 +429,9 @@ static int webhook_done(carve__store *st, const char *id, int state, int attempt
     snprintf(sa, sizeof sa, "%d", attempts);
     fmt_double(sw, sizeof sw, when);
     const char *v[] = {id, ss, sa, sw, error};
-    long n = cmd((pg_store *)st,
+    long n = cmd(st,
                  "UPDATE carve_jobs SET webhook_state=$2::int, webhook_attempts=$3::int, webhook_at=$4::float8,"
-                 " webhook_error=$5 WHERE id=$1", 5, v, st);
+                 " webhook_error=$5 WHERE id=$1", 5, v);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
@@ -587,9 +587,8 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
 /* ---- palettes --------------------------------------------------------------- */
 static int put_palette(carve__store *st, const char *name, const char *text) {
     const char *v[] = {name, text};
-    return cmd((pg_store *)st,
-               "INSERT INTO carve_palettes(name,body) VALUES($1,$2) ON CONFLICT(name) DO UPDATE SET body=$2", 2, v,
-               st) < 0 ? -1 : 0;
+    return cmd(st, "INSERT INTO carve_palettes(name,body) VALUES($1,$2) ON CONFLICT(name) DO UPDATE SET body=$2", 2,
+               v) < 0 ? -1 : 0;
 }
 
 static int get_palette(carve__store *st, const char *name, char **text) {
@@ -608,7 +607,7 @@ static int get_palette(carve__store *st, const char *name, char **text) {
 
 static int delete_palette(carve__store *st, const char *name) {
     const char *v[] = {name};
-    long n = cmd((pg_store *)st, "DELETE FROM carve_palettes WHERE name=$1", 1, v, st);
+    long n = cmd(st, "DELETE FROM carve_palettes WHERE name=$1", 1, v);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
@@ -686,14 +685,14 @@ static int finish(carve__store *st, const char *id, const char *token, int to, d
     snprintf(sto, sizeof sto, "%d", to);
     fmt_double(sw, sizeof sw, when);
     const char *v[] = {id, token, sto, sw, error, kind, timings, log};
-    long n = cmd((pg_store *)st,
+    long n = cmd(st,
                  "UPDATE carve_jobs SET state=$3::int, finished=$4::float8, error=$5, error_kind=$6,"
                  " timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL,"
                  " webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END,"
                  " webhook_at=$4::float8,"
                  " progress=CASE WHEN $3::int=2 THEN 1 ELSE progress END,"
                  " completions=completions+CASE WHEN $3::int=2 THEN 1 ELSE 0 END"
-                 " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v, st);
+                 " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
@@ -937,8 +936,8 @@ PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n
                         carve__store *st) {
     return run(pc, want, sql, n, vals, st);
 }
-long carve__pg_cmd(pg_store *s, const char *sql, int n, const char *const *vals, carve__store *st) {
-    return cmd(s, sql, n, vals, st);
+long carve__pg_cmd(carve__store *st, const char *sql, int n, const char *const *vals) {
+    return cmd(st, sql, n, vals);
 }
 bool carve__pg_begin(pg_conn *pc, carve__store *st) { return begin(pc, st); }
 int carve__pg_commit_or_rollback(pg_conn *pc, int rc, carve__store *st) {

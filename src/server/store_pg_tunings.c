@@ -21,8 +21,8 @@ static int bad_id(const char *id, carve__store *st) {
 }
 
 /* A query on a pool connection: its result (PGRES_TUPLES_OK) or NULL. */
-static PGresult *query(pg_store *s, const char *sql, int n, const char *const *v, carve__store *st) {
-    pg_conn *pc = carve__pg_conn_get(s);
+static PGresult *query(carve__store *st, const char *sql, int n, const char *const *v) {
+    pg_conn *pc = carve__pg_conn_get((pg_store *)st);
     if (!pc) return NULL;
     PGresult *r = carve__pg_run(pc, PGRES_TUPLES_OK, sql, n, v, st);
     carve__pg_conn_put(pc);
@@ -35,8 +35,7 @@ static int put_tuning(carve__store *st, const carve__tuning_row *row) {
     snprintf(state, sizeof state, "%d", row->state);
     snprintf(created, sizeof created, "%.17g", row->created);
     const char *v[] = {row->id, state, created, row->request ? row->request : "{}"};
-    long n = carve__pg_cmd((pg_store *)st, "INSERT INTO carve_tunings(id,state,created,request) VALUES($1,$2,$3,$4)",
-                           4, v, st);
+    long n = carve__pg_cmd(st, "INSERT INTO carve_tunings(id,state,created,request) VALUES($1,$2,$3,$4)", 4, v);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
@@ -44,8 +43,8 @@ static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
     memset(o, 0, sizeof *o);
     if (!carve__pg_valid_id(id)) return 1;
     const char *v[] = {id};
-    PGresult *r = query((pg_store *)st, "SELECT id,state,created,finished,request,best,best_score,trials,error "
-                                        "FROM carve_tunings WHERE id=$1", 1, v, st);
+    PGresult *r = query(st, "SELECT id,state,created,finished,request,best,best_score,trials,error "
+                            "FROM carve_tunings WHERE id=$1", 1, v);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) {
@@ -71,11 +70,11 @@ static int update_tuning(carve__store *st, const char *id, int state, double fin
     snprintf(sscore, sizeof sscore, "%.17g", best_score);
     snprintf(strials, sizeof strials, "%d", trials);
     const char *v[] = {id, sst, sfin, best, sscore, strials, error};
-    long n = carve__pg_cmd((pg_store *)st,
+    long n = carve__pg_cmd(st,
                            "UPDATE carve_tunings SET state=$2, finished=CASE WHEN $3::float8>0 THEN $3 ELSE finished END,"
                            " best=coalesce($4,best), best_score=CASE WHEN $4::text IS NULL THEN best_score ELSE $5 END,"
                            " trials=CASE WHEN $6::int>0 THEN $6 ELSE trials END, error=coalesce($7,error) WHERE id=$1",
-                           7, v, st);
+                           7, v);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
@@ -85,8 +84,7 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
     snprintf(sst, sizeof sst, "%d", state);
     snprintf(smax, sizeof smax, "%d", max);
     const char *v[] = {sst, smax};
-    PGresult *r = query((pg_store *)st, "SELECT id FROM carve_tunings WHERE state=$1 ORDER BY seq LIMIT $2", 2, v,
-                        st);
+    PGresult *r = query(st, "SELECT id FROM carve_tunings WHERE state=$1 ORDER BY seq LIMIT $2", 2, v);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
@@ -94,8 +92,8 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
 }
 
 /* Statements of one transaction on one connection; 1 when the last changed nothing. */
-static int transaction(pg_store *s, const char *const *sqls, int nsql, int nv, const char *const *v, carve__store *st) {
-    pg_conn *pc = carve__pg_conn_get(s);
+static int transaction(carve__store *st, const char *const *sqls, int nsql, int nv, const char *const *v) {
+    pg_conn *pc = carve__pg_conn_get((pg_store *)st);
     if (!pc) return -1;
     int rc = carve__pg_begin(pc, st) ? 0 : -1;
     for (int i = 0; !rc && i < nsql; i++) {
@@ -115,7 +113,7 @@ static int delete_tuning(carve__store *st, const char *id) {
                                        "DELETE FROM carve_tuning_trials WHERE tuning_id=$1",
                                        "DELETE FROM carve_tunings WHERE id=$1"};
     const char *v[] = {id};
-    return transaction((pg_store *)st, sqls, 3, 1, v, st);
+    return transaction(st, sqls, 3, 1, v);
 }
 
 /* A file as CHUNK-byte bytea rows, replacing an earlier one of that name. */
@@ -190,11 +188,11 @@ static int put_trial(carve__store *st, const char *id, int index, double score, 
     snprintf(si, sizeof si, "%d", index);
     snprintf(ss, sizeof ss, "%.17g", score);
     const char *v[] = {id, si, ss, json ? json : "{}"};
-    long n = carve__pg_cmd((pg_store *)st,
+    long n = carve__pg_cmd(st,
                            "INSERT INTO carve_tuning_trials(tuning_id,idx,score,body) SELECT $1,$2,$3,$4"
                            " WHERE EXISTS(SELECT 1 FROM carve_tunings WHERE id=$1)"
                            " ON CONFLICT(tuning_id,idx) DO UPDATE SET score=EXCLUDED.score, body=EXCLUDED.body",
-                           4, v, st);
+                           4, v);
     return n < 0 ? -1 : n ? 0 : 1;
 }
 
@@ -231,8 +229,8 @@ static int list_trials(carve__store *st, const char *id, double **scores, int *n
     *n = 0;
     *json = NULL;
     const char *v[] = {id};
-    PGresult *r = query((pg_store *)st, "SELECT idx,score,body FROM carve_tuning_trials WHERE tuning_id=$1 ORDER BY idx",
-                        1, v, st);
+    PGresult *r = query(st, "SELECT idx,score,body FROM carve_tuning_trials WHERE tuning_id=$1 ORDER BY idx",
+                        1, v);
     if (!r) return -1;
     int rc = collect_trials(r, scores, n, json);
     PQclear(r);
