@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
     /* the commands that process images: large allocations, huge pages */
     if (!strcmp(c->name, "run") || !strcmp(c->name, "quantize") || !strcmp(c->name, "trace") ||
         !strcmp(c->name, "tune"))
-        carve_tools_hugepages(argv);
+        carve_tools_hugepages(argv, 1);
     carve_ctx *ctx = carve_ctx_create();
     if (!ctx) { fprintf(stderr, "carve: out of memory\n"); return EXIT_FAIL; }
     cli_args a;

@@ -192,7 +192,7 @@ static int serve(carve_ctx *ctx, const carve__srvopts *opt, const char *port_fil
 }
 
 int main(int argc, char **argv) {
-    carve_tools_hugepages(argv); /* large job buffers on huge pages (hugepages.h) */
+    carve_tools_hugepages(argv, 0); /* large job buffers on huge pages (hugepages.h) */
     const char *config = getenv("CARVED_CONFIG"), *port_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -9,8 +9,16 @@
 #include <unistd.h>
 
 #define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
-#define TUNABLE "glibc.malloc.hugetlb"
 #define REEXEC "reexec" /* CARVE_HUGEPAGES in the re-executed process: never twice */
+
+/* The tunables, each "name=value" (hugepages.h says why). */
+static const char *const server_tunables[] = {"glibc.malloc.hugetlb=1", NULL};
+static const char *const job_tunables[] = {
+    "glibc.malloc.hugetlb=1",
+    "glibc.malloc.mmap_threshold=33554432",   /* buffers up to 32 MB from the heap (the largest allowed) */
+    "glibc.malloc.trim_threshold=1073741824", /* ... which is not given back while the job runs */
+    "glibc.malloc.arena_max=1",               /* one heap for all threads: a freed page is reused by any */
+    NULL};
 
 /* True when the kernel has transparent huge pages and they are not off. */
 static int thp_available(void) {
@@ -22,15 +30,40 @@ static int thp_available(void) {
     return ok;
 }
 
-void carve_tools_hugepages(char **argv) {
+/* True when the tunables string cur sets the tunable of "name=value". */
+static int names(const char *cur, const char *tunable) {
+    size_t n = strcspn(tunable, "=");
+    for (const char *p = cur; p && *p;) {
+        if (!strncmp(p, tunable, n) && p[n] == '=') return 1;
+        p = strchr(p, ':');
+        if (p) p++;
+    }
+    return 0;
+}
+
+/* val = old plus the tunables old does not set; 0 when nothing was added. */
+static int extend(const char *old, const char *const *tun, char *val, size_t len) {
+    int added = 0;
+    snprintf(val, len, "%s", old);
+    for (int i = 0; tun[i]; i++) {
+        if (names(old, tun[i])) continue;
+        size_t u = strlen(val);
+        int n = snprintf(val + u, len - u, "%s%s", u ? ":" : "", tun[i]);
+        if (n < 0 || (size_t)n >= len - u) return 0; /* too long: leave it all alone */
+        added = 1;
+    }
+    return added;
+}
+
+void carve_tools_hugepages(char **argv, int one_job) {
     const char *opt = getenv("CARVE_HUGEPAGES"), *cur = getenv("GLIBC_TUNABLES");
     /* "0": the user's opt-out; "reexec": this process is the re-execution */
-    if ((opt && (!strcmp(opt, "0") || !strcmp(opt, REEXEC))) || (cur && strstr(cur, TUNABLE)) || !thp_available())
+    if ((opt && (!strcmp(opt, "0") || !strcmp(opt, REEXEC))) || !thp_available()) return;
+    char val[2048], old[1024];
+    if (snprintf(old, sizeof old, "%s", cur ? cur : "") >= (int)sizeof old) return;
+    if (!extend(old, one_job ? job_tunables : server_tunables, val, sizeof val) ||
+        setenv("GLIBC_TUNABLES", val, 1))
         return;
-    char val[1024], old[1024];
-    snprintf(old, sizeof old, "%s", cur ? cur : "");
-    int n = *old ? snprintf(val, sizeof val, "%s:%s=1", old, TUNABLE) : snprintf(val, sizeof val, "%s=1", TUNABLE);
-    if (n < 0 || (size_t)n >= sizeof val || setenv("GLIBC_TUNABLES", val, 1)) return;
     if (!setenv("CARVE_HUGEPAGES", REEXEC, 1)) execv("/proc/self/exe", argv);
     /* exec failed (no /proc, say): carry on as we are, with the caller's
      * environment for the programs we might start */
@@ -40,5 +73,8 @@ void carve_tools_hugepages(char **argv) {
     else unsetenv("CARVE_HUGEPAGES");
 }
 #else
-void carve_tools_hugepages(char **argv) { (void)argv; }
+void carve_tools_hugepages(char **argv, int one_job) {
+    (void)argv;
+    (void)one_job;
+}
 #endif

@@ -243,7 +243,9 @@ if [ -r "$thp" ] && ! grep -q '\[never\]' "$thp" && [ "$(uname -s)" = Linux ]; t
     got=$(env_of_run -u GLIBC_TUNABLES CARVE_HUGEPAGES=0)
     [ "$got" = "CARVE_HUGEPAGES=0 " ] && ok || bad "CARVE_HUGEPAGES=0 keeps the environment: got '$got'"
     got=$(env_of_run -u CARVE_HUGEPAGES GLIBC_TUNABLES=glibc.malloc.hugetlb=0)
-    [ "$got" = "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 " ] && ok || bad "the caller's own hugetlb setting wins: got '$got'"
+    [ "$got" = "CARVE_HUGEPAGES=reexec GLIBC_TUNABLES=glibc.malloc.hugetlb=0 " ] && ok || bad "the caller's own hugetlb setting wins: got '$got'"
+    got=$(env_of_run -u CARVE_HUGEPAGES GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=65536:glibc.malloc.trim_threshold=0:glibc.malloc.arena_max=4)
+    [ "$got" = "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 " ] && ok || bad "nothing to add, no re-exec: got '$got'"
 else
     echo "note: no transparent huge pages here; the re-exec is not tested" >&2
 fi
