@@ -263,6 +263,12 @@ CARVE_API carve_status carve_image_save_memory(carve_ctx *ctx, const carve_image
  *  rename); "-" writes stdout. */
 CARVE_API carve_status carve_write_file(carve_ctx *ctx, const char *path, const void *data, size_t len);
 
+/** Creates the folder path and its missing parents (mode 0777 less the
+ *  umask); an existing folder is fine.  CARVE_ERR_INVALID_ARG for an empty
+ *  path, CARVE_ERR_IO (the message names the path and the reason, e.g. a
+ *  file in the way) when it cannot be created. */
+CARVE_API carve_status carve_make_folder(carve_ctx *ctx, const char *path);
+
 /* ------------------------------------------------------------------------
  * Colour science (exact CIEDE2000, tested against Sharma et al. 2005).
  * ------------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /* test_io.c — carve_write_file: atomic replacement of regular files, and
- * devices, FIFOs and symbolic links written in place (never replaced). */
+ * devices, FIFOs and symbolic links written in place (never replaced);
+ * carve_make_folder. */
 #include "test.h"
 #include "core.h"
 
@@ -29,6 +30,29 @@ static void test_regular_atomic(void) {
     CHECK(strstr(carve_ctx_errmsg(ctx), "folder") != NULL);
     unlink(path);
     rmdir(dir);
+    carve_ctx_destroy(ctx);
+}
+
+/* carve_make_folder: parents made, an existing folder fine, a file in the
+ * way and an empty name are clear errors. */
+static void test_make_folder(void) {
+    carve_ctx *ctx = carve_ctx_create();
+    char dir[] = "/tmp/carve_io_XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    CHECK_ST(carve_make_folder(ctx, path), CARVE_OK);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_ST(carve_make_folder(ctx, path), CARVE_OK); /* already there */
+    snprintf(path, sizeof path, "%s/file", dir);
+    CHECK_ST(carve_write_file(ctx, path, "x", 1), CARVE_OK);
+    snprintf(path, sizeof path, "%s/file/sub", dir);
+    CHECK_ST(carve_make_folder(ctx, path), CARVE_ERR_IO);
+    CHECKF(strstr(carve_ctx_errmsg(ctx), path) != NULL, "message '%s' does not name the path", carve_ctx_errmsg(ctx));
+    CHECK_ST(carve_make_folder(ctx, ""), CARVE_ERR_INVALID_ARG);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
     carve_ctx_destroy(ctx);
 }
 
@@ -84,6 +108,7 @@ static void test_symlink_target_replaced(void) {
 
 int main(void) {
     RUN(test_regular_atomic);
+    RUN(test_make_folder);
     RUN(test_device_kept);
     RUN(test_fifo_written_in_place);
     RUN(test_symlink_target_replaced);

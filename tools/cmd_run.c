@@ -1,7 +1,6 @@
 /* cmd_run.c — carve run: a photo in, a clean SVG out (the whole pipeline);
  * carve run DIR -o OUTDIR: the same over a folder, with a summary. */
 #include "cli.h"
-#include "carve_util.h" /* carve__mkdir_p (src/util: libc only) */
 
 #include <ctype.h>
 #include <jansson.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 
 /* mode of the folders carve run creates (before the umask) */
-#define RUN_DIR_MODE 0777
 
 static const cli_flag run_flags[] = {
     {"erase", true, "erase the box x,y,w,h (input pixels) and inpaint it; repeatable"},
@@ -236,17 +234,13 @@ static int list_images(const char *dir, char ***out, int *nout) {
 }
 
 /* The output, report and intermediates folders, created if missing. */
-static int make_out_folders(const char *out, const char *report, const char *inter) {
-    if (carve__mkdir_p(out, RUN_DIR_MODE)) {
-        fprintf(stderr, "carve run: cannot create output folder '%s': %s\n", out, strerror(errno));
-        return EXIT_OUTPUT;
-    }
-    const char *bad = report && carve__mkdir_p(report, RUN_DIR_MODE) ? report
-                      : inter && carve__mkdir_p(inter, RUN_DIR_MODE) ? inter : NULL;
-    if (bad) {
-        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", bad, strerror(errno));
-        return EXIT_OUTPUT;
-    }
+static int make_out_folders(carve_ctx *ctx, const char *out, const char *report, const char *inter) {
+    const char *dirs[] = {out, report, inter};
+    for (int i = 0; i < 3; i++)
+        if (dirs[i] && carve_make_folder(ctx, dirs[i])) {
+            fprintf(stderr, "carve run: %s\n", carve_ctx_errmsg(ctx));
+            return EXIT_OUTPUT;
+        }
     return 0;
 }
 
@@ -360,7 +354,7 @@ static int run_batch(carve_ctx *ctx, cli_args *a, const char *dir, const char *r
     batch B = {.dir = dir, .report = report, .inter = inter};
     int rc = list_images(dir, &B.names, &B.n);
     if (rc) return rc;
-    if ((rc = make_out_folders(a->output, report, inter))) {
+    if ((rc = make_out_folders(ctx, a->output, report, inter))) {
         free_names(B.names, B.n);
         return rc;
     }
@@ -414,8 +408,8 @@ static int run(carve_ctx *ctx, cli_args *a) {
     const char *in = a->pos[0];
     if (is_dir(in)) return run_batch(ctx, a, in, report, inter);
 
-    if (inter && carve__mkdir_p(inter, RUN_DIR_MODE)) {
-        fprintf(stderr, "carve run: cannot create folder '%s': %s\n", inter, strerror(errno));
+    if (inter && carve_make_folder(ctx, inter)) {
+        fprintf(stderr, "carve run: %s\n", carve_ctx_errmsg(ctx));
         return EXIT_OUTPUT;
     }
     if (a->output && is_dir(a->output)) {

@@ -76,6 +76,15 @@ static carve_status write_all(carve_ctx *ctx, int fd, const void *data, size_t l
     return CARVE_OK;
 }
 
+#define FOLDER_MODE 0777 /* less the umask */
+
+carve_status carve_make_folder(carve_ctx *ctx, const char *path) {
+    if (!path || !*path) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no folder name given");
+    if (carve__mkdir_p(path, FOLDER_MODE))
+        return carve__fail(ctx, CARVE_ERR_IO, "cannot create folder '%s': %s", path, strerror(errno));
+    return CARVE_OK;
+}
+
 carve_status carve_write_file(carve_ctx *ctx, const char *path, const void *data, size_t len) {
     if (!path || (!data && len)) return carve__fail(ctx, CARVE_ERR_INVALID_ARG, "no file name or data given");
     if (!strcmp(path, "-")) {
