@@ -54,6 +54,15 @@ bool carve__nn_available(carve_ctx *ctx, const char *task) {
     return true;
 }
 
+void carve__nn_prewarm(carve_ctx *ctx, const char *task) {
+    carve_ctx *c = carve_ctx_clone(ctx); /* finding the model may set a message: not on ctx */
+    carve__nn_manifest *man = NULL;
+    const carve__nn_model *m = NULL;
+    if (c && !find_model(c, task, &man, &m)) carve__ort_prewarm(c, m);
+    carve__nn_manifest_free(man);
+    carve_ctx_destroy(c);
+}
+
 void carve__nn_describe(carve_ctx *ctx, const char *task, char *buf, size_t len) {
     if (!buf || !len) return;
     buf[0] = 0;

@@ -84,5 +84,10 @@ carve_status carve__nn_depth(carve_ctx *ctx, const carve_image *img, float **dep
 /** Releases every session and unloads the runtime (tests, leak checks).
  *  Not thread-safe with running inferences. */
 void carve__nn_shutdown(void);
+/** Starts creating the session of task's model in the background (ISNet's
+ *  costs ~1 CPU s), so that it overlaps the steps before it; does nothing
+ *  when the runtime or the model is missing (the step that runs it reports
+ *  why).  ctx's message is left alone. */
+void carve__nn_prewarm(carve_ctx *ctx, const char *task);
 
 #endif

@@ -150,6 +150,12 @@ carve_status carve__ort_run(carve_ctx *ctx, const carve__nn_model *m, const carv
 void carve__nn_tensor_free(carve__nn_tensor *t);
 /** Checks that m loads: sha256, session creation, its input/output names. */
 carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m);
+/** Starts creating m's session (sha256 check, ONNX Runtime session) in a
+ *  background thread, on a clone of ctx's options, unless it exists or
+ *  MAX_PREWARM (4) prewarms are pending; a later run of m waits for it.
+ *  Errors are not reported here: the run that needs the session reports
+ *  them.  Pending prewarms are joined by carve__nn_shutdown and at exit. */
+void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m);
 
 /* ---- DB post-processing (text detection) ------------------------------- */
 typedef struct carve__db_box {

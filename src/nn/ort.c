@@ -63,10 +63,15 @@ typedef struct session {
     ONNXTensorElementDataType in_type[CARVE_NN_MAX_IO], out_type[CARVE_NN_MAX_IO];
     char in_names[CARVE_NN_MAX_IO][128], out_names[CARVE_NN_MAX_IO][128];
     int nin, nout;
+    bool ready; /* false while its creator (a run or a prewarm) creates it, outside g_lock */
     struct session *next;
 } session;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_ready = PTHREAD_COND_INITIALIZER; /* a session became ready or was dropped */
+#define MAX_PREWARM 4
+static pthread_t g_prewarm[MAX_PREWARM]; /* prewarm threads not yet joined (under g_lock) */
+static int g_nprewarm;
 static void *g_lib;
 static const OrtApi *g_api;
 static OrtEnv *g_env;
@@ -257,32 +262,30 @@ static carve_status io_types(carve_ctx *ctx, session *se, const carve__nn_model 
             if (et != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT && et != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16)
                 return carve__fail(ctx, CARVE_ERR_BACKEND, "model %s (%s): %s \"%s\" is not a float or float16 tensor",
                                    m->name, m->path, input ? "input" : "output", name);
-            if (input) se->in_type[k] = et, snprintf(se->in_names[k], 128, "%s", name);
-            else se->out_type[k] = et, snprintf(se->out_names[k], 128, "%s", name);
+            if (input) se->in_type[k] = et; /* (names and counts: the session's key, set by its creator) */
+            else se->out_type[k] = et;
         }
         if (!found)
             return carve__fail(ctx, CARVE_ERR_CONFIG, "model %s (%s): no %s named \"%s\" (the model has: %s); fix the manifest",
                                m->name, m->path, input ? "input" : "output", name, have);
     }
-    if (input) se->nin = want;
-    else se->nout = want;
     return CARVE_OK;
 }
 
-/* The cached session for m at this thread count, or NULL.  Call with
- * g_lock held. */
+/* The cached session for m at this thread count (ready or being created);
+ * call with g_lock held. */
 static session *find_session(const carve__nn_model *m, int threads) {
     for (session *se = g_sessions; se; se = se->next)
-        if (se->threads == threads && !strcmp(se->path, m->path) && !strcmp(se->sha256, m->sha256) && se->nin == m->ninputs && se->nout == m->noutputs &&
-            !memcmp(se->in_names, m->inputs, sizeof se->in_names) && !memcmp(se->out_names, m->outputs, sizeof se->out_names))
+        if (se->threads == threads && !strcmp(se->path, m->path) && !strcmp(se->sha256, m->sha256) &&
+            se->nin == m->ninputs && se->nout == m->noutputs && !memcmp(se->in_names, m->inputs, sizeof se->in_names) &&
+            !memcmp(se->out_names, m->outputs, sizeof se->out_names))
             return se;
     return NULL;
 }
 
-/* A new session for m (sha256 check first), not yet cached.  Runs without
- * g_lock: two threads may create sessions of two models at once (the
- * pipeline runs the text detector beside the object detector). */
-static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, int threads, session **out) {
+/* Creates se->s (sha256 check first) and reads its tensor types; runs
+ * without g_lock, so other models' sessions are usable meanwhile. */
+static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, session *se) {
     char got[65];
     carve_status st = carve__sha256_file(ctx, m->path, got);
     if (st) return carve__fail(ctx, CARVE_ERR_NOT_FOUND, "model %s: cannot read %s", m->name, m->path);
@@ -290,14 +293,9 @@ static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, int
         return carve__fail(ctx, CARVE_ERR_NOT_FOUND,
                            "model %s: %s has sha256 %s but the manifest pins %s; reinstall it (carve models fetch %s)",
                            m->name, m->path, got, m->sha256, m->name);
-    session *se = calloc(1, sizeof *se);
-    if (!se) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-    snprintf(se->path, sizeof se->path, "%s", m->path);
-    snprintf(se->sha256, sizeof se->sha256, "%s", m->sha256);
-    se->threads = threads;
     OrtSessionOptions *so = NULL;
     OrtStatus *s = g_api->CreateSessionOptions(&so);
-    if (!s) s = g_api->SetIntraOpNumThreads(so, threads);
+    if (!s) s = g_api->SetIntraOpNumThreads(so, se->threads);
     if (!s) s = g_api->SetInterOpNumThreads(so, 1);
     if (!s) s = g_api->SetSessionExecutionMode(so, ORT_SEQUENTIAL);
     if (!s) s = g_api->SetSessionGraphOptimizationLevel(so, (GraphOptimizationLevel)m->optimization);
@@ -308,45 +306,110 @@ static carve_status create_session(carve_ctx *ctx, const carve__nn_model *m, int
     if (!s && getenv("CARVE_NN_NO_ARENA")) s = g_api->DisableCpuMemArena(so); /* bench knob, see docs/nn.md */
     if (!s) s = g_api->CreateSession(g_env, m->path, so, &se->s);
     if (so) g_api->ReleaseSessionOptions(so);
-    if (s) {
-        free(se);
-        return ort_fail(ctx, s, "cannot create a session for", m->path);
-    }
+    if (s) return ort_fail(ctx, s, "cannot create a session for", m->path);
     if ((st = io_types(ctx, se, m, true)) || (st = io_types(ctx, se, m, false))) {
         g_api->ReleaseSession(se->s);
-        free(se);
+        se->s = NULL;
         return st;
     }
-    *out = se;
     return CARVE_OK;
 }
 
-/* Returns the cached session, creating and caching it when missing.  When
- * two threads create the same session at once, the first one cached wins
- * and the other is released. */
+/* Returns the cached session, creating it when there is none: a session
+ * being created by another thread (a prewarm) is waited for; a failed
+ * creation is dropped, so the next caller tries again and gets the error. */
 static carve_status get_session(carve_ctx *ctx, const carve__nn_model *m, session **out) {
     int threads = nn_threads(ctx);
     pthread_mutex_lock(&g_lock);
-    *out = find_session(m, threads);
-    pthread_mutex_unlock(&g_lock);
-    if (*out) return CARVE_OK;
-    session *se = NULL;
-    carve_status st = create_session(ctx, m, threads, &se);
-    if (st) return st;
-    pthread_mutex_lock(&g_lock);
-    *out = find_session(m, threads);
-    if (!*out) {
-        se->next = g_sessions;
-        g_sessions = se;
-        *out = se;
-        se = NULL;
-    }
-    pthread_mutex_unlock(&g_lock);
+    session *se;
+    while ((se = find_session(m, threads)) && !se->ready) pthread_cond_wait(&g_ready, &g_lock);
     if (se) {
-        g_api->ReleaseSession(se->s);
-        free(se);
+        pthread_mutex_unlock(&g_lock);
+        *out = se;
+        return CARVE_OK;
     }
-    return CARVE_OK;
+    if (!(se = calloc(1, sizeof *se))) {
+        pthread_mutex_unlock(&g_lock);
+        return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
+    }
+    snprintf(se->path, sizeof se->path, "%s", m->path);
+    snprintf(se->sha256, sizeof se->sha256, "%s", m->sha256);
+    se->threads = threads;
+    se->nin = m->ninputs, se->nout = m->noutputs; /* the key; io_types writes the same */
+    memcpy(se->in_names, m->inputs, sizeof se->in_names);
+    memcpy(se->out_names, m->outputs, sizeof se->out_names);
+    se->next = g_sessions;
+    g_sessions = se;
+    pthread_mutex_unlock(&g_lock);
+    carve_status st = create_session(ctx, m, se);
+    pthread_mutex_lock(&g_lock);
+    if (st) { /* unlink the placeholder */
+        for (session **pp = &g_sessions; *pp; pp = &(*pp)->next)
+            if (*pp == se) { *pp = se->next; break; }
+        free(se);
+    } else {
+        se->ready = true;
+        *out = se;
+    }
+    pthread_cond_broadcast(&g_ready);
+    pthread_mutex_unlock(&g_lock);
+    return st;
+}
+
+/* ---- prewarm: a session created in the background ------------------------- */
+typedef struct prewarm {
+    carve_ctx *ctx; /* a clone: the caller's ctx stays its own */
+    carve__nn_model m;
+} prewarm;
+
+static void *prewarm_main(void *arg) {
+    prewarm *p = arg;
+    session *se = NULL;
+    if (!carve__ort_load(p->ctx, NULL)) (void)get_session(p->ctx, &p->m, &se); /* errors: the run reports them */
+    carve_ctx_destroy(p->ctx);
+    free(p);
+    return NULL;
+}
+
+/* Joins the prewarm threads (at exit, before ONNX Runtime's own teardown,
+ * and in carve__nn_shutdown). */
+static void prewarm_join_all(void) {
+    pthread_mutex_lock(&g_lock);
+    pthread_t th[MAX_PREWARM];
+    int n = g_nprewarm;
+    memcpy(th, g_prewarm, sizeof th);
+    g_nprewarm = 0;
+    pthread_mutex_unlock(&g_lock);
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+}
+
+static void prewarm_atexit(void) { atexit(prewarm_join_all); }
+
+void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    int threads = nn_threads(ctx);
+    pthread_mutex_lock(&g_lock);
+    bool skip = find_session(m, threads) || g_nprewarm == MAX_PREWARM;
+    pthread_mutex_unlock(&g_lock);
+    if (skip) return;
+    prewarm *p = calloc(1, sizeof *p);
+    if (p) p->ctx = carve_ctx_clone(ctx);
+    if (!p || !p->ctx) {
+        free(p);
+        return;
+    }
+    p->m = *m;
+    pthread_once(&once, prewarm_atexit);
+    pthread_mutex_lock(&g_lock);
+    if (g_nprewarm < MAX_PREWARM && !pthread_create(&g_prewarm[g_nprewarm], NULL, prewarm_main, p)) {
+        g_nprewarm++;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (p) {
+        carve_ctx_destroy(p->ctx);
+        free(p);
+    }
 }
 
 carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
@@ -472,6 +535,7 @@ done:
 }
 
 void carve__nn_shutdown(void) {
+    prewarm_join_all();
     pthread_mutex_lock(&g_lock);
     while (g_sessions) {
         session *n = g_sessions->next;
@@ -510,6 +574,8 @@ carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
     (void)m;
     return carve__ort_load(ctx, NULL);
 }
+
+void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m) { (void)ctx, (void)m; }
 
 void carve__nn_shutdown(void) {}
 

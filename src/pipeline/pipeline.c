@@ -1957,6 +1957,12 @@ carve_status carve_run(carve_ctx *ctx, const carve_image *in, const carve_palett
     if (!st) st = prepare(ctx, &s, report);
     carve__progress_pop(ctx, outer);
 
+    /* the neural matte's session (ISNet: ~1 CPU s) is created while the
+     * sanitize phase runs (docs/pipeline.md) */
+    char why[64];
+    if (!st && s.prm.steer.neural_matte && !s.input_alpha && matte_applies(ctx, &s, why, sizeof why))
+        carve__nn_prewarm(ctx, "matte");
+
     char *opts = carve_ctx_options_json(ctx);
     json_t *oj = opts ? json_loads(opts, 0, NULL) : NULL;
     carve_free(opts);

@@ -342,6 +342,33 @@ static void test_concurrent(void) {
     carve_image_destroy(im);
 }
 
+/* carve__nn_prewarm: the session created in the background is the one the
+ * run uses (same bytes as without it); a prewarm leaves the ctx's message
+ * alone (no model here); shutdown right after a prewarm joins it. */
+static void test_prewarm(void) {
+    carve_image *im = matte_scene();
+    carve_ctx *c = new_ctx();
+    uint8_t *ref = NULL, *a = NULL;
+    CHECK_ST(carve__nn_matte(c, im, &ref), CARVE_OK);
+    carve__nn_shutdown(); /* no cached session from here on */
+    carve__nn_prewarm(c, "matte");
+    CHECK_ST(carve__nn_matte(c, im, &a), CARVE_OK);
+    CHECK(ref && a && !memcmp(ref, a, 200 * 120));
+    carve_ctx *none = carve_ctx_create();
+    carve_ctx_set_option(none, "models_dir", "/nonexistent/carve-models");
+    carve__nn_prewarm(none, "matte");
+    CHECKF(!carve_ctx_errmsg(none)[0], "prewarm set a message: %s", carve_ctx_errmsg(none));
+    carve_ctx_destroy(none);
+    carve__nn_shutdown();
+    carve__nn_prewarm(c, "matte");
+    carve__nn_prewarm(c, "text_detect");
+    carve__nn_shutdown(); /* joins both */
+    free(ref);
+    free(a);
+    carve_ctx_destroy(c);
+    carve_image_destroy(im);
+}
+
 static void cleanup(void) {
     const char *files[] = {"matte.onnx", "text.onnx", "inpaint.onnx", "sr.onnx", "depth.onnx", "manifest.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) remove(in_dir(files[i]));
@@ -369,6 +396,7 @@ int main(void) {
     RUN(test_depth);
     RUN(test_cancel_and_errors);
     RUN(test_concurrent);
+    RUN(test_prewarm);
     carve__nn_shutdown();
     cleanup();
     return test_done();
