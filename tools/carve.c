@@ -288,10 +288,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "carve: unknown command '%s' (see carve --help)\n", argv[1]);
         return EXIT_USAGE;
     }
-    /* the commands that process images: large allocations, huge pages */
-    if (!strcmp(c->name, "run") || !strcmp(c->name, "quantize") || !strcmp(c->name, "trace") ||
-        !strcmp(c->name, "tune"))
+    /* the commands that process images: large allocations, huge pages; a
+     * tuning runs many trials on several threads for minutes: huge pages
+     * only, like carved (hugepages.h) */
+    if (!strcmp(c->name, "run") || !strcmp(c->name, "quantize") || !strcmp(c->name, "trace"))
         carve_tools_hugepages(argv, 1);
+    else if (!strcmp(c->name, "tune"))
+        carve_tools_hugepages(argv, 0);
     carve_ctx *ctx = carve_ctx_create();
     if (!ctx) { fprintf(stderr, "carve: out of memory\n"); return EXIT_FAIL; }
     cli_args a;
