@@ -211,34 +211,6 @@ static int box3_h(void *arg, int64_t yy) {
     return 0;
 }
 
-/* along columns: one block of 32 columns (96 floats) per item */
-static int box3_v(void *arg, int64_t blk) {
-    const box3_job *j = arg;
-    int w = j->w, h = j->h, r = j->r;
-    size_t W3 = 3 * (size_t)w;
-    size_t k0 = 96 * (size_t)blk, k1 = k0 + 96 < W3 ? k0 + 96 : W3;
-    double acc[96];
-    memset(acc, 0, sizeof acc);
-    int lo = 0, hi = -1;
-    for (int y = 0; y < h; y++) {
-        int want_hi = y + r < h - 1 ? y + r : h - 1, want_lo = y - r > 0 ? y - r : 0;
-        while (hi < want_hi) {
-            hi++;
-            const float *s = j->src + W3 * (size_t)hi;
-            for (size_t k = k0; k < k1; k++) acc[k - k0] += s[k];
-        }
-        while (lo < want_lo) {
-            const float *s = j->src + W3 * (size_t)lo;
-            for (size_t k = k0; k < k1; k++) acc[k - k0] -= s[k];
-            lo++;
-        }
-        double inv = 1.0 / (hi - lo + 1);
-        float *d = j->dst + W3 * (size_t)y;
-        for (size_t k = k0; k < k1; k++) d[k] = (float)(acc[k - k0] * inv);
-    }
-    return 0;
-}
-
 static void blur3(float *img, float *tmp, int w, int h, double sigma, int threads) {
     int passes = (int)lround(2 * sigma * sigma);
     if (passes > 6) {
@@ -246,9 +218,9 @@ static void blur3(float *img, float *tmp, int w, int h, double sigma, int thread
         int r = (int)lround((sqrt(4.0 * sigma * sigma + 1.0) - 1.0) / 2.0);
         if (r < 1) r = 1;
         for (int p = 0; p < 3; p++) {
-            box3_job a = {img, tmp, w, h, r}, b = {tmp, img, w, h, r};
+            box3_job a = {img, tmp, w, h, r};
             carve__parallel_for(threads, h, box3_h, &a);
-            carve__parallel_for(threads, ((int64_t)3 * w + 95) / 96, box3_v, &b);
+            carve__steer_boxmean_cols(tmp, img, 3 * w, h, r, threads);
         }
         return;
     }

@@ -26,5 +26,9 @@ bool carve__mf_source_side(const carve__mf *g, int i);
 /** Box mean of radius r (window (2r+1)^2 clipped at the borders) of a w*h
  *  float plane into out (out may be src; tmp may not).  tmp needs w*h floats. */
 void carve__steer_boxmean(const float *src, float *out, float *tmp, int w, int h, int r, int threads);
+/** The column pass alone: each of the cols columns of a cols*h float array
+ *  (interleaved channels are columns of their own) replaced by its mean over
+ *  rows y-r..y+r clipped at the borders; out may not be src. */
+void carve__steer_boxmean_cols(const float *src, float *out, int cols, int h, int r, int threads);
 
 #endif

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* floats per work item of the column pass */
+#define BOX_V_BLOCK 64
+
 typedef struct box_job {
     const float *src;
     float *dst;
-    int w, h, r;
+    int w, h, r; /* w: floats per row */
 } box_job;
 
 /* horizontal pass: one row per item */
@@ -29,12 +32,12 @@ static int box_h(void *arg, int64_t yy) {
     return 0;
 }
 
-/* vertical pass: one block of 64 columns per item */
+/* vertical pass: one block of BOX_V_BLOCK columns per item */
 static int box_v(void *arg, int64_t blk) {
     const box_job *j = arg;
     int w = j->w, h = j->h, r = j->r;
-    int x0 = (int)blk * 64, x1 = x0 + 64 < w ? x0 + 64 : w;
-    double s[64];
+    int x0 = (int)blk * BOX_V_BLOCK, x1 = x0 + BOX_V_BLOCK < w ? x0 + BOX_V_BLOCK : w;
+    double s[BOX_V_BLOCK];
     memset(s, 0, sizeof s);
     int lo = 0, hi = -1;
     for (int y = 0; y < h; y++) {
@@ -56,10 +59,13 @@ static int box_v(void *arg, int64_t blk) {
     return 0;
 }
 
+void carve__steer_boxmean_cols(const float *src, float *out, int cols, int h, int r, int threads) {
+    box_job j = {src, out, cols, h, r};
+    carve__parallel_for(threads, (cols + BOX_V_BLOCK - 1) / BOX_V_BLOCK, box_v, &j);
+}
+
 void carve__steer_boxmean(const float *src, float *out, float *tmp, int w, int h, int r, int threads) {
     box_job j = {src, tmp, w, h, r};
     carve__parallel_for(threads, h, box_h, &j);
-    j.src = tmp;
-    j.dst = out;
-    carve__parallel_for(threads, (w + 63) / 64, box_v, &j);
+    carve__steer_boxmean_cols(tmp, out, w, h, r, threads);
 }
