@@ -176,107 +176,133 @@ static bool is_comment(const char *s, size_t n) {
     return false;
 }
 
-/* ---- GIMP .gpl -------------------------------------------------------------------- */
-static carve_status parse_gpl(carve_ctx *ctx, const char *text, size_t len, const char *src, carve_palette *pal) {
-    line_src s = {text, text + len, 0};
+/* ---- text formats: one line loop ------------------------------------------------- */
+/* A text palette being read: where, the line source, the line each colour
+ * was first seen on (for duplicate messages) and a scratch for quoting. */
+typedef struct text_parse {
+    carve_ctx *ctx;
+    const char *src;
+    carve_palette *pal;
+    line_src s;
+    int first_line[CARVE_PALETTE_MAX];
+    char sn[64];
+} text_parse;
+
+typedef carve_status (*line_fn)(text_parse *tp, const char *l, size_t n);
+
+/* Runs fn on every line of text (trimmed) after the first `skip` lines. */
+static carve_status parse_lines(carve_ctx *ctx, const char *text, size_t len, const char *src, carve_palette *pal,
+                                int skip, line_fn fn) {
+    text_parse tp = {.ctx = ctx, .src = src, .pal = pal, .s = {text, text + len, 0}};
     const char *l;
     size_t n;
-    char sn[64];
-    int first_line[CARVE_PALETTE_MAX];
-    next_line(&s, &l, &n); /* "GIMP Palette", checked by the caller */
-    while (next_line(&s, &l, &n)) {
-        if (n == 0 || l[0] == '#') continue;
-        if (n >= 5 && !strncasecmp(l, "Name:", 5)) {
-            const char *v = l + 5;
-            while (v < l + n && isspace((unsigned char)*v)) v++;
-            char *nm = strndup(v, (size_t)(l + n - v));
-            if (!nm) return carve__fail(ctx, CARVE_ERR_NOMEM, "out of memory");
-            free(pal->name);
-            pal->name = nm;
-            continue;
-        }
-        if (n >= 8 && !strncasecmp(l, "Columns:", 8)) {
-            char *end;
-            char tmp[32];
-            snprintf(tmp, sizeof tmp, "%.*s", (int)(n - 8 < 31 ? n - 8 : 31), l + 8);
-            long c = strtol(tmp, &end, 10);
-            while (*end && isspace((unsigned char)*end)) end++;
-            if (*end || c < 0 || c > 256)
-                return carve__fail(ctx, CARVE_ERR_PALETTE, "%s:%d: 'Columns:' needs a number 0..256, not '%s'", src,
-                                   s.lineno, snip(l, n, sn));
-            continue;
-        }
-        /* "R G B [name]" */
-        char line[512];
-        snprintf(line, sizeof line, "%.*s", utf8_prefix(l, n, 511), l);
-        long v[3];
-        char *p = line;
-        bool ok = true;
-        for (int c = 0; c < 3 && ok; c++) {
-            while (*p == ' ' || *p == '\t') p++;
-            if (!isdigit((unsigned char)*p) && *p != '-' && *p != '+') { ok = false; break; }
-            char *end;
-            v[c] = strtol(p, &end, 10);
-            if (end == p || (*end && *end != ' ' && *end != '\t')) ok = false;
-            p = end;
-        }
-        if (!ok)
-            return carve__fail(ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a colour line (expected 'R G B [name]')",
-                               src, s.lineno, snip(l, n, sn));
-        if (v[0] < 0 || v[0] > 255 || v[1] < 0 || v[1] > 255 || v[2] < 0 || v[2] > 255)
-            return carve__fail(ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a colour (0..255)", src, s.lineno,
-                               snip(l, n, sn));
-        while (*p == ' ' || *p == '\t') p++;
-        uint32_t rgb = (uint32_t)v[0] << 16 | (uint32_t)v[1] << 8 | (uint32_t)v[2];
-        /* GIMP writes "Untitled" for unnamed entries */
-        const char *nm = (*p && strcmp(p, "Untitled")) ? p : NULL;
-        carve_status st = add_checked(ctx, pal, rgb, nm, src, s.lineno, NULL, first_line);
+    for (int i = 0; i < skip; i++) next_line(&tp.s, &l, &n);
+    while (next_line(&tp.s, &l, &n)) {
+        carve_status st = fn(&tp, l, n);
         if (st) return st;
     }
     return CARVE_OK;
 }
 
+/* ---- GIMP .gpl -------------------------------------------------------------------- */
+/* "Name: ..." (the palette's name) or "Columns: N" (checked, unused) */
+static bool gpl_header(text_parse *tp, const char *l, size_t n, carve_status *st) {
+    if (n >= 5 && !strncasecmp(l, "Name:", 5)) {
+        const char *v = l + 5;
+        while (v < l + n && isspace((unsigned char)*v)) v++;
+        char *nm = strndup(v, (size_t)(l + n - v));
+        if (!nm) {
+            *st = carve__fail(tp->ctx, CARVE_ERR_NOMEM, "out of memory");
+            return true;
+        }
+        free(tp->pal->name);
+        tp->pal->name = nm;
+        *st = CARVE_OK;
+        return true;
+    }
+    if (n >= 8 && !strncasecmp(l, "Columns:", 8)) {
+        char *end;
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(n - 8 < 31 ? n - 8 : 31), l + 8);
+        long c = strtol(tmp, &end, 10);
+        while (*end && isspace((unsigned char)*end)) end++;
+        *st = (*end || c < 0 || c > 256) ? carve__fail(tp->ctx, CARVE_ERR_PALETTE,
+                                                        "%s:%d: 'Columns:' needs a number 0..256, not '%s'", tp->src,
+                                                        tp->s.lineno, snip(l, n, tp->sn))
+                                         : CARVE_OK;
+        return true;
+    }
+    return false;
+}
+
+/* a line after "GIMP Palette": a comment, a header or "R G B [name]" */
+static carve_status gpl_line(text_parse *tp, const char *l, size_t n) {
+    carve_status st;
+    if (n == 0 || l[0] == '#') return CARVE_OK;
+    if (gpl_header(tp, l, n, &st)) return st;
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", utf8_prefix(l, n, 511), l);
+    long v[3];
+    char *p = line;
+    bool ok = true;
+    for (int c = 0; c < 3 && ok; c++) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!isdigit((unsigned char)*p) && *p != '-' && *p != '+') { ok = false; break; }
+        char *end;
+        v[c] = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ' ' && *end != '\t')) ok = false;
+        p = end;
+    }
+    if (!ok)
+        return carve__fail(tp->ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a colour line (expected 'R G B [name]')",
+                           tp->src, tp->s.lineno, snip(l, n, tp->sn));
+    if (v[0] < 0 || v[0] > 255 || v[1] < 0 || v[1] > 255 || v[2] < 0 || v[2] > 255)
+        return carve__fail(tp->ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a colour (0..255)", tp->src, tp->s.lineno,
+                           snip(l, n, tp->sn));
+    while (*p == ' ' || *p == '\t') p++;
+    uint32_t rgb = (uint32_t)v[0] << 16 | (uint32_t)v[1] << 8 | (uint32_t)v[2];
+    /* GIMP writes "Untitled" for unnamed entries */
+    const char *nm = (*p && strcmp(p, "Untitled")) ? p : NULL;
+    return add_checked(tp->ctx, tp->pal, rgb, nm, tp->src, tp->s.lineno, NULL, tp->first_line);
+}
+
 /* ---- plain hex lists ------------------------------------------------------------------
  * One or more items per line separated by commas; an item is a hex colour
  * optionally followed by a name.  Comment lines start with '# ', '//' or ';'. */
-static carve_status parse_plain(carve_ctx *ctx, const char *text, size_t len, const char *src, carve_palette *pal) {
-    line_src s = {text, text + len, 0};
-    const char *l;
-    size_t n;
-    char sn[64];
-    int first_line[CARVE_PALETTE_MAX];
-    while (next_line(&s, &l, &n)) {
-        if (is_comment(l, n)) continue;
-        const char *p = l, *end = l + n;
-        while (p < end) {
-            const char *c = memchr(p, ',', (size_t)(end - p));
-            const char *ie = c ? c : end;
-            const char *a = p, *b = ie;
-            while (a < b && isspace((unsigned char)*a)) a++;
-            while (b > a && isspace((unsigned char)b[-1])) b--;
-            p = c ? c + 1 : end;
-            if (a == b) {
-                if (c) return carve__fail(ctx, CARVE_ERR_PALETTE, "%s:%d: empty item in '%s'", src, s.lineno, snip(l, n, sn));
-                continue;
-            }
-            const char *te = a;
-            while (te < b && !isspace((unsigned char)*te)) te++;
-            uint32_t rgb;
-            if (!carve__parse_hex(a, (size_t)(te - a), &rgb))
-                return carve__fail(ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a hex colour (#rrggbb or #rgb)", src,
-                                   s.lineno, snip(a, (size_t)(te - a), sn));
-            while (te < b && isspace((unsigned char)*te)) te++;
-            char nm[256];
-            snprintf(nm, sizeof nm, "%.*s", utf8_prefix(te, (size_t)(b - te), 255), te);
-            char *hash = strstr(nm, " #");
-            if (nm[0] == '#') nm[0] = 0;
-            else if (hash) {
-                *hash = 0;
-                for (size_t k = strlen(nm); k > 0 && isspace((unsigned char)nm[k - 1]); k--) nm[k - 1] = 0;
-            }
-            carve_status st = add_checked(ctx, pal, rgb, nm[0] ? nm : NULL, src, s.lineno, NULL, first_line);
-            if (st) return st;
+static carve_status plain_line(text_parse *tp, const char *l, size_t n) {
+    if (is_comment(l, n)) return CARVE_OK;
+    const char *p = l, *end = l + n;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *ie = c ? c : end;
+        const char *a = p, *b = ie;
+        while (a < b && isspace((unsigned char)*a)) a++;
+        while (b > a && isspace((unsigned char)b[-1])) b--;
+        p = c ? c + 1 : end;
+        if (a == b) {
+            if (c)
+                return carve__fail(tp->ctx, CARVE_ERR_PALETTE, "%s:%d: empty item in '%s'", tp->src, tp->s.lineno,
+                                   snip(l, n, tp->sn));
+            continue;
         }
+        const char *te = a;
+        while (te < b && !isspace((unsigned char)*te)) te++;
+        uint32_t rgb;
+        if (!carve__parse_hex(a, (size_t)(te - a), &rgb))
+            return carve__fail(tp->ctx, CARVE_ERR_PALETTE, "%s:%d: '%s' is not a hex colour (#rrggbb or #rgb)",
+                               tp->src, tp->s.lineno, snip(a, (size_t)(te - a), tp->sn));
+        while (te < b && isspace((unsigned char)*te)) te++;
+        char nm[256];
+        snprintf(nm, sizeof nm, "%.*s", utf8_prefix(te, (size_t)(b - te), 255), te);
+        char *hash = strstr(nm, " #");
+        if (nm[0] == '#') nm[0] = 0;
+        else if (hash) {
+            *hash = 0;
+            for (size_t k = strlen(nm); k > 0 && isspace((unsigned char)nm[k - 1]); k--) nm[k - 1] = 0;
+        }
+        carve_status st = add_checked(tp->ctx, tp->pal, rgb, nm[0] ? nm : NULL, tp->src, tp->s.lineno, NULL,
+                                      tp->first_line);
+        if (st) return st;
     }
     return CARVE_OK;
 }
@@ -397,9 +423,9 @@ carve_status carve_palette_parse(carve_ctx *ctx, const char *text, size_t len, c
     if (i < len && (text[i] == '{' || text[i] == '['))
         st = parse_json(ctx, text, len, src, pal);
     else if (len - i >= 12 && !strncmp(text + i, "GIMP Palette", 12))
-        st = parse_gpl(ctx, text + i, len - i, src, pal);
+        st = parse_lines(ctx, text + i, len - i, src, pal, 1, gpl_line); /* after "GIMP Palette" */
     else
-        st = parse_plain(ctx, text, len, src, pal);
+        st = parse_lines(ctx, text, len, src, pal, 0, plain_line);
     if (!st && pal->n == 0) st = carve__fail(ctx, CARVE_ERR_PALETTE, "%s: the palette has no colours", src);
     if (st) {
         carve_palette_destroy(pal);
