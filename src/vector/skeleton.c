@@ -281,19 +281,23 @@ static int64_t nb_of(const sk_graph *g, int64_t i, int j) {
     return g->sk[k] ? k : -1;
 }
 
-static int put_pt(sk_graph *g, double x, double y) {
-    if (g->npt == g->ptcap) {
-        int64_t nc = g->ptcap ? 2 * g->ptcap : 1024;
-        double *np = realloc(g->pt, sizeof(double) * 2 * (size_t)nc);
+/* appends (x, y) to a growable array of point pairs *xy (*n points, room
+ * for *cap); 0 or -1 (out of memory) */
+static int push_xy(double **xy, int64_t *n, int64_t *cap, double x, double y) {
+    if (*n == *cap) {
+        int64_t nc = *cap ? 2 * *cap : 1024;
+        double *np = realloc(*xy, sizeof(double) * 2 * (size_t)nc);
         if (!np) return -1;
-        g->pt = np;
-        g->ptcap = nc;
+        *xy = np;
+        *cap = nc;
     }
-    g->pt[2 * g->npt] = x;
-    g->pt[2 * g->npt + 1] = y;
-    g->npt++;
+    (*xy)[2 * *n] = x;
+    (*xy)[2 * *n + 1] = y;
+    (*n)++;
     return 0;
 }
+
+static int put_pt(sk_graph *g, double x, double y) { return push_xy(&g->pt, &g->npt, &g->ptcap, x, y); }
 
 static int new_edge(sk_graph *g, int64_t a, int32_t comp) {
     if (g->ne == g->ecap) {
@@ -528,19 +532,7 @@ static int pair_ends(const sk_graph *g, int64_t *partner) {
     return 0;
 }
 
-static int out_pt(vec_polylines *o, double x, double y) {
-    if (o->npt == o->ptcap) {
-        int64_t nc = o->ptcap ? 2 * o->ptcap : 1024;
-        double *np = realloc(o->xy, sizeof(double) * 2 * (size_t)nc);
-        if (!np) return -1;
-        o->xy = np;
-        o->ptcap = nc;
-    }
-    o->xy[2 * o->npt] = x;
-    o->xy[2 * o->npt + 1] = y;
-    o->npt++;
-    return 0;
-}
+static int out_pt(vec_polylines *o, double x, double y) { return push_xy(&o->xy, &o->npt, &o->ptcap, x, y); }
 
 static int out_line(vec_polylines *o, int32_t comp) {
     if (o->n == o->cap) {
