@@ -83,6 +83,22 @@ static int exec_sql(sq_store *s, const char *sql) {
     return 0;
 }
 
+int carve__sq_write(sq_store *s, const char *sql, carve__sq_bind_fn bind, const void *arg, const char *what) {
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        bind(q, arg);
+        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
+    }
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void carve__sq_bind_text1(sqlite3_stmt *q, const void *arg) { sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC); }
+
 /* Records r->idem_key in the open transaction (expired keys dropped
  * first): 0, 1 when a live key exists, -1 on error. */
 static int idem_insert(sq_store *s, const carve__job_row *r) {
@@ -304,18 +320,8 @@ static int idem_get(carve__store *st, const char *key, double since, char id[33]
 }
 
 static int idem_forget(carve__store *st, const char *key) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM idempotency WHERE key=?", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return carve__sq_write((sq_store *)st, "DELETE FROM idempotency WHERE key=?", carve__sq_bind_text1, key,
+                           "idempotency key");
 }
 
 static int webhook_claim(carve__store *st, double now, double lease_s, char (*ids)[33], int max, int *n) {
@@ -341,24 +347,23 @@ static int webhook_claim(carve__store *st, double now, double lease_s, char (*id
     return rc;
 }
 
+typedef struct hook_row { const char *id; int state, attempts; double when; const char *error; } hook_row;
+
+static void bind_hook(sqlite3_stmt *q, const void *arg) {
+    const hook_row *h = arg;
+    sqlite3_bind_text(q, 1, h->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, h->state);
+    sqlite3_bind_int(q, 3, h->attempts);
+    sqlite3_bind_double(q, 4, h->when);
+    if (h->error) sqlite3_bind_text(q, 5, h->error, -1, SQLITE_STATIC);
+}
+
 static int webhook_done(carve__store *st, const char *id, int state, int attempts, double when, const char *error) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "UPDATE jobs SET webhook_state=?2, webhook_attempts=?3, webhook_at=?4, "
-                                  "webhook_error=?5 WHERE id=?1", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 2, state);
-        sqlite3_bind_int(q, 3, attempts);
-        sqlite3_bind_double(q, 4, when);
-        if (error) sqlite3_bind_text(q, 5, error, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: webhook of %s: %s", id, sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    hook_row h = {id, state, attempts, when, error};
+    char what[64];
+    snprintf(what, sizeof what, "webhook of %s", id);
+    return carve__sq_write((sq_store *)st, "UPDATE jobs SET webhook_state=?2, webhook_attempts=?3, webhook_at=?4, "
+                                           "webhook_error=?5 WHERE id=?1", bind_hook, &h, what);
 }
 
 /* Forward-only schema steps for databases made by older carveds
@@ -540,22 +545,11 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
     sq_store *s = (sq_store *)st;
     *data = NULL;
     *len = 0;
-    if (!valid_id(id) || !valid_file_name(name)) return 1;
-    char path[4400];
-    snprintf(path, sizeof path, "%s/jobs/%s/%s", s->dir, id, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) return 1;
-        carve__store_seterr(&s->ops, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) || sb.st_size < 0) {
-        close(fd);
-        carve__store_seterr(&s->ops, "cannot stat %s", path);
-        return -1;
-    }
-    size_t n = (size_t)sb.st_size;
+    int fd;
+    uint64_t size;
+    int rc = open_file(st, id, name, &fd, &size);
+    if (rc) return rc;
+    size_t n = (size_t)size;
     char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);
@@ -576,21 +570,16 @@ static int get_file(carve__store *st, const char *id, const char *name, char **d
     return 0;
 }
 
+static void bind_palette(sqlite3_stmt *q, const void *arg) {
+    const char *const *nt = arg;
+    sqlite3_bind_text(q, 1, nt[0], -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, nt[1], -1, SQLITE_STATIC);
+}
+
 static int put_palette(carve__store *st, const char *name, const char *text) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO palettes(name,body) VALUES(?,?)", -1, &q, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_DONE) rc = 0;
-    }
-    if (rc) carve__store_seterr(&s->ops, "sqlite: put palette: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const char *nt[2] = {name, text};
+    return carve__sq_write((sq_store *)st, "INSERT OR REPLACE INTO palettes(name,body) VALUES(?,?)", bind_palette, nt,
+                           "put palette") < 0 ? -1 : 0;
 }
 
 static int get_palette(carve__store *st, const char *name, char **text) {
@@ -614,18 +603,8 @@ static int get_palette(carve__store *st, const char *name, char **text) {
 }
 
 static int delete_palette(carve__store *st, const char *name) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM palettes WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: delete palette: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return carve__sq_write((sq_store *)st, "DELETE FROM palettes WHERE name=?", carve__sq_bind_text1, name,
+                           "delete palette");
 }
 
 static int list_palettes(carve__store *st, char **json) {

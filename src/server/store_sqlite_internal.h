@@ -31,6 +31,14 @@ int carve__sq_reader_get(sq_store *s);
 void carve__sq_reader_put(sq_store *s, int k);
 char *carve__sq_dup(const unsigned char *t);
 
+/* Runs one write statement under the write lock; bind fills its
+ * parameters.  0, 1 when it changed no row, -1 on error (the store's
+ * message: "sqlite: <what>: <sqlite's message>"). */
+typedef void (*carve__sq_bind_fn)(sqlite3_stmt *q, const void *arg);
+int carve__sq_write(sq_store *s, const char *sql, carve__sq_bind_fn bind, const void *arg, const char *what);
+/* binds arg (a string) as parameter 1 */
+void carve__sq_bind_text1(sqlite3_stmt *q, const void *arg);
+
 /* store_tunings.c */
 extern const char *const carve__sq_tunings_schema;
 void carve__sq_tunings_wire(carve__store *ops);

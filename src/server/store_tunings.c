@@ -24,23 +24,6 @@ const char *const carve__sq_tunings_schema =
     "CREATE TABLE IF NOT EXISTS tuning_trials(id TEXT NOT NULL, idx INTEGER NOT NULL, score REAL, body TEXT,"
     " PRIMARY KEY(id, idx));";
 
-/* Runs one write statement under the write lock; bind fills the parameters. */
-typedef void (*bind_fn)(sqlite3_stmt *q, const void *arg);
-
-static int write_stmt(sq_store *s, const char *sql, bind_fn bind, const void *arg, const char *what) {
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
-        bind(q, arg);
-        if (sqlite3_step(q) == SQLITE_DONE) rc = sqlite3_changes(s->db) > 0 ? 0 : 1;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
 static void bind_put(sqlite3_stmt *q, const void *arg) {
     const carve__tuning_row *r = arg;
     sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
@@ -50,8 +33,8 @@ static void bind_put(sqlite3_stmt *q, const void *arg) {
 }
 
 static int put_tuning(carve__store *st, const carve__tuning_row *r) {
-    return write_stmt((sq_store *)st, "INSERT INTO tunings(id,state,created,finished,request) VALUES(?,?,?,0,?)",
-                      bind_put, r, "insert tuning");
+    return carve__sq_write((sq_store *)st, "INSERT INTO tunings(id,state,created,finished,request) VALUES(?,?,?,0,?)",
+                           bind_put, r, "insert tuning");
 }
 
 static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
@@ -102,11 +85,11 @@ static void bind_upd(sqlite3_stmt *q, const void *arg) {
 static int update_tuning(carve__store *st, const char *id, int state, double finished, const char *best,
                          double best_score, int trials, const char *error) {
     upd u = {id, state, finished, best, best_score, trials, error};
-    return write_stmt((sq_store *)st,
-                      "UPDATE tunings SET state=?2, finished=CASE WHEN ?3>0 THEN ?3 ELSE finished END,"
-                      " best=coalesce(?4,best), best_score=CASE WHEN ?4 IS NULL THEN best_score ELSE ?5 END,"
-                      " trials=CASE WHEN ?6>0 THEN ?6 ELSE trials END, error=coalesce(?7,error) WHERE id=?1",
-                      bind_upd, &u, "update tuning");
+    return carve__sq_write((sq_store *)st,
+                           "UPDATE tunings SET state=?2, finished=CASE WHEN ?3>0 THEN ?3 ELSE finished END,"
+                           " best=coalesce(?4,best), best_score=CASE WHEN ?4 IS NULL THEN best_score ELSE ?5 END,"
+                           " trials=CASE WHEN ?6>0 THEN ?6 ELSE trials END, error=coalesce(?7,error) WHERE id=?1",
+                           bind_upd, &u, "update tuning");
 }
 
 static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n) {
@@ -131,13 +114,11 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
     return rc;
 }
 
-static void bind_id(sqlite3_stmt *q, const void *arg) { sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC); }
-
 static int delete_tuning(carve__store *st, const char *id) {
     sq_store *s = (sq_store *)st;
-    write_stmt(s, "DELETE FROM tuning_files WHERE id=?1", bind_id, id, "delete tuning files");
-    write_stmt(s, "DELETE FROM tuning_trials WHERE id=?1", bind_id, id, "delete trials");
-    return write_stmt(s, "DELETE FROM tunings WHERE id=?1", bind_id, id, "delete tuning");
+    carve__sq_write(s, "DELETE FROM tuning_files WHERE id=?1", carve__sq_bind_text1, id, "delete tuning files");
+    carve__sq_write(s, "DELETE FROM tuning_trials WHERE id=?1", carve__sq_bind_text1, id, "delete trials");
+    return carve__sq_write(s, "DELETE FROM tunings WHERE id=?1", carve__sq_bind_text1, id, "delete tuning");
 }
 
 typedef struct blob { const char *id, *name; const void *data; size_t len; } blob;
@@ -151,8 +132,8 @@ static void bind_blob(sqlite3_stmt *q, const void *arg) {
 
 static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
     blob b = {id, name, data, len};
-    return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_files(id,name,data) VALUES(?1,?2,?3)", bind_blob,
-                      &b, "put tuning file");
+    return carve__sq_write((sq_store *)st, "INSERT OR REPLACE INTO tuning_files(id,name,data) VALUES(?1,?2,?3)",
+                           bind_blob, &b, "put tuning file");
 }
 
 static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
@@ -197,8 +178,9 @@ static void bind_trial(sqlite3_stmt *q, const void *arg) {
 
 static int put_trial(carve__store *st, const char *id, int index, double score, const char *json) {
     trial t = {id, index, score, json ? json : "{}"};
-    return write_stmt((sq_store *)st, "INSERT OR REPLACE INTO tuning_trials(id,idx,score,body) VALUES(?1,?2,?3,?4)",
-                      bind_trial, &t, "put trial");
+    return carve__sq_write((sq_store *)st,
+                           "INSERT OR REPLACE INTO tuning_trials(id,idx,score,body) VALUES(?1,?2,?3,?4)", bind_trial,
+                           &t, "put trial");
 }
 
 static int list_trials(carve__store *st, const char *id, double **scores, int *n, char **json) {
