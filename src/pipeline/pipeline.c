@@ -417,22 +417,28 @@ static void warn(carve_ctx *ctx, run_state *s, const char *fmt, ...) {
     carve__log(ctx, CARVE_LOG_WARN, "%s", buf);
 }
 
+/* A neural step's provenance for the report: model, file, sha256, runtime,
+ * input size, threads, the image it ran on (w x h) and its wall time. */
+static json_t *nn_info_json(const carve__nn_info *info, int w, int h, double seconds) {
+    json_t *p = json_object();
+    json_object_set_new(p, "model", json_string(info->model));
+    json_object_set_new(p, "file", json_string(info->file));
+    json_object_set_new(p, "sha256", json_string(info->sha256));
+    json_object_set_new(p, "runtime", json_string(info->runtime));
+    json_object_set_new(p, "input_width", json_integer(info->input_w));
+    json_object_set_new(p, "input_height", json_integer(info->input_h));
+    json_object_set_new(p, "threads", json_integer(info->threads));
+    json_object_set_new(p, "image_width", json_integer(w));
+    json_object_set_new(p, "image_height", json_integer(h));
+    json_object_set_new(p, "time_s", json_real(ms3(seconds)));
+    return p;
+}
+
 static carve_status subject_neural(carve_ctx *ctx, run_state *s, json_t *d) {
     carve__nn_info info;
     carve_status st = carve__nn_detect_objects_info(ctx, s->img, &s->cand_boxes, &s->cand_n, &info);
     if (st) return st;
-    json_t *p = json_object();
-    json_object_set_new(p, "model", json_string(info.model));
-    json_object_set_new(p, "file", json_string(info.file));
-    json_object_set_new(p, "sha256", json_string(info.sha256));
-    json_object_set_new(p, "runtime", json_string(info.runtime));
-    json_object_set_new(p, "input_width", json_integer(info.input_w));
-    json_object_set_new(p, "input_height", json_integer(info.input_h));
-    json_object_set_new(p, "threads", json_integer(info.threads));
-    json_object_set_new(p, "image_width", json_integer(s->w));
-    json_object_set_new(p, "image_height", json_integer(s->h));
-    json_object_set_new(p, "time_s", json_real(ms3(info.seconds)));
-    json_object_set_new(d, "detector", p);
+    json_object_set_new(d, "detector", nn_info_json(&info, s->w, s->h, info.seconds));
     return CARVE_OK;
 }
 
@@ -1147,8 +1153,12 @@ static carve_status matte_neural(carve_ctx *ctx, run_state *s, json_t *d) {
         const carve__box *b = &s->subject[i];
         for (int y = b->y - y0; y < b->y + b->h - y0; y++) memset(hint + (size_t)y * cw + (b->x - x0), 255, (size_t)b->w);
     }
-    carve_status st = carve__nn_matte_hint(ctx, crop, hint, &ca);
+    carve__nn_info info;
+    double t0 = carve__now();
+    carve_status st = carve__nn_model_info(ctx, "matte", &info);
+    if (!st) st = carve__nn_matte_hint(ctx, crop, hint, &ca);
     if (!st) {
+        json_object_set_new(d, "model", nn_info_json(&info, cw, ch, carve__now() - t0));
         for (int y = 0; y < ch; y++) memcpy(s->cand_map + (size_t)(y0 + y) * s->w + x0, ca + (size_t)y * cw, (size_t)cw);
         if (s->prm.subject.remove_occluders)
             for (int j = 0; j < s->noccluders; j++) {
