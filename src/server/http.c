@@ -79,19 +79,24 @@ static enum MHD_Result send_buf(carve__srv *s, struct MHD_Connection *c, int cod
     return r;
 }
 
+void carve__http_error_body(carve__buf *b, char *msg, size_t msglen, int code, const char *kind, const char *fmt,
+                            va_list ap) {
+    vsnprintf(msg, msglen, fmt, ap);
+    carve__buf_init(b);
+    carve__buf_printf(b, "{\"error\":{\"code\":\"%s\",\"status\":%d,\"message\":\"", kind, code);
+    carve__buf_json_str(b, msg);
+    carve__buf_puts(b, "\"}}");
+}
+
 CARVE_PRINTF(6, 7) static enum MHD_Result send_error_h(carve__srv *s, struct MHD_Connection *c, int code, const char *kind,
                                     const char **hdrs, const char *fmt, ...) {
     char msg[1200];
+    carve__buf b;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    carve__http_error_body(&b, msg, sizeof msg, code, kind, fmt, ap);
     va_end(ap);
-    carve__buf b;
-    carve__buf_init(&b);
     if (code >= 500) carve__srv_log(s, CARVE_LOG_ERROR, NULL, NULL, "HTTP %d %s: %s", code, kind, msg);
-    carve__buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"status\":%d,\"message\":\"", kind, code);
-    carve__buf_json_str(&b, msg);
-    carve__buf_puts(&b, "\"}}");
     return send_buf(s, c, code, &b, hdrs);
 }
 #define send_error(s, c, code, kind, ...) send_error_h(s, c, code, kind, NULL, __VA_ARGS__)
@@ -774,14 +779,57 @@ static enum MHD_Result post_job(carve__srv *s, struct MHD_Connection *c, req *rq
 }
 
 /* ---- SSE ------------------------------------------------------------------------ */
+#define SSE_BLOCK 16384 /* libmicrohttpd's read block of an event stream */
+
+/* ---- SSE output (shared with tunings_http.c) ------------------------------------ */
+bool carve__sse_idle(const carve__sse_out *o) { return o->off >= o->out.len; }
+
+void carve__sse_begin(carve__sse_out *o) {
+    carve__buf_free(&o->out);
+    carve__buf_init(&o->out);
+    o->off = 0;
+}
+
+bool carve__sse_end(carve__sse_out *o, pthread_mutex_t *mu, const bool *stopping) {
+    pthread_mutex_lock(mu);
+    if (*stopping) o->done = true;
+    pthread_mutex_unlock(mu);
+    if (carve__now() > o->t_end) o->done = true;
+    if (!o->out.len) carve__buf_puts(&o->out, ": keep-alive\n\n");
+    return !o->out.oom;
+}
+
+ssize_t carve__sse_copy(carve__sse_out *o, char *buf, size_t max) {
+    size_t n = o->out.len - o->off;
+    if (n > max) n = max;
+    memcpy(buf, o->out.data + o->off, n);
+    o->off += n;
+    return (ssize_t)n;
+}
+
+/* 200 text/event-stream whose body read produces (free releases cls, also on failure) */
+static enum MHD_Result sse_respond(carve__srv *s, struct MHD_Connection *c, MHD_ContentReaderCallback read, void *cls,
+                                   MHD_ContentReaderFreeCallback release) {
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, read, cls, release);
+    if (!r) {
+        release(cls);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    add_common(s, r, true);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    carve__srv_count_http(s, 200);
+    return ret;
+}
+
 typedef struct sse {
     carve__srv *s;
     srv_job *j;
     uint64_t next;
-    double t_end;
-    bool done, sent_hello;
-    char *pend;
-    size_t plen, poff, pcap;
+    bool sent_hello;
+    carve__sse_out o;
 } sse;
 
 static void sse_put_event(carve__buf *b, const carve__event *e) {
@@ -807,17 +855,17 @@ static void sse_put_event(carve__buf *b, const carve__event *e) {
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     sse *e = cls;
-    while (e->poff >= e->plen) {
-        if (e->done) return MHD_CONTENT_READER_END_OF_STREAM;
-        carve__buf b;
-        carve__buf_init(&b);
+    while (carve__sse_idle(&e->o)) {
+        if (e->o.done) return MHD_CONTENT_READER_END_OF_STREAM;
+        carve__sse_begin(&e->o);
+        carve__buf *b = &e->o.out;
         srv_job *j = e->j;
         if (!e->sent_hello) {
             /* the current state first (no id: not part of the replay) */
             pthread_mutex_lock(&e->s->mu);
             int st = j->state;
             pthread_mutex_unlock(&e->s->mu);
-            carve__buf_printf(&b, "retry: 1000\n\nevent: state\ndata: {\"state\":\"%s\"}\n\n",
+            carve__buf_printf(b, "retry: 1000\n\nevent: state\ndata: {\"state\":\"%s\"}\n\n",
                               carve__job_state_name(st));
             e->sent_hello = true;
         }
@@ -825,43 +873,27 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         pthread_mutex_lock(&j->mu);
-        if (e->next >= carve__srv_job_ring(j)->next_seq && !j->finished && !b.len)
+        if (e->next >= carve__srv_job_ring(j)->next_seq && !j->finished && !b->len)
             pthread_cond_timedwait(&j->cv, &j->mu, &until);
         const carve__ring *ring = carve__srv_job_ring(j);
         uint64_t first = carve__ring_first(ring);
         if (e->next < first) e->next = first;
-        while (e->next < ring->next_seq && b.len < 12000) {
+        while (e->next < ring->next_seq && b->len < 12000) {
             const carve__event *ev = carve__ring_get(ring, e->next);
-            if (ev) sse_put_event(&b, ev);
+            if (ev) sse_put_event(b, ev);
             e->next++;
         }
-        if (j->finished && e->next >= ring->next_seq) e->done = true;
+        if (j->finished && e->next >= ring->next_seq) e->o.done = true;
         pthread_mutex_unlock(&j->mu);
-        pthread_mutex_lock(&e->s->mu);
-        if (e->s->stopping) e->done = true;
-        pthread_mutex_unlock(&e->s->mu);
-        if (carve__now() > e->t_end) e->done = true;
-        if (!b.len) carve__buf_puts(&b, ": keep-alive\n\n");
-        if (b.oom) {
-            carve__buf_free(&b);
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        free(e->pend);
-        e->pend = b.data;
-        e->plen = b.len;
-        e->poff = 0;
+        if (!carve__sse_end(&e->o, &e->s->mu, &e->s->stopping)) return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    size_t n = e->plen - e->poff;
-    if (n > max) n = max;
-    memcpy(buf, e->pend + e->poff, n);
-    e->poff += n;
-    return (ssize_t)n;
+    return carve__sse_copy(&e->o, buf, max);
 }
 
 static void sse_free(void *cls) {
     sse *e = cls;
     carve__srv_job_unref(e->s, e->j);
-    free(e->pend);
+    carve__buf_free(&e->o.out);
     free(e);
 }
 
@@ -919,10 +951,8 @@ typedef struct rsse {
     int state;
     double progress;
     char stage[32];
-    double t_end;
-    bool done, hello;
-    carve__buf out;
-    size_t off;
+    bool hello;
+    carve__sse_out o;
 } rsse;
 
 /* One poll of the row: state and progress changes as events (without ids:
@@ -935,13 +965,13 @@ static void remote_poll(rsse *e, carve__buf *b) {
     e->hello = true;
     if (gr > 0) { /* deleted while we watched: cancelled */
         carve__buf_puts(b, "event: state\ndata: {\"state\":\"cancelled\"}\n\n");
-        e->done = true;
+        e->o.done = true;
         return;
     }
     if (gr < 0) return; /* store away: keep-alives until it is back */
     if (carve__job_terminal(row.state)) {
         replay_row(b, &row, e->last);
-        e->done = true;
+        e->o.done = true;
     } else {
         if (row.state != e->state) carve__buf_printf(b, "event: state\ndata: {\"state\":\"%s\"}\n\n",
                                                     carve__job_state_name(row.state));
@@ -962,29 +992,18 @@ static void remote_poll(rsse *e, carve__buf *b) {
 static ssize_t remote_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     rsse *e = cls;
-    while (e->off >= e->out.len) {
-        if (e->done) return MHD_CONTENT_READER_END_OF_STREAM;
-        carve__buf_free(&e->out);
-        carve__buf_init(&e->out);
-        e->off = 0;
-        remote_poll(e, &e->out);
-        pthread_mutex_lock(&e->s->mu);
-        if (e->s->stopping) e->done = true;
-        pthread_mutex_unlock(&e->s->mu);
-        if (carve__now() > e->t_end) e->done = true;
-        if (!e->out.len) carve__buf_puts(&e->out, ": keep-alive\n\n");
-        if (e->out.oom) return MHD_CONTENT_READER_END_WITH_ERROR;
+    while (carve__sse_idle(&e->o)) {
+        if (e->o.done) return MHD_CONTENT_READER_END_OF_STREAM;
+        carve__sse_begin(&e->o);
+        remote_poll(e, &e->o.out);
+        if (!carve__sse_end(&e->o, &e->s->mu, &e->s->stopping)) return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    size_t n = e->out.len - e->off;
-    if (n > max) n = max;
-    memcpy(buf, e->out.data + e->off, n);
-    e->off += n;
-    return (ssize_t)n;
+    return carve__sse_copy(&e->o, buf, max);
 }
 
 static void remote_free(void *cls) {
     rsse *e = cls;
-    carve__buf_free(&e->out);
+    carve__buf_free(&e->o.out);
     free(e);
 }
 
@@ -996,20 +1015,9 @@ static enum MHD_Result remote_events(carve__srv *s, struct MHD_Connection *c, co
     e->last = last;
     e->state = -1;
     e->progress = -1;
-    e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
-    carve__buf_init(&e->out);
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, remote_read, e, remote_free);
-    if (!r) {
-        remote_free(e);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    add_common(s, r, true);
-    enum MHD_Result ret = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    carve__srv_count_http(s, 200);
-    return ret;
+    e->o.t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
+    carve__buf_init(&e->o.out);
+    return sse_respond(s, c, remote_read, e, remote_free);
 }
 
 static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const char *id) {
@@ -1024,19 +1032,8 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
         e->s = s;
         e->j = j;
         e->next = last + 1;
-        e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
-        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, e, sse_free);
-        if (!r) {
-            sse_free(e);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "text/event-stream");
-        MHD_add_response_header(r, "X-Accel-Buffering", "no");
-        add_common(s, r, true);
-        enum MHD_Result ret = MHD_queue_response(c, 200, r);
-        MHD_destroy_response(r);
-        carve__srv_count_http(s, 200);
-        return ret;
+        e->o.t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
+        return sse_respond(s, c, sse_read, e, sse_free);
     }
     /* finished job: replay the stored log, then its final state */
     carve__job_row row;

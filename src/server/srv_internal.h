@@ -9,6 +9,8 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <sys/types.h>
 
 #define SRV_MAX_STAGES 16
 #define SRV_HIST_BUCKETS 12
@@ -126,6 +128,25 @@ int carve__srv_retry_after(carve__srv *s);
 /* HTTP (http.c) */
 carve_status carve__http_start(carve__srv *s, carve_ctx *errctx);
 void carve__http_stop(carve__srv *s);
+/* The API's error body {"error":{"code":kind,"status":code,"message":...}}
+ * into b (initialised here); the message, formatted from fmt, also into msg. */
+void carve__http_error_body(carve__buf *b, char *msg, size_t msglen, int code, const char *kind, const char *fmt,
+                            va_list ap);
+/* An SSE stream's output (http.c, tunings_http.c): the chunk being sent.
+ * A read callback: while carve__sse_idle, fill out (after
+ * carve__sse_begin), then carve__sse_end; then carve__sse_copy. */
+typedef struct carve__sse_out {
+    carve__buf out;
+    size_t off;   /* bytes of out already sent */
+    double t_end; /* the stream ends after this time (sse_max_seconds) */
+    bool done;    /* no chunk after this one */
+} carve__sse_out;
+bool carve__sse_idle(const carve__sse_out *o);
+void carve__sse_begin(carve__sse_out *o);
+/* Ends the chunk: done when *stopping (read under mu) or past t_end; a
+ * keep-alive comment when it is empty.  false when out of memory. */
+bool carve__sse_end(carve__sse_out *o, pthread_mutex_t *mu, const bool *stopping);
+ssize_t carve__sse_copy(carve__sse_out *o, char *buf, size_t max);
 /* JSON helpers */
 void carve__srv_job_json(carve__srv *s, carve__buf *b, const carve__job_row *row, srv_job *live);
 const char *carve__srv_status_kind(carve_status st);

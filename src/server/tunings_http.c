@@ -49,15 +49,11 @@ static enum MHD_Result reply_buf(carve__srv *s, struct MHD_Connection *c, int co
 
 CARVE_PRINTF(5, 6) static enum MHD_Result fail(carve__srv *s, struct MHD_Connection *c, int code, const char *kind, const char *fmt, ...) {
     char msg[1200];
+    carve__buf b;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    carve__http_error_body(&b, msg, sizeof msg, code, kind, fmt, ap);
     va_end(ap);
-    carve__buf b;
-    carve__buf_init(&b);
-    carve__buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"status\":%d,\"message\":\"", kind, code);
-    carve__buf_json_str(&b, msg);
-    carve__buf_puts(&b, "\"}}");
     return reply_buf(s, c, code, &b);
 }
 
@@ -372,10 +368,8 @@ typedef struct tsse {
     srv_tuning *t;
     uint64_t next_ev;
     int next_trial;
-    bool done, hello;
-    double t_end;
-    char *pend;
-    size_t plen, poff;
+    bool hello;
+    carve__sse_out o;
 } tsse;
 
 static void put_log(carve__buf *b, const carve__event *e) {
@@ -438,39 +432,24 @@ static void resume_cursor(struct MHD_Connection *c, int *trial, uint64_t *ev) {
 static ssize_t tsse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     tsse *e = cls;
-    while (e->poff >= e->plen) {
-        if (e->done) return MHD_CONTENT_READER_END_OF_STREAM;
-        carve__buf b;
-        carve__buf_init(&b);
+    while (carve__sse_idle(&e->o)) {
+        if (e->o.done) return MHD_CONTENT_READER_END_OF_STREAM;
+        carve__sse_begin(&e->o);
         if (!e->hello) {
-            carve__buf_puts(&b, "retry: 1000\n\n");
+            carve__buf_puts(&e->o.out, "retry: 1000\n\n");
             e->hello = true;
         }
-        e->done = collect(e, &b);
-        pthread_mutex_lock(&e->s->tunings->mu);
-        if (e->s->tunings->stopping) e->done = true;
-        pthread_mutex_unlock(&e->s->tunings->mu);
-        if (carve__now() > e->t_end) e->done = true;
-        if (!b.len) carve__buf_puts(&b, ": keep-alive\n\n");
-        if (b.oom) {
-            carve__buf_free(&b);
+        e->o.done = collect(e, &e->o.out);
+        if (!carve__sse_end(&e->o, &e->s->tunings->mu, &e->s->tunings->stopping))
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        free(e->pend);
-        e->pend = b.data;
-        e->plen = b.len;
-        e->poff = 0;
     }
-    size_t n = e->plen - e->poff < max ? e->plen - e->poff : max;
-    memcpy(buf, e->pend + e->poff, n);
-    e->poff += n;
-    return (ssize_t)n;
+    return carve__sse_copy(&e->o, buf, max);
 }
 
 static void tsse_free(void *cls) {
     tsse *e = cls;
     carve__tuning_unref(e->s->tunings, e->t);
-    free(e->pend);
+    carve__buf_free(&e->o.out);
     free(e);
 }
 
@@ -523,7 +502,7 @@ static enum MHD_Result get_events(carve__srv *s, struct MHD_Connection *c, const
     e->t = t;
     e->next_trial = from_trial;
     e->next_ev = from_ev;
-    e->t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
+    e->o.t_end = carve__now() + (double)carve__srvopt_int(s->opt, CARVE_SRVOPT_sse_max_seconds);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK, tsse_read, e, tsse_free);
     if (!r) {
         tsse_free(e);
