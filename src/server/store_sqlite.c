@@ -99,6 +99,26 @@ int carve__sq_write(sq_store *s, const char *sql, carve__sq_bind_fn bind, const 
 
 void carve__sq_bind_text1(sqlite3_stmt *q, const void *arg) { sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC); }
 
+int carve__sq_read_one(sq_store *s, bool writer, const char *sql, carve__sq_bind_fn bind, const void *arg,
+                       carve__sq_row_fn row, void *out, const char *what) {
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    int k = -1;
+    if (writer) pthread_mutex_lock(&s->mu);
+    else k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        bind(q, arg);
+        int r = sqlite3_step(q);
+        if (r == SQLITE_DONE) rc = 1;
+        else if (r == SQLITE_ROW) rc = row(q, out);
+    }
+    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    reader_put(s, k);
+    return rc;
+}
+
 /* Records r->idem_key in the open transaction (expired keys dropped
  * first): 0, 1 when a live key exists, -1 on error. */
 static int idem_insert(sq_store *s, const carve__job_row *r) {
@@ -179,29 +199,15 @@ static void read_row(sqlite3_stmt *q, carve__job_row *o, bool with_log) {
     if (with_log) o->log = dupn(sqlite3_column_text(q, 16));
 }
 
+static int job_with_log(sqlite3_stmt *q, void *out) {
+    read_row(q, out, true);
+    return 0;
+}
+
 static int get_job(carve__store *st, const char *id, carve__job_row *o) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
     memset(o, 0, sizeof *o);
-    int k = reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db, "SELECT " ROW_COLUMNS ",log FROM jobs WHERE id=?", -1, &q, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_DONE) {
-        rc = 1;
-        goto out;
-    }
-    if (r != SQLITE_ROW) goto out;
-    read_row(q, o, true);
-    rc = 0;
-out:
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get job: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    reader_put(s, k);
-    return rc;
+    return carve__sq_read_one((sq_store *)st, false, "SELECT " ROW_COLUMNS ",log FROM jobs WHERE id=?",
+                              carve__sq_bind_text1, id, job_with_log, o, "get job");
 }
 
 static int set_state(carve__store *st, const char *id, int from, int to, double when, const char *error,
@@ -297,26 +303,25 @@ out:
     return rc;
 }
 
+typedef struct idem_key { const char *key; double since; char *id, *hash; } idem_key;
+
+static void bind_idem(sqlite3_stmt *q, const void *arg) {
+    const idem_key *ik = arg;
+    sqlite3_bind_text(q, 1, ik->key, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 2, ik->since);
+}
+
+static int idem_row(sqlite3_stmt *q, void *out) {
+    idem_key *ik = out;
+    snprintf(ik->id, 33, "%s", (const char *)sqlite3_column_text(q, 0));
+    snprintf(ik->hash, 65, "%s", (const char *)sqlite3_column_text(q, 1));
+    return 0;
+}
+
 static int idem_get(carve__store *st, const char *key, double since, char id[33], char hash[65]) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT job_id,hash FROM idempotency WHERE key=? AND created>=?", -1, &q, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_double(q, 2, since);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            snprintf(id, 33, "%s", (const char *)sqlite3_column_text(q, 0));
-            snprintf(hash, 65, "%s", (const char *)sqlite3_column_text(q, 1));
-            rc = 0;
-        } else if (r == SQLITE_DONE) rc = 1;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: idempotency key: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    idem_key ik = {key, since, id, hash};
+    return carve__sq_read_one((sq_store *)st, true, "SELECT job_id,hash FROM idempotency WHERE key=? AND created>=?",
+                              bind_idem, &ik, idem_row, &ik, "idempotency key");
 }
 
 static int idem_forget(carve__store *st, const char *key) {
@@ -582,24 +587,16 @@ static int put_palette(carve__store *st, const char *name, const char *text) {
                            "put palette") < 0 ? -1 : 0;
 }
 
+static int text_col0(sqlite3_stmt *q, void *out) {
+    char **text = out;
+    *text = dupn(sqlite3_column_text(q, 0));
+    return *text ? 0 : -1;
+}
+
 static int get_palette(carve__store *st, const char *name, char **text) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
     *text = NULL;
-    pthread_mutex_lock(&s->mu);
-    if (sqlite3_prepare_v2(s->db, "SELECT body FROM palettes WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_ROW) {
-            *text = dupn(sqlite3_column_text(q, 0));
-            rc = *text ? 0 : -1;
-        } else if (r == SQLITE_DONE) rc = 1;
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get palette: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return carve__sq_read_one((sq_store *)st, true, "SELECT body FROM palettes WHERE name=?", carve__sq_bind_text1,
+                              name, text_col0, text, "get palette");
 }
 
 static int delete_palette(carve__store *st, const char *name) {

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define N_READERS 4
 
@@ -36,6 +37,12 @@ char *carve__sq_dup(const unsigned char *t);
  * message: "sqlite: <what>: <sqlite's message>"). */
 typedef void (*carve__sq_bind_fn)(sqlite3_stmt *q, const void *arg);
 int carve__sq_write(sq_store *s, const char *sql, carve__sq_bind_fn bind, const void *arg, const char *what);
+/* Runs one query that reads at most one row, on a read connection (on the
+ * write connection when writer); row fills out from it (0, or -1 when out
+ * of memory).  0, 1 when there is no row, -1 on error (message as above). */
+typedef int (*carve__sq_row_fn)(sqlite3_stmt *q, void *out);
+int carve__sq_read_one(sq_store *s, bool writer, const char *sql, carve__sq_bind_fn bind, const void *arg,
+                       carve__sq_row_fn row, void *out, const char *what);
 /* binds arg (a string) as parameter 1 */
 void carve__sq_bind_text1(sqlite3_stmt *q, const void *arg);
 

@@ -37,35 +37,25 @@ static int put_tuning(carve__store *st, const carve__tuning_row *r) {
                            bind_put, r, "insert tuning");
 }
 
+static int tuning_row(sqlite3_stmt *q, void *out) {
+    carve__tuning_row *o = out;
+    snprintf(o->id, sizeof o->id, "%s", (const char *)sqlite3_column_text(q, 0));
+    o->state = sqlite3_column_int(q, 1);
+    o->created = sqlite3_column_double(q, 2);
+    o->finished = sqlite3_column_double(q, 3);
+    o->request = carve__sq_dup(sqlite3_column_text(q, 4));
+    o->best = carve__sq_dup(sqlite3_column_text(q, 5));
+    o->best_score = sqlite3_column_double(q, 6);
+    o->trials = sqlite3_column_int(q, 7);
+    o->error = carve__sq_dup(sqlite3_column_text(q, 8));
+    return 0;
+}
+
 static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
     memset(o, 0, sizeof *o);
-    int k = carve__sq_reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db, "SELECT id,state,created,finished,request,best,best_score,trials,error FROM tunings "
-                               "WHERE id=?", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) rc = 1;
-        else if (r == SQLITE_ROW) {
-            snprintf(o->id, sizeof o->id, "%s", (const char *)sqlite3_column_text(q, 0));
-            o->state = sqlite3_column_int(q, 1);
-            o->created = sqlite3_column_double(q, 2);
-            o->finished = sqlite3_column_double(q, 3);
-            o->request = carve__sq_dup(sqlite3_column_text(q, 4));
-            o->best = carve__sq_dup(sqlite3_column_text(q, 5));
-            o->best_score = sqlite3_column_double(q, 6);
-            o->trials = sqlite3_column_int(q, 7);
-            o->error = carve__sq_dup(sqlite3_column_text(q, 8));
-            rc = 0;
-        }
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get tuning: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    carve__sq_reader_put(s, k);
-    return rc;
+    return carve__sq_read_one((sq_store *)st, false,
+                              "SELECT id,state,created,finished,request,best,best_score,trials,error FROM tunings "
+                              "WHERE id=?", carve__sq_bind_text1, id, tuning_row, o, "get tuning");
 }
 
 typedef struct upd { const char *id; int state; double finished; const char *best; double score; int trials;
@@ -130,40 +120,38 @@ static void bind_blob(sqlite3_stmt *q, const void *arg) {
     sqlite3_bind_blob64(q, 3, b->data, b->len, SQLITE_STATIC);
 }
 
+static void bind_id_name(sqlite3_stmt *q, const void *arg) {
+    const blob *b = arg;
+    sqlite3_bind_text(q, 1, b->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, b->name, -1, SQLITE_STATIC);
+}
+
 static int put_tuning_file(carve__store *st, const char *id, const char *name, const void *data, size_t len) {
     blob b = {id, name, data, len};
     return carve__sq_write((sq_store *)st, "INSERT OR REPLACE INTO tuning_files(id,name,data) VALUES(?1,?2,?3)",
                            bind_blob, &b, "put tuning file");
 }
 
+typedef struct file_out { char **data; size_t *len; } file_out;
+
+static int file_row(sqlite3_stmt *q, void *out) {
+    file_out *f = out;
+    size_t n = (size_t)sqlite3_column_bytes(q, 0);
+    *f->data = malloc(n + 1);
+    if (!*f->data) return -1;
+    if (n) memcpy(*f->data, sqlite3_column_blob(q, 0), n);
+    (*f->data)[n] = 0;
+    *f->len = n;
+    return 0;
+}
+
 static int get_tuning_file(carve__store *st, const char *id, const char *name, char **data, size_t *len) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
     *data = NULL;
     *len = 0;
-    int k = carve__sq_reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db, "SELECT data FROM tuning_files WHERE id=?1 AND name=?2", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-        int r = sqlite3_step(q);
-        if (r == SQLITE_DONE) rc = 1;
-        else if (r == SQLITE_ROW) {
-            size_t n = (size_t)sqlite3_column_bytes(q, 0);
-            *data = malloc(n + 1);
-            if (*data) {
-                if (n) memcpy(*data, sqlite3_column_blob(q, 0), n);
-                (*data)[n] = 0;
-                *len = n;
-                rc = 0;
-            }
-        }
-    }
-    if (rc < 0) carve__store_seterr(&s->ops, "sqlite: get tuning file: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    carve__sq_reader_put(s, k);
-    return rc;
+    blob b = {id, name, NULL, 0};
+    file_out f = {data, len};
+    return carve__sq_read_one((sq_store *)st, false, "SELECT data FROM tuning_files WHERE id=?1 AND name=?2",
+                              bind_id_name, &b, file_row, &f, "get tuning file");
 }
 
 typedef struct trial { const char *id; int idx; double score; const char *json; } trial;
