@@ -102,6 +102,15 @@ static PGresult *run(pg_conn *pc, ExecStatusType want, const char *sql, int n, c
     return NULL;
 }
 
+/* One query on a pool connection: its rows, or NULL (message on st). */
+static PGresult *query(carve__store *st, const char *sql, int n, const char *const *vals) {
+    pg_conn *pc = conn_get((pg_store *)st);
+    if (!pc) return NULL;
+    PGresult *r = run(pc, PGRES_TUPLES_OK, sql, n, vals, st);
+    conn_put(pc);
+    return r;
+}
+
 /* One statement on a pool connection: -1 error, else the affected rows. */
 static long cmd(carve__store *st, const char *sql, int n, const char *const *vals) {
     pg_conn *pc = conn_get((pg_store *)st);
@@ -335,21 +344,16 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
 }
 
 static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
-    pg_store *s = (pg_store *)st;
     *n = 0;
     char sst[8], sb[40], sm[16];
     snprintf(sst, sizeof sst, "%d", state);
     fmt_double(sb, sizeof sb, before);
     snprintf(sm, sizeof sm, "%d", max);
     const char *v[] = {sst, sb, sm};
-    pg_conn *pc = conn_get(s);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "SELECT id FROM carve_jobs WHERE state=$1::int AND ($2::float8<=0 OR finished<$2::float8) AND "
-                      "webhook_state<>1 ORDER BY seq "
-                      "LIMIT $3::int", 3, v,
-                      st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "SELECT id FROM carve_jobs WHERE state=$1::int AND ($2::float8<=0 OR finished<$2::float8) AND "
+                        "webhook_state<>1 ORDER BY seq "
+                        "LIMIT $3::int", 3, v);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
@@ -357,7 +361,6 @@ static int list_ids(carve__store *st, int state, double before, char (*ids)[33],
 }
 
 static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row *rows, int *n) {
-    pg_store *s = (pg_store *)st;
     *n = 0;
     char mask[16], since[40], has[4], ac[40], lim[16];
     snprintf(mask, sizeof mask, "%u", q->state_mask);
@@ -366,13 +369,10 @@ static int list_jobs(carve__store *st, const carve__job_query *q, carve__job_row
     fmt_double(ac, sizeof ac, q->after_created);
     snprintf(lim, sizeof lim, "%d", q->limit);
     const char *v[] = {mask, since, has, ac, q->after_id, lim};
-    pg_conn *pc = conn_get(s);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "SELECT " ROW_COLS " FROM carve_jobs WHERE ($1::int=0 OR (($1::int>>state)&1)=1) AND "
-                      "($2::float8<=0 OR created>=$2::float8) AND ($3::int=0 OR (created,id)<($4::float8,$5::text)) "
-                      "ORDER BY created DESC, id DESC LIMIT $6::int", 6, v, st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "SELECT " ROW_COLS " FROM carve_jobs WHERE ($1::int=0 OR (($1::int>>state)&1)=1) AND "
+                        "($2::float8<=0 OR created>=$2::float8) AND ($3::int=0 OR (created,id)<($4::float8,$5::text)) "
+                        "ORDER BY created DESC, id DESC LIMIT $6::int", 6, v);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < q->limit; i++) read_row(r, i, &rows[(*n)++], false);
     PQclear(r);
@@ -383,11 +383,8 @@ static int idem_get(carve__store *st, const char *key, double since, char id[33]
     char ss[40];
     fmt_double(ss, sizeof ss, since);
     const char *v[] = {key, ss};
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT job_id,hash FROM carve_idempotency WHERE key=$1 AND created>=$2::float8", 2,
-                      v, st);
-    conn_put(pc);
+    PGresult *r = query(st, "SELECT job_id,hash FROM carve_idempotency WHERE key=$1 AND created>=$2::float8", 2,
+                        v);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) {
@@ -410,13 +407,10 @@ static int webhook_claim(carve__store *st, double now, double lease_s, char (*id
     fmt_double(sl, sizeof sl, lease_s);
     snprintf(sm, sizeof sm, "%d", max);
     const char *v[] = {sn, sl, sm};
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "UPDATE carve_jobs SET webhook_at=$1::float8+$2::float8 WHERE id IN (SELECT id FROM carve_jobs"
-                      " WHERE webhook_state=1 AND webhook_at<=$1::float8 ORDER BY webhook_at LIMIT $3::int"
-                      " FOR UPDATE SKIP LOCKED) RETURNING id", 3, v, st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "UPDATE carve_jobs SET webhook_at=$1::float8+$2::float8 WHERE id IN (SELECT id FROM carve_jobs"
+                        " WHERE webhook_state=1 AND webhook_at<=$1::float8 ORDER BY webhook_at LIMIT $3::int"
+                        " FOR UPDATE SKIP LOCKED) RETURNING id", 3, v);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
@@ -437,10 +431,7 @@ static int webhook_done(carve__store *st, const char *id, int state, int attempt
 
 static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES]) {
     for (int i = 0; i < CARVE__JOB_NSTATES; i++) counts[i] = 0;
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT state, count(*) FROM carve_jobs GROUP BY state", 0, NULL, st);
-    conn_put(pc);
+    PGresult *r = query(st, "SELECT state, count(*) FROM carve_jobs GROUP BY state", 0, NULL);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
         int state = atoi(PQgetvalue(r, i, 0));
@@ -613,12 +604,8 @@ static int delete_palette(carve__store *st, const char *name) {
 
 static int list_palettes(carve__store *st, char **json) {
     *json = NULL;
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "SELECT coalesce(json_agg(name ORDER BY name),'[]'::json)::text FROM carve_palettes", 0, NULL,
-                      st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "SELECT coalesce(json_agg(name ORDER BY name),'[]'::json)::text FROM carve_palettes", 0, NULL);
     if (!r) return -1;
     *json = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -642,15 +629,12 @@ static int claim(carve__store *st, const char *node, double lease_s, carve__job_
     char sl[40];
     fmt_double(sl, sizeof sl, lease_s);
     const char *v[] = {node, token, sl};
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "UPDATE carve_jobs SET state=1, started=extract(epoch from clock_timestamp()),"
-                      " attempts=attempts+1, error=NULL, error_kind=NULL, lease_owner=$1, lease_token=$2,"
-                      " lease_until=clock_timestamp()+make_interval(secs=>$3::float8), progress=0, stage=''"
-                      " WHERE id=(SELECT id FROM carve_jobs WHERE state=0 AND NOT cancel ORDER BY seq"
-                      " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING " ROW_COLS, 3, v, st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "UPDATE carve_jobs SET state=1, started=extract(epoch from clock_timestamp()),"
+                        " attempts=attempts+1, error=NULL, error_kind=NULL, lease_owner=$1, lease_token=$2,"
+                        " lease_until=clock_timestamp()+make_interval(secs=>$3::float8), progress=0, stage=''"
+                        " WHERE id=(SELECT id FROM carve_jobs WHERE state=0 AND NOT cancel ORDER BY seq"
+                        " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING " ROW_COLS, 3, v);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) read_row(r, 0, o, false);
@@ -665,13 +649,10 @@ static int heartbeat(carve__store *st, const char *id, const char *token, double
     fmt_double(sp, sizeof sp, progress);
     const char *v[] = {id, token, sl, sp, stage ? stage : "", log};
     *cancel = false;
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK,
-                      "UPDATE carve_jobs SET lease_until=clock_timestamp()+make_interval(secs=>$3::float8),"
-                      " progress=$4::float8, stage=$5, log=coalesce($6,log) WHERE id=$1 AND lease_token=$2 AND"
-                      " state=1 RETURNING cancel", 6, v, st);
-    conn_put(pc);
+    PGresult *r = query(st,
+                        "UPDATE carve_jobs SET lease_until=clock_timestamp()+make_interval(secs=>$3::float8),"
+                        " progress=$4::float8, stage=$5, log=coalesce($6,log) WHERE id=$1 AND lease_token=$2 AND"
+                        " state=1 RETURNING cancel", 6, v);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) *cancel = PQgetvalue(r, 0, 0)[0] == 't';
@@ -766,10 +747,7 @@ static int request_cancel(carve__store *st, const char *id) {
 
 static int count_queued(carve__store *st, long long *n) {
     *n = 0;
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT count(*) FROM carve_jobs WHERE state=0", 0, NULL, st);
-    conn_put(pc);
+    PGresult *r = query(st, "SELECT count(*) FROM carve_jobs WHERE state=0", 0, NULL);
     if (!r) return -1;
     *n = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -777,10 +755,7 @@ static int count_queued(carve__store *st, long long *n) {
 }
 
 static int ping(carve__store *st) {
-    pg_conn *pc = conn_get((pg_store *)st);
-    if (!pc) return -1;
-    PGresult *r = run(pc, PGRES_TUPLES_OK, "SELECT 1", 0, NULL, st);
-    conn_put(pc);
+    PGresult *r = query(st, "SELECT 1", 0, NULL);
     PQclear(r);
     return r ? 0 : -1;
 }
@@ -935,6 +910,9 @@ void carve__pg_conn_put(pg_conn *pc) { conn_put(pc); }
 PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals,
                         carve__store *st) {
     return run(pc, want, sql, n, vals, st);
+}
+PGresult *carve__pg_query(carve__store *st, const char *sql, int n, const char *const *vals) {
+    return query(st, sql, n, vals);
 }
 long carve__pg_cmd(carve__store *st, const char *sql, int n, const char *const *vals) {
     return cmd(st, sql, n, vals);

@@ -47,6 +47,8 @@ void carve__pg_conn_put(pg_conn *pc);
 PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n, const char *const *vals,
                         carve__store *st);
 /* one statement on a pool connection: affected rows, -1 on error */
+/* one query on a pool connection: its rows, or NULL (message on st) */
+PGresult *carve__pg_query(carve__store *st, const char *sql, int n, const char *const *vals);
 long carve__pg_cmd(carve__store *st, const char *sql, int n, const char *const *vals);
 bool carve__pg_begin(pg_conn *pc, carve__store *st);
 int carve__pg_commit_or_rollback(pg_conn *pc, int rc, carve__store *st);

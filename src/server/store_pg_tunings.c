@@ -20,15 +20,6 @@ static int bad_id(const char *id, carve__store *st) {
     return -1;
 }
 
-/* A query on a pool connection: its result (PGRES_TUPLES_OK) or NULL. */
-static PGresult *query(carve__store *st, const char *sql, int n, const char *const *v) {
-    pg_conn *pc = carve__pg_conn_get((pg_store *)st);
-    if (!pc) return NULL;
-    PGresult *r = carve__pg_run(pc, PGRES_TUPLES_OK, sql, n, v, st);
-    carve__pg_conn_put(pc);
-    return r;
-}
-
 static int put_tuning(carve__store *st, const carve__tuning_row *row) {
     if (bad_id(row->id, st)) return -1;
     char state[16], created[40];
@@ -43,8 +34,8 @@ static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
     memset(o, 0, sizeof *o);
     if (!carve__pg_valid_id(id)) return 1;
     const char *v[] = {id};
-    PGresult *r = query(st, "SELECT id,state,created,finished,request,best,best_score,trials,error "
-                            "FROM carve_tunings WHERE id=$1", 1, v);
+    PGresult *r = carve__pg_query(st, "SELECT id,state,created,finished,request,best,best_score,trials,error "
+                                  "FROM carve_tunings WHERE id=$1", 1, v);
     if (!r) return -1;
     int rc = PQntuples(r) ? 0 : 1;
     if (!rc) {
@@ -84,7 +75,7 @@ static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, i
     snprintf(sst, sizeof sst, "%d", state);
     snprintf(smax, sizeof smax, "%d", max);
     const char *v[] = {sst, smax};
-    PGresult *r = query(st, "SELECT id FROM carve_tunings WHERE state=$1 ORDER BY seq LIMIT $2", 2, v);
+    PGresult *r = carve__pg_query(st, "SELECT id FROM carve_tunings WHERE state=$1 ORDER BY seq LIMIT $2", 2, v);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) snprintf(ids[(*n)++], 33, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
@@ -229,8 +220,8 @@ static int list_trials(carve__store *st, const char *id, double **scores, int *n
     *n = 0;
     *json = NULL;
     const char *v[] = {id};
-    PGresult *r = query(st, "SELECT idx,score,body FROM carve_tuning_trials WHERE tuning_id=$1 ORDER BY idx",
-                        1, v);
+    PGresult *r = carve__pg_query(st, "SELECT idx,score,body FROM carve_tuning_trials WHERE tuning_id=$1 ORDER BY idx",
+                                  1, v);
     if (!r) return -1;
     int rc = collect_trials(r, scores, n, json);
     PQclear(r);
