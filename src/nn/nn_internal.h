@@ -154,8 +154,11 @@ carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m);
  *  background thread, on a clone of ctx's options, unless it exists or
  *  MAX_PREWARM (4) prewarms are pending; a later run of m waits for it.
  *  Errors are not reported here: the run that needs the session reports
- *  them.  Pending prewarms are joined by carve__nn_shutdown and at exit. */
+ *  them.  Finished prewarms are joined at the next call; pending ones by
+ *  carve__nn_shutdown and at exit. */
 void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m);
+/** Prewarm threads not yet joined (running or finished); tests. */
+int carve__ort_prewarm_pending(void);
 
 /* ---- DB post-processing (text detection) ------------------------------- */
 typedef struct carve__db_box {

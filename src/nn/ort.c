@@ -385,10 +385,28 @@ static void prewarm_join_all(void) {
 
 static void prewarm_atexit(void) { atexit(prewarm_join_all); }
 
+/* Joins the prewarm threads that have finished (a long-running server
+ * starts one per model and thread count; without this it would keep them
+ * unjoined and stop prewarming after MAX_PREWARM).  Call with g_lock held. */
+static void prewarm_reap(void) {
+    int k = 0;
+    for (int i = 0; i < g_nprewarm; i++)
+        if (pthread_tryjoin_np(g_prewarm[i], NULL) != 0) g_prewarm[k++] = g_prewarm[i];
+    g_nprewarm = k;
+}
+
+int carve__ort_prewarm_pending(void) {
+    pthread_mutex_lock(&g_lock);
+    int n = g_nprewarm;
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
 void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     int threads = nn_threads(ctx);
     pthread_mutex_lock(&g_lock);
+    prewarm_reap();
     bool skip = find_session(m, threads) || g_nprewarm == MAX_PREWARM;
     pthread_mutex_unlock(&g_lock);
     if (skip) return;
@@ -576,6 +594,7 @@ carve_status carve__ort_check(carve_ctx *ctx, const carve__nn_model *m) {
 }
 
 void carve__ort_prewarm(carve_ctx *ctx, const carve__nn_model *m) { (void)ctx, (void)m; }
+int carve__ort_prewarm_pending(void) { return 0; }
 
 void carve__nn_shutdown(void) {}
 

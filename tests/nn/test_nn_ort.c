@@ -363,6 +363,23 @@ static void test_prewarm(void) {
     carve__nn_prewarm(c, "matte");
     carve__nn_prewarm(c, "text_detect");
     carve__nn_shutdown(); /* joins both */
+    /* a long-running process: more prewarms (one per thread count: each its
+     * own session) than MAX_PREWARM, each finished one joined by the next */
+    for (int t = 1; t <= 6; t++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", t);
+        carve_ctx_set_option(c, "nn_threads", v);
+        carve__nn_prewarm(c, "matte");
+        /* this one started; the earlier ones, finished, were joined (the
+         * previous one may still be ending: at most 2 are left) */
+        int pending = carve__ort_prewarm_pending();
+        CHECKF(pending >= 1 && pending <= 2, "threads %d: %d prewarm threads not joined, want 1-2", t, pending);
+        uint8_t *b = NULL;
+        CHECK_ST(carve__nn_matte(c, im, &b), CARVE_OK); /* waits for the session */
+        free(b);
+        usleep(50000); /* the prewarm thread ends once its session is cached */
+    }
+    carve__nn_shutdown();
     free(ref);
     free(a);
     carve_ctx_destroy(c);
