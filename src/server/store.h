@@ -71,6 +71,16 @@ void carve__job_row_free(carve__job_row *r);
 typedef struct carve__store carve__store;
 typedef struct carve__store_errs carve__store_errs;
 struct carve__tuning_row;
+/* The operations both stores implement under these names (X(op) each), for
+ * their wiring: `#define WIRE(op) s->ops.op = op;` then
+ * CARVE__STORE_COMMON_OPS(WIRE).  The others are wired by name. */
+#define CARVE__STORE_COMMON_OPS(X)                                                                                      \
+    X(put_job) X(get_job) X(set_state) X(list_ids) X(list_jobs) X(idem_get) X(idem_forget) X(count_states)            \
+    X(webhook_claim) X(webhook_done) X(delete_job) X(put_file) X(get_file) X(put_palette) X(get_palette)              \
+    X(delete_palette) X(list_palettes)
+#define CARVE__STORE_TUNING_OPS(X)                                                                                     \
+    X(put_tuning) X(get_tuning) X(update_tuning) X(list_tunings) X(delete_tuning) X(put_tuning_file)                  \
+    X(get_tuning_file) X(put_trial) X(list_trials)
 struct carve__store {
     /* inserts a new job row (state queued); with row->idem_key, records the
      * key in the same transaction and returns 1 (nothing inserted) when a

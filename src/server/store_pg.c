@@ -843,23 +843,9 @@ static void pg_close(carve__store *st) {
 }
 
 static void set_ops(pg_store *s) {
-    s->ops.put_job = put_job;
-    s->ops.get_job = get_job;
-    s->ops.set_state = set_state;
-    s->ops.list_ids = list_ids;
-    s->ops.list_jobs = list_jobs;
-    s->ops.idem_get = idem_get;
-    s->ops.idem_forget = idem_forget;
-    s->ops.count_states = count_states;
-    s->ops.webhook_claim = webhook_claim;
-    s->ops.webhook_done = webhook_done;
-    s->ops.delete_job = delete_job;
-    s->ops.put_file = put_file;
-    s->ops.get_file = get_file;
-    s->ops.put_palette = put_palette;
-    s->ops.get_palette = get_palette;
-    s->ops.delete_palette = delete_palette;
-    s->ops.list_palettes = list_palettes;
+#define WIRE(op) s->ops.op = op;
+    CARVE__STORE_COMMON_OPS(WIRE)
+#undef WIRE
     s->ops.close = pg_close;
     s->ops.claim = claim;
     s->ops.heartbeat = heartbeat;

@@ -266,15 +266,9 @@ static void unlock_tuning(carve__store *st, const char *id) {
 }
 
 void carve__pg_tunings_wire(carve__store *ops) {
-    ops->put_tuning = put_tuning;
-    ops->get_tuning = get_tuning;
-    ops->update_tuning = update_tuning;
-    ops->list_tunings = list_tunings;
-    ops->delete_tuning = delete_tuning;
-    ops->put_tuning_file = put_tuning_file;
-    ops->get_tuning_file = get_tuning_file;
-    ops->put_trial = put_trial;
-    ops->list_trials = list_trials;
+#define WIRE(op) ops->op = op;
+    CARVE__STORE_TUNING_OPS(WIRE)
+#undef WIRE
     ops->lock_tuning = lock_tuning;
     ops->unlock_tuning = unlock_tuning;
 }

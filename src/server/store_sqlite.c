@@ -119,6 +119,31 @@ int carve__sq_read_one(sq_store *s, bool writer, const char *sql, carve__sq_bind
     return rc;
 }
 
+int carve__sq_read_rows(sq_store *s, const char *sql, carve__sq_bind_fn bind, const void *arg, carve__sq_row_fn row,
+                        void *out, const char *what) {
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    int k = reader_get(s);
+    sqlite3 *db = RDB(s, k);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        bind(q, arg);
+        int r = SQLITE_DONE, more = 0;
+        while (!more && (r = sqlite3_step(q)) == SQLITE_ROW) more = row(q, out);
+        if (more > 0 || (!more && r == SQLITE_DONE)) rc = 0;
+    }
+    if (rc) carve__store_seterr(&s->ops, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    reader_put(s, k);
+    return rc;
+}
+
+int carve__sq_id_row(sqlite3_stmt *q, void *out) {
+    carve__sq_ids *l = out;
+    if (*l->n >= l->max) return 1;
+    snprintf(l->ids[(*l->n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
+    return 0;
+}
+
 /* Records r->idem_key in the open transaction (expired keys dropped
  * first): 0, 1 when a live key exists, -1 on error. */
 static int idem_insert(sq_store *s, const carve__job_row *r) {
@@ -245,58 +270,52 @@ out:
     return rc;
 }
 
-static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    *n = 0;
-    int k = reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) AND webhook_state<>1 "
-                           "ORDER BY seq LIMIT ?3",
-                           -1, &q, NULL) != SQLITE_OK) goto out;
-    sqlite3_bind_int(q, 1, state);
-    sqlite3_bind_double(q, 2, before);
-    sqlite3_bind_int(q, 3, max);
-    int r;
-    while ((r = sqlite3_step(q)) == SQLITE_ROW && *n < max)
-        snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
-    if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
-out:
-    if (rc) carve__store_seterr(&s->ops, "sqlite: list jobs: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    reader_put(s, k);
-    return rc;
+typedef struct ids_query { int state; double before; int max; } ids_query;
+
+static void bind_ids(sqlite3_stmt *q, const void *arg) {
+    const ids_query *iq = arg;
+    sqlite3_bind_int(q, 1, iq->state);
+    sqlite3_bind_double(q, 2, iq->before);
+    sqlite3_bind_int(q, 3, iq->max);
 }
 
-static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_row *rows, int *n) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
+static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
     *n = 0;
-    int k = reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT " ROW_COLUMNS " FROM jobs WHERE (?1=0 OR ((?1>>state)&1)=1) AND "
-                           "(?2<=0 OR created>=?2) AND (?3=0 OR (created,id)<(?4,?5)) "
-                           "ORDER BY created DESC, id DESC LIMIT ?6", -1, &q, NULL) != SQLITE_OK) goto out;
+    ids_query iq = {state, before, max};
+    carve__sq_ids l = {ids, max, n};
+    return carve__sq_read_rows((sq_store *)st,
+                               "SELECT id FROM jobs WHERE state=?1 AND (?2<=0 OR finished<?2) AND webhook_state<>1 "
+                               "ORDER BY seq LIMIT ?3", bind_ids, &iq, carve__sq_id_row, &l, "list jobs");
+}
+
+static void bind_jobs(sqlite3_stmt *q, const void *arg) {
+    const carve__job_query *jq = arg;
     sqlite3_bind_int64(q, 1, jq->state_mask);
     sqlite3_bind_double(q, 2, jq->since);
     sqlite3_bind_int(q, 3, jq->has_cursor);
     sqlite3_bind_double(q, 4, jq->after_created);
     sqlite3_bind_text(q, 5, jq->after_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 6, jq->limit);
-    int r = SQLITE_DONE;
-    while (*n < jq->limit && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        memset(&rows[*n], 0, sizeof rows[*n]);
-        read_row(q, &rows[(*n)++], false);
-    }
-    if (*n == jq->limit || r == SQLITE_DONE) rc = 0;
-out:
-    if (rc) carve__store_seterr(&s->ops, "sqlite: list jobs: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    reader_put(s, k);
+}
+
+typedef struct job_rows { carve__job_row *rows; int limit, *n; } job_rows;
+
+static int job_row(sqlite3_stmt *q, void *out) {
+    job_rows *l = out;
+    if (*l->n >= l->limit) return 1;
+    carve__job_row *o = &l->rows[(*l->n)++];
+    memset(o, 0, sizeof *o);
+    read_row(q, o, false);
+    return 0;
+}
+
+static int list_jobs(carve__store *st, const carve__job_query *jq, carve__job_row *rows, int *n) {
+    *n = 0;
+    job_rows l = {rows, jq->limit, n};
+    int rc = carve__sq_read_rows((sq_store *)st,
+                                 "SELECT " ROW_COLUMNS " FROM jobs WHERE (?1=0 OR ((?1>>state)&1)=1) AND "
+                                 "(?2<=0 OR created>=?2) AND (?3=0 OR (created,id)<(?4,?5)) "
+                                 "ORDER BY created DESC, id DESC LIMIT ?6", bind_jobs, jq, job_row, &l, "list jobs");
     if (rc)
         for (int i = 0; i < *n; i++) carve__job_row_free(&rows[i]);
     if (rc) *n = 0;
@@ -710,24 +729,10 @@ static int open_db(sq_store *s, const char *path) {
 }
 
 static void set_ops(sq_store *s) {
-    s->ops.put_job = put_job;
-    s->ops.get_job = get_job;
-    s->ops.set_state = set_state;
-    s->ops.list_ids = list_ids;
-    s->ops.count_states = count_states;
-    s->ops.list_jobs = list_jobs;
-    s->ops.idem_get = idem_get;
-    s->ops.idem_forget = idem_forget;
-    s->ops.webhook_claim = webhook_claim;
-    s->ops.webhook_done = webhook_done;
-    s->ops.delete_job = delete_job;
-    s->ops.put_file = put_file;
-    s->ops.get_file = get_file;
+#define WIRE(op) s->ops.op = op;
+    CARVE__STORE_COMMON_OPS(WIRE)
+#undef WIRE
     s->ops.open_file = open_file;
-    s->ops.put_palette = put_palette;
-    s->ops.get_palette = get_palette;
-    s->ops.delete_palette = delete_palette;
-    s->ops.list_palettes = list_palettes;
     s->ops.close = sq_close;
     carve__sq_tunings_wire(&s->ops);
 }

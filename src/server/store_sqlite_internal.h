@@ -43,6 +43,13 @@ int carve__sq_write(sq_store *s, const char *sql, carve__sq_bind_fn bind, const 
 typedef int (*carve__sq_row_fn)(sqlite3_stmt *q, void *out);
 int carve__sq_read_one(sq_store *s, bool writer, const char *sql, carve__sq_bind_fn bind, const void *arg,
                        carve__sq_row_fn row, void *out, const char *what);
+/* Runs one query on a read connection; row takes each row (0: go on, 1:
+ * enough, -1: error).  0, or -1 on error (message as above). */
+int carve__sq_read_rows(sq_store *s, const char *sql, carve__sq_bind_fn bind, const void *arg, carve__sq_row_fn row,
+                        void *out, const char *what);
+/* a list of job/tuning ids for carve__sq_id_row (column 0; at most max) */
+typedef struct carve__sq_ids { char (*ids)[33]; int max; int *n; } carve__sq_ids;
+int carve__sq_id_row(sqlite3_stmt *q, void *out);
 /* binds arg (a string) as parameter 1 */
 void carve__sq_bind_text1(sqlite3_stmt *q, const void *arg);
 

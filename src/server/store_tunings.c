@@ -82,26 +82,18 @@ static int update_tuning(carve__store *st, const char *id, int state, double fin
                            bind_upd, &u, "update tuning");
 }
 
+static void bind_state_max(sqlite3_stmt *q, const void *arg) {
+    const int *sm = arg;
+    sqlite3_bind_int(q, 1, sm[0]);
+    sqlite3_bind_int(q, 2, sm[1]);
+}
+
 static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n) {
-    sq_store *s = (sq_store *)st;
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
     *n = 0;
-    int k = carve__sq_reader_get(s);
-    sqlite3 *db = RDB(s, k);
-    if (sqlite3_prepare_v2(db, "SELECT id FROM tunings WHERE state=?1 ORDER BY seq LIMIT ?2", -1, &q, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int(q, 1, state);
-        sqlite3_bind_int(q, 2, max);
-        int r;
-        while ((r = sqlite3_step(q)) == SQLITE_ROW && *n < max)
-            snprintf(ids[(*n)++], 33, "%s", (const char *)sqlite3_column_text(q, 0));
-        if (r == SQLITE_DONE || r == SQLITE_ROW) rc = 0;
-    }
-    if (rc) carve__store_seterr(&s->ops, "sqlite: list tunings: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    carve__sq_reader_put(s, k);
-    return rc;
+    int sm[2] = {state, max};
+    carve__sq_ids l = {ids, max, n};
+    return carve__sq_read_rows((sq_store *)st, "SELECT id FROM tunings WHERE state=?1 ORDER BY seq LIMIT ?2",
+                               bind_state_max, sm, carve__sq_id_row, &l, "list tunings");
 }
 
 static int delete_tuning(carve__store *st, const char *id) {
@@ -228,13 +220,7 @@ static int list_trials(carve__store *st, const char *id, double **scores, int *n
 }
 
 void carve__sq_tunings_wire(carve__store *ops) {
-    ops->put_tuning = put_tuning;
-    ops->get_tuning = get_tuning;
-    ops->update_tuning = update_tuning;
-    ops->list_tunings = list_tunings;
-    ops->delete_tuning = delete_tuning;
-    ops->put_tuning_file = put_tuning_file;
-    ops->get_tuning_file = get_tuning_file;
-    ops->put_trial = put_trial;
-    ops->list_trials = list_trials;
+#define WIRE(op) ops->op = op;
+    CARVE__STORE_TUNING_OPS(WIRE)
+#undef WIRE
 }
