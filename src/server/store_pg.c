@@ -122,6 +122,12 @@ static long cmd(carve__store *st, const char *sql, int n, const char *const *val
     return rows;
 }
 
+/* One statement that changes a row: 0, 1 when it changed none, -1 error. */
+static int change(carve__store *st, const char *sql, int n, const char *const *vals) {
+    long rows = cmd(st, sql, n, vals);
+    return rows < 0 ? -1 : rows > 0 ? 0 : 1;
+}
+
 static bool begin(pg_conn *pc, carve__store *st) {
     PGresult *r = run(pc, PGRES_COMMAND_OK, "BEGIN", 0, NULL, st);
     PQclear(r);
@@ -339,8 +345,7 @@ static int set_state(carve__store *st, const char *id, int from, int to, double 
               "webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END, "
               "webhook_at=$4::float8 WHERE id=$1 AND "
               "($2::int<0 OR state=$2::int)";
-    long n = cmd(st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v);
-    return n < 0 ? -1 : n > 0 ? 0 : 1;
+    return change(st, sql, carve__job_terminal(to) ? 8 : to == CARVE__JOB_RUNNING ? 4 : 3, v);
 }
 
 static int list_ids(carve__store *st, int state, double before, char (*ids)[33], int max, int *n) {
@@ -423,10 +428,9 @@ static int webhook_done(carve__store *st, const char *id, int state, int attempt
     snprintf(sa, sizeof sa, "%d", attempts);
     fmt_double(sw, sizeof sw, when);
     const char *v[] = {id, ss, sa, sw, error};
-    long n = cmd(st,
-                 "UPDATE carve_jobs SET webhook_state=$2::int, webhook_attempts=$3::int, webhook_at=$4::float8,"
-                 " webhook_error=$5 WHERE id=$1", 5, v);
-    return n < 0 ? -1 : n > 0 ? 0 : 1;
+    return change(st,
+                  "UPDATE carve_jobs SET webhook_state=$2::int, webhook_attempts=$3::int, webhook_at=$4::float8,"
+                  " webhook_error=$5 WHERE id=$1", 5, v);
 }
 
 static int count_states(carve__store *st, long long counts[CARVE__JOB_NSTATES]) {
@@ -598,8 +602,7 @@ static int get_palette(carve__store *st, const char *name, char **text) {
 
 static int delete_palette(carve__store *st, const char *name) {
     const char *v[] = {name};
-    long n = cmd(st, "DELETE FROM carve_palettes WHERE name=$1", 1, v);
-    return n < 0 ? -1 : n > 0 ? 0 : 1;
+    return change(st, "DELETE FROM carve_palettes WHERE name=$1", 1, v);
 }
 
 static int list_palettes(carve__store *st, char **json) {
@@ -666,15 +669,14 @@ static int finish(carve__store *st, const char *id, const char *token, int to, d
     snprintf(sto, sizeof sto, "%d", to);
     fmt_double(sw, sizeof sw, when);
     const char *v[] = {id, token, sto, sw, error, kind, timings, log};
-    long n = cmd(st,
-                 "UPDATE carve_jobs SET state=$3::int, finished=$4::float8, error=$5, error_kind=$6,"
-                 " timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL,"
-                 " webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END,"
-                 " webhook_at=$4::float8,"
-                 " progress=CASE WHEN $3::int=2 THEN 1 ELSE progress END,"
-                 " completions=completions+CASE WHEN $3::int=2 THEN 1 ELSE 0 END"
-                 " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v);
-    return n < 0 ? -1 : n > 0 ? 0 : 1;
+    return change(st,
+                  "UPDATE carve_jobs SET state=$3::int, finished=$4::float8, error=$5, error_kind=$6,"
+                  " timings=coalesce($7,timings), log=coalesce($8,log), lease_until=NULL,"
+                  " webhook_state=CASE WHEN webhook_url IS NOT NULL AND webhook_state=0 THEN 1 ELSE webhook_state END,"
+                  " webhook_at=$4::float8,"
+                  " progress=CASE WHEN $3::int=2 THEN 1 ELSE progress END,"
+                  " completions=completions+CASE WHEN $3::int=2 THEN 1 ELSE 0 END"
+                  " WHERE id=$1 AND lease_token=$2 AND state=1", 8, v);
 }
 
 static int release(carve__store *st, const char *id, const char *token) {
@@ -900,6 +902,10 @@ PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n
 PGresult *carve__pg_query(carve__store *st, const char *sql, int n, const char *const *vals) {
     return query(st, sql, n, vals);
 }
+int carve__pg_change(carve__store *st, const char *sql, int n, const char *const *vals) {
+    return change(st, sql, n, vals);
+}
+void carve__pg_fmt_double(char *out, size_t n, double v) { fmt_double(out, n, v); }
 long carve__pg_cmd(carve__store *st, const char *sql, int n, const char *const *vals) {
     return cmd(st, sql, n, vals);
 }

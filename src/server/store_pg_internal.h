@@ -49,6 +49,10 @@ PGresult *carve__pg_run(pg_conn *pc, ExecStatusType want, const char *sql, int n
 /* one statement on a pool connection: affected rows, -1 on error */
 /* one query on a pool connection: its rows, or NULL (message on st) */
 PGresult *carve__pg_query(carve__store *st, const char *sql, int n, const char *const *vals);
+/* one statement that changes a row: 0, 1 when it changed none, -1 error */
+int carve__pg_change(carve__store *st, const char *sql, int n, const char *const *vals);
+/* a double as a text parameter (round trip: %.17g) */
+void carve__pg_fmt_double(char *out, size_t n, double v);
 long carve__pg_cmd(carve__store *st, const char *sql, int n, const char *const *vals);
 bool carve__pg_begin(pg_conn *pc, carve__store *st);
 int carve__pg_commit_or_rollback(pg_conn *pc, int rc, carve__store *st);

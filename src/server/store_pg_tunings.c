@@ -24,10 +24,9 @@ static int put_tuning(carve__store *st, const carve__tuning_row *row) {
     if (bad_id(row->id, st)) return -1;
     char state[16], created[40];
     snprintf(state, sizeof state, "%d", row->state);
-    snprintf(created, sizeof created, "%.17g", row->created);
+    carve__pg_fmt_double(created, sizeof created, row->created);
     const char *v[] = {row->id, state, created, row->request ? row->request : "{}"};
-    long n = carve__pg_cmd(st, "INSERT INTO carve_tunings(id,state,created,request) VALUES($1,$2,$3,$4)", 4, v);
-    return n < 0 ? -1 : n ? 0 : 1;
+    return carve__pg_change(st, "INSERT INTO carve_tunings(id,state,created,request) VALUES($1,$2,$3,$4)", 4, v);
 }
 
 static int get_tuning(carve__store *st, const char *id, carve__tuning_row *o) {
@@ -57,16 +56,16 @@ static int update_tuning(carve__store *st, const char *id, int state, double fin
                          double best_score, int trials, const char *error) {
     char sst[16], sfin[40], sscore[40], strials[16];
     snprintf(sst, sizeof sst, "%d", state);
-    snprintf(sfin, sizeof sfin, "%.17g", finished);
-    snprintf(sscore, sizeof sscore, "%.17g", best_score);
+    carve__pg_fmt_double(sfin, sizeof sfin, finished);
+    carve__pg_fmt_double(sscore, sizeof sscore, best_score);
     snprintf(strials, sizeof strials, "%d", trials);
     const char *v[] = {id, sst, sfin, best, sscore, strials, error};
-    long n = carve__pg_cmd(st,
-                           "UPDATE carve_tunings SET state=$2, finished=CASE WHEN $3::float8>0 THEN $3 ELSE finished END,"
-                           " best=coalesce($4,best), best_score=CASE WHEN $4::text IS NULL THEN best_score ELSE $5 END,"
-                           " trials=CASE WHEN $6::int>0 THEN $6 ELSE trials END, error=coalesce($7,error) WHERE id=$1",
-                           7, v);
-    return n < 0 ? -1 : n ? 0 : 1;
+    return carve__pg_change(st,
+                            "UPDATE carve_tunings SET state=$2,"
+                            " finished=CASE WHEN $3::float8>0 THEN $3 ELSE finished END, best=coalesce($4,best),"
+                            " best_score=CASE WHEN $4::text IS NULL THEN best_score ELSE $5 END,"
+                            " trials=CASE WHEN $6::int>0 THEN $6 ELSE trials END, error=coalesce($7,error) WHERE id=$1",
+                            7, v);
 }
 
 static int list_tunings(carve__store *st, int state, char (*ids)[33], int max, int *n) {
@@ -177,14 +176,13 @@ static int get_tuning_file(carve__store *st, const char *id, const char *name, c
 static int put_trial(carve__store *st, const char *id, int index, double score, const char *json) {
     char si[16], ss[40];
     snprintf(si, sizeof si, "%d", index);
-    snprintf(ss, sizeof ss, "%.17g", score);
+    carve__pg_fmt_double(ss, sizeof ss, score);
     const char *v[] = {id, si, ss, json ? json : "{}"};
-    long n = carve__pg_cmd(st,
-                           "INSERT INTO carve_tuning_trials(tuning_id,idx,score,body) SELECT $1,$2,$3,$4"
-                           " WHERE EXISTS(SELECT 1 FROM carve_tunings WHERE id=$1)"
-                           " ON CONFLICT(tuning_id,idx) DO UPDATE SET score=EXCLUDED.score, body=EXCLUDED.body",
-                           4, v);
-    return n < 0 ? -1 : n ? 0 : 1;
+    return carve__pg_change(st,
+                            "INSERT INTO carve_tuning_trials(tuning_id,idx,score,body) SELECT $1,$2,$3,$4"
+                            " WHERE EXISTS(SELECT 1 FROM carve_tunings WHERE id=$1)"
+                            " ON CONFLICT(tuning_id,idx) DO UPDATE SET score=EXCLUDED.score, body=EXCLUDED.body",
+                            4, v);
 }
 
 /* Appends the trials of r (idx, score, body; in index order) up to the first gap. */
