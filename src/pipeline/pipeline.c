@@ -617,7 +617,8 @@ static bool others_leave(carve_ctx *ctx, const run_state *s) {
 static int plate_regions(carve_ctx *ctx, const run_state *s, carve__box *regs, int max) {
     int n = 0;
     for (int i = 0; i < s->nsubject && n < max; i++) regs[n++] = s->subject[i];
-    for (int i = 0; i < s->nobjects && n < max && !others_leave(ctx, s); i++) {
+    bool others = !others_leave(ctx, s);
+    for (int i = 0; i < s->nobjects && n < max && others; i++) {
         const carve__box *o = &s->objects[i];
         if (!carve__is_vehicle(o->kind)) continue;
         bool dup = false;
@@ -638,14 +639,10 @@ static carve_status detect_run(carve_ctx *ctx, run_state *s, json_t *d, bool neu
     int nreg = plate_regions(ctx, s, regs, MAX_PLATE_REGIONS);
     if (others_leave(ctx, s))
         json_object_set_new(d, "regions", json_string("the subject only: the other vehicles leave with the background"));
-    if (neural && s->ahead) {
-        carve__text_ahead *a = s->ahead;
-        s->ahead = NULL; /* joined there, success or not */
-        return carve__plate_search_ahead(ctx, a, s->orig, s->img, s->sx, s->sy, regs, nreg, &s->cand_hits,
-                                         &s->cand_nhits, d);
-    }
-    return carve__plate_search(ctx, s->orig, s->img, s->sx, s->sy, regs, nreg, neural, &s->cand_hits, &s->cand_nhits,
-                               d);
+    carve__text_ahead *a = neural ? s->ahead : NULL;
+    if (a) s->ahead = NULL; /* joined there, success or not */
+    return carve__plate_search(ctx, a, s->orig, s->img, s->sx, s->sy, regs, nreg, neural, &s->cand_hits,
+                               &s->cand_nhits, d);
 }
 
 static carve_status detect_neural(carve_ctx *ctx, run_state *s, json_t *d) { return detect_run(ctx, s, d, true); }

@@ -250,6 +250,14 @@ static void merge_hits(hitlist *L, int W, int H) {
     L->n = k;
 }
 
+/* o's x, y, w, h: box b (work pixels) in input pixels (work / input = sx, sy). */
+static void set_input_box(json_t *o, const carve__box *b, double sx, double sy) {
+    json_object_set_new(o, "x", json_integer((json_int_t)floor(b->x / sx)));
+    json_object_set_new(o, "y", json_integer((json_int_t)floor(b->y / sy)));
+    json_object_set_new(o, "w", json_integer((json_int_t)ceil(b->w / sx)));
+    json_object_set_new(o, "h", json_integer((json_int_t)ceil(b->h / sy)));
+}
+
 /* The first region (vehicle) whose box holds the hit's centre, or NULL. */
 static const carve__box *vehicle_under(const carve__plate_hit *h, const carve__box *regions, int nreg) {
     for (int i = 0; i < nreg; i++) {
@@ -286,10 +294,7 @@ static void drop_implausible(hitlist *L, const carve__box *regions, int nreg, in
         json_t *o = rej ? json_object() : NULL;
         json_object_set_new(o, "kind", json_string(b->kind));
         json_object_set_new(o, "score", json_real(round(b->score * 1000) / 1000));
-        json_object_set_new(o, "x", json_integer((json_int_t)floor(b->x / sx)));
-        json_object_set_new(o, "y", json_integer((json_int_t)floor(b->y / sy)));
-        json_object_set_new(o, "w", json_integer((json_int_t)ceil(b->w / sx)));
-        json_object_set_new(o, "h", json_integer((json_int_t)ceil(b->h / sy)));
+        set_input_box(o, b, sx, sy);
         json_object_set_new(o, "detector", json_string(L->h[i].detector));
         json_object_set_new(o, "why", json_string(why));
         json_array_append_new(rej, o);
@@ -348,7 +353,7 @@ static carve_status frame_pass(carve_ctx *ctx, carve__text_ahead *ahead, const c
     return neural ? carve__nn_text_detect(ctx, work, b, nb) : carve__detect_plates(ctx, work, b, nb);
 }
 
-static carve_status plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
+carve_status carve__plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
                                  const carve_image *work, double sx, double sy, const carve__box *regions, int nreg,
                                  bool neural, carve__plate_hit **hits, int *n, json_t *details) {
     *hits = NULL;
@@ -383,10 +388,7 @@ static carve_status plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const
         if (!st && c.img && nn_here) st = search_neural(ctx, &c, sx, sy, work->w, work->h, &L);
         if (arr && c.img) {
             json_t *o = json_object();
-            json_object_set_new(o, "x", json_integer((json_int_t)floor(regs[r].x / sx)));
-            json_object_set_new(o, "y", json_integer((json_int_t)floor(regs[r].y / sy)));
-            json_object_set_new(o, "w", json_integer((json_int_t)ceil(regs[r].w / sx)));
-            json_object_set_new(o, "h", json_integer((json_int_t)ceil(regs[r].h / sy)));
+            set_input_box(o, &regs[r], sx, sy);
             json_object_set_new(o, "kind", json_string(regs[r].kind));
             json_object_set_new(o, "crop_scale", json_real(round(c.f * 1000) / 1000));
             json_object_set_new(o, "crop_width", json_integer(c.img->w));
@@ -410,16 +412,4 @@ static carve_status plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const
     *hits = L.h;
     *n = L.n;
     return CARVE_OK;
-}
-
-carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
-                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
-                                 int *n, json_t *details) {
-    return plate_search(ctx, NULL, orig, work, sx, sy, regions, nreg, neural, hits, n, details);
-}
-
-carve_status carve__plate_search_ahead(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
-                                       const carve_image *work, double sx, double sy, const carve__box *regions,
-                                       int nreg, carve__plate_hit **hits, int *n, json_t *details) {
-    return plate_search(ctx, ahead, orig, work, sx, sy, regions, nreg, true, hits, n, details);
 }

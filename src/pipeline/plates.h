@@ -43,14 +43,13 @@ carve_status carve__text_ahead_join(carve_ctx *ctx, carve__text_ahead *a, carve_
  *  model is then an error, CARVE_ERR_NOT_FOUND, as for the frame).
  *  Regions are searched in the order given (at most 4; the subject first).
  *  Duplicates are merged.  *hits malloc'd (caller frees), sorted by score.
- *  details (may be NULL) receives the regions searched and their scale. */
-carve_status carve__plate_search(carve_ctx *ctx, const carve_image *orig, const carve_image *work, double sx,
-                                 double sy, const carve__box *regions, int nreg, bool neural, carve__plate_hit **hits,
-                                 int *n, json_t *details);
-/** carve__plate_search with the frame's neural pass taken from ahead
- *  (joined and freed here; NULL: run in place).  neural must be true. */
-carve_status carve__plate_search_ahead(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
-                                       const carve_image *work, double sx, double sy, const carve__box *regions,
-                                       int nreg, carve__plate_hit **hits, int *n, json_t *details);
+ *  Hits no plate or text can be (too tall for the vehicle or the image)
+ *  are dropped.  details (may be NULL) receives the regions searched, their
+ *  scale and the rejected hits.  ahead: the frame's neural pass started
+ *  ahead (neural runs only), joined and freed here; NULL: the frame pass
+ *  runs here. */
+carve_status carve__plate_search(carve_ctx *ctx, carve__text_ahead *ahead, const carve_image *orig,
+                                 const carve_image *work, double sx, double sy, const carve__box *regions, int nreg,
+                                 bool neural, carve__plate_hit **hits, int *n, json_t *details);
 
 #endif

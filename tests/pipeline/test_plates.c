@@ -252,12 +252,12 @@ static void test_small_plate(void) {
     carve__plate_hit *h = NULL;
     int n = 0;
     /* the whole frame alone does not see it (the reason for the crop search) */
-    CHECK_ST(carve__plate_search(ctx, car, car, 1, 1, NULL, 0, false, &h, &n, NULL), CARVE_OK);
+    CHECK_ST(carve__plate_search(ctx, NULL, car, car, 1, 1, NULL, 0, false, &h, &n, NULL), CARVE_OK);
     report_hits("frame", h, n);
     CHECKF(!hit_on(h, n, &pb), "the frame search found the 18 px plate (the test would not test the crop)");
     free(h);
     carve__box carbox = {12, 45, 290, 80, 0.9f, "car"};
-    CHECK_ST(carve__plate_search(ctx, car, car, 1, 1, &carbox, 1, false, &h, &n, NULL), CARVE_OK);
+    CHECK_ST(carve__plate_search(ctx, NULL, car, car, 1, 1, &carbox, 1, false, &h, &n, NULL), CARVE_OK);
     report_hits("crop", h, n);
     const carve__plate_hit *hit = hit_on(h, n, &pb);
     CHECKF(hit != NULL, "18 px plate at %d,%d %dx%d not found on the car's crop", pb.x, pb.y, pb.w, pb.h);
@@ -288,7 +288,7 @@ static void test_implausible_plate(void) {
         carve__plate_hit *h = NULL;
         int n = 0;
         json_t *d = json_object();
-        CHECK_ST(carve__plate_search(ctx, car, car, 1, 1, &carbox, 1, false, &h, &n, d), CARVE_OK);
+        CHECK_ST(carve__plate_search(ctx, NULL, car, car, 1, 1, &carbox, 1, false, &h, &n, d), CARVE_OK);
         report_hits(tall ? "tall vehicle" : "the car", h, n);
         json_t *rej = json_object_get(d, "rejected");
         const char *why = json_string_value(json_object_get(json_array_get(rej, 0), "why"));
@@ -316,7 +316,7 @@ static void test_tilted_plate(void) {
     carve__box carbox = {25, 115, 575, 195, 0.9f, "car"};
     carve__plate_hit *h = NULL;
     int n = 0;
-    CHECK_ST(carve__plate_search(ctx, car, car, 1, 1, &carbox, 1, false, &h, &n, NULL), CARVE_OK);
+    CHECK_ST(carve__plate_search(ctx, NULL, car, car, 1, 1, &carbox, 1, false, &h, &n, NULL), CARVE_OK);
     report_hits("crop", h, n);
     const carve__plate_hit *hit = hit_on(h, n, &pb);
     CHECKF(hit != NULL, "20 deg plate at %d,%d %dx%d not found", pb.x, pb.y, pb.w, pb.h);
